@@ -1,0 +1,10 @@
+DROP TABLE audit_head;
+DROP TABLE audit_events;
+DROP TABLE activity_systems;
+DROP TABLE activity_categories;
+DROP TABLE processing_activities;
+DROP TABLE system_holdings;
+DROP TABLE systems;
+DROP TABLE data_categories;
+DROP TABLE organisation;
+DROP TABLE users;

@@ -1,0 +1,325 @@
+//! Configuration: built-in defaults, then `loket.toml` (optional), then `LOKET_*` environment
+//! variables, each overriding the one before. With nothing set, loket runs on 127.0.0.1:8080 with
+//! a SQLite file in `./data`.
+//!
+//! Secrets (the token signing key and the data-encryption key) come from the config or the
+//! environment. On the embedded default only, missing secrets are generated once into a key file
+//! readable by its owner alone, so a fresh clone works; production sets its own.
+
+use base64::Engine;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("key file {path}: {source}")]
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A secret value: usable, never printed.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// Where the embedded database, the generated key file and later outgoing mail live.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; defaults to `sqlite://{data_dir}/loket.db`.
+    pub database_url: Option<Secret>,
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// HMAC key for access tokens, at least 32 bytes.
+    pub jwt_secret: Option<Secret>,
+    /// AES-256 key for requesters' personal data at rest, base64 of 32 bytes.
+    pub data_key: Option<Secret>,
+    /// How long an access token is valid; an agent's shift by default.
+    pub token_ttl_minutes: i64,
+    /// `pretty` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            pool_size: 8,
+            jwt_secret: None,
+            data_key: None,
+            token_ttl_minutes: 8 * 60,
+            log_format: LogFormat::Pretty,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The secrets loket runs with, resolved from settings or the key file.
+#[derive(Clone)]
+pub struct Secrets {
+    pub jwt_secret: Vec<u8>,
+    pub data_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(***)")
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    jwt_secret: String,
+    data_key: String,
+}
+
+impl Settings {
+    /// Loads settings from `config_file` (if given, it must exist; otherwise `loket.toml` is read
+    /// when present) and the environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config_file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )))
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("loket.toml")),
+        }
+        figment = figment.merge(Env::prefixed("LOKET_").ignore(&["CONFIG"]));
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.pool_size == 0 || self.pool_size > 200 {
+            return Err(ConfigError::Invalid("pool_size must be 1-200".into()));
+        }
+        if self.token_ttl_minutes < 1 || self.token_ttl_minutes > 7 * 24 * 60 {
+            return Err(ConfigError::Invalid(
+                "token_ttl_minutes must be between 1 and 10080 (a week)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_string(),
+            None => format!("sqlite://{}", self.data_dir.join("loket.db").display()),
+        }
+    }
+
+    pub fn uses_embedded_database(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    pub fn key_file_path(&self) -> PathBuf {
+        self.data_dir.join("loket.keys")
+    }
+
+    /// Resolves the secrets. Returns them and, when they came from a generated key file, a warning
+    /// for the operator.
+    pub fn secrets(&self) -> Result<(Secrets, Option<String>), ConfigError> {
+        if let (Some(jwt), Some(key)) = (&self.jwt_secret, &self.data_key) {
+            return Ok((parse_secrets(jwt.expose(), key.expose())?, None));
+        }
+        if !self.uses_embedded_database() {
+            // Several instances share one PostgreSQL database; a key generated on one machine
+            // would not be known to the others.
+            return Err(ConfigError::Invalid(
+                "set jwt_secret and data_key (LOKET_JWT_SECRET, LOKET_DATA_KEY) when using PostgreSQL"
+                    .into(),
+            ));
+        }
+        let path = self.key_file_path();
+        let file = load_or_create_key_file(&path)?;
+        let jwt = self
+            .jwt_secret
+            .as_ref()
+            .map(|s| s.expose().to_string())
+            .unwrap_or(file.jwt_secret);
+        let key = self
+            .data_key
+            .as_ref()
+            .map(|s| s.expose().to_string())
+            .unwrap_or(file.data_key);
+        let warning = format!(
+            "using secrets from the key file {} (generated for the embedded default); production must set LOKET_JWT_SECRET and LOKET_DATA_KEY",
+            path.display()
+        );
+        Ok((parse_secrets(&jwt, &key)?, Some(warning)))
+    }
+}
+
+fn parse_secrets(jwt_secret: &str, data_key: &str) -> Result<Secrets, ConfigError> {
+    if jwt_secret.len() < 32 {
+        return Err(ConfigError::Invalid(
+            "jwt_secret must be at least 32 bytes".into(),
+        ));
+    }
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(data_key.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+        .ok_or_else(|| {
+            ConfigError::Invalid("data_key must be base64 of exactly 32 bytes".into())
+        })?;
+    Ok(Secrets {
+        jwt_secret: jwt_secret.as_bytes().to_vec(),
+        data_key: key,
+    })
+}
+
+fn load_or_create_key_file(path: &Path) -> Result<KeyFile, ConfigError> {
+    let io_error = |source| ConfigError::KeyFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            ConfigError::Invalid(format!("key file {} is not valid: {e}", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let file = KeyFile {
+                jwt_secret: random_base64(48),
+                data_key: random_base64(32),
+            };
+            if let Some(dir) = path.parent() {
+                create_private_dir(dir).map_err(io_error)?;
+            }
+            write_private(path, &serde_json::to_vec_pretty(&file).unwrap_or_default())
+                .map_err(io_error)?;
+            Ok(file)
+        }
+        Err(e) => Err(io_error(e)),
+    }
+}
+
+/// The data directory holds the database and keys: only loket's own user may read it.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Creates the file readable and writable by its owner only, failing if it already exists so
+/// that two processes starting at once never overwrite each other's key.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+fn random_base64(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buffer = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buffer);
+    base64::engine::general_purpose::STANDARD.encode(buffer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_is_generated_once_with_owner_only_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        let (first, warning) = settings.secrets().unwrap();
+        assert!(warning.is_some());
+        let (second, _) = settings.secrets().unwrap();
+        assert_eq!(first.jwt_secret, second.jwt_secret);
+        assert_eq!(first.data_key, second.data_key);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(settings.key_file_path())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn postgres_without_secrets_is_refused() {
+        let settings = Settings {
+            database_url: Some(Secret::new("postgres://localhost/loket")),
+            ..Settings::default()
+        };
+        assert!(settings.secrets().is_err());
+    }
+
+    #[test]
+    fn bad_secrets_are_refused() {
+        assert!(parse_secrets("short", "AAAA").is_err());
+        assert!(parse_secrets(&"x".repeat(32), "bm90IDMyIGJ5dGVz").is_err());
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert!(parse_secrets(&"x".repeat(32), &key).is_ok());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let settings = Settings {
+            jwt_secret: Some(Secret::new("super-secret-value-that-must-not-leak")),
+            ..Settings::default()
+        };
+        assert!(!format!("{settings:?}").contains("super-secret"));
+    }
+}

@@ -1,0 +1,6 @@
+//! Rows and the queries on them, one file per aggregate. Only the store layer sees these types;
+//! the domain turns them into its own.
+
+pub mod audit;
+pub mod catalog;
+pub mod users;

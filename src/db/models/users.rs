@@ -1,0 +1,71 @@
+//! Staff accounts.
+
+use crate::db::schema::users;
+use crate::db::{DbConnection, StoreError};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl UserRow {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        diesel::insert_into(users::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn find_by_username(
+        conn: &mut DbConnection,
+        username: &str,
+    ) -> Result<Option<Self>, StoreError> {
+        Ok(users::table
+            .filter(users::username.eq(username))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, StoreError> {
+        Ok(users::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub fn list(conn: &mut DbConnection) -> Result<Vec<Self>, StoreError> {
+        Ok(users::table
+            .order(users::username.asc())
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
+    pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
+        Ok(users::table.count().get_result(conn)?)
+    }
+
+    /// Saves role, display name, active flag and password hash; `updated_at` is set by the caller.
+    pub fn update(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        diesel::update(users::table.find(&self.id))
+            .set((
+                users::display_name.eq(&self.display_name),
+                users::password_hash.eq(&self.password_hash),
+                users::role.eq(&self.role),
+                users::active.eq(self.active),
+                users::updated_at.eq(self.updated_at),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! The domain's error type. The domain speaks of what went wrong (not found, invalid field,
+//! conflict); `api::error` alone decides what that means in HTTP.
+
+use crate::db::StoreError;
+
+/// A problem with one input field, named by its path (e.g. `systems[2].holdings[0].category`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("invalid input: {}", .0.first().map(|e| format!("{}: {}", e.field, e.message)).unwrap_or_default())]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound { what: what.into() }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        // A unique key taken by a concurrent writer is the caller's conflict, not a server fault.
+        if error.is_unique_violation() {
+            Error::Conflict("an object with this key already exists".into())
+        } else {
+            Error::Store(error)
+        }
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(error: diesel::result::Error) -> Self {
+        Error::from(StoreError::from(error))
+    }
+}
+
+impl From<Vec<FieldError>> for Error {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Error::Invalid(errors)
+    }
+}

@@ -1,0 +1,86 @@
+//! Who may do what: staff accounts, their roles, password checks and the signed tokens the API
+//! accepts. The permission matrix lives here, in one place, so every route asks the same question.
+
+pub mod password;
+pub mod token;
+pub mod users;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+pub use token::{Claims, TokenError, TokenService};
+pub use users::{NewUser, User, UserService};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Customer-service agent: registers and works requests.
+    Agent,
+    /// Privacy officer: owns the catalog and policies, approves refusals, reads the audit trail.
+    PrivacyOfficer,
+    /// Administrator: everything a privacy officer may, plus managing accounts.
+    Admin,
+    /// A machine account for automated work such as retention sweeps.
+    Service,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Agent,
+        Role::PrivacyOfficer,
+        Role::Admin,
+        Role::Service,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::PrivacyOfficer => "privacy_officer",
+            Role::Admin => "admin",
+            Role::Service => "service",
+        }
+    }
+
+    /// The permission matrix.
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::PrivacyOfficer => !matches!(permission, ManageUsers),
+            Role::Agent => matches!(permission, ReadCatalog),
+            Role::Service => matches!(permission, ReadCatalog | RecordAudit),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown role '{s}' (expected agent, privacy_officer, admin or service)")
+            })
+    }
+}
+
+/// What a route needs. Routes ask for a permission, never for a role, so the matrix above is the
+/// only place that decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    ReadCatalog,
+    EditCatalog,
+    ReadRegister,
+    ReadAudit,
+    /// Appending events on behalf of automated jobs.
+    RecordAudit,
+    ManageUsers,
+}

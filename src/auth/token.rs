@@ -1,0 +1,119 @@
+//! Signed access tokens (JWT, HS256). Expiry, issuer and audience are all checked on the way in.
+
+use super::Role;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+pub const ISSUER: &str = "loket";
+pub const AUDIENCE: &str = "loket-api";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's id.
+    pub sub: String,
+    pub username: String,
+    pub role: Role,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid")]
+    Invalid,
+}
+
+/// Issues and checks tokens with one secret.
+#[derive(Clone)]
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl_seconds: i64,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("ttl_seconds", &self.ttl_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    pub fn new(secret: &[u8], ttl_seconds: i64) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            ttl_seconds,
+        }
+    }
+
+    pub fn ttl_seconds(&self) -> i64 {
+        self.ttl_seconds
+    }
+
+    pub fn issue(&self, user_id: &str, username: &str, role: Role) -> Result<String, TokenError> {
+        let now = chrono::Utc::now().timestamp();
+        self.sign(&Claims {
+            sub: user_id.to_string(),
+            username: username.to_string(),
+            role,
+            iss: ISSUER.to_string(),
+            aud: AUDIENCE.to_string(),
+            iat: now,
+            exp: now + self.ttl_seconds,
+        })
+    }
+
+    /// Signs arbitrary claims; tests use it to make expired tokens.
+    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|_| TokenError::Invalid)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        decode::<Claims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_rejections() {
+        let service = TokenService::new(b"0123456789abcdef0123456789abcdef", 600);
+        let token = service.issue("u1", "anna", Role::Agent).unwrap();
+        let claims = service.verify(&token).unwrap();
+        assert_eq!(claims.username, "anna");
+        assert_eq!(claims.role, Role::Agent);
+
+        let other = TokenService::new(b"another secret of thirty-two b!!", 600);
+        assert_eq!(other.verify(&token), Err(TokenError::Invalid));
+
+        let mut expired = claims.clone();
+        expired.iat -= 7200;
+        expired.exp = chrono::Utc::now().timestamp() - 3600;
+        let expired = service.sign(&expired).unwrap();
+        assert_eq!(service.verify(&expired), Err(TokenError::Expired));
+
+        let mut wrong_audience = claims;
+        wrong_audience.aud = "someone-else".into();
+        let wrong_audience = service.sign(&wrong_audience).unwrap();
+        assert_eq!(service.verify(&wrong_audience), Err(TokenError::Invalid));
+    }
+}

@@ -1,0 +1,1485 @@
+//! The catalog's domain types and their validation: the categories of personal data, the systems
+//! that hold them and the processing activities that use them, which together make up the Art. 30
+//! record of processing.
+//!
+//! The REST API (JSON) and catalog files (YAML, `loket catalog import/export`) read and write these
+//! same serde types, so a file and an API body are interchangeable. Closed vocabularies are enums,
+//! which lets serde itself refuse an unknown value with a message naming the allowed ones.
+//!
+//! Validation has two layers. [`Validate`] checks one object on its own (formats, lengths,
+//! duplicates inside it); [`check_system_references`] and [`check_activity_references`] check
+//! what it points to against whatever the caller knows to exist (the database, or a document).
+//! A [`CatalogDocument`] does both against its own contents and the built-in taxonomy. Every rule
+//! runs, so a person fixing a file sees all problems at once instead of one per attempt.
+
+use crate::error::FieldError;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// The most characters of a key or code.
+pub const MAX_KEY_LEN: usize = 63;
+/// The most characters of a name, owner, location or e-mail address.
+pub const MAX_NAME_LEN: usize = 200;
+/// The most characters of a description, detail or one entry of a list.
+pub const MAX_TEXT_LEN: usize = 2000;
+/// The most entries of any list inside one object.
+pub const MAX_LIST_LEN: usize = 100;
+
+/// Codes of the built-in taxonomy, seeded by the database migration. They are fixed: other
+/// organisations' catalogs and loket's own rules refer to them.
+pub const BUILTIN_CATEGORY_CODES: &[&str] = &[
+    "contact",
+    "identity",
+    "financial",
+    "communication_content",
+    "usage",
+    "location",
+    "special_racial_ethnic_origin",
+    "special_political_opinions",
+    "special_religious_beliefs",
+    "special_trade_union",
+    "special_genetic",
+    "special_biometric",
+    "special_health",
+    "special_sex_life",
+    "criminal",
+    "bsn",
+];
+
+/// The EEA: the 27 EU member states plus Iceland, Liechtenstein and Norway. Data may flow freely
+/// within it; a transfer outside it needs a safeguard (Art. 44-49).
+pub const EEA_COUNTRIES: &[&str] = &[
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
+    "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "IS", "LI", "NO",
+];
+
+// --- categories ---------------------------------------------------------------------------------
+
+/// How strictly a category of data must be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    Normal,
+    /// Art. 9(1): processing needs an Art. 9(2) ground as well as an Art. 6 basis.
+    Special,
+    /// Art. 10: criminal convictions and offences.
+    Criminal,
+    /// A number prescribed by law to identify a person, such as the BSN (UAVG art. 46).
+    NationalId,
+}
+
+impl Sensitivity {
+    /// The name as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitivity::Normal => "normal",
+            Sensitivity::Special => "special",
+            Sensitivity::Criminal => "criminal",
+            Sensitivity::NationalId => "national_id",
+        }
+    }
+}
+
+/// A category of personal data (`contact`, `financial`, or an organisation's own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Category {
+    pub code: String,
+    pub name_nl: String,
+    pub name_en: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub sensitivity: Sensitivity,
+}
+
+/// The built-in taxonomy as the database migration seeds it, for building a register or checking
+/// a document without a database.
+pub fn builtin_categories() -> Vec<Category> {
+    use Sensitivity::{Criminal, NationalId, Normal, Special};
+    const ART_9: &str = "Art. 9(1) GDPR.";
+    let seed: [(&str, &str, &str, &str, Sensitivity); 16] = [
+        (
+            "contact",
+            "Contactgegevens",
+            "Contact details",
+            "Name, address, e-mail address, phone number.",
+            Normal,
+        ),
+        (
+            "identity",
+            "Identificatiegegevens",
+            "Identity data",
+            "Date of birth, customer or account numbers, login names.",
+            Normal,
+        ),
+        (
+            "financial",
+            "Financiële gegevens",
+            "Financial data",
+            "Bank account, payments, invoices, credit checks.",
+            Normal,
+        ),
+        (
+            "communication_content",
+            "Inhoud van communicatie",
+            "Communication content",
+            "Content of e-mails, chats, letters, call recordings.",
+            Normal,
+        ),
+        (
+            "usage",
+            "Gebruiks- en gedragsgegevens",
+            "Usage and behaviour",
+            "Logs, clicks, usage records, preferences derived from behaviour.",
+            Normal,
+        ),
+        (
+            "location",
+            "Locatiegegevens",
+            "Location data",
+            "Location from devices, cell towers or IP addresses.",
+            Normal,
+        ),
+        (
+            "special_racial_ethnic_origin",
+            "Ras of etnische afkomst",
+            "Racial or ethnic origin",
+            ART_9,
+            Special,
+        ),
+        (
+            "special_political_opinions",
+            "Politieke opvattingen",
+            "Political opinions",
+            ART_9,
+            Special,
+        ),
+        (
+            "special_religious_beliefs",
+            "Religieuze of levensbeschouwelijke overtuigingen",
+            "Religious or philosophical beliefs",
+            ART_9,
+            Special,
+        ),
+        (
+            "special_trade_union",
+            "Lidmaatschap van een vakbond",
+            "Trade union membership",
+            ART_9,
+            Special,
+        ),
+        (
+            "special_genetic",
+            "Genetische gegevens",
+            "Genetic data",
+            ART_9,
+            Special,
+        ),
+        (
+            "special_biometric",
+            "Biometrische gegevens (identificatie)",
+            "Biometric data for identification",
+            ART_9,
+            Special,
+        ),
+        (
+            "special_health",
+            "Gezondheidsgegevens",
+            "Health data",
+            ART_9,
+            Special,
+        ),
+        (
+            "special_sex_life",
+            "Seksueel gedrag of seksuele gerichtheid",
+            "Sex life or sexual orientation",
+            ART_9,
+            Special,
+        ),
+        (
+            "criminal",
+            "Strafrechtelijke gegevens",
+            "Criminal convictions and offences",
+            "Art. 10 GDPR.",
+            Criminal,
+        ),
+        (
+            "bsn",
+            "Burgerservicenummer (BSN)",
+            "Citizen service number (BSN)",
+            "Only where a law prescribes it (UAVG art. 46).",
+            NationalId,
+        ),
+    ];
+    seed.into_iter()
+        .map(
+            |(code, name_nl, name_en, description, sensitivity)| Category {
+                code: code.into(),
+                name_nl: name_nl.into(),
+                name_en: name_en.into(),
+                description: Some(description.into()),
+                sensitivity,
+            },
+        )
+        .collect()
+}
+
+/// Whether `code` belongs to the built-in taxonomy.
+pub fn is_builtin_category(code: &str) -> bool {
+    BUILTIN_CATEGORY_CODES.contains(&code)
+}
+
+// --- systems ------------------------------------------------------------------------------------
+
+/// How a person is found in a system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifierKind {
+    Email,
+    CustomerNumber,
+    Phone,
+    Name,
+    AccountId,
+    Address,
+    IpAddress,
+    DeviceId,
+    EmployeeNumber,
+}
+
+/// Where data came from; portability (Art. 20) covers provided and observed data, not inferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Given by the person (a form, a call).
+    Provided,
+    /// Recorded from the person's use of a service (usage logs, call detail records).
+    Observed,
+    /// Derived by the organisation (profiles, scores, segments).
+    Inferred,
+}
+
+/// Whether loket can search a system itself or someone has to look by hand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorKind {
+    #[default]
+    Manual,
+    Sql,
+}
+
+/// One category of data a system holds, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Holding {
+    pub category: String,
+    /// `table.field`, or a document type such as "signed contract (PDF)".
+    pub location: String,
+    pub origin: Origin,
+}
+
+/// An application or store holding personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct System {
+    pub key: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub owner: String,
+    #[serde(default)]
+    pub hosting: Option<String>,
+    #[serde(default)]
+    pub processor: Option<String>,
+    #[serde(default)]
+    pub identifier_kinds: Vec<IdentifierKind>,
+    #[serde(default)]
+    pub connector: ConnectorKind,
+    #[serde(default)]
+    pub holdings: Vec<Holding>,
+}
+
+// --- activities ---------------------------------------------------------------------------------
+
+/// The lawful basis of a processing activity, Art. 6(1)(a)-(f).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    Consent,
+    Contract,
+    LegalObligation,
+    VitalInterests,
+    PublicTask,
+    LegitimateInterests,
+}
+
+impl LegalBasis {
+    pub fn article(self) -> &'static str {
+        match self {
+            LegalBasis::Consent => "Art. 6(1)(a)",
+            LegalBasis::Contract => "Art. 6(1)(b)",
+            LegalBasis::LegalObligation => "Art. 6(1)(c)",
+            LegalBasis::VitalInterests => "Art. 6(1)(d)",
+            LegalBasis::PublicTask => "Art. 6(1)(e)",
+            LegalBasis::LegitimateInterests => "Art. 6(1)(f)",
+        }
+    }
+
+    /// The name as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegalBasis::Consent => "consent",
+            LegalBasis::Contract => "contract",
+            LegalBasis::LegalObligation => "legal_obligation",
+            LegalBasis::VitalInterests => "vital_interests",
+            LegalBasis::PublicTask => "public_task",
+            LegalBasis::LegitimateInterests => "legitimate_interests",
+        }
+    }
+}
+
+/// The exception to the Art. 9(1) ban that allows processing special category data, Art. 9(2)(a)-(j).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialCategoryGround {
+    ExplicitConsent,
+    EmploymentSocialSecurity,
+    VitalInterests,
+    NotForProfitBody,
+    MadePublic,
+    LegalClaims,
+    SubstantialPublicInterest,
+    HealthCare,
+    PublicHealth,
+    ArchivingResearch,
+}
+
+impl SpecialCategoryGround {
+    pub fn article(self) -> &'static str {
+        match self {
+            SpecialCategoryGround::ExplicitConsent => "Art. 9(2)(a)",
+            SpecialCategoryGround::EmploymentSocialSecurity => "Art. 9(2)(b)",
+            SpecialCategoryGround::VitalInterests => "Art. 9(2)(c)",
+            SpecialCategoryGround::NotForProfitBody => "Art. 9(2)(d)",
+            SpecialCategoryGround::MadePublic => "Art. 9(2)(e)",
+            SpecialCategoryGround::LegalClaims => "Art. 9(2)(f)",
+            SpecialCategoryGround::SubstantialPublicInterest => "Art. 9(2)(g)",
+            SpecialCategoryGround::HealthCare => "Art. 9(2)(h)",
+            SpecialCategoryGround::PublicHealth => "Art. 9(2)(i)",
+            SpecialCategoryGround::ArchivingResearch => "Art. 9(2)(j)",
+        }
+    }
+
+    /// The name as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecialCategoryGround::ExplicitConsent => "explicit_consent",
+            SpecialCategoryGround::EmploymentSocialSecurity => "employment_social_security",
+            SpecialCategoryGround::VitalInterests => "vital_interests",
+            SpecialCategoryGround::NotForProfitBody => "not_for_profit_body",
+            SpecialCategoryGround::MadePublic => "made_public",
+            SpecialCategoryGround::LegalClaims => "legal_claims",
+            SpecialCategoryGround::SubstantialPublicInterest => "substantial_public_interest",
+            SpecialCategoryGround::HealthCare => "health_care",
+            SpecialCategoryGround::PublicHealth => "public_health",
+            SpecialCategoryGround::ArchivingResearch => "archiving_research",
+        }
+    }
+}
+
+/// The role of whoever receives the data; Art. 30 lists processors and other recipients alike,
+/// but an erasure or rectification is passed on to them differently (Art. 19, Art. 28).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientKind {
+    Processor,
+    Controller,
+    PublicAuthority,
+}
+
+impl RecipientKind {
+    /// The name as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientKind::Processor => "processor",
+            RecipientKind::Controller => "controller",
+            RecipientKind::PublicAuthority => "public_authority",
+        }
+    }
+}
+
+/// What makes a transfer outside the EEA lawful (Art. 45, 46(2)(c), 47, 49).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferSafeguard {
+    AdequacyDecision,
+    StandardContractualClauses,
+    BindingCorporateRules,
+    Derogation,
+}
+
+impl TransferSafeguard {
+    /// The name as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferSafeguard::AdequacyDecision => "adequacy_decision",
+            TransferSafeguard::StandardContractualClauses => "standard_contractual_clauses",
+            TransferSafeguard::BindingCorporateRules => "binding_corporate_rules",
+            TransferSafeguard::Derogation => "derogation",
+        }
+    }
+}
+
+/// Someone the data of an activity is disclosed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    pub name: String,
+    pub kind: RecipientKind,
+    /// ISO 3166-1 alpha-2, upper case (`NL`, `US`).
+    pub country: String,
+    #[serde(default)]
+    pub safeguard: Option<TransferSafeguard>,
+}
+
+impl Recipient {
+    /// Whether disclosing to this recipient is a transfer outside the EEA.
+    pub fn outside_eea(&self) -> bool {
+        !is_eea_country(&self.country)
+    }
+}
+
+/// Whether `country` (ISO 3166-1 alpha-2, upper case) is in the EEA.
+pub fn is_eea_country(country: &str) -> bool {
+    EEA_COUNTRIES.contains(&country)
+}
+
+/// A category of data an activity uses, with how long it is kept for that purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityCategory {
+    pub category: String,
+    /// A period or the criteria that set it, e.g. "7 years (AWR art. 52)".
+    #[serde(default)]
+    pub retention: Option<String>,
+}
+
+/// A processing activity: one purpose-bound use of personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    pub key: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub purposes: Vec<String>,
+    #[serde(default)]
+    pub legal_basis: Option<LegalBasis>,
+    #[serde(default)]
+    pub legal_basis_detail: Option<String>,
+    #[serde(default)]
+    pub special_category_ground: Option<SpecialCategoryGround>,
+    /// What allows processing criminal data here (Art. 10; UAVG art. 31-33).
+    #[serde(default)]
+    pub criminal_data_basis: Option<String>,
+    #[serde(default)]
+    pub data_subjects: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<ActivityCategory>,
+    #[serde(default)]
+    pub recipients: Vec<Recipient>,
+    #[serde(default)]
+    pub security_measures: Vec<String>,
+    /// Where the data comes from when not from the person (Art. 15(1)(g)).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The logic of automated decisions, if any (Art. 15(1)(h)).
+    #[serde(default)]
+    pub automated_decision_logic: Option<String>,
+    /// Keys of the systems the activity's data lives in.
+    #[serde(default)]
+    pub systems: Vec<String>,
+}
+
+// --- organisation and document ------------------------------------------------------------------
+
+/// The controller and its data protection officer (Art. 30(1)(a)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    pub name: String,
+    #[serde(default)]
+    pub address: Option<String>,
+    pub contact_email: String,
+    #[serde(default)]
+    pub dpo_name: Option<String>,
+    #[serde(default)]
+    pub dpo_email: Option<String>,
+}
+
+/// The whole catalog as a document (YAML file or export). `categories` holds only the
+/// organisation's own categories; the built-in ones are always there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogDocument {
+    #[serde(default)]
+    pub organisation: Option<Organisation>,
+    #[serde(default)]
+    pub categories: Vec<Category>,
+    #[serde(default)]
+    pub systems: Vec<System>,
+    #[serde(default)]
+    pub activities: Vec<Activity>,
+}
+
+// --- validation ---------------------------------------------------------------------------------
+
+/// Checks an object on its own; field paths in the errors are relative to the object.
+pub trait Validate {
+    fn validate(&self) -> Result<(), Vec<FieldError>>;
+}
+
+/// Whether `key` matches `^[a-z][a-z0-9_]{0,62}$`: safe in URLs, file names and SQL identifiers
+/// alike, and stable enough to be referred to from other objects.
+pub fn is_valid_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && key.len() <= MAX_KEY_LEN
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+}
+
+/// Deliberately loose: the address is only ever shown or written to, never parsed, so this
+/// catches slips (a name in the wrong field) without refusing unusual but valid addresses.
+fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn is_country_code(value: &str) -> bool {
+    value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+const KEY_RULE: &str =
+    "must start with a lower-case letter and contain only a-z, 0-9 and _ (at most 63 characters)";
+
+/// Collects every error of one object.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    fn key(&mut self, field: &str, value: &str) {
+        if !is_valid_key(value) {
+            self.add(field, KEY_RULE);
+        }
+    }
+
+    fn max_len(&mut self, field: &str, value: &str, max: usize) {
+        let length = value.chars().count();
+        if length > max {
+            self.add(
+                field,
+                format!("must be at most {max} characters (got {length})"),
+            );
+        }
+    }
+
+    fn required(&mut self, field: &str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.add(field, "must not be empty");
+        } else {
+            self.max_len(field, value, max);
+        }
+    }
+
+    /// A present but blank optional value is refused rather than taken as absent, so that the
+    /// register never shows an empty retention period or source as if it were filled in.
+    fn optional(&mut self, field: &str, value: Option<&str>, max: usize) {
+        if let Some(value) = value {
+            if value.trim().is_empty() {
+                self.add(field, "must not be blank; leave the field out instead");
+            } else {
+                self.max_len(field, value, max);
+            }
+        }
+    }
+
+    fn email(&mut self, field: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.add(field, "must not be empty");
+        } else if !is_email(value) {
+            self.add(field, "must be an e-mail address");
+        } else {
+            self.max_len(field, value, MAX_NAME_LEN);
+        }
+    }
+
+    fn list_len(&mut self, field: &str, length: usize) {
+        if length > MAX_LIST_LEN {
+            self.add(
+                field,
+                format!("must have at most {MAX_LIST_LEN} entries (got {length})"),
+            );
+        }
+    }
+
+    /// A list of free-text entries: each filled in, none too long, none repeated.
+    fn texts(&mut self, field: &str, items: &[String]) {
+        self.list_len(field, items.len());
+        for (index, item) in items.iter().enumerate() {
+            self.required(&format!("{field}[{index}]"), item, MAX_TEXT_LEN);
+        }
+        self.duplicates(field, items.iter().map(|item| item.trim()), |item| {
+            format!("duplicate entry '{item}'")
+        });
+    }
+
+    /// Reports each repeat at its own index, pointing back at the first occurrence.
+    fn duplicates<T: Eq + Hash>(
+        &mut self,
+        field: &str,
+        items: impl IntoIterator<Item = T>,
+        describe: impl Fn(&T) -> String,
+    ) {
+        let mut first: HashMap<T, usize> = HashMap::new();
+        for (index, item) in items.into_iter().enumerate() {
+            if let Some(earlier) = first.get(&item) {
+                let message = format!("{} (already at {field}[{earlier}])", describe(&item));
+                self.add(format!("{field}[{index}]"), message);
+            } else {
+                first.insert(item, index);
+            }
+        }
+    }
+
+    /// Takes over the errors of a nested object, with their paths under `prefix`.
+    fn nested(&mut self, prefix: &str, errors: impl IntoIterator<Item = FieldError>) {
+        self.0.extend(errors.into_iter().map(|e| FieldError {
+            field: format!("{prefix}.{}", e.field),
+            message: e.message,
+        }));
+    }
+
+    fn into_result(self) -> Result<(), Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+impl Validate for Category {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        errors.key("code", &self.code);
+        errors.required("name_nl", &self.name_nl, MAX_NAME_LEN);
+        errors.required("name_en", &self.name_en, MAX_NAME_LEN);
+        errors.optional("description", self.description.as_deref(), MAX_TEXT_LEN);
+        errors.into_result()
+    }
+}
+
+impl Validate for System {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        errors.key("key", &self.key);
+        errors.required("name", &self.name, MAX_NAME_LEN);
+        errors.optional("description", self.description.as_deref(), MAX_TEXT_LEN);
+        errors.required("owner", &self.owner, MAX_NAME_LEN);
+        errors.optional("hosting", self.hosting.as_deref(), MAX_NAME_LEN);
+        errors.optional("processor", self.processor.as_deref(), MAX_NAME_LEN);
+
+        // Without a way to find a person in it, the system cannot answer a request.
+        if self.identifier_kinds.is_empty() {
+            errors.add(
+                "identifier_kinds",
+                "at least one identifier kind is required (how a person is found in this system)",
+            );
+        }
+        errors.list_len("identifier_kinds", self.identifier_kinds.len());
+        errors.duplicates("identifier_kinds", self.identifier_kinds.iter(), |kind| {
+            format!("duplicate identifier kind '{}'", enum_name(*kind))
+        });
+
+        errors.list_len("holdings", self.holdings.len());
+        for (index, holding) in self.holdings.iter().enumerate() {
+            errors.required(
+                &format!("holdings[{index}].category"),
+                &holding.category,
+                MAX_KEY_LEN,
+            );
+            errors.required(
+                &format!("holdings[{index}].location"),
+                &holding.location,
+                MAX_NAME_LEN,
+            );
+        }
+        errors.duplicates(
+            "holdings",
+            self.holdings
+                .iter()
+                .map(|h| (h.category.as_str(), h.location.trim())),
+            |(category, location)| format!("duplicate holding of '{category}' at '{location}'"),
+        );
+        errors.into_result()
+    }
+}
+
+impl Validate for Activity {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        errors.key("key", &self.key);
+        errors.required("name", &self.name, MAX_NAME_LEN);
+        errors.optional("description", self.description.as_deref(), MAX_TEXT_LEN);
+
+        // Purpose limitation (Art. 5(1)(b)): processing without a stated purpose is not allowed
+        // at all, unlike a missing legal basis, which the register reports as a gap to fill.
+        if self.purposes.is_empty() {
+            errors.add("purposes", "at least one purpose is required");
+        }
+        errors.texts("purposes", &self.purposes);
+        errors.optional(
+            "legal_basis_detail",
+            self.legal_basis_detail.as_deref(),
+            MAX_TEXT_LEN,
+        );
+        errors.optional(
+            "criminal_data_basis",
+            self.criminal_data_basis.as_deref(),
+            MAX_TEXT_LEN,
+        );
+        errors.texts("data_subjects", &self.data_subjects);
+
+        errors.list_len("categories", self.categories.len());
+        for (index, category) in self.categories.iter().enumerate() {
+            errors.required(
+                &format!("categories[{index}].category"),
+                &category.category,
+                MAX_KEY_LEN,
+            );
+            errors.optional(
+                &format!("categories[{index}].retention"),
+                category.retention.as_deref(),
+                MAX_TEXT_LEN,
+            );
+        }
+        errors.duplicates(
+            "categories",
+            self.categories.iter().map(|c| c.category.as_str()),
+            |code| format!("duplicate category '{code}'"),
+        );
+
+        errors.list_len("recipients", self.recipients.len());
+        for (index, recipient) in self.recipients.iter().enumerate() {
+            let field = format!("recipients[{index}]");
+            errors.required(&format!("{field}.name"), &recipient.name, MAX_NAME_LEN);
+            if !is_country_code(&recipient.country) {
+                errors.add(
+                    format!("{field}.country"),
+                    format!(
+                        "must be an ISO 3166-1 alpha-2 country code in upper case, such as NL (got '{}')",
+                        recipient.country
+                    ),
+                );
+            } else if recipient.safeguard.is_some() && !recipient.outside_eea() {
+                // Within the EEA there is no transfer, so a safeguard would misstate the record.
+                errors.add(
+                    format!("{field}.safeguard"),
+                    format!(
+                        "a transfer safeguard applies only outside the EEA, and '{}' is in the EEA",
+                        recipient.country
+                    ),
+                );
+            }
+        }
+        errors.duplicates(
+            "recipients",
+            self.recipients
+                .iter()
+                .map(|r| (r.name.trim(), r.country.as_str())),
+            |(name, country)| format!("duplicate recipient '{name}' ({country})"),
+        );
+
+        errors.texts("security_measures", &self.security_measures);
+        errors.optional("source", self.source.as_deref(), MAX_TEXT_LEN);
+        errors.optional(
+            "automated_decision_logic",
+            self.automated_decision_logic.as_deref(),
+            MAX_TEXT_LEN,
+        );
+
+        errors.list_len("systems", self.systems.len());
+        errors.duplicates("systems", self.systems.iter(), |key| {
+            format!("duplicate system '{key}'")
+        });
+        errors.into_result()
+    }
+}
+
+impl Validate for Organisation {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        errors.required("name", &self.name, MAX_NAME_LEN);
+        errors.optional("address", self.address.as_deref(), MAX_TEXT_LEN);
+        errors.email("contact_email", &self.contact_email);
+        errors.optional("dpo_name", self.dpo_name.as_deref(), MAX_NAME_LEN);
+        if let Some(email) = &self.dpo_email {
+            errors.email("dpo_email", email);
+        }
+        errors.into_result()
+    }
+}
+
+/// Names the holdings of `system` whose category `known_categories` does not know.
+pub fn check_system_references(
+    system: &System,
+    known_categories: &dyn Fn(&str) -> bool,
+) -> Vec<FieldError> {
+    system
+        .holdings
+        .iter()
+        .enumerate()
+        .filter(|(_, holding)| !known_categories(&holding.category))
+        .map(|(index, holding)| {
+            FieldError::new(
+                format!("holdings[{index}].category"),
+                format!("unknown data category '{}'", holding.category),
+            )
+        })
+        .collect()
+}
+
+/// Names the categories and systems of `activity` that the lookups do not know.
+pub fn check_activity_references(
+    activity: &Activity,
+    known_categories: &dyn Fn(&str) -> bool,
+    known_systems: &dyn Fn(&str) -> bool,
+) -> Vec<FieldError> {
+    let categories = activity
+        .categories
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !known_categories(&c.category))
+        .map(|(index, c)| {
+            FieldError::new(
+                format!("categories[{index}].category"),
+                format!("unknown data category '{}'", c.category),
+            )
+        });
+    let systems = activity
+        .systems
+        .iter()
+        .enumerate()
+        .filter(|(_, key)| !known_systems(key))
+        .map(|(index, key)| {
+            FieldError::new(
+                format!("systems[{index}]"),
+                format!("unknown system '{key}'"),
+            )
+        });
+    categories.chain(systems).collect()
+}
+
+/// The whole document, on its own: every object, duplicate keys, and references resolved against
+/// the built-in taxonomy plus the document's own categories and systems (not the database, so a
+/// file can be checked before anything is imported).
+impl Validate for CatalogDocument {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        if let Some(organisation) = &self.organisation {
+            errors.nested(
+                "organisation",
+                organisation.validate().err().unwrap_or_default(),
+            );
+        }
+
+        let mut category_codes: HashMap<&str, usize> = HashMap::new();
+        for (index, category) in self.categories.iter().enumerate() {
+            let prefix = format!("categories[{index}]");
+            errors.nested(&prefix, category.validate().err().unwrap_or_default());
+            if is_builtin_category(&category.code) {
+                errors.add(
+                    format!("{prefix}.code"),
+                    format!(
+                        "'{}' is a built-in category; use it as it is, or choose another code",
+                        category.code
+                    ),
+                );
+            } else if let Some(first) = category_codes.get(category.code.as_str()) {
+                errors.add(
+                    format!("{prefix}.code"),
+                    format!(
+                        "duplicate category code '{}' (already at categories[{first}])",
+                        category.code
+                    ),
+                );
+            } else {
+                category_codes.insert(&category.code, index);
+            }
+        }
+        let known_category =
+            |code: &str| is_builtin_category(code) || category_codes.contains_key(code);
+
+        let mut system_keys: HashMap<&str, usize> = HashMap::new();
+        for (index, system) in self.systems.iter().enumerate() {
+            let prefix = format!("systems[{index}]");
+            errors.nested(&prefix, system.validate().err().unwrap_or_default());
+            errors.nested(&prefix, check_system_references(system, &known_category));
+            if let Some(first) = system_keys.get(system.key.as_str()) {
+                errors.add(
+                    format!("{prefix}.key"),
+                    format!(
+                        "duplicate system key '{}' (already at systems[{first}])",
+                        system.key
+                    ),
+                );
+            } else {
+                system_keys.insert(&system.key, index);
+            }
+        }
+        let known_system = |key: &str| system_keys.contains_key(key);
+
+        let mut activity_keys: HashMap<&str, usize> = HashMap::new();
+        for (index, activity) in self.activities.iter().enumerate() {
+            let prefix = format!("activities[{index}]");
+            errors.nested(&prefix, activity.validate().err().unwrap_or_default());
+            errors.nested(
+                &prefix,
+                check_activity_references(activity, &known_category, &known_system),
+            );
+            if let Some(first) = activity_keys.get(activity.key.as_str()) {
+                errors.add(
+                    format!("{prefix}.key"),
+                    format!(
+                        "duplicate activity key '{}' (already at activities[{first}])",
+                        activity.key
+                    ),
+                );
+            } else {
+                activity_keys.insert(&activity.key, index);
+            }
+        }
+        errors.into_result()
+    }
+}
+
+/// The serialised name of a unit enum variant, for messages.
+fn enum_name<T: Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    const EXAMPLE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/catalog.yaml"
+    ));
+
+    fn example() -> CatalogDocument {
+        serde_yaml::from_str(EXAMPLE).expect("example catalog parses")
+    }
+
+    fn system() -> System {
+        System {
+            key: "crm".into(),
+            name: "CRM".into(),
+            description: None,
+            owner: "Klantenservice".into(),
+            hosting: None,
+            processor: None,
+            identifier_kinds: vec![IdentifierKind::Email],
+            connector: ConnectorKind::Sql,
+            holdings: vec![Holding {
+                category: "contact".into(),
+                location: "customers.email".into(),
+                origin: Origin::Provided,
+            }],
+        }
+    }
+
+    fn activity() -> Activity {
+        Activity {
+            key: "customer_service".into(),
+            name: "Klantenservice".into(),
+            description: None,
+            purposes: vec!["Answering questions".into()],
+            legal_basis: Some(LegalBasis::Contract),
+            legal_basis_detail: None,
+            special_category_ground: None,
+            criminal_data_basis: None,
+            data_subjects: vec!["Customers".into()],
+            categories: vec![ActivityCategory {
+                category: "contact".into(),
+                retention: Some("2 years".into()),
+            }],
+            recipients: vec![Recipient {
+                name: "Hosting B.V.".into(),
+                kind: RecipientKind::Processor,
+                country: "NL".into(),
+                safeguard: None,
+            }],
+            security_measures: vec!["Encryption at rest".into()],
+            source: None,
+            automated_decision_logic: None,
+            systems: vec!["crm".into()],
+        }
+    }
+
+    fn category() -> Category {
+        Category {
+            code: "contract_details".into(),
+            name_nl: "Contractgegevens".into(),
+            name_en: "Contract details".into(),
+            description: None,
+            sensitivity: Sensitivity::Normal,
+        }
+    }
+
+    fn document() -> CatalogDocument {
+        CatalogDocument {
+            organisation: Some(Organisation {
+                name: "Voorbeeld B.V.".into(),
+                address: None,
+                contact_email: "privacy@example.nl".into(),
+                dpo_name: None,
+                dpo_email: None,
+            }),
+            categories: vec![category()],
+            systems: vec![system()],
+            activities: vec![activity()],
+        }
+    }
+
+    fn fields(result: Result<(), Vec<FieldError>>) -> Vec<String> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    fn assert_error(result: Result<(), Vec<FieldError>>, field: &str, needle: &str) {
+        let errors = result.err().unwrap_or_default();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.field == field && e.message.contains(needle)),
+            "expected an error on {field} containing {needle:?}, got {errors:?}"
+        );
+    }
+
+    #[test]
+    fn example_catalog_parses_and_validates_clean() {
+        let document = example();
+        assert_eq!(document.validate(), Ok(()));
+        let keys: Vec<&str> = document.systems.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "crm",
+                "billing",
+                "ticketing",
+                "call_recordings",
+                "marketing",
+                "web_analytics"
+            ]
+        );
+        let uses_bsn = document
+            .activities
+            .iter()
+            .flat_map(|a| a.categories.iter().map(|c| c.category.as_str()))
+            .chain(
+                document
+                    .systems
+                    .iter()
+                    .flat_map(|s| s.holdings.iter().map(|h| h.category.as_str())),
+            )
+            .any(|code| code == "bsn");
+        assert!(!uses_bsn, "a telecom provider has no basis for the BSN");
+    }
+
+    #[test]
+    fn minimal_objects_are_valid() {
+        assert_eq!(document().validate(), Ok(()));
+    }
+
+    #[test]
+    fn keys_follow_the_pattern() {
+        for good in ["a", "crm", "call_recordings", "v2_api", &"a".repeat(63)] {
+            assert!(is_valid_key(good), "{good}");
+        }
+        for bad in [
+            "",
+            "1crm",
+            "_crm",
+            "Crm",
+            "crm-2",
+            "crm 2",
+            "crë",
+            &"a".repeat(64),
+        ] {
+            assert!(!is_valid_key(bad), "{bad}");
+        }
+        let mut bad = system();
+        bad.key = "CRM-1".into();
+        assert_error(bad.validate(), "key", "lower-case letter");
+        let mut bad = category();
+        bad.code = "9lives".into();
+        assert_error(bad.validate(), "code", "lower-case letter");
+    }
+
+    #[test]
+    fn required_strings_must_not_be_blank() {
+        let mut bad = system();
+        bad.name = "   ".into();
+        bad.owner = String::new();
+        assert_eq!(fields(bad.validate()), ["name", "owner"]);
+
+        let mut bad = activity();
+        bad.purposes.push(" ".into());
+        bad.description = Some(" ".into());
+        assert_error(bad.validate(), "purposes[1]", "must not be empty");
+        assert_error(bad.validate(), "description", "leave the field out");
+    }
+
+    #[test]
+    fn oversized_strings_and_lists_are_refused() {
+        let mut bad = system();
+        bad.name = "x".repeat(201);
+        bad.holdings[0].location = "é".repeat(201);
+        assert_error(bad.validate(), "name", "at most 200 characters (got 201)");
+        assert_error(bad.validate(), "holdings[0].location", "at most 200");
+
+        let mut fine = system();
+        fine.name = "é".repeat(200);
+        assert_eq!(fine.validate(), Ok(()));
+
+        let mut bad = activity();
+        bad.categories[0].retention = Some("x".repeat(2001));
+        bad.purposes = (0..101).map(|i| format!("purpose {i}")).collect();
+        assert_error(bad.validate(), "categories[0].retention", "at most 2000");
+        assert_error(bad.validate(), "purposes", "at most 100 entries (got 101)");
+    }
+
+    #[test]
+    fn countries_are_upper_case_alpha_2() {
+        for country in ["nl", "NLD", "N1", ""] {
+            let mut bad = activity();
+            bad.recipients[0].country = country.into();
+            assert_error(bad.validate(), "recipients[0].country", "ISO 3166-1");
+        }
+    }
+
+    #[test]
+    fn a_safeguard_belongs_only_to_a_transfer_outside_the_eea() {
+        let mut bad = activity();
+        bad.recipients[0].safeguard = Some(TransferSafeguard::StandardContractualClauses);
+        assert_error(bad.validate(), "recipients[0].safeguard", "in the EEA");
+
+        // Outside the EEA both with and without a safeguard validate; a missing one is a
+        // register warning instead.
+        let mut fine = activity();
+        fine.recipients[0].country = "US".into();
+        assert_eq!(fine.validate(), Ok(()));
+        fine.recipients[0].safeguard = Some(TransferSafeguard::StandardContractualClauses);
+        assert_eq!(fine.validate(), Ok(()));
+    }
+
+    #[test]
+    fn eea_membership() {
+        let recipient = |country: &str| Recipient {
+            name: "R".into(),
+            kind: RecipientKind::Processor,
+            country: country.into(),
+            safeguard: None,
+        };
+        for inside in ["NL", "DE", "GR", "NO", "IS", "LI"] {
+            assert!(!recipient(inside).outside_eea(), "{inside}");
+        }
+        for outside in ["US", "GB", "CH", "EL"] {
+            assert!(recipient(outside).outside_eea(), "{outside}");
+        }
+        assert_eq!(EEA_COUNTRIES.len(), 30);
+    }
+
+    #[test]
+    fn duplicates_inside_an_object_are_refused() {
+        let mut bad = system();
+        bad.holdings.push(bad.holdings[0].clone());
+        bad.identifier_kinds.push(IdentifierKind::Email);
+        assert_error(bad.validate(), "holdings[1]", "already at holdings[0]");
+        assert_error(
+            bad.validate(),
+            "identifier_kinds[1]",
+            "duplicate identifier kind 'email'",
+        );
+
+        let mut bad = activity();
+        bad.systems.push("crm".into());
+        bad.categories.push(ActivityCategory {
+            category: "contact".into(),
+            retention: None,
+        });
+        assert_error(bad.validate(), "systems[1]", "duplicate system 'crm'");
+        assert_error(
+            bad.validate(),
+            "categories[1]",
+            "duplicate category 'contact'",
+        );
+    }
+
+    #[test]
+    fn an_activity_needs_a_purpose_and_a_system_an_identifier() {
+        let mut bad = activity();
+        bad.purposes.clear();
+        assert_error(bad.validate(), "purposes", "at least one purpose");
+        let mut bad = system();
+        bad.identifier_kinds.clear();
+        assert_error(bad.validate(), "identifier_kinds", "at least one");
+    }
+
+    #[test]
+    fn organisation_emails_are_checked() {
+        let mut organisation = document().organisation.expect("set");
+        organisation.contact_email = "Privacy desk".into();
+        organisation.dpo_email = Some("fg@".into());
+        assert_eq!(
+            fields(organisation.validate()),
+            ["contact_email", "dpo_email"]
+        );
+    }
+
+    #[test]
+    fn all_errors_are_collected() {
+        let mut bad = activity();
+        bad.key = "Bad Key".into();
+        bad.name = String::new();
+        bad.recipients[0].country = "nl".into();
+        assert_eq!(
+            fields(bad.validate()),
+            ["key", "name", "recipients[0].country"]
+        );
+    }
+
+    #[test]
+    fn references_are_checked_with_lookups() {
+        let known_categories: HashSet<String> = ["contact".to_string()].into();
+        let known_systems: HashSet<String> = HashSet::new();
+        let mut holder = system();
+        holder.holdings.push(Holding {
+            category: "foo".into(),
+            location: "t.f".into(),
+            origin: Origin::Inferred,
+        });
+        let errors = check_system_references(&holder, &|code| known_categories.contains(code));
+        assert_eq!(
+            errors,
+            [FieldError::new(
+                "holdings[1].category",
+                "unknown data category 'foo'"
+            )]
+        );
+        let errors = check_activity_references(
+            &activity(),
+            &|code| known_categories.contains(code),
+            &|key| known_systems.contains(key),
+        );
+        assert_eq!(
+            errors,
+            [FieldError::new("systems[0]", "unknown system 'crm'")]
+        );
+    }
+
+    #[test]
+    fn document_paths_are_prefixed_and_references_resolved() {
+        let mut bad = document();
+        bad.systems[0].holdings[0].category = "foo".into();
+        bad.activities[0].systems = vec!["bar".into()];
+        bad.activities[0].categories[0].category = "contract_details".into();
+        bad.organisation.as_mut().expect("set").name = String::new();
+        let errors = bad.validate().err().unwrap_or_default();
+        assert_eq!(
+            errors,
+            [
+                FieldError::new("organisation.name", "must not be empty"),
+                FieldError::new(
+                    "systems[0].holdings[0].category",
+                    "unknown data category 'foo'"
+                ),
+                FieldError::new("activities[0].systems[0]", "unknown system 'bar'"),
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_in_a_document_are_refused() {
+        let mut bad = document();
+        bad.systems.push(system());
+        bad.activities.push(activity());
+        bad.categories.push(category());
+        let found = fields(bad.validate());
+        assert_eq!(
+            found,
+            ["categories[1].code", "systems[1].key", "activities[1].key"]
+        );
+        assert_error(bad.validate(), "systems[1].key", "already at systems[0]");
+    }
+
+    #[test]
+    fn builtin_codes_cannot_be_redefined() {
+        let mut bad = document();
+        bad.categories[0].code = "contact".into();
+        assert_error(bad.validate(), "categories[0].code", "built-in");
+    }
+
+    #[test]
+    fn unknown_values_and_fields_fail_to_parse() {
+        let text = "key: crm\nname: CRM\nowner: IT\nidentifier_kinds: [email]\n";
+        assert!(serde_yaml::from_str::<System>(text).is_ok());
+
+        let error = serde_yaml::from_str::<System>(&text.replace("[email]", "[fax_number]"))
+            .expect_err("unknown identifier kind");
+        assert!(
+            error.to_string().contains("unknown variant `fax_number`"),
+            "{error}"
+        );
+
+        let error = serde_yaml::from_str::<System>(&format!("{text}colour: blue\n"))
+            .expect_err("unknown field");
+        assert!(
+            error.to_string().contains("unknown field `colour`"),
+            "{error}"
+        );
+
+        let error = serde_yaml::from_str::<CatalogDocument>(
+            &EXAMPLE.replace("legal_basis: consent", "legal_basis: gut_feeling"),
+        )
+        .expect_err("unknown legal basis");
+        assert!(error.to_string().contains("gut_feeling"), "{error}");
+
+        let error = serde_yaml::from_str::<CatalogDocument>(&format!("{EXAMPLE}\nextra: 1\n"))
+            .expect_err("unknown top-level field");
+        assert!(
+            error.to_string().contains("unknown field `extra`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn connector_defaults_to_manual() {
+        let parsed: System =
+            serde_yaml::from_str("key: crm\nname: CRM\nowner: IT\nidentifier_kinds: [email]\n")
+                .expect("parses");
+        assert_eq!(parsed.connector, ConnectorKind::Manual);
+        assert!(parsed.holdings.is_empty());
+    }
+
+    #[test]
+    fn json_and_yaml_round_trip() {
+        let document = example();
+        let json = serde_json::to_string(&document).expect("to json");
+        assert_eq!(
+            serde_json::from_str::<CatalogDocument>(&json).expect("from json"),
+            document
+        );
+        let yaml = serde_yaml::to_string(&document).expect("to yaml");
+        assert_eq!(
+            serde_yaml::from_str::<CatalogDocument>(&yaml).expect("from yaml"),
+            document
+        );
+    }
+
+    #[test]
+    fn names_and_articles_match_serde() {
+        for basis in [
+            LegalBasis::Consent,
+            LegalBasis::Contract,
+            LegalBasis::LegalObligation,
+            LegalBasis::VitalInterests,
+            LegalBasis::PublicTask,
+            LegalBasis::LegitimateInterests,
+        ] {
+            assert_eq!(basis.as_str(), enum_name(basis));
+        }
+        assert_eq!(LegalBasis::Consent.article(), "Art. 6(1)(a)");
+        assert_eq!(LegalBasis::LegitimateInterests.article(), "Art. 6(1)(f)");
+        let grounds = [
+            SpecialCategoryGround::ExplicitConsent,
+            SpecialCategoryGround::EmploymentSocialSecurity,
+            SpecialCategoryGround::VitalInterests,
+            SpecialCategoryGround::NotForProfitBody,
+            SpecialCategoryGround::MadePublic,
+            SpecialCategoryGround::LegalClaims,
+            SpecialCategoryGround::SubstantialPublicInterest,
+            SpecialCategoryGround::HealthCare,
+            SpecialCategoryGround::PublicHealth,
+            SpecialCategoryGround::ArchivingResearch,
+        ];
+        for (ground, letter) in grounds.into_iter().zip('a'..='j') {
+            assert_eq!(ground.as_str(), enum_name(ground));
+            assert_eq!(ground.article(), format!("Art. 9(2)({letter})"));
+        }
+        for kind in [
+            RecipientKind::Processor,
+            RecipientKind::Controller,
+            RecipientKind::PublicAuthority,
+        ] {
+            assert_eq!(kind.as_str(), enum_name(kind));
+        }
+        for safeguard in [
+            TransferSafeguard::AdequacyDecision,
+            TransferSafeguard::StandardContractualClauses,
+            TransferSafeguard::BindingCorporateRules,
+            TransferSafeguard::Derogation,
+        ] {
+            assert_eq!(safeguard.as_str(), enum_name(safeguard));
+        }
+        for sensitivity in [
+            Sensitivity::Normal,
+            Sensitivity::Special,
+            Sensitivity::Criminal,
+            Sensitivity::NationalId,
+        ] {
+            assert_eq!(sensitivity.as_str(), enum_name(sensitivity));
+        }
+    }
+
+    #[test]
+    fn builtin_taxonomy_matches_the_codes() {
+        let builtins = builtin_categories();
+        let codes: Vec<&str> = builtins.iter().map(|c| c.code.as_str()).collect();
+        assert_eq!(codes, BUILTIN_CATEGORY_CODES);
+        for category in &builtins {
+            assert_eq!(category.validate(), Ok(()), "{}", category.code);
+        }
+        let sensitivity = |code: &str| {
+            builtins
+                .iter()
+                .find(|c| c.code == code)
+                .map(|c| c.sensitivity)
+        };
+        assert_eq!(sensitivity("special_health"), Some(Sensitivity::Special));
+        assert_eq!(sensitivity("criminal"), Some(Sensitivity::Criminal));
+        assert_eq!(sensitivity("bsn"), Some(Sensitivity::NationalId));
+        assert_eq!(sensitivity("usage"), Some(Sensitivity::Normal));
+    }
+}

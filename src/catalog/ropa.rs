@@ -1,0 +1,913 @@
+//! The Art. 30 register of processing activities ("RoPA"): the catalog laid out per activity the
+//! way a supervisory authority asks for it, with category names, articles and transfer flags
+//! filled in, plus warnings for the gaps that make the record incomplete or the processing
+//! questionable (no legal basis, no retention period, an unsafeguarded transfer, ...).
+//!
+//! Building the register never fails: a catalog with gaps still has a register, and the gaps are
+//! what the warnings are for. The catalog is validated on the way in, so references normally
+//! resolve; where one does not (the caller passed an incomplete lookup) the entry shows the bare
+//! code and a warning says so, rather than the register quietly losing a line.
+
+use super::model::{
+    Activity, Category, LegalBasis, Organisation, RecipientKind, Sensitivity,
+    SpecialCategoryGround, System, TransferSafeguard,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// The register as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Register {
+    pub organisation: Option<Organisation>,
+    /// RFC 3339.
+    pub generated_at: String,
+    pub activities: Vec<RegisterEntry>,
+    pub warnings: Vec<Warning>,
+}
+
+/// One processing activity as the register shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterEntry {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub purposes: Vec<String>,
+    pub legal_basis: Option<LegalBasis>,
+    /// "Art. 6(1)(b)" and so on.
+    pub legal_basis_article: Option<String>,
+    pub legal_basis_detail: Option<String>,
+    pub special_category_ground: Option<SpecialCategoryGround>,
+    /// "Art. 9(2)(a)" and so on.
+    pub special_category_ground_article: Option<String>,
+    pub criminal_data_basis: Option<String>,
+    pub data_subjects: Vec<String>,
+    pub categories: Vec<RegisterCategory>,
+    pub recipients: Vec<RegisterRecipient>,
+    pub security_measures: Vec<String>,
+    pub source: Option<String>,
+    pub automated_decision_logic: Option<String>,
+    pub systems: Vec<RegisterSystem>,
+}
+
+/// A category of data an activity uses. Names are empty and `sensitivity` is `None` only when
+/// the code was missing from the lookup (which is also reported as a warning).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterCategory {
+    pub code: String,
+    pub name_nl: String,
+    pub name_en: String,
+    pub sensitivity: Option<Sensitivity>,
+    pub retention: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRecipient {
+    pub name: String,
+    pub kind: RecipientKind,
+    pub country: String,
+    pub outside_eea: bool,
+    pub safeguard: Option<TransferSafeguard>,
+}
+
+/// A system an activity's data lives in. Name and owner are empty only when the key was missing
+/// from the systems passed in (also reported as a warning).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterSystem {
+    pub key: String,
+    pub name: String,
+    pub owner: String,
+    pub processor: Option<String>,
+}
+
+/// A gap in the record. `activity` or `system` names the object, `field` the place within it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub activity: Option<String>,
+    pub system: Option<String>,
+    pub field: String,
+    pub code: WarningCode,
+    pub message: String,
+}
+
+/// What kind of gap a [`Warning`] is; stable, for filtering and for clients to translate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCode {
+    /// No Art. 6(1) basis.
+    NoLegalBasis,
+    /// A category without retention period or criteria (Art. 30(1)(f)).
+    NoRetention,
+    /// Art. 9 data without an Art. 9(2) ground.
+    NoSpecialCategoryGround,
+    /// Art. 10 data without a stated basis.
+    NoCriminalDataBasis,
+    /// A national identification number (BSN) used without a legal obligation (UAVG art. 46).
+    NationalIdWithoutLegalObligation,
+    /// A recipient outside the EEA without a transfer safeguard (Art. 44-49).
+    TransferWithoutSafeguard,
+    /// An activity not linked to any system, so a request would find none of its data.
+    NoSystems,
+    /// A system holds a category that no activity linked to it accounts for.
+    UncoveredHolding,
+    /// A category or system the lookups passed to [`build_register`] do not contain.
+    UnknownReference,
+}
+
+/// Lays out the register and finds its gaps.
+///
+/// `categories` must hold every category the activities refer to, built-ins included (keyed by
+/// code); `systems` every system, since a system no activity covers is itself a warning.
+/// Activities keep the order given; warnings are sorted: activities' first, by key, then systems',
+/// by key, and within one object by code.
+pub fn build_register(
+    organisation: Option<Organisation>,
+    activities: &[Activity],
+    categories: &BTreeMap<String, Category>,
+    systems: &[System],
+    generated_at: String,
+) -> Register {
+    let systems_by_key: BTreeMap<&str, &System> =
+        systems.iter().map(|s| (s.key.as_str(), s)).collect();
+    let mut warnings = Vec::new();
+    let entries = activities
+        .iter()
+        .map(|activity| {
+            warnings.extend(activity_warnings(activity, categories, &systems_by_key));
+            entry(activity, categories, &systems_by_key)
+        })
+        .collect();
+    for system in systems {
+        warnings.extend(holding_warnings(system, activities));
+    }
+    // Stable sort: within one object and code, warnings stay in field order as generated.
+    warnings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    Register {
+        organisation,
+        generated_at,
+        activities: entries,
+        warnings,
+    }
+}
+
+fn sort_key(warning: &Warning) -> (bool, &str, WarningCode) {
+    match (&warning.activity, &warning.system) {
+        (Some(activity), _) => (false, activity.as_str(), warning.code),
+        (None, Some(system)) => (true, system.as_str(), warning.code),
+        (None, None) => (true, "", warning.code),
+    }
+}
+
+fn entry(
+    activity: &Activity,
+    categories: &BTreeMap<String, Category>,
+    systems: &BTreeMap<&str, &System>,
+) -> RegisterEntry {
+    RegisterEntry {
+        key: activity.key.clone(),
+        name: activity.name.clone(),
+        description: activity.description.clone(),
+        purposes: activity.purposes.clone(),
+        legal_basis: activity.legal_basis,
+        legal_basis_article: activity.legal_basis.map(|b| b.article().to_string()),
+        legal_basis_detail: activity.legal_basis_detail.clone(),
+        special_category_ground: activity.special_category_ground,
+        special_category_ground_article: activity
+            .special_category_ground
+            .map(|g| g.article().to_string()),
+        criminal_data_basis: activity.criminal_data_basis.clone(),
+        data_subjects: activity.data_subjects.clone(),
+        categories: activity
+            .categories
+            .iter()
+            .map(|used| {
+                let known = categories.get(&used.category);
+                RegisterCategory {
+                    code: used.category.clone(),
+                    name_nl: known.map(|c| c.name_nl.clone()).unwrap_or_default(),
+                    name_en: known.map(|c| c.name_en.clone()).unwrap_or_default(),
+                    sensitivity: known.map(|c| c.sensitivity),
+                    retention: used.retention.clone(),
+                }
+            })
+            .collect(),
+        recipients: activity
+            .recipients
+            .iter()
+            .map(|r| RegisterRecipient {
+                name: r.name.clone(),
+                kind: r.kind,
+                country: r.country.clone(),
+                outside_eea: r.outside_eea(),
+                safeguard: r.safeguard,
+            })
+            .collect(),
+        security_measures: activity.security_measures.clone(),
+        source: activity.source.clone(),
+        automated_decision_logic: activity.automated_decision_logic.clone(),
+        systems: activity
+            .systems
+            .iter()
+            .map(|key| {
+                let known = systems.get(key.as_str());
+                RegisterSystem {
+                    key: key.clone(),
+                    name: known.map(|s| s.name.clone()).unwrap_or_default(),
+                    owner: known.map(|s| s.owner.clone()).unwrap_or_default(),
+                    processor: known.and_then(|s| s.processor.clone()),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Blank counts as missing: a register must not pass a whitespace retention period as filled in.
+fn is_missing(value: &Option<String>) -> bool {
+    value.as_deref().is_none_or(|v| v.trim().is_empty())
+}
+
+fn activity_warnings(
+    activity: &Activity,
+    categories: &BTreeMap<String, Category>,
+    systems: &BTreeMap<&str, &System>,
+) -> Vec<Warning> {
+    let key = activity.key.as_str();
+    let mut warnings = Vec::new();
+    let mut warn = |field: String, code: WarningCode, message: String| {
+        warnings.push(Warning {
+            activity: Some(key.to_string()),
+            system: None,
+            field,
+            code,
+            message,
+        });
+    };
+
+    if activity.legal_basis.is_none() {
+        warn(
+            "legal_basis".into(),
+            WarningCode::NoLegalBasis,
+            format!("processing '{key}' has no legal basis (Art. 6(1))"),
+        );
+    }
+
+    let mut special = Vec::new();
+    let mut criminal = Vec::new();
+    for (index, used) in activity.categories.iter().enumerate() {
+        let code = used.category.as_str();
+        if is_missing(&used.retention) {
+            warn(
+                format!("categories[{index}].retention"),
+                WarningCode::NoRetention,
+                format!(
+                    "processing '{key}' has no retention period for data category '{code}' (Art. 30(1)(f))"
+                ),
+            );
+        }
+        match categories.get(code).map(|c| c.sensitivity) {
+            None => warn(
+                format!("categories[{index}].category"),
+                WarningCode::UnknownReference,
+                format!("processing '{key}' refers to unknown data category '{code}'"),
+            ),
+            Some(Sensitivity::Special) => special.push(code),
+            Some(Sensitivity::Criminal) => criminal.push(code),
+            Some(Sensitivity::NationalId) => {
+                if activity.legal_basis != Some(LegalBasis::LegalObligation) {
+                    warn(
+                        format!("categories[{index}]"),
+                        WarningCode::NationalIdWithoutLegalObligation,
+                        format!(
+                            "processing '{key}' uses national identification number '{code}' without legal obligation as its basis; UAVG art. 46 allows it only where a law prescribes it"
+                        ),
+                    );
+                }
+            }
+            Some(Sensitivity::Normal) => {}
+        }
+    }
+    if !special.is_empty() && activity.special_category_ground.is_none() {
+        warn(
+            "special_category_ground".into(),
+            WarningCode::NoSpecialCategoryGround,
+            format!(
+                "processing '{key}' uses special category data ({}) without an exception of Art. 9(2)",
+                quoted_list(&special)
+            ),
+        );
+    }
+    if !criminal.is_empty() && is_missing(&activity.criminal_data_basis) {
+        warn(
+            "criminal_data_basis".into(),
+            WarningCode::NoCriminalDataBasis,
+            format!(
+                "processing '{key}' uses criminal data ({}) without a stated basis (Art. 10; UAVG art. 31-33)",
+                quoted_list(&criminal)
+            ),
+        );
+    }
+
+    for (index, recipient) in activity.recipients.iter().enumerate() {
+        if recipient.outside_eea() && recipient.safeguard.is_none() {
+            warn(
+                format!("recipients[{index}].safeguard"),
+                WarningCode::TransferWithoutSafeguard,
+                format!(
+                    "processing '{key}' transfers data to '{}' in {}, outside the EEA, without a transfer safeguard (Art. 44-49)",
+                    recipient.name, recipient.country
+                ),
+            );
+        }
+    }
+
+    if activity.systems.is_empty() {
+        warn(
+            "systems".into(),
+            WarningCode::NoSystems,
+            format!(
+                "processing '{key}' is not linked to any system, so a request will not find its data"
+            ),
+        );
+    }
+    for (index, system) in activity.systems.iter().enumerate() {
+        if !systems.contains_key(system.as_str()) {
+            warn(
+                format!("systems[{index}]"),
+                WarningCode::UnknownReference,
+                format!("processing '{key}' refers to unknown system '{system}'"),
+            );
+        }
+    }
+    warnings
+}
+
+/// One warning per category a system holds that no activity linked to the system uses: data
+/// kept without a recorded purpose, basis or retention period.
+fn holding_warnings(system: &System, activities: &[Activity]) -> Vec<Warning> {
+    let covered: HashSet<&str> = activities
+        .iter()
+        .filter(|a| a.systems.contains(&system.key))
+        .flat_map(|a| a.categories.iter().map(|c| c.category.as_str()))
+        .collect();
+    let mut uncovered: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for holding in &system.holdings {
+        if !covered.contains(holding.category.as_str()) {
+            uncovered
+                .entry(&holding.category)
+                .or_default()
+                .insert(&holding.location);
+        }
+    }
+    uncovered
+        .into_iter()
+        .map(|(category, locations)| Warning {
+            activity: None,
+            system: Some(system.key.clone()),
+            field: "holdings".into(),
+            code: WarningCode::UncoveredHolding,
+            message: format!(
+                "system '{}' holds data category '{category}' ({}) but no processing activity linked to it covers that category",
+                system.key,
+                locations.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        })
+        .collect()
+}
+
+fn quoted_list(codes: &[&str]) -> String {
+    codes
+        .iter()
+        .map(|c| format!("'{c}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// --- CSV ----------------------------------------------------------------------------------------
+
+const CSV_HEADER: [&str; 18] = [
+    "key",
+    "name",
+    "description",
+    "purposes",
+    "legal_basis",
+    "legal_basis_article",
+    "legal_basis_detail",
+    "special_category_ground",
+    "special_category_ground_article",
+    "criminal_data_basis",
+    "data_subjects",
+    "categories",
+    "recipients",
+    "security_measures",
+    "source",
+    "automated_decision_logic",
+    "systems",
+    "warnings",
+];
+
+const LIST_SEPARATOR: &str = "; ";
+
+/// The register as CSV for a spreadsheet: one row per activity, lists joined with "; ",
+/// categories as `code (retention)`, recipients as `name [country, outside EEA: safeguard]`, and
+/// the activity's warnings in the last column. System-level warnings have no row of their own;
+/// they are in [`Register::warnings`].
+pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(CSV_HEADER)?;
+    for entry in &register.activities {
+        let warnings: Vec<&str> = register
+            .warnings
+            .iter()
+            .filter(|w| w.activity.as_deref() == Some(entry.key.as_str()))
+            .map(|w| w.message.as_str())
+            .collect();
+        let opt = |value: &Option<String>| value.clone().unwrap_or_default();
+        let record: [String; 18] = [
+            entry.key.clone(),
+            entry.name.clone(),
+            opt(&entry.description),
+            entry.purposes.join(LIST_SEPARATOR),
+            entry
+                .legal_basis
+                .map(|b| b.as_str().to_string())
+                .unwrap_or_default(),
+            opt(&entry.legal_basis_article),
+            opt(&entry.legal_basis_detail),
+            entry
+                .special_category_ground
+                .map(|g| g.as_str().to_string())
+                .unwrap_or_default(),
+            opt(&entry.special_category_ground_article),
+            opt(&entry.criminal_data_basis),
+            entry.data_subjects.join(LIST_SEPARATOR),
+            entry
+                .categories
+                .iter()
+                .map(category_cell)
+                .collect::<Vec<_>>()
+                .join(LIST_SEPARATOR),
+            entry
+                .recipients
+                .iter()
+                .map(recipient_cell)
+                .collect::<Vec<_>>()
+                .join(LIST_SEPARATOR),
+            entry.security_measures.join(LIST_SEPARATOR),
+            opt(&entry.source),
+            opt(&entry.automated_decision_logic),
+            entry
+                .systems
+                .iter()
+                .map(|s| s.key.as_str())
+                .collect::<Vec<_>>()
+                .join(LIST_SEPARATOR),
+            warnings.join(LIST_SEPARATOR),
+        ];
+        writer.write_record(&record)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    // Every cell came from a `String`, so the bytes are UTF-8; the error arm is unreachable in
+    // practice but costs nothing to keep honest.
+    String::from_utf8(bytes)
+        .map_err(|e| csv::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+}
+
+fn category_cell(category: &RegisterCategory) -> String {
+    match category.retention.as_deref() {
+        Some(retention) if !retention.trim().is_empty() => {
+            format!("{} ({retention})", category.code)
+        }
+        _ => category.code.clone(),
+    }
+}
+
+fn recipient_cell(recipient: &RegisterRecipient) -> String {
+    if recipient.outside_eea {
+        let safeguard = recipient.safeguard.map_or("no safeguard", |s| s.as_str());
+        format!(
+            "{} [{}, outside EEA: {safeguard}]",
+            recipient.name, recipient.country
+        )
+    } else {
+        format!("{} [{}]", recipient.name, recipient.country)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::model::{
+        builtin_categories, ActivityCategory, CatalogDocument, ConnectorKind, Holding,
+        IdentifierKind, Origin, Recipient, Validate,
+    };
+
+    const EXAMPLE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/catalog.yaml"
+    ));
+    const NOW: &str = "2026-11-23T10:00:00Z";
+
+    fn lookup(document: &CatalogDocument) -> BTreeMap<String, Category> {
+        builtin_categories()
+            .into_iter()
+            .chain(document.categories.iter().cloned())
+            .map(|c| (c.code.clone(), c))
+            .collect()
+    }
+
+    fn register_of(document: &CatalogDocument) -> Register {
+        build_register(
+            document.organisation.clone(),
+            &document.activities,
+            &lookup(document),
+            &document.systems,
+            NOW.to_string(),
+        )
+    }
+
+    /// One system, one activity using what it holds, and nothing missing.
+    fn clean() -> CatalogDocument {
+        CatalogDocument {
+            organisation: None,
+            categories: Vec::new(),
+            systems: vec![System {
+                key: "crm".into(),
+                name: "CRM".into(),
+                description: None,
+                owner: "Klantenservice".into(),
+                hosting: None,
+                processor: Some("Hosting B.V.".into()),
+                identifier_kinds: vec![IdentifierKind::Email],
+                connector: ConnectorKind::Manual,
+                holdings: vec![Holding {
+                    category: "contact".into(),
+                    location: "customers.email".into(),
+                    origin: Origin::Provided,
+                }],
+            }],
+            activities: vec![Activity {
+                key: "customer_service".into(),
+                name: "Klantenservice".into(),
+                description: None,
+                purposes: vec!["Answering questions".into()],
+                legal_basis: Some(LegalBasis::Contract),
+                legal_basis_detail: None,
+                special_category_ground: None,
+                criminal_data_basis: None,
+                data_subjects: vec!["Customers".into()],
+                categories: vec![ActivityCategory {
+                    category: "contact".into(),
+                    retention: Some("2 years after the contract ends".into()),
+                }],
+                recipients: vec![Recipient {
+                    name: "Hosting B.V.".into(),
+                    kind: RecipientKind::Processor,
+                    country: "NL".into(),
+                    safeguard: None,
+                }],
+                security_measures: vec!["Encryption at rest".into()],
+                source: None,
+                automated_decision_logic: None,
+                systems: vec!["crm".into()],
+            }],
+        }
+    }
+
+    fn codes(register: &Register) -> Vec<WarningCode> {
+        register.warnings.iter().map(|w| w.code).collect()
+    }
+
+    /// Adds `code` to the clean activity (and to the system, so that only the intended warning
+    /// fires).
+    fn with_category(code: &str) -> CatalogDocument {
+        let mut document = clean();
+        document.activities[0].categories.push(ActivityCategory {
+            category: code.into(),
+            retention: Some("1 year".into()),
+        });
+        document
+    }
+
+    #[test]
+    fn a_clean_catalog_has_no_warnings() {
+        let document = clean();
+        assert_eq!(document.validate(), Ok(()));
+        assert_eq!(register_of(&document).warnings, []);
+    }
+
+    #[test]
+    fn the_example_catalog_has_no_warnings() {
+        let document: CatalogDocument = serde_yaml::from_str(EXAMPLE).expect("parses");
+        let register = register_of(&document);
+        assert_eq!(register.warnings, [], "{:#?}", register.warnings);
+        assert_eq!(register.activities.len(), document.activities.len());
+    }
+
+    #[test]
+    fn no_legal_basis() {
+        let mut document = clean();
+        document.activities[0].legal_basis = None;
+        let register = register_of(&document);
+        assert_eq!(codes(&register), [WarningCode::NoLegalBasis]);
+        let warning = &register.warnings[0];
+        assert_eq!(warning.activity.as_deref(), Some("customer_service"));
+        assert_eq!(warning.field, "legal_basis");
+        assert_eq!(
+            warning.message,
+            "processing 'customer_service' has no legal basis (Art. 6(1))"
+        );
+    }
+
+    #[test]
+    fn no_retention() {
+        let mut document = clean();
+        document.activities[0].categories[0].retention = None;
+        let register = register_of(&document);
+        assert_eq!(codes(&register), [WarningCode::NoRetention]);
+        assert_eq!(register.warnings[0].field, "categories[0].retention");
+        assert!(register.warnings[0].message.contains("'contact'"));
+    }
+
+    #[test]
+    fn special_category_without_ground() {
+        let register = register_of(&with_category("special_health"));
+        assert_eq!(codes(&register), [WarningCode::NoSpecialCategoryGround]);
+        assert!(register.warnings[0].message.contains("'special_health'"));
+
+        let mut grounded = with_category("special_health");
+        grounded.activities[0].special_category_ground = Some(SpecialCategoryGround::HealthCare);
+        let register = register_of(&grounded);
+        assert_eq!(register.warnings, []);
+        let entry = &register.activities[0];
+        assert_eq!(
+            entry.special_category_ground_article.as_deref(),
+            Some("Art. 9(2)(h)")
+        );
+        assert_eq!(entry.categories[1].sensitivity, Some(Sensitivity::Special));
+    }
+
+    #[test]
+    fn criminal_data_without_basis() {
+        let register = register_of(&with_category("criminal"));
+        assert_eq!(codes(&register), [WarningCode::NoCriminalDataBasis]);
+        assert_eq!(register.warnings[0].field, "criminal_data_basis");
+
+        let mut based = with_category("criminal");
+        based.activities[0].criminal_data_basis =
+            Some("UAVG art. 33(4)(c): own use to assess a request".into());
+        assert_eq!(register_of(&based).warnings, []);
+    }
+
+    #[test]
+    fn bsn_needs_a_legal_obligation() {
+        let register = register_of(&with_category("bsn"));
+        assert_eq!(
+            codes(&register),
+            [WarningCode::NationalIdWithoutLegalObligation]
+        );
+        assert_eq!(register.warnings[0].field, "categories[1]");
+        assert!(register.warnings[0].message.contains("UAVG art. 46"));
+
+        let mut prescribed = with_category("bsn");
+        prescribed.activities[0].legal_basis = Some(LegalBasis::LegalObligation);
+        assert_eq!(register_of(&prescribed).warnings, []);
+    }
+
+    #[test]
+    fn transfer_outside_the_eea_without_safeguard() {
+        let mut document = clean();
+        document.activities[0].recipients.push(Recipient {
+            name: "Clickmetrics Inc.".into(),
+            kind: RecipientKind::Processor,
+            country: "US".into(),
+            safeguard: None,
+        });
+        let register = register_of(&document);
+        assert_eq!(codes(&register), [WarningCode::TransferWithoutSafeguard]);
+        assert_eq!(register.warnings[0].field, "recipients[1].safeguard");
+        assert!(register.warnings[0]
+            .message
+            .contains("'Clickmetrics Inc.' in US"));
+        assert!(register.activities[0].recipients[1].outside_eea);
+        assert!(!register.activities[0].recipients[0].outside_eea);
+
+        document.activities[0].recipients[1].safeguard =
+            Some(TransferSafeguard::StandardContractualClauses);
+        assert_eq!(register_of(&document).warnings, []);
+    }
+
+    #[test]
+    fn activity_without_systems() {
+        let mut document = clean();
+        document.activities[0].systems.clear();
+        let register = register_of(&document);
+        // The system's holding is now covered by nothing either.
+        assert_eq!(
+            codes(&register),
+            [WarningCode::NoSystems, WarningCode::UncoveredHolding]
+        );
+        assert_eq!(register.warnings[0].field, "systems");
+    }
+
+    #[test]
+    fn holding_not_covered_by_a_linked_activity() {
+        let mut document = clean();
+        document.systems[0].holdings.push(Holding {
+            category: "location".into(),
+            location: "customers.last_cell".into(),
+            origin: Origin::Observed,
+        });
+        document.systems[0].holdings.push(Holding {
+            category: "location".into(),
+            location: "customers.home_area".into(),
+            origin: Origin::Inferred,
+        });
+        // Covered by an activity, but one not linked to this system: still a gap.
+        let mut other = document.activities[0].clone();
+        other.key = "network_planning".into();
+        other.systems = vec![];
+        other.categories = vec![ActivityCategory {
+            category: "location".into(),
+            retention: Some("1 year".into()),
+        }];
+        document.activities.push(other);
+        let register = register_of(&document);
+        let uncovered: Vec<&Warning> = register
+            .warnings
+            .iter()
+            .filter(|w| w.code == WarningCode::UncoveredHolding)
+            .collect();
+        assert_eq!(uncovered.len(), 1, "one warning per category");
+        let warning = uncovered[0];
+        assert_eq!(warning.system.as_deref(), Some("crm"));
+        assert_eq!(warning.activity, None);
+        assert_eq!(warning.field, "holdings");
+        assert!(warning.message.contains("'location'"));
+        assert!(warning
+            .message
+            .contains("customers.home_area, customers.last_cell"));
+    }
+
+    #[test]
+    fn unknown_references_are_reported_not_dropped() {
+        let mut document = clean();
+        document.activities[0].categories[0].category = "foo".into();
+        document.activities[0].systems.push("bar".into());
+        let register = register_of(&document);
+        let unknown: Vec<&str> = register
+            .warnings
+            .iter()
+            .filter(|w| w.code == WarningCode::UnknownReference)
+            .map(|w| w.field.as_str())
+            .collect();
+        assert_eq!(unknown, ["categories[0].category", "systems[1]"]);
+        let entry = &register.activities[0];
+        assert_eq!(entry.categories[0].code, "foo");
+        assert_eq!(entry.categories[0].sensitivity, None);
+        assert_eq!(entry.systems[1].key, "bar");
+    }
+
+    #[test]
+    fn warnings_are_sorted() {
+        let mut document = clean();
+        let mut second = document.activities[0].clone();
+        second.key = "analytics".into();
+        second.legal_basis = None;
+        second.categories[0].retention = None;
+        document.activities[0].legal_basis = None;
+        document.activities.push(second);
+        document.systems[0].holdings.push(Holding {
+            category: "usage".into(),
+            location: "logs".into(),
+            origin: Origin::Observed,
+        });
+        let register = register_of(&document);
+        let order: Vec<(Option<&str>, Option<&str>, WarningCode)> = register
+            .warnings
+            .iter()
+            .map(|w| (w.activity.as_deref(), w.system.as_deref(), w.code))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (Some("analytics"), None, WarningCode::NoLegalBasis),
+                (Some("analytics"), None, WarningCode::NoRetention),
+                (Some("customer_service"), None, WarningCode::NoLegalBasis),
+                (None, Some("crm"), WarningCode::UncoveredHolding),
+            ]
+        );
+        // Activities keep the order they were given in.
+        assert_eq!(register.activities[0].key, "customer_service");
+    }
+
+    #[test]
+    fn entries_carry_names_and_articles() {
+        let document: CatalogDocument = serde_yaml::from_str(EXAMPLE).expect("parses");
+        let register = register_of(&document);
+        assert_eq!(register.generated_at, NOW);
+        let billing = register
+            .activities
+            .iter()
+            .find(|a| a.key == "billing_invoicing")
+            .expect("billing activity");
+        assert_eq!(billing.legal_basis_article.as_deref(), Some("Art. 6(1)(b)"));
+        assert_eq!(billing.categories[2].name_en, "Financial data");
+        assert_eq!(
+            billing.systems[0].name,
+            "Facturatiesysteem (rating & billing)"
+        );
+        assert_eq!(
+            billing.systems[0].processor.as_deref(),
+            Some("Noordhost B.V.")
+        );
+        let json = serde_json::to_value(&register).expect("serialises");
+        assert_eq!(json["activities"][0]["legal_basis"], "contract");
+        assert_eq!(
+            json["activities"][0]["categories"][0]["sensitivity"],
+            "normal"
+        );
+    }
+
+    #[test]
+    fn csv_has_a_header_and_one_row_per_activity() {
+        let document: CatalogDocument = serde_yaml::from_str(EXAMPLE).expect("parses");
+        let register = register_of(&document);
+        let text = register_to_csv(&register).expect("csv");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .expect("header")
+            .iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(header, CSV_HEADER);
+        let rows: Vec<csv::StringRecord> = reader
+            .records()
+            .collect::<Result<_, _>>()
+            .expect("rows parse");
+        assert_eq!(rows.len(), document.activities.len());
+        let analytics = rows
+            .iter()
+            .find(|r| &r[0] == "web_analytics")
+            .expect("web analytics row");
+        assert_eq!(
+            &analytics[12],
+            "Clickmetrics Inc. [US, outside EEA: standard_contractual_clauses]"
+        );
+        assert_eq!(
+            &analytics[11],
+            "usage (14 months after the visit); location (14 months after the visit)"
+        );
+        assert_eq!(&analytics[17], "");
+    }
+
+    #[test]
+    fn csv_escapes_commas_quotes_and_lists_warnings() {
+        let mut document = clean();
+        document.activities[0].name = "Service, \"premium\" line".into();
+        document.activities[0].purposes = vec!["One, two".into(), "Three".into()];
+        document.activities[0].legal_basis = None;
+        document.activities[0].categories[0].retention = None;
+        document.activities[0].recipients.push(Recipient {
+            name: "Acme, Inc.".into(),
+            kind: RecipientKind::Controller,
+            country: "US".into(),
+            safeguard: None,
+        });
+        let register = register_of(&document);
+        let text = register_to_csv(&register).expect("csv");
+        assert!(
+            text.contains("\"Service, \"\"premium\"\" line\""),
+            "quotes doubled and field quoted: {text}"
+        );
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader
+            .records()
+            .collect::<Result<_, _>>()
+            .expect("rows parse");
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row.len(), CSV_HEADER.len());
+        assert_eq!(&row[1], "Service, \"premium\" line");
+        assert_eq!(&row[3], "One, two; Three");
+        assert_eq!(&row[4], "");
+        assert_eq!(&row[11], "contact");
+        assert_eq!(
+            &row[12],
+            "Hosting B.V. [NL]; Acme, Inc. [US, outside EEA: no safeguard]"
+        );
+        let warnings: Vec<&str> = row[17].split("; ").collect();
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("no legal basis"));
+    }
+
+    #[test]
+    fn csv_of_an_empty_register_is_just_the_header() {
+        let register = register_of(&CatalogDocument::default());
+        let text = register_to_csv(&register).expect("csv");
+        assert_eq!(text.lines().count(), 1);
+        assert!(text.starts_with("key,name,description,purposes,"));
+        assert!(text.trim_end().ends_with(",systems,warnings"));
+    }
+}

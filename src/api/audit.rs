@@ -1,0 +1,60 @@
+//! Reading the audit trail. There is deliberately no route that changes or removes an event.
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::extract::{Page, Paginated};
+use super::AppState;
+use crate::auth::Permission;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct EventFilter {
+    object_type: Option<String>,
+    object_id: Option<String>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    page: Page,
+    filter: web::Query<EventFilter>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadAudit)?;
+    let EventFilter {
+        object_type,
+        object_id,
+    } = filter.into_inner();
+    let object = match (object_type, object_id) {
+        (Some(t), Some(i)) => Some((t, i)),
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(ApiError::InvalidField {
+                field: "object_type".into(),
+                message: "required together with object_id".into(),
+            })
+        }
+        (Some(_), None) => {
+            return Err(ApiError::InvalidField {
+                field: "object_id".into(),
+                message: "required together with object_type".into(),
+            })
+        }
+    };
+    let events = crate::audit::list(&state.store, object, page.offset(), page.per_page).await?;
+    Ok(HttpResponse::Ok().json(Paginated {
+        items: events.items,
+        page: page.page,
+        per_page: page.per_page,
+        total: events.total,
+    }))
+}
+
+pub async fn verify(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadAudit)?;
+    let verification = crate::audit::verify_chain(&state.store).await?;
+    Ok(HttpResponse::Ok().json(verification))
+}

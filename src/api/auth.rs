@@ -1,0 +1,124 @@
+//! Signing in, and the extractor every protected route starts with.
+
+use super::error::ApiError;
+use super::extract::Json;
+use super::AppState;
+use crate::audit::Actor;
+use crate::auth::{Permission, TokenError, User};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user of this request, checked against the database on every request so that a
+/// disabled account or a changed role takes effect at once, not when its token expires.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub User);
+
+impl CurrentUser {
+    /// Fails with 403 unless the user's role grants `permission`.
+    pub fn require(&self, permission: Permission) -> Result<&Self, ApiError> {
+        if self.0.role.allows(permission) {
+            Ok(self)
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            username: self.0.username.clone(),
+        }
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or(ApiError::Unauthenticated(
+                "authentication is not configured",
+            ))?;
+            let token = token.ok_or(ApiError::Unauthenticated(
+                "missing bearer token (Authorization: Bearer …)",
+            ))?;
+            let claims = state.tokens.verify(&token).map_err(|e| match e {
+                TokenError::Expired => ApiError::Unauthenticated("the token has expired"),
+                TokenError::Invalid => ApiError::Unauthenticated("the token is not valid"),
+            })?;
+            let user =
+                state
+                    .users
+                    .find_active(claims.sub)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated(
+                        "the account is disabled or removed",
+                    ))?;
+            Ok(CurrentUser(user))
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
+        Some(token.trim().to_string())
+    } else {
+        None
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    role: crate::auth::Role,
+}
+
+/// `POST /api/v1/auth/token`: exchanges a username and password for an access token.
+pub async fn issue_token(
+    state: web::Data<AppState>,
+    credentials: Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let Credentials { username, password } = credentials.0;
+    if username.is_empty() || username.len() > 64 {
+        return Err(ApiError::InvalidField {
+            field: "username".into(),
+            message: "must be 1-64 characters".into(),
+        });
+    }
+    if password.is_empty() || password.len() > crate::auth::password::MAX_LENGTH {
+        return Err(ApiError::InvalidField {
+            field: "password".into(),
+            message: "must not be empty".into(),
+        });
+    }
+    let user = state.users.authenticate(username, password).await?;
+    let access_token = state
+        .tokens
+        .issue(&user.id, &user.username, user.role)
+        .map_err(|_| crate::error::Error::Internal("could not sign token".into()))?;
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.tokens.ttl_seconds(),
+        role: user.role,
+    }))
+}

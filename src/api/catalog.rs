@@ -1,0 +1,165 @@
+//! The catalog over HTTP: the same five handlers serve categories, systems and activities.
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::extract::{Json, Page, Paginated};
+use super::AppState;
+use crate::auth::Permission;
+use crate::catalog::model::{Activity, Category, Organisation, System};
+use crate::catalog::{self, Item};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Mounts `/catalog/{plural}` and `/catalog/{plural}/{key}` for one kind of item.
+fn resource<T: Item + Serialize + DeserializeOwned>(cfg: &mut web::ServiceConfig, plural: &str) {
+    cfg.service(
+        web::resource(format!("/catalog/{plural}"))
+            .route(web::get().to(list::<T>))
+            .route(web::post().to(create::<T>)),
+    )
+    .service(
+        web::resource(format!("/catalog/{plural}/{{key}}"))
+            .route(web::get().to(get::<T>))
+            .route(web::put().to(replace::<T>))
+            .route(web::delete().to(delete::<T>)),
+    );
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    resource::<Category>(cfg, "categories");
+    resource::<System>(cfg, "systems");
+    resource::<Activity>(cfg, "activities");
+    cfg.service(
+        web::resource("/catalog/organisation")
+            .route(web::get().to(get_organisation))
+            .route(web::put().to(put_organisation)),
+    )
+    .route("/catalog/export", web::get().to(export))
+    .route("/ropa", web::get().to(ropa));
+}
+
+async fn list<T: Item + Serialize>(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    page: Page,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadCatalog)?;
+    let items = catalog::list::<T>(&state.store).await?;
+    Ok(HttpResponse::Ok().json(Paginated::from_vec(items, page)))
+}
+
+async fn get<T: Item + Serialize>(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadCatalog)?;
+    let item = catalog::get::<T>(&state.store, key.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(item))
+}
+
+async fn create<T: Item + Serialize + DeserializeOwned>(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<T>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::EditCatalog)?;
+    let item = catalog::create(&state.store, user.actor(), body.0).await?;
+    Ok(HttpResponse::Created().json(item))
+}
+
+async fn replace<T: Item + Serialize + DeserializeOwned>(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    key: web::Path<String>,
+    body: Json<T>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::EditCatalog)?;
+    let item = catalog::replace(&state.store, user.actor(), key.into_inner(), body.0).await?;
+    Ok(HttpResponse::Ok().json(item))
+}
+
+async fn delete<T: Item>(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::EditCatalog)?;
+    catalog::delete::<T>(&state.store, user.actor(), key.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn get_organisation(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadCatalog)?;
+    match catalog::get_organisation(&state.store).await? {
+        Some(organisation) => Ok(HttpResponse::Ok().json(organisation)),
+        None => Err(crate::error::Error::not_found("organisation").into()),
+    }
+}
+
+async fn put_organisation(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<Organisation>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::EditCatalog)?;
+    let organisation = catalog::put_organisation(&state.store, user.actor(), body.0).await?;
+    Ok(HttpResponse::Ok().json(organisation))
+}
+
+/// `GET /api/v1/catalog/export`: the whole catalog as JSON, in the import format.
+async fn export(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadCatalog)?;
+    Ok(HttpResponse::Ok().json(catalog::export(&state.store).await?))
+}
+
+/// `GET /api/v1/ropa`: the Art. 30 register as JSON, or CSV with `?format=csv` or
+/// `Accept: text/csv`.
+async fn ropa(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRegister)?;
+    let register = catalog::register(&state.store).await?;
+    if wants_csv(&request)? {
+        let csv = catalog::ropa::register_to_csv(&register)
+            .map_err(|e| crate::error::Error::Internal(format!("CSV rendering failed: {e}")))?;
+        Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(("Content-Disposition", "attachment; filename=\"ropa.csv\""))
+            .insert_header(("X-Loket-Warnings", register.warnings.len().to_string()))
+            .body(csv))
+    } else {
+        Ok(HttpResponse::Ok().json(register))
+    }
+}
+
+fn wants_csv(request: &HttpRequest) -> Result<bool, ApiError> {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(request.query_string()).map_err(|e| ApiError::BadRequest {
+            field: None,
+            message: format!("malformed query string: {e}"),
+        })?;
+    match query
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str())
+    {
+        Some("csv") => Ok(true),
+        Some("json") => Ok(false),
+        Some(_) => Err(ApiError::InvalidField {
+            field: "format".into(),
+            message: "must be json or csv".into(),
+        }),
+        None => Ok(request
+            .headers()
+            .get(actix_web::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/csv"))),
+    }
+}

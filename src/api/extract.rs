@@ -1,0 +1,254 @@
+//! Request extractors that turn bad input into errors naming the field, instead of actix's
+//! plain-text defaults.
+
+use super::error::ApiError;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// A JSON body, read with a size limit and deserialised with the path of the failing field.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+/// The largest body a JSON route reads, set by configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map(|l| l.0)
+            .unwrap_or(1024 * 1024);
+        let is_json = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
+            .unwrap_or(false);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let bytes = body.await.map_err(|_| ApiError::TooLarge { limit })?;
+            if bytes.len() > limit {
+                return Err(ApiError::TooLarge { limit });
+            }
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+/// Deserialises `bytes`, mapping syntax errors to 400 and type errors to 422 with the field path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let value = result.map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = strip_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::InvalidField {
+                field: field_path(&path, &message),
+                message,
+            },
+            _ => ApiError::BadRequest {
+                field: None,
+                message: format!("malformed JSON: {message}"),
+            },
+        }
+    })?;
+    deserializer.end().map_err(|e| ApiError::BadRequest {
+        field: None,
+        message: format!("malformed JSON: {}", strip_position(&e.to_string())),
+    })?;
+    Ok(value)
+}
+
+/// serde reports a missing field on the object that should hold it; the field itself is only in
+/// the message, between backticks. (An unknown field is already in the path.)
+fn field_path(path: &str, message: &str) -> String {
+    let named = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let parent = if path == "." { "" } else { path };
+    match (named, parent) {
+        (Some(name), "") => name.to_string(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, "") => "body".to_string(),
+        (None, parent) => parent.to_string(),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// `?page=N&per_page=M`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Page {
+    pub const MAX_PER_PAGE: i64 = 200;
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+#[derive(Deserialize)]
+struct RawPage {
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+impl FromRequest for Page {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_page(req.query_string()))
+    }
+}
+
+fn parse_page(query: &str) -> Result<Page, ApiError> {
+    let raw: RawPage = serde_urlencoded::from_str(query).map_err(|e| ApiError::BadRequest {
+        field: None,
+        message: format!("malformed query string: {e}"),
+    })?;
+    let number = |value: Option<String>, field: &str, default: i64, max: i64| match value {
+        None => Ok(default),
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::InvalidField {
+                field: field.to_string(),
+                message: format!("must be a whole number from 1 to {max}"),
+            }),
+        },
+    };
+    Ok(Page {
+        page: number(raw.page, "page", 1, 1_000_000)?,
+        per_page: number(raw.per_page, "per_page", 50, Page::MAX_PER_PAGE)?,
+    })
+}
+
+/// A page of results as every list route returns it.
+#[derive(Debug, serde::Serialize)]
+pub struct Paginated<T: serde::Serialize> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+impl<T: serde::Serialize> Paginated<T> {
+    /// Pages a list already in memory (catalog lists are small: tens or hundreds of entries).
+    pub fn from_vec(all: Vec<T>, page: Page) -> Self {
+        let total = all.len() as i64;
+        let items = all
+            .into_iter()
+            .skip(page.offset() as usize)
+            .take(page.per_page as usize)
+            .collect();
+        Paginated {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        items: Vec<Inner>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        code: String,
+    }
+
+    fn field_of(json: &str) -> (u16, Option<String>) {
+        use actix_web::ResponseError;
+        match parse_json::<Outer>(json.as_bytes()) {
+            Ok(_) => (200, None),
+            Err(e) => {
+                let field = match &e {
+                    ApiError::InvalidField { field, .. } => Some(field.clone()),
+                    _ => None,
+                };
+                (e.status_code().as_u16(), field)
+            }
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert_eq!(field_of(r#"{"items": []}"#), (422, Some("name".into())));
+        assert_eq!(
+            field_of(r#"{"name": "x", "items": [{"code": "a"}, {}]}"#),
+            (422, Some("items[1].code".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"name": 5, "items": []}"#),
+            (422, Some("name".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"name": "x", "items": [], "extra": 1}"#),
+            (422, Some("extra".into()))
+        );
+        assert_eq!(field_of(r#"{"name": "x", "#), (400, None));
+        assert_eq!(
+            field_of(r#"{"name": "x", "items": []} trailing"#),
+            (400, None)
+        );
+    }
+
+    #[test]
+    fn pagination_is_validated() {
+        assert_eq!(
+            parse_page("").unwrap(),
+            Page {
+                page: 1,
+                per_page: 50
+            }
+        );
+        assert_eq!(
+            parse_page("page=3&per_page=10").unwrap(),
+            Page {
+                page: 3,
+                per_page: 10
+            }
+        );
+        assert!(parse_page("page=0").is_err());
+        assert!(parse_page("per_page=201").is_err());
+        assert!(parse_page("page=abc").is_err());
+    }
+}

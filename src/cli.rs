@@ -1,0 +1,283 @@
+//! The `loket` command line: serving the desk and the operator's tasks around it.
+
+use crate::audit::Actor;
+use crate::auth::{NewUser, Role, UserService};
+use crate::config::Settings;
+use crate::startup::{open_store, Application};
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loket",
+    version,
+    about = "The desk for GDPR/AVG data-subject requests",
+    long_about = "loket catalogs personal data per system (the Art. 30 record), tracks data-subject \
+requests to their legal deadline and keeps a tamper-evident audit trail.\n\n\
+Configuration comes from loket.toml (optional) and LOKET_* environment variables; with none, \
+loket serves on 127.0.0.1:8080 with a SQLite database in ./data."
+)]
+pub struct Cli {
+    /// Configuration file (default: ./loket.toml when present)
+    #[arg(long, short, global = true, env = "LOKET_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the desk: migrate the database, then serve the HTTP API until stopped
+    Serve,
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Manage staff accounts (agents, privacy officers, admins, service accounts)
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Import or export the catalog of personal data as YAML ("catalog as code")
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Print the Art. 30 register of processing activities, with warnings for gaps
+    Ropa {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = RopaFormat::Json)]
+        format: RopaFormat,
+        /// Write to this file instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Check the audit trail
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is prompted for, or read from standard input
+    Add {
+        /// Login name: lower-case letters, digits, '.', '_' or '-'
+        #[arg(long)]
+        username: String,
+        /// agent, privacy_officer, admin or service
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Name shown in the desk and the audit trail (default: the username)
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of standard input (for scripts)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts
+    List,
+    /// Disable an account; its tokens stop working at once
+    Disable { username: String },
+    /// Enable a disabled account again
+    Enable { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Create or update categories, systems and processing activities from a YAML file
+    Import {
+        /// The catalog file, e.g. examples/catalog.yaml
+        file: PathBuf,
+    },
+    /// Write the whole catalog as YAML, in the same format `import` reads
+    Export {
+        /// Write to this file instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain and report the first broken link; exits 1 if there is one
+    Verify,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RopaFormat {
+    Json,
+    Csv,
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    value.parse()
+}
+
+/// Parses the command line and runs it.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    crate::telemetry::init(settings.log_format);
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(&settings).await?;
+            app.run_until_stopped().await?;
+            tracing::info!("loket stopped");
+        }
+        Command::Migrate => {
+            open_store(&settings).await?;
+            println!("database is up to date");
+        }
+        Command::User(command) => user(&settings, command).await?,
+        Command::Catalog(command) => catalog(&settings, command).await?,
+        Command::Ropa { format, output } => {
+            let store = open_store(&settings).await?;
+            let register = crate::catalog::register(&store).await?;
+            let text = match format {
+                RopaFormat::Json => serde_json::to_string_pretty(&register)?,
+                RopaFormat::Csv => crate::catalog::ropa::register_to_csv(&register)?,
+            };
+            write_output(output, &text)?;
+            for warning in &register.warnings {
+                eprintln!("warning: {}", warning.message);
+            }
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let store = open_store(&settings).await?;
+            let verification = crate::audit::verify_chain(&store).await?;
+            match verification.broken {
+                None => println!("audit trail intact: {} events", verification.events),
+                Some(link) => {
+                    println!(
+                        "audit trail BROKEN at event {}: {} ({} events before it are intact)",
+                        link.seq, link.reason, verification.events
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let users = UserService::new(store);
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            display_name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            let user = users
+                .create(
+                    Actor::Cli,
+                    NewUser {
+                        username,
+                        display_name,
+                        role,
+                        password,
+                    },
+                )
+                .await?;
+            println!("created {} ({})", user.username, user.role);
+        }
+        UserCommand::List => {
+            println!(
+                "{:<24} {:<16} {:<8} DISPLAY NAME",
+                "USERNAME", "ROLE", "ACTIVE"
+            );
+            for user in users.list().await? {
+                println!(
+                    "{:<24} {:<16} {:<8} {}",
+                    user.username,
+                    user.role.as_str(),
+                    if user.active { "yes" } else { "no" },
+                    user.display_name
+                );
+            }
+        }
+        UserCommand::Disable { username } => {
+            let user = users.set_active(Actor::Cli, username, false).await?;
+            println!("disabled {}", user.username);
+        }
+        UserCommand::Enable { username } => {
+            let user = users.set_active(Actor::Cli, username, true).await?;
+            println!("enabled {}", user.username);
+        }
+    }
+    Ok(())
+}
+
+async fn catalog(settings: &Settings, command: CatalogCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    match command {
+        CatalogCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let document = crate::catalog::parse_yaml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let report = crate::catalog::import(&store, Actor::Cli, document)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), describe(&e)))?;
+            println!("{report}");
+        }
+        CatalogCommand::Export { output } => {
+            let document = crate::catalog::export(&store).await?;
+            write_output(output, &serde_yaml::to_string(&document)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Lists every invalid field, not just the first.
+fn describe(error: &crate::error::Error) -> String {
+    match error {
+        crate::error::Error::Invalid(errors) => errors
+            .iter()
+            .map(|e| format!("\n  {}: {}", e.field, e.message))
+            .collect(),
+        other => other.to_string(),
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for a password: use --password-stdin");
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Repeat password: ")?;
+    if first != second {
+        bail!("the passwords do not match");
+    }
+    Ok(first)
+}
+
+fn write_output(path: Option<PathBuf>, text: &str) -> anyhow::Result<()> {
+    match path {
+        Some(path) => std::fs::write(&path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
+                stdout.write_all(b"\n")?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! loket: a desk for GDPR/AVG data-subject requests.
+//!
+//! Layers, outside in: [`api`] (HTTP, thin handlers) calls the domain ([`catalog`], [`auth`],
+//! [`audit`], …), which calls the store ([`db`]). The domain knows nothing of HTTP; handlers hold
+//! no SQL.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod requests;
+pub mod startup;
+pub mod telemetry;

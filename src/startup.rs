@@ -1,0 +1,85 @@
+//! Building and running the server: open the store, migrate, wire the services, listen.
+
+use crate::api::{self, extract::BodyLimit, AppState};
+use crate::auth::{TokenService, UserService};
+use crate::config::Settings;
+use crate::db::Store;
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use tracing_actix_web::TracingLogger;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens and migrates the database and binds the listener. `bind` may use port 0 (tests).
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let (secrets, warning) = settings.secrets()?;
+        if let Some(warning) = warning {
+            tracing::warn!("{warning}");
+        }
+        let store = open_store(settings).await?;
+        greet_first_run(&store).await?;
+
+        let state = AppState::new(
+            store,
+            TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60),
+        );
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let body_limit = settings.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(web::Data::new(state.clone()))
+                .app_data(BodyLimit(body_limit))
+                .app_data(web::PayloadConfig::new(body_limit))
+                .configure(api::configure)
+        })
+        .listen(listener)?
+        // Requests in flight get this long to finish after SIGTERM/SIGINT.
+        .shutdown_timeout(15)
+        .run();
+        tracing::info!(address = %settings.bind, port, "loket is listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until a shutdown signal, then drains open requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the configured database and brings its schema up to date.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    if settings.uses_embedded_database() {
+        crate::config::create_private_dir(&settings.data_dir)?;
+    }
+    let store = Store::open(&settings.database_url(), settings.pool_size)?;
+    let migrated = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.migrate()).await??
+    };
+    for version in &migrated {
+        tracing::info!(%version, backend = %store.backend(), "applied migration");
+    }
+    Ok(store)
+}
+
+/// loket ships no default password: on an empty database it says how to make the first admin.
+async fn greet_first_run(store: &Store) -> anyhow::Result<()> {
+    if UserService::new(store.clone()).count().await? == 0 {
+        let message = "no users yet: create the first admin with `loket user add --username NAME --role admin`";
+        tracing::warn!("{message}");
+        eprintln!("{message}");
+    }
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! The test harness: starts the real application on a free port, on SQLite or on a fresh
+//! PostgreSQL database, and talks to it over HTTP like any client.
+#![allow(dead_code)]
+
+use base64::Engine;
+use loket::auth::{NewUser, Role, UserService};
+use loket::config::{Secret, Settings};
+use loket::db::{Backend, Store};
+use loket::startup::Application;
+use serde_json::Value;
+
+pub const PASSWORD: &str = "a long test password";
+pub const JWT_SECRET: &str = "test-signing-key-that-is-long-enough-0123456789";
+
+/// Writes each test twice: once on SQLite, once on PostgreSQL. The PostgreSQL variant is
+/// reported as ignored, with the reason, when `LOKET_TEST_POSTGRES_URL` is not set.
+#[macro_export]
+macro_rules! backend_tests {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $app = TestApp::spawn(loket::db::Backend::Sqlite).await;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(loket_test_postgres), ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL")]
+                async fn $name() {
+                    let $app = TestApp::spawn(loket::db::Backend::Postgres).await;
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub settings: Settings,
+    pub backend: Backend,
+    _data_dir: tempfile::TempDir,
+    _database: Option<TempPostgresDatabase>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TempPostgresDatabase::create()),
+        };
+        let settings = Settings {
+            bind: "127.0.0.1:0".into(),
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: database.as_ref().map(|db| Secret::new(db.url.clone())),
+            pool_size: 4,
+            jwt_secret: Some(Secret::new(JWT_SECRET)),
+            data_key: Some(Secret::new(
+                base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
+            )),
+            ..Settings::default()
+        };
+        let app = Application::build(&settings).await.expect("app starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let store = Store::open(&settings.database_url(), 2).expect("test store");
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            store,
+            settings,
+            backend,
+            _data_dir: data_dir,
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Creates an account directly in the store.
+    pub async fn add_user(&self, username: &str, role: Role) {
+        UserService::new(self.store.clone())
+            .create(
+                loket::audit::Actor::Cli,
+                NewUser {
+                    username: username.into(),
+                    display_name: None,
+                    role,
+                    password: PASSWORD.into(),
+                },
+            )
+            .await
+            .expect("user created");
+    }
+
+    /// Signs in over HTTP and returns the bearer token.
+    pub async fn login(&self, username: &str) -> String {
+        let response = self
+            .post_json(
+                "/api/v1/auth/token",
+                None,
+                &serde_json::json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "login of {username}");
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a user with `role` (named after it) and returns its token.
+    pub async fn token_for(&self, role: Role) -> String {
+        let username = format!("{}-1", role.as_str().replace('_', "-"));
+        self.add_user(&username, role).await;
+        self.login(&username).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.send_json(reqwest::Method::POST, path, token, body)
+            .await
+    }
+
+    pub async fn put_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.send_json(reqwest::Method::PUT, path, token, body)
+            .await
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.send_raw(method, path, token, "application/json", body.to_string())
+            .await
+    }
+
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: String,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+}
+
+/// Asserts the status and returns the JSON body, printing the body when the status is wrong.
+pub async fn expect_json(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A database created for one test on the server named by `LOKET_TEST_POSTGRES_URL` and dropped
+/// afterwards, so tests never see each other's rows.
+pub struct TempPostgresDatabase {
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TempPostgresDatabase {
+    fn create() -> Self {
+        use diesel::{Connection, PgConnection, RunQueryDsl};
+        let admin_url = std::env::var("LOKET_TEST_POSTGRES_URL")
+            .expect("LOKET_TEST_POSTGRES_URL must be set for PostgreSQL tests");
+        let name = format!("loket_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::establish(&admin_url).expect("connect to test PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
+        TempPostgresDatabase {
+            url: replace_database(&admin_url, &name),
+            name,
+            admin_url,
+        }
+    }
+}
+
+impl Drop for TempPostgresDatabase {
+    fn drop(&mut self) {
+        use diesel::{Connection, PgConnection, RunQueryDsl};
+        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+/// `postgres://host:port/db?x` with another database name.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    format!("{host_part}/{name}{query}")
+}

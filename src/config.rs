@@ -62,14 +62,85 @@ pub struct Settings {
     pub pool_size: u32,
     /// HMAC key for access tokens, at least 32 bytes.
     pub jwt_secret: Option<Secret>,
-    /// AES-256 key for requesters' personal data at rest, base64 of 32 bytes.
+    /// AES-256 key for requesters' personal data at rest, base64 of 32 bytes. New values are
+    /// encrypted with it.
     pub data_key: Option<Secret>,
+    /// Earlier data keys, still used to read what was encrypted before a rotation.
+    pub old_data_keys: Vec<Secret>,
+    /// HMAC key (base64 of 32 bytes) for the lookup index of e-mail addresses, customer numbers
+    /// and phone numbers. Derived from `data_key` when not set: set it before rotating the data
+    /// key, or earlier requests can no longer be found by those identifiers.
+    pub index_key: Option<Secret>,
     /// How long an access token is valid; an agent's shift by default.
     pub token_ttl_minutes: i64,
     /// `pretty` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Where people reach loket: the base of links in letters (status pages, downloads).
+    pub public_url: String,
+    /// Outgoing mail.
+    pub mail: MailSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// Write each message as an `.eml` file into `mail.dir` (the embedded default).
+    File,
+    /// Send through an SMTP server.
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP; only for a relay on the same host or in tests.
+    None,
+    /// Upgrade with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailSettings {
+    /// The From header of every letter.
+    pub from: String,
+    pub transport: MailTransportKind,
+    /// For the file transport; defaults to `{data_dir}/mail`.
+    pub dir: Option<PathBuf>,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
+    /// How often the outbox worker looks for mail to deliver.
+    pub poll_interval_ms: u64,
+    /// Attempts before a message is marked failed and left for a person to look at.
+    pub max_attempts: i32,
+    /// First retry delay; doubles per attempt up to `backoff_max_secs`.
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            from: "loket <privacy@localhost>".into(),
+            transport: MailTransportKind::File,
+            dir: None,
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            poll_interval_ms: 1000,
+            max_attempts: 10,
+            backoff_base_secs: 5,
+            backoff_max_secs: 3600,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -81,9 +152,13 @@ impl Default for Settings {
             pool_size: 8,
             jwt_secret: None,
             data_key: None,
+            old_data_keys: Vec::new(),
+            index_key: None,
             token_ttl_minutes: 8 * 60,
             log_format: LogFormat::Pretty,
             max_body_bytes: 1024 * 1024,
+            public_url: "http://127.0.0.1:8080".into(),
+            mail: MailSettings::default(),
         }
     }
 }
@@ -93,6 +168,8 @@ impl Default for Settings {
 pub struct Secrets {
     pub jwt_secret: Vec<u8>,
     pub data_key: [u8; 32],
+    pub old_data_keys: Vec<[u8; 32]>,
+    pub index_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Secrets {
@@ -122,7 +199,8 @@ impl Settings {
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None => figment = figment.merge(Toml::file("loket.toml")),
         }
-        figment = figment.merge(Env::prefixed("LOKET_").ignore(&["CONFIG"]));
+        // `LOKET_MAIL__SMTP_HOST` sets `mail.smtp_host`; single underscores stay part of the name.
+        figment = figment.merge(Env::prefixed("LOKET_").ignore(&["CONFIG"]).split("__"));
         let settings: Settings = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -153,6 +231,13 @@ impl Settings {
         self.database_url().starts_with("sqlite:")
     }
 
+    pub fn mail_dir(&self) -> PathBuf {
+        self.mail
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+
     pub fn key_file_path(&self) -> PathBuf {
         self.data_dir.join("loket.keys")
     }
@@ -161,7 +246,10 @@ impl Settings {
     /// for the operator.
     pub fn secrets(&self) -> Result<(Secrets, Option<String>), ConfigError> {
         if let (Some(jwt), Some(key)) = (&self.jwt_secret, &self.data_key) {
-            return Ok((parse_secrets(jwt.expose(), key.expose())?, None));
+            return Ok((
+                self.with_extra_keys(parse_secrets(jwt.expose(), key.expose())?)?,
+                None,
+            ));
         }
         if !self.uses_embedded_database() {
             // Several instances share one PostgreSQL database; a key generated on one machine
@@ -187,8 +275,33 @@ impl Settings {
             "using secrets from the key file {} (generated for the embedded default); production must set LOKET_JWT_SECRET and LOKET_DATA_KEY",
             path.display()
         );
-        Ok((parse_secrets(&jwt, &key)?, Some(warning)))
+        Ok((
+            self.with_extra_keys(parse_secrets(&jwt, &key)?)?,
+            Some(warning),
+        ))
     }
+
+    /// Adds the keys for reading older data and for the lookup index.
+    fn with_extra_keys(&self, mut secrets: Secrets) -> Result<Secrets, ConfigError> {
+        secrets.old_data_keys = self
+            .old_data_keys
+            .iter()
+            .map(|key| decode_key("old_data_keys", key.expose()))
+            .collect::<Result<_, _>>()?;
+        if let Some(index_key) = &self.index_key {
+            secrets.index_key = decode_key("index_key", index_key.expose())?;
+        }
+        Ok(secrets)
+    }
+}
+
+/// A 32-byte key given as base64.
+fn decode_key(name: &str, value: &str) -> Result<[u8; 32], ConfigError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+        .ok_or_else(|| ConfigError::Invalid(format!("{name} must be base64 of exactly 32 bytes")))
 }
 
 fn parse_secrets(jwt_secret: &str, data_key: &str) -> Result<Secrets, ConfigError> {
@@ -197,16 +310,12 @@ fn parse_secrets(jwt_secret: &str, data_key: &str) -> Result<Secrets, ConfigErro
             "jwt_secret must be at least 32 bytes".into(),
         ));
     }
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(data_key.trim())
-        .ok()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
-        .ok_or_else(|| {
-            ConfigError::Invalid("data_key must be base64 of exactly 32 bytes".into())
-        })?;
+    let key = decode_key("data_key", data_key)?;
     Ok(Secrets {
         jwt_secret: jwt_secret.as_bytes().to_vec(),
         data_key: key,
+        old_data_keys: Vec::new(),
+        index_key: crate::crypto::derive_index_key(&key),
     })
 }
 

@@ -123,12 +123,125 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    requests (id) {
+        id -> Text,
+        reference -> Text,
+        kind -> Text,
+        channel -> Text,
+        state -> Text,
+        language -> Text,
+        received_at -> Timestamp,
+        due_on -> Date,
+        extended -> Bool,
+        extension_reason -> Nullable<Text>,
+        identity_verified -> Bool,
+        verification_method -> Nullable<Text>,
+        verified_by -> Nullable<Text>,
+        verified_at -> Nullable<Timestamp>,
+        email_confirmed -> Bool,
+        confirmation_code_hash -> Nullable<Text>,
+        confirmation_expires_at -> Nullable<Timestamp>,
+        confirmation_attempts -> Integer,
+        name_enc -> Nullable<Text>,
+        email_enc -> Nullable<Text>,
+        customer_number_enc -> Nullable<Text>,
+        phone_enc -> Nullable<Text>,
+        details_enc -> Nullable<Text>,
+        representative_enc -> Nullable<Text>,
+        email_index -> Nullable<Text>,
+        customer_number_index -> Nullable<Text>,
+        phone_index -> Nullable<Text>,
+        assignee -> Nullable<Text>,
+        proposed_outcome -> Nullable<Text>,
+        refusal_ground -> Nullable<Text>,
+        decision_reason_enc -> Nullable<Text>,
+        justification_enc -> Nullable<Text>,
+        proposed_by -> Nullable<Text>,
+        approved_by -> Nullable<Text>,
+        version -> Integer,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    request_pauses (id) {
+        id -> Text,
+        request_id -> Text,
+        started_on -> Date,
+        ended_on -> Nullable<Date>,
+        reason -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    request_tasks (id) {
+        id -> Text,
+        request_id -> Text,
+        position -> Integer,
+        kind -> Text,
+        title_nl -> Text,
+        title_en -> Text,
+        system_key -> Nullable<Text>,
+        activity_key -> Nullable<Text>,
+        categories -> Text,
+        recipient -> Nullable<Text>,
+        legal_exception -> Nullable<Text>,
+        keep_until -> Nullable<Date>,
+        state -> Text,
+        assignee -> Nullable<Text>,
+        evidence_enc -> Nullable<Text>,
+        closed_by -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    task_comments (id) {
+        id -> Text,
+        task_id -> Text,
+        author -> Text,
+        body_enc -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        request_id -> Nullable<Text>,
+        template -> Text,
+        language -> Text,
+        recipient_enc -> Text,
+        subject_enc -> Text,
+        body_enc -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(system_holdings -> systems (system_key));
 diesel::joinable!(system_holdings -> data_categories (category_code));
 diesel::joinable!(activity_categories -> processing_activities (activity_key));
 diesel::joinable!(activity_categories -> data_categories (category_code));
 diesel::joinable!(activity_systems -> processing_activities (activity_key));
 diesel::joinable!(activity_systems -> systems (system_key));
+diesel::joinable!(request_pauses -> requests (request_id));
+diesel::joinable!(request_tasks -> requests (request_id));
+diesel::joinable!(task_comments -> request_tasks (task_id));
+diesel::joinable!(outbox -> requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -141,4 +254,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     activity_systems,
     audit_events,
     audit_head,
+    requests,
+    request_pauses,
+    request_tasks,
+    task_comments,
+    outbox,
 );

@@ -1,4 +1,6 @@
-//! Data-subject requests. So far: the legal deadline of a request (Art. 12(3) GDPR with the
-//! Dutch Algemene termijnenwet); intake and the request lifecycle follow.
+//! Data-subject requests: intake, the legal deadline, the lifecycle, the checklist and the letters.
 
+pub mod checklist;
 pub mod deadline;
+pub mod model;
+pub mod requester;

@@ -53,12 +53,17 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app with settings adjusted by `configure` (mail transport, intervals, …).
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(TempPostgresDatabase::create()),
         };
-        let settings = Settings {
+        let mut settings = Settings {
             bind: "127.0.0.1:0".into(),
             data_dir: data_dir.path().to_path_buf(),
             database_url: database.as_ref().map(|db| Secret::new(db.url.clone())),
@@ -69,6 +74,7 @@ impl TestApp {
             )),
             ..Settings::default()
         };
+        configure(&mut settings);
         let app = Application::build(&settings).await.expect("app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());

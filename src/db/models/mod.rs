@@ -3,4 +3,5 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod requests;
 pub mod users;

@@ -1,0 +1,297 @@
+//! Requests, their checklist tasks, pauses and comments. Columns ending in `_enc` hold ciphertext
+//! (see `crate::crypto`); this layer never sees plaintext personal data.
+//!
+//! Requests and tasks carry a `version`: every update names the version it was based on and
+//! changes nothing when someone else updated the row first (optimistic concurrency).
+
+use crate::db::schema::{request_pauses, request_tasks, requests, task_comments};
+use crate::db::{DbConnection, StoreError};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = requests, treat_none_as_null = true)]
+pub struct RequestRow {
+    pub id: String,
+    pub reference: String,
+    pub kind: String,
+    pub channel: String,
+    pub state: String,
+    pub language: String,
+    pub received_at: chrono::NaiveDateTime,
+    pub due_on: chrono::NaiveDate,
+    pub extended: bool,
+    pub extension_reason: Option<String>,
+    pub identity_verified: bool,
+    pub verification_method: Option<String>,
+    pub verified_by: Option<String>,
+    pub verified_at: Option<chrono::NaiveDateTime>,
+    pub email_confirmed: bool,
+    pub confirmation_code_hash: Option<String>,
+    pub confirmation_expires_at: Option<chrono::NaiveDateTime>,
+    pub confirmation_attempts: i32,
+    pub name_enc: Option<String>,
+    pub email_enc: Option<String>,
+    pub customer_number_enc: Option<String>,
+    pub phone_enc: Option<String>,
+    pub details_enc: Option<String>,
+    pub representative_enc: Option<String>,
+    pub email_index: Option<String>,
+    pub customer_number_index: Option<String>,
+    pub phone_index: Option<String>,
+    pub assignee: Option<String>,
+    pub proposed_outcome: Option<String>,
+    pub refusal_ground: Option<String>,
+    pub decision_reason_enc: Option<String>,
+    pub justification_enc: Option<String>,
+    pub proposed_by: Option<String>,
+    pub approved_by: Option<String>,
+    pub version: i32,
+    pub created_by: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+    pub closed_at: Option<chrono::NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = request_tasks, treat_none_as_null = true)]
+pub struct TaskRow {
+    pub id: String,
+    pub request_id: String,
+    pub position: i32,
+    pub kind: String,
+    pub title_nl: String,
+    pub title_en: String,
+    pub system_key: Option<String>,
+    pub activity_key: Option<String>,
+    pub categories: String,
+    pub recipient: Option<String>,
+    pub legal_exception: Option<String>,
+    pub keep_until: Option<chrono::NaiveDate>,
+    pub state: String,
+    pub assignee: Option<String>,
+    pub evidence_enc: Option<String>,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<chrono::NaiveDateTime>,
+    pub version: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = request_pauses)]
+pub struct PauseRow {
+    pub id: String,
+    pub request_id: String,
+    pub started_on: chrono::NaiveDate,
+    pub ended_on: Option<chrono::NaiveDate>,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = task_comments)]
+pub struct CommentRow {
+    pub id: String,
+    pub task_id: String,
+    pub author: String,
+    pub body_enc: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// What the queue can be narrowed to. Every field is optional; all given ones must hold.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub states: Vec<String>,
+    pub kind: Option<String>,
+    pub assignee: Option<String>,
+    pub due_before: Option<chrono::NaiveDate>,
+    pub email_index: Option<String>,
+    pub customer_number_index: Option<String>,
+    pub phone_index: Option<String>,
+}
+
+/// The columns the statistics need, without any personal data.
+#[derive(Debug, Clone, Queryable)]
+pub struct StatsRow {
+    pub kind: String,
+    pub state: String,
+    pub due_on: chrono::NaiveDate,
+    pub received_at: chrono::NaiveDateTime,
+    pub closed_at: Option<chrono::NaiveDateTime>,
+}
+
+pub fn insert_request(conn: &mut DbConnection, row: &RequestRow) -> Result<(), StoreError> {
+    diesel::insert_into(requests::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_request(conn: &mut DbConnection, id: &str) -> Result<Option<RequestRow>, StoreError> {
+    Ok(requests::table
+        .find(id)
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_request_by_reference(
+    conn: &mut DbConnection,
+    reference: &str,
+) -> Result<Option<RequestRow>, StoreError> {
+    Ok(requests::table
+        .filter(requests::reference.eq(reference))
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Saves `row` if the stored version is still `row.version - 1`; false when someone else won.
+pub fn update_request(conn: &mut DbConnection, row: &RequestRow) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        requests::table
+            .filter(requests::id.eq(&row.id))
+            .filter(requests::version.eq(row.version - 1)),
+    )
+    .set(row)
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+type Backend = <DbConnection as diesel::Connection>::Backend;
+
+fn filtered(filter: &RequestFilter) -> requests::BoxedQuery<'static, Backend> {
+    let mut query = requests::table.into_boxed();
+    if !filter.states.is_empty() {
+        query = query.filter(requests::state.eq_any(filter.states.clone()));
+    }
+    if let Some(kind) = &filter.kind {
+        query = query.filter(requests::kind.eq(kind.clone()));
+    }
+    if let Some(assignee) = &filter.assignee {
+        query = query.filter(requests::assignee.eq(assignee.clone()));
+    }
+    if let Some(due_before) = filter.due_before {
+        query = query.filter(requests::due_on.lt(due_before));
+    }
+    if let Some(index) = &filter.email_index {
+        query = query.filter(requests::email_index.eq(index.clone()));
+    }
+    if let Some(index) = &filter.customer_number_index {
+        query = query.filter(requests::customer_number_index.eq(index.clone()));
+    }
+    if let Some(index) = &filter.phone_index {
+        query = query.filter(requests::phone_index.eq(index.clone()));
+    }
+    query
+}
+
+/// A page of requests, soonest due first, and how many match in all.
+pub fn list_requests(
+    conn: &mut DbConnection,
+    filter: &RequestFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<RequestRow>, i64), StoreError> {
+    let rows = filtered(filter)
+        .order((requests::due_on.asc(), requests::received_at.asc()))
+        .offset(offset)
+        .limit(limit)
+        .select(RequestRow::as_select())
+        .load(conn)?;
+    let total = filtered(filter).count().get_result(conn)?;
+    Ok((rows, total))
+}
+
+pub fn stats_rows(conn: &mut DbConnection) -> Result<Vec<StatsRow>, StoreError> {
+    Ok(requests::table
+        .select((
+            requests::kind,
+            requests::state,
+            requests::due_on,
+            requests::received_at,
+            requests::closed_at,
+        ))
+        .load(conn)?)
+}
+
+pub fn insert_tasks(conn: &mut DbConnection, rows: &[TaskRow]) -> Result<(), StoreError> {
+    // One statement per row: SQLite through diesel's MultiConnection has no batch insert.
+    for row in rows {
+        diesel::insert_into(request_tasks::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn list_tasks(conn: &mut DbConnection, request_id: &str) -> Result<Vec<TaskRow>, StoreError> {
+    Ok(request_tasks::table
+        .filter(request_tasks::request_id.eq(request_id))
+        .order(request_tasks::position.asc())
+        .select(TaskRow::as_select())
+        .load(conn)?)
+}
+
+/// Saves `row` if the stored version is still `row.version - 1`; false when someone else won.
+pub fn update_task(conn: &mut DbConnection, row: &TaskRow) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        request_tasks::table
+            .filter(request_tasks::id.eq(&row.id))
+            .filter(request_tasks::version.eq(row.version - 1)),
+    )
+    .set(row)
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn insert_pause(conn: &mut DbConnection, row: &PauseRow) -> Result<(), StoreError> {
+    diesel::insert_into(request_pauses::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn list_pauses(conn: &mut DbConnection, request_id: &str) -> Result<Vec<PauseRow>, StoreError> {
+    Ok(request_pauses::table
+        .filter(request_pauses::request_id.eq(request_id))
+        .order(request_pauses::started_on.asc())
+        .select(PauseRow::as_select())
+        .load(conn)?)
+}
+
+/// Ends the open pause of a request, if there is one; returns whether one was open.
+pub fn end_open_pause(
+    conn: &mut DbConnection,
+    request_id: &str,
+    ended_on: chrono::NaiveDate,
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        request_pauses::table
+            .filter(request_pauses::request_id.eq(request_id))
+            .filter(request_pauses::ended_on.is_null()),
+    )
+    .set(request_pauses::ended_on.eq(Some(ended_on)))
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
+pub fn insert_comment(conn: &mut DbConnection, row: &CommentRow) -> Result<(), StoreError> {
+    diesel::insert_into(task_comments::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn list_comments(
+    conn: &mut DbConnection,
+    request_id: &str,
+) -> Result<Vec<CommentRow>, StoreError> {
+    Ok(task_comments::table
+        .inner_join(request_tasks::table)
+        .filter(request_tasks::request_id.eq(request_id))
+        .order(task_comments::created_at.asc())
+        .select(CommentRow::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,342 @@
+//! Who is asking: the requester's identifiers as given, checked, normalised for lookup, and
+//! sealed for storage. A BSN is never accepted (UAVG art. 46): loket has no law that prescribes it.
+
+use crate::catalog::model::IdentifierKind;
+use crate::crypto::Cipher;
+use crate::db::models::requests::RequestRow;
+use crate::error::{FieldError, Result};
+use serde::{Deserialize, Serialize};
+
+const MAX_NAME: usize = 200;
+const MAX_IDENTIFIER: usize = 100;
+pub const MAX_DETAILS: usize = 10_000;
+
+/// The identifiers a person gives; at least one of e-mail, customer number or phone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requester {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub customer_number: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// Someone acting for the person (a lawyer, a parent of a child under 16), with the proof of
+/// authorisation that was shown (kept with the request, GDPR rules §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Representative {
+    pub name: String,
+    /// e.g. "lawyer", "parent"
+    pub relation: String,
+    /// What proves the authorisation, e.g. "signed power of attorney dated 2026-11-02".
+    #[serde(default)]
+    pub authorisation: Option<String>,
+}
+
+/// Lookup places, also the associated data of the ciphertexts.
+pub mod place {
+    pub const NAME: &str = "requests.name";
+    pub const EMAIL: &str = "requests.email";
+    pub const CUSTOMER_NUMBER: &str = "requests.customer_number";
+    pub const PHONE: &str = "requests.phone";
+    pub const DETAILS: &str = "requests.details";
+    pub const REPRESENTATIVE: &str = "requests.representative";
+    pub const DECISION_REASON: &str = "requests.decision_reason";
+    pub const JUSTIFICATION: &str = "requests.justification";
+    pub const TASK_EVIDENCE: &str = "request_tasks.evidence";
+    pub const COMMENT: &str = "task_comments.body";
+}
+
+impl Requester {
+    /// Trims every value and drops empty ones, so "" and absent mean the same.
+    pub fn tidy(self) -> Self {
+        let tidy = |value: Option<String>| {
+            value
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Requester {
+            name: tidy(self.name),
+            email: tidy(self.email),
+            customer_number: tidy(self.customer_number),
+            phone: tidy(self.phone),
+        }
+    }
+
+    /// Field errors under `prefix` (e.g. `requester`).
+    pub fn check(&self, prefix: &str) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let field = |name: &str| format!("{prefix}.{name}");
+        if self.email.is_none() && self.customer_number.is_none() && self.phone.is_none() {
+            errors.push(FieldError::new(
+                prefix,
+                "give at least one of email, customer_number or phone, so the person can be found",
+            ));
+        }
+        if let Some(name) = &self.name {
+            check_text(&mut errors, &field("name"), name, MAX_NAME);
+        }
+        if let Some(email) = &self.email {
+            if !is_email(email) || email.chars().count() > MAX_IDENTIFIER {
+                errors.push(FieldError::new(field("email"), "must be an e-mail address"));
+            }
+        }
+        if let Some(number) = &self.customer_number {
+            let valid = number.chars().count() <= MAX_IDENTIFIER
+                && number
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '/' | ' '));
+            if !valid {
+                errors.push(FieldError::new(
+                    field("customer_number"),
+                    "may hold only letters, digits, spaces and - . / (at most 100)",
+                ));
+            }
+        }
+        if let Some(phone) = &self.phone {
+            let digits = normalise_phone(phone);
+            let valid = phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'))
+                && (8..=15).contains(&digits.len());
+            if !valid {
+                errors.push(FieldError::new(
+                    field("phone"),
+                    "must be a phone number (8 to 15 digits, optionally with +, spaces, - or ())",
+                ));
+            }
+        }
+        for (name, value) in [
+            ("name", &self.name),
+            ("customer_number", &self.customer_number),
+            ("phone", &self.phone),
+        ] {
+            if value.as_deref().is_some_and(contains_bsn) {
+                errors.push(bsn_error(&field(name)));
+            }
+        }
+        errors
+    }
+
+    /// The identifier kinds given, for the checklist.
+    pub fn identifier_kinds(&self) -> Vec<IdentifierKind> {
+        let mut kinds = Vec::new();
+        if self.email.is_some() {
+            kinds.push(IdentifierKind::Email);
+        }
+        if self.customer_number.is_some() {
+            kinds.push(IdentifierKind::CustomerNumber);
+        }
+        if self.phone.is_some() {
+            kinds.push(IdentifierKind::Phone);
+        }
+        if self.name.is_some() {
+            kinds.push(IdentifierKind::Name);
+        }
+        kinds
+    }
+
+    /// Keyed lookup hashes: (email, customer number, phone).
+    pub fn indexes(&self, cipher: &Cipher) -> Indexes {
+        Indexes {
+            email: self
+                .email
+                .as_deref()
+                .map(|v| cipher.index(place::EMAIL, &normalise_email(v))),
+            customer_number: self
+                .customer_number
+                .as_deref()
+                .map(|v| cipher.index(place::CUSTOMER_NUMBER, &normalise_customer_number(v))),
+            phone: self
+                .phone
+                .as_deref()
+                .map(|v| cipher.index(place::PHONE, &normalise_phone(v))),
+        }
+    }
+
+    /// Writes the sealed identifiers and their lookup hashes into `row`.
+    pub fn seal_into(&self, cipher: &Cipher, row: &mut RequestRow) {
+        row.name_enc = cipher.encrypt_opt(place::NAME, self.name.as_deref());
+        row.email_enc = cipher.encrypt_opt(place::EMAIL, self.email.as_deref());
+        row.customer_number_enc =
+            cipher.encrypt_opt(place::CUSTOMER_NUMBER, self.customer_number.as_deref());
+        row.phone_enc = cipher.encrypt_opt(place::PHONE, self.phone.as_deref());
+        let indexes = self.indexes(cipher);
+        row.email_index = indexes.email;
+        row.customer_number_index = indexes.customer_number;
+        row.phone_index = indexes.phone;
+    }
+
+    pub fn open(cipher: &Cipher, row: &RequestRow) -> Result<Self> {
+        Ok(Requester {
+            name: open(cipher, place::NAME, &row.name_enc)?,
+            email: open(cipher, place::EMAIL, &row.email_enc)?,
+            customer_number: open(cipher, place::CUSTOMER_NUMBER, &row.customer_number_enc)?,
+            phone: open(cipher, place::PHONE, &row.phone_enc)?,
+        })
+    }
+}
+
+/// The lookup hashes of a requester's identifiers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Indexes {
+    pub email: Option<String>,
+    pub customer_number: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Representative {
+    pub fn check(&self, prefix: &str) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        check_text(&mut errors, &format!("{prefix}.name"), &self.name, MAX_NAME);
+        check_text(
+            &mut errors,
+            &format!("{prefix}.relation"),
+            &self.relation,
+            MAX_NAME,
+        );
+        if let Some(proof) = &self.authorisation {
+            check_text(
+                &mut errors,
+                &format!("{prefix}.authorisation"),
+                proof,
+                MAX_DETAILS,
+            );
+        }
+        errors
+    }
+}
+
+/// Opens an optional sealed value; a value that fails to open is a store fault, not the caller's.
+pub fn open(cipher: &Cipher, place: &str, sealed: &Option<String>) -> Result<Option<String>> {
+    cipher
+        .decrypt_opt(place, sealed.as_deref())
+        .map_err(|e| crate::error::Error::Internal(format!("{place}: {e}")))
+}
+
+/// Non-empty after trimming and at most `max` characters.
+pub fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
+    if value.trim().is_empty() {
+        errors.push(FieldError::new(field, "must not be empty"));
+    } else if value.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+}
+
+pub fn bsn_error(field: &str) -> FieldError {
+    FieldError::new(
+        field,
+        "looks like a citizen service number (BSN); loket never records a BSN (UAVG art. 46) — leave it out",
+    )
+}
+
+fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+pub fn normalise_email(value: &str) -> String {
+    value.trim().to_lowercase()
+}
+
+pub fn normalise_customer_number(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// Digits only, with the Dutch country code written as a leading 0 (`+31 6 …`, `0031 6 …` and
+/// `06 …` are the same number).
+pub fn normalise_phone(value: &str) -> String {
+    let digits: String = value.chars().filter(|c| c.is_ascii_digit()).collect();
+    let international = value.trim_start().starts_with('+');
+    if international && digits.starts_with("31") {
+        format!("0{}", &digits[2..])
+    } else if digits.starts_with("0031") {
+        format!("0{}", &digits[4..])
+    } else {
+        digits
+    }
+}
+
+/// Whether `text` holds a run of exactly nine digits that passes the BSN eleven-test.
+pub fn contains_bsn(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_digit() && c != '.' && c != ' ')
+        .flat_map(|chunk| chunk.split(' '))
+        .map(|chunk| chunk.replace('.', ""))
+        .any(|digits| digits.len() == 9 && passes_eleven_test(&digits))
+}
+
+fn passes_eleven_test(digits: &str) -> bool {
+    let values: Vec<i64> = digits.bytes().map(|b| i64::from(b - b'0')).collect();
+    if values.iter().all(|&v| v == 0) {
+        return false;
+    }
+    let sum: i64 = values[..8]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * (9 - i as i64))
+        .sum::<i64>()
+        - values[8];
+    sum % 11 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_normalise_to_one_form() {
+        assert_eq!(normalise_phone("+31 6 1234 5678"), "0612345678");
+        assert_eq!(normalise_phone("0031-6-12345678"), "0612345678");
+        assert_eq!(normalise_phone("06 12345678"), "0612345678");
+        assert_eq!(normalise_phone("+32 470 12 34 56"), "32470123456");
+    }
+
+    #[test]
+    fn bsn_is_recognised_by_the_eleven_test() {
+        // 111222333 is the well-known valid test BSN.
+        assert!(contains_bsn("my bsn is 111222333"));
+        assert!(contains_bsn("1112.22.333"));
+        assert!(!contains_bsn("111222334"));
+        assert!(!contains_bsn("0612345678"));
+        assert!(!contains_bsn("customer 12345"));
+    }
+
+    #[test]
+    fn requester_needs_a_way_to_be_found() {
+        let nobody = Requester {
+            name: Some("Jan".into()),
+            ..Default::default()
+        };
+        assert_eq!(nobody.check("requester")[0].field, "requester");
+        let bad = Requester {
+            email: Some("not-an-address".into()),
+            phone: Some("12".into()),
+            ..Default::default()
+        };
+        let fields: Vec<_> = bad
+            .check("requester")
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["requester.email", "requester.phone"]);
+    }
+}

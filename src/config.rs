@@ -79,6 +79,11 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Where people reach loket: the base of links in letters (status pages, downloads).
     pub public_url: String,
+    /// The directory of policy files (`*.yaml`); `serve` refuses to start on an invalid one.
+    pub policies_dir: PathBuf,
+    /// Requests per minute one IP address may make to the public routes (web form, codes,
+    /// status pages).
+    pub public_requests_per_minute: u32,
     /// Outgoing mail.
     pub mail: MailSettings,
 }
@@ -158,6 +163,8 @@ impl Default for Settings {
             log_format: LogFormat::Pretty,
             max_body_bytes: 1024 * 1024,
             public_url: "http://127.0.0.1:8080".into(),
+            policies_dir: PathBuf::from("policies"),
+            public_requests_per_minute: 10,
             mail: MailSettings::default(),
         }
     }

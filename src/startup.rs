@@ -1,12 +1,16 @@
 //! Building and running the server: open the store, migrate, wire the services, listen.
 
-use crate::api::{self, extract::BodyLimit, AppState};
+use crate::api::{self, extract::BodyLimit, ApiConfig, AppState};
 use crate::auth::{TokenService, UserService};
 use crate::config::Settings;
+use crate::crypto::Cipher;
 use crate::db::Store;
+use crate::policies::Policies;
+use crate::requests::RequestService;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
+use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
 
 pub struct Application {
@@ -24,10 +28,19 @@ impl Application {
         let store = open_store(settings).await?;
         greet_first_run(&store).await?;
 
-        let state = AppState::new(
-            store,
-            TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60),
+        let policies = load_policies(settings)?;
+        let cipher = Cipher::from_secrets(&secrets);
+        let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
+        let requests = RequestService::new(
+            store.clone(),
+            cipher,
+            Arc::new(policies),
+            tokens.clone(),
+            &settings.public_url,
+            &settings.mail.from,
         );
+        let state = AppState::new(store, tokens, requests);
+        let api_config = ApiConfig::new(settings.public_requests_per_minute);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -38,7 +51,7 @@ impl Application {
                 .app_data(web::Data::new(state.clone()))
                 .app_data(BodyLimit(body_limit))
                 .app_data(web::PayloadConfig::new(body_limit))
-                .configure(api::configure)
+                .configure(|cfg| api::configure(cfg, &api_config))
         })
         .listen(listener)?
         // Requests in flight get this long to finish after SIGTERM/SIGINT.
@@ -72,6 +85,12 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         tracing::info!(%version, backend = %store.backend(), "applied migration");
     }
     Ok(store)
+}
+
+/// Reads the policy files; an invalid policy stops the start, with the file, line and field.
+pub fn load_policies(settings: &Settings) -> anyhow::Result<Policies> {
+    Policies::load_dir(&settings.policies_dir)
+        .map_err(|e| anyhow::anyhow!("policies in {}: {e}", settings.policies_dir.display()))
 }
 
 /// loket ships no default password: on an empty database it says how to make the first admin.

@@ -7,10 +7,13 @@ pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod public;
+pub mod requests;
 pub mod users;
 
 use crate::auth::{TokenService, UserService};
 use crate::db::Store;
+use crate::requests::RequestService;
 use actix_web::web;
 use error::ApiError;
 
@@ -20,20 +23,42 @@ pub struct AppState {
     pub store: Store,
     pub users: UserService,
     pub tokens: TokenService,
+    pub requests: RequestService,
 }
 
 impl AppState {
-    pub fn new(store: Store, tokens: TokenService) -> Self {
+    pub fn new(store: Store, tokens: TokenService, requests: RequestService) -> Self {
         Self {
             users: UserService::new(store.clone()),
             store,
             tokens,
+            requests,
+        }
+    }
+}
+
+/// Settings of the HTTP layer itself.
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// The rate limit of the public routes, shared by all workers of this process.
+    pub public_rate_limit: actix_governor::GovernorConfig<
+        public::PerIp,
+        actix_governor::governor::middleware::NoOpMiddleware<
+            actix_governor::governor::clock::QuantaInstant,
+        >,
+    >,
+}
+
+impl ApiConfig {
+    pub fn new(public_requests_per_minute: u32) -> Self {
+        ApiConfig {
+            public_rate_limit: public::rate_limit(public_requests_per_minute),
         }
     }
 }
 
 /// Registers every route. Used by the server and by the integration tests alike.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|error, _| {
         ApiError::BadRequest {
             field: None,
@@ -50,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
+    .route("/status/{token}", web::get().to(public::status_page))
     .service(
         web::scope("/api/v1")
             .route("/auth/token", web::post().to(auth::issue_token))
@@ -61,7 +87,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/{username}", web::patch().to(users::update))
             .configure(catalog::configure)
             .route("/audit/events", web::get().to(audit::list))
-            .route("/audit/verify", web::get().to(audit::verify)),
+            .route("/audit/verify", web::get().to(audit::verify))
+            .configure(requests::configure)
+            .configure(|cfg| public::configure(cfg, &api.public_rate_limit)),
     )
     .default_service(web::to(|| async {
         Err::<actix_web::HttpResponse, _>(ApiError::NoRoute)

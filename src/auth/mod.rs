@@ -48,7 +48,7 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::PrivacyOfficer => !matches!(permission, ManageUsers),
-            Role::Agent => matches!(permission, ReadCatalog),
+            Role::Agent => matches!(permission, ReadCatalog | ReadRequests | WorkRequests),
             Role::Service => matches!(permission, ReadCatalog | RecordAudit),
         }
     }
@@ -78,6 +78,12 @@ impl FromStr for Role {
 pub enum Permission {
     ReadCatalog,
     EditCatalog,
+    /// The request queue, a request's file and the statistics.
+    ReadRequests,
+    /// Registering requests and working them: tasks, pauses, letters, proposing an outcome.
+    WorkRequests,
+    /// Approving (or sending back) a proposed outcome, above all a refusal.
+    ApproveRequests,
     ReadRegister,
     ReadAudit,
     /// Appending events on behalf of automated jobs.

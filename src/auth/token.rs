@@ -19,6 +19,17 @@ pub struct Claims {
     pub exp: i64,
 }
 
+/// The claims of a link sent to a person (a status page, later a download): bound to one object
+/// and one purpose (the audience), never usable as an API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkClaims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
     #[error("the token has expired")]
@@ -76,12 +87,48 @@ impl TokenService {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        self.decode(token, AUDIENCE)
+    }
+
+    /// A signed link token for `subject`, valid for `audience` only, for `ttl_seconds`.
+    pub fn issue_link(
+        &self,
+        audience: &str,
+        subject: &str,
+        ttl_seconds: i64,
+    ) -> Result<String, TokenError> {
+        let now = chrono::Utc::now().timestamp();
+        encode(
+            &Header::new(Algorithm::HS256),
+            &LinkClaims {
+                sub: subject.to_string(),
+                iss: ISSUER.to_string(),
+                aud: audience.to_string(),
+                iat: now,
+                exp: now + ttl_seconds,
+            },
+            &self.encoding,
+        )
+        .map_err(|_| TokenError::Invalid)
+    }
+
+    /// The subject of a link token issued for `audience`.
+    pub fn verify_link(&self, audience: &str, token: &str) -> Result<String, TokenError> {
+        self.decode::<LinkClaims>(token, audience)
+            .map(|claims| claims.sub)
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<T, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
-        decode::<Claims>(token, &self.decoding, &validation)
+        decode::<T>(token, &self.decoding, &validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -115,5 +162,32 @@ mod tests {
         wrong_audience.aud = "someone-else".into();
         let wrong_audience = service.sign(&wrong_audience).unwrap();
         assert_eq!(service.verify(&wrong_audience), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn links_are_bound_to_their_purpose() {
+        let service = TokenService::new(b"0123456789abcdef0123456789abcdef", 600);
+        let link = service.issue_link("loket-status", "request-1", 60).unwrap();
+        assert_eq!(
+            service.verify_link("loket-status", &link).unwrap(),
+            "request-1"
+        );
+        assert_eq!(
+            service.verify_link("loket-download", &link),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(service.verify(&link), Err(TokenError::Invalid));
+        let api = service.issue("u1", "anna", Role::Agent).unwrap();
+        assert_eq!(
+            service.verify_link("loket-status", &api),
+            Err(TokenError::Invalid)
+        );
+        let expired = service
+            .issue_link("loket-status", "request-1", -3600)
+            .unwrap();
+        assert_eq!(
+            service.verify_link("loket-status", &expired),
+            Err(TokenError::Expired)
+        );
     }
 }

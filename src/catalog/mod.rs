@@ -328,9 +328,12 @@ impl Item for Activity {
 // --- organisation -----------------------------------------------------------------------------
 
 pub async fn get_organisation(store: &Store) -> Result<Option<Organisation>> {
-    store
-        .read(|conn| Ok(store::find_organisation(conn)?.map(rows::organisation_from_row)))
-        .await
+    store.read(organisation_in).await
+}
+
+/// The controller, read inside the caller's transaction.
+pub fn organisation_in(conn: &mut DbConnection) -> Result<Option<Organisation>> {
+    Ok(store::find_organisation(conn)?.map(rows::organisation_from_row))
 }
 
 pub async fn put_organisation(
@@ -352,7 +355,7 @@ fn save_organisation(
     actor: &Actor,
     organisation: &Organisation,
 ) -> Result<Outcome> {
-    let current = store::find_organisation(conn)?.map(rows::organisation_from_row);
+    let current = organisation_in(conn)?;
     if current.as_ref() == Some(organisation) {
         return Ok(Outcome::Unchanged);
     }
@@ -456,7 +459,7 @@ pub async fn export(store: &Store) -> Result<CatalogDocument> {
     store
         .read(|conn| {
             Ok(CatalogDocument {
-                organisation: store::find_organisation(conn)?.map(rows::organisation_from_row),
+                organisation: organisation_in(conn)?,
                 categories: Category::load_all(conn)?
                     .into_iter()
                     .filter(|c| !model::BUILTIN_CATEGORY_CODES.contains(&c.code.as_str()))
@@ -472,7 +475,7 @@ pub async fn export(store: &Store) -> Result<CatalogDocument> {
 pub async fn register(store: &Store) -> Result<ropa::Register> {
     store
         .read(|conn| {
-            let organisation = store::find_organisation(conn)?.map(rows::organisation_from_row);
+            let organisation = organisation_in(conn)?;
             let categories = Category::load_all(conn)?
                 .into_iter()
                 .map(|c| (c.code.clone(), c))

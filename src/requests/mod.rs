@@ -1,6 +1,174 @@
 //! Data-subject requests: intake, the legal deadline, the lifecycle, the checklist and the letters.
+//!
+//! Every operation loads the request as a [`case::Case`], changes it, and saves it with its audit
+//! event and any letter in one transaction: a state change without its letter in the outbox, or a
+//! letter without its state change, cannot be committed.
 
+pub mod case;
 pub mod checklist;
 pub mod deadline;
+pub mod intake;
+pub mod letters;
+pub mod lifecycle;
 pub mod model;
+pub mod overview;
+pub mod public;
 pub mod requester;
+pub mod tasks;
+pub mod view;
+
+use crate::audit::Actor;
+use crate::auth::{Role, TokenService};
+use crate::crypto::Cipher;
+use crate::db::Store;
+use crate::policies::Policies;
+use std::sync::Arc;
+
+/// The audience of the status links sent to people.
+pub const STATUS_LINK_AUDIENCE: &str = "loket-status";
+
+/// A member of staff acting on a request.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub username: String,
+    pub role: Role,
+}
+
+impl Staff {
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            username: self.username.clone(),
+        }
+    }
+}
+
+/// Called after a transaction that queued mail has committed, to wake the delivery worker.
+pub type MailQueued = Arc<dyn Fn() + Send + Sync>;
+
+/// Everything request handling needs, cheap to clone into each blocking database closure.
+#[derive(Clone)]
+pub struct RequestService {
+    pub(crate) store: Store,
+    pub(crate) cipher: Cipher,
+    pub(crate) policies: Arc<Policies>,
+    pub(crate) links: TokenService,
+    /// The base of links in letters, without a trailing slash.
+    pub(crate) public_url: String,
+    /// The From address, used as the organisation's contact when the catalog names none.
+    pub(crate) mail_from: String,
+    pub(crate) mail_queued: MailQueued,
+}
+
+impl std::fmt::Debug for RequestService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestService")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestService {
+    pub fn new(
+        store: Store,
+        cipher: Cipher,
+        policies: Arc<Policies>,
+        links: TokenService,
+        public_url: &str,
+        mail_from: &str,
+    ) -> Self {
+        RequestService {
+            store,
+            cipher,
+            policies,
+            links,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            mail_from: mail_from.to_string(),
+            mail_queued: Arc::new(|| {}),
+        }
+    }
+
+    /// Sets what to call after mail was queued (the outbox worker's wake-up).
+    pub fn on_mail_queued(mut self, notify: MailQueued) -> Self {
+        self.mail_queued = notify;
+        self
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// The link to a request's status page, valid for the policy's number of days.
+    pub(crate) fn status_url(&self, request_id: &str) -> crate::error::Result<String> {
+        let ttl = self.policies.requests.status_link_days * 24 * 3600;
+        let token = self
+            .links
+            .issue_link(STATUS_LINK_AUDIENCE, request_id, ttl)
+            .map_err(|_| crate::error::Error::Internal("could not sign a status link".into()))?;
+        Ok(format!("{}/status/{token}", self.public_url))
+    }
+}
+
+/// Today in the Netherlands: deadlines are counted in Dutch calendar days.
+pub fn today() -> chrono::NaiveDate {
+    // Europe/Amsterdam is UTC+1 or +2; without a time-zone database the later offset is used
+    // only in summer. Deadlines are whole days, so the hour around midnight is what matters.
+    let now = chrono::Utc::now();
+    let offset_hours = if is_dutch_summer_time(now) { 2 } else { 1 };
+    (now + chrono::TimeDelta::hours(offset_hours)).date_naive()
+}
+
+/// Central European Summer Time: from 01:00 UTC on the last Sunday of March to 01:00 UTC on the
+/// last Sunday of October.
+fn is_dutch_summer_time(now: chrono::DateTime<chrono::Utc>) -> bool {
+    use chrono::{Datelike, TimeZone};
+    let last_sunday = |month: u32| {
+        let first_of_next = chrono::NaiveDate::from_ymd_opt(now.year(), month + 1, 1)
+            .expect("March and October have a following month");
+        let last = first_of_next.pred_opt().expect("a day before the first");
+        let back = last.weekday().num_days_from_sunday();
+        last - chrono::TimeDelta::days(i64::from(back))
+    };
+    let at_one = |date: chrono::NaiveDate| {
+        chrono::Utc.from_utc_datetime(&date.and_hms_opt(1, 0, 0).expect("01:00 exists"))
+    };
+    now >= at_one(last_sunday(3)) && now < at_one(last_sunday(10))
+}
+
+/// The Dutch calendar date of a stored UTC time.
+pub fn dutch_date(at: chrono::NaiveDateTime) -> chrono::NaiveDate {
+    use chrono::TimeZone;
+    let utc = chrono::Utc.from_utc_datetime(&at);
+    let offset_hours = if is_dutch_summer_time(utc) { 2 } else { 1 };
+    (at + chrono::TimeDelta::hours(offset_hours)).date()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn utc(y: i32, m: u32, d: u32, h: u32) -> chrono::NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn dutch_dates_follow_summer_and_winter_time() {
+        // 23:30 UTC in winter is 00:30 the next day in Amsterdam.
+        assert_eq!(
+            dutch_date(utc(2026, 1, 5, 23)),
+            NaiveDate::from_ymd_opt(2026, 1, 6).unwrap()
+        );
+        // 22:00 UTC in summer is midnight.
+        assert_eq!(
+            dutch_date(utc(2026, 7, 5, 22)),
+            NaiveDate::from_ymd_opt(2026, 7, 6).unwrap()
+        );
+        assert_eq!(
+            dutch_date(utc(2026, 7, 5, 21)),
+            NaiveDate::from_ymd_opt(2026, 7, 5).unwrap()
+        );
+    }
+}

@@ -258,3 +258,60 @@ fn replace_database(url: &str, name: &str) -> String {
     };
     format!("{host_part}/{name}{query}")
 }
+
+/// The cipher the test app runs with (its data key is 32 bytes of 42).
+pub fn test_cipher() -> loket::crypto::Cipher {
+    let key = [42u8; 32];
+    loket::crypto::Cipher::new(&key, &[], loket::crypto::derive_index_key(&key))
+}
+
+/// Everything the database holds about requests, as text: the SQLite files byte for byte (the
+/// write-ahead log included), or every row of the request tables on PostgreSQL.
+pub async fn dump_database(app: &TestApp) -> String {
+    match app.backend {
+        Backend::Sqlite => {
+            let mut dump = String::new();
+            for suffix in ["", "-wal"] {
+                let path = app.settings.data_dir.join(format!("loket.db{suffix}"));
+                if let Ok(bytes) = std::fs::read(&path) {
+                    dump.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+            dump
+        }
+        Backend::Postgres => {
+            use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+            #[derive(QueryableByName)]
+            struct Dump {
+                #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+                dump: Option<String>,
+            }
+            let url = app.settings.database_url();
+            tokio::task::spawn_blocking(move || {
+                let mut conn = PgConnection::establish(&url).expect("connect");
+                [
+                    "requests",
+                    "request_tasks",
+                    "task_comments",
+                    "request_pauses",
+                    "outbox",
+                    "audit_events",
+                ]
+                .iter()
+                .map(|table| {
+                    diesel::sql_query(format!(
+                        "SELECT string_agg(row_to_json(t)::text, E'\\n') AS dump FROM {table} t"
+                    ))
+                    .get_result::<Dump>(&mut conn)
+                    .expect("dump table")
+                    .dump
+                    .unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+            })
+            .await
+            .expect("dump")
+        }
+    }
+}

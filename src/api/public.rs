@@ -1,0 +1,163 @@
+//! The routes a person uses without an account: the web form, confirming it with the code from
+//! the e-mail, and the status page behind the signed link. Rate-limited per IP address.
+
+use super::error::ApiError;
+use super::extract::Json;
+use super::AppState;
+use crate::requests::public::{PublicRequest, PublicStatus};
+use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
+use actix_governor::governor::NotUntil;
+use actix_governor::{
+    Governor, GovernorConfig, GovernorConfigBuilder, KeyExtractor, PeerIpKeyExtractor,
+};
+use actix_web::dev::ServiceRequest;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use serde::Deserialize;
+use std::sync::LazyLock;
+
+/// Limits by the caller's IP address (IPv6 by /56), answering over the limit with loket's JSON
+/// error body and a Retry-After header. Behind a load balancer every caller shares its address:
+/// put the limit on the balancer instead, or raise `public_requests_per_minute`.
+#[derive(Debug, Clone, Copy)]
+pub struct PerIp;
+
+impl KeyExtractor for PerIp {
+    type Key = <PeerIpKeyExtractor as KeyExtractor>::Key;
+    type KeyExtractionError = <PeerIpKeyExtractor as KeyExtractor>::KeyExtractionError;
+
+    fn extract(&self, req: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
+        PeerIpKeyExtractor.extract(req)
+    }
+
+    fn exceed_rate_limit_response(
+        &self,
+        negative: &NotUntil<QuantaInstant>,
+        mut response: HttpResponseBuilder,
+    ) -> HttpResponse {
+        let wait = negative
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs()
+            .max(1);
+        response
+            .insert_header(("Retry-After", wait.to_string()))
+            .json(serde_json::json!({
+                "error": "rate_limited",
+                "message": format!("too many requests from this address; try again in {wait} s"),
+            }))
+    }
+}
+
+/// The rate limit of the public routes: `per_minute` requests, all of which may come at once.
+pub fn rate_limit(
+    per_minute: u32,
+) -> GovernorConfig<PerIp, actix_governor::governor::middleware::NoOpMiddleware<QuantaInstant>> {
+    let per_minute = per_minute.max(1);
+    GovernorConfigBuilder::default()
+        .key_extractor(PerIp)
+        .milliseconds_per_request(60_000 / u64::from(per_minute))
+        .burst_size(per_minute)
+        .finish()
+        .expect("a positive period and burst size make a valid rate limit")
+}
+
+/// Mounts `/public/…` under the API scope, limited by `config`.
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    config: &GovernorConfig<
+        PerIp,
+        actix_governor::governor::middleware::NoOpMiddleware<QuantaInstant>,
+    >,
+) {
+    cfg.service(
+        web::scope("/public")
+            .wrap(Governor::new(config))
+            .route("/requests", web::post().to(submit))
+            .route("/requests/{reference}/confirm", web::post().to(confirm))
+            .route("/status/{token}", web::get().to(status_json)),
+    );
+}
+
+async fn submit(
+    state: web::Data<AppState>,
+    body: Json<PublicRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let submitted = state.requests.submit_public(body.0).await?;
+    Ok(HttpResponse::Accepted().json(submitted))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Confirmation {
+    code: String,
+}
+
+async fn confirm(
+    state: web::Data<AppState>,
+    reference: web::Path<String>,
+    body: Json<Confirmation>,
+) -> Result<HttpResponse, ApiError> {
+    let status = state
+        .requests
+        .confirm_public(reference.into_inner(), body.0.code)
+        .await?;
+    Ok(HttpResponse::Ok().json(status))
+}
+
+async fn status_json(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let status = state.requests.public_status(token.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(status))
+}
+
+/// `GET /status/{token}`: the page the link in the receipt confirmation opens. It shows the
+/// state and the due date, and nothing else about the request.
+pub async fn status_page(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    request: HttpRequest,
+) -> HttpResponse {
+    let english = prefers_english(&request);
+    let status = state.requests.public_status(token.into_inner()).await;
+    let (code, status) = match status {
+        Ok(status) => (actix_web::http::StatusCode::OK, Some(status)),
+        Err(_) => (actix_web::http::StatusCode::NOT_FOUND, None),
+    };
+    match render_status(status.as_ref(), english) {
+        Ok(html) => HttpResponse::build(code)
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Referrer-Policy", "no-referrer"))
+            .body(html),
+        Err(error) => {
+            tracing::error!(%error, "status page could not be rendered");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+fn prefers_english(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|first| first.trim().to_lowercase().starts_with("en"))
+}
+
+static PAGES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    let mut env = minijinja::Environment::new();
+    env.add_template(
+        "status.html",
+        include_str!("../../templates/pages/status.html"),
+    )
+    .expect("the status page template is valid");
+    env
+});
+
+fn render_status(status: Option<&PublicStatus>, english: bool) -> Result<String, minijinja::Error> {
+    PAGES
+        .get_template("status.html")?
+        .render(minijinja::context! { status => status, en => english })
+}

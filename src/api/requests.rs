@@ -1,0 +1,354 @@
+//! Requests over HTTP for staff: intake, the queue, one request, its lifecycle, checklist and
+//! letters, and the statistics.
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::extract::{Json, Page, Paginated};
+use super::AppState;
+use crate::auth::Permission;
+use crate::requests::intake::NewRequest;
+use crate::requests::lifecycle::{
+    Assignment, Extension, LetterRequest, StartPause, Transition, VerifyIdentity, VersionOnly,
+};
+use crate::requests::model::{RequestKind, RequestState};
+use crate::requests::overview::QueueFilter;
+use crate::requests::tasks::TaskUpdate;
+use crate::requests::Staff;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/requests")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        web::resource("/requests/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(assign)),
+    )
+    .route("/requests/{id}/transition", web::post().to(transition))
+    .route("/requests/{id}/identity", web::post().to(verify_identity))
+    .route("/requests/{id}/pauses", web::post().to(start_pause))
+    .route("/requests/{id}/pauses/end", web::post().to(end_pause))
+    .route("/requests/{id}/extension", web::post().to(extend))
+    .route("/requests/{id}/tasks/{task}", web::patch().to(update_task))
+    .route(
+        "/requests/{id}/tasks/{task}/comments",
+        web::post().to(add_comment),
+    )
+    .service(
+        web::resource("/requests/{id}/letters")
+            .route(web::get().to(letters))
+            .route(web::post().to(send_letter)),
+    )
+    .route("/requests/{id}/letters/preview", web::post().to(preview))
+    .route("/stats", web::get().to(stats));
+}
+
+impl CurrentUser {
+    /// The signed-in user as the request domain sees them, once `permission` is checked.
+    fn staff(&self, permission: Permission) -> Result<Staff, ApiError> {
+        self.require(permission)?;
+        Ok(Staff {
+            username: self.0.username.clone(),
+            role: self.0.role,
+        })
+    }
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<NewRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let created = state.requests.register(staff, body.0).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/requests/{}", created.id)))
+        .json(created))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRequests)?;
+    Ok(HttpResponse::Ok().json(state.requests.get(id.into_inner()).await?))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    page: Page,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRequests)?;
+    let filter = parse_queue_filter(request.query_string())?;
+    let queue = state
+        .requests
+        .queue(filter, page.offset(), page.per_page)
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated {
+        items: queue.items,
+        page: page.page,
+        per_page: page.per_page,
+        total: queue.total,
+    }))
+}
+
+/// `?state=received,in_progress&kind=erasure&assignee=anna&due_before=2026-12-01&email=…`;
+/// `page` and `per_page` belong to [`Page`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueueFilter {
+    state: Option<String>,
+    kind: Option<String>,
+    assignee: Option<String>,
+    due_before: Option<String>,
+    email: Option<String>,
+    customer_number: Option<String>,
+    phone: Option<String>,
+    #[allow(dead_code)]
+    page: Option<String>,
+    #[allow(dead_code)]
+    per_page: Option<String>,
+}
+
+fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
+    let raw: RawQueueFilter =
+        serde_urlencoded::from_str(query).map_err(|e| ApiError::BadRequest {
+            field: None,
+            message: format!("malformed query string: {e}"),
+        })?;
+    let invalid = |field: &str, message: String| ApiError::InvalidField {
+        field: field.into(),
+        message,
+    };
+    let states = match raw.state.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|s| {
+                s.trim().parse::<RequestState>().map_err(|_| {
+                    invalid(
+                        "state",
+                        format!(
+                            "unknown state '{s}' (expected {})",
+                            RequestState::expected()
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let kind = raw
+        .kind
+        .map(|k| {
+            k.parse::<RequestKind>().map_err(|_| {
+                invalid(
+                    "kind",
+                    format!("unknown kind '{k}' (expected {})", RequestKind::expected()),
+                )
+            })
+        })
+        .transpose()?;
+    let due_before = raw
+        .due_before
+        .map(|d| {
+            chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                .map_err(|_| invalid("due_before", "must be a date: YYYY-MM-DD".into()))
+        })
+        .transpose()?;
+    Ok(QueueFilter {
+        states,
+        kind,
+        assignee: raw.assignee,
+        due_before,
+        email: raw.email,
+        customer_number: raw.customer_number,
+        phone: raw.phone,
+    })
+}
+
+async fn assign(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<Assignment>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .assign(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn transition(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<Transition>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .transition(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn verify_identity(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<VerifyIdentity>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .verify_identity(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn start_pause(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<StartPause>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .start_pause(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn end_pause(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<VersionOnly>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .end_pause(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn extend(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<Extension>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .extend(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn update_task(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    body: Json<TaskUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let (id, task) = path.into_inner();
+    let view = state.requests.update_task(staff, id, task, body.0).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewComment {
+    body: String,
+}
+
+async fn add_comment(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    body: Json<NewComment>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let (id, task) = path.into_inner();
+    let view = state
+        .requests
+        .add_comment(staff, id, task, body.0.body)
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+async fn letters(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRequests)?;
+    let entries = state.requests.letters(id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": entries })))
+}
+
+/// `{"letter": KIND, "message"?: TEXT, "version": N}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendLetter {
+    version: i32,
+    letter: crate::mail::letters::LetterKind,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+async fn send_letter(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<SendLetter>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let SendLetter {
+        version,
+        letter,
+        message,
+    } = body.0;
+    let view = state
+        .requests
+        .send_letter(
+            staff,
+            id.into_inner(),
+            version,
+            LetterRequest { letter, message },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn preview(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<LetterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRequests)?;
+    let preview = state
+        .requests
+        .preview_letter(id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(preview))
+}
+
+async fn stats(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRequests)?;
+    Ok(HttpResponse::Ok().json(state.requests.stats().await?))
+}

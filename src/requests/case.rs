@@ -1,0 +1,151 @@
+//! A request as one unit of work inside a transaction: its row, checklist and pauses, loaded
+//! together, changed in memory, and saved under optimistic concurrency.
+
+use super::deadline::{self, DeadlineInput, Pause};
+use super::model::{RequestKind, RequestState, TaskState};
+use crate::audit::{self, Actor, Change};
+use crate::db::models::requests::{self as rows, PauseRow, RequestRow, TaskRow};
+use crate::db::DbConnection;
+use crate::error::{Error, Result};
+use std::str::FromStr;
+
+pub struct Case {
+    pub row: RequestRow,
+    pub tasks: Vec<TaskRow>,
+    pub pauses: Vec<PauseRow>,
+}
+
+impl Case {
+    pub fn load(conn: &mut DbConnection, id: &str) -> Result<Case> {
+        let row = rows::find_request(conn, id)?
+            .ok_or_else(|| Error::not_found(format!("request '{id}'")))?;
+        Self::with_row(conn, row)
+    }
+
+    pub fn with_row(conn: &mut DbConnection, row: RequestRow) -> Result<Case> {
+        let tasks = rows::list_tasks(conn, &row.id)?;
+        let pauses = rows::list_pauses(conn, &row.id)?;
+        Ok(Case { row, tasks, pauses })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.row.id
+    }
+
+    pub fn kind(&self) -> Result<RequestKind> {
+        parse_stored(&self.row.kind, "requests.kind")
+    }
+
+    pub fn state(&self) -> Result<RequestState> {
+        parse_stored(&self.row.state, "requests.state")
+    }
+
+    /// Refuses a change based on an older version of the request than the stored one.
+    pub fn expect_version(&self, version: i32) -> Result<()> {
+        if version == self.row.version {
+            Ok(())
+        } else {
+            Err(stale("request", self.row.version))
+        }
+    }
+
+    /// Refuses any change to a closed request.
+    pub fn expect_open(&self) -> Result<()> {
+        let state = self.state()?;
+        if state.is_closed() {
+            Err(Error::Conflict(format!(
+                "the request is {state}; a closed request cannot be changed"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.pauses.iter().any(|p| p.ended_on.is_none())
+    }
+
+    pub fn deadline_input(&self) -> DeadlineInput {
+        DeadlineInput {
+            received_on: super::dutch_date(self.row.received_at),
+            extended: self.row.extended,
+            pauses: self
+                .pauses
+                .iter()
+                .map(|p| Pause {
+                    start: p.started_on,
+                    end: p.ended_on,
+                })
+                .collect(),
+        }
+    }
+
+    /// Recomputes the due date from receipt, extension and pauses as they stand today.
+    pub fn refresh_due_date(&mut self, today: chrono::NaiveDate) {
+        self.row.due_on = deadline::due_date(&self.deadline_input(), today);
+    }
+
+    pub fn open_tasks(&self) -> impl Iterator<Item = &TaskRow> {
+        self.tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Open.as_str())
+    }
+
+    /// The first open task of `kind`, if any.
+    pub fn open_task_mut(&mut self, kind: super::model::TaskKind) -> Option<&mut TaskRow> {
+        self.tasks
+            .iter_mut()
+            .find(|t| t.kind == kind.as_str() && t.state == TaskState::Open.as_str())
+    }
+
+    /// Saves the request row as the next version, with an audit event.
+    pub fn save(
+        &mut self,
+        conn: &mut DbConnection,
+        actor: &Actor,
+        action: &str,
+        summary: String,
+    ) -> Result<()> {
+        self.row.version += 1;
+        self.row.updated_at = crate::db::now();
+        if !rows::update_request(conn, &self.row)? {
+            return Err(stale("request", self.row.version - 1));
+        }
+        let reference = self.row.reference.clone();
+        audit::record(
+            conn,
+            actor,
+            Change {
+                action,
+                object_type: "request",
+                object_id: &reference,
+                summary,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// An audit change about this request; summaries never hold personal data.
+    pub fn change<'a>(&'a self, action: &'a str, summary: String) -> Change<'a> {
+        Change {
+            action,
+            object_type: "request",
+            object_id: &self.row.reference,
+            summary,
+        }
+    }
+}
+
+/// The answer to a stale update: someone else saved first.
+pub fn stale(what: &str, current: i32) -> Error {
+    Error::Conflict(format!(
+        "the {what} was changed by someone else in the meantime (current version {current}); reload it and try again"
+    ))
+}
+
+/// Reads an enum stored as text; a value this build does not know is a fault of the store.
+pub fn parse_stored<T: FromStr>(value: &str, column: &str) -> Result<T> {
+    value
+        .parse()
+        .map_err(|_| Error::Internal(format!("{column} holds an unknown value '{value}'")))
+}

@@ -1,0 +1,331 @@
+//! Registering a request: what an agent types while the caller is on the line, checked, sealed,
+//! given its deadline and checklist, and confirmed to the person — all in one transaction.
+
+use super::case::Case;
+use super::checklist::{self, ChecklistInput, TaskDraft};
+use super::letters::{load_catalog, Extras};
+use super::model::{Channel, Language, RequestKind, RequestState, TaskKind, TaskState};
+use super::requester::{
+    bsn_error, check_text, contains_bsn, place, Representative, Requester, MAX_DETAILS,
+};
+use super::view::RequestView;
+use super::{deadline, RequestService, Staff};
+use crate::db::models::requests::{self as rows, RequestRow, TaskRow};
+use crate::db::DbConnection;
+use crate::error::{Error, FieldError, Result};
+use crate::mail::letters::LetterKind;
+use chrono::{NaiveDateTime, TimeDelta};
+use serde::Deserialize;
+
+/// How far back a receipt time may lie: a letter found in a drawer a year late is still a
+/// request, but a typo of a decade is not.
+const MAX_RECEIPT_AGE_DAYS: i64 = 366;
+/// Clock skew tolerated for a receipt time "now" from another machine.
+const MAX_RECEIPT_FUTURE_MINUTES: i64 = 5;
+
+/// A request as an agent registers it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    pub kind: RequestKind,
+    pub channel: Channel,
+    /// When the request reached the organisation (UTC); defaults to now.
+    #[serde(default)]
+    pub received_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub language: Option<Language>,
+    pub requester: Requester,
+    #[serde(default)]
+    pub details: Option<String>,
+    #[serde(default)]
+    pub representative: Option<Representative>,
+    /// Identity already checked during the call (e.g. the caller is signed in).
+    #[serde(default)]
+    pub identity: Option<IdentityCheck>,
+}
+
+/// How identity was verified, and anything worth noting (never the document itself).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityCheck {
+    pub method: super::model::VerificationMethod,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl NewRequest {
+    /// Tidies the input and returns every field error at once.
+    pub fn validate(mut self, now: NaiveDateTime) -> Result<Self> {
+        self.requester = self.requester.tidy();
+        self.details = self
+            .details
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty());
+        let mut errors = self.requester.check("requester");
+        if let Some(details) = &self.details {
+            check_text(&mut errors, "details", details, MAX_DETAILS);
+            if contains_bsn(details) {
+                errors.push(bsn_error("details"));
+            }
+        }
+        if let Some(representative) = &self.representative {
+            errors.extend(representative.check("representative"));
+        }
+        if let Some(identity) = &self.identity {
+            check_note(&mut errors, "identity.note", identity.note.as_deref());
+        }
+        if let Some(received) = self.received_at {
+            errors.extend(check_receipt_time(received.naive_utc(), now));
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(Error::Invalid(errors))
+        }
+    }
+}
+
+pub fn check_note(errors: &mut Vec<FieldError>, field: &str, note: Option<&str>) {
+    if let Some(note) = note {
+        check_text(errors, field, note, MAX_DETAILS);
+    }
+}
+
+fn check_receipt_time(received: NaiveDateTime, now: NaiveDateTime) -> Vec<FieldError> {
+    if received > now + TimeDelta::minutes(MAX_RECEIPT_FUTURE_MINUTES) {
+        vec![FieldError::new("received_at", "must not be in the future")]
+    } else if received < now - TimeDelta::days(MAX_RECEIPT_AGE_DAYS) {
+        vec![FieldError::new(
+            "received_at",
+            "must be within the last year",
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Eight characters from an alphabet without look-alikes (no 0/O, 1/I/L), so a reference read out
+/// over the phone is understood.
+fn new_reference(received: NaiveDateTime) -> String {
+    use chrono::Datelike;
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    let mut rng = rand::thread_rng();
+    let code: String = (0..8)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("AVG-{}-{}", received.year(), code)
+}
+
+impl RequestService {
+    /// Registers a request from a member of staff.
+    pub async fn register(&self, staff: Staff, new: NewRequest) -> Result<RequestView> {
+        let now = crate::db::now();
+        let new = new.validate(now)?;
+        let service = self.clone();
+        let view = self
+            .store
+            .write(move |conn| {
+                let received = new.received_at.map(|r| r.naive_utc()).unwrap_or(now);
+                let mut case = service.open_case(
+                    conn,
+                    &staff.actor(),
+                    &staff.username,
+                    &new,
+                    received,
+                    true,
+                )?;
+                service.confirm_receipt(conn, &mut case, &staff)?;
+                if let Some(identity) = &new.identity {
+                    service.record_identity(conn, &mut case, &staff, identity)?;
+                }
+                service.view_in(conn, &case)
+            })
+            .await?;
+        (self.mail_queued)();
+        Ok(view)
+    }
+
+    /// Inserts the request and its checklist, with the audit event of its receipt.
+    pub(crate) fn open_case(
+        &self,
+        conn: &mut DbConnection,
+        actor: &crate::audit::Actor,
+        created_by: &str,
+        new: &NewRequest,
+        received: NaiveDateTime,
+        email_confirmed: bool,
+    ) -> Result<Case> {
+        let now = crate::db::now();
+        let received_on = super::dutch_date(received);
+        let mut row = RequestRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            reference: new_reference(received),
+            kind: new.kind.as_str().into(),
+            channel: new.channel.as_str().into(),
+            state: RequestState::Received.as_str().into(),
+            language: new.language.unwrap_or(Language::Nl).as_str().into(),
+            received_at: received,
+            due_on: deadline::first_due_date(received_on),
+            extended: false,
+            extension_reason: None,
+            identity_verified: false,
+            verification_method: None,
+            verified_by: None,
+            verified_at: None,
+            email_confirmed,
+            confirmation_code_hash: None,
+            confirmation_expires_at: None,
+            confirmation_attempts: 0,
+            name_enc: None,
+            email_enc: None,
+            customer_number_enc: None,
+            phone_enc: None,
+            details_enc: self
+                .cipher
+                .encrypt_opt(place::DETAILS, new.details.as_deref()),
+            representative_enc: new
+                .representative
+                .as_ref()
+                .map(|r| {
+                    let json = serde_json::to_string(r)
+                        .map_err(|e| Error::Internal(format!("representative: {e}")))?;
+                    Ok::<_, Error>(self.cipher.encrypt(place::REPRESENTATIVE, &json))
+                })
+                .transpose()?,
+            email_index: None,
+            customer_number_index: None,
+            phone_index: None,
+            assignee: None,
+            proposed_outcome: None,
+            refusal_ground: None,
+            decision_reason_enc: None,
+            justification_enc: None,
+            proposed_by: None,
+            approved_by: None,
+            version: 1,
+            created_by: created_by.to_string(),
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+        };
+        new.requester.seal_into(&self.cipher, &mut row);
+        rows::insert_request(conn, &row)?;
+        let catalog = load_catalog(conn)?;
+        let drafts = checklist::generate(&ChecklistInput {
+            kind: new.kind,
+            catalog: &catalog,
+            policies: &self.policies,
+            today: received_on.max(super::today()),
+            identifiers: &new.requester.identifier_kinds(),
+        });
+        let tasks: Vec<TaskRow> = drafts
+            .into_iter()
+            .enumerate()
+            .map(|(position, draft)| task_row(&row.id, position, draft, now))
+            .collect();
+        rows::insert_tasks(conn, &tasks)?;
+        let case = Case {
+            row,
+            tasks,
+            pauses: Vec::new(),
+        };
+        crate::audit::record(
+            conn,
+            actor,
+            case.change(
+                "request.received",
+                format!(
+                    "{} request ({}) received via {}, due {}, {} checklist tasks",
+                    new.kind,
+                    new.kind.article(),
+                    new.channel,
+                    case.row.due_on,
+                    case.tasks.len()
+                ),
+            ),
+        )?;
+        Ok(case)
+    }
+
+    /// Sends the receipt confirmation with the status link and ticks off its task; without an
+    /// e-mail address the task stays open for a letter or a call.
+    pub(crate) fn confirm_receipt(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+    ) -> Result<()> {
+        let extras = Extras {
+            status_link: true,
+            ..Extras::default()
+        };
+        if let Some(outbox_id) =
+            self.queue_letter(conn, case, LetterKind::ReceiptConfirmation, &extras)?
+        {
+            let evidence = format!("receipt confirmation e-mailed (outbox {outbox_id})");
+            self.close_task(
+                conn,
+                case,
+                staff,
+                TaskKind::ConfirmReceipt,
+                TaskState::Done,
+                &evidence,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn task_row(request_id: &str, position: usize, draft: TaskDraft, now: NaiveDateTime) -> TaskRow {
+    TaskRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        request_id: request_id.to_string(),
+        position: position as i32,
+        kind: draft.kind.as_str().into(),
+        title_nl: draft.title_nl,
+        title_en: draft.title_en,
+        system_key: draft.system_key,
+        activity_key: draft.activity_key,
+        categories: draft.categories.join(","),
+        recipient: draft.recipient,
+        legal_exception: draft.legal_exception,
+        keep_until: draft.keep_until,
+        state: TaskState::Open.as_str().into(),
+        assignee: None,
+        evidence_enc: None,
+        closed_by: None,
+        closed_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_readable_over_the_phone() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let reference = new_reference(at);
+        assert!(reference.starts_with("AVG-2026-"));
+        assert_eq!(reference.len(), "AVG-2026-".len() + 8);
+        assert!(!reference[9..].contains(['0', 'O', '1', 'I', 'L']));
+    }
+
+    #[test]
+    fn receipt_time_must_be_plausible() {
+        let now = crate::db::now();
+        assert!(check_receipt_time(now - TimeDelta::days(3), now).is_empty());
+        assert_eq!(
+            check_receipt_time(now + TimeDelta::hours(1), now)[0].field,
+            "received_at"
+        );
+        assert!(!check_receipt_time(now - TimeDelta::days(400), now).is_empty());
+    }
+}

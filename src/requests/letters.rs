@@ -1,0 +1,310 @@
+//! The letters of a request: which ones fit it, what goes into them (from the request, its
+//! checklist and the catalog), and queueing them in the outbox inside the request's transaction.
+
+use super::case::Case;
+use super::checklist::CatalogSnapshot;
+use super::model::{Language, RequestKind, TaskKind, TaskState};
+use super::requester::{open, place};
+use super::view::split_codes;
+use super::RequestService;
+use crate::catalog::model::{Activity, Organisation};
+use crate::catalog::Item;
+use crate::db::DbConnection;
+use crate::error::{Error, Result};
+use crate::mail::letters::{
+    self as mail_letters, ActivityFacts, CategoryFact, KeptData, LetterContext, LetterKind,
+    OrganisationInfo, RecipientFact, RefusalInfo, RenderedLetter, SystemOutcome,
+};
+use crate::mail::outbox::{self, NewMail};
+use std::collections::{BTreeSet, HashMap};
+
+/// What the caller adds to a letter beyond what loket knows.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// The agent's own words: the question, the reason for an extension, the outcome.
+    pub message: Option<String>,
+    pub code: Option<String>,
+    pub code_valid_minutes: Option<i64>,
+    pub refusal: Option<RefusalInfo>,
+    /// Whether to include a fresh status link.
+    pub status_link: bool,
+}
+
+/// The answer letter that closes a request of `kind`.
+pub fn answer_letter(kind: RequestKind) -> LetterKind {
+    match kind {
+        RequestKind::Access => LetterKind::AccessAnswer,
+        RequestKind::Portability => LetterKind::PortabilityAnswer,
+        RequestKind::Erasure => LetterKind::ErasureConfirmation,
+        RequestKind::Rectification => LetterKind::RectificationOutcome,
+        RequestKind::Restriction => LetterKind::RestrictionOutcome,
+        RequestKind::Objection => LetterKind::ObjectionOutcome,
+        RequestKind::HumanReview => LetterKind::HumanReviewOutcome,
+    }
+}
+
+/// A rendered letter and where it would go.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Preview {
+    pub letter: LetterKind,
+    pub language: Language,
+    /// The e-mail address on file, or `None` when the letter must go by post.
+    pub recipient: Option<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+impl RequestService {
+    /// Renders `letter` for the case as it stands.
+    pub(crate) fn render_letter(
+        &self,
+        conn: &mut DbConnection,
+        case: &Case,
+        letter: LetterKind,
+        extras: &Extras,
+    ) -> Result<Preview> {
+        let language: Language = super::case::parse_stored(&case.row.language, "language")?;
+        let context = self.letter_context(conn, case, extras, language)?;
+        let RenderedLetter { subject, body } = mail_letters::render(letter, language, &context)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Preview {
+            letter,
+            language,
+            recipient: open(&self.cipher, place::EMAIL, &case.row.email_enc)?,
+            subject,
+            body,
+        })
+    }
+
+    /// Renders and queues `letter` when the person has an e-mail address on file; returns the
+    /// outbox id, or `None` when the letter must go by post (the preview shows it).
+    pub(crate) fn queue_letter(
+        &self,
+        conn: &mut DbConnection,
+        case: &Case,
+        letter: LetterKind,
+        extras: &Extras,
+    ) -> Result<Option<String>> {
+        let preview = self.render_letter(conn, case, letter, extras)?;
+        let Some(recipient) = preview.recipient.as_deref() else {
+            return Ok(None);
+        };
+        let id = outbox::enqueue(
+            conn,
+            &self.cipher,
+            NewMail {
+                request_id: Some(case.id()),
+                letter,
+                language: preview.language,
+                recipient,
+                subject: &preview.subject,
+                body: &preview.body,
+            },
+        )?;
+        Ok(Some(id))
+    }
+
+    fn letter_context(
+        &self,
+        conn: &mut DbConnection,
+        case: &Case,
+        extras: &Extras,
+        language: Language,
+    ) -> Result<LetterContext> {
+        let catalog = load_catalog(conn)?;
+        let organisation = crate::catalog::organisation_in(conn)?;
+        let names = CategoryNames::new(&catalog, language);
+        let system_name = |key: &Option<String>| {
+            let key = key.as_deref().unwrap_or_default();
+            catalog
+                .systems
+                .iter()
+                .find(|s| s.key == key)
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| key.to_string())
+        };
+        let done = |kind: TaskKind| {
+            case.tasks
+                .iter()
+                .filter(move |t| t.kind == kind.as_str() && t.state == TaskState::Done.as_str())
+        };
+        let outcome = |task: &crate::db::models::requests::TaskRow| -> Result<SystemOutcome> {
+            Ok(SystemOutcome {
+                system: system_name(&task.system_key),
+                note: open(&self.cipher, place::TASK_EVIDENCE, &task.evidence_enc)?,
+            })
+        };
+        let searched_kinds = [
+            TaskKind::ExportData,
+            TaskKind::CorrectData,
+            TaskKind::EraseData,
+            TaskKind::RestrictData,
+        ];
+        let searched: Vec<_> = searched_kinds.iter().flat_map(|k| done(*k)).collect();
+        let searched_systems: BTreeSet<&str> = searched
+            .iter()
+            .filter_map(|t| t.system_key.as_deref())
+            .collect();
+        Ok(LetterContext {
+            organisation: self.organisation_info(organisation),
+            requester_name: open(&self.cipher, place::NAME, &case.row.name_enc)?,
+            reference: case.row.reference.clone(),
+            kind: case.kind()?,
+            received_on: super::dutch_date(case.row.received_at),
+            due_on: case.row.due_on,
+            status_url: if extras.status_link {
+                Some(self.status_url(case.id())?)
+            } else {
+                None
+            },
+            code: extras.code.clone(),
+            code_valid_minutes: extras.code_valid_minutes,
+            message: extras.message.clone(),
+            refusal: extras.refusal.clone(),
+            facts: activity_facts(&catalog, &searched_systems, &names),
+            systems_searched: searched.iter().map(|t| outcome(t)).collect::<Result<_>>()?,
+            erased: done(TaskKind::EraseData)
+                .map(outcome)
+                .collect::<Result<_>>()?,
+            kept: case
+                .tasks
+                .iter()
+                .filter(|t| {
+                    t.kind == TaskKind::KeepUnderException.as_str()
+                        && t.state == TaskState::Done.as_str()
+                })
+                .map(|t| KeptData {
+                    system: system_name(&t.system_key),
+                    categories: split_codes(&t.categories)
+                        .iter()
+                        .map(|code| names.name(code))
+                        .collect(),
+                    exception: t.legal_exception.clone().unwrap_or_default(),
+                    until: t.keep_until,
+                })
+                .collect(),
+            recipients_notified: done(TaskKind::NotifyRecipient)
+                .filter_map(|t| t.recipient.clone())
+                .collect(),
+        })
+    }
+
+    fn organisation_info(&self, organisation: Option<Organisation>) -> OrganisationInfo {
+        match organisation {
+            Some(o) => OrganisationInfo {
+                name: o.name,
+                address: o.address,
+                contact_email: o.contact_email,
+                dpo_name: o.dpo_name,
+                dpo_email: o.dpo_email,
+            },
+            // Before the catalog names the controller, letters are signed with the sender.
+            None => OrganisationInfo {
+                name: mailbox_name(&self.mail_from),
+                address: None,
+                contact_email: mailbox_address(&self.mail_from),
+                dpo_name: None,
+                dpo_email: None,
+            },
+        }
+    }
+}
+
+/// The catalog as the checklist and the letters read it.
+pub fn load_catalog(conn: &mut DbConnection) -> Result<CatalogSnapshot> {
+    Ok(CatalogSnapshot {
+        systems: crate::catalog::model::System::load_all(conn)?,
+        activities: Activity::load_all(conn)?,
+        categories: crate::catalog::model::Category::load_all(conn)?,
+    })
+}
+
+/// Category names in the letter's language.
+struct CategoryNames(HashMap<String, String>);
+
+impl CategoryNames {
+    fn new(catalog: &CatalogSnapshot, language: Language) -> Self {
+        CategoryNames(
+            catalog
+                .categories
+                .iter()
+                .map(|c| {
+                    let name = match language {
+                        Language::Nl => &c.name_nl,
+                        Language::En => &c.name_en,
+                    };
+                    (c.code.clone(), name.clone())
+                })
+                .collect(),
+        )
+    }
+
+    fn name(&self, code: &str) -> String {
+        self.0
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_string())
+    }
+}
+
+/// The Art. 15(1) facts of every activity carried by a system that was searched; when none was
+/// (a letter written before the checklist is worked), of every activity.
+fn activity_facts(
+    catalog: &CatalogSnapshot,
+    searched_systems: &BTreeSet<&str>,
+    names: &CategoryNames,
+) -> Vec<ActivityFacts> {
+    catalog
+        .activities
+        .iter()
+        .filter(|a| {
+            searched_systems.is_empty()
+                || a.systems
+                    .iter()
+                    .any(|s| searched_systems.contains(s.as_str()))
+        })
+        .map(|a| ActivityFacts {
+            name: a.name.clone(),
+            purposes: a.purposes.clone(),
+            legal_basis: a
+                .legal_basis
+                .map(|b| format!("{} ({})", b.as_str().replace('_', " "), b.article())),
+            categories: a
+                .categories
+                .iter()
+                .map(|c| CategoryFact {
+                    name: names.name(&c.category),
+                    retention: c.retention.clone(),
+                })
+                .collect(),
+            recipients: a
+                .recipients
+                .iter()
+                .map(|r| RecipientFact {
+                    name: r.name.clone(),
+                    kind: r.kind.as_str().to_string(),
+                    country: r.country.clone(),
+                    outside_eea: r.outside_eea(),
+                    safeguard: r.safeguard.map(|s| s.as_str().replace('_', " ")),
+                })
+                .collect(),
+            source: a.source.clone(),
+            automated_decision_logic: a.automated_decision_logic.clone(),
+        })
+        .collect()
+}
+
+/// `loket <privacy@example.nl>` -> `loket`; a bare address names itself.
+fn mailbox_name(mailbox: &str) -> String {
+    match mailbox.split_once('<') {
+        Some((name, _)) if !name.trim().is_empty() => name.trim().trim_matches('"').to_string(),
+        _ => mailbox_address(mailbox),
+    }
+}
+
+fn mailbox_address(mailbox: &str) -> String {
+    match mailbox.split_once('<') {
+        Some((_, rest)) => rest.trim_end_matches('>').trim().to_string(),
+        None => mailbox.trim().to_string(),
+    }
+}

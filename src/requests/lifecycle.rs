@@ -1,0 +1,777 @@
+//! The life of a request: received → verifying identity → in progress → awaiting approval →
+//! completed | refused | withdrawn, with pauses and an extension as properties beside the state.
+//!
+//! [`RequestState::allowed_next`] is the map; this module adds what each step needs: identity
+//! before the work starts, a reason and a privacy officer's approval for a refusal (with a
+//! justification for "manifestly unfounded or excessive"), no open task when a request completes,
+//! and the letter that goes with each step, queued in the same transaction.
+
+use super::case::Case;
+use super::intake::{check_note, IdentityCheck};
+use super::letters::{answer_letter, Extras, Preview};
+use super::model::{PauseReason, RefusalGround, RequestState, TaskKind, TaskState};
+use super::requester::{check_text, open, place, MAX_DETAILS};
+use super::view::RequestView;
+use super::{deadline, RequestService, Staff};
+use crate::auth::Permission;
+use crate::db::models::requests::{self as rows, PauseRow};
+use crate::db::DbConnection;
+use crate::error::{Error, FieldError, Result};
+use crate::mail::letters::{LetterKind, RefusalInfo};
+use serde::Deserialize;
+
+/// `{"to": STATE, "version": N, …}`: move a request to another state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transition {
+    pub to: RequestState,
+    pub version: i32,
+    /// With `to: awaiting_approval`: the outcome proposed for approval.
+    #[serde(default)]
+    pub outcome: Option<ProposedOutcome>,
+    #[serde(default)]
+    pub refusal_ground: Option<RefusalGround>,
+    /// The written reason: of a refusal (sent to the person), of a withdrawal, or the outcome
+    /// note of a completion proposed for approval.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Why a request is manifestly unfounded or excessive (kept on file, Art. 12(5)).
+    #[serde(default)]
+    pub justification: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposedOutcome {
+    Completed,
+    Refused,
+}
+
+impl ProposedOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            ProposedOutcome::Completed => "completed",
+            ProposedOutcome::Refused => "refused",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyIdentity {
+    pub version: i32,
+    pub method: super::model::VerificationMethod,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartPause {
+    pub version: i32,
+    pub reason: PauseReason,
+    /// The question put to the person; with an e-mail address on file it is sent as the
+    /// clarification letter.
+    #[serde(default)]
+    pub question: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionOnly {
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    pub version: i32,
+    /// Why the request needs more time (complexity or number of requests); sent to the person.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    pub version: i32,
+    /// A username, or `null` to unassign.
+    pub assignee: Option<String>,
+}
+
+/// A letter an agent previews or sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LetterRequest {
+    pub letter: LetterKind,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl RequestService {
+    pub async fn transition(
+        &self,
+        staff: Staff,
+        request_id: String,
+        transition: Transition,
+    ) -> Result<RequestView> {
+        check_transition_text(&transition)?;
+        self.on_case(
+            staff.actor(),
+            request_id,
+            transition.version,
+            move |service, conn, case| service.apply_transition(conn, case, &staff, &transition),
+        )
+        .await
+    }
+
+    fn apply_transition(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+        t: &Transition,
+    ) -> Result<String> {
+        let from = case.state()?;
+        if !from.can_move_to(t.to) {
+            return Err(illegal_transition(from, t.to));
+        }
+        match t.to {
+            RequestState::VerifyingIdentity => {}
+            RequestState::InProgress if from == RequestState::AwaitingApproval => {
+                require_approver(staff, case)?;
+                clear_proposal(case);
+            }
+            RequestState::InProgress => {
+                if !case.row.identity_verified {
+                    return Err(Error::Conflict(
+                        "record how identity was verified before the work starts".into(),
+                    ));
+                }
+            }
+            RequestState::AwaitingApproval => self.propose(case, staff, t, from)?,
+            RequestState::Completed => self.complete(conn, case, staff, from, t)?,
+            RequestState::Refused => self.refuse(conn, case, staff)?,
+            RequestState::Withdrawn => {
+                let reason = t
+                    .reason
+                    .as_deref()
+                    .ok_or_else(|| Error::invalid("reason", "say why the request is withdrawn"))?;
+                case.row.decision_reason_enc =
+                    Some(self.cipher.encrypt(place::DECISION_REASON, reason.trim()));
+                self.close_remaining_tasks(conn, case, staff, "request withdrawn")?;
+            }
+            RequestState::Received => unreachable!("no state leads back to received"),
+        }
+        case.row.state = t.to.as_str().into();
+        if t.to.is_closed() {
+            rows::end_open_pause(conn, case.id(), super::today())?;
+            case.row.closed_at = Some(crate::db::now());
+        }
+        Ok(format!("{from} -> {}", t.to))
+    }
+
+    /// Records the outcome put forward for a privacy officer's approval.
+    fn propose(
+        &self,
+        case: &mut Case,
+        staff: &Staff,
+        t: &Transition,
+        from: RequestState,
+    ) -> Result<()> {
+        let outcome = t
+            .outcome
+            .ok_or_else(|| Error::invalid("outcome", "propose an outcome: completed or refused"))?;
+        match outcome {
+            ProposedOutcome::Refused => {
+                let ground = t.refusal_ground.ok_or_else(|| {
+                    Error::invalid(
+                        "refusal_ground",
+                        format!("a refusal needs a ground: {}", RefusalGround::expected()),
+                    )
+                })?;
+                let reason = t.reason.as_deref().ok_or_else(|| {
+                    Error::invalid("reason", "a refusal needs a written reason for the person")
+                })?;
+                if ground == RefusalGround::ManifestlyUnfoundedOrExcessive
+                    && t.justification.is_none()
+                {
+                    return Err(Error::invalid(
+                        "justification",
+                        "\"manifestly unfounded or excessive\" needs a written justification (Art. 12(5)); a repeat after a year or more never qualifies",
+                    ));
+                }
+                case.row.refusal_ground = Some(ground.as_str().into());
+                case.row.decision_reason_enc =
+                    Some(self.cipher.encrypt(place::DECISION_REASON, reason.trim()));
+                case.row.justification_enc = self
+                    .cipher
+                    .encrypt_opt(place::JUSTIFICATION, t.justification.as_deref());
+            }
+            ProposedOutcome::Completed => {
+                if from != RequestState::InProgress {
+                    return Err(Error::Conflict(format!(
+                        "only a request in progress can be proposed as completed (this one is {from})"
+                    )));
+                }
+                ensure_tasks_closed(case, &[TaskKind::SendAnswer])?;
+                case.row.decision_reason_enc = self
+                    .cipher
+                    .encrypt_opt(place::DECISION_REASON, t.reason.as_deref());
+            }
+        }
+        case.row.proposed_outcome = Some(outcome.as_str().into());
+        case.row.proposed_by = Some(staff.username.clone());
+        Ok(())
+    }
+
+    fn complete(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+        from: RequestState,
+        t: &Transition,
+    ) -> Result<()> {
+        let kind = case.kind()?;
+        if from == RequestState::AwaitingApproval {
+            require_approver(staff, case)?;
+            if case.row.proposed_outcome.as_deref() != Some("completed") {
+                return Err(Error::Conflict(
+                    "the proposal awaiting approval is a refusal: approve it by moving to refused, or send it back to in_progress".into(),
+                ));
+            }
+            let message = open(
+                &self.cipher,
+                place::DECISION_REASON,
+                &case.row.decision_reason_enc,
+            )?;
+            self.send_answer(conn, case, staff, answer_letter(kind), message)?;
+            case.row.approved_by = Some(staff.username.clone());
+        } else if self.policies.needs_approval(kind) {
+            return Err(Error::Conflict(format!(
+                "completing a {kind} request needs a privacy officer's approval: move it to awaiting_approval with outcome completed"
+            )));
+        }
+        let _ = t;
+        ensure_tasks_closed(case, &[])
+    }
+
+    fn refuse(&self, conn: &mut DbConnection, case: &mut Case, staff: &Staff) -> Result<()> {
+        require_approver(staff, case)?;
+        if case.row.proposed_outcome.as_deref() != Some("refused") {
+            return Err(Error::Conflict(
+                "the proposal awaiting approval is a completion, not a refusal".into(),
+            ));
+        }
+        let ground = super::case::parse_stored(
+            case.row.refusal_ground.as_deref().unwrap_or_default(),
+            "requests.refusal_ground",
+        )?;
+        let reason = open(
+            &self.cipher,
+            place::DECISION_REASON,
+            &case.row.decision_reason_enc,
+        )?
+        .unwrap_or_default();
+        let extras = Extras {
+            refusal: Some(RefusalInfo { ground, reason }),
+            ..Extras::default()
+        };
+        let evidence = match self.queue_letter(conn, case, LetterKind::Refusal, &extras)? {
+            Some(id) => format!("refusal e-mailed (outbox {id})"),
+            None => "refusal to be sent by post (no e-mail address on file)".into(),
+        };
+        self.close_task(
+            conn,
+            case,
+            staff,
+            TaskKind::SendAnswer,
+            TaskState::Done,
+            &evidence,
+        )?;
+        self.close_remaining_tasks(conn, case, staff, "request refused")?;
+        case.row.approved_by = Some(staff.username.clone());
+        Ok(())
+    }
+
+    /// Marks every open task not applicable, for a request that ends without the work.
+    fn close_remaining_tasks(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+        reason: &str,
+    ) -> Result<()> {
+        let open: Vec<TaskKind> = case
+            .open_tasks()
+            .filter_map(|t| t.kind.parse().ok())
+            .collect();
+        for kind in open {
+            self.close_task(conn, case, staff, kind, TaskState::NotApplicable, reason)?;
+        }
+        Ok(())
+    }
+
+    pub async fn verify_identity(
+        &self,
+        staff: Staff,
+        request_id: String,
+        verify: VerifyIdentity,
+    ) -> Result<RequestView> {
+        let mut errors = Vec::new();
+        check_note(&mut errors, "note", verify.note.as_deref());
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        let check = IdentityCheck {
+            method: verify.method,
+            note: verify.note,
+        };
+        self.on_case(
+            staff.actor(),
+            request_id,
+            verify.version,
+            move |service, conn, case| service.apply_identity(conn, case, &staff, &check),
+        )
+        .await
+    }
+
+    /// Records an identity check inside an open transaction and saves the case.
+    pub(crate) fn record_identity(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+        check: &IdentityCheck,
+    ) -> Result<()> {
+        let summary = self.apply_identity(conn, case, staff, check)?;
+        case.save(conn, &staff.actor(), "request.identity_verified", summary)
+    }
+
+    fn apply_identity(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+        check: &IdentityCheck,
+    ) -> Result<String> {
+        case.expect_open()?;
+        let state = case.state()?;
+        if state == RequestState::AwaitingApproval {
+            return Err(Error::Conflict(
+                "the request awaits approval; send it back to in_progress first".into(),
+            ));
+        }
+        case.row.identity_verified = true;
+        case.row.verification_method = Some(check.method.as_str().into());
+        case.row.verified_by = Some(staff.username.clone());
+        case.row.verified_at = Some(crate::db::now());
+        let evidence = match &check.note {
+            Some(note) => format!("{} by {}: {}", check.method, staff.username, note.trim()),
+            None => format!("{} by {}", check.method, staff.username),
+        };
+        self.close_task(
+            conn,
+            case,
+            staff,
+            TaskKind::VerifyIdentity,
+            TaskState::Done,
+            &evidence,
+        )?;
+        if rows::end_open_pause(conn, case.id(), super::today())? {
+            case.pauses = rows::list_pauses(conn, case.id())?;
+            case.refresh_due_date(super::today());
+        }
+        if matches!(
+            state,
+            RequestState::Received | RequestState::VerifyingIdentity
+        ) {
+            case.row.state = RequestState::InProgress.as_str().into();
+        }
+        Ok(format!("identity verified ({})", check.method))
+    }
+
+    pub async fn start_pause(
+        &self,
+        staff: Staff,
+        request_id: String,
+        pause: StartPause,
+    ) -> Result<RequestView> {
+        if let Some(question) = &pause.question {
+            let mut errors = Vec::new();
+            check_text(&mut errors, "question", question, MAX_DETAILS);
+            if !errors.is_empty() {
+                return Err(Error::Invalid(errors));
+            }
+        }
+        self.on_case(
+            staff.actor(),
+            request_id,
+            pause.version,
+            move |service, conn, case| {
+                case.expect_open()?;
+                if case.is_paused() {
+                    return Err(Error::Conflict("the request is already paused".into()));
+                }
+                let today = super::today();
+                rows::insert_pause(
+                    conn,
+                    &PauseRow {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        request_id: case.id().to_string(),
+                        started_on: today,
+                        ended_on: None,
+                        reason: pause.reason.as_str().into(),
+                        created_by: staff.username.clone(),
+                        created_at: crate::db::now(),
+                    },
+                )?;
+                case.pauses = rows::list_pauses(conn, case.id())?;
+                if pause.reason == PauseReason::Identity && case.state()? == RequestState::Received
+                {
+                    case.row.state = RequestState::VerifyingIdentity.as_str().into();
+                }
+                if let Some(question) = &pause.question {
+                    let extras = Extras {
+                        message: Some(question.trim().to_string()),
+                        ..Extras::default()
+                    };
+                    service.queue_letter(conn, case, LetterKind::ClarificationQuestion, &extras)?;
+                }
+                case.refresh_due_date(today);
+                Ok(format!("paused: waiting for {}", pause.reason))
+            },
+        )
+        .await
+    }
+
+    pub async fn end_pause(
+        &self,
+        staff: Staff,
+        request_id: String,
+        body: VersionOnly,
+    ) -> Result<RequestView> {
+        self.on_case(
+            staff.actor(),
+            request_id,
+            body.version,
+            move |_, conn, case| {
+                case.expect_open()?;
+                let today = super::today();
+                if !rows::end_open_pause(conn, case.id(), today)? {
+                    return Err(Error::Conflict("the request is not paused".into()));
+                }
+                case.pauses = rows::list_pauses(conn, case.id())?;
+                case.refresh_due_date(today);
+                Ok(format!("resumed, due {}", case.row.due_on))
+            },
+        )
+        .await
+    }
+
+    pub async fn extend(
+        &self,
+        staff: Staff,
+        request_id: String,
+        extension: Extension,
+    ) -> Result<RequestView> {
+        let mut errors = Vec::new();
+        check_text(&mut errors, "reason", &extension.reason, MAX_DETAILS);
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        self.on_case(staff.actor(), request_id, extension.version, move |service, conn, case| {
+            case.expect_open()?;
+            if case.row.extended {
+                return Err(Error::Conflict(
+                    "the request was already extended; two further months is the most the law allows".into(),
+                ));
+            }
+            let today = super::today();
+            deadline::check_extension_allowed(&case.deadline_input(), today, today)
+                .map_err(|e| Error::Conflict(e.to_string()))?;
+            case.row.extended = true;
+            case.row.extension_reason = Some(extension.reason.trim().to_string());
+            case.refresh_due_date(today);
+            let extras = Extras {
+                message: case.row.extension_reason.clone(),
+                ..Extras::default()
+            };
+            let sent = service.queue_letter(conn, case, LetterKind::ExtensionNotice, &extras)?;
+            Ok(format!(
+                "extended to {}; notice {}",
+                case.row.due_on,
+                if sent.is_some() { "e-mailed" } else { "to be sent by post" }
+            ))
+        })
+        .await
+    }
+
+    pub async fn assign(
+        &self,
+        staff: Staff,
+        request_id: String,
+        assignment: Assignment,
+    ) -> Result<RequestView> {
+        self.on_case(
+            staff.actor(),
+            request_id,
+            assignment.version,
+            move |_, conn, case| {
+                case.expect_open()?;
+                super::tasks::check_assignee(conn, assignment.assignee.as_deref())?;
+                case.row.assignee = assignment.assignee.clone();
+                Ok(match &assignment.assignee {
+                    Some(username) => format!("assigned to {username}"),
+                    None => "unassigned".into(),
+                })
+            },
+        )
+        .await
+    }
+
+    /// Sends a letter an agent chose: the answer (which closes the send-answer task), the
+    /// receipt confirmation again, or a clarification question.
+    pub async fn send_letter(
+        &self,
+        staff: Staff,
+        request_id: String,
+        version: i32,
+        letter: LetterRequest,
+    ) -> Result<RequestView> {
+        check_message(&letter)?;
+        self.on_case(staff.actor(), request_id, version, move |service, conn, case| {
+            case.expect_open()?;
+            let kind = case.kind()?;
+            match letter.letter {
+                l if l == answer_letter(kind) => {
+                    if service.policies.needs_approval(kind) {
+                        return Err(Error::Conflict(format!(
+                            "the answer to a {kind} request is sent when a privacy officer approves it"
+                        )));
+                    }
+                    ensure_tasks_closed(case, &[TaskKind::SendAnswer])?;
+                    service.send_answer(conn, case, &staff, l, letter.message.clone())?;
+                }
+                LetterKind::ReceiptConfirmation => {
+                    service.confirm_receipt(conn, case, &staff)?;
+                }
+                LetterKind::ClarificationQuestion => {
+                    let extras = Extras {
+                        message: letter.message.clone(),
+                        ..Extras::default()
+                    };
+                    if letter.message.is_none() {
+                        return Err(Error::invalid("message", "write the question to ask"));
+                    }
+                    require_email(service.queue_letter(conn, case, letter.letter, &extras)?)?;
+                }
+                other => {
+                    return Err(Error::invalid(
+                        "letter",
+                        format!(
+                            "{other} is not sent this way for a {kind} request (the answer letter is {}; refusals, extensions and codes go with their own step)",
+                            answer_letter(kind)
+                        ),
+                    ))
+                }
+            }
+            Ok(format!("letter {} queued", letter.letter))
+        })
+        .await
+    }
+
+    /// Renders a letter for review; nothing is stored.
+    pub async fn preview_letter(
+        &self,
+        request_id: String,
+        letter: LetterRequest,
+    ) -> Result<Preview> {
+        check_message(&letter)?;
+        let service = self.clone();
+        self.store
+            .read(move |conn| {
+                let case = Case::load(conn, &request_id)?;
+                let mut extras = Extras {
+                    message: letter.message.clone(),
+                    status_link: letter.letter == LetterKind::ReceiptConfirmation,
+                    ..Extras::default()
+                };
+                if letter.letter == LetterKind::Refusal {
+                    extras.refusal = service.proposed_refusal(&case)?;
+                }
+                if letter.letter == LetterKind::VerificationCode {
+                    extras.code = Some("······".into());
+                }
+                service.render_letter(conn, &case, letter.letter, &extras)
+            })
+            .await
+    }
+
+    fn proposed_refusal(&self, case: &Case) -> Result<Option<RefusalInfo>> {
+        let Some(ground) = case.row.refusal_ground.as_deref() else {
+            return Ok(None);
+        };
+        Ok(Some(RefusalInfo {
+            ground: super::case::parse_stored(ground, "requests.refusal_ground")?,
+            reason: open(
+                &self.cipher,
+                place::DECISION_REASON,
+                &case.row.decision_reason_enc,
+            )?
+            .unwrap_or_default(),
+        }))
+    }
+
+    /// Queues the answer letter and closes the send-answer task with it as evidence.
+    fn send_answer(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+        letter: LetterKind,
+        message: Option<String>,
+    ) -> Result<()> {
+        let extras = Extras {
+            message,
+            ..Extras::default()
+        };
+        let id = require_email(self.queue_letter(conn, case, letter, &extras)?)?;
+        let evidence = format!("{letter} e-mailed (outbox {id})");
+        self.close_task(
+            conn,
+            case,
+            staff,
+            TaskKind::SendAnswer,
+            TaskState::Done,
+            &evidence,
+        )
+    }
+
+    /// Loads the case, checks the caller's version, runs `work`, and saves the case with an
+    /// audit event carrying `work`'s summary; returns the request as it now stands.
+    pub(crate) async fn on_case<F>(
+        &self,
+        actor: crate::audit::Actor,
+        request_id: String,
+        version: i32,
+        work: F,
+    ) -> Result<RequestView>
+    where
+        F: FnOnce(&RequestService, &mut DbConnection, &mut Case) -> Result<String> + Send + 'static,
+    {
+        let service = self.clone();
+        let view = self
+            .store
+            .write(move |conn| {
+                let mut case = Case::load(conn, &request_id)?;
+                case.expect_version(version)?;
+                let before = case.row.state.clone();
+                let summary = work(&service, conn, &mut case)?;
+                let action = if case.row.state != before {
+                    "request.state_changed"
+                } else {
+                    "request.updated"
+                };
+                case.save(conn, &actor, action, summary)?;
+                let case = Case::load(conn, &request_id)?;
+                service.view_in(conn, &case)
+            })
+            .await?;
+        (self.mail_queued)();
+        Ok(view)
+    }
+}
+
+fn check_message(letter: &LetterRequest) -> Result<()> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    if let Some(message) = &letter.message {
+        check_text(&mut errors, "message", message, MAX_DETAILS);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
+fn check_transition_text(t: &Transition) -> Result<()> {
+    let mut errors = Vec::new();
+    for (field, value) in [("reason", &t.reason), ("justification", &t.justification)] {
+        if let Some(value) = value {
+            check_text(&mut errors, field, value, MAX_DETAILS);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
+/// E-mail is the only channel loket sends itself; without an address the agent posts the
+/// previewed letter and records that as the task's evidence.
+fn require_email(outbox_id: Option<String>) -> Result<String> {
+    outbox_id.ok_or_else(|| {
+        Error::Conflict(
+            "no e-mail address on file: print the letter preview, send it by post, and complete the send_answer task with that as evidence".into(),
+        )
+    })
+}
+
+fn illegal_transition(from: RequestState, to: RequestState) -> Error {
+    let allowed = from.allowed_next();
+    let allowed = if allowed.is_empty() {
+        format!("none: a {from} request is closed")
+    } else {
+        allowed
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Error::Conflict(format!(
+        "a request cannot move from {from} to {to}; allowed from {from}: {allowed}"
+    ))
+}
+
+/// Approving needs the role, and another person than the one who proposed (four eyes).
+fn require_approver(staff: &Staff, case: &Case) -> Result<()> {
+    if !staff.role.allows(Permission::ApproveRequests) {
+        return Err(Error::Forbidden(
+            "only a privacy officer can approve or send back a proposed outcome".into(),
+        ));
+    }
+    if case.row.proposed_by.as_deref() == Some(staff.username.as_str()) {
+        return Err(Error::Forbidden(
+            "the person who proposed an outcome cannot also approve it".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn clear_proposal(case: &mut Case) {
+    case.row.proposed_outcome = None;
+    case.row.proposed_by = None;
+    case.row.refusal_ground = None;
+    case.row.decision_reason_enc = None;
+    case.row.justification_enc = None;
+}
+
+/// Refuses to go on while tasks other than `except` are open, naming them.
+fn ensure_tasks_closed(case: &Case, except: &[TaskKind]) -> Result<()> {
+    let open: Vec<String> = case
+        .open_tasks()
+        .filter(|t| !except.iter().any(|k| k.as_str() == t.kind))
+        .map(|t| format!("{} ({})", t.position + 1, t.title_en))
+        .collect();
+    if open.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Conflict(format!(
+            "{} task(s) still open: {}",
+            open.len(),
+            open.join("; ")
+        )))
+    }
+}

@@ -1,0 +1,258 @@
+//! Reading requests: one request in full, the queue sorted by due date, and the figures a
+//! privacy officer watches.
+
+use super::case::{parse_stored, Case};
+use super::model::{RequestKind, RequestState};
+use super::requester::{normalise_customer_number, normalise_email, normalise_phone, place};
+use super::view::{RequestSummary, RequestView};
+use super::{deadline, RequestService};
+use crate::db::models::requests::{self as rows, RequestFilter};
+use crate::db::DbConnection;
+use crate::error::Result;
+use chrono::NaiveDate;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What the queue is narrowed to, as the caller gives it.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub states: Vec<RequestState>,
+    pub kind: Option<RequestKind>,
+    pub assignee: Option<String>,
+    pub due_before: Option<NaiveDate>,
+    /// Finds the requests of one person through the lookup index.
+    pub email: Option<String>,
+    pub customer_number: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Queue {
+    pub items: Vec<RequestSummary>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub open: i64,
+    pub open_by_kind: BTreeMap<String, i64>,
+    pub open_by_state: BTreeMap<String, i64>,
+    pub overdue: i64,
+    pub due_within_7_days: i64,
+    pub closed: i64,
+    /// Of the closed requests, the share answered within one month of receipt (0 to 1);
+    /// `null` while none is closed.
+    pub answered_within_one_month: Option<f64>,
+    pub answered_within_three_months: Option<f64>,
+}
+
+impl RequestService {
+    pub async fn get(&self, request_id: String) -> Result<RequestView> {
+        let service = self.clone();
+        self.store
+            .read(move |conn| {
+                let case = Case::load(conn, &request_id)?;
+                service.view_in(conn, &case)
+            })
+            .await
+    }
+
+    /// The full view of a case, with the earlier requests of the same person.
+    pub(crate) fn view_in(&self, conn: &mut DbConnection, case: &Case) -> Result<RequestView> {
+        let comments = rows::list_comments(conn, case.id())?;
+        let today = super::today();
+        let mut earlier = Vec::new();
+        for filter in person_filters(&case.row) {
+            let (found, _) = rows::list_requests(conn, &filter, 0, 50)?;
+            for row in found {
+                if row.id != case.row.id && !earlier.iter().any(|s: &RequestSummary| s.id == row.id)
+                {
+                    earlier.push(RequestSummary::from_row(&self.cipher, &row, today)?);
+                }
+            }
+        }
+        earlier.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+        RequestView::build(&self.cipher, case, &comments, earlier, today)
+    }
+
+    pub async fn queue(&self, filter: QueueFilter, offset: i64, limit: i64) -> Result<Queue> {
+        let service = self.clone();
+        self.store
+            .read(move |conn| {
+                let filter = service.row_filter(filter);
+                let (found, total) = rows::list_requests(conn, &filter, offset, limit)?;
+                let today = super::today();
+                Ok(Queue {
+                    items: found
+                        .iter()
+                        .map(|row| RequestSummary::from_row(&service.cipher, row, today))
+                        .collect::<Result<_>>()?,
+                    total,
+                })
+            })
+            .await
+    }
+
+    fn row_filter(&self, filter: QueueFilter) -> RequestFilter {
+        RequestFilter {
+            states: filter
+                .states
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+            kind: filter.kind.map(|k| k.as_str().to_string()),
+            assignee: filter.assignee,
+            due_before: filter.due_before,
+            email_index: filter
+                .email
+                .map(|v| self.cipher.index(place::EMAIL, &normalise_email(&v))),
+            customer_number_index: filter.customer_number.map(|v| {
+                self.cipher
+                    .index(place::CUSTOMER_NUMBER, &normalise_customer_number(&v))
+            }),
+            phone_index: filter
+                .phone
+                .map(|v| self.cipher.index(place::PHONE, &normalise_phone(&v))),
+        }
+    }
+
+    /// The letters queued for a request, newest last, with their delivery status.
+    pub async fn letters(
+        &self,
+        request_id: String,
+    ) -> Result<Vec<crate::mail::outbox::OutboxEntry>> {
+        let cipher = self.cipher.clone();
+        self.store
+            .read(move |conn| {
+                let case = Case::load(conn, &request_id)?;
+                crate::mail::outbox::list_for_request(conn, &cipher, case.id())
+            })
+            .await
+    }
+
+    pub async fn stats(&self) -> Result<Stats> {
+        self.store
+            .read(|conn| {
+                let found = rows::stats_rows(conn)?;
+                compute_stats(&found, super::today())
+            })
+            .await
+    }
+}
+
+/// One filter per identifier the request has, each matching on that lookup hash alone.
+fn person_filters(row: &rows::RequestRow) -> Vec<RequestFilter> {
+    let mut filters = Vec::new();
+    if let Some(index) = &row.email_index {
+        filters.push(RequestFilter {
+            email_index: Some(index.clone()),
+            ..RequestFilter::default()
+        });
+    }
+    if let Some(index) = &row.customer_number_index {
+        filters.push(RequestFilter {
+            customer_number_index: Some(index.clone()),
+            ..RequestFilter::default()
+        });
+    }
+    if let Some(index) = &row.phone_index {
+        filters.push(RequestFilter {
+            phone_index: Some(index.clone()),
+            ..RequestFilter::default()
+        });
+    }
+    filters
+}
+
+fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
+    let mut stats = Stats::default();
+    let (mut within_one, mut within_three) = (0i64, 0i64);
+    for row in found {
+        let state: RequestState = parse_stored(&row.state, "requests.state")?;
+        if state.is_closed() {
+            // Withdrawn requests were never answered; they count neither way.
+            if state == RequestState::Withdrawn {
+                continue;
+            }
+            stats.closed += 1;
+            let received = super::dutch_date(row.received_at);
+            let answered = row.closed_at.map(super::dutch_date).unwrap_or(today);
+            if answered <= deadline::first_due_date(received) {
+                within_one += 1;
+            }
+            let three_months = deadline::due_date(
+                &deadline::DeadlineInput {
+                    received_on: received,
+                    extended: true,
+                    pauses: Vec::new(),
+                },
+                today,
+            );
+            if answered <= three_months {
+                within_three += 1;
+            }
+            continue;
+        }
+        stats.open += 1;
+        *stats.open_by_kind.entry(row.kind.clone()).or_default() += 1;
+        *stats.open_by_state.entry(row.state.clone()).or_default() += 1;
+        if row.due_on < today {
+            stats.overdue += 1;
+        } else if row.due_on <= today + chrono::TimeDelta::days(7) {
+            stats.due_within_7_days += 1;
+        }
+    }
+    if stats.closed > 0 {
+        stats.answered_within_one_month = Some(within_one as f64 / stats.closed as f64);
+        stats.answered_within_three_months = Some(within_three as f64 / stats.closed as f64);
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        state: &str,
+        received: (i32, u32, u32),
+        closed: Option<(i32, u32, u32)>,
+    ) -> rows::StatsRow {
+        let at = |(y, m, d): (i32, u32, u32)| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap()
+        };
+        let received_at = at(received);
+        rows::StatsRow {
+            kind: "access".into(),
+            state: state.into(),
+            due_on: deadline::first_due_date(received_at.date()),
+            received_at,
+            closed_at: closed.map(at),
+        }
+    }
+
+    #[test]
+    fn shares_count_answers_against_receipt() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let stats = compute_stats(
+            &[
+                row("completed", (2026, 3, 5), Some((2026, 4, 3))),
+                row("completed", (2026, 3, 5), Some((2026, 5, 20))),
+                row("refused", (2026, 3, 5), Some((2026, 8, 1))),
+                row("withdrawn", (2026, 3, 5), Some((2026, 3, 6))),
+                row("in_progress", (2026, 10, 1), None),
+                row("received", (2026, 11, 20), None),
+            ],
+            today,
+        )
+        .unwrap();
+        assert_eq!(stats.closed, 3);
+        assert_eq!(stats.open, 2);
+        assert_eq!(stats.overdue, 1);
+        assert!((stats.answered_within_one_month.unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert!((stats.answered_within_three_months.unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    }
+}

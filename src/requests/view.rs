@@ -1,0 +1,250 @@
+//! What the desk shows of a request: decrypted for staff who may read it, with what can be done
+//! next spelled out.
+
+use super::case::{parse_stored, Case};
+use super::model::{RequestKind, RequestState, TaskKind, TaskState};
+use super::requester::{open, place, Representative, Requester};
+use crate::crypto::Cipher;
+use crate::db::models::requests::{CommentRow, RequestRow, TaskRow};
+use crate::error::{Error, Result};
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    pub id: String,
+    pub reference: String,
+    pub kind: RequestKind,
+    pub article: &'static str,
+    pub channel: String,
+    pub state: RequestState,
+    pub language: String,
+    pub received_at: NaiveDateTime,
+    pub due_on: NaiveDate,
+    pub overdue: bool,
+    pub paused: bool,
+    pub extended: bool,
+    pub extension_reason: Option<String>,
+    pub identity_verified: bool,
+    pub verification_method: Option<String>,
+    pub verified_by: Option<String>,
+    pub verified_at: Option<NaiveDateTime>,
+    pub email_confirmed: bool,
+    pub requester: Requester,
+    pub representative: Option<Representative>,
+    pub details: Option<String>,
+    pub assignee: Option<String>,
+    pub proposed_outcome: Option<String>,
+    pub refusal_ground: Option<String>,
+    pub decision_reason: Option<String>,
+    pub justification: Option<String>,
+    pub proposed_by: Option<String>,
+    pub approved_by: Option<String>,
+    pub version: i32,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+    pub allowed_transitions: Vec<RequestState>,
+    pub open_tasks: usize,
+    pub tasks: Vec<TaskView>,
+    pub pauses: Vec<PauseView>,
+    pub earlier_requests: Vec<RequestSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskView {
+    pub id: String,
+    pub position: i32,
+    pub kind: TaskKind,
+    pub title_nl: String,
+    pub title_en: String,
+    pub system_key: Option<String>,
+    pub activity_key: Option<String>,
+    pub categories: Vec<String>,
+    pub recipient: Option<String>,
+    pub legal_exception: Option<String>,
+    pub keep_until: Option<NaiveDate>,
+    pub state: TaskState,
+    pub assignee: Option<String>,
+    /// The evidence of a done task, or the reason a task does not apply.
+    pub evidence: Option<String>,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub version: i32,
+    pub comments: Vec<CommentView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommentView {
+    pub id: String,
+    pub author: String,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PauseView {
+    pub started_on: NaiveDate,
+    pub ended_on: Option<NaiveDate>,
+    pub reason: String,
+    pub created_by: String,
+}
+
+/// A line in the queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestSummary {
+    pub id: String,
+    pub reference: String,
+    pub kind: RequestKind,
+    pub channel: String,
+    pub state: RequestState,
+    pub received_at: NaiveDateTime,
+    pub due_on: NaiveDate,
+    pub overdue: bool,
+    pub extended: bool,
+    pub email_confirmed: bool,
+    pub assignee: Option<String>,
+    pub requester_name: Option<String>,
+}
+
+impl RequestSummary {
+    pub fn from_row(cipher: &Cipher, row: &RequestRow, today: NaiveDate) -> Result<Self> {
+        let state: RequestState = parse_stored(&row.state, "requests.state")?;
+        Ok(RequestSummary {
+            id: row.id.clone(),
+            reference: row.reference.clone(),
+            kind: parse_stored(&row.kind, "requests.kind")?,
+            channel: row.channel.clone(),
+            state,
+            received_at: row.received_at,
+            due_on: row.due_on,
+            overdue: !state.is_closed() && row.due_on < today,
+            extended: row.extended,
+            email_confirmed: row.email_confirmed,
+            assignee: row.assignee.clone(),
+            requester_name: open(cipher, place::NAME, &row.name_enc)?,
+        })
+    }
+}
+
+impl TaskView {
+    pub fn from_row(cipher: &Cipher, row: &TaskRow, comments: &[CommentRow]) -> Result<Self> {
+        Ok(TaskView {
+            id: row.id.clone(),
+            position: row.position,
+            kind: parse_stored(&row.kind, "request_tasks.kind")?,
+            title_nl: row.title_nl.clone(),
+            title_en: row.title_en.clone(),
+            system_key: row.system_key.clone(),
+            activity_key: row.activity_key.clone(),
+            categories: split_codes(&row.categories),
+            recipient: row.recipient.clone(),
+            legal_exception: row.legal_exception.clone(),
+            keep_until: row.keep_until,
+            state: parse_stored(&row.state, "request_tasks.state")?,
+            assignee: row.assignee.clone(),
+            evidence: open(cipher, place::TASK_EVIDENCE, &row.evidence_enc)?,
+            closed_by: row.closed_by.clone(),
+            closed_at: row.closed_at,
+            version: row.version,
+            comments: comments
+                .iter()
+                .filter(|c| c.task_id == row.id)
+                .map(|c| {
+                    Ok(CommentView {
+                        id: c.id.clone(),
+                        author: c.author.clone(),
+                        body: cipher
+                            .decrypt(place::COMMENT, &c.body_enc)
+                            .map_err(|e| Error::Internal(format!("comment: {e}")))?,
+                        created_at: c.created_at,
+                    })
+                })
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// Category codes are stored comma-separated.
+pub fn split_codes(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .filter(|code| !code.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl RequestView {
+    pub fn build(
+        cipher: &Cipher,
+        case: &Case,
+        comments: &[CommentRow],
+        earlier_requests: Vec<RequestSummary>,
+        today: NaiveDate,
+    ) -> Result<Self> {
+        let row = &case.row;
+        let state = case.state()?;
+        let kind = case.kind()?;
+        let representative = open(cipher, place::REPRESENTATIVE, &row.representative_enc)?
+            .map(|json| {
+                serde_json::from_str(&json)
+                    .map_err(|e| Error::Internal(format!("stored representative: {e}")))
+            })
+            .transpose()?;
+        let tasks = case
+            .tasks
+            .iter()
+            .map(|t| TaskView::from_row(cipher, t, comments))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RequestView {
+            id: row.id.clone(),
+            reference: row.reference.clone(),
+            kind,
+            article: kind.article(),
+            channel: row.channel.clone(),
+            state,
+            language: row.language.clone(),
+            received_at: row.received_at,
+            due_on: row.due_on,
+            overdue: !state.is_closed() && row.due_on < today,
+            paused: case.is_paused(),
+            extended: row.extended,
+            extension_reason: row.extension_reason.clone(),
+            identity_verified: row.identity_verified,
+            verification_method: row.verification_method.clone(),
+            verified_by: row.verified_by.clone(),
+            verified_at: row.verified_at,
+            email_confirmed: row.email_confirmed,
+            requester: Requester::open(cipher, row)?,
+            representative,
+            details: open(cipher, place::DETAILS, &row.details_enc)?,
+            assignee: row.assignee.clone(),
+            proposed_outcome: row.proposed_outcome.clone(),
+            refusal_ground: row.refusal_ground.clone(),
+            decision_reason: open(cipher, place::DECISION_REASON, &row.decision_reason_enc)?,
+            justification: open(cipher, place::JUSTIFICATION, &row.justification_enc)?,
+            proposed_by: row.proposed_by.clone(),
+            approved_by: row.approved_by.clone(),
+            version: row.version,
+            created_by: row.created_by.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            closed_at: row.closed_at,
+            allowed_transitions: state.allowed_next().to_vec(),
+            open_tasks: tasks.iter().filter(|t| t.state.is_open()).count(),
+            tasks,
+            pauses: case
+                .pauses
+                .iter()
+                .map(|p| PauseView {
+                    started_on: p.started_on,
+                    ended_on: p.ended_on,
+                    reason: p.reason.clone(),
+                    created_by: p.created_by.clone(),
+                })
+                .collect(),
+            earlier_requests,
+        })
+    }
+}

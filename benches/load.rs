@@ -1,0 +1,501 @@
+//! Load benchmark of request intake and the status calls (issue #3).
+//!
+//! Starts the real application in-process — on SQLite in a temporary data directory and, when
+//! `LOKET_TEST_POSTGRES_URL` is set, on a fresh PostgreSQL database that is dropped afterwards —
+//! loads `examples/catalog.yaml`, signs in one agent and drives three calls over loopback HTTP
+//! with a fixed number of concurrent clients:
+//!
+//! 1. `POST /api/v1/requests`: phone-call erasure and access requests, a different person each;
+//! 2. `GET /api/v1/requests/{id}`: the agent's view of the requests made in (1);
+//! 3. `GET /api/v1/public/status/{token}`: the person's status link for the same requests.
+//!
+//! It prints throughput and latency percentiles as a Markdown table and exits with status 1 when
+//! any call failed (a transport error or a status other than 2xx).
+//!
+//! ```sh
+//! cargo bench --bench load
+//! LOKET_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench load
+//! cargo bench --bench load -- --requests 20000 --concurrency 64 --backend postgres
+//! ```
+//!
+//! Without `--bench` (as `cargo test --benches` runs it) it makes a quick smoke run of a few
+//! requests instead, so the benchmark itself stays tested.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{TestApp, JWT_SECRET};
+use loket::audit::Actor;
+use loket::auth::{Role, TokenService};
+use loket::config::MailTransportKind;
+use loket::db::Backend;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const EXAMPLE_CATALOG: &str = include_str!("../examples/catalog.yaml");
+const USAGE: &str = "\
+usage: cargo bench --bench load [-- OPTIONS]
+
+options (each also as an environment variable):
+  --requests N      measured calls per phase        LOKET_BENCH_REQUESTS    (default 5000)
+  --concurrency C   clients sending at once         LOKET_BENCH_CONCURRENCY (default 32)
+  --warmup N        unmeasured calls per phase      LOKET_BENCH_WARMUP      (default 200)
+  --pool-size N     database connections of the app LOKET_BENCH_POOL_SIZE   (default 4)
+  --max-seconds S   time limit of each phase        LOKET_BENCH_MAX_SECONDS (default 60)
+  --backend B       sqlite, postgres or all         LOKET_BENCH_BACKEND     (default: sqlite, plus
+                    postgres when LOKET_TEST_POSTGRES_URL is set)";
+
+/// The public routes' rate limit during the run. 60,000 a minute is the most `rate_limit` takes
+/// (it counts whole milliseconds per request); it allows a burst of 60,000, far above one run.
+const PUBLIC_REQUESTS_PER_MINUTE: u32 = 60_000;
+/// A call slower than this counts as failed, so a stuck server cannot hang the run.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the signed status links stay valid.
+const STATUS_LINK_TTL_SECONDS: i64 = 3600;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let options = match Options::from_args_and_env() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}\n\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    println!("{}\n", options.describe());
+    println!("{}\n", machine());
+    println!("{}", Measurement::TABLE_HEADER);
+    let mut failed = false;
+    for backend in &options.backends {
+        for measurement in bench_backend(*backend, &options).await {
+            println!("{}", measurement.table_row());
+            if let Some(error) = &measurement.first_error {
+                eprintln!(
+                    "FAILED: {} of {} {} calls on {}; first: {error}",
+                    measurement.errors, measurement.calls, measurement.call, measurement.backend
+                );
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
+/// How big the run is; from flags, then `LOKET_BENCH_*` variables, then defaults.
+#[derive(Debug, Clone)]
+struct Options {
+    requests: usize,
+    concurrency: usize,
+    warmup: usize,
+    pool_size: u32,
+    max_seconds: u64,
+    backends: Vec<Backend>,
+}
+
+impl Options {
+    fn from_args_and_env() -> Result<Self, String> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        // cargo passes --bench to `cargo bench` runs only; anything else is a smoke run.
+        let full_run = args.iter().any(|a| a == "--bench");
+        let flags = parse_flags(args.into_iter().filter(|a| a != "--bench"))?;
+        let setting = |flag: &str, env: &str, full: usize, smoke: usize| -> Result<usize, String> {
+            let (source, value) = match flags.iter().find(|(name, _)| name == flag) {
+                Some((_, value)) => (format!("--{flag}"), value.clone()),
+                None => match std::env::var(env) {
+                    Ok(value) => (env.to_string(), value),
+                    Err(_) => return Ok(if full_run { full } else { smoke }),
+                },
+            };
+            value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(format!("{source}: expected a positive number, got '{value}'"))
+        };
+        let backend = flags
+            .iter()
+            .find(|(name, _)| name == "backend")
+            .map(|(_, value)| value.clone())
+            .or_else(|| std::env::var("LOKET_BENCH_BACKEND").ok());
+        Ok(Options {
+            requests: setting("requests", "LOKET_BENCH_REQUESTS", 5_000, 50)?,
+            concurrency: setting("concurrency", "LOKET_BENCH_CONCURRENCY", 32, 4)?,
+            warmup: setting("warmup", "LOKET_BENCH_WARMUP", 200, 1)?,
+            pool_size: u32::try_from(setting("pool-size", "LOKET_BENCH_POOL_SIZE", 4, 2)?)
+                .map_err(|_| "--pool-size: too large".to_string())?,
+            max_seconds: setting("max-seconds", "LOKET_BENCH_MAX_SECONDS", 60, 30)? as u64,
+            backends: parse_backends(backend.as_deref())?,
+        })
+    }
+
+    fn describe(&self) -> String {
+        let backends: Vec<String> = self.backends.iter().map(|b| b.to_string()).collect();
+        format!(
+            "loket load benchmark: {} calls per phase after {} warm-up calls, {} concurrent \
+             clients, app pool size {}, at most {} s per phase, backends: {}",
+            self.requests,
+            self.warmup,
+            self.concurrency,
+            self.pool_size,
+            self.max_seconds,
+            backends.join(", ")
+        )
+    }
+}
+
+/// `--name value` pairs; `--help` and anything else are errors that print the usage.
+fn parse_flags(args: impl Iterator<Item = String>) -> Result<Vec<(String, String)>, String> {
+    const KNOWN: [&str; 6] = [
+        "requests",
+        "concurrency",
+        "warmup",
+        "pool-size",
+        "max-seconds",
+        "backend",
+    ];
+    let mut args = args;
+    let mut flags = Vec::new();
+    while let Some(arg) = args.next() {
+        let name = arg
+            .strip_prefix("--")
+            .filter(|name| KNOWN.contains(name))
+            .ok_or(format!("unknown argument '{arg}'"))?;
+        let value = args.next().ok_or(format!("{arg} needs a value"))?;
+        flags.push((name.to_string(), value));
+    }
+    Ok(flags)
+}
+
+fn parse_backends(choice: Option<&str>) -> Result<Vec<Backend>, String> {
+    let postgres_configured = std::env::var_os("LOKET_TEST_POSTGRES_URL").is_some();
+    let backends = match choice {
+        None if postgres_configured => vec![Backend::Sqlite, Backend::Postgres],
+        None | Some("sqlite") => vec![Backend::Sqlite],
+        Some("postgres") => vec![Backend::Postgres],
+        Some("all") => vec![Backend::Sqlite, Backend::Postgres],
+        Some(other) => return Err(format!("unknown backend '{other}'")),
+    };
+    if backends.contains(&Backend::Postgres) && !postgres_configured {
+        return Err("the postgres backend needs LOKET_TEST_POSTGRES_URL".into());
+    }
+    Ok(backends)
+}
+
+/// The machine the figures come from, for the README.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let proc_field = |file: &str, key: &str| {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|line| line.starts_with(key))
+                    .and_then(|line| line.split_once(':'))
+                    .map(|(_, value)| value.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let memory_gib = proc_field("/proc/meminfo", "MemTotal")
+        .trim_end_matches(" kB")
+        .parse::<f64>()
+        .map_or("unknown".into(), |kib| {
+            format!("{:.1} GiB", kib / 1024.0 / 1024.0)
+        });
+    format!(
+        "machine: {cores} cores, {}, {memory_gib} RAM; client and server share these cores",
+        proc_field("/proc/cpuinfo", "model name")
+    )
+}
+
+/// Runs the three phases on one backend.
+async fn bench_backend(backend: Backend, options: &Options) -> Vec<Measurement> {
+    let pool_size = options.pool_size;
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.pool_size = pool_size;
+        settings.public_requests_per_minute = PUBLIC_REQUESTS_PER_MINUTE;
+        settings.mail.transport = MailTransportKind::File;
+        settings.mail.dir = Some(settings.data_dir.join("mail"));
+    })
+    .await;
+    let app = Arc::new(app);
+    let document = loket::catalog::parse_yaml(EXAMPLE_CATALOG).expect("example catalog is valid");
+    loket::catalog::import(&app.store, Actor::Cli, document)
+        .await
+        .expect("catalog imported");
+    let agent: Arc<str> = app.token_for(Role::Agent).await.into();
+
+    let intake = |first_person: usize| {
+        let (app, agent) = (app.clone(), agent.clone());
+        move |i: usize| register(app.clone(), agent.clone(), first_person + i)
+    };
+    run_phase(options, options.warmup, intake(0)).await;
+    let created = run_phase(options, options.requests, intake(options.warmup)).await;
+    let ids: Arc<Vec<String>> = Arc::new(created.outputs.clone());
+    if ids.is_empty() {
+        return vec![created.into_measurement(backend, "POST /api/v1/requests", options)];
+    }
+
+    let staff_view = {
+        let (app, agent, ids) = (app.clone(), agent.clone(), ids.clone());
+        move |i: usize| {
+            let url = app.url(&format!("/api/v1/requests/{}", ids[i % ids.len()]));
+            let request = app.client.get(url).bearer_auth(&*agent);
+            async move { expect_success(request).await.map(drop) }
+        }
+    };
+    run_phase(options, options.warmup, staff_view.clone()).await;
+    let viewed = run_phase(options, options.requests, staff_view).await;
+
+    let links: Arc<Vec<String>> = Arc::new(status_links(&ids));
+    let public_status = {
+        let (app, links) = (app.clone(), links.clone());
+        move |i: usize| {
+            let url = app.url(&format!(
+                "/api/v1/public/status/{}",
+                links[i % links.len()]
+            ));
+            let request = app.client.get(url);
+            async move { expect_success(request).await.map(drop) }
+        }
+    };
+    run_phase(options, options.warmup, public_status.clone()).await;
+    let checked = run_phase(options, options.requests, public_status).await;
+
+    vec![
+        created.into_measurement(backend, "POST /api/v1/requests", options),
+        viewed.into_measurement(backend, "GET /api/v1/requests/{id}", options),
+        checked.into_measurement(backend, "GET /api/v1/public/status/{token}", options),
+    ]
+}
+
+/// What an agent types during a phone call; `person` makes every caller a different one, so the
+/// "earlier requests of this person" lookup stays as small as it is on a real desk.
+fn phone_call(person: usize) -> Value {
+    let kind = if person % 2 == 0 { "erasure" } else { "access" };
+    json!({
+        "kind": kind,
+        "channel": "phone",
+        "requester": {
+            "name": format!("Beller {person}"),
+            "email": format!("beller{person}@example.nl"),
+            "customer_number": format!("TN-{person:07}"),
+            "phone": format!("+31 6 {:04} {:04}", person / 10_000 % 10_000, person % 10_000)
+        },
+        "details": "Beller vraagt wat wij over hem vastleggen.",
+        "identity": {"method": "known_details", "note": "customer number and date of birth matched"}
+    })
+}
+
+/// Registers one request and returns its id.
+async fn register(app: Arc<TestApp>, agent: Arc<str>, person: usize) -> Result<String, String> {
+    let request = app
+        .client
+        .post(app.url("/api/v1/requests"))
+        .bearer_auth(&*agent)
+        .json(&phone_call(person));
+    let body = expect_success(request).await?;
+    let created: Value =
+        serde_json::from_slice(&body).map_err(|e| format!("intake answer is not JSON: {e}"))?;
+    created["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "intake answer has no id".to_string())
+}
+
+/// Sends the call and reads the whole body; anything but 2xx is an error naming the status.
+async fn expect_success(request: reqwest::RequestBuilder) -> Result<Vec<u8>, String> {
+    let response = request
+        .timeout(CALL_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| format!("transport: {e}"))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| format!("reading the body: {e}"))?;
+    if status.is_success() {
+        Ok(body.to_vec())
+    } else {
+        let text = String::from_utf8_lossy(&body);
+        Err(format!("{status}: {}", text.chars().take(300).collect::<String>()))
+    }
+}
+
+/// The links of the receipt confirmation, signed like the app signs them (same secret).
+fn status_links(ids: &[String]) -> Vec<String> {
+    let tokens = TokenService::new(JWT_SECRET.as_bytes(), 0);
+    ids.iter()
+        .map(|id| {
+            tokens
+                .issue_link(
+                    loket::requests::STATUS_LINK_AUDIENCE,
+                    id,
+                    STATUS_LINK_TTL_SECONDS,
+                )
+                .expect("status link signed")
+        })
+        .collect()
+}
+
+/// What one phase produced: the latency of every call, the successful outputs, the failures.
+struct PhaseResult<T> {
+    latencies: Vec<Duration>,
+    outputs: Vec<T>,
+    errors: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+/// Makes `count` calls `call(0..count)`, `options.concurrency` at a time, and stops taking new
+/// ones after `options.max_seconds`.
+async fn run_phase<T, F, Fut>(options: &Options, count: usize, call: F) -> PhaseResult<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, String>> + Send + 'static,
+{
+    let call = Arc::new(call);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(options.max_seconds);
+    let clients: Vec<_> = (0..options.concurrency.min(count))
+        .map(|_| {
+            let (call, next) = (call.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut result = PhaseResult::empty();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count || Instant::now() >= deadline {
+                        return result;
+                    }
+                    let sent = Instant::now();
+                    let outcome = call(i).await;
+                    result.record(sent.elapsed(), outcome);
+                }
+            })
+        })
+        .collect();
+    let mut total = PhaseResult::empty();
+    for client in clients {
+        total.absorb(client.await.expect("client task ran to the end"));
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
+impl<T> PhaseResult<T> {
+    fn empty() -> Self {
+        PhaseResult {
+            latencies: Vec::new(),
+            outputs: Vec::new(),
+            errors: 0,
+            first_error: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn record(&mut self, latency: Duration, outcome: Result<T, String>) {
+        self.latencies.push(latency);
+        match outcome {
+            Ok(output) => self.outputs.push(output),
+            Err(error) => {
+                self.errors += 1;
+                self.first_error.get_or_insert(error);
+            }
+        }
+    }
+
+    fn absorb(&mut self, other: PhaseResult<T>) {
+        self.latencies.extend(other.latencies);
+        self.outputs.extend(other.outputs);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
+    fn into_measurement(
+        mut self,
+        backend: Backend,
+        call: &'static str,
+        options: &Options,
+    ) -> Measurement {
+        self.latencies.sort_unstable();
+        let calls = self.latencies.len();
+        let mut first_error = self.first_error;
+        if calls < options.requests && first_error.is_none() {
+            first_error = Some(format!(
+                "only {calls} of {} calls within {} s",
+                options.requests, options.max_seconds
+            ));
+        }
+        Measurement {
+            backend,
+            call,
+            calls,
+            concurrency: options.concurrency,
+            per_second: calls as f64 / self.elapsed.as_secs_f64(),
+            p50: percentile(&self.latencies, 50.0),
+            p90: percentile(&self.latencies, 90.0),
+            p99: percentile(&self.latencies, 99.0),
+            max: self.latencies.last().copied().unwrap_or_default(),
+            errors: self.errors,
+            first_error,
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted latencies.
+fn percentile(sorted: &[Duration], percent: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (percent / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// One row of the table.
+struct Measurement {
+    backend: Backend,
+    call: &'static str,
+    calls: usize,
+    concurrency: usize,
+    per_second: f64,
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+    max: Duration,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+impl Measurement {
+    const TABLE_HEADER: &'static str = "\
+| backend | call | calls | concurrency | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+    fn table_row(&self) -> String {
+        let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+        format!(
+            "| {} | `{}` | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+            self.backend,
+            self.call,
+            self.calls,
+            self.concurrency,
+            self.per_second,
+            ms(self.p50),
+            ms(self.p90),
+            ms(self.p99),
+            ms(self.max),
+            self.errors
+        )
+    }
+}

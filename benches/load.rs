@@ -117,7 +117,9 @@ impl Options {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or(format!("{source}: expected a positive number, got '{value}'"))
+                .ok_or(format!(
+                    "{source}: expected a positive number, got '{value}'"
+                ))
         };
         let backend = flags
             .iter()
@@ -208,8 +210,14 @@ fn machine() -> String {
         .map_or("unknown".into(), |kib| {
             format!("{:.1} GiB", kib / 1024.0 / 1024.0)
         });
+    // Other work on the machine skews the figures; the load average shows whether there was any.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
     format!(
-        "machine: {cores} cores, {}, {memory_gib} RAM; client and server share these cores",
+        "machine: {cores} cores, {}, {memory_gib} RAM, load average {load} at the start; \
+         client and server share these cores",
         proc_field("/proc/cpuinfo", "model name")
     )
 }
@@ -257,10 +265,7 @@ async fn bench_backend(backend: Backend, options: &Options) -> Vec<Measurement> 
     let public_status = {
         let (app, links) = (app.clone(), links.clone());
         move |i: usize| {
-            let url = app.url(&format!(
-                "/api/v1/public/status/{}",
-                links[i % links.len()]
-            ));
+            let url = app.url(&format!("/api/v1/public/status/{}", links[i % links.len()]));
             let request = app.client.get(url);
             async move { expect_success(request).await.map(drop) }
         }
@@ -325,7 +330,10 @@ async fn expect_success(request: reqwest::RequestBuilder) -> Result<Vec<u8>, Str
         Ok(body.to_vec())
     } else {
         let text = String::from_utf8_lossy(&body);
-        Err(format!("{status}: {}", text.chars().take(300).collect::<String>()))
+        Err(format!(
+            "{status}: {}",
+            text.chars().take(300).collect::<String>()
+        ))
     }
 }
 

@@ -267,10 +267,10 @@ pub fn normalise_customer_number(value: &str) -> String {
 pub fn normalise_phone(value: &str) -> String {
     let digits: String = value.chars().filter(|c| c.is_ascii_digit()).collect();
     let international = value.trim_start().starts_with('+');
-    if international && digits.starts_with("31") {
-        format!("0{}", &digits[2..])
-    } else if digits.starts_with("0031") {
-        format!("0{}", &digits[4..])
+    if let Some(national) = digits.strip_prefix("31").filter(|_| international) {
+        format!("0{national}")
+    } else if let Some(national) = digits.strip_prefix("0031") {
+        format!("0{national}")
     } else {
         digits
     }

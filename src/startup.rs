@@ -29,6 +29,14 @@ impl Application {
         greet_first_run(&store).await?;
 
         let policies = load_policies(settings)?;
+        let problems = policy_problems(&store, &policies).await?.len();
+        if problems > 0 {
+            // A fresh desk has no catalog yet; that must not stop it from starting.
+            tracing::warn!(
+                problems,
+                "the policies do not match the catalog (an empty catalog?); `loket policies check` lists what"
+            );
+        }
         let cipher = Cipher::from_secrets(&secrets);
         let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
         let requests = RequestService::new(
@@ -91,6 +99,16 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 pub fn load_policies(settings: &Settings) -> anyhow::Result<Policies> {
     Policies::load_dir(&settings.policies_dir)
         .map_err(|e| anyhow::anyhow!("policies in {}: {e}", settings.policies_dir.display()))
+}
+
+/// Where the policies and the catalog in the database disagree (a rule naming a system the
+/// catalog does not have, say).
+pub async fn policy_problems(
+    store: &Store,
+    policies: &Policies,
+) -> anyhow::Result<Vec<crate::policies::PolicyProblem>> {
+    let catalog = store.read(crate::requests::letters::load_catalog).await?;
+    Ok(policies.check_against(&catalog))
 }
 
 /// loket ships no default password: on an empty database it says how to make the first admin.

@@ -258,3 +258,39 @@ fn replace_database(url: &str, name: &str) -> String {
     };
     format!("{host_part}/{name}{query}")
 }
+
+/// Like [`backend_tests!`], for tests that need their own settings: each test names a
+/// `FnOnce(&mut Settings)` after `configured`, applied on both backends through
+/// [`TestApp::spawn_with`].
+#[macro_export]
+macro_rules! backend_tests_with {
+    ($(async fn $name:ident($app:ident: TestApp) configured $configure:expr; $body:block)*) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $app = TestApp::spawn_with(loket::db::Backend::Sqlite, $configure).await;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(loket_test_postgres), ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL")]
+                async fn $name() {
+                    let $app = TestApp::spawn_with(loket::db::Backend::Postgres, $configure).await;
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// The cipher the test app encrypts with, for reading what it stored.
+pub fn cipher_of(settings: &Settings) -> loket::crypto::Cipher {
+    let (secrets, _) = settings.secrets().expect("test secrets");
+    loket::crypto::Cipher::from_secrets(&secrets)
+}

@@ -193,7 +193,7 @@ backend_tests_with! {
         assert!(received[0].contains(&format!("Subject: {SUBJECT}")), "{}", received[0]);
         assert!(received[0].contains("To: jan.jansen@example.nl"), "{}", received[0]);
         assert_eq!(entry(&app, &cipher_of(&app.settings), &id).await.status, "sent");
-        first.shutdown().await;
+        first.shutdown().await.expect("worker stops cleanly");
     }
 
     async fn a_letter_that_can_never_go_is_marked_failed(app: TestApp) configured |s: &mut Settings| { smtp_on_free_port(s); s.mail.max_attempts = 2; }; {
@@ -242,7 +242,7 @@ backend_tests_with! {
             .unwrap();
         assert!(pending.is_empty());
         assert_eq!(total, 0);
-        worker.shutdown().await;
+        worker.shutdown().await.expect("worker stops cleanly");
     }
 
     async fn outbox_columns_hold_no_plaintext(app: TestApp) configured quick_mail; {
@@ -279,5 +279,18 @@ backend_tests_with! {
         let cipher = cipher_of(&app.settings);
         let read = entry(&app, &cipher, &id).await;
         assert_eq!((read.recipient.as_str(), read.subject.as_str()), (RECIPIENT, SUBJECT));
+    }
+
+    async fn stopping_mid_round_is_clean(app: TestApp) configured quick_mail; {
+        for _ in 0..30 {
+            enqueue(&app).await;
+        }
+        let worker = spawn_worker(&app);
+        worker.wake();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::timeout(Duration::from_secs(10), worker.shutdown())
+            .await
+            .expect("worker stops within the SMTP timeout")
+            .expect("worker stops cleanly");
     }
 }

@@ -151,6 +151,9 @@ pub enum MailError {
     /// The delivery worker needs a running tokio runtime.
     #[error("the mail worker must be started inside a tokio runtime")]
     NoRuntime,
+    /// The worker task ended abnormally (it panicked or was cancelled).
+    #[error("the mail worker ended abnormally: {0}")]
+    Worker(String),
 }
 
 /// Renders the subject and body of `kind` in `language`.

@@ -46,10 +46,11 @@ impl WorkerHandle {
     }
 
     /// Stops the worker and waits until it has finished the message in hand.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(mut self) -> Result<(), MailError> {
         self.stop.take();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        match self.task.take() {
+            Some(task) => task.await.map_err(|e| MailError::Worker(e.to_string())),
+            None => Ok(()),
         }
     }
 }
@@ -158,6 +159,12 @@ fn to_chrono(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
+#[derive(Debug, PartialEq, Eq)]
+enum Round {
+    Done,
+    Stopped,
+}
+
 struct Worker {
     store: Store,
     cipher: Cipher,
@@ -170,7 +177,9 @@ struct Worker {
 impl Worker {
     async fn run(self, mut stopped: oneshot::Receiver<()>) {
         loop {
-            self.deliver_due(&mut stopped).await;
+            if self.deliver_due(&mut stopped).await == Round::Stopped {
+                break;
+            }
             tokio::select! {
                 _ = &mut stopped => break,
                 _ = self.waker.0.notified() => {}
@@ -181,27 +190,28 @@ impl Worker {
     }
 
     /// Delivers everything that is due, round after round, until nothing is or a stop is asked.
-    async fn deliver_due(&self, stopped: &mut oneshot::Receiver<()>) {
+    /// Once the stop is seen the receiver is spent, so the caller must not wait on it again.
+    async fn deliver_due(&self, stopped: &mut oneshot::Receiver<()>) -> Round {
         loop {
             let now = crate::db::now();
             let ids = match self.store.read(move |c| outbox::due(c, now, BATCH)).await {
                 Ok(ids) => ids,
                 Err(error) => {
                     tracing::warn!(%error, "mail worker could not read the outbox");
-                    return;
+                    return Round::Done;
                 }
             };
             let full = ids.len() as i64 == BATCH;
             for id in ids {
                 if stop_requested(stopped) {
-                    return;
+                    return Round::Stopped;
                 }
                 if let Err(error) = self.deliver(id.clone()).await {
                     tracing::warn!(outbox_id = %id, %error, "mail worker could not record a delivery");
                 }
             }
             if !full {
-                return;
+                return Round::Done;
             }
         }
     }

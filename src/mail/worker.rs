@@ -333,12 +333,37 @@ mod tests {
         assert!(RetryPolicy::from_settings(&no_attempts).is_err());
     }
 
+    fn store_in(dir: &tempfile::TempDir) -> Store {
+        Store::open(&format!("sqlite://{}/t.db", dir.path().display()), 1).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_smtp_tls_mode_builds_and_a_bad_from_address_is_refused() {
+        use crate::config::{MailTransportKind, SmtpTls};
+        let dir = tempfile::tempdir().unwrap();
+        let cipher = Cipher::new(&[1; 32], &[], [2; 32]);
+        for tls in [SmtpTls::None, SmtpTls::Starttls, SmtpTls::Tls] {
+            let mut settings = Settings::default();
+            settings.mail.transport = MailTransportKind::Smtp;
+            settings.mail.smtp_tls = tls;
+            settings.mail.smtp_username = Some("loket".into());
+            let handle = spawn(store_in(&dir), cipher.clone(), &settings).unwrap();
+            handle.shutdown().await.unwrap();
+        }
+        let mut settings = Settings::default();
+        settings.data_dir = dir.path().to_path_buf();
+        settings.mail.from = "not an address".into();
+        assert!(matches!(
+            spawn(store_in(&dir), cipher, &settings),
+            Err(MailError::Config(_))
+        ));
+    }
+
     #[test]
     fn spawn_outside_a_runtime_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}/t.db", dir.path().display()), 1).unwrap();
         let cipher = Cipher::new(&[1; 32], &[], [2; 32]);
-        let result = spawn(store, cipher, &Settings::default());
+        let result = spawn(store_in(&dir), cipher, &Settings::default());
         assert!(matches!(result, Err(MailError::NoRuntime)));
     }
 }

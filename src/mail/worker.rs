@@ -350,8 +350,10 @@ mod tests {
             let handle = spawn(store_in(&dir), cipher.clone(), &settings).unwrap();
             handle.shutdown().await.unwrap();
         }
-        let mut settings = Settings::default();
-        settings.data_dir = dir.path().to_path_buf();
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
         settings.mail.from = "not an address".into();
         assert!(matches!(
             spawn(store_in(&dir), cipher, &settings),

@@ -219,6 +219,17 @@ pub fn open(cipher: &Cipher, place: &str, sealed: &Option<String>) -> Result<Opt
         .map_err(|e| crate::error::Error::Internal(format!("{place}: {e}")))
 }
 
+/// Checks free text written by staff or the person; absent optional fields pass.
+pub fn check_texts(fields: &[(&str, Option<&str>)]) -> Result<()> {
+    let mut errors = Vec::new();
+    for (field, value) in fields {
+        if let Some(value) = value {
+            check_text(&mut errors, field, value, MAX_DETAILS);
+        }
+    }
+    crate::error::all_valid(errors)
+}
+
 /// Non-empty after trimming and at most `max` characters.
 pub fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
     if value.trim().is_empty() {

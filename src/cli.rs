@@ -52,6 +52,16 @@ enum Command {
     /// Check the audit trail
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check the policy files (retention rules, request handling)
+    #[command(subcommand)]
+    Policies(PoliciesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PoliciesCommand {
+    /// Validate every policy file, and its rules against the catalog in the database; exits 1
+    /// on any problem, naming file, line and field
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +158,22 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             for warning in &register.warnings {
                 eprintln!("warning: {}", warning.message);
             }
+        }
+        Command::Policies(PoliciesCommand::Check) => {
+            let policies = crate::startup::load_policies(&settings)?;
+            let store = open_store(&settings).await?;
+            let problems = crate::startup::policy_problems(&store, &policies).await?;
+            for problem in &problems {
+                println!("{problem}");
+            }
+            if !problems.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+            println!(
+                "policies in {} are valid: {} retention rules",
+                settings.policies_dir.display(),
+                policies.retention.len()
+            );
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&settings).await?;

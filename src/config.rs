@@ -120,13 +120,15 @@ pub struct MailSettings {
     pub smtp_tls: SmtpTls,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<Secret>,
-    /// How often the outbox worker looks for mail to deliver.
+    /// How long one SMTP conversation may take before it counts as a failed attempt.
+    pub smtp_timeout_secs: u64,
+    /// How often the outbox worker looks for mail to deliver (it is also woken on enqueue).
     pub poll_interval_ms: u64,
     /// Attempts before a message is marked failed and left for a person to look at.
     pub max_attempts: i32,
-    /// First retry delay; doubles per attempt up to `backoff_max_secs`.
-    pub backoff_base_secs: u64,
-    pub backoff_max_secs: u64,
+    /// First retry delay in milliseconds; doubles per attempt up to `backoff_max_ms`.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
 }
 
 impl Default for MailSettings {
@@ -140,10 +142,12 @@ impl Default for MailSettings {
             smtp_tls: SmtpTls::Starttls,
             smtp_username: None,
             smtp_password: None,
+            smtp_timeout_secs: 30,
             poll_interval_ms: 1000,
+            // 5 s doubling to an hour: ten attempts span about four hours.
             max_attempts: 10,
-            backoff_base_secs: 5,
-            backoff_max_secs: 3600,
+            backoff_base_ms: 5_000,
+            backoff_max_ms: 3_600_000,
         }
     }
 }

@@ -49,6 +49,15 @@ impl Error {
     }
 }
 
+/// Ok when no field failed; otherwise every failure at once.
+pub fn all_valid(errors: Vec<FieldError>) -> Result<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         // A unique key taken by a concurrent writer is the caller's conflict, not a server fault.

@@ -5,6 +5,7 @@ use crate::auth::{TokenService, UserService};
 use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::db::Store;
+use crate::mail::worker::WorkerHandle;
 use crate::policies::Policies;
 use crate::requests::RequestService;
 use actix_web::dev::Server;
@@ -16,6 +17,7 @@ use tracing_actix_web::TracingLogger;
 pub struct Application {
     port: u16,
     server: Server,
+    mail_worker: Option<WorkerHandle>,
 }
 
 impl Application {
@@ -29,7 +31,17 @@ impl Application {
         greet_first_run(&store).await?;
 
         let policies = load_policies(settings)?;
+        let problems = policy_problems(&store, &policies).await?.len();
+        if problems > 0 {
+            // A fresh desk has no catalog yet; that must not stop it from starting.
+            tracing::warn!(
+                problems,
+                "the policies do not match the catalog (an empty catalog?); `loket policies check` lists what"
+            );
+        }
         let cipher = Cipher::from_secrets(&secrets);
+        let mail_worker = crate::mail::worker::spawn(store.clone(), cipher.clone(), settings)?;
+        let waker = mail_worker.waker();
         let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
         let requests = RequestService::new(
             store.clone(),
@@ -38,7 +50,8 @@ impl Application {
             tokens.clone(),
             &settings.public_url,
             &settings.mail.from,
-        );
+        )
+        .on_mail_queued(Arc::new(move || waker.wake()));
         let state = AppState::new(store, tokens, requests);
         let api_config = ApiConfig::new(settings.public_requests_per_minute);
         let listener = TcpListener::bind(&settings.bind)
@@ -58,16 +71,33 @@ impl Application {
         .shutdown_timeout(15)
         .run();
         tracing::info!(address = %settings.bind, port, "loket is listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            mail_worker: Some(mail_worker),
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until a shutdown signal, then drains open requests.
+    /// Hands the outbox worker to the caller, who then decides when it stops (the test harness
+    /// stops it before dropping its database).
+    pub fn take_mail_worker(&mut self) -> Option<WorkerHandle> {
+        self.mail_worker.take()
+    }
+
+    /// Serves until a shutdown signal, drains open requests, then lets the outbox worker finish
+    /// the letter in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(worker) = self.mail_worker {
+            if let Err(error) = worker.shutdown().await {
+                tracing::warn!(%error, "mail worker did not stop cleanly");
+            }
+        }
+        served
     }
 }
 
@@ -91,6 +121,16 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 pub fn load_policies(settings: &Settings) -> anyhow::Result<Policies> {
     Policies::load_dir(&settings.policies_dir)
         .map_err(|e| anyhow::anyhow!("policies in {}: {e}", settings.policies_dir.display()))
+}
+
+/// Where the policies and the catalog in the database disagree (a rule naming a system the
+/// catalog does not have, say).
+pub async fn policy_problems(
+    store: &Store,
+    policies: &Policies,
+) -> anyhow::Result<Vec<crate::policies::PolicyProblem>> {
+    let catalog = store.read(crate::requests::letters::load_catalog).await?;
+    Ok(policies.check_against(&catalog))
 }
 
 /// loket ships no default password: on an empty database it says how to make the first admin.

@@ -1,9 +1,16 @@
 //! The letters loket writes to people, rendered from the templates in `templates/mail/`.
-//! CONTRACT (stub): the types below are fixed; `render` is implemented by the mail work.
+//!
+//! Each letter is one template per language (`templates/mail/{nl,en}/{kind}.txt`) that extends the
+//! language's frame (`_letter.txt`: greeting, signature, reference) and fills two blocks: `subject`
+//! and `content`. The templates are compiled into the binary, so loket runs from any directory.
+//! Rendering is strict: a misspelt variable or a missing required value (`|required`) is an
+//! error, never a letter with a hole in it.
 
 use crate::requests::model::{Language, RefusalGround, RequestKind};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
+use minijinja::{Environment, ErrorKind, State, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
 
 #[derive(
     Debug,
@@ -34,6 +41,23 @@ pub enum LetterKind {
     ObjectionOutcome,
     HumanReviewOutcome,
     Refusal,
+}
+
+impl LetterKind {
+    /// Letters that carry the agent's own words (`message`) and cannot go out without them:
+    /// a question, an extension's reason, an outcome. Kept in step with the templates' use of
+    /// `|required("message")` by a test.
+    pub fn needs_message(self) -> bool {
+        matches!(
+            self,
+            LetterKind::ClarificationQuestion
+                | LetterKind::ExtensionNotice
+                | LetterKind::RectificationOutcome
+                | LetterKind::RestrictionOutcome
+                | LetterKind::ObjectionOutcome
+                | LetterKind::HumanReviewOutcome
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,23 +115,40 @@ pub struct KeptData {
     pub until: Option<NaiveDate>,
 }
 
+/// Everything a letter may say. Each letter uses what it needs; values a letter cannot do without
+/// are checked when it renders (`code` for the verification code, `message` for the question,
+/// the extension reason and the outcomes, `refusal` for the refusal).
 #[derive(Debug, Clone, Serialize)]
 pub struct LetterContext {
+    /// The controller: named in the signature, with its contact address and DPO.
     pub organisation: OrganisationInfo,
+    /// For the greeting; a formal greeting without a name when unknown.
     pub requester_name: Option<String>,
+    /// The request's reference, in every subject and letter.
     pub reference: String,
+    /// The right exercised, named (with its article) in the letters about the request.
     pub kind: RequestKind,
     pub received_on: NaiveDate,
+    /// The (possibly extended) due date: in the receipt confirmation and the extension notice.
     pub due_on: NaiveDate,
+    /// The signed status-page link of the receipt confirmation.
     pub status_url: Option<String>,
+    /// The one-time code and its lifetime (verification code).
     pub code: Option<String>,
     pub code_valid_minutes: Option<i64>,
+    /// The agent's text: the question (clarification), the reason (extension), the outcome
+    /// (rectification, restriction, objection, human review), how the copy is provided (access,
+    /// portability).
     pub message: Option<String>,
     pub refusal: Option<RefusalInfo>,
+    /// The Art. 15(1) facts per processing activity (access answer).
     pub facts: Vec<ActivityFacts>,
+    /// The systems searched, with their result (access, portability).
     pub systems_searched: Vec<SystemOutcome>,
+    /// Where data was erased, and what was kept under an exception (erasure confirmation).
     pub erased: Vec<SystemOutcome>,
     pub kept: Vec<KeptData>,
+    /// The recipients told of the change (Art. 19).
     pub recipients_notified: Vec<String>,
 }
 
@@ -121,15 +162,572 @@ pub struct RenderedLetter {
 pub enum MailError {
     #[error("letter template {0} could not be rendered: {1}")]
     Template(String, String),
+    /// The mail settings cannot work (bad From address, unusable SMTP host, …).
+    #[error("mail configuration: {0}")]
+    Config(String),
+    /// The delivery worker needs a running tokio runtime.
+    #[error("the mail worker must be started inside a tokio runtime")]
+    NoRuntime,
+    /// The worker task ended abnormally (it panicked or was cancelled).
+    #[error("the mail worker ended abnormally: {0}")]
+    Worker(String),
 }
 
+/// Renders the subject and body of `kind` in `language`.
 pub fn render(
     kind: LetterKind,
     language: Language,
     context: &LetterContext,
 ) -> Result<RenderedLetter, MailError> {
+    let name = template_name(kind, language);
+    let failed = |error: minijinja::Error| MailError::Template(name.clone(), describe(&error));
+    let env = ENVIRONMENT
+        .as_ref()
+        .map_err(|error| MailError::Template(name.clone(), error.clone()))?;
+    let template = env.get_template(&name).map_err(failed)?;
+    let values =
+        minijinja::context! { language => language.as_str(), ..Value::from_serialize(context) };
+    // Evaluating the template once sets up its blocks; each part is then rendered on its own.
+    let mut captured = template
+        .render_captured_to(values, std::io::sink())
+        .map_err(failed)?;
+    let (subject, body) = captured
+        .with_state_mut(|state| Ok((state.render_block("subject")?, state.render_block("body")?)))
+        .map_err(failed)?;
     Ok(RenderedLetter {
-        subject: format!("{kind} {language} {}", context.reference),
-        body: serde_json::to_string_pretty(context).unwrap_or_default(),
+        subject: one_line(&subject),
+        body: tidy(&body),
     })
+}
+
+fn template_name(kind: LetterKind, language: Language) -> String {
+    format!("{}/{}.txt", language.as_str(), kind)
+}
+
+/// The error with its cause chain, which says which filter or variable failed.
+fn describe(error: &minijinja::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Optional paragraphs that are left out may leave blank lines behind: keep at most one between
+/// paragraphs, none at either end, and end with a newline.
+fn tidy(body: &str) -> String {
+    let mut text = String::with_capacity(body.len());
+    let mut blank_lines = 0;
+    for line in body.trim().lines().map(str::trim_end) {
+        blank_lines = if line.is_empty() { blank_lines + 1 } else { 0 };
+        if blank_lines <= 1 {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// A subject is one header line: no line breaks, no surrounding blanks.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Lists the template files under `templates/mail/`, embedded at compile time.
+macro_rules! embedded_templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/mail/", $name)))),*]
+    };
+}
+
+/// Every template, in both languages: the frame, shared paragraphs and one file per letter kind.
+const TEMPLATES: &[(&str, &str)] = embedded_templates!(
+    "nl/_letter.txt",
+    "nl/_dpo.txt",
+    "nl/_right.txt",
+    "nl/_contact.txt",
+    "nl/_complaint.txt",
+    "nl/_court.txt",
+    "nl/_notified.txt",
+    "nl/_systems.txt",
+    "nl/receipt_confirmation.txt",
+    "nl/verification_code.txt",
+    "nl/clarification_question.txt",
+    "nl/extension_notice.txt",
+    "nl/access_answer.txt",
+    "nl/portability_answer.txt",
+    "nl/erasure_confirmation.txt",
+    "nl/rectification_outcome.txt",
+    "nl/restriction_outcome.txt",
+    "nl/objection_outcome.txt",
+    "nl/human_review_outcome.txt",
+    "nl/refusal.txt",
+    "en/_letter.txt",
+    "en/_dpo.txt",
+    "en/_right.txt",
+    "en/_contact.txt",
+    "en/_complaint.txt",
+    "en/_court.txt",
+    "en/_notified.txt",
+    "en/_systems.txt",
+    "en/receipt_confirmation.txt",
+    "en/verification_code.txt",
+    "en/clarification_question.txt",
+    "en/extension_notice.txt",
+    "en/access_answer.txt",
+    "en/portability_answer.txt",
+    "en/erasure_confirmation.txt",
+    "en/rectification_outcome.txt",
+    "en/restriction_outcome.txt",
+    "en/objection_outcome.txt",
+    "en/human_review_outcome.txt",
+    "en/refusal.txt",
+);
+
+/// Built once. A template that does not parse is kept as an error (reported on every render)
+/// rather than a panic at startup; the unit tests render every template, so it cannot ship.
+static ENVIRONMENT: LazyLock<Result<Environment<'static>, String>> =
+    LazyLock::new(build_environment);
+
+fn build_environment() -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Plain-text letters: a line holding only a tag leaves no blank line behind.
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    // Shared paragraphs (`_complaint.txt`, …) end with their own line break.
+    env.set_keep_trailing_newline(true);
+    // Plain text, not HTML: names like "O'Brien & Zn." must arrive as written.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.add_filter("long_date", long_date);
+    env.add_filter("required", required);
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .map_err(|error| format!("{name}: {}", describe(&error)))?;
+    }
+    Ok(env)
+}
+
+/// `2026-03-05` as "5 maart 2026" or "5 March 2026", in the letter's language.
+fn long_date(state: &State, value: String) -> Result<String, minijinja::Error> {
+    let date = NaiveDate::parse_from_str(&value, "%Y-%m-%d").map_err(|_| {
+        minijinja::Error::new(ErrorKind::InvalidOperation, format!("not a date: {value}"))
+    })?;
+    let dutch = state
+        .lookup("language")
+        .is_some_and(|language| language.as_str() == Some("nl"));
+    let months = if dutch { &MONTHS_NL } else { &MONTHS_EN };
+    Ok(format!(
+        "{} {} {}",
+        date.day(),
+        months[date.month0() as usize],
+        date.year()
+    ))
+}
+
+const MONTHS_NL: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// Fails the render when a value the letter cannot do without (the code, the question) is
+/// missing, instead of printing "none" to the person.
+fn required(value: Value, what: String) -> Result<Value, minijinja::Error> {
+    if value.is_none() || value.is_undefined() {
+        Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!("this letter needs `{what}`, which is missing"),
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::VariantArray;
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    /// A context as the requests work fills it: every list and option in use.
+    fn context() -> LetterContext {
+        LetterContext {
+            organisation: OrganisationInfo {
+                name: "Fietsenwinkel De Spaak B.V.".into(),
+                address: Some("Kerkstraat 1, 1234 AB Utrecht".into()),
+                contact_email: "privacy@despaak.nl".into(),
+                dpo_name: Some("Mr. A. de Vries".into()),
+                dpo_email: Some("fg@despaak.nl".into()),
+            },
+            requester_name: Some("Jan Jansen".into()),
+            reference: "AVG-2026-0042".into(),
+            kind: RequestKind::Access,
+            received_on: date("2026-08-31"),
+            due_on: date("2026-09-30"),
+            status_url: Some("https://loket.example/status/abc.def".into()),
+            code: Some("483920".into()),
+            code_valid_minutes: Some(30),
+            message: Some("We need to check three archives.".into()),
+            refusal: Some(RefusalInfo {
+                ground: RefusalGround::ManifestlyUnfoundedOrExcessive,
+                reason: "You sent the same request 40 times this week.".into(),
+            }),
+            facts: vec![ActivityFacts {
+                name: "Customer administration".into(),
+                purposes: vec!["Delivering orders".into(), "Invoicing".into()],
+                legal_basis: Some("Art. 6(1)(b) contract".into()),
+                categories: vec![
+                    CategoryFact {
+                        name: "Contact details".into(),
+                        retention: Some("2 years after the last order".into()),
+                    },
+                    CategoryFact {
+                        name: "Usage logs".into(),
+                        retention: None,
+                    },
+                ],
+                recipients: vec![
+                    RecipientFact {
+                        name: "PostNL".into(),
+                        kind: "processor".into(),
+                        country: "NL".into(),
+                        outside_eea: false,
+                        safeguard: None,
+                    },
+                    RecipientFact {
+                        name: "MailCloud Inc.".into(),
+                        kind: "processor".into(),
+                        country: "US".into(),
+                        outside_eea: true,
+                        safeguard: Some("Standard contractual clauses".into()),
+                    },
+                ],
+                source: Some("Credit agency Acme".into()),
+                automated_decision_logic: Some("A credit score decides the payment terms.".into()),
+            }],
+            systems_searched: vec![
+                SystemOutcome {
+                    system: "CRM".into(),
+                    note: Some("3 records".into()),
+                },
+                SystemOutcome {
+                    system: "Webshop".into(),
+                    note: None,
+                },
+            ],
+            erased: vec![SystemOutcome {
+                system: "Newsletter".into(),
+                note: None,
+            }],
+            kept: vec![KeptData {
+                system: "Accounting".into(),
+                categories: vec!["Invoices".into()],
+                exception: "Art. 17(3)(b), AWR art. 52: 7 years fiscal retention".into(),
+                until: Some(date("2033-12-31")),
+            }],
+            recipients_notified: vec!["PostNL".into()],
+        }
+    }
+
+    fn render_ok(kind: LetterKind, language: Language, context: &LetterContext) -> RenderedLetter {
+        render(kind, language, context).unwrap_or_else(|e| panic!("{kind} {language}: {e}"))
+    }
+
+    #[test]
+    fn needs_message_matches_the_templates() {
+        let mut without = context();
+        without.message = None;
+        for &kind in LetterKind::VARIANTS {
+            for language in [Language::Nl, Language::En] {
+                assert_eq!(
+                    render(kind, language, &without).is_err(),
+                    kind.needs_message(),
+                    "{kind} {language}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_in_both_languages_with_greeting_reference_and_signature() {
+        let context = context();
+        for &kind in LetterKind::VARIANTS {
+            for language in [Language::Nl, Language::En] {
+                let letter = render_ok(kind, language, &context);
+                assert!(
+                    letter.subject.contains("AVG-2026-0042"),
+                    "{kind} {language}"
+                );
+                assert!(!letter.subject.contains('\n'));
+                let body = &letter.body;
+                assert!(body.contains("Jan Jansen"), "{kind} {language}: greeting");
+                assert!(body.contains("AVG-2026-0042"), "{kind} {language}");
+                assert!(
+                    body.contains("Fietsenwinkel De Spaak B.V."),
+                    "{kind} {language}"
+                );
+                assert!(body.contains("privacy@despaak.nl"), "{kind} {language}");
+                assert!(
+                    body.contains("Mr. A. de Vries (fg@despaak.nl)"),
+                    "{kind} {language}"
+                );
+                assert!(!body.contains("none"), "{kind} {language}: a hole\n{body}");
+                assert!(!body.contains("\n\n\n"), "{kind} {language}: gap\n{body}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_sparse_context_leaves_no_holes_or_gaps() {
+        let mut context = context();
+        context.organisation.address = None;
+        context.organisation.dpo_name = None;
+        context.status_url = None;
+        context.facts.clear();
+        context.systems_searched.clear();
+        context.erased.clear();
+        context.kept.clear();
+        context.recipients_notified.clear();
+        for &kind in LetterKind::VARIANTS {
+            for language in [Language::Nl, Language::En] {
+                let body = render_ok(kind, language, &context).body;
+                assert!(!body.contains("none"), "{kind} {language}: a hole\n{body}");
+                assert!(!body.contains("\n\n\n"), "{kind} {language}: gap\n{body}");
+                assert!(
+                    body.contains("fg@despaak.nl"),
+                    "{kind} {language}: DPO e-mail alone"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn paragraphs_are_separated_by_one_blank_line() {
+        let body = render_ok(LetterKind::Refusal, Language::En, &context()).body;
+        assert!(body.contains("(autoriteitpersoonsgegevens.nl).\n\nYou may also go to court"));
+        assert!(body.contains("UAVG).\n\nIf you have questions"));
+        assert!(body.ends_with("Your reference: AVG-2026-0042\n"));
+    }
+
+    #[test]
+    fn greeting_without_a_name_and_signature_without_dpo() {
+        let mut context = context();
+        context.requester_name = None;
+        context.organisation.dpo_name = None;
+        context.organisation.dpo_email = None;
+        let nl = render_ok(LetterKind::ReceiptConfirmation, Language::Nl, &context);
+        assert!(nl.body.starts_with("Geachte heer, mevrouw,"));
+        assert!(!nl.body.contains("Functionaris"));
+        let en = render_ok(LetterKind::ReceiptConfirmation, Language::En, &context);
+        assert!(en.body.starts_with("Dear Sir or Madam,"));
+    }
+
+    #[test]
+    fn receipt_confirmation_has_dates_status_link_and_is_free() {
+        let nl = render_ok(LetterKind::ReceiptConfirmation, Language::Nl, &context());
+        assert!(nl.body.contains("31 augustus 2026"));
+        assert!(nl.body.contains("30 september 2026"));
+        assert!(nl.body.contains("https://loket.example/status/abc.def"));
+        assert!(nl.body.contains("gratis"));
+        assert!(nl.body.contains("inzage"));
+        let en = render_ok(LetterKind::ReceiptConfirmation, Language::En, &context());
+        assert!(en.body.contains("31 August 2026"));
+        assert!(en.body.contains("30 September 2026"));
+        assert!(en.body.contains("free of charge"));
+        assert!(en.body.contains("Article 15"));
+    }
+
+    #[test]
+    fn verification_code_needs_the_code() {
+        let en = render_ok(LetterKind::VerificationCode, Language::En, &context());
+        assert!(en.body.contains("483920"));
+        assert!(en.body.contains("30 minutes"));
+        assert!(en.body.contains("ignore"));
+        let mut without = context();
+        without.code = None;
+        let error = render(LetterKind::VerificationCode, Language::Nl, &without).unwrap_err();
+        assert!(error.to_string().contains("code"), "{error}");
+    }
+
+    #[test]
+    fn clarification_and_extension_carry_the_message() {
+        let nl = render_ok(LetterKind::ClarificationQuestion, Language::Nl, &context());
+        assert!(nl.body.contains("We need to check three archives."));
+        assert!(nl.body.contains("staat de termijn"));
+        let en = render_ok(LetterKind::ExtensionNotice, Language::En, &context());
+        assert!(en.body.contains("We need to check three archives."));
+        assert!(en.body.contains("30 September 2026"));
+        assert!(en.body.contains("Article 12(3)"));
+        assert!(en.body.contains("Autoriteit Persoonsgegevens"));
+        let mut without = context();
+        without.message = None;
+        assert!(render(LetterKind::ExtensionNotice, Language::En, &without).is_err());
+    }
+
+    #[test]
+    fn access_answer_has_every_article_15_fact() {
+        for language in [Language::Nl, Language::En] {
+            let body = render_ok(LetterKind::AccessAnswer, language, &context()).body;
+            for fact in [
+                "Delivering orders; Invoicing",
+                "Contact details: 2 years after the last order",
+                "Usage logs: ",
+                "PostNL (processor, NL)",
+                "MailCloud Inc. (processor, US)",
+                "Standard contractual clauses",
+                "Credit agency Acme",
+                "A credit score decides the payment terms.",
+                "CRM: 3 records",
+                "- Webshop",
+                "We need to check three archives.",
+                "Autoriteit Persoonsgegevens",
+            ] {
+                assert!(body.contains(fact), "{language}: {fact}\n{body}");
+            }
+            for article in ["16", "17", "18", "20", "21"] {
+                assert!(body.contains(article), "{language}: Art. {article}");
+            }
+        }
+        let en = render_ok(LetterKind::AccessAnswer, Language::En, &context()).body;
+        assert!(en.contains("MailCloud Inc. (processor, US) - OUTSIDE THE EUROPEAN ECONOMIC AREA"));
+        assert!(!en.contains("PostNL (processor, NL) - OUTSIDE"));
+        let nl = render_ok(LetterKind::AccessAnswer, Language::Nl, &context()).body;
+        assert!(
+            nl.contains("MailCloud Inc. (processor, US) - BUITEN DE EUROPESE ECONOMISCHE RUIMTE")
+        );
+    }
+
+    #[test]
+    fn portability_answer_is_machine_readable() {
+        let en = render_ok(LetterKind::PortabilityAnswer, Language::En, &context()).body;
+        assert!(en.contains("structured, commonly used and machine-readable"));
+        assert!(en.contains("CRM: 3 records"));
+        let nl = render_ok(LetterKind::PortabilityAnswer, Language::Nl, &context()).body;
+        assert!(nl.contains("machineleesbare"));
+    }
+
+    #[test]
+    fn erasure_confirmation_says_what_was_kept_why_and_until_when() {
+        let en = render_ok(LetterKind::ErasureConfirmation, Language::En, &context()).body;
+        assert!(en.contains("- Newsletter"));
+        assert!(en.contains("Accounting: Invoices"));
+        assert!(en.contains("AWR art. 52"));
+        assert!(en.contains("Kept until: 31 December 2033"));
+        assert!(en.contains("Article 19"));
+        assert!(en.contains("- PostNL"));
+        assert!(
+            en.contains("district court"),
+            "kept data is a partial refusal"
+        );
+        let nl = render_ok(LetterKind::ErasureConfirmation, Language::Nl, &context()).body;
+        assert!(nl.contains("Bewaard tot: 31 december 2033"));
+        let mut all_erased = context();
+        all_erased.kept.clear();
+        let en = render_ok(LetterKind::ErasureConfirmation, Language::En, &all_erased).body;
+        assert!(!en.contains("Kept until"));
+        assert!(!en.contains("district court"));
+    }
+
+    #[test]
+    fn outcomes_carry_message_and_notified_recipients() {
+        for kind in [
+            LetterKind::RectificationOutcome,
+            LetterKind::RestrictionOutcome,
+            LetterKind::ObjectionOutcome,
+            LetterKind::HumanReviewOutcome,
+        ] {
+            let en = render_ok(kind, Language::En, &context()).body;
+            assert!(en.contains("We need to check three archives."), "{kind}");
+            assert!(en.contains("- PostNL"), "{kind}");
+        }
+        let en = render_ok(LetterKind::RestrictionOutcome, Language::En, &context()).body;
+        assert!(en.contains("tell you before we lift the restriction"));
+        let nl = render_ok(LetterKind::RestrictionOutcome, Language::Nl, &context()).body;
+        assert!(nl.contains("Voordat wij de beperking opheffen"));
+    }
+
+    #[test]
+    fn refusal_explains_ground_and_names_the_ap_and_the_court() {
+        let grounds = [
+            (
+                RefusalGround::IdentityNotEstablished,
+                "Article 12(6)",
+                "Artikel 11, lid 2",
+            ),
+            (
+                RefusalGround::ManifestlyUnfoundedOrExcessive,
+                "Article 12(5)",
+                "artikel 12, lid 5",
+            ),
+            (
+                RefusalGround::LegalException,
+                "Article 17(3)",
+                "artikel 17, lid 3",
+            ),
+            (
+                RefusalGround::NoDataProcessed,
+                "do not process any",
+                "geen persoonsgegevens",
+            ),
+        ];
+        for (ground, english, dutch) in grounds {
+            let mut context = context();
+            context.refusal.as_mut().unwrap().ground = ground;
+            let en = render_ok(LetterKind::Refusal, Language::En, &context).body;
+            assert!(en.contains(english), "{ground}\n{en}");
+            assert!(en.contains("You sent the same request 40 times this week."));
+            assert!(en.contains("Autoriteit Persoonsgegevens (autoriteitpersoonsgegevens.nl)"));
+            assert!(en.contains("within six weeks"));
+            assert!(en.contains("Article 35"));
+            let nl = render_ok(LetterKind::Refusal, Language::Nl, &context).body;
+            assert!(
+                nl.to_lowercase().contains(&dutch.to_lowercase()),
+                "{ground}\n{nl}"
+            );
+            assert!(nl.contains("autoriteitpersoonsgegevens.nl"));
+            assert!(nl.contains("binnen zes weken"));
+            assert!(nl.contains("rechtbank"));
+        }
+        let mut without = context();
+        without.refusal = None;
+        assert!(render(LetterKind::Refusal, Language::En, &without).is_err());
+    }
+
+    #[test]
+    fn plain_text_is_not_html_escaped() {
+        let mut context = context();
+        context.requester_name = Some("Anne O'Brien & Zn. <x>".into());
+        let letter = render_ok(LetterKind::ReceiptConfirmation, Language::En, &context);
+        assert!(letter.body.contains("Anne O'Brien & Zn. <x>"));
+    }
 }

@@ -1,10 +1,20 @@
-//! The outbox. CONTRACT (stub): signatures fixed; implemented by the mail work.
+//! The outbox: every letter is written here, in the same transaction as the change that caused
+//! it, and delivered afterwards by the worker (`super::worker`). A mail server that is down
+//! delays letters; it never loses them, and a rolled-back change never sends one.
+//!
+//! Recipient, subject and body are personal data and stored encrypted, each bound to its column.
 
 use super::letters::LetterKind;
 use crate::crypto::Cipher;
+use crate::db::models::outbox::{self as rows, OutboxRow};
 use crate::db::{DbConnection, StoreError};
 use crate::requests::model::Language;
+use chrono::NaiveDateTime;
 use serde::Serialize;
+
+const RECIPIENT: &str = "outbox.recipient";
+const SUBJECT: &str = "outbox.subject";
+const BODY: &str = "outbox.body";
 
 pub struct NewMail<'a> {
     pub request_id: Option<&'a str>,
@@ -15,6 +25,35 @@ pub struct NewMail<'a> {
     pub body: &'a str,
 }
 
+/// Where a message stands: waiting (or being retried), delivered, or given up after
+/// `mail.max_attempts` tries and left for a person to look at.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum OutboxStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A message as an agent or administrator sees it: decrypted, without the body.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxEntry {
     pub id: String,
@@ -30,18 +69,163 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
+/// Puts a message in the outbox, due at once. Runs on the caller's connection and inside the
+/// caller's transaction, so the message exists exactly when the caller's change commits; wake
+/// the worker (`WorkerHandle::wake`) after the commit to deliver it without waiting for a poll.
 pub fn enqueue(
-    _conn: &mut DbConnection,
-    _cipher: &Cipher,
-    _mail: NewMail<'_>,
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    mail: NewMail<'_>,
 ) -> Result<String, StoreError> {
-    Ok(uuid::Uuid::new_v4().to_string())
+    let now = crate::db::now();
+    let row = OutboxRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        request_id: mail.request_id.map(str::to_string),
+        template: mail.letter.to_string(),
+        language: mail.language.as_str().to_string(),
+        recipient_enc: cipher.encrypt(RECIPIENT, mail.recipient),
+        subject_enc: cipher.encrypt(SUBJECT, mail.subject),
+        body_enc: cipher.encrypt(BODY, mail.body),
+        status: rows::PENDING.to_string(),
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+    };
+    row.insert(conn)?;
+    Ok(row.id)
 }
 
+/// The messages of one request, oldest first.
 pub fn list_for_request(
-    _conn: &mut DbConnection,
-    _cipher: &Cipher,
-    _request_id: &str,
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    request_id: &str,
 ) -> Result<Vec<OutboxEntry>, crate::error::Error> {
-    Ok(Vec::new())
+    let rows = OutboxRow::for_request(conn, request_id)?;
+    Ok(decrypt_all(cipher, rows)?)
+}
+
+/// One page of the whole outbox, newest first, optionally of one status; with the total count.
+pub fn list(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    status: Option<OutboxStatus>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<OutboxEntry>, i64), crate::error::Error> {
+    let (rows, total) = OutboxRow::page(
+        conn,
+        status.map(OutboxStatus::as_str),
+        offset.max(0),
+        limit.max(0),
+    )?;
+    Ok((decrypt_all(cipher, rows)?, total))
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    id: &str,
+) -> Result<Option<OutboxEntry>, crate::error::Error> {
+    Ok(OutboxRow::find(conn, id)?
+        .map(|row| entry(cipher, row))
+        .transpose()?)
+}
+
+fn decrypt_all(cipher: &Cipher, rows: Vec<OutboxRow>) -> Result<Vec<OutboxEntry>, StoreError> {
+    rows.into_iter().map(|row| entry(cipher, row)).collect()
+}
+
+fn entry(cipher: &Cipher, row: OutboxRow) -> Result<OutboxEntry, StoreError> {
+    Ok(OutboxEntry {
+        recipient: open(cipher, RECIPIENT, &row.id, &row.recipient_enc)?,
+        subject: open(cipher, SUBJECT, &row.id, &row.subject_enc)?,
+        id: row.id,
+        request_id: row.request_id,
+        letter: row.template,
+        language: row.language,
+        status: row.status,
+        attempts: row.attempts,
+        created_at: row.created_at,
+        sent_at: row.sent_at,
+        last_error: row.last_error,
+    })
+}
+
+fn open(cipher: &Cipher, place: &str, id: &str, stored: &str) -> Result<String, StoreError> {
+    cipher
+        .decrypt(place, stored)
+        .map_err(|e| StoreError::Corrupt(format!("outbox message {id}: {place}: {e}")))
+}
+
+// --- delivery (used by the worker) ------------------------------------------------------------
+
+/// A message claimed for delivery, in the clear. Not `Debug`: it holds personal data.
+pub(crate) struct Claimed {
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Ids of messages due for delivery at `now`.
+pub(crate) fn due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    rows::due_ids(conn, now, limit)
+}
+
+/// What claiming a message gave: the message, or a message that cannot be opened.
+pub(crate) enum ClaimOutcome {
+    Claimed(Claimed),
+    Unreadable { attempts: i32, error: StoreError },
+}
+
+/// Claims message `id` until `lease_until` (see [`rows::claim`]); `None` when another worker
+/// got it first or it is no longer due.
+pub(crate) fn claim(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    id: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> Result<Option<ClaimOutcome>, StoreError> {
+    let Some(row) = rows::claim(conn, id, now, lease_until)? else {
+        return Ok(None);
+    };
+    let opened = (|| {
+        Ok::<_, StoreError>(Claimed {
+            recipient: open(cipher, RECIPIENT, &row.id, &row.recipient_enc)?,
+            subject: open(cipher, SUBJECT, &row.id, &row.subject_enc)?,
+            body: open(cipher, BODY, &row.id, &row.body_enc)?,
+            attempts: row.attempts,
+        })
+    })();
+    Ok(Some(match opened {
+        Ok(claimed) => ClaimOutcome::Claimed(claimed),
+        Err(error) => ClaimOutcome::Unreadable {
+            attempts: row.attempts,
+            error,
+        },
+    }))
+}
+
+pub(crate) fn record_sent(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    rows::mark_sent(conn, id, crate::db::now())
+}
+
+/// Records a failed attempt with a short error that holds no personal data; the message is
+/// retried at `retry_at`, or marked failed when that is `None`.
+pub(crate) fn record_failure(
+    conn: &mut DbConnection,
+    id: &str,
+    error: &str,
+    retry_at: Option<NaiveDateTime>,
+) -> Result<(), StoreError> {
+    rows::mark_attempt_failed(conn, id, error, retry_at)
 }

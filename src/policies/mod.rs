@@ -1,16 +1,34 @@
-//! Policies as files. CONTRACT (stub): the types and signatures here are fixed; the loader,
-//! validation and shipped files are implemented by the policy work.
+//! Policies as files: how requests are handled (`requests:`) and how long data is kept (`rules:`),
+//! read from the `*.yaml` files of one directory (`policies/` ships the Dutch defaults).
+//!
+//! A policy file is written by a privacy officer, so every problem names the file, the line and
+//! the field to fix, and all problems are reported at once. Loading checks a file on its own
+//! ([`load`]); [`Policies::check_against`] then checks what the rules point to against the catalog
+//! ([`check`]), because the catalog lives in the database and may change after the files load.
+
+mod check;
+mod load;
+mod period;
+
+pub use period::{PeriodError, PERIOD_EXPECTED};
 
 use crate::requests::model::RequestKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
-#[derive(Debug, Clone)]
+/// Everything the policy files say, merged over the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policies {
     pub requests: RequestPolicy,
+    /// Retention rules in file-name order, then file order.
     pub retention: Vec<RetentionRule>,
 }
 
-#[derive(Debug, Clone)]
+/// How requests are handled (`requests:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestPolicy {
     /// Request kinds whose completion a privacy officer must approve (refusals always need it).
     pub approval_required_for: Vec<RequestKind>,
@@ -20,17 +38,81 @@ pub struct RequestPolicy {
     pub verification_code_minutes: i64,
 }
 
-#[derive(Debug, Clone)]
+/// How long one set of data is kept, and whether a law obliges keeping it (`rules:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetentionRule {
+    /// A stable key (`^[a-z][a-z0-9_]*$`), unique over all files; sweeps and tasks refer to it.
     pub name: String,
+    /// What the rule is about, for people, including what the fields cannot say yet.
+    pub description: String,
+    /// The catalog system the data lives in.
     pub system: String,
+    /// The catalog activity the data is kept for; absent means every activity using the system.
+    #[serde(default)]
     pub activity: Option<String>,
+    /// Category codes; empty means all the system holds (for the activity, if one is given).
+    #[serde(default)]
     pub categories: Vec<String>,
     pub keep: Period,
+    /// The law or reasoning behind the period, in words ("AWR art. 52; BW 2:10").
+    #[serde(default)]
     pub legal_basis: Option<String>,
+    /// A law obliges keeping the data for `keep`, so an erasure request keeps it under
+    /// Art. 17(3)(b) instead of erasing it.
+    #[serde(default)]
     pub legal_duty: bool,
+    // Issue 4 adds here: `counted_from` (the event the period runs from: created, last contact,
+    // end of contract, consent withdrawn), `on_expiry` (delete, anonymise per field, restrict,
+    // review task) and `exceptions` (legal hold, open request, active restriction). Until then
+    // `description` says from when a period counts.
+    /// Where the rule was written, to point at it in later checks; not part of the file format.
+    #[serde(skip)]
+    pub source: RuleSource,
 }
 
+/// The file and lines a rule came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleSource {
+    /// The file as the loader was given it, e.g. `policies/retention.yaml`.
+    pub file: String,
+    /// The rule's path in the file, e.g. `rules[2]`.
+    pub path: String,
+    /// The line of the rule and of each of its fields (`""` for the rule itself, `system`,
+    /// `categories[1]`, ...).
+    pub lines: BTreeMap<String, usize>,
+}
+
+impl RuleSource {
+    /// The line of `field` of the rule, or of the rule itself when the field has none.
+    pub fn line_of(&self, field: &str) -> Option<usize> {
+        self.lines
+            .get(field)
+            .or_else(|| self.lines.get(""))
+            .copied()
+    }
+
+    /// A problem with `field` of this rule.
+    pub fn problem(&self, field: &str, message: impl Into<String>) -> PolicyProblem {
+        PolicyProblem {
+            file: self.file.clone(),
+            line: self.line_of(field),
+            field: join_path(&self.path, field),
+            message: message.into(),
+        }
+    }
+}
+
+/// `rules[2]` and `keep` make `rules[2].keep`; an empty field names the rule itself.
+fn join_path(path: &str, field: &str) -> String {
+    if field.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+/// A period written as "7 years", "3 months", "4 weeks" or "30 days".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
     Days(u32),
@@ -39,25 +121,131 @@ pub enum Period {
     Years(u32),
 }
 
+/// One thing wrong in a policy file, located for the person who has to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyProblem {
+    pub file: String,
+    pub line: Option<usize>,
+    /// The field's path in the file (`rules[2].keep`); empty when the problem is the file itself.
+    pub field: String,
+    pub message: String,
+}
+
+/// `policies/retention.yaml line 12: rules[2].keep: expected a period like "7 years"`.
+impl fmt::Display for PolicyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// A problem of the directory as a whole (no request policy, no files).
     #[error("{0}")]
     Invalid(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Every problem found in the files, one per line when shown.
+    #[error("{}", join_lines(.0))]
+    Problems(Vec<PolicyProblem>),
+}
+
+fn join_lines(problems: &[PolicyProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The shipped request-handling defaults, for running without a policy directory.
+impl Default for RequestPolicy {
+    fn default() -> Self {
+        RequestPolicy {
+            approval_required_for: Vec::new(),
+            status_link_days: 120,
+            verification_code_minutes: 30,
+        }
+    }
+}
+
+/// The request-handling defaults and no retention rules.
+impl Default for Policies {
+    fn default() -> Self {
+        Policies {
+            requests: RequestPolicy::default(),
+            retention: Vec::new(),
+        }
+    }
 }
 
 impl Policies {
-    pub fn load_dir(_dir: &Path) -> Result<Self, PolicyError> {
-        Ok(Policies {
-            requests: RequestPolicy {
-                approval_required_for: Vec::new(),
-                status_link_days: 120,
-                verification_code_minutes: 30,
-            },
-            retention: Vec::new(),
-        })
+    /// Reads and checks every `*.yaml` file in `dir` (not its subdirectories). Exactly one file
+    /// must hold `requests:`; `rules:` may be spread over several files.
+    pub fn load_dir(dir: &Path) -> Result<Self, PolicyError> {
+        load::load_dir(dir)
     }
 
+    /// Whether completing a request of `kind` needs a privacy officer's approval.
     pub fn needs_approval(&self, kind: RequestKind) -> bool {
         self.requests.approval_required_for.contains(&kind)
     }
+
+    /// Checks that every rule's system, activity and categories exist in `catalog`, that the
+    /// activity uses the system and that the system holds the categories. Empty when all is well.
+    pub fn check_against(
+        &self,
+        catalog: &crate::requests::checklist::CatalogSnapshot,
+    ) -> Vec<PolicyProblem> {
+        check::check_rules(&self.retention, catalog)
+    }
+
+    /// The rule called `name`.
+    pub fn rule(&self, name: &str) -> Option<&RetentionRule> {
+        self.retention.iter().find(|rule| rule.name == name)
+    }
 }
+
+/// The example catalog and the shipped policies, for tests here and in the checklist.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Policies;
+    use crate::catalog::model::builtin_categories;
+    use crate::requests::checklist::CatalogSnapshot;
+    use std::path::{Path, PathBuf};
+
+    pub fn shipped_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+    }
+
+    pub fn shipped_policies() -> Policies {
+        Policies::load_dir(&shipped_dir()).expect("the shipped policies load")
+    }
+
+    /// `examples/catalog.yaml` with the built-in categories, as the database would give it.
+    pub fn example_catalog() -> CatalogSnapshot {
+        let text = include_str!("../../examples/catalog.yaml");
+        let document = crate::catalog::parse_yaml(text).expect("the example catalog parses");
+        let mut categories = builtin_categories();
+        categories.extend(document.categories);
+        CatalogSnapshot {
+            systems: document.systems,
+            activities: document.activities,
+            categories,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -71,23 +71,14 @@ impl NewRequest {
         if let Some(representative) = &self.representative {
             errors.extend(representative.check("representative"));
         }
-        if let Some(identity) = &self.identity {
-            check_note(&mut errors, "identity.note", identity.note.as_deref());
+        if let Some(note) = self.identity.as_ref().and_then(|i| i.note.as_deref()) {
+            check_text(&mut errors, "identity.note", note, MAX_DETAILS);
         }
         if let Some(received) = self.received_at {
             errors.extend(check_receipt_time(received.naive_utc(), now));
         }
-        if errors.is_empty() {
-            Ok(self)
-        } else {
-            Err(Error::Invalid(errors))
-        }
-    }
-}
-
-pub fn check_note(errors: &mut Vec<FieldError>, field: &str, note: Option<&str>) {
-    if let Some(note) = note {
-        check_text(errors, field, note, MAX_DETAILS);
+        crate::error::all_valid(errors)?;
+        Ok(self)
     }
 }
 

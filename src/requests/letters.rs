@@ -63,6 +63,12 @@ impl RequestService {
         letter: LetterKind,
         extras: &Extras,
     ) -> Result<Preview> {
+        if letter.needs_message() && extras.message.is_none() {
+            return Err(Error::invalid(
+                "message",
+                format!("a {letter} letter needs your own words: the question, reason or outcome"),
+            ));
+        }
         let language: Language = super::case::parse_stored(&case.row.language, "language")?;
         let context = self.letter_context(conn, case, extras, language)?;
         let RenderedLetter { subject, body } = mail_letters::render(letter, language, &context)

@@ -7,16 +7,16 @@
 //! and the letter that goes with each step, queued in the same transaction.
 
 use super::case::Case;
-use super::intake::{check_note, IdentityCheck};
+use super::intake::IdentityCheck;
 use super::letters::{answer_letter, Extras, Preview};
 use super::model::{PauseReason, RefusalGround, RequestState, TaskKind, TaskState};
-use super::requester::{check_text, open, place, MAX_DETAILS};
+use super::requester::{check_texts, open, place};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
 use crate::auth::Permission;
 use crate::db::models::requests::{self as rows, PauseRow};
 use crate::db::DbConnection;
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, Result};
 use crate::mail::letters::{LetterKind, RefusalInfo};
 use serde::Deserialize;
 
@@ -318,11 +318,7 @@ impl RequestService {
         request_id: String,
         verify: VerifyIdentity,
     ) -> Result<RequestView> {
-        let mut errors = Vec::new();
-        check_note(&mut errors, "note", verify.note.as_deref());
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
+        check_texts(&[("note", verify.note.as_deref())])?;
         let check = IdentityCheck {
             method: verify.method,
             note: verify.note,
@@ -397,13 +393,7 @@ impl RequestService {
         request_id: String,
         pause: StartPause,
     ) -> Result<RequestView> {
-        if let Some(question) = &pause.question {
-            let mut errors = Vec::new();
-            check_text(&mut errors, "question", question, MAX_DETAILS);
-            if !errors.is_empty() {
-                return Err(Error::Invalid(errors));
-            }
-        }
+        check_texts(&[("question", pause.question.as_deref())])?;
         self.on_case(
             staff.actor(),
             request_id,
@@ -475,11 +465,7 @@ impl RequestService {
         request_id: String,
         extension: Extension,
     ) -> Result<RequestView> {
-        let mut errors = Vec::new();
-        check_text(&mut errors, "reason", &extension.reason, MAX_DETAILS);
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
+        check_texts(&[("reason", Some(&extension.reason))])?;
         self.on_case(staff.actor(), request_id, extension.version, move |service, conn, case| {
             case.expect_open()?;
             if case.row.extended {
@@ -684,29 +670,14 @@ impl RequestService {
 }
 
 fn check_message(letter: &LetterRequest) -> Result<()> {
-    let mut errors: Vec<FieldError> = Vec::new();
-    if let Some(message) = &letter.message {
-        check_text(&mut errors, "message", message, MAX_DETAILS);
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid(errors))
-    }
+    check_texts(&[("message", letter.message.as_deref())])
 }
 
 fn check_transition_text(t: &Transition) -> Result<()> {
-    let mut errors = Vec::new();
-    for (field, value) in [("reason", &t.reason), ("justification", &t.justification)] {
-        if let Some(value) = value {
-            check_text(&mut errors, field, value, MAX_DETAILS);
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid(errors))
-    }
+    check_texts(&[
+        ("reason", t.reason.as_deref()),
+        ("justification", t.justification.as_deref()),
+    ])
 }
 
 /// E-mail is the only channel loket sends itself; without an address the agent posts the

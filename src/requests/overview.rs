@@ -71,7 +71,7 @@ impl RequestService {
                 }
             }
         }
-        earlier.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+        earlier.sort_by_key(|summary| std::cmp::Reverse(summary.received_at));
         RequestView::build(&self.cipher, case, &comments, earlier, today)
     }
 

@@ -219,6 +219,17 @@ pub fn open(cipher: &Cipher, place: &str, sealed: &Option<String>) -> Result<Opt
         .map_err(|e| crate::error::Error::Internal(format!("{place}: {e}")))
 }
 
+/// Checks free text written by staff or the person; absent optional fields pass.
+pub fn check_texts(fields: &[(&str, Option<&str>)]) -> Result<()> {
+    let mut errors = Vec::new();
+    for (field, value) in fields {
+        if let Some(value) = value {
+            check_text(&mut errors, field, value, MAX_DETAILS);
+        }
+    }
+    crate::error::all_valid(errors)
+}
+
 /// Non-empty after trimming and at most `max` characters.
 pub fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
     if value.trim().is_empty() {
@@ -267,10 +278,10 @@ pub fn normalise_customer_number(value: &str) -> String {
 pub fn normalise_phone(value: &str) -> String {
     let digits: String = value.chars().filter(|c| c.is_ascii_digit()).collect();
     let international = value.trim_start().starts_with('+');
-    if international && digits.starts_with("31") {
-        format!("0{}", &digits[2..])
-    } else if digits.starts_with("0031") {
-        format!("0{}", &digits[4..])
+    if let Some(national) = digits.strip_prefix("31").filter(|_| international) {
+        format!("0{national}")
+    } else if let Some(national) = digits.strip_prefix("0031") {
+        format!("0{national}")
     } else {
         digits
     }

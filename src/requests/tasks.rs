@@ -5,7 +5,7 @@
 
 use super::case::{stale, Case};
 use super::model::{TaskKind, TaskState};
-use super::requester::{check_text, place, MAX_DETAILS};
+use super::requester::{check_text, check_texts, place, MAX_DETAILS};
 use super::view::RequestView;
 use super::{RequestService, Staff};
 use crate::audit::Change;
@@ -69,11 +69,7 @@ impl TaskUpdate {
                 "give assignee and/or state to change",
             ));
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid(errors))
-        }
+        crate::error::all_valid(errors)
     }
 }
 
@@ -127,11 +123,7 @@ impl RequestService {
         task_id: String,
         body: String,
     ) -> Result<RequestView> {
-        let mut errors = Vec::new();
-        check_text(&mut errors, "body", &body, MAX_DETAILS);
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
+        check_texts(&[("body", Some(&body))])?;
         let service = self.clone();
         self.store
             .write(move |conn| {

@@ -42,6 +42,8 @@ macro_rules! backend_tests {
 }
 
 pub struct TestApp {
+    /// First, so it is dropped (and the worker told to stop) before the database goes.
+    _mail_worker: Option<loket::mail::worker::WorkerHandle>,
     pub address: String,
     pub client: reqwest::Client,
     pub store: Store,
@@ -75,11 +77,13 @@ impl TestApp {
             ..Settings::default()
         };
         configure(&mut settings);
-        let app = Application::build(&settings).await.expect("app starts");
+        let mut app = Application::build(&settings).await.expect("app starts");
+        let mail_worker = app.take_mail_worker();
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         let store = Store::open(&settings.database_url(), 2).expect("test store");
         TestApp {
+            _mail_worker: mail_worker,
             address,
             client: reqwest::Client::new(),
             store,
@@ -259,12 +263,6 @@ fn replace_database(url: &str, name: &str) -> String {
     format!("{host_part}/{name}{query}")
 }
 
-/// The cipher the test app runs with (its data key is 32 bytes of 42).
-pub fn test_cipher() -> loket::crypto::Cipher {
-    let key = [42u8; 32];
-    loket::crypto::Cipher::new(&key, &[], loket::crypto::derive_index_key(&key))
-}
-
 /// Everything the database holds about requests, as text: the SQLite files byte for byte (the
 /// write-ahead log included), or every row of the request tables on PostgreSQL.
 pub async fn dump_database(app: &TestApp) -> String {
@@ -314,4 +312,40 @@ pub async fn dump_database(app: &TestApp) -> String {
             .expect("dump")
         }
     }
+}
+
+/// Like [`backend_tests!`], for tests that need their own settings: each test names a
+/// `FnOnce(&mut Settings)` after `configured`, applied on both backends through
+/// [`TestApp::spawn_with`].
+#[macro_export]
+macro_rules! backend_tests_with {
+    ($(async fn $name:ident($app:ident: TestApp) configured $configure:expr; $body:block)*) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $app = TestApp::spawn_with(loket::db::Backend::Sqlite, $configure).await;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(loket_test_postgres), ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL")]
+                async fn $name() {
+                    let $app = TestApp::spawn_with(loket::db::Backend::Postgres, $configure).await;
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// The cipher the test app encrypts with, for reading what it stored.
+pub fn cipher_of(settings: &Settings) -> loket::crypto::Cipher {
+    let (secrets, _) = settings.secrets().expect("test secrets");
+    loket::crypto::Cipher::from_secrets(&secrets)
 }

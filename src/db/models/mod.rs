@@ -3,5 +3,6 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod outbox;
 pub mod requests;
 pub mod users;

@@ -1,0 +1,371 @@
+//! The delivery worker: a tokio task that sends what the outbox holds.
+//!
+//! Every `mail.poll_interval_ms` (or at once when woken) it takes the due messages one by one:
+//! claim (so two loket instances on one PostgreSQL database never send the same message), send,
+//! record. A failed attempt is retried after a delay that starts at `mail.backoff_base_ms` and
+//! doubles up to `mail.backoff_max_ms`; after `mail.max_attempts` attempts the message is marked
+//! failed for a person to look at. Logs name message ids, attempts and error kinds only: never a
+//! recipient, subject or body.
+//!
+//! A claim is a lease: if an instance dies mid-send, the message becomes due again when the lease
+//! runs out, so it is delivered at least once, and exactly once unless an instance crashes
+//! between handing the message to the server and recording it.
+
+use super::letters::MailError;
+use super::outbox::{self, ClaimOutcome, Claimed};
+use super::transport::{Outgoing, SendFailure, Transport};
+use crate::config::{MailSettings, Settings};
+use crate::crypto::Cipher;
+use crate::db::{Store, StoreError};
+use chrono::NaiveDateTime;
+use lettre::message::Mailbox;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
+
+/// Messages looked up per round; a full batch means another round follows at once.
+const BATCH: i64 = 20;
+
+/// Keeps the running worker. Dropping it stops the worker after the message it is sending.
+pub struct WorkerHandle {
+    waker: MailWaker,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    /// Delivers due mail now instead of at the next poll; call after committing an enqueue.
+    pub fn wake(&self) {
+        self.waker.wake();
+    }
+
+    /// A cheap, cloneable way to wake the worker, for code that does not own the handle.
+    pub fn waker(&self) -> MailWaker {
+        self.waker.clone()
+    }
+
+    /// Stops the worker and waits until it has finished the message in hand.
+    pub async fn shutdown(mut self) -> Result<(), MailError> {
+        self.stop.take();
+        match self.task.take() {
+            Some(task) => task.await.map_err(|e| MailError::Worker(e.to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        // Dropping the sender is the stop signal; the task ends at its next check.
+        self.stop.take();
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct MailWaker(Arc<Notify>);
+
+impl MailWaker {
+    pub fn wake(&self) {
+        // Stored when the worker is busy, so an enqueue during a round is not missed.
+        self.0.notify_one();
+    }
+}
+
+impl std::fmt::Debug for MailWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailWaker")
+    }
+}
+
+/// Starts the delivery worker on the current tokio runtime.
+pub fn spawn(store: Store, cipher: Cipher, settings: &Settings) -> Result<WorkerHandle, MailError> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| MailError::NoRuntime)?;
+    let policy = RetryPolicy::from_settings(&settings.mail)?;
+    let from: Mailbox = settings.mail.from.parse().map_err(|_| {
+        MailError::Config("mail.from must be an address like `Name <privacy@example.nl>`".into())
+    })?;
+    let transport = Transport::from_settings(settings)?;
+    let waker = MailWaker::default();
+    let (stop, stopped) = oneshot::channel();
+    let worker = Worker {
+        store,
+        cipher,
+        transport,
+        from,
+        policy,
+        waker: waker.clone(),
+    };
+    let task = runtime.spawn(worker.run(stopped));
+    tracing::info!(transport = ?settings.mail.transport, "mail worker started");
+    Ok(WorkerHandle {
+        waker,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// When to look again and when to give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RetryPolicy {
+    poll: Duration,
+    max_attempts: i32,
+    base: Duration,
+    max: Duration,
+    /// How long a claimed message is held: longer than any SMTP conversation can last.
+    lease: Duration,
+}
+
+impl RetryPolicy {
+    fn from_settings(mail: &MailSettings) -> Result<Self, MailError> {
+        if mail.poll_interval_ms == 0 || mail.max_attempts < 1 || mail.backoff_base_ms == 0 {
+            return Err(MailError::Config(
+                "mail.poll_interval_ms, mail.max_attempts and mail.backoff_base_ms must be at least 1"
+                    .into(),
+            ));
+        }
+        Ok(RetryPolicy {
+            poll: Duration::from_millis(mail.poll_interval_ms),
+            max_attempts: mail.max_attempts,
+            base: Duration::from_millis(mail.backoff_base_ms),
+            max: Duration::from_millis(mail.backoff_max_ms.max(mail.backoff_base_ms)),
+            lease: Duration::from_secs(mail.smtp_timeout_secs.max(1) * 4 + 60),
+        })
+    }
+
+    /// The wait after failed attempt number `attempts` (1-based): base, 2 × base, 4 × base, …
+    fn backoff(&self, attempts: i32) -> Duration {
+        let doublings = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(31);
+        self.base.saturating_mul(1 << doublings).min(self.max)
+    }
+
+    /// When to try again after attempt `attempts` failed, or `None` to give up.
+    fn retry_at(
+        &self,
+        now: NaiveDateTime,
+        attempts: i32,
+        permanent: bool,
+    ) -> Option<NaiveDateTime> {
+        if permanent || attempts >= self.max_attempts {
+            return None;
+        }
+        Some(now + to_chrono(self.backoff(attempts)))
+    }
+}
+
+fn to_chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Round {
+    Done,
+    Stopped,
+}
+
+struct Worker {
+    store: Store,
+    cipher: Cipher,
+    transport: Transport,
+    from: Mailbox,
+    policy: RetryPolicy,
+    waker: MailWaker,
+}
+
+impl Worker {
+    async fn run(self, mut stopped: oneshot::Receiver<()>) {
+        loop {
+            if self.deliver_due(&mut stopped).await == Round::Stopped {
+                break;
+            }
+            tokio::select! {
+                _ = &mut stopped => break,
+                _ = self.waker.0.notified() => {}
+                _ = tokio::time::sleep(self.policy.poll) => {}
+            }
+        }
+        tracing::info!("mail worker stopped");
+    }
+
+    /// Delivers everything that is due, round after round, until nothing is or a stop is asked.
+    /// Once the stop is seen the receiver is spent, so the caller must not wait on it again.
+    async fn deliver_due(&self, stopped: &mut oneshot::Receiver<()>) -> Round {
+        loop {
+            let now = crate::db::now();
+            let ids = match self.store.read(move |c| outbox::due(c, now, BATCH)).await {
+                Ok(ids) => ids,
+                Err(error) => {
+                    tracing::warn!(%error, "mail worker could not read the outbox");
+                    return Round::Done;
+                }
+            };
+            let full = ids.len() as i64 == BATCH;
+            for id in ids {
+                if stop_requested(stopped) {
+                    return Round::Stopped;
+                }
+                if let Err(error) = self.deliver(id.clone()).await {
+                    tracing::warn!(outbox_id = %id, %error, "mail worker could not record a delivery");
+                }
+            }
+            if !full {
+                return Round::Done;
+            }
+        }
+    }
+
+    /// Claims, sends and records one message.
+    async fn deliver(&self, id: String) -> Result<(), StoreError> {
+        let now = crate::db::now();
+        let lease_until = now + to_chrono(self.policy.lease);
+        let cipher = self.cipher.clone();
+        let claim_id = id.clone();
+        let claimed = self
+            .store
+            .read(move |c| outbox::claim(c, &cipher, &claim_id, now, lease_until))
+            .await?;
+        let (attempts, result) = match claimed {
+            // Another worker was first, or it is no longer due.
+            None => return Ok(()),
+            Some(ClaimOutcome::Unreadable { attempts, error }) => {
+                tracing::error!(outbox_id = %id, %error, "outbox message cannot be decrypted");
+                let failure = SendFailure {
+                    error: "message cannot be decrypted (is its data key configured?)".into(),
+                    permanent: false,
+                };
+                (attempts, Err(failure))
+            }
+            Some(ClaimOutcome::Claimed(message)) => (message.attempts, self.send(&message).await),
+        };
+        self.record(id, attempts, result).await
+    }
+
+    async fn send(&self, message: &Claimed) -> Result<(), SendFailure> {
+        let letter = Outgoing {
+            recipient: &message.recipient,
+            subject: &message.subject,
+            body: &message.body,
+        };
+        self.transport.send(&self.from, &letter).await
+    }
+
+    async fn record(
+        &self,
+        id: String,
+        attempts: i32,
+        result: Result<(), SendFailure>,
+    ) -> Result<(), StoreError> {
+        match result {
+            Ok(()) => {
+                tracing::info!(outbox_id = %id, attempts, "mail delivered");
+                self.store.read(move |c| outbox::record_sent(c, &id)).await
+            }
+            Err(failure) => {
+                let retry_at = self
+                    .policy
+                    .retry_at(crate::db::now(), attempts, failure.permanent);
+                if retry_at.is_some() {
+                    tracing::warn!(outbox_id = %id, attempts, error = %failure.error, "mail delivery failed; will retry");
+                } else {
+                    tracing::error!(outbox_id = %id, attempts, error = %failure.error, "mail delivery failed; giving up");
+                }
+                self.store
+                    .read(move |c| outbox::record_failure(c, &id, &failure.error, retry_at))
+                    .await
+            }
+        }
+    }
+}
+
+/// Whether the handle asked the worker to stop (or is gone).
+fn stop_requested(stopped: &mut oneshot::Receiver<()>) -> bool {
+    !matches!(stopped.try_recv(), Err(oneshot::error::TryRecvError::Empty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::from_settings(&MailSettings {
+            backoff_base_ms: 100,
+            backoff_max_ms: 1_000,
+            max_attempts: 6,
+            ..MailSettings::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_the_cap() {
+        let policy = policy();
+        let delays: Vec<u128> = (1..=6).map(|a| policy.backoff(a).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1_000, 1_000]);
+        assert_eq!(policy.backoff(i32::MAX), Duration::from_millis(1_000));
+    }
+
+    #[test]
+    fn gives_up_after_max_attempts_or_a_permanent_failure() {
+        let policy = policy();
+        let now = crate::db::now();
+        assert_eq!(
+            policy.retry_at(now, 1, false),
+            Some(now + chrono::Duration::milliseconds(100))
+        );
+        assert!(policy.retry_at(now, 5, false).is_some());
+        assert_eq!(policy.retry_at(now, 6, false), None);
+        assert_eq!(policy.retry_at(now, 1, true), None);
+    }
+
+    #[test]
+    fn nonsense_settings_are_refused() {
+        let zero_poll = MailSettings {
+            poll_interval_ms: 0,
+            ..MailSettings::default()
+        };
+        assert!(RetryPolicy::from_settings(&zero_poll).is_err());
+        let no_attempts = MailSettings {
+            max_attempts: 0,
+            ..MailSettings::default()
+        };
+        assert!(RetryPolicy::from_settings(&no_attempts).is_err());
+    }
+
+    fn store_in(dir: &tempfile::TempDir) -> Store {
+        Store::open(&format!("sqlite://{}/t.db", dir.path().display()), 1).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_smtp_tls_mode_builds_and_a_bad_from_address_is_refused() {
+        use crate::config::{MailTransportKind, SmtpTls};
+        let dir = tempfile::tempdir().unwrap();
+        let cipher = Cipher::new(&[1; 32], &[], [2; 32]);
+        for tls in [SmtpTls::None, SmtpTls::Starttls, SmtpTls::Tls] {
+            let mut settings = Settings::default();
+            settings.mail.transport = MailTransportKind::Smtp;
+            settings.mail.smtp_tls = tls;
+            settings.mail.smtp_username = Some("loket".into());
+            let handle = spawn(store_in(&dir), cipher.clone(), &settings).unwrap();
+            handle.shutdown().await.unwrap();
+        }
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        settings.mail.from = "not an address".into();
+        assert!(matches!(
+            spawn(store_in(&dir), cipher, &settings),
+            Err(MailError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn spawn_outside_a_runtime_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let cipher = Cipher::new(&[1; 32], &[], [2; 32]);
+        let result = spawn(store_in(&dir), cipher, &Settings::default());
+        assert!(matches!(result, Err(MailError::NoRuntime)));
+    }
+}

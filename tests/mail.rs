@@ -1,0 +1,296 @@
+//! The outbox and its delivery worker, end to end on both backends: an SMTP server that is down
+//! and then comes up gets the letter exactly once; the file transport writes one `.eml`; the
+//! outbox columns hold no plaintext.
+
+mod common;
+
+use common::{cipher_of, TestApp};
+use loket::config::{MailTransportKind, Settings, SmtpTls};
+use loket::crypto::Cipher;
+use loket::db::StoreError;
+use loket::mail::letters::LetterKind;
+use loket::mail::outbox::{self, NewMail, OutboxEntry, OutboxStatus};
+use loket::mail::worker::{self, WorkerHandle};
+use loket::requests::model::Language;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const RECIPIENT: &str = "jan.jansen@example.nl";
+const SUBJECT: &str = "Ontvangstbevestiging AVG-2026-0042";
+const BODY: &str = "Beste Jan Jansen, wij hebben uw verzoek ontvangen.";
+const POLL_MS: u64 = 50;
+
+/// Fast polling and retries, so a test sees several rounds in well under a second.
+fn quick_mail(settings: &mut Settings) {
+    settings.mail.poll_interval_ms = POLL_MS;
+    settings.mail.backoff_base_ms = 100;
+    settings.mail.backoff_max_ms = 200;
+    settings.mail.max_attempts = 1_000;
+    settings.mail.smtp_timeout_secs = 5;
+}
+
+/// SMTP without TLS on a loopback port that nothing listens on yet.
+fn smtp_on_free_port(settings: &mut Settings) {
+    quick_mail(settings);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    settings.mail.transport = MailTransportKind::Smtp;
+    settings.mail.smtp_tls = SmtpTls::None;
+    settings.mail.smtp_host = "127.0.0.1".into();
+    settings.mail.smtp_port = port;
+}
+
+fn spawn_worker(app: &TestApp) -> WorkerHandle {
+    worker::spawn(app.store.clone(), cipher_of(&app.settings), &app.settings).expect("worker")
+}
+
+async fn enqueue(app: &TestApp) -> String {
+    let cipher = cipher_of(&app.settings);
+    app.store
+        .write(move |conn| {
+            outbox::enqueue(
+                conn,
+                &cipher,
+                NewMail {
+                    request_id: None,
+                    letter: LetterKind::ReceiptConfirmation,
+                    language: Language::Nl,
+                    recipient: RECIPIENT,
+                    subject: SUBJECT,
+                    body: BODY,
+                },
+            )
+        })
+        .await
+        .expect("enqueued")
+}
+
+async fn entry(app: &TestApp, cipher: &Cipher, id: &str) -> OutboxEntry {
+    let (cipher, id) = (cipher.clone(), id.to_string());
+    app.store
+        .read(move |conn| outbox::find(conn, &cipher, &id))
+        .await
+        .expect("outbox read")
+        .expect("outbox entry exists")
+}
+
+/// Polls the entry until `done` holds, for at most ten seconds.
+async fn wait_for(
+    app: &TestApp,
+    id: &str,
+    what: &str,
+    done: impl Fn(&OutboxEntry) -> bool,
+) -> OutboxEntry {
+    let cipher = cipher_of(&app.settings);
+    for _ in 0..200 {
+        let current = entry(app, &cipher, id).await;
+        if done(&current) {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
+    }
+    panic!(
+        "outbox entry never got {what}: {:?}",
+        entry(app, &cipher, id).await
+    );
+}
+
+/// A minimal SMTP server that accepts everything and records each message's DATA.
+struct SmtpServer {
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpServer {
+    async fn start(port: u16) -> SmtpServer {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("SMTP port is free again");
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let recorded = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(socket, recorded.clone()));
+            }
+        });
+        SmtpServer { messages }
+    }
+
+    fn received(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+async fn smtp_session(socket: TcpStream, messages: Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
+    let (reader, mut writer) = socket.into_split();
+    let mut lines = BufReader::new(reader).lines();
+    writer.write_all(b"220 test ESMTP ready\r\n").await?;
+    let mut data: Option<String> = None;
+    while let Some(line) = lines.next_line().await? {
+        if let Some(message) = data.as_mut() {
+            if line == "." {
+                messages.lock().unwrap().push(std::mem::take(message));
+                data = None;
+                writer.write_all(b"250 2.0.0 queued\r\n").await?;
+            } else {
+                // Dot-stuffing: a leading dot of the text was doubled by the client.
+                message.push_str(line.strip_prefix('.').unwrap_or(&line));
+                message.push('\n');
+            }
+            continue;
+        }
+        let command = line.to_ascii_uppercase();
+        let reply: &[u8] = if command.starts_with("EHLO") {
+            b"250-test greets you\r\n250 8BITMIME\r\n"
+        } else if command.starts_with("HELO") {
+            b"250 test\r\n"
+        } else if command.starts_with("DATA") {
+            data = Some(String::new());
+            b"354 end with <CRLF>.<CRLF>\r\n"
+        } else if command.starts_with("QUIT") {
+            writer.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else if command.starts_with("MAIL")
+            || command.starts_with("RCPT")
+            || command.starts_with("RSET")
+            || command.starts_with("NOOP")
+        {
+            b"250 OK\r\n"
+        } else {
+            b"502 not implemented\r\n"
+        };
+        writer.write_all(reply).await?;
+    }
+    Ok(())
+}
+
+backend_tests_with! {
+    async fn smtp_down_then_up_delivers_exactly_once(app: TestApp) configured smtp_on_free_port; {
+        // Two workers stand for two loket instances sharing the database.
+        let first = spawn_worker(&app);
+        let _second = spawn_worker(&app);
+        let id = enqueue(&app).await;
+        first.wake();
+
+        let waiting = wait_for(&app, &id, "a failed attempt", |e| e.attempts >= 1 && e.last_error.is_some()).await;
+        assert_eq!(waiting.status, "pending", "SMTP down: the letter waits, it is not lost");
+        let error = waiting.last_error.unwrap();
+        assert!(error.starts_with("smtp:"), "{error}");
+        assert!(!error.contains("jan"), "no personal data in the error: {error}");
+
+        let server = SmtpServer::start(app.settings.mail.smtp_port).await;
+        let sent = wait_for(&app, &id, "status sent", |e| e.status == "sent").await;
+        assert!(sent.sent_at.is_some());
+        assert_eq!(sent.last_error, None);
+
+        // Several more poll rounds of both workers: still delivered once.
+        tokio::time::sleep(Duration::from_millis(POLL_MS * 8)).await;
+        let received = server.received();
+        assert_eq!(received.len(), 1, "delivered exactly once");
+        assert!(received[0].contains(&format!("Subject: {SUBJECT}")), "{}", received[0]);
+        assert!(received[0].contains("To: jan.jansen@example.nl"), "{}", received[0]);
+        assert_eq!(entry(&app, &cipher_of(&app.settings), &id).await.status, "sent");
+        first.shutdown().await.expect("worker stops cleanly");
+    }
+
+    async fn a_letter_that_can_never_go_is_marked_failed(app: TestApp) configured |s: &mut Settings| { smtp_on_free_port(s); s.mail.max_attempts = 2; }; {
+        let worker = spawn_worker(&app);
+        let id = enqueue(&app).await;
+        worker.wake();
+        let failed = wait_for(&app, &id, "status failed", |e| e.status == "failed").await;
+        assert_eq!(failed.attempts, 2);
+        assert!(failed.last_error.is_some());
+        let cipher = cipher_of(&app.settings);
+        let (failed_list, total) = app
+            .store
+            .read(move |conn| outbox::list(conn, &cipher, Some(OutboxStatus::Failed), 0, 10))
+            .await
+            .unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(failed_list[0].id, id);
+    }
+
+    async fn file_transport_writes_one_eml_file(app: TestApp) configured quick_mail; {
+        let worker = spawn_worker(&app);
+        let id = enqueue(&app).await;
+        worker.wake();
+        let sent = wait_for(&app, &id, "status sent", |e| e.status == "sent").await;
+        assert_eq!(sent.attempts, 1);
+        assert_eq!(sent.recipient, RECIPIENT);
+        assert_eq!(sent.subject, SUBJECT);
+        assert_eq!(sent.letter, "receipt_confirmation");
+        assert_eq!(sent.language, "nl");
+
+        tokio::time::sleep(Duration::from_millis(POLL_MS * 4)).await;
+        let files: Vec<_> = std::fs::read_dir(app.settings.mail_dir())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let eml = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(eml.contains(&format!("Subject: {SUBJECT}")), "{eml}");
+
+        let cipher = cipher_of(&app.settings);
+        let (pending, total) = app
+            .store
+            .read(move |conn| outbox::list(conn, &cipher, Some(OutboxStatus::Pending), 0, 10))
+            .await
+            .unwrap();
+        assert!(pending.is_empty());
+        assert_eq!(total, 0);
+        worker.shutdown().await.expect("worker stops cleanly");
+    }
+
+    async fn outbox_columns_hold_no_plaintext(app: TestApp) configured quick_mail; {
+        let id = enqueue(&app).await;
+        let stored: Vec<(String, String, String)> = app
+            .store
+            .read(|conn| {
+                use diesel::prelude::*;
+                use loket::db::schema::outbox::dsl::*;
+                outbox
+                    .select((recipient_enc, subject_enc, body_enc))
+                    .load(conn)
+                    .map_err(StoreError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        let raw = format!("{stored:?}");
+        for plain in [RECIPIENT, "jan.jansen", SUBJECT, "AVG-2026-0042", BODY, "Jan Jansen"] {
+            assert!(!raw.contains(plain), "{plain} stored in the clear");
+        }
+        if app.backend == loket::db::Backend::Sqlite {
+            let database = app.settings.data_dir.join("loket.db");
+            let mut bytes = std::fs::read(&database).unwrap();
+            bytes.extend(std::fs::read(database.with_extension("db-wal")).unwrap_or_default());
+            for plain in [RECIPIENT, SUBJECT, BODY] {
+                assert!(
+                    !bytes.windows(plain.len()).any(|w| w == plain.as_bytes()),
+                    "{plain} found in the SQLite file"
+                );
+            }
+        }
+        // And the desk can still read it.
+        let cipher = cipher_of(&app.settings);
+        let read = entry(&app, &cipher, &id).await;
+        assert_eq!((read.recipient.as_str(), read.subject.as_str()), (RECIPIENT, SUBJECT));
+    }
+
+    async fn stopping_mid_round_is_clean(app: TestApp) configured quick_mail; {
+        for _ in 0..30 {
+            enqueue(&app).await;
+        }
+        let worker = spawn_worker(&app);
+        worker.wake();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::timeout(Duration::from_secs(10), worker.shutdown())
+            .await
+            .expect("worker stops within the SMTP timeout")
+            .expect("worker stops cleanly");
+    }
+}

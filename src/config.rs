@@ -10,7 +10,11 @@ use base64::Engine;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The URL schemes an SQL connector accepts.
+pub const CONNECTOR_SCHEMES: &[&str] = &["sqlite://", "postgres://", "postgresql://", "mysql://"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -86,6 +90,11 @@ pub struct Settings {
     pub public_requests_per_minute: u32,
     /// Outgoing mail.
     pub mail: MailSettings,
+    /// Connection URL of each `connector: sql` system, by system key
+    /// (`LOKET_CONNECTORS__CRM=postgres://…`). Kept here, never in the catalog, and never logged:
+    /// a URL usually carries a password.
+    #[serde(default)]
+    pub connectors: BTreeMap<String, Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +179,7 @@ impl Default for Settings {
             policies_dir: PathBuf::from("policies"),
             public_requests_per_minute: 10,
             mail: MailSettings::default(),
+            connectors: BTreeMap::new(),
         }
     }
 }
@@ -228,7 +238,34 @@ impl Settings {
                 "token_ttl_minutes must be between 1 and 10080 (a week)".into(),
             ));
         }
+        self.validate_connectors()
+    }
+
+    /// Names only the system in errors: the URL may hold a password.
+    fn validate_connectors(&self) -> Result<(), ConfigError> {
+        for (system, url) in &self.connectors {
+            if !crate::catalog::model::is_valid_key(system) {
+                return Err(ConfigError::Invalid(format!(
+                    "connectors: '{system}' is not a system key"
+                )));
+            }
+            let url = url.expose();
+            if !CONNECTOR_SCHEMES
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "connectors.{system}: the URL must start with one of {}",
+                    CONNECTOR_SCHEMES.join(", ")
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The connection URL of a system's SQL connector, if configured.
+    pub fn connector_url(&self, system: &str) -> Option<&Secret> {
+        self.connectors.get(system)
     }
 
     pub fn database_url(&self) -> String {
@@ -432,6 +469,36 @@ mod tests {
         assert!(parse_secrets(&"x".repeat(32), "bm90IDMyIGJ5dGVz").is_err());
         let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
         assert!(parse_secrets(&"x".repeat(32), &key).is_ok());
+    }
+
+    #[test]
+    // figment's own test helper fixes the closure's error type; nothing to shrink here.
+    #[allow(clippy::result_large_err)]
+    fn connector_urls_come_from_the_environment_and_stay_hidden() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LOKET_CONNECTORS__CRM", "postgres://crm:hunter2@db/crm");
+            let settings = Settings::load(None).expect("settings load");
+            let url = settings.connector_url("crm").expect("crm connector");
+            assert_eq!(url.expose(), "postgres://crm:hunter2@db/crm");
+            assert!(!format!("{settings:?}").contains("hunter2"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_connector_settings_are_refused_without_showing_the_url() {
+        let mut settings = Settings::default();
+        settings
+            .connectors
+            .insert("crm".into(), Secret::new("oracle://crm:hunter2@db"));
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("connectors.crm"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        settings.connectors.clear();
+        settings
+            .connectors
+            .insert("users; DROP TABLE x".into(), Secret::new("sqlite://x.db"));
+        assert!(settings.validate().is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod crypto;
 pub mod db;
 pub mod error;

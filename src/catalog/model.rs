@@ -14,7 +14,7 @@
 
 use crate::error::FieldError;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 
 /// The most characters of a key or code.
@@ -233,7 +233,7 @@ pub fn is_builtin_category(code: &str) -> bool {
 // --- systems ------------------------------------------------------------------------------------
 
 /// How a person is found in a system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifierKind {
     Email,
@@ -297,6 +297,66 @@ pub struct System {
     pub connector: ConnectorKind,
     #[serde(default)]
     pub holdings: Vec<Holding>,
+    /// Where a `connector: sql` system keeps a person's rows. The connection URL is not part of
+    /// it: that is a secret from the configuration (`connectors.<key>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<SqlMapping>,
+}
+
+/// The tables of an SQL system that hold personal data, and how they find a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlMapping {
+    pub tables: Vec<SqlTable>,
+}
+
+/// One table of an [`SqlMapping`]. A table finds a person by its own identifier columns, through
+/// its parent (an invoice through its customer), or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlTable {
+    pub name: String,
+    /// The primary key column; rows are paged and addressed by it.
+    pub key: String,
+    /// The column holding each kind of identifier.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub identifiers: BTreeMap<IdentifierKind, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<SqlParent>,
+    /// The columns with personal data: exported, corrected, anonymised.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// A boolean column set when processing is restricted (Art. 18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted_column: Option<String>,
+}
+
+/// The foreign key from a child table to its parent's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlParent {
+    pub table: String,
+    pub column: String,
+}
+
+impl SqlMapping {
+    pub fn table(&self, name: &str) -> Option<&SqlTable> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+impl SqlTable {
+    /// Every column the mapping names in this table, each once, key first.
+    pub fn named_columns(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = vec![self.key.as_str()];
+        names.extend(self.identifiers.values().map(String::as_str));
+        names.extend(self.parent.iter().map(|p| p.column.as_str()));
+        names.extend(self.columns.iter().map(String::as_str));
+        names.extend(self.restricted_column.as_deref());
+        let mut seen = HashSet::new();
+        names.retain(|name| seen.insert(*name));
+        names
+    }
 }
 
 // --- activities ---------------------------------------------------------------------------------
@@ -567,6 +627,18 @@ fn is_country_code(value: &str) -> bool {
     value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase())
 }
 
+/// Whether `name` matches `^[A-Za-z_][A-Za-z0-9_]{0,62}$`, so it can be put into SQL as a table
+/// or column name. Anything else (quotes, spaces, `;`) is refused rather than escaped.
+pub fn is_sql_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('A'..='Z' | 'a'..='z' | '_'))
+        && name.len() <= MAX_KEY_LEN
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+const SQL_IDENTIFIER_RULE: &str = "must be an SQL name: a letter or _, then letters, digits or _ \
+     (at most 63 characters)";
+
 const KEY_RULE: &str =
     "must start with a lower-case letter and contain only a-z, 0-9 and _ (at most 63 characters)";
 
@@ -582,6 +654,12 @@ impl Errors {
     fn key(&mut self, field: &str, value: &str) {
         if !is_valid_key(value) {
             self.add(field, KEY_RULE);
+        }
+    }
+
+    fn sql_identifier(&mut self, field: &str, value: &str) {
+        if !is_sql_identifier(value) {
+            self.add(field, SQL_IDENTIFIER_RULE);
         }
     }
 
@@ -733,6 +811,116 @@ impl Validate for System {
                 .map(|h| (h.category.as_str(), h.location.trim())),
             |(category, location)| format!("duplicate holding of '{category}' at '{location}'"),
         );
+        if let Some(mapping) = &self.sql {
+            self.check_sql_mapping(mapping, &mut errors);
+        }
+        errors.into_result()
+    }
+}
+
+impl System {
+    /// The mapping on its own, and that it fits this system.
+    fn check_sql_mapping(&self, mapping: &SqlMapping, errors: &mut Errors) {
+        if self.connector != ConnectorKind::Sql {
+            errors.add(
+                "sql",
+                "only a system with `connector: sql` has an SQL mapping",
+            );
+        }
+        if let Err(nested) = mapping.validate() {
+            errors.nested("sql", nested);
+        }
+        for (index, table) in mapping.tables.iter().enumerate() {
+            for kind in table.identifiers.keys() {
+                if !self.identifier_kinds.contains(kind) {
+                    errors.add(
+                        format!("sql.tables[{index}].identifiers.{}", enum_name(*kind)),
+                        "is not one of the system's identifier_kinds",
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Validate for SqlMapping {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        if self.tables.is_empty() {
+            errors.add("tables", "at least one table is required");
+        }
+        errors.list_len("tables", self.tables.len());
+        for (index, table) in self.tables.iter().enumerate() {
+            if let Err(nested) = table.validate() {
+                errors.nested(&format!("tables[{index}]"), nested);
+            }
+            if let Some(parent) = &table.parent {
+                self.check_parent(index, parent, &mut errors);
+            }
+        }
+        errors.duplicates(
+            "tables",
+            self.tables.iter().map(|t| t.name.as_str()),
+            |name| format!("duplicate table '{name}'"),
+        );
+        errors.into_result()
+    }
+}
+
+impl SqlMapping {
+    /// The parent must be another mapped table, and following parents must end (no cycle), or
+    /// no order of deleting children first exists.
+    fn check_parent(&self, index: usize, parent: &SqlParent, errors: &mut Errors) {
+        let field = format!("tables[{index}].parent.table");
+        if self.table(&parent.table).is_none() {
+            errors.add(
+                field,
+                format!("'{}' is not a table of this mapping", parent.table),
+            );
+            return;
+        }
+        let mut current = parent.table.as_str();
+        for _ in 0..=self.tables.len() {
+            if current == self.tables[index].name {
+                errors.add(field, "parents form a cycle back to this table");
+                return;
+            }
+            match self.table(current).and_then(|t| t.parent.as_ref()) {
+                Some(next) => current = &next.table,
+                None => return,
+            }
+        }
+    }
+}
+
+impl Validate for SqlTable {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        errors.sql_identifier("name", &self.name);
+        errors.sql_identifier("key", &self.key);
+        for (kind, column) in &self.identifiers {
+            errors.sql_identifier(&format!("identifiers.{}", enum_name(*kind)), column);
+        }
+        if let Some(parent) = &self.parent {
+            errors.sql_identifier("parent.table", &parent.table);
+            errors.sql_identifier("parent.column", &parent.column);
+        }
+        if self.identifiers.is_empty() && self.parent.is_none() {
+            errors.add(
+                "identifiers",
+                "a table needs identifier columns or a parent to find a person's rows",
+            );
+        }
+        errors.list_len("columns", self.columns.len());
+        for (index, column) in self.columns.iter().enumerate() {
+            errors.sql_identifier(&format!("columns[{index}]"), column);
+        }
+        errors.duplicates("columns", self.columns.iter(), |column| {
+            format!("duplicate column '{column}'")
+        });
+        if let Some(column) = &self.restricted_column {
+            errors.sql_identifier("restricted_column", column);
+        }
         errors.into_result()
     }
 }
@@ -1012,6 +1200,7 @@ mod tests {
                 location: "customers.email".into(),
                 origin: Origin::Provided,
             }],
+            sql: None,
         }
     }
 
@@ -1481,5 +1670,141 @@ mod tests {
         assert_eq!(sensitivity("criminal"), Some(Sensitivity::Criminal));
         assert_eq!(sensitivity("bsn"), Some(Sensitivity::NationalId));
         assert_eq!(sensitivity("usage"), Some(Sensitivity::Normal));
+    }
+
+    fn mapping() -> SqlMapping {
+        serde_yaml::from_str(
+            "tables:
+  - name: customers
+    key: id
+    identifiers: {email: email}
+    columns: [name, email]
+    restricted_column: restricted
+  - name: invoices
+    key: id
+    parent: {table: customers, column: customer_id}
+    columns: [invoice_address, amount]
+",
+        )
+        .expect("mapping parses")
+    }
+
+    fn sql_system() -> System {
+        System {
+            sql: Some(mapping()),
+            ..system()
+        }
+    }
+
+    #[test]
+    fn example_sql_systems_have_mappings() {
+        let document = example();
+        for key in ["crm", "billing"] {
+            let system = document.systems.iter().find(|s| s.key == key).unwrap();
+            assert!(system.sql.is_some(), "{key} has a mapping");
+        }
+        let crm = document.systems.iter().find(|s| s.key == "crm").unwrap();
+        let customers = crm.sql.as_ref().unwrap().table("customers").unwrap();
+        assert_eq!(customers.identifiers[&IdentifierKind::Email], "email");
+        assert_eq!(customers.restricted_column.as_deref(), Some("restricted"));
+    }
+
+    #[test]
+    fn sql_identifiers_follow_the_pattern() {
+        for good in ["customers", "_tmp", "Invoice_2024", &"a".repeat(63)] {
+            assert!(is_sql_identifier(good), "{good}");
+        }
+        for bad in [
+            "",
+            "1table",
+            "users; DROP TABLE x",
+            "a-b",
+            "\"quoted\"",
+            "naïve",
+            &"a".repeat(64),
+        ] {
+            assert!(!is_sql_identifier(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_valid_mapping_passes() {
+        assert_eq!(sql_system().validate(), Ok(()));
+    }
+
+    #[test]
+    fn hostile_names_in_a_mapping_are_refused_with_their_path() {
+        let mut system = sql_system();
+        let mapping = system.sql.as_mut().unwrap();
+        mapping.tables[0].name = "users; DROP TABLE x".into();
+        mapping.tables[1].columns[1] = "amount\"--".into();
+        mapping.tables[1].parent.as_mut().unwrap().column = "x y".into();
+        let result = system.validate();
+        assert_error(result.clone(), "sql.tables[0].name", "SQL name");
+        assert_error(result.clone(), "sql.tables[1].columns[1]", "SQL name");
+        assert_error(result, "sql.tables[1].parent.column", "SQL name");
+    }
+
+    #[test]
+    fn a_mapping_must_fit_its_system() {
+        let mut system = sql_system();
+        system.connector = ConnectorKind::Manual;
+        system.sql.as_mut().unwrap().tables[0]
+            .identifiers
+            .insert(IdentifierKind::Phone, "phone".into());
+        let result = system.validate();
+        assert_error(result.clone(), "sql", "connector: sql");
+        assert_error(
+            result,
+            "sql.tables[0].identifiers.phone",
+            "identifier_kinds",
+        );
+    }
+
+    #[test]
+    fn parents_must_be_mapped_and_acyclic() {
+        let mut system = sql_system();
+        let mapping = system.sql.as_mut().unwrap();
+        mapping.tables[1].parent.as_mut().unwrap().table = "orders".into();
+        assert_error(
+            system.validate(),
+            "sql.tables[1].parent.table",
+            "not a table of this mapping",
+        );
+
+        let mut system = sql_system();
+        let mapping = system.sql.as_mut().unwrap();
+        mapping.tables[0].parent = Some(SqlParent {
+            table: "invoices".into(),
+            column: "invoice_id".into(),
+        });
+        assert_error(system.validate(), "sql.tables[0].parent.table", "cycle");
+    }
+
+    #[test]
+    fn a_table_needs_a_way_to_find_a_person_and_unique_names() {
+        let mut system = sql_system();
+        let mapping = system.sql.as_mut().unwrap();
+        mapping.tables[1].parent = None;
+        mapping.tables[0].columns.push("name".into());
+        let result = system.validate();
+        assert_error(result.clone(), "sql.tables[1].identifiers", "parent");
+        assert_error(result, "sql.tables[0].columns[2]", "duplicate column");
+
+        let mut system = sql_system();
+        let mapping = system.sql.as_mut().unwrap();
+        mapping.tables[1].name = "customers".into();
+        assert_error(system.validate(), "sql.tables[1]", "duplicate table");
+    }
+
+    #[test]
+    fn a_mapping_round_trips_and_is_left_out_when_absent() {
+        let mapped = sql_system();
+        let json = serde_json::to_string(&mapped).unwrap();
+        assert_eq!(serde_json::from_str::<System>(&json).unwrap(), mapped);
+        let yaml = serde_yaml::to_string(&mapped).unwrap();
+        assert_eq!(serde_yaml::from_str::<System>(&yaml).unwrap(), mapped);
+        let plain = serde_json::to_value(system()).unwrap();
+        assert!(plain.get("sql").is_none());
     }
 }

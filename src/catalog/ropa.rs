@@ -545,6 +545,7 @@ mod tests {
                     location: "customers.email".into(),
                     origin: Origin::Provided,
                 }],
+                sql: None,
             }],
             activities: vec![Activity {
                 key: "customer_service".into(),

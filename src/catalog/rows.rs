@@ -63,6 +63,7 @@ pub fn system_from_rows((row, holdings): (SystemRow, Vec<HoldingRow>)) -> Result
     Ok(System {
         identifier_kinds: decode("systems.identifier_kinds", &row.identifier_kinds)?,
         connector: decode("systems.connector", &row.connector)?,
+        sql: decode_opt("systems.sql_mapping", row.sql_mapping)?,
         holdings: holdings
             .into_iter()
             .map(|h| {
@@ -93,6 +94,7 @@ pub fn system_rows(system: &System) -> (SystemRow, Vec<HoldingRow>) {
         processor: system.processor.clone(),
         identifier_kinds: encode(&system.identifier_kinds),
         connector: encode(&system.connector),
+        sql_mapping: system.sql.as_ref().map(encode),
         created_at: now,
         updated_at: now,
     };

@@ -51,6 +51,7 @@ diesel::table! {
         connector -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        sql_mapping -> Nullable<Text>,
     }
 }
 

@@ -35,6 +35,8 @@ pub struct SystemRow {
     pub processor: Option<String>,
     pub identifier_kinds: String,
     pub connector: String,
+    /// The SQL connector's table mapping as JSON, for `connector: sql` systems.
+    pub sql_mapping: Option<String>,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
 }
@@ -222,6 +224,7 @@ pub fn save_system(
                 systems::processor.eq(&row.processor),
                 systems::identifier_kinds.eq(&row.identifier_kinds),
                 systems::connector.eq(&row.connector),
+                systems::sql_mapping.eq(&row.sql_mapping),
                 systems::updated_at.eq(row.updated_at),
             ))
             .execute(conn)?;

@@ -1,0 +1,973 @@
+//! Connectors to the organisation's own databases: find, export, correct, restrict, erase and
+//! anonymise a person's rows in a `connector: sql` system, and find and process rows whose
+//! retention period has passed.
+//!
+//! An [`SqlConnector`] talks to SQLite (`sqlite://PATH`), PostgreSQL (`postgres://…`) or
+//! MySQL/MariaDB (`mysql://…`) through diesel. Which tables and columns it touches comes only from
+//! the catalog's [`SqlMapping`]; every name is validated as an SQL identifier (again here, even if
+//! the catalog did) and quoted for the dialect, and every value is a bound parameter.
+//!
+//! A person's rows in a table are those matching any of the given identifiers in that table's
+//! identifier columns, or whose parent row is one of the person's (an invoice of the customer),
+//! following parents up the mapping. Deletes run children first, so foreign keys never break.
+//!
+//! **Blocking.** Every operation does synchronous database I/O: call the connector from a
+//! blocking thread (`tokio::task::spawn_blocking`), never directly on the async executor.
+//!
+//! Errors name the system, tables and columns, but never the connection URL or password, and
+//! values the database quotes in its messages (which may be personal data) are masked.
+
+mod dialect;
+mod schema;
+mod statement;
+mod target;
+
+pub use dialect::Dialect;
+
+use crate::catalog::model::{is_sql_identifier, IdentifierKind, SqlMapping, SqlTable, Validate};
+use crate::error::FieldError;
+use chrono::NaiveDateTime;
+use diesel::sql_types::BigInt;
+use hmac::{Hmac, Mac};
+use schema::{Schema, TextPair};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use statement::Statement;
+use std::collections::BTreeMap;
+use std::io::Write;
+use target::TargetConnection;
+
+/// Rows per table, by table name.
+pub type TableCounts = BTreeMap<String, u64>;
+
+/// Rows read per query when exporting or anonymising, so memory stays flat however many rows
+/// match.
+const PAGE_SIZE: usize = 500;
+/// Keys bound in one `IN (…)` list: far below every backend's limit on parameters.
+const KEYS_PER_STATEMENT: usize = 500;
+
+/// Why a connector operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("unsupported connection URL: it must start with sqlite://, postgres:// or mysql://")]
+    UnsupportedUrl,
+    #[error("{system}: cannot connect to the database: {reason}")]
+    Connect { system: String, reason: String },
+    #[error("invalid SQL mapping: {}", format_fields(.0))]
+    InvalidMapping(Vec<FieldError>),
+    /// What the database lacks of the mapping, one entry per table or column.
+    #[error("{}", .0.join("; "))]
+    Missing(Vec<String>),
+    #[error("{system}: table {table} is not in the mapping")]
+    UnknownTable { system: String, table: String },
+    #[error("{system}: {column} is not a personal-data column of table {table} in the mapping")]
+    UnknownColumn {
+        system: String,
+        table: String,
+        column: String,
+    },
+    #[error("{system}: table {table} has no column {column}")]
+    NoSuchColumn {
+        system: String,
+        table: String,
+        column: String,
+    },
+    #[error("{system}: table {table} has no restricted_column in the mapping")]
+    NoRestrictedColumn { system: String, table: String },
+    #[error("{system}: no identifier given to find the person")]
+    NoIdentifier { system: String },
+    #[error("a keyed hash needs a key: give the connector one with `with_hash_key`")]
+    NoHashKey,
+    #[error("{system}: the limit must be at least 1")]
+    ZeroLimit { system: String },
+    #[error("{system}: query failed: {message}")]
+    Query { system: String, message: String },
+    #[error("writing the export failed: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+fn format_fields(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// How one column is anonymised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Set to NULL.
+    Null,
+    /// Set to this value.
+    Fixed(String),
+    /// Replaced by the hex HMAC-SHA256 of its value under the connector's hash key: the same
+    /// value always gives the same hash (so counts and joins still work) but cannot be read back
+    /// without the key. NULL stays NULL. Only for text columns.
+    KeyedHash,
+}
+
+/// The strategy per column of one table.
+pub type Strategies = BTreeMap<String, Strategy>;
+
+/// What an erasure did: rows deleted per table, and rows found but kept in tables under a legal
+/// duty to keep them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Erasure {
+    pub deleted: TableCounts,
+    pub kept: TableCounts,
+}
+
+/// Which rows of a table an operation is about.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// The person's rows: any identifier matches, or the parent row is the person's.
+    Person(&'a [(IdentifierKind, String)]),
+    /// Rows of `table` with these keys, and in its descendants the rows under them.
+    Keys { table: &'a str, keys: &'a [String] },
+}
+
+/// A connection to one system's database with its mapping.
+pub struct SqlConnector {
+    layout: Layout,
+    conn: TargetConnection,
+    hash_key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SqlConnector {
+    // The connection is left out: nothing about where it points may be printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlConnector")
+            .field("system", &self.layout.system)
+            .field("dialect", &self.layout.dialect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlConnector {
+    /// Validates the mapping, connects, and reads which columns the mapped tables have. Missing
+    /// tables or columns are not an error here; [`SqlConnector::check`] reports them.
+    pub fn open(system: &str, url: &str, mapping: SqlMapping) -> Result<Self> {
+        mapping.validate().map_err(ConnectorError::InvalidMapping)?;
+        let (dialect, address) = Dialect::of_url(url)?;
+        let mut conn = TargetConnection::establish(dialect, address).map_err(|reason| {
+            ConnectorError::Connect {
+                system: system.to_string(),
+                reason: scrub_url(&reason, url),
+            }
+        })?;
+        let mut layout = Layout {
+            system: system.to_string(),
+            dialect,
+            mapping,
+            schema: Schema::default(),
+        };
+        layout.schema =
+            Schema::load(&mut conn, dialect, &layout.mapping).map_err(|e| layout.failed(e))?;
+        Ok(SqlConnector {
+            layout,
+            conn,
+            hash_key: None,
+        })
+    }
+
+    /// The key for [`Strategy::KeyedHash`].
+    pub fn with_hash_key(mut self, key: &[u8]) -> Self {
+        self.hash_key = Some(key.to_vec());
+        self
+    }
+
+    pub fn system(&self) -> &str {
+        &self.layout.system
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.layout.dialect
+    }
+
+    pub fn mapping(&self) -> &SqlMapping {
+        &self.layout.mapping
+    }
+
+    /// Reads the database's tables again and reports every mapped table and column it lacks
+    /// (`crm: table customers has no column postal_adress`).
+    pub fn check(&mut self) -> Result<()> {
+        let layout = &mut self.layout;
+        layout.schema = Schema::load(&mut self.conn, layout.dialect, &layout.mapping)
+            .map_err(|e| layout.failed(e))?;
+        let missing = layout.schema.missing(&layout.system, &layout.mapping);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ConnectorError::Missing(missing))
+        }
+    }
+
+    /// How many of the person's rows each mapped table holds.
+    pub fn locate(&mut self, identifiers: &[(IdentifierKind, String)]) -> Result<TableCounts> {
+        let identifiers = self.layout.identifiers(identifiers)?;
+        let scope = Scope::Person(&identifiers);
+        let mut counts = TableCounts::new();
+        for table in &self.layout.mapping.tables {
+            let rows = count(&mut self.conn, &self.layout, table, scope)?;
+            counts.insert(table.name.clone(), rows);
+        }
+        Ok(counts)
+    }
+
+    /// Writes the person's rows as one JSON object, `{"customers": [{…}], "invoices": […]}`, with
+    /// each row's key, identifier and personal-data columns. Rows are read a page at a time and
+    /// written as they come, so memory stays flat. Returns the rows written per table.
+    pub fn export(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        out: &mut impl Write,
+    ) -> Result<TableCounts> {
+        let identifiers = self.layout.identifiers(identifiers)?;
+        let scope = Scope::Person(&identifiers);
+        let mut counts = TableCounts::new();
+        out.write_all(b"{")?;
+        for (index, table) in self.layout.mapping.tables.iter().enumerate() {
+            if index > 0 {
+                out.write_all(b",")?;
+            }
+            let name = serde_json::to_string(&table.name).unwrap_or_default();
+            write!(out, "{name}:[")?;
+            let rows = export_table(&mut self.conn, &self.layout, table, scope, out)?;
+            out.write_all(b"]")?;
+            counts.insert(table.name.clone(), rows);
+        }
+        out.write_all(b"}")?;
+        Ok(counts)
+    }
+
+    /// [`SqlConnector::export`] into memory, for a person's usually small set of rows.
+    pub fn export_json(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+    ) -> Result<serde_json::Value> {
+        let mut buffer = Vec::new();
+        self.export(identifiers, &mut buffer)?;
+        serde_json::from_slice(&buffer).map_err(|e| ConnectorError::Query {
+            system: self.layout.system.clone(),
+            message: format!("the database returned invalid JSON: {e}"),
+        })
+    }
+
+    /// Sets `column` of the person's rows in `table` to `new_value`; returns the rows changed.
+    pub fn correct(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        table: &str,
+        column: &str,
+        new_value: &str,
+    ) -> Result<u64> {
+        let identifiers = self.layout.identifiers(identifiers)?;
+        let table = self.layout.table(table)?;
+        self.layout.personal_column(table, column)?;
+        let mut statement = self.layout.statement();
+        statement
+            .push("UPDATE ")
+            .name(&table.name)
+            .push(" SET ")
+            .name(column)
+            .push(" = ")
+            .text(new_value, self.layout.column_type(table, column))
+            .push(" WHERE ");
+        self.layout
+            .condition(&mut statement, table, Scope::Person(&identifiers));
+        execute(&mut self.conn, &self.layout, &statement)
+    }
+
+    /// Marks the person's rows in `table` restricted (Art. 18) through its `restricted_column`.
+    pub fn restrict(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        table: &str,
+    ) -> Result<u64> {
+        let identifiers = self.layout.identifiers(identifiers)?;
+        let table = self.layout.table(table)?;
+        let Some(column) = &table.restricted_column else {
+            return Err(ConnectorError::NoRestrictedColumn {
+                system: self.layout.system.clone(),
+                table: table.name.clone(),
+            });
+        };
+        let mut statement = self.layout.statement();
+        statement
+            .push("UPDATE ")
+            .name(&table.name)
+            .push(" SET ")
+            .name(column)
+            .push(" = TRUE WHERE ");
+        self.layout
+            .condition(&mut statement, table, Scope::Person(&identifiers));
+        execute(&mut self.conn, &self.layout, &statement)
+    }
+
+    /// Deletes the person's rows from every mapped table except those in `keep` (data the
+    /// organisation must keep by law, such as invoices), children first, in one transaction.
+    ///
+    /// A kept table whose parent is erased needs a foreign key that allows it (none, or
+    /// `ON DELETE SET NULL`); otherwise the database refuses and nothing is erased.
+    pub fn erase(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        keep: &[&str],
+    ) -> Result<Erasure> {
+        let identifiers = self.layout.identifiers(identifiers)?;
+        for table in keep {
+            // A misspelt table must not silently erase what the law says to keep.
+            self.layout.table(table)?;
+        }
+        let layout = &self.layout;
+        let scope = Scope::Person(&identifiers);
+        self.conn.transaction(
+            |e| layout.failed(e),
+            |conn| {
+                let mut erasure = Erasure::default();
+                let order = layout.children_first(None);
+                // Counted before anything is deleted: afterwards a kept child can no longer be
+                // found through its erased parent.
+                for table in order.iter().filter(|t| keep.contains(&t.name.as_str())) {
+                    let rows = count(conn, layout, table, scope)?;
+                    erasure.kept.insert(table.name.clone(), rows);
+                }
+                for table in order.iter().filter(|t| !keep.contains(&t.name.as_str())) {
+                    let rows = delete(conn, layout, table, scope)?;
+                    erasure.deleted.insert(table.name.clone(), rows);
+                }
+                Ok(erasure)
+            },
+        )
+    }
+
+    /// Anonymises the person's rows in `table`, column by column; returns the rows changed.
+    /// One transaction, a page of rows at a time.
+    pub fn anonymise(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        table: &str,
+        strategies: &Strategies,
+    ) -> Result<u64> {
+        let identifiers = self.layout.identifiers(identifiers)?;
+        let table = self.layout.table(table)?;
+        let hash_key = self
+            .layout
+            .check_strategies(table, strategies, &self.hash_key)?;
+        let layout = &self.layout;
+        self.conn.transaction(
+            |e| layout.failed(e),
+            |conn| {
+                let scope = Scope::Person(&identifiers);
+                let key_text = layout.dialect.as_text(&layout.dialect.quote(&table.key));
+                let mut after: Option<String> = None;
+                let mut changed = 0;
+                loop {
+                    let filter = |s: &mut Statement| layout.condition(s, table, scope);
+                    let page =
+                        layout.select_page(table, &key_text, filter, after.as_deref(), PAGE_SIZE);
+                    let keys: Vec<String> = load(conn, layout, &page)?
+                        .into_iter()
+                        .filter_map(|row| row.b)
+                        .collect();
+                    changed += anonymise_batch(conn, layout, table, &keys, strategies, hash_key)?;
+                    if keys.len() < PAGE_SIZE {
+                        return Ok(changed);
+                    }
+                    after = keys.last().cloned();
+                }
+            },
+        )
+    }
+
+    /// For retention sweeps: up to `limit` keys of rows in `table` whose `counted_from` column
+    /// lies before `cutoff`, in key order, after `after_key` (keyset pagination: pass the last
+    /// key of the previous page). Rows without a value in `counted_from` never expire here.
+    pub fn expired_keys(
+        &mut self,
+        table: &str,
+        counted_from: &str,
+        cutoff: NaiveDateTime,
+        after_key: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let table = self.layout.table(table)?;
+        self.layout.existing_column(table, counted_from)?;
+        if limit == 0 {
+            return Err(ConnectorError::ZeroLimit {
+                system: self.layout.system.clone(),
+            });
+        }
+        let key_text = self
+            .layout
+            .dialect
+            .as_text(&self.layout.dialect.quote(&table.key));
+        let filter = |s: &mut Statement| {
+            s.push("(")
+                .name(counted_from)
+                .push(" < ")
+                .timestamp(cutoff)
+                .push(")");
+        };
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let page = self
+            .layout
+            .select_page(table, &key_text, filter, after_key, limit);
+        Ok(load(&mut self.conn, &self.layout, &page)?
+            .into_iter()
+            .filter_map(|row| row.b)
+            .collect())
+    }
+
+    /// Deletes the rows of `table` with these keys and, children first, the rows under them in
+    /// its child tables; one short transaction. Returns the rows deleted per table.
+    pub fn delete_keys(&mut self, table: &str, keys: &[String]) -> Result<TableCounts> {
+        let root = self.layout.table(table)?;
+        let layout = &self.layout;
+        let order = layout.children_first(Some(&root.name));
+        self.conn.transaction(
+            |e| layout.failed(e),
+            |conn| {
+                let mut counts: TableCounts = order.iter().map(|t| (t.name.clone(), 0)).collect();
+                for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+                    let scope = Scope::Keys {
+                        table: &root.name,
+                        keys: chunk,
+                    };
+                    for table in &order {
+                        let rows = delete(conn, layout, table, scope)?;
+                        *counts.entry(table.name.clone()).or_default() += rows;
+                    }
+                }
+                Ok(counts)
+            },
+        )
+    }
+
+    /// Anonymises the rows of `table` with these keys; one short transaction. Returns the rows
+    /// changed.
+    pub fn anonymise_keys(
+        &mut self,
+        table: &str,
+        keys: &[String],
+        strategies: &Strategies,
+    ) -> Result<u64> {
+        let table = self.layout.table(table)?;
+        let hash_key = self
+            .layout
+            .check_strategies(table, strategies, &self.hash_key)?;
+        let layout = &self.layout;
+        self.conn.transaction(
+            |e| layout.failed(e),
+            |conn| {
+                let mut changed = 0;
+                for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+                    changed += anonymise_batch(conn, layout, table, chunk, strategies, hash_key)?;
+                }
+                Ok(changed)
+            },
+        )
+    }
+}
+
+// --- statements -------------------------------------------------------------------------------
+
+/// The mapping and what the database has: everything needed to write a statement.
+struct Layout {
+    system: String,
+    dialect: Dialect,
+    mapping: SqlMapping,
+    schema: Schema,
+}
+
+impl Layout {
+    fn statement(&self) -> Statement {
+        Statement::new(self.dialect)
+    }
+
+    /// A mapped table by name; anything else (an unmapped table, a hostile name) is refused
+    /// before it comes near SQL.
+    fn table(&self, name: &str) -> Result<&SqlTable> {
+        self.mapping
+            .table(name)
+            .filter(|_| is_sql_identifier(name))
+            .ok_or_else(|| ConnectorError::UnknownTable {
+                system: self.system.clone(),
+                table: name.to_string(),
+            })
+    }
+
+    /// A column the mapping lists as personal data of `table`.
+    fn personal_column(&self, table: &SqlTable, column: &str) -> Result<()> {
+        if table.columns.iter().any(|c| c == column) {
+            Ok(())
+        } else {
+            Err(ConnectorError::UnknownColumn {
+                system: self.system.clone(),
+                table: table.name.clone(),
+                column: column.to_string(),
+            })
+        }
+    }
+
+    /// A column the database has in `table`, mapped or not (a timestamp a retention period is
+    /// counted from is rarely personal data itself).
+    fn existing_column(&self, table: &SqlTable, column: &str) -> Result<()> {
+        if is_sql_identifier(column) && self.schema.has_column(&table.name, column) {
+            Ok(())
+        } else {
+            Err(ConnectorError::NoSuchColumn {
+                system: self.system.clone(),
+                table: table.name.clone(),
+                column: column.to_string(),
+            })
+        }
+    }
+
+    fn column_type(&self, table: &SqlTable, column: &str) -> Option<&str> {
+        self.schema.column_type(&table.name, column)
+    }
+
+    /// The given identifiers without blank values; a blank one would match every row with an
+    /// empty column.
+    fn identifiers(
+        &self,
+        identifiers: &[(IdentifierKind, String)],
+    ) -> Result<Vec<(IdentifierKind, String)>> {
+        let given: Vec<(IdentifierKind, String)> = identifiers
+            .iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(kind, value)| (*kind, value.trim().to_string()))
+            .collect();
+        if given.is_empty() {
+            return Err(ConnectorError::NoIdentifier {
+                system: self.system.clone(),
+            });
+        }
+        Ok(given)
+    }
+
+    /// Every column is a personal-data column, and the hash key is there if a column needs it.
+    fn check_strategies<'k>(
+        &self,
+        table: &SqlTable,
+        strategies: &Strategies,
+        hash_key: &'k Option<Vec<u8>>,
+    ) -> Result<&'k [u8]> {
+        for column in strategies.keys() {
+            self.personal_column(table, column)?;
+        }
+        let needs_key = strategies.values().any(|s| *s == Strategy::KeyedHash);
+        match hash_key {
+            Some(key) => Ok(key),
+            None if needs_key => Err(ConnectorError::NoHashKey),
+            None => Ok(&[]),
+        }
+    }
+
+    /// Writes the condition selecting the rows of `table` in `scope`, in parentheses.
+    fn condition(&self, statement: &mut Statement, table: &SqlTable, scope: Scope<'_>) {
+        let mut parts = 0;
+        let mut or = |statement: &mut Statement| {
+            if parts > 0 {
+                statement.push(" OR ");
+            }
+            parts += 1;
+        };
+        statement.push("(");
+        let is_root = match scope {
+            Scope::Person(identifiers) => {
+                for (kind, value) in identifiers {
+                    if let Some(column) = table.identifiers.get(kind) {
+                        or(statement);
+                        statement
+                            .name(column)
+                            .push(" = ")
+                            .text(value.clone(), self.column_type(table, column));
+                    }
+                }
+                false
+            }
+            Scope::Keys { table: root, keys } if root == table.name => {
+                or(statement);
+                statement
+                    .name(&table.key)
+                    .push(" IN ")
+                    .text_list(keys, self.column_type(table, &table.key));
+                true
+            }
+            Scope::Keys { .. } => false,
+        };
+        let parent = table
+            .parent
+            .as_ref()
+            .filter(|_| !is_root)
+            .and_then(|link| Some((link, self.mapping.table(&link.table)?)));
+        if let Some((link, parent)) = parent {
+            or(statement);
+            statement
+                .name(&link.column)
+                .push(" IN (SELECT ")
+                .name(&parent.key)
+                .push(" FROM ")
+                .name(&parent.name)
+                .push(" WHERE ");
+            self.condition(statement, parent, scope);
+            statement.push(")");
+        }
+        if parts == 0 {
+            statement.push("1 = 0");
+        }
+        statement.push(")");
+    }
+
+    /// `SELECT a, key AS b … WHERE filter [AND key > after] ORDER BY key LIMIT n`.
+    fn select_page(
+        &self,
+        table: &SqlTable,
+        a: &str,
+        filter: impl FnOnce(&mut Statement),
+        after: Option<&str>,
+        limit: usize,
+    ) -> Statement {
+        let key = self.dialect.quote(&table.key);
+        let mut statement = self.statement();
+        statement
+            .push(&format!(
+                "SELECT {a} AS a, {} AS b FROM ",
+                self.dialect.as_text(&key)
+            ))
+            .name(&table.name)
+            .push(" WHERE ");
+        filter(&mut statement);
+        if let Some(after) = after {
+            statement
+                .push(" AND ")
+                .push(&key)
+                .push(" > ")
+                .text(after, self.column_type(table, &table.key));
+        }
+        statement.push(&format!(" ORDER BY {key} LIMIT {limit}"));
+        statement
+    }
+
+    /// Mapped tables with every child before its parent. With `root`, only that table and the
+    /// tables under it.
+    fn children_first(&self, root: Option<&str>) -> Vec<&SqlTable> {
+        let mut tables: Vec<(usize, &SqlTable)> = self
+            .mapping
+            .tables
+            .iter()
+            .filter_map(|table| {
+                let chain = self.ancestry(table);
+                let inside = root.is_none_or(|root| chain.contains(&root));
+                inside.then_some((chain.len(), table))
+            })
+            .collect();
+        // Deepest first; a stable sort keeps the mapping's order among tables of one depth.
+        tables.sort_by_key(|(depth, _)| std::cmp::Reverse(*depth));
+        tables.into_iter().map(|(_, table)| table).collect()
+    }
+
+    /// The table's name and its ancestors' names, nearest first. The catalog refuses cycles; the
+    /// bound is for a mapping that bypassed it.
+    fn ancestry<'a>(&'a self, table: &'a SqlTable) -> Vec<&'a str> {
+        let mut chain = vec![table.name.as_str()];
+        let mut current = table;
+        while let Some(parent) = current
+            .parent
+            .as_ref()
+            .and_then(|p| self.mapping.table(&p.table))
+        {
+            if chain.len() > self.mapping.tables.len() {
+                break;
+            }
+            chain.push(&parent.name);
+            current = parent;
+        }
+        chain
+    }
+
+    /// A database error as the caller may see it: quoted values masked unless they are names
+    /// from the mapping, since databases quote the offending value (`invalid input syntax for
+    /// type integer: "jan@example.nl"`).
+    fn failed(&self, error: diesel::result::Error) -> ConnectorError {
+        let is_name = |quoted: &str| {
+            self.mapping
+                .tables
+                .iter()
+                .any(|table| table.name == quoted || table.named_columns().contains(&quoted))
+        };
+        ConnectorError::Query {
+            system: self.system.clone(),
+            message: mask_quoted(&error.to_string(), is_name),
+        }
+    }
+}
+
+// --- execution --------------------------------------------------------------------------------
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn execute(conn: &mut TargetConnection, layout: &Layout, statement: &Statement) -> Result<u64> {
+    let rows = conn.execute(statement).map_err(|e| layout.failed(e))?;
+    Ok(u64::try_from(rows).unwrap_or(u64::MAX))
+}
+
+fn load(
+    conn: &mut TargetConnection,
+    layout: &Layout,
+    statement: &Statement,
+) -> Result<Vec<TextPair>> {
+    conn.load(statement).map_err(|e| layout.failed(e))
+}
+
+fn count(
+    conn: &mut TargetConnection,
+    layout: &Layout,
+    table: &SqlTable,
+    scope: Scope<'_>,
+) -> Result<u64> {
+    let mut statement = layout.statement();
+    statement
+        .push("SELECT COUNT(*) AS n FROM ")
+        .name(&table.name)
+        .push(" WHERE ");
+    layout.condition(&mut statement, table, scope);
+    let rows: Vec<Count> = conn.load(&statement).map_err(|e| layout.failed(e))?;
+    Ok(rows
+        .first()
+        .map_or(0, |row| u64::try_from(row.n).unwrap_or(0)))
+}
+
+fn delete(
+    conn: &mut TargetConnection,
+    layout: &Layout,
+    table: &SqlTable,
+    scope: Scope<'_>,
+) -> Result<u64> {
+    let mut statement = layout.statement();
+    statement
+        .push("DELETE FROM ")
+        .name(&table.name)
+        .push(" WHERE ");
+    layout.condition(&mut statement, table, scope);
+    execute(conn, layout, &statement)
+}
+
+/// Writes the table's rows in `scope` as JSON objects separated by commas; returns how many.
+fn export_table(
+    conn: &mut TargetConnection,
+    layout: &Layout,
+    table: &SqlTable,
+    scope: Scope<'_>,
+    out: &mut impl Write,
+) -> Result<u64> {
+    let mut columns: Vec<&str> = vec![table.key.as_str()];
+    columns.extend(table.identifiers.values().map(String::as_str));
+    columns.extend(table.columns.iter().map(String::as_str));
+    let mut seen = std::collections::HashSet::new();
+    columns.retain(|column| seen.insert(*column));
+    let json = layout.dialect.json_object(&columns);
+
+    let mut written = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let filter = |s: &mut Statement| layout.condition(s, table, scope);
+        let page = layout.select_page(table, &json, filter, after.as_deref(), PAGE_SIZE);
+        let rows = load(conn, layout, &page)?;
+        for row in &rows {
+            if written > 0 {
+                out.write_all(b",")?;
+            }
+            out.write_all(row.a.as_deref().unwrap_or("null").as_bytes())?;
+            written += 1;
+        }
+        if rows.len() < PAGE_SIZE {
+            return Ok(written);
+        }
+        after = rows.last().and_then(|row| row.b.clone());
+    }
+}
+
+/// Applies `strategies` to the rows of `table` with these keys; returns the rows changed.
+fn anonymise_batch(
+    conn: &mut TargetConnection,
+    layout: &Layout,
+    table: &SqlTable,
+    keys: &[String],
+    strategies: &Strategies,
+    hash_key: &[u8],
+) -> Result<u64> {
+    if keys.is_empty() || strategies.is_empty() {
+        return Ok(0);
+    }
+    let scope = Scope::Keys {
+        table: &table.name,
+        keys,
+    };
+    let mut changed = 0;
+    let plain: Vec<(&String, &Strategy)> = strategies
+        .iter()
+        .filter(|(_, s)| **s != Strategy::KeyedHash)
+        .collect();
+    if !plain.is_empty() {
+        let mut statement = layout.statement();
+        statement.push("UPDATE ").name(&table.name).push(" SET ");
+        for (index, (column, strategy)) in plain.into_iter().enumerate() {
+            if index > 0 {
+                statement.push(", ");
+            }
+            statement.name(column).push(" = ");
+            match strategy {
+                Strategy::Fixed(value) => {
+                    statement.text(value.clone(), layout.column_type(table, column));
+                }
+                _ => {
+                    statement.push("NULL");
+                }
+            }
+        }
+        statement.push(" WHERE ");
+        layout.condition(&mut statement, table, scope);
+        changed = execute(conn, layout, &statement)?;
+    }
+    for column in strategies
+        .iter()
+        .filter(|(_, s)| **s == Strategy::KeyedHash)
+        .map(|(column, _)| column)
+    {
+        let rows = hash_column(conn, layout, table, scope, column, hash_key, keys.len())?;
+        changed = changed.max(rows);
+    }
+    Ok(changed)
+}
+
+/// Replaces each value of `column` in `scope` by its keyed hash; returns the rows in scope.
+fn hash_column(
+    conn: &mut TargetConnection,
+    layout: &Layout,
+    table: &SqlTable,
+    scope: Scope<'_>,
+    column: &str,
+    hash_key: &[u8],
+    limit: usize,
+) -> Result<u64> {
+    let value = layout.dialect.as_text(&layout.dialect.quote(column));
+    let filter = |s: &mut Statement| layout.condition(s, table, scope);
+    let select = layout.select_page(table, &value, filter, None, limit);
+    let rows = load(conn, layout, &select)?;
+    for row in &rows {
+        let (Some(value), Some(key)) = (&row.a, &row.b) else {
+            continue;
+        };
+        let mut update = layout.statement();
+        update
+            .push("UPDATE ")
+            .name(&table.name)
+            .push(" SET ")
+            .name(column)
+            .push(" = ")
+            .text(
+                keyed_hash(hash_key, value),
+                layout.column_type(table, column),
+            )
+            .push(" WHERE ")
+            .name(&table.key)
+            .push(" = ")
+            .text(key.clone(), layout.column_type(table, &table.key));
+        execute(conn, layout, &update)?;
+    }
+    Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
+}
+
+/// Hex HMAC-SHA256 of `value` under `key`.
+pub fn keyed_hash(key: &[u8], value: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(value.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+// --- keeping secrets and personal data out of errors ------------------------------------------
+
+/// The driver's connection error without the URL or the password in it.
+fn scrub_url(reason: &str, url: &str) -> String {
+    let mut scrubbed = reason.replace(url, "***");
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split('@').next().filter(|_| rest.contains('@')))
+        .and_then(|userinfo| userinfo.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|password| !password.is_empty());
+    if let Some(password) = password {
+        scrubbed = scrubbed.replace(password, "***");
+    }
+    scrubbed
+}
+
+/// `message` with every quoted part ('…' or "…") replaced by `***` unless `keep` says it may stay.
+fn mask_quoted(message: &str, keep: impl Fn(&str) -> bool) -> String {
+    let mut masked = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['\'', '"']) {
+        let quote = &rest[start..=start];
+        masked.push_str(&rest[..=start]);
+        let inside = &rest[start + 1..];
+        match inside.find(quote) {
+            Some(end) => {
+                let quoted = &inside[..end];
+                masked.push_str(if keep(quoted) { quoted } else { "***" });
+                masked.push_str(quote);
+                rest = &inside[end + 1..];
+            }
+            None => {
+                masked.push_str("***");
+                rest = "";
+            }
+        }
+    }
+    masked.push_str(rest);
+    masked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_errors_lose_the_url_and_password() {
+        let url = "postgres://crm:hunter2@db.internal/crm";
+        let reason = format!("could not connect to {url}: password hunter2 rejected");
+        let scrubbed = scrub_url(&reason, url);
+        assert!(!scrubbed.contains("hunter2"), "{scrubbed}");
+        assert!(!scrubbed.contains("db.internal"), "{scrubbed}");
+    }
+
+    #[test]
+    fn quoted_values_are_masked_but_names_stay() {
+        let message = r#"invalid input syntax for type integer: "jan@example.nl" in "customers""#;
+        let masked = mask_quoted(message, |quoted| quoted == "customers");
+        assert_eq!(
+            masked,
+            r#"invalid input syntax for type integer: "***" in "customers""#
+        );
+        assert_eq!(mask_quoted("no quotes", |_| false), "no quotes");
+        assert_eq!(mask_quoted("open 'end", |_| false), "open '***");
+    }
+
+    #[test]
+    fn keyed_hash_is_stable_hex_and_depends_on_the_key() {
+        let hash = keyed_hash(b"key", "jan@example.nl");
+        assert_eq!(hash.len(), 64);
+        assert_eq!(hash, keyed_hash(b"key", "jan@example.nl"));
+        assert_ne!(hash, keyed_hash(b"other", "jan@example.nl"));
+    }
+}

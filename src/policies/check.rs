@@ -2,7 +2,7 @@
 //! catalog does not have would silently keep or sweep nothing, so each reference must resolve.
 
 use super::{PolicyProblem, RetentionRule};
-use crate::catalog::model::{is_builtin_category, Activity, System};
+use crate::catalog::model::{is_builtin_category, Activity, ConnectorKind, System};
 use crate::requests::checklist::CatalogSnapshot;
 
 impl RetentionRule {
@@ -60,6 +60,9 @@ fn check_rule(rule: &RetentionRule, catalog: &CatalogSnapshot) -> Vec<PolicyProb
             ),
         ));
     }
+    if let Some(message) = system.and_then(|system| table_problem(rule, system)) {
+        problems.push(source.problem("table", message));
+    }
     let activity = rule.activity.as_deref().and_then(|key| {
         let found = find_activity(catalog, key);
         match found {
@@ -100,6 +103,21 @@ fn check_rule(rule: &RetentionRule, catalog: &CatalogSnapshot) -> Vec<PolicyProb
         ));
     }
     problems
+}
+
+/// Why the rule cannot sweep a table of `system`, if it cannot. Whether the table and its columns
+/// exist is for the system's SQL mapping to say, when the connector starts.
+fn table_problem(rule: &RetentionRule, system: &System) -> Option<String> {
+    match system.connector {
+        ConnectorKind::Sql => None,
+        ConnectorKind::Manual => rule.table.as_ref().map(|_| {
+            format!(
+                "system '{}' has no SQL connector (connector: manual), so loket cannot sweep its \
+                 tables; leave out table, counted_from and on_expiry and a review task is created",
+                system.key
+            )
+        }),
+    }
 }
 
 /// Why `code` cannot be in the rule, if it cannot.

@@ -6,7 +6,8 @@
 //! ranges) is checked afterwards on field paths, which `catalog::yaml::locate` maps to lines.
 
 use super::{
-    join_path, Policies, PolicyError, PolicyProblem, RequestPolicy, RetentionRule, RuleSource,
+    is_sql_identifier, join_path, OnExpiry, Policies, PolicyError, PolicyProblem, RequestPolicy,
+    RetentionRule, RuleSource, SweepPolicy, IDENTIFIER_RULE,
 };
 use crate::catalog::model::is_valid_key;
 use crate::catalog::yaml::locate;
@@ -25,7 +26,8 @@ struct PolicyFile {
     requests: Option<RequestPolicy>,
     #[serde(default)]
     rules: Vec<RetentionRule>,
-    // Issue 4 adds `schedule:` here: the cron expressions of the retention sweeps.
+    #[serde(default)]
+    sweeps: Option<SweepPolicy>,
 }
 
 /// The longest a status link may stay valid: a link to a closed request is of no use for long.
@@ -80,6 +82,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, PolicyError> {
 #[derive(Default)]
 struct Merged {
     requests: Option<(String, RequestPolicy)>,
+    sweeps: Option<(String, SweepPolicy)>,
     rules: Vec<RetentionRule>,
     problems: Vec<PolicyProblem>,
 }
@@ -87,15 +90,12 @@ struct Merged {
 impl Merged {
     fn add(&mut self, file: &str, parsed: PolicyFile) {
         if let Some(requests) = parsed.requests {
-            match &self.requests {
-                Some((first, _)) => self.problems.push(PolicyProblem {
-                    file: file.to_string(),
-                    line: None,
-                    field: "requests".into(),
-                    message: format!("the request policy is already defined in {first}"),
-                }),
-                None => self.requests = Some((file.to_string(), requests)),
-            }
+            let problem = define_once(&mut self.requests, file, "requests", requests);
+            self.problems.extend(problem);
+        }
+        if let Some(sweeps) = parsed.sweeps {
+            let problem = define_once(&mut self.sweeps, file, "sweeps", sweeps);
+            self.problems.extend(problem);
         }
         self.rules.extend(parsed.rules);
     }
@@ -118,7 +118,30 @@ impl Merged {
         Ok(Policies {
             requests,
             retention: self.rules,
+            sweeps: self.sweeps.map(|(_, sweeps)| sweeps).unwrap_or_default(),
         })
+    }
+}
+
+/// Puts a section into `slot` unless an earlier file defined it: two definitions would leave it
+/// to the file order which one counts.
+fn define_once<T>(
+    slot: &mut Option<(String, T)>,
+    file: &str,
+    section: &str,
+    value: T,
+) -> Option<PolicyProblem> {
+    match slot {
+        Some((first, _)) => Some(PolicyProblem {
+            file: file.to_string(),
+            line: None,
+            field: section.into(),
+            message: format!("`{section}:` is already defined in {first}"),
+        }),
+        None => {
+            *slot = Some((file.to_string(), value));
+            None
+        }
     }
 }
 
@@ -217,6 +240,9 @@ fn validate(file: &PolicyFile) -> Vec<FieldError> {
     if let Some(requests) = &file.requests {
         validate_requests(requests, &mut errors);
     }
+    if let Some(sweeps) = &file.sweeps {
+        validate_sweeps(sweeps, &mut errors);
+    }
     for (index, rule) in file.rules.iter().enumerate() {
         validate_rule(&format!("rules[{index}]"), rule, &mut errors);
     }
@@ -246,7 +272,25 @@ fn validate_requests(requests: &RequestPolicy, errors: &mut Vec<FieldError>) {
     );
 }
 
+fn validate_sweeps(sweeps: &SweepPolicy, errors: &mut Vec<FieldError>) {
+    let max = SweepPolicy::MAX_BATCH_SIZE;
+    if !(1..=max).contains(&sweeps.batch_size) {
+        errors.push(FieldError::new(
+            "sweeps.batch_size",
+            format!(
+                "must be between 1 and {max} rows (got {})",
+                sweeps.batch_size
+            ),
+        ));
+    }
+}
+
 fn validate_rule(path: &str, rule: &RetentionRule, errors: &mut Vec<FieldError>) {
+    validate_rule_keys(path, rule, errors);
+    validate_sweep_fields(path, rule, errors);
+}
+
+fn validate_rule_keys(path: &str, rule: &RetentionRule, errors: &mut Vec<FieldError>) {
     let mut add = |field: &str, message: &str| {
         errors.push(FieldError::new(format!("{path}.{field}"), message));
     };
@@ -286,9 +330,79 @@ fn validate_rule(path: &str, rule: &RetentionRule, errors: &mut Vec<FieldError>)
     }
 }
 
+/// The fields a sweep acts on: SQL names, the action and what it needs, the exceptions.
+fn validate_sweep_fields(path: &str, rule: &RetentionRule, errors: &mut Vec<FieldError>) {
+    let mut add = |field: &str, message: String| {
+        errors.push(FieldError::new(format!("{path}.{field}"), message));
+    };
+    let mut identifier = |field: &str, name: &str| {
+        if !is_sql_identifier(name) {
+            add(field, format!("'{name}' {IDENTIFIER_RULE}"));
+        }
+    };
+    if let Some(table) = &rule.table {
+        identifier("table", table);
+    }
+    if let Some(column) = &rule.counted_from {
+        identifier("counted_from", column);
+    }
+    for column in rule.anonymise.keys() {
+        identifier(&format!("anonymise.{column}"), column);
+    }
+    for (field, message) in combination_problems(rule) {
+        add(field, message);
+    }
+    for (index, exception) in rule.exceptions.iter().enumerate() {
+        if rule.exceptions[..index].contains(exception) {
+            let field = format!("exceptions[{index}]");
+            add(&field, "is listed twice".into());
+        }
+    }
+}
+
+/// Fields that need or exclude one another, as (field, message).
+fn combination_problems(rule: &RetentionRule) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    match (&rule.table, &rule.counted_from) {
+        (Some(_), None) => problems.push((
+            "counted_from",
+            "is required with `table`: name the timestamp column the period counts from".into(),
+        )),
+        (None, Some(_)) => problems.push((
+            "counted_from",
+            "needs `table`: the column of which table?".into(),
+        )),
+        _ => {}
+    }
+    if rule.table.is_none() && rule.on_expiry.needs_table() {
+        problems.push((
+            "on_expiry",
+            "needs `table` and `counted_from`: without a table a sweep can only create a review \
+             task (on_expiry: review)"
+                .into(),
+        ));
+    }
+    let anonymises = rule.on_expiry == OnExpiry::Anonymise;
+    if anonymises && rule.anonymise.is_empty() {
+        problems.push((
+            "anonymise",
+            "is required with on_expiry: anonymise: list each column and its strategy \
+             (null, keyed_hash or {fixed: \"a value\"})"
+                .into(),
+        ));
+    }
+    if !anonymises && !rule.anonymise.is_empty() {
+        problems.push((
+            "anonymise",
+            "is only for on_expiry: anonymise; remove it or change on_expiry".into(),
+        ));
+    }
+    problems
+}
+
 /// Records where each rule and its fields stand, for problems found later against the catalog.
 fn attach_sources(file: &str, text: &str, rules: &mut [RetentionRule]) {
-    const FIELDS: [&str; 8] = [
+    const FIELDS: [&str; 14] = [
         "name",
         "description",
         "system",
@@ -297,13 +411,24 @@ fn attach_sources(file: &str, text: &str, rules: &mut [RetentionRule]) {
         "keep",
         "legal_basis",
         "legal_duty",
+        "table",
+        "counted_from",
+        "on_expiry",
+        "anonymise",
+        "exceptions",
+        "schedule",
     ];
     for (index, rule) in rules.iter_mut().enumerate() {
         let path = format!("rules[{index}]");
         let categories = (0..rule.categories.len()).map(|i| format!("categories[{i}]"));
+        let columns = rule
+            .anonymise
+            .keys()
+            .map(|column| format!("anonymise.{column}"));
         let fields: Vec<String> = std::iter::once(String::new())
             .chain(FIELDS.iter().map(|field| field.to_string()))
             .chain(categories)
+            .chain(columns)
             .collect();
         let probes = fields
             .iter()

@@ -5,12 +5,23 @@
 //! the field to fix, and all problems are reported at once. Loading checks a file on its own
 //! ([`load`]); [`Policies::check_against`] then checks what the rules point to against the catalog
 //! ([`check`]), because the catalog lives in the database and may change after the files load.
+//!
+//! A rule that names a `table` can be swept: a sweep finds the rows whose `counted_from` column
+//! lies more than `keep` ago and does `on_expiry` with them, skipping the `exceptions`. When
+//! sweeps run and in what batches is the `sweeps:` section (shipped in `policies/sweeps.yaml`);
+//! a rule may override the schedule with its own.
 
 mod check;
+mod expiry;
 mod load;
 mod period;
+mod schedule;
 
+pub use expiry::{is_sql_identifier, AnonymiseStrategy, Exception, OnExpiry, IDENTIFIER_RULE};
 pub use period::{PeriodError, PERIOD_EXPECTED};
+pub use schedule::{CronSchedule, ScheduleError, SCHEDULE_EXPECTED};
+
+use chrono::{DateTime, Utc};
 
 use crate::requests::model::RequestKind;
 use serde::{Deserialize, Serialize};
@@ -24,6 +35,23 @@ pub struct Policies {
     pub requests: RequestPolicy,
     /// Retention rules in file-name order, then file order.
     pub retention: Vec<RetentionRule>,
+    /// When and how sweeps run; the defaults when no file has `sweeps:`.
+    pub sweeps: SweepPolicy,
+}
+
+/// When retention sweeps run and how (`sweeps:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepPolicy {
+    /// When every rule without a schedule of its own runs.
+    #[serde(default = "SweepPolicy::default_schedule")]
+    pub schedule: CronSchedule,
+    /// Rows handled per transaction: small enough that no lock is held long.
+    #[serde(default = "SweepPolicy::default_batch_size")]
+    pub batch_size: u32,
+    /// Whether a sweep only reports what it would change unless told otherwise.
+    #[serde(default = "SweepPolicy::default_dry_run")]
+    pub dry_run_by_default: bool,
 }
 
 /// How requests are handled (`requests:`).
@@ -62,10 +90,25 @@ pub struct RetentionRule {
     /// Art. 17(3)(b) instead of erasing it.
     #[serde(default)]
     pub legal_duty: bool,
-    // Issue 4 adds here: `counted_from` (the event the period runs from: created, last contact,
-    // end of contract, consent withdrawn), `on_expiry` (delete, anonymise per field, restrict,
-    // review task) and `exceptions` (legal hold, open request, active restriction). Until then
-    // `description` says from when a period counts.
+    /// The table of the system the rule sweeps; without one the rule cannot be swept
+    /// automatically (a manual system) and its expiry is a review task.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// The timestamp column of `table` the period counts from (created, last contact, end of
+    /// contract); required with `table`.
+    #[serde(default)]
+    pub counted_from: Option<String>,
+    #[serde(default)]
+    pub on_expiry: OnExpiry,
+    /// Column -> strategy; required with `on_expiry: anonymise`, refused otherwise.
+    #[serde(default)]
+    pub anonymise: BTreeMap<String, AnonymiseStrategy>,
+    /// Rows a sweep leaves alone although expired; all of them unless the rule says otherwise.
+    #[serde(default = "Exception::all")]
+    pub exceptions: Vec<Exception>,
+    /// When this rule is swept, instead of `sweeps.schedule`.
+    #[serde(default)]
+    pub schedule: Option<CronSchedule>,
     /// Where the rule was written, to point at it in later checks; not part of the file format.
     #[serde(skip)]
     pub source: RuleSource,
@@ -180,13 +223,75 @@ impl Default for RequestPolicy {
     }
 }
 
-/// The request-handling defaults and no retention rules.
+/// The request-handling and sweep defaults and no retention rules.
 impl Default for Policies {
     fn default() -> Self {
         Policies {
             requests: RequestPolicy::default(),
             retention: Vec::new(),
+            sweeps: SweepPolicy::default(),
         }
+    }
+}
+
+impl SweepPolicy {
+    /// The default schedule: 02:30 UTC every night.
+    pub const DEFAULT_SCHEDULE: &'static str = "0 30 2 * * *";
+    pub const DEFAULT_BATCH_SIZE: u32 = 1000;
+    /// Large enough for any sensible batch; beyond it one transaction holds locks for long.
+    pub const MAX_BATCH_SIZE: u32 = 100_000;
+
+    fn default_schedule() -> CronSchedule {
+        Self::DEFAULT_SCHEDULE
+            .parse()
+            .expect("the default schedule parses")
+    }
+
+    fn default_batch_size() -> u32 {
+        Self::DEFAULT_BATCH_SIZE
+    }
+
+    /// Without a `sweeps:` section nothing is changed until someone says so: a sweep reports
+    /// what it would do.
+    fn default_dry_run() -> bool {
+        true
+    }
+}
+
+impl Default for SweepPolicy {
+    fn default() -> Self {
+        SweepPolicy {
+            schedule: Self::default_schedule(),
+            batch_size: Self::default_batch_size(),
+            dry_run_by_default: Self::default_dry_run(),
+        }
+    }
+}
+
+impl RetentionRule {
+    /// When the rule is swept: its own schedule, or else the sweeps' one.
+    pub fn schedule<'a>(&'a self, sweeps: &'a SweepPolicy) -> &'a CronSchedule {
+        self.schedule.as_ref().unwrap_or(&sweeps.schedule)
+    }
+
+    /// The rule's first sweep strictly after `after`.
+    pub fn next_run_after(
+        &self,
+        sweeps: &SweepPolicy,
+        after: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        self.schedule(sweeps).next_after(after)
+    }
+
+    /// Whether a sweep can act on the rule's rows itself (it names a table), rather than only
+    /// create a review task.
+    pub fn is_sweepable(&self) -> bool {
+        self.table.is_some()
+    }
+
+    /// Whether rows under `exception` are skipped.
+    pub fn skips(&self, exception: Exception) -> bool {
+        self.exceptions.contains(&exception)
     }
 }
 
@@ -247,5 +352,7 @@ pub(crate) mod testing {
     }
 }
 
+#[cfg(test)]
+mod sweep_tests;
 #[cfg(test)]
 mod tests;

@@ -4,14 +4,14 @@ use super::testing::{example_catalog, shipped_dir, shipped_policies};
 use super::*;
 use std::fs;
 
-const REQUESTS: &str = "\
+pub(super) const REQUESTS: &str = "\
 requests:
   approval_required_for: [erasure]
   status_link_days: 120
   verification_code_minutes: 30
 ";
 
-const RULES: &str = "\
+pub(super) const RULES: &str = "\
 rules:
   - name: fiscal_records
     description: Invoices.
@@ -28,7 +28,7 @@ rules:
 ";
 
 /// A policy directory holding `requests.yaml` and `retention.yaml` with the given texts.
-fn dir_with(requests: &str, retention: &str) -> tempfile::TempDir {
+pub(super) fn dir_with(requests: &str, retention: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("requests.yaml"), requests).unwrap();
     fs::write(dir.path().join("retention.yaml"), retention).unwrap();
@@ -36,7 +36,7 @@ fn dir_with(requests: &str, retention: &str) -> tempfile::TempDir {
 }
 
 /// The problems of loading a directory with these files.
-fn problems(requests: &str, retention: &str) -> Vec<PolicyProblem> {
+pub(super) fn problems(requests: &str, retention: &str) -> Vec<PolicyProblem> {
     let dir = dir_with(requests, retention);
     match Policies::load_dir(dir.path()) {
         Err(PolicyError::Problems(problems)) => problems
@@ -54,7 +54,7 @@ fn problems(requests: &str, retention: &str) -> Vec<PolicyProblem> {
     }
 }
 
-fn only_problem(requests: &str, retention: &str) -> PolicyProblem {
+pub(super) fn only_problem(requests: &str, retention: &str) -> PolicyProblem {
     let mut found = problems(requests, retention);
     assert_eq!(found.len(), 1, "{found:#?}");
     found.remove(0)
@@ -126,12 +126,12 @@ fn a_bad_period_names_file_line_and_field() {
 fn unknown_fields_are_refused() {
     let problem = only_problem(
         REQUESTS,
-        &RULES.replace("keep: 3 months", "keep: 3 months\n    on_expiry: delete"),
+        &RULES.replace("keep: 3 months", "keep: 3 months\n    expires: delete"),
     );
     assert_eq!(problem.line, Some(14));
-    assert_eq!(problem.field, "rules[1].on_expiry");
+    assert_eq!(problem.field, "rules[1].expires");
     assert!(
-        problem.message.contains("unknown field `on_expiry`"),
+        problem.message.contains("unknown field `expires`"),
         "{problem}"
     );
 

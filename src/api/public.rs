@@ -54,7 +54,8 @@ pub fn rate_limit(
     let per_minute = per_minute.max(1);
     GovernorConfigBuilder::default()
         .key_extractor(PerIp)
-        .milliseconds_per_request(60_000 / u64::from(per_minute))
+        // Nanoseconds, so even the largest setting leaves a period above zero.
+        .nanoseconds_per_request(60_000_000_000 / u64::from(per_minute))
         .burst_size(per_minute)
         .finish()
         .expect("a positive period and burst size make a valid rate limit")

@@ -3,6 +3,7 @@
 use crate::audit::Actor;
 use crate::auth::{NewUser, Role, UserService};
 use crate::config::Settings;
+use crate::retention::{Outcome, SweepOptions};
 use crate::startup::{open_store, Application};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -55,6 +56,35 @@ enum Command {
     /// Check the policy files (retention rules, request handling)
     #[command(subcommand)]
     Policies(PoliciesCommand),
+    /// Run retention sweeps now: delete, anonymise or restrict what has passed its retention
+    /// period, in batches, skipping legal holds, open requests and restrictions; prints a summary
+    /// and exits 1 if a rule failed. A sweep that stopped half-way is resumed.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SweepArgs {
+    /// Only report what would change (the default when sweeps.dry_run_by_default is true)
+    #[arg(long, conflicts_with = "apply")]
+    dry_run: bool,
+    /// Change the data, even when sweeps.dry_run_by_default is true
+    #[arg(long)]
+    apply: bool,
+    /// Only this retention rule
+    #[arg(long, value_name = "NAME")]
+    rule: Option<String>,
+    /// Only the rules of this catalog system
+    #[arg(long, value_name = "NAME")]
+    system: Option<String>,
+    /// Rows per batch instead of sweeps.batch_size
+    #[arg(long, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch_size: Option<u32>,
+    /// Stop each rule after this many batches; the next sweep resumes where it stopped
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_batches: Option<u64>,
+    /// Print the reports as JSON instead of a table
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +205,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 policies.retention.len()
             );
         }
+        Command::Sweep(args) => return sweep(&settings, args).await,
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&settings).await?;
             let verification = crate::audit::verify_chain(&store).await?;
@@ -191,6 +222,54 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn sweep(settings: &Settings, args: SweepArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let service = crate::startup::sweep_service(settings, &store)?;
+    let dry_run = args.dry_run || (!args.apply && service.policies().sweeps.dry_run_by_default);
+    let options = SweepOptions {
+        dry_run,
+        rule: args.rule,
+        system: args.system,
+        batch_size: args.batch_size,
+        max_batches: args.max_batches,
+        actor: Some(Actor::Cli),
+        ..SweepOptions::default()
+    };
+    let bar = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")?,
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let shown = bar.clone();
+    let reports = service
+        .sweep(options, move |progress| {
+            shown.set_message(format!(
+                "{}: {} expired rows in {} batches, {} {}",
+                progress.rule,
+                progress.matched,
+                progress.batches,
+                progress.changed,
+                if dry_run { "would change" } else { "changed" }
+            ));
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!(describe(&e)))?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        print!("{}", crate::retention::sweep::summary_table(&reports));
+    }
+    let failed = reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .count();
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {

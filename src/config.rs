@@ -75,6 +75,10 @@ pub struct Settings {
     /// and phone numbers. Derived from `data_key` when not set: set it before rotating the data
     /// key, or earlier requests can no longer be found by those identifiers.
     pub index_key: Option<Secret>,
+    /// HMAC key (base64 of 32 bytes) for the `keyed_hash` anonymisation of retention rules.
+    /// Derived from `data_key` when not set; set it before rotating the data key, or values
+    /// anonymised after the rotation no longer group with those before it.
+    pub anonymise_key: Option<Secret>,
     /// How long an access token is valid; an agent's shift by default.
     pub token_ttl_minutes: i64,
     /// `pretty` for people, `json` for log collectors.
@@ -172,6 +176,7 @@ impl Default for Settings {
             data_key: None,
             old_data_keys: Vec::new(),
             index_key: None,
+            anonymise_key: None,
             token_ttl_minutes: 8 * 60,
             log_format: LogFormat::Pretty,
             max_body_bytes: 1024 * 1024,
@@ -191,6 +196,8 @@ pub struct Secrets {
     pub data_key: [u8; 32],
     pub old_data_keys: Vec<[u8; 32]>,
     pub index_key: [u8; 32],
+    /// The key of retention rules' `keyed_hash` anonymisation.
+    pub anonymise_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Secrets {
@@ -339,6 +346,9 @@ impl Settings {
         if let Some(index_key) = &self.index_key {
             secrets.index_key = decode_key("index_key", index_key.expose())?;
         }
+        if let Some(anonymise_key) = &self.anonymise_key {
+            secrets.anonymise_key = decode_key("anonymise_key", anonymise_key.expose())?;
+        }
         Ok(secrets)
     }
 }
@@ -364,6 +374,7 @@ fn parse_secrets(jwt_secret: &str, data_key: &str) -> Result<Secrets, ConfigErro
         data_key: key,
         old_data_keys: Vec::new(),
         index_key: crate::crypto::derive_index_key(&key),
+        anonymise_key: crate::crypto::derive_anonymise_key(&key),
     })
 }
 

@@ -17,5 +17,6 @@ pub mod error;
 pub mod mail;
 pub mod policies;
 pub mod requests;
+pub mod retention;
 pub mod startup;
 pub mod telemetry;

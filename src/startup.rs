@@ -8,6 +8,7 @@ use crate::db::Store;
 use crate::mail::worker::WorkerHandle;
 use crate::policies::Policies;
 use crate::requests::RequestService;
+use crate::retention::SweepService;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
@@ -18,6 +19,8 @@ pub struct Application {
     port: u16,
     server: Server,
     mail_worker: Option<WorkerHandle>,
+    /// Runs the retention rules on their schedules; stopped with the server.
+    sweep_scheduler: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -40,19 +43,29 @@ impl Application {
             );
         }
         let cipher = Cipher::from_secrets(&secrets);
+        let policies = Arc::new(policies);
+        let connectors = connectors_of(settings, &secrets);
+        let sweeps = SweepService::new(
+            store.clone(),
+            cipher.clone(),
+            connectors.clone(),
+            policies.clone(),
+        );
+        let sweep_scheduler = crate::retention::scheduler::spawn(sweeps.clone());
         let mail_worker = crate::mail::worker::spawn(store.clone(), cipher.clone(), settings)?;
         let waker = mail_worker.waker();
         let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
         let requests = RequestService::new(
             store.clone(),
             cipher,
-            Arc::new(policies),
+            policies,
             tokens.clone(),
             &settings.public_url,
             &settings.mail.from,
         )
-        .on_mail_queued(Arc::new(move || waker.wake()));
-        let state = AppState::new(store, tokens, requests);
+        .on_mail_queued(Arc::new(move || waker.wake()))
+        .with_connectors(connectors);
+        let state = AppState::new(store, tokens, requests, sweeps);
         let api_config = ApiConfig::new(settings.public_requests_per_minute);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
@@ -75,6 +88,7 @@ impl Application {
             port,
             server,
             mail_worker: Some(mail_worker),
+            sweep_scheduler,
         })
     }
 
@@ -92,6 +106,8 @@ impl Application {
     /// the letter in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        // A sweep in progress stops at its last checkpoint; the next one resumes it.
+        self.sweep_scheduler.abort();
         if let Some(worker) = self.mail_worker {
             if let Err(error) = worker.shutdown().await {
                 tracing::warn!(%error, "mail worker did not stop cleanly");
@@ -99,6 +115,25 @@ impl Application {
         }
         served
     }
+}
+
+/// Retention sweeps as this configuration has them, for the command line.
+pub fn sweep_service(settings: &Settings, store: &Store) -> anyhow::Result<SweepService> {
+    let (secrets, _) = settings.secrets()?;
+    Ok(SweepService::new(
+        store.clone(),
+        Cipher::from_secrets(&secrets),
+        connectors_of(settings, &secrets),
+        Arc::new(load_policies(settings)?),
+    ))
+}
+
+/// The configured connector URLs with the anonymisation key.
+pub fn connectors_of(
+    settings: &Settings,
+    secrets: &crate::config::Secrets,
+) -> crate::connectors::Connectors {
+    crate::connectors::Connectors::new(settings.connectors.clone(), secrets.anonymise_key)
 }
 
 /// Opens the configured database and brings its schema up to date.

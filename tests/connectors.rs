@@ -2,11 +2,10 @@
 //! database when `LOKET_TEST_POSTGRES_URL` is set, and a fresh MariaDB/MySQL database when
 //! `LOKET_TEST_MYSQL_URL` is set (`.ci/run` sets both).
 
+mod common;
+
 use chrono::NaiveDate;
-use diesel::mysql::MysqlConnection;
-use diesel::pg::PgConnection;
-use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use common::targets::TargetDb;
 use loket::catalog::model::{IdentifierKind, SqlMapping};
 use loket::connectors::{keyed_hash, ConnectorError, SqlConnector, Strategies, Strategy};
 
@@ -19,7 +18,7 @@ macro_rules! connector_tests {
             $(
                 #[test]
                 fn $name() {
-                    super::$name(&super::TestDb::sqlite());
+                    super::$name(&super::seeded(super::TargetDb::sqlite()));
                 }
             )*
         }
@@ -28,7 +27,7 @@ macro_rules! connector_tests {
                 #[test]
                 #[cfg_attr(not(loket_test_postgres), ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL")]
                 fn $name() {
-                    super::$name(&super::TestDb::postgres());
+                    super::$name(&super::seeded(super::TargetDb::postgres()));
                 }
             )*
         }
@@ -36,8 +35,8 @@ macro_rules! connector_tests {
             $(
                 #[test]
                 fn $name() {
-                    match super::TestDb::mysql() {
-                        Some(db) => super::$name(&db),
+                    match super::TargetDb::mysql() {
+                        Some(db) => super::$name(&super::seeded(db)),
                         None => eprintln!("skipped: set LOKET_TEST_MYSQL_URL to run on MySQL/MariaDB"),
                     }
                 }
@@ -110,93 +109,19 @@ fn mapping() -> SqlMapping {
     serde_yaml::from_str(MAPPING).expect("test mapping parses")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Sqlite,
-    Postgres,
-    Mysql,
+/// The seeded database of one test.
+type TestDb = TargetDb;
+
+fn seeded(db: TargetDb) -> TargetDb {
+    db.seed(SCHEMA)
 }
 
-/// A seeded database of its own for one test, dropped afterwards.
-struct TestDb {
-    kind: Kind,
-    url: String,
-    /// The server's URL and the database created on it, to drop.
-    created: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
+trait Connect {
+    fn connector(&self) -> SqlConnector;
+    fn connector_with(&self, mapping: SqlMapping) -> SqlConnector;
 }
 
-impl TestDb {
-    fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("crm.db").display());
-        Self::seeded(Kind::Sqlite, url, None, Some(dir))
-    }
-
-    fn postgres() -> Self {
-        let admin = std::env::var("LOKET_TEST_POSTGRES_URL")
-            .expect("LOKET_TEST_POSTGRES_URL must be set for PostgreSQL tests");
-        let name = unique_name();
-        let mut conn = PgConnection::establish(&admin).expect("connect to test PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .expect("create test database");
-        let url = replace_database(&admin, &name);
-        Self::seeded(Kind::Postgres, url, Some((admin, name)), None)
-    }
-
-    fn mysql() -> Option<Self> {
-        let admin = std::env::var("LOKET_TEST_MYSQL_URL")
-            .ok()
-            .filter(|url| !url.is_empty())?;
-        let name = unique_name();
-        let mut conn = MysqlConnection::establish(&admin).expect("connect to test MySQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .expect("create test database");
-        let url = replace_database(&admin, &name);
-        Some(Self::seeded(Kind::Mysql, url, Some((admin, name)), None))
-    }
-
-    fn seeded(
-        kind: Kind,
-        url: String,
-        created: Option<(String, String)>,
-        dir: Option<tempfile::TempDir>,
-    ) -> Self {
-        let db = TestDb {
-            kind,
-            url,
-            created,
-            _dir: dir,
-        };
-        let mut raw = db.raw();
-        for statement in SCHEMA {
-            let statement = match kind {
-                // MySQL's TIMESTAMP has a time zone and an automatic default; DATETIME is plain.
-                Kind::Mysql => statement.replace("TIMESTAMP", "DATETIME"),
-                _ => statement.to_string(),
-            };
-            raw.execute(&statement);
-        }
-        db
-    }
-
-    fn raw(&self) -> Raw {
-        match self.kind {
-            Kind::Sqlite => {
-                let path = self.url.trim_start_matches("sqlite://");
-                let mut conn = SqliteConnection::establish(path).expect("open SQLite");
-                diesel::sql_query("PRAGMA foreign_keys = ON")
-                    .execute(&mut conn)
-                    .expect("foreign keys on");
-                Raw::Sqlite(conn)
-            }
-            Kind::Postgres => Raw::Postgres(PgConnection::establish(&self.url).expect("connect")),
-            Kind::Mysql => Raw::Mysql(MysqlConnection::establish(&self.url).expect("connect")),
-        }
-    }
-
+impl Connect for TargetDb {
     fn connector(&self) -> SqlConnector {
         self.connector_with(mapping())
     }
@@ -205,83 +130,6 @@ impl TestDb {
         SqlConnector::open("crm", &self.url, mapping)
             .expect("connector opens")
             .with_hash_key(HASH_KEY)
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        self.raw().count(sql)
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin, name)) = &self.created else {
-            return;
-        };
-        let drop = match self.kind {
-            Kind::Postgres => PgConnection::establish(admin).ok().map(|mut conn| {
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-            }),
-            Kind::Mysql => MysqlConnection::establish(admin).ok().map(|mut conn| {
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn)
-            }),
-            Kind::Sqlite => None,
-        };
-        if let Some(Err(error)) = drop {
-            eprintln!("could not drop test database {name}: {error}");
-        }
-    }
-}
-
-fn unique_name() -> String {
-    format!("loket_conn_{}", uuid::Uuid::new_v4().simple())
-}
-
-/// `scheme://user@host:port/db?x` with another database name.
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    format!("{host_part}/{name}{query}")
-}
-
-/// A plain connection for seeding and for checking what the connector did.
-enum Raw {
-    Sqlite(SqliteConnection),
-    Postgres(PgConnection),
-    Mysql(MysqlConnection),
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-impl Raw {
-    fn execute(&mut self, sql: &str) {
-        let result = match self {
-            Raw::Sqlite(c) => diesel::sql_query(sql).execute(c),
-            Raw::Postgres(c) => diesel::sql_query(sql).execute(c),
-            Raw::Mysql(c) => diesel::sql_query(sql).execute(c),
-        };
-        result.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// `sql` must select one `COUNT(*) AS n`.
-    fn count(&mut self, sql: &str) -> i64 {
-        let result = match self {
-            Raw::Sqlite(c) => diesel::sql_query(sql).get_result::<Count>(c),
-            Raw::Postgres(c) => diesel::sql_query(sql).get_result::<Count>(c),
-            Raw::Mysql(c) => diesel::sql_query(sql).get_result::<Count>(c),
-        };
-        result.unwrap_or_else(|e| panic!("{sql}: {e}")).n
     }
 }
 

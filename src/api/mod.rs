@@ -9,11 +9,13 @@ pub mod extract;
 pub mod health;
 pub mod public;
 pub mod requests;
+pub mod retention;
 pub mod users;
 
 use crate::auth::{TokenService, UserService};
 use crate::db::Store;
 use crate::requests::RequestService;
+use crate::retention::SweepService;
 use actix_web::web;
 use error::ApiError;
 
@@ -24,15 +26,22 @@ pub struct AppState {
     pub users: UserService,
     pub tokens: TokenService,
     pub requests: RequestService,
+    pub sweeps: SweepService,
 }
 
 impl AppState {
-    pub fn new(store: Store, tokens: TokenService, requests: RequestService) -> Self {
+    pub fn new(
+        store: Store,
+        tokens: TokenService,
+        requests: RequestService,
+        sweeps: SweepService,
+    ) -> Self {
         Self {
             users: UserService::new(store.clone()),
             store,
             tokens,
             requests,
+            sweeps,
         }
     }
 }
@@ -89,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
             .route("/audit/events", web::get().to(audit::list))
             .route("/audit/verify", web::get().to(audit::verify))
             .configure(requests::configure)
+            .configure(retention::configure)
             .configure(|cfg| public::configure(cfg, &api.public_rate_limit)),
     )
     .default_service(web::to(|| async {

@@ -88,5 +88,7 @@ pub enum Permission {
     ReadAudit,
     /// Appending events on behalf of automated jobs.
     RecordAudit,
+    /// Legal holds and the record of retention sweeps.
+    ManageRetention,
     ManageUsers,
 }

@@ -247,6 +247,23 @@ pub enum IdentifierKind {
     EmployeeNumber,
 }
 
+impl IdentifierKind {
+    /// The name policy files, the catalog and the API use (`customer_number`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentifierKind::Email => "email",
+            IdentifierKind::CustomerNumber => "customer_number",
+            IdentifierKind::Phone => "phone",
+            IdentifierKind::Name => "name",
+            IdentifierKind::AccountId => "account_id",
+            IdentifierKind::Address => "address",
+            IdentifierKind::IpAddress => "ip_address",
+            IdentifierKind::DeviceId => "device_id",
+            IdentifierKind::EmployeeNumber => "employee_number",
+        }
+    }
+}
+
 /// Where data came from; portability (Art. 20) covers provided and observed data, not inferred.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -61,20 +61,31 @@ impl Dialect {
 
     /// An expression giving one JSON object as text with each column under its own name.
     pub fn json_object(self, columns: &[&str]) -> String {
-        let objects: Vec<String> = columns
+        let pairs: Vec<(String, String)> = columns
+            .iter()
+            .map(|column| (column.to_string(), self.quote(column)))
+            .collect();
+        self.json_object_of(&pairs)
+    }
+
+    /// An expression giving one JSON object as text with each SQL expression under its key. The
+    /// keys are written into the SQL: only names loket makes itself may be keys.
+    pub fn json_object_of(self, pairs: &[(String, String)]) -> String {
+        let wide = pairs.len() > JSON_PAIRS_PER_CALL;
+        let objects: Vec<String> = pairs
             .chunks(JSON_PAIRS_PER_CALL)
             .map(|chunk| {
-                let pairs: Vec<String> = chunk
+                let arguments: Vec<String> = chunk
                     .iter()
-                    .map(|column| format!("'{column}', {}", self.quote(column)))
+                    .map(|(key, expression)| format!("'{key}', {expression}"))
                     .collect();
-                let function = match (self, columns.len() > JSON_PAIRS_PER_CALL) {
+                let function = match (self, wide) {
                     (Dialect::Sqlite, _) => "json_object",
                     (Dialect::Postgres, false) => "json_build_object",
                     (Dialect::Postgres, true) => "jsonb_build_object",
                     (Dialect::Mysql, _) => "JSON_OBJECT",
                 };
-                format!("{function}({})", pairs.join(", "))
+                format!("{function}({})", arguments.join(", "))
             })
             .collect();
         let merged = objects

@@ -18,11 +18,15 @@
 //! values the database quotes in its messages (which may be personal data) are masked.
 
 mod dialect;
+mod expiry;
+mod registry;
 mod schema;
 mod statement;
 mod target;
 
 pub use dialect::Dialect;
+pub use expiry::{ExpiredQuery, ExpiredRow, Pending};
+pub use registry::Connectors;
 
 use crate::catalog::model::{is_sql_identifier, IdentifierKind, SqlMapping, SqlTable, Validate};
 use crate::error::FieldError;
@@ -51,6 +55,8 @@ const KEYS_PER_STATEMENT: usize = 500;
 pub enum ConnectorError {
     #[error("unsupported connection URL: it must start with sqlite://, postgres:// or mysql://")]
     UnsupportedUrl,
+    #[error("{system}: loket cannot reach this system: {reason}")]
+    NotReachable { system: String, reason: String },
     #[error("{system}: cannot connect to the database: {reason}")]
     Connect { system: String, reason: String },
     #[error("invalid SQL mapping: {}", format_fields(.0))]
@@ -384,9 +390,9 @@ impl SqlConnector {
         )
     }
 
-    /// For retention sweeps: up to `limit` keys of rows in `table` whose `counted_from` column
-    /// lies before `cutoff`, in key order, after `after_key` (keyset pagination: pass the last
-    /// key of the previous page). Rows without a value in `counted_from` never expire here.
+    /// Up to `limit` keys of rows in `table` whose `counted_from` column lies before `cutoff`,
+    /// in key order, after `after_key` (keyset pagination: pass the last key of the previous
+    /// page). Rows without a value in `counted_from` never expire here.
     pub fn expired_keys(
         &mut self,
         table: &str,
@@ -395,32 +401,17 @@ impl SqlConnector {
         after_key: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>> {
-        let table = self.layout.table(table)?;
-        self.layout.existing_column(table, counted_from)?;
-        if limit == 0 {
-            return Err(ConnectorError::ZeroLimit {
-                system: self.layout.system.clone(),
-            });
-        }
-        let key_text = self
-            .layout
-            .dialect
-            .as_text(&self.layout.dialect.quote(&table.key));
-        let filter = |s: &mut Statement| {
-            s.push("(")
-                .name(counted_from)
-                .push(" < ")
-                .timestamp(cutoff)
-                .push(")");
-        };
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let page = self
-            .layout
-            .select_page(table, &key_text, filter, after_key, limit);
-        Ok(load(&mut self.conn, &self.layout, &page)?
-            .into_iter()
-            .filter_map(|row| row.b)
-            .collect())
+        let rows = self.expired_rows(&ExpiredQuery {
+            table,
+            counted_from,
+            cutoff,
+            after: after_key,
+            up_to: None,
+            limit,
+            pending: Pending::All,
+            with_owner: false,
+        })?;
+        Ok(rows.into_iter().map(|row| row.key).collect())
     }
 
     /// Deletes the rows of `table` with these keys and, children first, the rows under them in
@@ -558,15 +549,20 @@ impl Layout {
         strategies: &Strategies,
         hash_key: &'k Option<Vec<u8>>,
     ) -> Result<&'k [u8]> {
-        for column in strategies.keys() {
-            self.personal_column(table, column)?;
-        }
+        self.check_strategy_columns(table, strategies)?;
         let needs_key = strategies.values().any(|s| *s == Strategy::KeyedHash);
         match hash_key {
             Some(key) => Ok(key),
             None if needs_key => Err(ConnectorError::NoHashKey),
             None => Ok(&[]),
         }
+    }
+
+    /// Every column of `strategies` is a personal-data column of `table`.
+    fn check_strategy_columns(&self, table: &SqlTable, strategies: &Strategies) -> Result<()> {
+        strategies
+            .keys()
+            .try_for_each(|column| self.personal_column(table, column))
     }
 
     /// Writes the condition selecting the rows of `table` in `scope`, in parentheses.
@@ -862,7 +858,12 @@ fn hash_column(
     limit: usize,
 ) -> Result<u64> {
     let value = layout.dialect.as_text(&layout.dialect.quote(column));
-    let filter = |s: &mut Statement| layout.condition(s, table, scope);
+    // A value hashed before (a repeated batch) is left alone: hashing it again would break
+    // the grouping the hash exists for.
+    let filter = |s: &mut Statement| {
+        layout.condition(s, table, scope);
+        s.push(&format!(" AND {value} NOT LIKE '{KEYED_HASH_PREFIX}%'"));
+    };
     let select = layout.select_page(table, &value, filter, None, limit);
     let rows = load(conn, layout, &select)?;
     for row in &rows {
@@ -889,11 +890,23 @@ fn hash_column(
     Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
 }
 
-/// Hex HMAC-SHA256 of `value` under `key`.
+/// What every keyed hash starts with, so a sweep (and a person) can tell a pseudonym from a
+/// value.
+const KEYED_HASH_PREFIX: &str = "kh:";
+
+fn keyed_hash_prefix() -> &'static str {
+    KEYED_HASH_PREFIX
+}
+
+/// `kh:` and the hex HMAC-SHA256 of `value` under `key` (67 characters: the column must hold
+/// them).
 pub fn keyed_hash(key: &[u8], value: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(value.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    format!(
+        "{KEYED_HASH_PREFIX}{}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 // --- keeping secrets and personal data out of errors ------------------------------------------
@@ -966,7 +979,8 @@ mod tests {
     #[test]
     fn keyed_hash_is_stable_hex_and_depends_on_the_key() {
         let hash = keyed_hash(b"key", "jan@example.nl");
-        assert_eq!(hash.len(), 64);
+        assert_eq!(hash.len(), 67);
+        assert!(hash.starts_with("kh:"));
         assert_eq!(hash, keyed_hash(b"key", "jan@example.nl"));
         assert_ne!(hash, keyed_hash(b"other", "jan@example.nl"));
     }

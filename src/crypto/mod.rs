@@ -58,8 +58,18 @@ pub fn key_id(key: &[u8; 32]) -> String {
 /// The index key used when none is configured: a separate key derived from the data key, so the
 /// two are never the same bytes.
 pub fn derive_index_key(data_key: &[u8; 32]) -> [u8; 32] {
+    derive_key(data_key, b"loket lookup index v1")
+}
+
+/// The key of `keyed_hash` anonymisation when none is configured; another label than the index
+/// key's, so an anonymised value never equals a lookup hash of the same value.
+pub fn derive_anonymise_key(data_key: &[u8; 32]) -> [u8; 32] {
+    derive_key(data_key, b"loket anonymise v1")
+}
+
+fn derive_key(data_key: &[u8; 32], label: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(data_key).expect("HMAC takes any key");
-    mac.update(b"loket lookup index v1");
+    mac.update(label);
     mac.finalize().into_bytes().into()
 }
 

@@ -233,6 +233,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sweep_runs (id) {
+        id -> Text,
+        rule -> Text,
+        system_key -> Text,
+        table_name -> Nullable<Text>,
+        action -> Text,
+        dry_run -> Bool,
+        origin -> Text,
+        scheduled_for -> Nullable<Timestamp>,
+        cutoff -> Timestamp,
+        status -> Text,
+        holder -> Text,
+        started_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        checkpoint -> Nullable<Text>,
+        claim_end -> Nullable<Text>,
+        claim_rows -> BigInt,
+        batches -> BigInt,
+        matched -> BigInt,
+        changed -> BigInt,
+        related -> BigInt,
+        skipped_legal_hold -> BigInt,
+        skipped_open_request -> BigInt,
+        skipped_restriction -> BigInt,
+        resumed -> Integer,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sweep_leases (rule) {
+        rule -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    legal_holds (id) {
+        id -> Text,
+        system_key -> Nullable<Text>,
+        identifier_kind -> Text,
+        identifier_index -> Text,
+        reason_enc -> Text,
+        placed_by -> Text,
+        placed_at -> Timestamp,
+        lifted_by -> Nullable<Text>,
+        lifted_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(system_holdings -> systems (system_key));
 diesel::joinable!(system_holdings -> data_categories (category_code));
 diesel::joinable!(activity_categories -> processing_activities (activity_key));
@@ -260,4 +313,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     request_tasks,
     task_comments,
     outbox,
+    sweep_runs,
+    sweep_leases,
+    legal_holds,
 );

@@ -1,7 +1,7 @@
 //! Retention periods as people write them in policy files ("7 years", "3 months", "30 days") and
 //! the calendar arithmetic that turns one into a date.
 
-use chrono::{Days, Months, NaiveDate};
+use chrono::{Days, Months, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -27,6 +27,22 @@ impl Period {
                 .and_then(|months| date.checked_add_months(Months::new(months))),
         };
         later.unwrap_or(NaiveDate::MAX)
+    }
+
+    /// The moment `self` before `moment`, by the same calendar rules as [`Period::after`]: data
+    /// counted from before it has passed its period. Saturates at [`NaiveDate::MIN`], which for
+    /// a retention cutoff means "nothing has expired".
+    pub fn before(self, moment: NaiveDateTime) -> NaiveDateTime {
+        let date = moment.date();
+        let earlier = match self {
+            Period::Days(n) => date.checked_sub_days(Days::new(u64::from(n))),
+            Period::Weeks(n) => date.checked_sub_days(Days::new(u64::from(n) * 7)),
+            Period::Months(n) => date.checked_sub_months(Months::new(n)),
+            Period::Years(n) => n
+                .checked_mul(12)
+                .and_then(|months| date.checked_sub_months(Months::new(months))),
+        };
+        earlier.unwrap_or(NaiveDate::MIN).and_time(moment.time())
     }
 
     /// The number and its unit, e.g. `(7, "year")`.
@@ -132,6 +148,27 @@ mod tests {
         for period in [Period::Days(1), Period::Weeks(4), Period::Months(3)] {
             assert_eq!(period.to_string().parse(), Ok(period));
         }
+    }
+
+    #[test]
+    fn before_gives_the_retention_cutoff_at_the_same_time_of_day() {
+        let at = |d: NaiveDate| d.and_hms_opt(2, 30, 0).unwrap();
+        assert_eq!(
+            Period::Years(2).before(at(date(2026, 11, 23))),
+            at(date(2024, 11, 23))
+        );
+        assert_eq!(
+            Period::Months(3).before(at(date(2026, 5, 31))),
+            at(date(2026, 2, 28))
+        );
+        assert_eq!(
+            Period::Days(30).before(at(date(2026, 3, 1))),
+            at(date(2026, 1, 30))
+        );
+        assert_eq!(
+            Period::Years(u32::MAX).before(at(date(2026, 1, 1))),
+            at(NaiveDate::MIN)
+        );
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct RequestService {
     /// The From address, used as the organisation's contact when the catalog names none.
     pub(crate) mail_from: String,
     pub(crate) mail_queued: MailQueued,
+    /// The systems whose checklist tasks loket can run itself.
+    pub(crate) connectors: crate::connectors::Connectors,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -84,12 +86,19 @@ impl RequestService {
             public_url: public_url.trim_end_matches('/').to_string(),
             mail_from: mail_from.to_string(),
             mail_queued: Arc::new(|| {}),
+            connectors: crate::connectors::Connectors::default(),
         }
     }
 
     /// Sets what to call after mail was queued (the outbox worker's wake-up).
     pub fn on_mail_queued(mut self, notify: MailQueued) -> Self {
         self.mail_queued = notify;
+        self
+    }
+
+    /// Lets checklist tasks on reachable systems be run through their connectors.
+    pub fn with_connectors(mut self, connectors: crate::connectors::Connectors) -> Self {
+        self.connectors = connectors;
         self
     }
 

@@ -2,6 +2,8 @@
 //! PostgreSQL database, and talks to it over HTTP like any client.
 #![allow(dead_code)]
 
+pub mod targets;
+
 use base64::Engine;
 use loket::auth::{NewUser, Role, UserService};
 use loket::config::{Secret, Settings};
@@ -50,7 +52,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub backend: Backend,
     _data_dir: tempfile::TempDir,
-    _database: Option<TempPostgresDatabase>,
+    _database: Option<targets::TargetDb>,
 }
 
 impl TestApp {
@@ -63,7 +65,7 @@ impl TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(TempPostgresDatabase::create()),
+            Backend::Postgres => Some(targets::TargetDb::postgres()),
         };
         let mut settings = Settings {
             bind: "127.0.0.1:0".into(),
@@ -208,59 +210,6 @@ pub async fn expect_json(response: reqwest::Response, status: u16) -> Value {
     let text = response.text().await.unwrap_or_default();
     assert_eq!(actual, status, "unexpected status; body: {text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-/// A database created for one test on the server named by `LOKET_TEST_POSTGRES_URL` and dropped
-/// afterwards, so tests never see each other's rows.
-pub struct TempPostgresDatabase {
-    pub url: String,
-    name: String,
-    admin_url: String,
-}
-
-impl TempPostgresDatabase {
-    fn create() -> Self {
-        use diesel::{Connection, PgConnection, RunQueryDsl};
-        let admin_url = std::env::var("LOKET_TEST_POSTGRES_URL")
-            .expect("LOKET_TEST_POSTGRES_URL must be set for PostgreSQL tests");
-        let name = format!("loket_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::establish(&admin_url).expect("connect to test PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .expect("create test database");
-        TempPostgresDatabase {
-            url: replace_database(&admin_url, &name),
-            name,
-            admin_url,
-        }
-    }
-}
-
-impl Drop for TempPostgresDatabase {
-    fn drop(&mut self) {
-        use diesel::{Connection, PgConnection, RunQueryDsl};
-        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn);
-        }
-    }
-}
-
-/// `postgres://host:port/db?x` with another database name.
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    format!("{host_part}/{name}{query}")
 }
 
 /// Everything the database holds about requests, as text: the SQLite files byte for byte (the

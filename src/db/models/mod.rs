@@ -5,4 +5,5 @@ pub mod audit;
 pub mod catalog;
 pub mod outbox;
 pub mod requests;
+pub mod sweeps;
 pub mod users;

@@ -1,0 +1,3 @@
+DROP TABLE legal_holds;
+DROP TABLE sweep_leases;
+DROP TABLE sweep_runs;

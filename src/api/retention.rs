@@ -1,0 +1,125 @@
+//! Retention over HTTP, for privacy officers: the record of sweeps, a sweep run now (a dry run
+//! unless asked otherwise), and legal holds.
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::extract::{Json, Page, Paginated};
+use super::AppState;
+use crate::auth::Permission;
+use crate::retention::{NewLegalHold, SweepOptions};
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+/// Runs kept in view; older ones stay in the database and on the audit trail.
+const RUNS_SHOWN: i64 = 1000;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/retention/runs", web::get().to(runs))
+        .route("/retention/sweeps", web::post().to(sweep_now))
+        .service(
+            web::resource("/retention/holds")
+                .route(web::get().to(holds))
+                .route(web::post().to(place_hold)),
+        )
+        .route("/retention/holds/{id}", web::delete().to(lift_hold));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunsQuery {
+    rule: Option<String>,
+    // Read by `Page`.
+    #[serde(rename = "page")]
+    _page: Option<String>,
+    #[serde(rename = "per_page")]
+    _per_page: Option<String>,
+}
+
+async fn runs(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    page: Page,
+    query: web::Query<RunsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageRetention)?;
+    let runs = state
+        .sweeps
+        .runs(query.into_inner().rule, RUNS_SHOWN)
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated::from_vec(runs, page)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepRequest {
+    /// A dry run unless the caller says `false`: changing data must be meant.
+    #[serde(default = "yes")]
+    dry_run: bool,
+    #[serde(default)]
+    rule: Option<String>,
+    #[serde(default)]
+    system: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Sweeps now and answers with one report per rule when it is done.
+async fn sweep_now(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<SweepRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageRetention)?;
+    let body = body.0;
+    let options = SweepOptions {
+        dry_run: body.dry_run,
+        rule: body.rule,
+        system: body.system,
+        actor: Some(user.actor()),
+        ..SweepOptions::default()
+    };
+    let reports = state.sweeps.sweep(options, |_| {}).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "rules": reports })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldsQuery {
+    #[serde(default)]
+    include_lifted: bool,
+}
+
+async fn holds(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<HoldsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageRetention)?;
+    let holds = state.sweeps.holds(query.include_lifted).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": holds })))
+}
+
+async fn place_hold(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<NewLegalHold>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageRetention)?;
+    let hold = state.sweeps.place_hold(user.actor(), body.0).await?;
+    Ok(HttpResponse::Created().json(hold))
+}
+
+async fn lift_hold(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ManageRetention)?;
+    let hold = state
+        .sweeps
+        .lift_hold(user.actor(), id.into_inner())
+        .await?;
+    Ok(HttpResponse::Ok().json(hold))
+}

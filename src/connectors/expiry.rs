@@ -1,0 +1,298 @@
+//! The connector's side of a retention sweep: pages of expired rows that are still to be
+//! processed, with what a sweep needs to know of their owner (identifiers, restriction), and
+//! marking rows restricted by key.
+//!
+//! A sweep may be stopped between its work on the organisation's database and the checkpoint in
+//! loket's own, so every action must be safe to repeat. Deleted rows are gone; rows already
+//! anonymised or restricted are recognised by their values ([`Pending`]) and never matched
+//! again, so no row is processed twice and a keyed hash is never hashed again.
+
+use super::statement::Statement;
+use super::{
+    keyed_hash_prefix, load, ConnectorError, Layout, Result, SqlConnector, Strategies, Strategy,
+};
+use crate::catalog::model::{IdentifierKind, SqlTable};
+use chrono::NaiveDateTime;
+
+/// Which expired rows still need the sweep's action.
+#[derive(Debug, Clone, Copy)]
+pub enum Pending<'a> {
+    /// Every expired row (deletion, or a dry run that changes nothing).
+    All,
+    /// Rows not yet in the state these strategies leave them in.
+    NotAnonymised(&'a Strategies),
+    /// Rows not yet marked restricted.
+    NotRestricted,
+}
+
+/// One page of expired rows of `table`: `counted_from` before `cutoff`, keys after `after` and
+/// up to `up_to`, at most `limit`, in key order.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpiredQuery<'a> {
+    pub table: &'a str,
+    pub counted_from: &'a str,
+    pub cutoff: NaiveDateTime,
+    pub after: Option<&'a str>,
+    pub up_to: Option<&'a str>,
+    pub limit: u32,
+    pub pending: Pending<'a>,
+    /// Also read who each row belongs to ([`ExpiredRow::identifiers`], [`ExpiredRow::restricted`]),
+    /// through the parent tables; needed only to honour exceptions.
+    pub with_owner: bool,
+}
+
+/// An expired row and, when asked for, who it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredRow {
+    pub key: String,
+    /// The identifiers in the row and in its parent rows (an invoice's customer's number).
+    pub identifiers: Vec<(IdentifierKind, String)>,
+    /// The row or one of its parent rows is marked restricted.
+    pub restricted: bool,
+}
+
+/// The alias of the table `depth` steps up from the swept one (`t0` is the swept table).
+fn alias(depth: usize) -> String {
+    format!("t{depth}")
+}
+
+impl SqlConnector {
+    /// One page of expired rows still to process; see [`ExpiredQuery`].
+    pub fn expired_rows(&mut self, query: &ExpiredQuery<'_>) -> Result<Vec<ExpiredRow>> {
+        let layout = &self.layout;
+        let table = layout.table(query.table)?;
+        layout.existing_column(table, query.counted_from)?;
+        if query.limit == 0 {
+            return Err(ConnectorError::ZeroLimit {
+                system: layout.system.clone(),
+            });
+        }
+        if let Pending::NotAnonymised(strategies) = query.pending {
+            layout.check_strategy_columns(table, strategies)?;
+        }
+        let chain = layout.chain(table);
+        let statement = layout.expired_statement(&chain, query)?;
+        let rows = load(&mut self.conn, layout, &statement)?;
+        rows.into_iter()
+            .filter_map(|row| Some((row.b?, row.a)))
+            .map(|(key, owner)| layout.expired_row(&chain, key, owner.as_deref()))
+            .collect()
+    }
+
+    /// Marks the rows of `table` with these keys restricted; one short transaction. Returns the
+    /// rows changed.
+    pub fn restrict_keys(&mut self, table: &str, keys: &[String]) -> Result<u64> {
+        let table = self.layout.table(table)?;
+        let column = self.layout.restricted_column(table)?;
+        let layout = &self.layout;
+        self.conn.transaction(
+            |e| layout.failed(e),
+            |conn| {
+                let mut changed = 0;
+                for chunk in keys.chunks(super::KEYS_PER_STATEMENT) {
+                    let mut statement = layout.statement();
+                    statement
+                        .push("UPDATE ")
+                        .name(&table.name)
+                        .push(" SET ")
+                        .name(column)
+                        .push(" = TRUE WHERE ")
+                        .name(&table.key)
+                        .push(" IN ")
+                        .text_list(chunk, layout.column_type(table, &table.key));
+                    changed += super::execute(conn, layout, &statement)?;
+                }
+                Ok(changed)
+            },
+        )
+    }
+}
+
+impl Layout {
+    /// The table and its ancestors, nearest first.
+    fn chain<'a>(&'a self, table: &'a SqlTable) -> Vec<&'a SqlTable> {
+        self.ancestry(table)
+            .into_iter()
+            .filter_map(|name| self.mapping.table(name))
+            .collect()
+    }
+
+    /// The column marking `table`'s rows restricted.
+    pub(super) fn restricted_column<'a>(&self, table: &'a SqlTable) -> Result<&'a str> {
+        table
+            .restricted_column
+            .as_deref()
+            .ok_or_else(|| ConnectorError::NoRestrictedColumn {
+                system: self.system.clone(),
+                table: table.name.clone(),
+            })
+    }
+
+    /// `SELECT owner AS a, key AS b FROM t0 LEFT JOIN t1 … WHERE expired AND pending [AND key
+    /// range] ORDER BY key LIMIT n`.
+    fn expired_statement(
+        &self,
+        chain: &[&SqlTable],
+        query: &ExpiredQuery<'_>,
+    ) -> Result<Statement> {
+        let root = chain[0];
+        let key = format!("t0.{}", self.dialect.quote(&root.key));
+        let owner = if query.with_owner {
+            self.owner_json(chain)
+        } else {
+            "NULL".to_string()
+        };
+        let mut statement = self.statement();
+        statement
+            .push(&format!(
+                "SELECT {owner} AS a, {} AS b FROM ",
+                self.dialect.as_text(&key)
+            ))
+            .name(&root.name)
+            .push(" t0");
+        if query.with_owner {
+            for (depth, pair) in chain.windows(2).enumerate() {
+                let (child, parent) = (pair[0], pair[1]);
+                let Some(link) = &child.parent else { break };
+                statement
+                    .push(" LEFT JOIN ")
+                    .name(&parent.name)
+                    .push(&format!(" {} ON {}.", alias(depth + 1), alias(depth + 1)))
+                    .name(&parent.key)
+                    .push(&format!(" = {}.", alias(depth)))
+                    .name(&link.column);
+            }
+        }
+        statement
+            .push(" WHERE t0.")
+            .name(query.counted_from)
+            .push(" < ")
+            .timestamp(query.cutoff);
+        self.pending_condition(&mut statement, root, query.pending)?;
+        let key_type = self.column_type(root, &root.key);
+        if let Some(after) = query.after {
+            statement
+                .push(&format!(" AND {key} > "))
+                .text(after, key_type);
+        }
+        if let Some(up_to) = query.up_to {
+            statement
+                .push(&format!(" AND {key} <= "))
+                .text(up_to, key_type);
+        }
+        statement.push(&format!(" ORDER BY {key} LIMIT {}", query.limit));
+        Ok(statement)
+    }
+
+    /// ` AND NOT (already processed)` for the swept table `t0`.
+    fn pending_condition(
+        &self,
+        statement: &mut Statement,
+        table: &SqlTable,
+        pending: Pending<'_>,
+    ) -> Result<()> {
+        match pending {
+            Pending::All => {}
+            Pending::NotRestricted => {
+                let column = self.restricted_column(table)?;
+                statement
+                    .push(" AND (t0.")
+                    .name(column)
+                    .push(" IS NULL OR t0.")
+                    .name(column)
+                    .push(" <> TRUE)");
+            }
+            Pending::NotAnonymised(strategies) => {
+                statement.push(" AND NOT (");
+                for (index, (column, strategy)) in strategies.iter().enumerate() {
+                    if index > 0 {
+                        statement.push(" AND ");
+                    }
+                    let quoted = format!("t0.{}", self.dialect.quote(column));
+                    match strategy {
+                        Strategy::Null => statement.push(&format!("{quoted} IS NULL")),
+                        Strategy::Fixed(value) => statement
+                            .push(&format!("({quoted} IS NOT NULL AND {quoted} = "))
+                            .text(value.clone(), self.column_type(table, column))
+                            .push(")"),
+                        Strategy::KeyedHash => statement.push(&format!(
+                            "({quoted} IS NULL OR {} LIKE '{}%')",
+                            self.dialect.as_text(&quoted),
+                            keyed_hash_prefix()
+                        )),
+                    };
+                }
+                if strategies.is_empty() {
+                    statement.push("1 = 1");
+                }
+                statement.push(")");
+            }
+        }
+        Ok(())
+    }
+
+    /// A JSON object with each identifier of the chain under `kind.depth` and each restriction
+    /// flag under `restricted.depth` (1 or 0).
+    fn owner_json(&self, chain: &[&SqlTable]) -> String {
+        let mut pairs = Vec::new();
+        for (depth, table) in chain.iter().enumerate() {
+            let alias = alias(depth);
+            for (kind, column) in &table.identifiers {
+                let expression = self
+                    .dialect
+                    .as_text(&format!("{alias}.{}", self.dialect.quote(column)));
+                pairs.push((format!("{}.{depth}", kind.as_str()), expression));
+            }
+            if let Some(column) = &table.restricted_column {
+                let flag = format!(
+                    "CASE WHEN {alias}.{} = TRUE THEN 1 ELSE 0 END",
+                    self.dialect.quote(column)
+                );
+                pairs.push((format!("restricted.{depth}"), flag));
+            }
+        }
+        self.dialect.json_object_of(&pairs)
+    }
+
+    fn expired_row(
+        &self,
+        chain: &[&SqlTable],
+        key: String,
+        owner: Option<&str>,
+    ) -> Result<ExpiredRow> {
+        let mut row = ExpiredRow {
+            key,
+            identifiers: Vec::new(),
+            restricted: false,
+        };
+        let Some(owner) = owner else {
+            return Ok(row);
+        };
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(owner)
+            .map_err(|e| ConnectorError::Query {
+                system: self.system.clone(),
+                message: format!("the database returned invalid JSON: {e}"),
+            })?;
+        for (depth, table) in chain.iter().enumerate() {
+            for kind in table.identifiers.keys() {
+                let value = object.get(&format!("{}.{depth}", kind.as_str()));
+                if let Some(text) = value.and_then(json_text) {
+                    row.identifiers.push((*kind, text));
+                }
+            }
+            let flag = object.get(&format!("restricted.{depth}"));
+            row.restricted |= flag.and_then(serde_json::Value::as_i64) == Some(1);
+        }
+        Ok(row)
+    }
+}
+
+/// A JSON value as the text an identifier is compared by; empty and null values are none.
+fn json_text(value: &serde_json::Value) -> Option<String> {
+    let text = match value {
+        serde_json::Value::String(text) => text.trim().to_string(),
+        serde_json::Value::Number(number) => number.to_string(),
+        _ => return None,
+    };
+    (!text.is_empty()).then_some(text)
+}

@@ -1,0 +1,68 @@
+//! Which catalog systems loket can reach, and opening a connector to one: the system's SQL
+//! mapping comes from the catalog, its connection URL from the configuration, and the
+//! anonymisation key from loket's secrets. Sweeps and request tasks both open connectors here.
+
+use super::{ConnectorError, SqlConnector};
+use crate::catalog::model::{ConnectorKind, System};
+use crate::config::Secret;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The configured connection URLs and the `keyed_hash` key; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Connectors {
+    urls: Arc<BTreeMap<String, Secret>>,
+    hash_key: Arc<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Connectors {
+    // URLs carry passwords: only which systems are configured is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connectors")
+            .field("systems", &self.urls.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connectors {
+    pub fn new(urls: BTreeMap<String, Secret>, hash_key: [u8; 32]) -> Self {
+        Connectors {
+            urls: Arc::new(urls),
+            hash_key: Arc::new(hash_key),
+        }
+    }
+
+    /// Whether `system` can be reached: `connector: sql`, a mapping, and a configured URL.
+    pub fn reaches(&self, system: &System) -> bool {
+        system.connector == ConnectorKind::Sql
+            && system.sql.is_some()
+            && self.urls.contains_key(&system.key)
+    }
+
+    /// Connects to `system` (blocking: call from a blocking thread).
+    pub fn open(&self, system: &System) -> Result<SqlConnector, ConnectorError> {
+        let not_reachable = |reason: &str| ConnectorError::NotReachable {
+            system: system.key.clone(),
+            reason: reason.to_string(),
+        };
+        if system.connector != ConnectorKind::Sql {
+            return Err(not_reachable(
+                "the catalog gives it no SQL connector (connector: manual)",
+            ));
+        }
+        let Some(mapping) = &system.sql else {
+            return Err(not_reachable("the catalog has no `sql:` mapping for it"));
+        };
+        let Some(url) = self.urls.get(&system.key) else {
+            return Err(not_reachable(&format!(
+                "no connection URL configured (connectors.{} or LOKET_CONNECTORS__{})",
+                system.key,
+                system.key.to_uppercase()
+            )));
+        };
+        Ok(
+            SqlConnector::open(&system.key, url.expose(), mapping.clone())?
+                .with_hash_key(self.hash_key.as_slice()),
+        )
+    }
+}

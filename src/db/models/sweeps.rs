@@ -1,0 +1,297 @@
+//! Retention sweeps in the store: run records with their checkpoints, the lease that lets one
+//! instance at a time sweep a rule, legal holds, and the lookup of persons with an open request.
+//!
+//! A lease is taken with a conditional UPDATE, like an outbox claim: of several instances
+//! trying at once, only the one whose UPDATE changed the row holds it.
+
+use crate::db::schema::{legal_holds, requests, sweep_leases, sweep_runs};
+use crate::db::{DbConnection, StoreError};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use std::collections::HashSet;
+
+pub const RUNNING: &str = "running";
+pub const FINISHED: &str = "finished";
+pub const FAILED: &str = "failed";
+/// Replaced by a newer run before it could be resumed (another mode, or a changed rule).
+pub const ABANDONED: &str = "abandoned";
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = sweep_runs, treat_none_as_null = true)]
+pub struct SweepRunRow {
+    pub id: String,
+    pub rule: String,
+    pub system_key: String,
+    pub table_name: Option<String>,
+    pub action: String,
+    pub dry_run: bool,
+    pub origin: String,
+    pub scheduled_for: Option<NaiveDateTime>,
+    pub cutoff: NaiveDateTime,
+    pub status: String,
+    pub holder: String,
+    pub started_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub checkpoint: Option<String>,
+    pub claim_end: Option<String>,
+    pub claim_rows: i64,
+    pub batches: i64,
+    pub matched: i64,
+    pub changed: i64,
+    pub related: i64,
+    pub skipped_legal_hold: i64,
+    pub skipped_open_request: i64,
+    pub skipped_restriction: i64,
+    pub resumed: i32,
+    pub error: Option<String>,
+}
+
+impl SweepRunRow {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        diesel::insert_into(sweep_runs::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Writes every field back.
+    pub fn save(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        diesel::update(sweep_runs::table.find(&self.id))
+            .set(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, StoreError> {
+        Ok(sweep_runs::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// The rule's run that is still marked running: its instance stopped before finishing it.
+    pub fn unfinished(conn: &mut DbConnection, rule: &str) -> Result<Option<Self>, StoreError> {
+        Ok(sweep_runs::table
+            .filter(sweep_runs::rule.eq(rule))
+            .filter(sweep_runs::status.eq(RUNNING))
+            .order(sweep_runs::started_at.desc())
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Whether a scheduled run of `rule` for the slot `scheduled_for` exists already.
+    pub fn slot_taken(
+        conn: &mut DbConnection,
+        rule: &str,
+        scheduled_for: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        let runs: i64 = sweep_runs::table
+            .filter(sweep_runs::rule.eq(rule))
+            .filter(sweep_runs::scheduled_for.eq(scheduled_for))
+            .count()
+            .get_result(conn)?;
+        Ok(runs > 0)
+    }
+
+    /// The newest runs first, optionally of one rule.
+    pub fn recent(
+        conn: &mut DbConnection,
+        rule: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Self>, StoreError> {
+        let mut query = sweep_runs::table
+            .order((sweep_runs::started_at.desc(), sweep_runs::id.desc()))
+            .limit(limit)
+            .select(Self::as_select())
+            .into_boxed();
+        if let Some(rule) = rule {
+            query = query.filter(sweep_runs::rule.eq(rule.to_string()));
+        }
+        Ok(query.load(conn)?)
+    }
+}
+
+/// Takes or renews the lease on `rule` for `holder` until `expires_at`, if it is free, expired or
+/// already `holder`'s. Returns whether `holder` holds it now. Call it outside a transaction: on
+/// PostgreSQL the losing insert of a race would abort the caller's transaction.
+pub fn take_lease(
+    conn: &mut DbConnection,
+    rule: &str,
+    holder: &str,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let exists: i64 = sweep_leases::table
+        .filter(sweep_leases::rule.eq(rule))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        let inserted = diesel::insert_into(sweep_leases::table)
+            .values((
+                sweep_leases::rule.eq(rule),
+                sweep_leases::holder.eq(holder),
+                sweep_leases::expires_at.eq(expires_at),
+            ))
+            .execute(conn);
+        match inserted.map_err(StoreError::from) {
+            Ok(_) => return Ok(true),
+            // Another instance inserted it first; fall through to the conditional update.
+            Err(error) if error.is_unique_violation() => {}
+            Err(error) => return Err(error),
+        }
+    }
+    renew_lease(conn, rule, holder, now, expires_at)
+}
+
+/// Extends `holder`'s lease on `rule`, or takes it over if it expired; false when another
+/// instance holds it. Safe inside a transaction.
+pub fn renew_lease(
+    conn: &mut DbConnection,
+    rule: &str,
+    holder: &str,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let taken = diesel::update(
+        sweep_leases::table
+            .filter(sweep_leases::rule.eq(rule))
+            .filter(
+                sweep_leases::expires_at
+                    .lt(now)
+                    .or(sweep_leases::holder.eq(holder)),
+            ),
+    )
+    .set((
+        sweep_leases::holder.eq(holder),
+        sweep_leases::expires_at.eq(expires_at),
+    ))
+    .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// Gives the lease on `rule` up, if `holder` has it.
+pub fn release_lease(conn: &mut DbConnection, rule: &str, holder: &str) -> Result<(), StoreError> {
+    diesel::delete(
+        sweep_leases::table
+            .filter(sweep_leases::rule.eq(rule))
+            .filter(sweep_leases::holder.eq(holder)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = legal_holds)]
+pub struct LegalHoldRow {
+    pub id: String,
+    pub system_key: Option<String>,
+    pub identifier_kind: String,
+    pub identifier_index: String,
+    pub reason_enc: String,
+    pub placed_by: String,
+    pub placed_at: NaiveDateTime,
+    pub lifted_by: Option<String>,
+    pub lifted_at: Option<NaiveDateTime>,
+}
+
+impl LegalHoldRow {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        diesel::insert_into(legal_holds::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, StoreError> {
+        Ok(legal_holds::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Holds in force first, newest first.
+    pub fn list(conn: &mut DbConnection, include_lifted: bool) -> Result<Vec<Self>, StoreError> {
+        let mut query = legal_holds::table
+            .order(legal_holds::placed_at.desc())
+            .select(Self::as_select())
+            .into_boxed();
+        if !include_lifted {
+            query = query.filter(legal_holds::lifted_at.is_null());
+        }
+        Ok(query.load(conn)?)
+    }
+
+    /// Marks the hold lifted; false when it was lifted already.
+    pub fn lift(
+        conn: &mut DbConnection,
+        id: &str,
+        by: &str,
+        at: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        let changed = diesel::update(
+            legal_holds::table
+                .find(id)
+                .filter(legal_holds::lifted_at.is_null()),
+        )
+        .set((legal_holds::lifted_by.eq(by), legal_holds::lifted_at.eq(at)))
+        .execute(conn)?;
+        Ok(changed == 1)
+    }
+}
+
+/// Of these lookup hashes, the ones under a hold in force on `system` (or on every system).
+pub fn held_indexes(
+    conn: &mut DbConnection,
+    system: &str,
+    indexes: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let mut held = HashSet::new();
+    for chunk in indexes.chunks(LOOKUP_CHUNK) {
+        let found: Vec<String> = legal_holds::table
+            .filter(legal_holds::lifted_at.is_null())
+            .filter(
+                legal_holds::system_key
+                    .is_null()
+                    .or(legal_holds::system_key.eq(system)),
+            )
+            .filter(legal_holds::identifier_index.eq_any(chunk))
+            .select(legal_holds::identifier_index)
+            .load(conn)?;
+        held.extend(found);
+    }
+    Ok(held)
+}
+
+/// Of these lookup hashes, the ones of a requester whose request is not closed yet.
+pub fn open_request_indexes(
+    conn: &mut DbConnection,
+    closed_states: &[&str],
+    indexes: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let mut open = HashSet::new();
+    for chunk in indexes.chunks(LOOKUP_CHUNK) {
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = requests::table
+            .filter(requests::state.ne_all(closed_states))
+            .filter(
+                requests::email_index
+                    .eq_any(chunk)
+                    .or(requests::customer_number_index.eq_any(chunk))
+                    .or(requests::phone_index.eq_any(chunk)),
+            )
+            .select((
+                requests::email_index,
+                requests::customer_number_index,
+                requests::phone_index,
+            ))
+            .load(conn)?;
+        open.extend(rows.into_iter().flat_map(|(a, b, c)| [a, b, c]).flatten());
+    }
+    Ok(open)
+}
+
+/// Hashes bound per query: three lists of it stay far below SQLite's and PostgreSQL's limits.
+const LOOKUP_CHUNK: usize = 1000;

@@ -1,0 +1,262 @@
+//! Retention: sweeps that delete, anonymise or restrict what has passed its retention period in
+//! the organisation's own databases, the record of every sweep, and legal holds.
+//!
+//! The rules come from `policies/` ([`crate::policies::RetentionRule`]), the tables from the
+//! catalog's SQL mapping, the connections from the configuration ([`Connectors`]). A sweep works
+//! in batches with a checkpoint each ([`sweep`]), skips rows of persons under a legal hold, with a
+//! request in progress or under a restriction ([`owners`]), and holds a lease per rule in loket's
+//! database, so that of several instances sharing it only one sweeps a rule at a time.
+//! [`scheduler`] runs the rules on their cron schedules inside `serve`.
+//!
+//! **Blocking.** Sweeping does synchronous database I/O on both sides: [`SweepService::sweep`]
+//! runs it on a blocking thread; [`SweepService::sweep_blocking`] is for callers already on one.
+
+pub mod holds;
+pub mod owners;
+pub mod scheduler;
+pub mod sweep;
+
+pub use holds::{LegalHold, NewLegalHold};
+pub use sweep::{Outcome, Progress, RuleReport, SweepOptions};
+
+use crate::connectors::{ConnectorError, Connectors};
+use crate::crypto::Cipher;
+use crate::db::models::sweeps::SweepRunRow;
+use crate::db::{Store, StoreError};
+use crate::error::{Error, FieldError};
+use crate::policies::{Policies, RetentionRule};
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// How long a sweep's lease on a rule lasts without renewal; renewed after every batch, so only
+/// an instance that died (or hangs longer than this on one batch) loses it.
+pub const DEFAULT_LEASE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Why a rule could not be swept; stored with the run and shown to the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error("{0}")]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the rule cannot be swept: {0}")]
+    Rule(String),
+    #[error("another instance took over the rule's lease; this sweep stopped")]
+    LeaseLost,
+    #[error(transparent)]
+    Domain(#[from] Error),
+}
+
+impl From<RetentionError> for Error {
+    fn from(error: RetentionError) -> Self {
+        match error {
+            RetentionError::Domain(error) => error,
+            RetentionError::Store(error) => Error::from(error),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Runs retention sweeps; cheap to clone.
+#[derive(Clone)]
+pub struct SweepService {
+    store: Store,
+    cipher: Cipher,
+    connectors: Connectors,
+    policies: Arc<Policies>,
+    /// This instance's name on leases and runs.
+    holder: String,
+    lease: chrono::Duration,
+}
+
+impl std::fmt::Debug for SweepService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SweepService")
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A run as the API and the CLI show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepRun {
+    pub id: String,
+    pub rule: String,
+    pub system: String,
+    pub table: Option<String>,
+    pub action: String,
+    pub dry_run: bool,
+    pub origin: String,
+    pub scheduled_for: Option<NaiveDateTime>,
+    /// Rows counted from before this moment had expired.
+    pub cutoff: NaiveDateTime,
+    pub status: String,
+    pub instance: String,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub resumed: i32,
+    pub batches: i64,
+    pub matched: i64,
+    pub changed: i64,
+    pub related: i64,
+    pub skipped_legal_hold: i64,
+    pub skipped_open_request: i64,
+    pub skipped_restriction: i64,
+    pub error: Option<String>,
+}
+
+impl From<SweepRunRow> for SweepRun {
+    fn from(row: SweepRunRow) -> Self {
+        SweepRun {
+            id: row.id,
+            rule: row.rule,
+            system: row.system_key,
+            table: row.table_name,
+            action: row.action,
+            dry_run: row.dry_run,
+            origin: row.origin,
+            scheduled_for: row.scheduled_for,
+            cutoff: row.cutoff,
+            status: row.status,
+            instance: row.holder,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            resumed: row.resumed,
+            batches: row.batches,
+            matched: row.matched,
+            changed: row.changed,
+            related: row.related,
+            skipped_legal_hold: row.skipped_legal_hold,
+            skipped_open_request: row.skipped_open_request,
+            skipped_restriction: row.skipped_restriction,
+            error: row.error,
+        }
+    }
+}
+
+impl SweepService {
+    pub fn new(
+        store: Store,
+        cipher: Cipher,
+        connectors: Connectors,
+        policies: Arc<Policies>,
+    ) -> Self {
+        SweepService {
+            store,
+            cipher,
+            connectors,
+            policies,
+            holder: instance_name(),
+            lease: DEFAULT_LEASE,
+        }
+    }
+
+    /// Names this instance on leases and runs (tests play several instances in one process).
+    pub fn with_holder(mut self, holder: impl Into<String>, lease: chrono::Duration) -> Self {
+        self.holder = holder.into();
+        self.lease = lease;
+        self
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// Sweeps the rules `options` selects, one after another, on a blocking thread.
+    pub async fn sweep(
+        &self,
+        options: SweepOptions,
+        progress: impl Fn(Progress<'_>) + Send + 'static,
+    ) -> Result<Vec<RuleReport>, Error> {
+        let service = self.clone();
+        tokio::task::spawn_blocking(move || service.sweep_blocking(&options, &progress))
+            .await
+            .map_err(|_| Error::from(StoreError::Cancelled))?
+    }
+
+    /// [`SweepService::sweep`] for a caller on a blocking thread (the CLI). A rule that fails is
+    /// reported as failed and the others still run.
+    pub fn sweep_blocking(
+        &self,
+        options: &SweepOptions,
+        progress: &dyn Fn(Progress<'_>),
+    ) -> Result<Vec<RuleReport>, Error> {
+        let rules = self.select(options)?;
+        let catalog = {
+            let mut conn = self.store.connection()?;
+            crate::requests::letters::load_catalog(&mut conn)?
+        };
+        rules
+            .into_iter()
+            .map(|rule| {
+                self.sweep_rule(rule, &catalog.systems, options, progress)
+                    .map_err(Error::from)
+            })
+            .collect()
+    }
+
+    /// The rules `options` names, or all; an unknown name is the caller's mistake.
+    pub fn select(&self, options: &SweepOptions) -> Result<Vec<&RetentionRule>, Error> {
+        let rules = &self.policies.retention;
+        let mut errors = Vec::new();
+        if let Some(name) = &options.rule {
+            if self.policies.rule(name).is_none() {
+                errors.push(FieldError::new(
+                    "rule",
+                    format!(
+                        "no retention rule is called {name:?}; `loket policies check` lists them"
+                    ),
+                ));
+            }
+        }
+        if let Some(system) = &options.system {
+            if !rules.iter().any(|rule| &rule.system == system) {
+                errors.push(FieldError::new(
+                    "system",
+                    format!("no retention rule is about system {system:?}"),
+                ));
+            }
+        }
+        crate::error::all_valid(errors)?;
+        Ok(rules
+            .iter()
+            .filter(|rule| options.rule.as_ref().is_none_or(|name| &rule.name == name))
+            .filter(|rule| {
+                options
+                    .system
+                    .as_ref()
+                    .is_none_or(|system| &rule.system == system)
+            })
+            .collect())
+    }
+
+    /// The newest runs first, optionally of one rule.
+    pub async fn runs(&self, rule: Option<String>, limit: i64) -> Result<Vec<SweepRun>, Error> {
+        if let Some(name) = &rule {
+            if self.policies.rule(name).is_none() {
+                return Err(Error::invalid(
+                    "rule",
+                    format!("no retention rule is called {name:?}"),
+                ));
+            }
+        }
+        let rows = self
+            .store
+            .read(move |conn| SweepRunRow::recent(conn, rule.as_deref(), limit))
+            .await?;
+        Ok(rows.into_iter().map(SweepRun::from).collect())
+    }
+}
+
+/// `host-pid-xxxx`: unique among instances, readable in a run record.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "loket".into());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &suffix[..8])
+}

@@ -1,0 +1,103 @@
+//! Runs each retention rule on its cron schedule while `serve` runs.
+//!
+//! Every instance behind a load balancer runs this loop. When a slot comes, each tries the due
+//! rules; the lease lets one sweep a rule, and the slot recorded on its run keeps the others
+//! (and an instance that was a little late) from sweeping the same slot again.
+
+use super::{Outcome, SweepOptions, SweepService};
+use crate::audit::Actor;
+use crate::policies::{Policies, RetentionRule};
+use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
+
+/// Starts the loop on the current runtime; abort the handle to stop it.
+pub fn spawn(service: SweepService) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let Some((slot, rules)) = next_slot(service.policies(), Utc::now()) else {
+                tracing::info!("no retention rule has a schedule left; the sweep scheduler stops");
+                return;
+            };
+            let wait = (slot - Utc::now()).to_std().unwrap_or_default();
+            tracing::debug!(%slot, rules = rules.len(), "next retention sweep");
+            tokio::time::sleep(wait).await;
+            for rule in rules {
+                run_scheduled(&service, &rule, slot).await;
+            }
+        }
+    })
+}
+
+/// The earliest next run after `now` and the rules due then.
+pub fn next_slot(policies: &Policies, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Vec<String>)> {
+    let runs: Vec<(DateTime<Utc>, &RetentionRule)> = policies
+        .retention
+        .iter()
+        .filter_map(|rule| Some((rule.next_run_after(&policies.sweeps, now)?, rule)))
+        .collect();
+    let slot = runs.iter().map(|(at, _)| *at).min()?;
+    let due = runs
+        .into_iter()
+        .filter(|(at, _)| *at == slot)
+        .map(|(_, rule)| rule.name.clone())
+        .collect();
+    Some((slot, due))
+}
+
+async fn run_scheduled(service: &SweepService, rule: &str, slot: DateTime<Utc>) {
+    let options = SweepOptions {
+        dry_run: service.policies().sweeps.dry_run_by_default,
+        rule: Some(rule.to_string()),
+        scheduled_for: Some(slot.naive_utc()),
+        actor: Some(Actor::System("retention-schedule")),
+        ..SweepOptions::default()
+    };
+    match service.sweep(options, |_| {}).await {
+        Ok(reports) => {
+            for report in reports {
+                match report.outcome {
+                    Outcome::Failed => tracing::error!(
+                        rule = %report.rule,
+                        error = report.error.as_deref().unwrap_or_default(),
+                        "retention sweep failed"
+                    ),
+                    outcome => tracing::info!(
+                        rule = %report.rule,
+                        ?outcome,
+                        matched = report.matched,
+                        changed = report.changed,
+                        dry_run = report.dry_run,
+                        "retention sweep"
+                    ),
+                }
+            }
+        }
+        Err(error) => tracing::error!(%rule, %error, "retention sweep could not run"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policies::testing::shipped_policies;
+    use chrono::TimeZone;
+
+    #[test]
+    fn every_shipped_rule_is_due_at_the_nightly_slot() {
+        let policies = shipped_policies();
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let (slot, rules) = next_slot(&policies, now).unwrap();
+        assert_eq!(slot, Utc.with_ymd_and_hms(2026, 11, 24, 2, 30, 0).unwrap());
+        assert_eq!(rules.len(), policies.retention.len());
+    }
+
+    #[test]
+    fn a_rule_with_its_own_schedule_has_its_own_slot() {
+        let mut policies = shipped_policies();
+        policies.retention[1].schedule = Some("0 0 1 * * *".parse().unwrap());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let (slot, rules) = next_slot(&policies, now).unwrap();
+        assert_eq!(slot, Utc.with_ymd_and_hms(2026, 11, 24, 1, 0, 0).unwrap());
+        assert_eq!(rules, [policies.retention[1].name.clone()]);
+    }
+}

@@ -1,0 +1,617 @@
+//! One sweep of one retention rule over the organisation's database, batch by batch.
+//!
+//! Each batch is a page of expired rows still to process, in key order after the run's
+//! checkpoint. Before loket changes anything it *claims* the batch in its run record (the last
+//! key and the number of rows); after the change it *accounts* for it (counts, checkpoint) and
+//! clears the claim. A sweep stopped anywhere therefore resumes cleanly: after an accounted
+//! batch it simply goes on; inside a claimed batch it reads the batch again, and the rows that no
+//! longer match were processed before the stop (deleted rows are gone, anonymised or restricted
+//! rows are recognised, see [`crate::connectors::Pending`]), so nothing is done twice and every
+//! row is counted once.
+
+use super::owners::{sort_batch, Sorted};
+use super::{RetentionError, SweepService};
+use crate::audit::{self, Actor, Change};
+use crate::catalog::model::System;
+use crate::connectors::{ExpiredQuery, Pending, SqlConnector, Strategies, Strategy};
+use crate::db::models::sweeps::{self, SweepRunRow, ABANDONED, FAILED, FINISHED, RUNNING};
+use crate::db::{self, write_transaction, DbConnection};
+use crate::policies::{AnonymiseStrategy, OnExpiry, RetentionRule};
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+/// What to sweep and how.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOptions {
+    /// Report what would change, change nothing.
+    pub dry_run: bool,
+    /// Only this rule.
+    pub rule: Option<String>,
+    /// Only the rules of this system.
+    pub system: Option<String>,
+    /// Rows per batch instead of `sweeps.batch_size`.
+    pub batch_size: Option<u32>,
+    /// Stop after this many batches per rule; the run stays open and the next sweep resumes it.
+    pub max_batches: Option<u64>,
+    /// The schedule slot this sweep is for; a slot already swept (by any instance) is skipped.
+    pub scheduled_for: Option<NaiveDateTime>,
+    /// Who started the sweep, for the audit trail.
+    pub actor: Option<Actor>,
+    /// Simulates an instance dying after changing the data of this batch (1-based) and before
+    /// accounting for it; only for tests of resumption.
+    #[doc(hidden)]
+    pub die_before_checkpoint: Option<u64>,
+}
+
+/// How a rule's sweep ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every expired row was processed (or, in a dry run, counted).
+    Finished,
+    /// Stopped before the end (`max_batches`); the next sweep resumes it.
+    Paused,
+    Failed,
+    /// Another instance holds the rule's lease and is sweeping it.
+    Busy,
+    /// This schedule slot was swept already.
+    AlreadyDone,
+    /// The rule cannot be swept automatically (no table): a person must review the data.
+    ReviewDue,
+}
+
+/// What a sweep did with one rule; the figures are the whole run's, across resumptions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleReport {
+    pub rule: String,
+    pub system: String,
+    pub table: Option<String>,
+    pub action: OnExpiry,
+    pub dry_run: bool,
+    pub outcome: Outcome,
+    pub run_id: Option<String>,
+    /// Whether the run continued one that had stopped.
+    pub resumed: bool,
+    pub batches: i64,
+    /// Expired rows found (acted on or skipped).
+    pub matched: i64,
+    /// Rows deleted, anonymised or restricted (in a dry run: that would be).
+    pub changed: i64,
+    /// Rows of child tables deleted with them.
+    pub related: i64,
+    pub skipped_legal_hold: i64,
+    pub skipped_open_request: i64,
+    pub skipped_restriction: i64,
+    pub error: Option<String>,
+}
+
+/// How far a rule's sweep is, after each batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub rule: &'a str,
+    pub batches: i64,
+    pub matched: i64,
+    pub changed: i64,
+}
+
+impl RuleReport {
+    fn new(rule: &RetentionRule, dry_run: bool, outcome: Outcome) -> Self {
+        RuleReport {
+            rule: rule.name.clone(),
+            system: rule.system.clone(),
+            table: rule.table.clone(),
+            action: rule.on_expiry,
+            dry_run,
+            outcome,
+            run_id: None,
+            resumed: false,
+            batches: 0,
+            matched: 0,
+            changed: 0,
+            related: 0,
+            skipped_legal_hold: 0,
+            skipped_open_request: 0,
+            skipped_restriction: 0,
+            error: None,
+        }
+    }
+
+    fn of_run(rule: &RetentionRule, run: &SweepRunRow, outcome: Outcome) -> Self {
+        RuleReport {
+            run_id: Some(run.id.clone()),
+            resumed: run.resumed > 0,
+            batches: run.batches,
+            matched: run.matched,
+            changed: run.changed,
+            related: run.related,
+            skipped_legal_hold: run.skipped_legal_hold,
+            skipped_open_request: run.skipped_open_request,
+            skipped_restriction: run.skipped_restriction,
+            error: run.error.clone(),
+            ..RuleReport::new(rule, run.dry_run, outcome)
+        }
+    }
+}
+
+/// Why a rule's sweep stopped early.
+enum Stop {
+    Paused,
+    /// The simulated death of [`SweepOptions::die_before_checkpoint`].
+    Died,
+}
+
+impl SweepService {
+    /// Sweeps one rule: takes its lease, runs or resumes its run, gives the lease back.
+    pub(super) fn sweep_rule(
+        &self,
+        rule: &RetentionRule,
+        systems: &[System],
+        options: &SweepOptions,
+        progress: &dyn Fn(Progress<'_>),
+    ) -> Result<RuleReport, RetentionError> {
+        let mut conn = self.store.connection()?;
+        if !rule.is_sweepable() {
+            return self.review_due(&mut conn, rule, options);
+        }
+        if let Some(slot) = options.scheduled_for {
+            if SweepRunRow::slot_taken(&mut conn, &rule.name, slot)? {
+                return Ok(RuleReport::new(rule, options.dry_run, Outcome::AlreadyDone));
+            }
+        }
+        let now = db::now();
+        if !sweeps::take_lease(&mut conn, &rule.name, &self.holder, now, now + self.lease)? {
+            return Ok(RuleReport::new(rule, options.dry_run, Outcome::Busy));
+        }
+        let report = self.sweep_leased(&mut conn, rule, systems, options, progress);
+        if let Err(error) = sweeps::release_lease(&mut conn, &rule.name, &self.holder) {
+            // The lease expires by itself; the sweep's result stands.
+            tracing::warn!(rule = %rule.name, %error, "could not release the sweep lease");
+        }
+        report
+    }
+
+    fn sweep_leased(
+        &self,
+        conn: &mut DbConnection,
+        rule: &RetentionRule,
+        systems: &[System],
+        options: &SweepOptions,
+        progress: &dyn Fn(Progress<'_>),
+    ) -> Result<RuleReport, RetentionError> {
+        let mut run = self.start_or_resume(conn, rule, options)?;
+        let outcome = match self.run_batches(conn, rule, systems, options, &mut run, progress) {
+            Ok(None) => {
+                run.status = FINISHED.into();
+                run.finished_at = Some(db::now());
+                Outcome::Finished
+            }
+            Ok(Some(Stop::Paused)) => Outcome::Paused,
+            Ok(Some(Stop::Died)) => return Ok(RuleReport::of_run(rule, &run, Outcome::Paused)),
+            Err(error) => {
+                run.status = FAILED.into();
+                run.finished_at = Some(db::now());
+                run.error = Some(error.to_string());
+                Outcome::Failed
+            }
+        };
+        run.updated_at = db::now();
+        let actor = options
+            .actor
+            .clone()
+            .unwrap_or(Actor::System("retention-sweep"));
+        write_transaction(conn, |conn| {
+            run.save(conn)?;
+            audit::record(conn, &actor, run_event(rule, &run, outcome))
+        })?;
+        Ok(RuleReport::of_run(rule, &run, outcome))
+    }
+
+    /// The rule's unfinished run if it can be continued as asked, else a new one.
+    fn start_or_resume(
+        &self,
+        conn: &mut DbConnection,
+        rule: &RetentionRule,
+        options: &SweepOptions,
+    ) -> Result<SweepRunRow, RetentionError> {
+        let now = db::now();
+        if let Some(mut run) = SweepRunRow::unfinished(conn, &rule.name)? {
+            let same = run.dry_run == options.dry_run
+                && run.table_name == rule.table
+                && run.action == action_name(rule.on_expiry);
+            if same {
+                run.resumed += 1;
+                run.holder = self.holder.clone();
+                run.updated_at = now;
+                run.save(conn)?;
+                return Ok(run);
+            }
+            // A claimed batch of an abandoned run is safe: a new run re-reads those rows.
+            run.status = ABANDONED.into();
+            run.finished_at = Some(now);
+            run.save(conn)?;
+        }
+        let run = self.blank_run(rule, options, now);
+        run.insert(conn)?;
+        Ok(run)
+    }
+
+    /// A new run of `rule`, started `now`, running.
+    fn blank_run(
+        &self,
+        rule: &RetentionRule,
+        options: &SweepOptions,
+        now: NaiveDateTime,
+    ) -> SweepRunRow {
+        SweepRunRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            rule: rule.name.clone(),
+            system_key: rule.system.clone(),
+            table_name: rule.table.clone(),
+            action: action_name(rule.on_expiry).into(),
+            dry_run: options.dry_run,
+            origin: origin_of(options).into(),
+            scheduled_for: options.scheduled_for,
+            cutoff: rule.keep.before(now),
+            status: RUNNING.into(),
+            holder: self.holder.clone(),
+            started_at: now,
+            updated_at: now,
+            finished_at: None,
+            checkpoint: None,
+            claim_end: None,
+            claim_rows: 0,
+            batches: 0,
+            matched: 0,
+            changed: 0,
+            related: 0,
+            skipped_legal_hold: 0,
+            skipped_open_request: 0,
+            skipped_restriction: 0,
+            resumed: 0,
+            error: None,
+        }
+    }
+
+    /// Processes batches until no expired row is left (`None`) or the sweep must stop.
+    fn run_batches(
+        &self,
+        conn: &mut DbConnection,
+        rule: &RetentionRule,
+        systems: &[System],
+        options: &SweepOptions,
+        run: &mut SweepRunRow,
+        progress: &dyn Fn(Progress<'_>),
+    ) -> Result<Option<Stop>, RetentionError> {
+        let (table, counted_from) = match (&rule.table, &rule.counted_from) {
+            (Some(table), Some(counted_from)) => (table.as_str(), counted_from.as_str()),
+            _ => {
+                return Err(RetentionError::Rule(
+                    "it names no table and counted_from".into(),
+                ))
+            }
+        };
+        let system = systems
+            .iter()
+            .find(|system| system.key == rule.system)
+            .ok_or_else(|| {
+                RetentionError::Rule(format!("system {} is not in the catalog", rule.system))
+            })?;
+        let mut connector = self.connectors.open(system)?;
+        connector.check()?;
+        let strategies = strategies_of(rule);
+        let pending = match rule.on_expiry {
+            OnExpiry::Anonymise => Pending::NotAnonymised(&strategies),
+            OnExpiry::Restrict => Pending::NotRestricted,
+            OnExpiry::Delete | OnExpiry::Review => Pending::All,
+        };
+        let batch_size = options
+            .batch_size
+            .unwrap_or(self.policies.sweeps.batch_size);
+        let mut batches_now = 0;
+        loop {
+            if options.max_batches.is_some_and(|max| batches_now >= max) {
+                return Ok(Some(Stop::Paused));
+            }
+            let claim = run.claim_end.clone();
+            let rows = connector.expired_rows(&ExpiredQuery {
+                table,
+                counted_from,
+                cutoff: run.cutoff,
+                after: run.checkpoint.as_deref(),
+                up_to: claim.as_deref(),
+                limit: match claim {
+                    Some(_) => u32::try_from(run.claim_rows).unwrap_or(u32::MAX).max(1),
+                    None => batch_size,
+                },
+                pending,
+                with_owner: !rule.exceptions.is_empty(),
+            })?;
+            let Some(last_key) = claim.or_else(|| rows.last().map(|row| row.key.clone())) else {
+                return Ok(None);
+            };
+            if run.claim_end.is_some() {
+                // Rows of the claimed batch that no longer match were processed before the stop.
+                let done_before = (run.claim_rows - count(rows.len())).max(0);
+                run.matched += done_before;
+                run.changed += done_before;
+            }
+            let found = count(rows.len());
+            let sorted = sort_batch(conn, &self.cipher, rule, rows)?;
+            let mut changed = (count(sorted.act_on.len()), 0);
+            if !options.dry_run && !sorted.act_on.is_empty() {
+                run.claim_end = Some(last_key.clone());
+                run.claim_rows = found;
+                self.save_run(conn, rule, run)?;
+                changed = apply(&mut connector, rule, table, &strategies, &sorted.act_on)?;
+                if options.die_before_checkpoint == Some(batches_now + 1) {
+                    return Ok(Some(Stop::Died));
+                }
+            }
+            account(run, last_key, found, changed, &sorted);
+            self.save_run(conn, rule, run)?;
+            batches_now += 1;
+            progress(Progress {
+                rule: &rule.name,
+                batches: run.batches,
+                matched: run.matched,
+                changed: run.changed,
+            });
+        }
+    }
+
+    /// Writes the run's progress and extends the lease; fails when the lease was lost (the
+    /// instance stalled longer than the lease and another took the rule over).
+    fn save_run(
+        &self,
+        conn: &mut DbConnection,
+        rule: &RetentionRule,
+        run: &mut SweepRunRow,
+    ) -> Result<(), RetentionError> {
+        let now = db::now();
+        run.updated_at = now;
+        let kept = write_transaction(conn, |conn| {
+            let kept = sweeps::renew_lease(conn, &rule.name, &self.holder, now, now + self.lease)?;
+            if kept {
+                run.save(conn)?;
+            }
+            Ok::<_, RetentionError>(kept)
+        })?;
+        if kept {
+            Ok(())
+        } else {
+            Err(RetentionError::LeaseLost)
+        }
+    }
+
+    /// A rule without a table: its run only records that its data is due for a review.
+    fn review_due(
+        &self,
+        conn: &mut DbConnection,
+        rule: &RetentionRule,
+        options: &SweepOptions,
+    ) -> Result<RuleReport, RetentionError> {
+        if let Some(slot) = options.scheduled_for {
+            if SweepRunRow::slot_taken(conn, &rule.name, slot)? {
+                return Ok(RuleReport::new(rule, options.dry_run, Outcome::AlreadyDone));
+            }
+        }
+        let now = db::now();
+        let mut run = SweepRunRow {
+            status: FINISHED.into(),
+            finished_at: Some(now),
+            ..self.blank_run(rule, options, now)
+        };
+        run.action = action_name(OnExpiry::Review).into();
+        let actor = options
+            .actor
+            .clone()
+            .unwrap_or(Actor::System("retention-sweep"));
+        write_transaction(conn, |conn| {
+            run.insert(conn)?;
+            audit::record(conn, &actor, run_event(rule, &run, Outcome::ReviewDue))
+        })?;
+        Ok(RuleReport::of_run(rule, &run, Outcome::ReviewDue))
+    }
+}
+
+/// Adds an accounted batch to the run and moves its checkpoint past it.
+fn account(
+    run: &mut SweepRunRow,
+    last_key: String,
+    found: i64,
+    changed: (i64, i64),
+    sorted: &Sorted,
+) {
+    run.checkpoint = Some(last_key);
+    run.claim_end = None;
+    run.claim_rows = 0;
+    run.batches += 1;
+    run.matched += found;
+    run.changed += changed.0;
+    run.related += changed.1;
+    run.skipped_legal_hold += count_u64(sorted.legal_hold);
+    run.skipped_open_request += count_u64(sorted.open_request);
+    run.skipped_restriction += count_u64(sorted.restriction);
+}
+
+/// Does the rule's action to the rows with `keys`: (rows of the table changed, rows of child
+/// tables deleted with them).
+fn apply(
+    connector: &mut SqlConnector,
+    rule: &RetentionRule,
+    table: &str,
+    strategies: &Strategies,
+    keys: &[String],
+) -> Result<(i64, i64), RetentionError> {
+    Ok(match rule.on_expiry {
+        OnExpiry::Delete => {
+            let deleted = connector.delete_keys(table, keys)?;
+            let own = deleted.get(table).copied().unwrap_or(0);
+            let related: u64 = deleted.values().sum::<u64>() - own;
+            (count_u64(own), count_u64(related))
+        }
+        OnExpiry::Anonymise => (
+            count_u64(connector.anonymise_keys(table, keys, strategies)?),
+            0,
+        ),
+        OnExpiry::Restrict => (count_u64(connector.restrict_keys(table, keys)?), 0),
+        OnExpiry::Review => (0, 0),
+    })
+}
+
+/// The policy's anonymisation as the connector's.
+fn strategies_of(rule: &RetentionRule) -> Strategies {
+    rule.anonymise
+        .iter()
+        .map(|(column, strategy)| {
+            let strategy = match strategy {
+                AnonymiseStrategy::Null => Strategy::Null,
+                AnonymiseStrategy::Fixed(value) => Strategy::Fixed(value.clone()),
+                AnonymiseStrategy::KeyedHash => Strategy::KeyedHash,
+            };
+            (column.clone(), strategy)
+        })
+        .collect()
+}
+
+/// The audit event of a run that ended (or paused): the rule, where, and the counts; never a
+/// row's content.
+fn run_event<'a>(rule: &RetentionRule, run: &'a SweepRunRow, outcome: Outcome) -> Change<'a> {
+    let action = match outcome {
+        Outcome::ReviewDue => "retention.review_due",
+        Outcome::Failed => "retention.sweep.failed",
+        Outcome::Paused => "retention.sweep.paused",
+        _ if run.dry_run => "retention.sweep.dry_run",
+        _ => "retention.sweep.finished",
+    };
+    let place = match &rule.table {
+        Some(table) => format!("{}.{table}", rule.system),
+        None => rule.system.clone(),
+    };
+    let summary = match outcome {
+        Outcome::ReviewDue => format!(
+            "rule {} ({place}): data kept {} is due for a review by a person",
+            rule.name, rule.keep
+        ),
+        _ => format!(
+            "rule {} ({place}, {}): {} expired rows, {} {}, {} related rows, skipped {} under legal hold, {} with an open request, {} restricted{}",
+            rule.name,
+            action_name(rule.on_expiry),
+            run.matched,
+            run.changed,
+            if run.dry_run { "would change" } else { "changed" },
+            run.related,
+            run.skipped_legal_hold,
+            run.skipped_open_request,
+            run.skipped_restriction,
+            run.error.as_deref().map(|e| format!("; error: {e}")).unwrap_or_default()
+        ),
+    };
+    Change {
+        action,
+        object_type: "sweep_run",
+        object_id: &run.id,
+        summary,
+    }
+}
+
+pub(super) fn action_name(action: OnExpiry) -> &'static str {
+    match action {
+        OnExpiry::Delete => "delete",
+        OnExpiry::Anonymise => "anonymise",
+        OnExpiry::Restrict => "restrict",
+        OnExpiry::Review => "review",
+    }
+}
+
+fn origin_of(options: &SweepOptions) -> &'static str {
+    if options.scheduled_for.is_some() {
+        "schedule"
+    } else {
+        "command"
+    }
+}
+
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn count_u64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The reports as a plain-text table for a terminal, with each failure's reason below it.
+pub fn summary_table(reports: &[RuleReport]) -> String {
+    let header = [
+        "rule",
+        "where",
+        "action",
+        "outcome",
+        "matched",
+        "changed",
+        "related",
+        "legal hold",
+        "open request",
+        "restricted",
+    ]
+    .map(String::from);
+    let mut rows = vec![header];
+    for report in reports {
+        let place = match &report.table {
+            Some(table) => format!("{}.{table}", report.system),
+            None => report.system.clone(),
+        };
+        let outcome = serde_json::to_value(report.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        rows.push([
+            report.rule.clone(),
+            place,
+            format!(
+                "{}{}",
+                action_name(report.action),
+                if report.dry_run { " (dry run)" } else { "" }
+            ),
+            outcome,
+            report.matched.to_string(),
+            report.changed.to_string(),
+            report.related.to_string(),
+            report.skipped_legal_hold.to_string(),
+            report.skipped_open_request.to_string(),
+            report.skipped_restriction.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut table = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(column, (cell, width))| {
+                // Text left, counts right.
+                if column < 4 {
+                    format!("{cell:<width$}")
+                } else {
+                    format!("{cell:>width$}")
+                }
+            })
+            .collect();
+        table.push_str(cells.join("  ").trim_end());
+        table.push('\n');
+    }
+    for report in reports {
+        if let Some(error) = &report.error {
+            table.push_str(&format!("{}: {error}\n", report.rule));
+        }
+    }
+    table
+}

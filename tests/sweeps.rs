@@ -1,0 +1,794 @@
+//! Retention sweeps end to end: the app with its own store (SQLite, or PostgreSQL when
+//! `LOKET_TEST_POSTGRES_URL` is set), a seeded organisation database reached through a connector
+//! (a SQLite file; also PostgreSQL and MariaDB/MySQL for the core scenarios when their URLs are
+//! set), the rules in a policy directory of the test's own.
+
+mod common;
+
+use common::targets::TargetDb;
+use common::{expect_json, TestApp};
+use loket::audit::Actor;
+use loket::auth::Role;
+use loket::config::Secret;
+use loket::db::Backend;
+use loket::retention::{Outcome, RuleReport, SweepOptions, SweepService};
+use serde_json::{json, Value};
+
+// --- the organisation's database -------------------------------------------------------------
+
+const CUSTOMERS: i64 = 60;
+const INTERACTIONS_PER_CUSTOMER: i64 = 5;
+
+/// Customers with contract ends and contact history; every third interaction and every fourth
+/// customer's contract lie years back.
+fn schema() -> Vec<String> {
+    let mut statements = vec![
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, customer_number VARCHAR(20) NOT NULL, \
+         name VARCHAR(200), email VARCHAR(200), phone VARCHAR(80), \
+         contract_ended_at TIMESTAMP NULL, restricted BOOLEAN NOT NULL DEFAULT FALSE)"
+            .to_string(),
+        "CREATE TABLE interactions (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, \
+         summary VARCHAR(400), created_at TIMESTAMP NOT NULL, \
+         FOREIGN KEY (customer_id) REFERENCES customers (id))"
+            .to_string(),
+        "CREATE INDEX interactions_created ON interactions (created_at)".to_string(),
+    ];
+    let customers: Vec<String> = (1..=CUSTOMERS)
+        .map(|c| {
+            let ended = match c % 4 {
+                0 => "'2020-03-01 00:00:00'",
+                1 => "'2026-01-01 00:00:00'",
+                _ => "NULL",
+            };
+            format!(
+                "({c}, 'C-{c:04}', 'Klant {c}', 'klant{c}@example.nl', '+3161000{c:04}', {ended})"
+            )
+        })
+        .collect();
+    statements.push(format!(
+        "INSERT INTO customers (id, customer_number, name, email, phone, contract_ended_at) VALUES {}",
+        customers.join(", ")
+    ));
+    let interactions: Vec<String> = (1..=CUSTOMERS * INTERACTIONS_PER_CUSTOMER)
+        .map(|i| {
+            let customer = (i - 1) / INTERACTIONS_PER_CUSTOMER + 1;
+            let at = if i % 3 == 0 {
+                "2019-06-01 10:00:00"
+            } else {
+                "2026-10-01 10:00:00"
+            };
+            format!("({i}, {customer}, 'gesprek {i}', '{at}')")
+        })
+        .collect();
+    statements.push(format!(
+        "INSERT INTO interactions (id, customer_id, summary, created_at) VALUES {}",
+        interactions.join(", ")
+    ));
+    statements
+}
+
+fn seeded(target: TargetDb) -> TargetDb {
+    let statements = schema();
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+    target.seed(&statements)
+}
+
+const EXPIRED_INTERACTIONS: i64 = CUSTOMERS * INTERACTIONS_PER_CUSTOMER / 3;
+const EXPIRED_CUSTOMERS: i64 = CUSTOMERS / 4;
+
+/// Every row of both tables as text, to compare two databases.
+fn dump(target: &TargetDb) -> Vec<String> {
+    let mut raw = target.raw();
+    let mut rows = Vec::new();
+    for id in 1..=CUSTOMERS {
+        let present = raw.count(&format!(
+            "SELECT COUNT(*) AS n FROM customers WHERE id = {id}"
+        ));
+        let anonymised = raw.count(&format!(
+            "SELECT COUNT(*) AS n FROM customers WHERE id = {id} AND name = 'Geanonimiseerd' \
+             AND email IS NULL AND phone LIKE 'kh:%'"
+        ));
+        rows.push(format!("customer {id}: {present} {anonymised}"));
+    }
+    for id in 1..=CUSTOMERS * INTERACTIONS_PER_CUSTOMER {
+        let present = raw.count(&format!(
+            "SELECT COUNT(*) AS n FROM interactions WHERE id = {id}"
+        ));
+        rows.push(format!("interaction {id}: {present}"));
+    }
+    rows
+}
+
+// --- the desk ----------------------------------------------------------------------------------
+
+fn catalog(systems: &[&str]) -> String {
+    let mut text = String::from("systems:\n");
+    for system in systems {
+        text.push_str(&format!(
+            "  - key: {system}
+    name: CRM {system}
+    owner: Klantenservice
+    identifier_kinds: [customer_number, email, phone]
+    connector: sql
+    holdings:
+      - category: contact
+        location: customers
+        origin: provided
+    sql:
+      tables:
+        - name: customers
+          key: id
+          identifiers: {{customer_number: customer_number, email: email, phone: phone}}
+          columns: [name, email, phone]
+          restricted_column: restricted
+        - name: interactions
+          key: id
+          parent: {{table: customers, column: customer_id}}
+          columns: [summary]
+"
+        ));
+    }
+    text
+}
+
+fn rules(systems: &[&str]) -> String {
+    let mut text = String::from("rules:\n");
+    for system in systems {
+        text.push_str(&format!(
+            "  - name: {system}_interactions
+    description: Contact history, 2 years after the contact.
+    system: {system}
+    keep: 2 years
+    table: interactions
+    counted_from: created_at
+    on_expiry: delete
+  - name: {system}_customers
+    description: Customers, 2 years after the contract ends.
+    system: {system}
+    keep: 2 years
+    table: customers
+    counted_from: contract_ended_at
+    on_expiry: anonymise
+    anonymise:
+      name: {{fixed: Geanonimiseerd}}
+      email: null
+      phone: keyed_hash
+"
+        ));
+    }
+    text
+}
+
+/// The app, the organisation databases it sweeps (one per system) and a privacy officer.
+struct Scene {
+    app: TestApp,
+    targets: Vec<TargetDb>,
+    officer: String,
+    agent: String,
+    _policies: tempfile::TempDir,
+}
+
+impl Scene {
+    async fn new(backend: Backend, targets: Vec<(&str, TargetDb)>) -> Scene {
+        let names: Vec<&str> = targets.iter().map(|(name, _)| *name).collect();
+        let policies = tempfile::tempdir().expect("policy dir");
+        std::fs::write(
+            policies.path().join("requests.yaml"),
+            include_str!("../policies/requests.yaml"),
+        )
+        .unwrap();
+        std::fs::write(
+            policies.path().join("sweeps.yaml"),
+            "sweeps:\n  schedule: \"0 30 2 * * *\"\n  batch_size: 7\n  dry_run_by_default: false\n",
+        )
+        .unwrap();
+        std::fs::write(policies.path().join("retention.yaml"), rules(&names)).unwrap();
+        let urls: Vec<(String, String)> = targets
+            .iter()
+            .map(|(name, target)| (name.to_string(), target.url.clone()))
+            .collect();
+        let dir = policies.path().to_path_buf();
+        let app = TestApp::spawn_with(backend, move |settings| {
+            settings.policies_dir = dir;
+            for (name, url) in urls {
+                settings.connectors.insert(name, Secret::new(url));
+            }
+        })
+        .await;
+        let document = loket::catalog::parse_yaml(&catalog(&names)).expect("test catalog");
+        loket::catalog::import(&app.store, Actor::Cli, document)
+            .await
+            .expect("catalog imported");
+        app.add_user("fleur", Role::PrivacyOfficer).await;
+        app.add_user("anna", Role::Agent).await;
+        Scene {
+            officer: app.login("fleur").await,
+            agent: app.login("anna").await,
+            targets: targets.into_iter().map(|(_, target)| target).collect(),
+            app,
+            _policies: policies,
+        }
+    }
+
+    async fn one(backend: Backend, target: TargetDb) -> Scene {
+        Scene::new(backend, vec![("crm", seeded(target))]).await
+    }
+
+    fn target(&self) -> &TargetDb {
+        &self.targets[0]
+    }
+
+    /// The sweeps as another instance of loket on the same store would run them.
+    fn instance(&self, name: &str) -> SweepService {
+        loket::startup::sweep_service(&self.app.settings, &self.app.store)
+            .expect("sweep service")
+            .with_holder(name, chrono::Duration::minutes(5))
+    }
+
+    async fn sweep_over_http(&self, body: Value) -> Vec<Value> {
+        let reports = expect_json(
+            self.app
+                .post_json("/api/v1/retention/sweeps", Some(&self.officer), &body)
+                .await,
+            200,
+        )
+        .await;
+        reports["rules"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.target().count(sql)
+    }
+}
+
+async fn sweep(service: &SweepService, options: SweepOptions) -> Vec<RuleReport> {
+    service.sweep(options, |_| {}).await.expect("sweep runs")
+}
+
+fn only(rule: &str) -> SweepOptions {
+    SweepOptions {
+        rule: Some(rule.into()),
+        ..SweepOptions::default()
+    }
+}
+
+const EXPIRED: &str = "SELECT COUNT(*) AS n FROM interactions WHERE created_at < '2024-01-01'";
+const ALL: &str = "SELECT COUNT(*) AS n FROM interactions";
+
+// --- scenarios ---------------------------------------------------------------------------------
+
+/// A sweep deletes exactly the expired rows, records the run and audits it.
+async fn sweep_deletes_exactly_the_expired_rows(scene: Scene) {
+    let all = CUSTOMERS * INTERACTIONS_PER_CUSTOMER;
+    assert_eq!(scene.count(EXPIRED), EXPIRED_INTERACTIONS);
+    let reports = scene
+        .sweep_over_http(json!({"dry_run": false, "rule": "crm_interactions"}))
+        .await;
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert_eq!(report["outcome"], "finished", "{report}");
+    assert_eq!(report["matched"], EXPIRED_INTERACTIONS);
+    assert_eq!(report["changed"], EXPIRED_INTERACTIONS);
+    // batch_size 7 in the test's sweeps.yaml.
+    assert_eq!(report["batches"], (EXPIRED_INTERACTIONS + 6) / 7);
+    assert_eq!(scene.count(EXPIRED), 0);
+    assert_eq!(scene.count(ALL), all - EXPIRED_INTERACTIONS);
+    assert_eq!(
+        scene.count("SELECT COUNT(*) AS n FROM customers"),
+        CUSTOMERS,
+        "the parents stay"
+    );
+
+    let runs = expect_json(
+        scene
+            .app
+            .get(
+                "/api/v1/retention/runs?rule=crm_interactions",
+                Some(&scene.officer),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(runs["total"], 1);
+    let run = &runs["items"][0];
+    assert_eq!(run["status"], "finished");
+    assert_eq!(run["changed"], EXPIRED_INTERACTIONS);
+    assert!(run["finished_at"].is_string());
+
+    let events = expect_json(
+        scene
+            .app
+            .get("/api/v1/audit/events?per_page=200", Some(&scene.officer))
+            .await,
+        200,
+    )
+    .await;
+    let finished: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "retention.sweep.finished")
+        .collect();
+    assert_eq!(finished.len(), 1, "{events}");
+    assert_eq!(finished[0]["object_id"], run["id"]);
+
+    // Nothing is left to do: a second sweep matches nothing.
+    let again = scene
+        .sweep_over_http(json!({"dry_run": false, "rule": "crm_interactions"}))
+        .await;
+    assert_eq!(again[0]["matched"], 0);
+}
+
+/// A dry run reports what would change and changes nothing.
+async fn a_dry_run_changes_nothing(scene: Scene) {
+    let before = dump(scene.target());
+    let reports = scene.sweep_over_http(json!({})).await;
+    let by_rule = |rule: &str| {
+        reports
+            .iter()
+            .find(|r| r["rule"] == rule)
+            .cloned()
+            .unwrap_or_else(|| panic!("{rule} in {reports:?}"))
+    };
+    let interactions = by_rule("crm_interactions");
+    assert_eq!(interactions["dry_run"], true);
+    assert_eq!(interactions["matched"], EXPIRED_INTERACTIONS);
+    assert_eq!(interactions["changed"], EXPIRED_INTERACTIONS);
+    assert_eq!(by_rule("crm_customers")["changed"], EXPIRED_CUSTOMERS);
+    assert_eq!(dump(scene.target()), before, "a dry run changed data");
+
+    let events = expect_json(
+        scene
+            .app
+            .get("/api/v1/audit/events?per_page=200", Some(&scene.officer))
+            .await,
+        200,
+    )
+    .await;
+    let dry: usize = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "retention.sweep.dry_run")
+        .count();
+    assert_eq!(dry, 2);
+}
+
+/// A sweep stopped after two batches, then killed between changing a batch and accounting for
+/// it, ends exactly like an uninterrupted sweep of an identical database, for deletion and for
+/// anonymisation with a keyed hash (which must never hash a hash).
+async fn a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one(scene: Scene) {
+    let first = scene.instance("instance-1");
+    let mut whole = Vec::new();
+    for rule in ["a_interactions", "a_customers"] {
+        whole.extend(
+            sweep(
+                &first,
+                SweepOptions {
+                    batch_size: Some(3),
+                    ..only(rule)
+                },
+            )
+            .await,
+        );
+    }
+
+    let mut outcomes = Vec::new();
+    for rule in ["b_interactions", "b_customers"] {
+        let stopped = sweep(
+            &first,
+            SweepOptions {
+                batch_size: Some(3),
+                max_batches: Some(2),
+                ..only(rule)
+            },
+        )
+        .await;
+        outcomes.push(stopped[0].outcome);
+        // Another instance picks it up and dies after changing its first batch.
+        let died = sweep(
+            &scene.instance("instance-2"),
+            SweepOptions {
+                batch_size: Some(3),
+                die_before_checkpoint: Some(1),
+                ..only(rule)
+            },
+        )
+        .await;
+        outcomes.push(died[0].outcome);
+        let resumed = sweep(
+            &scene.instance("instance-3"),
+            SweepOptions {
+                batch_size: Some(3),
+                ..only(rule)
+            },
+        )
+        .await;
+        let (resumed, whole) = (
+            &resumed[0],
+            whole
+                .iter()
+                .find(|r| r.rule == rule.replace("b_", "a_"))
+                .unwrap(),
+        );
+        assert_eq!(resumed.outcome, Outcome::Finished, "{resumed:?}");
+        assert!(resumed.resumed);
+        assert_eq!(resumed.run_id, stopped[0].run_id, "the same run went on");
+        assert_eq!(
+            (resumed.matched, resumed.changed, resumed.related),
+            (whole.matched, whole.changed, whole.related),
+            "{rule}: counted as often as an uninterrupted run"
+        );
+    }
+    assert_eq!(outcomes, [Outcome::Paused; 4]);
+    assert_eq!(dump(&scene.targets[1]), dump(&scene.targets[0]));
+    assert_eq!(
+        scene.targets[1].count(
+            "SELECT COUNT(*) AS n FROM customers WHERE phone LIKE 'kh:%' AND LENGTH(phone) = 67"
+        ),
+        EXPIRED_CUSTOMERS,
+        "every anonymised phone number hashed exactly once"
+    );
+}
+
+/// Rows of a person under a legal hold, with an open request or under a restriction are left
+/// alone; once the hold is lifted, the next sweep takes them.
+async fn exceptions_leave_held_requested_and_restricted_rows_alone(scene: Scene) {
+    let old_of = |customer: i64| {
+        ((customer - 1) * INTERACTIONS_PER_CUSTOMER + 1..=customer * INTERACTIONS_PER_CUSTOMER)
+            .filter(|i| i % 3 == 0)
+            .count() as i64
+    };
+    // Customer 1: a legal hold on the customer number. Customer 2: an erasure request in
+    // progress, found by e-mail address written differently. Customer 3: restricted.
+    let hold = expect_json(
+        scene
+            .app
+            .post_json(
+                "/api/v1/retention/holds",
+                Some(&scene.officer),
+                &json!({"system": "crm", "identifier_kind": "customer_number", "identifier": "c-0001", "reason": "Geschil over factuur 2019-114, advocaat mr. Jansen"}),
+            )
+            .await,
+        201,
+    )
+    .await;
+    assert!(
+        !hold.to_string().contains("0001"),
+        "the identifier is not shown: {hold}"
+    );
+    expect_json(
+        scene
+            .app
+            .post_json(
+                "/api/v1/requests",
+                Some(&scene.agent),
+                &json!({"kind": "erasure", "channel": "phone", "requester": {"name": "Klant 2", "email": "Klant2@Example.nl"}}),
+            )
+            .await,
+        201,
+    )
+    .await;
+    scene
+        .target()
+        .execute("UPDATE customers SET restricted = TRUE WHERE id = 3");
+
+    let reports = scene
+        .sweep_over_http(json!({"dry_run": false, "rule": "crm_interactions"}))
+        .await;
+    let report = &reports[0];
+    assert_eq!(report["skipped_legal_hold"], old_of(1), "{report}");
+    assert_eq!(report["skipped_open_request"], old_of(2));
+    assert_eq!(report["skipped_restriction"], old_of(3));
+    let skipped = old_of(1) + old_of(2) + old_of(3);
+    assert_eq!(report["matched"], EXPIRED_INTERACTIONS);
+    assert_eq!(report["changed"], EXPIRED_INTERACTIONS - skipped);
+    assert_eq!(scene.count(EXPIRED), skipped);
+
+    let lifted = expect_json(
+        scene
+            .app
+            .delete(
+                &format!("/api/v1/retention/holds/{}", hold["id"].as_str().unwrap()),
+                Some(&scene.officer),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(lifted["lifted_by"], "user:fleur");
+    let again = scene
+        .sweep_over_http(json!({"dry_run": false, "rule": "crm_interactions"}))
+        .await;
+    assert_eq!(again[0]["changed"], old_of(1));
+    assert_eq!(scene.count(EXPIRED), old_of(2) + old_of(3));
+}
+
+/// Anonymisation applies each strategy to the expired rows only, once.
+async fn anonymisation_applies_each_strategy_once(scene: Scene) {
+    let reports = scene
+        .sweep_over_http(json!({"dry_run": false, "rule": "crm_customers"}))
+        .await;
+    assert_eq!(reports[0]["changed"], EXPIRED_CUSTOMERS, "{reports:?}");
+    assert_eq!(
+        scene.count(
+            "SELECT COUNT(*) AS n FROM customers WHERE name = 'Geanonimiseerd' AND email IS NULL \
+             AND phone LIKE 'kh:%' AND contract_ended_at < '2024-01-01'"
+        ),
+        EXPIRED_CUSTOMERS
+    );
+    assert_eq!(
+        scene.count("SELECT COUNT(*) AS n FROM customers WHERE email IS NOT NULL"),
+        CUSTOMERS - EXPIRED_CUSTOMERS,
+        "customers within their period are untouched"
+    );
+    // The keyed hash is the configured key's: the same number always gives the same pseudonym.
+    let (secrets, _) = scene.app.settings.secrets().unwrap();
+    let expected = loket::connectors::keyed_hash(&secrets.anonymise_key, "+31610000004");
+    assert_eq!(
+        scene.count(&format!(
+            "SELECT COUNT(*) AS n FROM customers WHERE id = 4 AND phone = '{expected}'"
+        )),
+        1
+    );
+    let again = scene
+        .sweep_over_http(json!({"dry_run": false, "rule": "crm_customers"}))
+        .await;
+    assert_eq!(
+        again[0]["matched"], 0,
+        "anonymised rows are not matched again"
+    );
+}
+
+/// A rule another instance holds the lease on is left to it; a schedule slot is swept once.
+async fn one_instance_sweeps_a_rule_at_a_time(scene: Scene) {
+    let mut conn = scene.app.store.connection().unwrap();
+    let now = loket::db::now();
+    let other = "instance-elsewhere";
+    assert!(loket::db::models::sweeps::take_lease(
+        &mut conn,
+        "crm_interactions",
+        other,
+        now,
+        now + chrono::Duration::minutes(5)
+    )
+    .unwrap());
+    let mine = scene.instance("instance-here");
+    let busy = sweep(&mine, only("crm_interactions")).await;
+    assert_eq!(busy[0].outcome, Outcome::Busy);
+    assert_eq!(scene.count(EXPIRED), EXPIRED_INTERACTIONS, "nothing swept");
+
+    loket::db::models::sweeps::release_lease(&mut conn, "crm_interactions", other).unwrap();
+    let slot = chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
+        .unwrap()
+        .and_hms_opt(2, 30, 0)
+        .unwrap();
+    let scheduled = SweepOptions {
+        scheduled_for: Some(slot),
+        ..only("crm_interactions")
+    };
+    let first = sweep(&mine, scheduled.clone()).await;
+    assert_eq!(first[0].outcome, Outcome::Finished);
+    let second = sweep(&scene.instance("instance-late"), scheduled).await;
+    assert_eq!(second[0].outcome, Outcome::AlreadyDone);
+}
+
+/// Only privacy officers reach retention, and bad input is named by field.
+async fn retention_routes_check_role_and_input(scene: Scene) {
+    let app = &scene.app;
+    let hold = json!({"identifier_kind": "email", "identifier": "a@b.nl", "reason": "onderzoek"});
+    for (method, path, body) in [
+        (reqwest::Method::GET, "/api/v1/retention/runs", json!({})),
+        (reqwest::Method::POST, "/api/v1/retention/sweeps", json!({})),
+        (reqwest::Method::GET, "/api/v1/retention/holds", json!({})),
+        (reqwest::Method::POST, "/api/v1/retention/holds", hold),
+    ] {
+        let response = app
+            .send_json(method.clone(), path, Some(&scene.agent), &body)
+            .await;
+        assert_eq!(response.status(), 403, "{method} {path}");
+        let response = app.send_json(method.clone(), path, None, &body).await;
+        assert_eq!(response.status(), 401, "{method} {path}");
+    }
+    let cases = [
+        (
+            json!({"identifier_kind": "customer_number", "identifier": "C-1", "reason": " "}),
+            "reason",
+        ),
+        (
+            json!({"identifier_kind": "customer_number", "identifier": "", "reason": "x"}),
+            "identifier",
+        ),
+        (
+            json!({"identifier_kind": "shoe_size", "identifier": "44", "reason": "x"}),
+            "identifier_kind",
+        ),
+        (
+            json!({"system": "nope", "identifier_kind": "email", "identifier": "a@b.nl", "reason": "x"}),
+            "system",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = app
+            .post_json("/api/v1/retention/holds", Some(&scene.officer), &body)
+            .await;
+        let error = expect_json(response, 422).await;
+        assert_eq!(error["field"], field, "{body}: {error}");
+    }
+    let error = expect_json(
+        app.post_json(
+            "/api/v1/retention/sweeps",
+            Some(&scene.officer),
+            &json!({"rule": "nope"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(error["field"], "rule");
+    let error = expect_json(
+        app.post_json(
+            "/api/v1/retention/sweeps",
+            Some(&scene.officer),
+            &json!({"dry": true}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(error["field"], "dry", "{error}");
+    let hold = expect_json(
+        app.post_json(
+            "/api/v1/retention/holds",
+            Some(&scene.officer),
+            &json!({"identifier_kind": "email", "identifier": "a@b.nl", "reason": "onderzoek AP"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let path = format!("/api/v1/retention/holds/{}", hold["id"].as_str().unwrap());
+    expect_json(app.delete(&path, Some(&scene.officer)).await, 200).await;
+    expect_json(app.delete(&path, Some(&scene.officer)).await, 409).await;
+    expect_json(
+        app.delete("/api/v1/retention/holds/nope", Some(&scene.officer))
+            .await,
+        404,
+    )
+    .await;
+}
+
+// --- the matrix ----------------------------------------------------------------------------------
+
+/// Each scenario on both stores with a SQLite organisation database.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let scene = super::Scene::one(loket::db::Backend::Sqlite, super::TargetDb::sqlite()).await;
+                    super::$name(scene).await;
+                }
+            )*
+        }
+        mod postgres_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(loket_test_postgres), ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL")]
+                async fn $name() {
+                    let scene = super::Scene::one(loket::db::Backend::Postgres, super::TargetDb::sqlite()).await;
+                    super::$name(scene).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    sweep_deletes_exactly_the_expired_rows,
+    a_dry_run_changes_nothing,
+    exceptions_leave_held_requested_and_restricted_rows_alone,
+    anonymisation_applies_each_strategy_once,
+    one_instance_sweeps_a_rule_at_a_time,
+    retention_routes_check_role_and_input,
+);
+
+/// Two identical organisation databases of one kind, as systems `a` and `b`.
+async fn twins(make: impl Fn() -> TargetDb) -> Scene {
+    Scene::new(
+        Backend::Sqlite,
+        vec![("a", seeded(make())), ("b", seeded(make()))],
+    )
+    .await
+}
+
+mod sqlite_target {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one() {
+        super::a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one(
+            twins(TargetDb::sqlite).await,
+        )
+        .await;
+    }
+}
+
+mod postgres_target {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(loket_test_postgres),
+        ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+    )]
+    async fn sweep_deletes_exactly_the_expired_rows() {
+        super::sweep_deletes_exactly_the_expired_rows(
+            Scene::one(Backend::Sqlite, TargetDb::postgres()).await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(loket_test_postgres),
+        ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+    )]
+    async fn a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one() {
+        super::a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one(
+            twins(TargetDb::postgres).await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(loket_test_postgres),
+        ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+    )]
+    async fn exceptions_leave_held_requested_and_restricted_rows_alone() {
+        super::exceptions_leave_held_requested_and_restricted_rows_alone(
+            Scene::one(Backend::Sqlite, TargetDb::postgres()).await,
+        )
+        .await;
+    }
+}
+
+mod mysql_target {
+    use super::*;
+
+    fn mysql() -> Option<TargetDb> {
+        let target = TargetDb::mysql();
+        if target.is_none() {
+            eprintln!("skipped: set LOKET_TEST_MYSQL_URL to run on MySQL/MariaDB");
+        }
+        target
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sweep_deletes_exactly_the_expired_rows() {
+        let Some(target) = mysql() else { return };
+        super::sweep_deletes_exactly_the_expired_rows(Scene::one(Backend::Sqlite, target).await)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one() {
+        if mysql().is_none() {
+            return;
+        }
+        let make = || TargetDb::mysql().expect("MySQL URL set");
+        super::a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one(twins(make).await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn exceptions_leave_held_requested_and_restricted_rows_alone() {
+        let Some(target) = mysql() else { return };
+        super::exceptions_leave_held_requested_and_restricted_rows_alone(
+            Scene::one(Backend::Sqlite, target).await,
+        )
+        .await;
+    }
+}

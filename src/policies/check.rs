@@ -1,7 +1,7 @@
 //! Checking retention rules against the catalog: a rule about a system, activity or category the
 //! catalog does not have would silently keep or sweep nothing, so each reference must resolve.
 
-use super::{PolicyProblem, RetentionRule};
+use super::{OnExpiry, PolicyProblem, RetentionRule};
 use crate::catalog::model::{is_builtin_category, Activity, ConnectorKind, System};
 use crate::requests::checklist::CatalogSnapshot;
 
@@ -60,8 +60,10 @@ fn check_rule(rule: &RetentionRule, catalog: &CatalogSnapshot) -> Vec<PolicyProb
             ),
         ));
     }
-    if let Some(message) = system.and_then(|system| table_problem(rule, system)) {
-        problems.push(source.problem("table", message));
+    if let Some(system) = system {
+        for (field, message) in table_problems(rule, system) {
+            problems.push(source.problem(&field, message));
+        }
     }
     let activity = rule.activity.as_deref().and_then(|key| {
         let found = find_activity(catalog, key);
@@ -105,19 +107,63 @@ fn check_rule(rule: &RetentionRule, catalog: &CatalogSnapshot) -> Vec<PolicyProb
     problems
 }
 
-/// Why the rule cannot sweep a table of `system`, if it cannot. Whether the table and its columns
-/// exist is for the system's SQL mapping to say, when the connector starts.
-fn table_problem(rule: &RetentionRule, system: &System) -> Option<String> {
-    match system.connector {
-        ConnectorKind::Sql => None,
-        ConnectorKind::Manual => rule.table.as_ref().map(|_| {
+/// Why the rule cannot sweep its table of `system`, by field: the table must be in the system's
+/// SQL mapping, the anonymised columns must be its personal-data columns, and a restriction needs
+/// its restricted column. Whether the database really has them the connector checks when a sweep
+/// starts (and `counted_from`, rarely personal data, is only known there).
+fn table_problems(rule: &RetentionRule, system: &System) -> Vec<(String, String)> {
+    let Some(table) = &rule.table else {
+        return Vec::new();
+    };
+    let problem = |field: &str, message: String| vec![(field.to_string(), message)];
+    if system.connector == ConnectorKind::Manual {
+        return problem(
+            "table",
             format!(
                 "system '{}' has no SQL connector (connector: manual), so loket cannot sweep its \
                  tables; leave out table, counted_from and on_expiry and a review task is created",
                 system.key
-            )
-        }),
+            ),
+        );
     }
+    let Some(mapping) = &system.sql else {
+        return problem(
+            "table",
+            format!(
+                "system '{}' has no `sql:` mapping in the catalog to say where its tables are",
+                system.key
+            ),
+        );
+    };
+    let Some(mapped) = mapping.table(table) else {
+        return problem(
+            "table",
+            format!(
+                "table '{table}' is not in the SQL mapping of system '{}' (it maps: {})",
+                system.key,
+                keys(mapping.tables.iter().map(|t| t.name.as_str()))
+            ),
+        );
+    };
+    let mut problems = Vec::new();
+    for column in rule.anonymise.keys() {
+        if !mapped.columns.contains(column) {
+            problems.push((
+                format!("anonymise.{column}"),
+                format!(
+                    "'{column}' is not a personal-data column of {table} in the SQL mapping (it lists: {})",
+                    keys(mapped.columns.iter().map(String::as_str))
+                ),
+            ));
+        }
+    }
+    if rule.on_expiry == OnExpiry::Restrict && mapped.restricted_column.is_none() {
+        problems.extend(problem(
+            "on_expiry",
+            format!("restrict needs a restricted_column for {table} in the SQL mapping"),
+        ));
+    }
+    problems
 }
 
 /// Why `code` cannot be in the rule, if it cannot.

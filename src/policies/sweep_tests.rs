@@ -412,3 +412,48 @@ fn sweeps_are_defined_at_most_once() {
         found[0]
     );
 }
+
+#[test]
+fn a_swept_table_must_be_in_the_systems_sql_mapping() {
+    let mut policies = shipped_policies();
+    let index_of = |policies: &Policies, name: &str| {
+        policies
+            .retention
+            .iter()
+            .position(|rule| rule.name == name)
+            .unwrap()
+    };
+    let history = index_of(&policies, "crm_contact_history");
+    let customers = index_of(&policies, "crm_customer_records");
+    let cdrs = index_of(&policies, "call_detail_records");
+    policies.retention[history].table = Some("kontakten".into());
+    policies.retention[customers]
+        .anonymise
+        .insert("shoe_size".into(), AnonymiseStrategy::Null);
+    policies.retention[cdrs].on_expiry = OnExpiry::Restrict;
+    let found = policies.check_against(&example_catalog());
+    let fields: Vec<(&str, &str)> = found
+        .iter()
+        .map(|p| (p.field.as_str(), p.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(fields[0].0, format!("rules[{cdrs}].on_expiry"));
+    assert!(
+        fields[0].1.contains("restricted_column for rated_cdrs"),
+        "{}",
+        fields[0].1
+    );
+    assert_eq!(fields[1].0, format!("rules[{history}].table"));
+    assert!(
+        fields[1]
+            .1
+            .contains("'kontakten' is not in the SQL mapping of system 'crm'"),
+        "{}",
+        fields[1].1
+    );
+    assert_eq!(
+        fields[2].0,
+        format!("rules[{customers}].anonymise.shoe_size")
+    );
+    assert!(found.iter().all(|p| p.line.is_some()), "{found:#?}");
+}

@@ -23,6 +23,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use common::{TestApp, JWT_SECRET};
 use loket::audit::Actor;
@@ -66,7 +67,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     println!("{}\n", options.describe());
-    println!("{}\n", machine());
+    println!("{}\n", support::machine());
     println!("{}", Measurement::TABLE_HEADER);
     let mut failed = false;
     for backend in &options.backends {
@@ -191,36 +192,6 @@ fn parse_backends(choice: Option<&str>) -> Result<Vec<Backend>, String> {
 }
 
 /// The machine the figures come from, for the README.
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let proc_field = |file: &str, key: &str| {
-        std::fs::read_to_string(file)
-            .ok()
-            .and_then(|text| {
-                text.lines()
-                    .find(|line| line.starts_with(key))
-                    .and_then(|line| line.split_once(':'))
-                    .map(|(_, value)| value.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into())
-    };
-    let memory_gib = proc_field("/proc/meminfo", "MemTotal")
-        .trim_end_matches(" kB")
-        .parse::<f64>()
-        .map_or("unknown".into(), |kib| {
-            format!("{:.1} GiB", kib / 1024.0 / 1024.0)
-        });
-    // Other work on the machine skews the figures; the load average shows whether there was any.
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into());
-    format!(
-        "machine: {cores} cores, {}, {memory_gib} RAM, load average {load} at the start; \
-         client and server share these cores",
-        proc_field("/proc/cpuinfo", "model name")
-    )
-}
 
 /// Runs the three phases on one backend.
 async fn bench_backend(backend: Backend, options: &Options) -> Vec<Measurement> {

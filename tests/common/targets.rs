@@ -112,8 +112,8 @@ impl TargetDb {
         self.raw().count(sql)
     }
 
-    pub fn execute(&self, sql: &str) {
-        self.raw().execute(&self.dialect_of(sql));
+    pub fn execute(&self, sql: &str) -> usize {
+        self.raw().execute(&self.dialect_of(sql))
     }
 }
 
@@ -170,13 +170,14 @@ struct Count {
 }
 
 impl Raw {
-    pub fn execute(&mut self, sql: &str) {
+    /// Runs `sql`; returns the rows it changed.
+    pub fn execute(&mut self, sql: &str) -> usize {
         let result = match self {
             Raw::Sqlite(c) => diesel::sql_query(sql).execute(c),
             Raw::Postgres(c) => diesel::sql_query(sql).execute(c),
             Raw::Mysql(c) => diesel::sql_query(sql).execute(c),
         };
-        result.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        result.unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// `sql` must select one `COUNT(*) AS n`.

@@ -571,7 +571,11 @@ pub fn summary_table(reports: &[RuleReport]) -> String {
             format!(
                 "{}{}",
                 action_name(report.action),
-                if report.dry_run { " (dry run)" } else { "" }
+                if report.dry_run && report.action != OnExpiry::Review {
+                    " (dry run)"
+                } else {
+                    ""
+                }
             ),
             outcome,
             report.matched.to_string(),

@@ -191,8 +191,6 @@ fn parse_backends(choice: Option<&str>) -> Result<Vec<Backend>, String> {
     Ok(backends)
 }
 
-/// The machine the figures come from, for the README.
-
 /// Runs the three phases on one backend.
 async fn bench_backend(backend: Backend, options: &Options) -> Vec<Measurement> {
     let pool_size = options.pool_size;

@@ -107,7 +107,7 @@ async fn bench(backend: Backend, rows: i64, batch_size: u32) -> String {
             };
             let reports = service.sweep(options, |_| {}).await.expect("sweep runs");
             assert_eq!(reports[0].outcome, Outcome::Finished, "{reports:?}");
-            assert_eq!(reports[0].changed, expired, "{reports:?}");
+            assert_eq!(reports[0].counts.changed, expired, "{reports:?}");
         })
         .await;
         check(&target, rows, expired, rule);

@@ -359,65 +359,47 @@ async fn a_dry_run_changes_nothing(scene: Scene) {
 /// it, ends exactly like an uninterrupted sweep of an identical database, for deletion and for
 /// anonymisation with a keyed hash (which must never hash a hash).
 async fn a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one(scene: Scene) {
-    let first = scene.instance("instance-1");
-    let mut whole = Vec::new();
-    for rule in ["a_interactions", "a_customers"] {
-        whole.extend(
-            sweep(
-                &first,
-                SweepOptions {
-                    batch_size: Some(3),
-                    ..only(rule)
-                },
-            )
-            .await,
-        );
-    }
-
+    // Small batches, so the stops fall in the middle; `stop` sets where.
+    let in_threes = |service: SweepService, rule: &str, stop: fn(&mut SweepOptions)| {
+        let mut options = SweepOptions {
+            batch_size: Some(3),
+            ..only(rule)
+        };
+        stop(&mut options);
+        async move { sweep(&service, options).await.remove(0) }
+    };
     let mut outcomes = Vec::new();
-    for rule in ["b_interactions", "b_customers"] {
-        let stopped = sweep(
-            &first,
-            SweepOptions {
-                batch_size: Some(3),
-                max_batches: Some(2),
-                ..only(rule)
-            },
-        )
+    for (uninterrupted, rule) in [
+        ("a_interactions", "b_interactions"),
+        ("a_customers", "b_customers"),
+    ] {
+        let whole = in_threes(scene.instance("instance-1"), uninterrupted, |_| {}).await;
+        let stopped = in_threes(scene.instance("instance-1"), rule, |o| {
+            o.max_batches = Some(2)
+        })
         .await;
-        outcomes.push(stopped[0].outcome);
+        outcomes.push(stopped.outcome);
         // Another instance picks it up and dies after changing its first batch.
-        let died = sweep(
-            &scene.instance("instance-2"),
-            SweepOptions {
-                batch_size: Some(3),
-                die_before_checkpoint: Some(1),
-                ..only(rule)
-            },
-        )
+        let died = in_threes(scene.instance("instance-2"), rule, |o| {
+            o.die_before_checkpoint = Some(1)
+        })
         .await;
-        outcomes.push(died[0].outcome);
-        let resumed = sweep(
-            &scene.instance("instance-3"),
-            SweepOptions {
-                batch_size: Some(3),
-                ..only(rule)
-            },
-        )
-        .await;
-        let (resumed, whole) = (
-            &resumed[0],
-            whole
-                .iter()
-                .find(|r| r.rule == rule.replace("b_", "a_"))
-                .unwrap(),
-        );
+        outcomes.push(died.outcome);
+        let resumed = in_threes(scene.instance("instance-3"), rule, |_| {}).await;
         assert_eq!(resumed.outcome, Outcome::Finished, "{resumed:?}");
         assert!(resumed.resumed);
-        assert_eq!(resumed.run_id, stopped[0].run_id, "the same run went on");
+        assert_eq!(resumed.run_id, stopped.run_id, "the same run went on");
         assert_eq!(
-            (resumed.matched, resumed.changed, resumed.related),
-            (whole.matched, whole.changed, whole.related),
+            (
+                resumed.counts.matched,
+                resumed.counts.changed,
+                resumed.counts.related
+            ),
+            (
+                whole.counts.matched,
+                whole.counts.changed,
+                whole.counts.related
+            ),
             "{rule}: counted as often as an uninterrupted run"
         );
     }

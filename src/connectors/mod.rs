@@ -565,6 +565,14 @@ impl Layout {
             .try_for_each(|column| self.personal_column(table, column))
     }
 
+    /// `{head}table WHERE (rows in scope)`: a count or a delete of the rows in `scope`.
+    fn scoped(&self, head: &str, table: &SqlTable, scope: Scope<'_>) -> Statement {
+        let mut statement = self.statement();
+        statement.push(head).name(&table.name).push(" WHERE ");
+        self.condition(&mut statement, table, scope);
+        statement
+    }
+
     /// Writes the condition selecting the rows of `table` in `scope`, in parentheses.
     fn condition(&self, statement: &mut Statement, table: &SqlTable, scope: Scope<'_>) {
         let mut parts = 0;
@@ -732,12 +740,7 @@ fn count(
     table: &SqlTable,
     scope: Scope<'_>,
 ) -> Result<u64> {
-    let mut statement = layout.statement();
-    statement
-        .push("SELECT COUNT(*) AS n FROM ")
-        .name(&table.name)
-        .push(" WHERE ");
-    layout.condition(&mut statement, table, scope);
+    let statement = layout.scoped("SELECT COUNT(*) AS n FROM ", table, scope);
     let rows: Vec<Count> = conn.load(&statement).map_err(|e| layout.failed(e))?;
     Ok(rows
         .first()
@@ -750,12 +753,7 @@ fn delete(
     table: &SqlTable,
     scope: Scope<'_>,
 ) -> Result<u64> {
-    let mut statement = layout.statement();
-    statement
-        .push("DELETE FROM ")
-        .name(&table.name)
-        .push(" WHERE ");
-    layout.condition(&mut statement, table, scope);
+    let statement = layout.scoped("DELETE FROM ", table, scope);
     execute(conn, layout, &statement)
 }
 

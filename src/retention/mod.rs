@@ -96,19 +96,44 @@ pub struct SweepRun {
     pub started_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
     pub resumed: i32,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub error: Option<String>,
+}
+
+/// What a run found and did, over all its batches and resumptions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
     pub batches: i64,
+    /// Expired rows found (acted on or skipped).
     pub matched: i64,
+    /// Rows deleted, anonymised or restricted (in a dry run: that would be).
     pub changed: i64,
+    /// Rows of child tables deleted with them.
     pub related: i64,
     pub skipped_legal_hold: i64,
     pub skipped_open_request: i64,
     pub skipped_restriction: i64,
-    pub error: Option<String>,
+}
+
+impl From<&SweepRunRow> for Counts {
+    fn from(run: &SweepRunRow) -> Self {
+        Counts {
+            batches: run.batches,
+            matched: run.matched,
+            changed: run.changed,
+            related: run.related,
+            skipped_legal_hold: run.skipped_legal_hold,
+            skipped_open_request: run.skipped_open_request,
+            skipped_restriction: run.skipped_restriction,
+        }
+    }
 }
 
 impl From<SweepRunRow> for SweepRun {
     fn from(row: SweepRunRow) -> Self {
         SweepRun {
+            counts: Counts::from(&row),
             id: row.id,
             rule: row.rule,
             system: row.system_key,
@@ -123,13 +148,6 @@ impl From<SweepRunRow> for SweepRun {
             started_at: row.started_at,
             finished_at: row.finished_at,
             resumed: row.resumed,
-            batches: row.batches,
-            matched: row.matched,
-            changed: row.changed,
-            related: row.related,
-            skipped_legal_hold: row.skipped_legal_hold,
-            skipped_open_request: row.skipped_open_request,
-            skipped_restriction: row.skipped_restriction,
             error: row.error,
         }
     }

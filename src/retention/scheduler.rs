@@ -64,8 +64,8 @@ async fn run_scheduled(service: &SweepService, rule: &str, slot: DateTime<Utc>) 
                     outcome => tracing::info!(
                         rule = %report.rule,
                         ?outcome,
-                        matched = report.matched,
-                        changed = report.changed,
+                        matched = report.counts.matched,
+                        changed = report.counts.changed,
                         dry_run = report.dry_run,
                         "retention sweep"
                     ),

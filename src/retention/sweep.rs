@@ -10,7 +10,7 @@
 //! row is counted once.
 
 use super::owners::{sort_batch, Sorted};
-use super::{RetentionError, SweepService};
+use super::{Counts, RetentionError, SweepService};
 use crate::audit::{self, Actor, Change};
 use crate::catalog::model::System;
 use crate::connectors::{ExpiredQuery, Pending, SqlConnector, Strategies, Strategy};
@@ -72,16 +72,8 @@ pub struct RuleReport {
     pub run_id: Option<String>,
     /// Whether the run continued one that had stopped.
     pub resumed: bool,
-    pub batches: i64,
-    /// Expired rows found (acted on or skipped).
-    pub matched: i64,
-    /// Rows deleted, anonymised or restricted (in a dry run: that would be).
-    pub changed: i64,
-    /// Rows of child tables deleted with them.
-    pub related: i64,
-    pub skipped_legal_hold: i64,
-    pub skipped_open_request: i64,
-    pub skipped_restriction: i64,
+    #[serde(flatten)]
+    pub counts: Counts,
     pub error: Option<String>,
 }
 
@@ -105,13 +97,7 @@ impl RuleReport {
             outcome,
             run_id: None,
             resumed: false,
-            batches: 0,
-            matched: 0,
-            changed: 0,
-            related: 0,
-            skipped_legal_hold: 0,
-            skipped_open_request: 0,
-            skipped_restriction: 0,
+            counts: Counts::default(),
             error: None,
         }
     }
@@ -120,13 +106,7 @@ impl RuleReport {
         RuleReport {
             run_id: Some(run.id.clone()),
             resumed: run.resumed > 0,
-            batches: run.batches,
-            matched: run.matched,
-            changed: run.changed,
-            related: run.related,
-            skipped_legal_hold: run.skipped_legal_hold,
-            skipped_open_request: run.skipped_open_request,
-            skipped_restriction: run.skipped_restriction,
+            counts: Counts::from(run),
             error: run.error.clone(),
             ..RuleReport::new(rule, run.dry_run, outcome)
         }
@@ -578,12 +558,12 @@ pub fn summary_table(reports: &[RuleReport]) -> String {
                 }
             ),
             outcome,
-            report.matched.to_string(),
-            report.changed.to_string(),
-            report.related.to_string(),
-            report.skipped_legal_hold.to_string(),
-            report.skipped_open_request.to_string(),
-            report.skipped_restriction.to_string(),
+            report.counts.matched.to_string(),
+            report.counts.changed.to_string(),
+            report.counts.related.to_string(),
+            report.counts.skipped_legal_hold.to_string(),
+            report.counts.skipped_open_request.to_string(),
+            report.counts.skipped_restriction.to_string(),
         ]);
     }
     let widths: Vec<usize> = (0..rows[0].len())

@@ -100,3 +100,56 @@ fn closed_states() -> Vec<&'static str> {
         .map(|state| state.as_str())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cipher() -> Cipher {
+        let key = [9u8; 32];
+        Cipher::new(&key, &[], crate::crypto::derive_index_key(&key))
+    }
+
+    #[test]
+    fn identifiers_hash_as_requests_store_them() {
+        let cipher = cipher();
+        // A request stores the normalised value's index; a row's value, written otherwise, must
+        // land on the same hash.
+        let pairs = [
+            (
+                IdentifierKind::Email,
+                "Jan@Example.NL ",
+                place::EMAIL,
+                "jan@example.nl",
+            ),
+            (
+                IdentifierKind::CustomerNumber,
+                "tn 448812",
+                place::CUSTOMER_NUMBER,
+                "TN448812",
+            ),
+            (
+                IdentifierKind::Phone,
+                "+31 6 1234 5678",
+                place::PHONE,
+                "0612345678",
+            ),
+        ];
+        for (kind, written, place, stored) in pairs {
+            assert_eq!(
+                identifier_index(&cipher, kind, written),
+                cipher.index(place, stored),
+                "{kind:?}"
+            );
+        }
+        // Kinds a request does not hold still hash per kind, trimmed and case-folded.
+        assert_eq!(
+            identifier_index(&cipher, IdentifierKind::AccountId, " AC-1 "),
+            identifier_index(&cipher, IdentifierKind::AccountId, "ac-1")
+        );
+        assert_ne!(
+            identifier_index(&cipher, IdentifierKind::AccountId, "1"),
+            identifier_index(&cipher, IdentifierKind::DeviceId, "1")
+        );
+    }
+}

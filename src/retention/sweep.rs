@@ -599,3 +599,36 @@ pub fn summary_table(reports: &[RuleReport]) -> String {
     }
     table
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_lines_up_and_names_failures() {
+        let rule = crate::policies::testing::shipped_policies()
+            .rule("crm_contact_history")
+            .cloned()
+            .unwrap();
+        let mut done = RuleReport::new(&rule, false, Outcome::Finished);
+        done.counts.matched = 1234;
+        done.counts.changed = 1200;
+        done.counts.skipped_legal_hold = 34;
+        let mut failed = RuleReport::new(&rule, true, Outcome::Failed);
+        failed.error = Some("crm: cannot connect".into());
+        let table = summary_table(&[done, failed]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert!(lines[0].starts_with("rule "));
+        assert!(lines[1].contains("crm.interactions") && lines[1].contains("delete "));
+        assert!(
+            lines[1].contains(" 1234  ") && lines[1].contains(" 1200 "),
+            "{table}"
+        );
+        assert!(lines[2].contains("delete (dry run)") && lines[2].contains("failed"));
+        assert_eq!(lines[3], "crm_contact_history: crm: cannot connect");
+        // Counts are right-aligned under their headers.
+        let column_end = lines[0].find("matched").unwrap() + "matched".len();
+        assert_eq!(&lines[1][column_end - 4..column_end], "1234");
+    }
+}

@@ -31,6 +31,10 @@ pub enum Error {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// A system's connector failed (cannot connect, a query failed). The message names the
+    /// system and is already scrubbed of connection URLs, passwords and quoted values.
+    #[error("{message}")]
+    Connector { system: String, message: String },
     #[error(transparent)]
     Store(StoreError),
     #[error("internal error: {0}")]

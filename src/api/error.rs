@@ -40,6 +40,9 @@ struct Body<'a> {
     field: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    /// The system whose connector failed (`502`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<&'a str>,
 }
 
 impl ApiError {
@@ -51,6 +54,7 @@ impl ApiError {
                 Error::Conflict(_) => "conflict",
                 Error::InvalidCredentials => "invalid_credentials",
                 Error::Forbidden(_) => "forbidden",
+                Error::Connector { .. } => "connector_failed",
                 Error::Store(StoreError::Connect(_)) => "unavailable",
                 Error::Store(_) | Error::Internal(_) => "internal_error",
             },
@@ -74,6 +78,7 @@ impl ResponseError for ApiError {
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
+                Error::Connector { .. } => StatusCode::BAD_GATEWAY,
                 Error::Store(StoreError::Connect(_)) => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -89,12 +94,19 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let message = if status.is_server_error() {
-            // The detail goes to the log (it may name tables or hosts), not to the client.
-            tracing::error!(error = %self, "request failed");
-            "the server could not complete this request; it has been logged".to_string()
-        } else {
-            self.to_string()
+        let message = match self {
+            // Scrubbed of URLs, passwords and quoted values by the connector; the agent needs
+            // the reason to decide between trying again and doing the task by hand.
+            ApiError::Domain(Error::Connector { .. }) => {
+                tracing::warn!(error = %self, "connector failed");
+                self.to_string()
+            }
+            _ if status.is_server_error() => {
+                // The detail goes to the log (it may name tables or hosts), not to the client.
+                tracing::error!(error = %self, "request failed");
+                "the server could not complete this request; it has been logged".to_string()
+            }
+            _ => self.to_string(),
         };
         let (field, errors) = match self {
             ApiError::Domain(Error::Invalid(errors)) => (
@@ -109,11 +121,16 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthenticated(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
+        let system = match self {
+            ApiError::Domain(Error::Connector { system, .. }) => Some(system.as_str()),
+            _ => None,
+        };
         response.json(Body {
             error: self.code(),
             message,
             field,
             errors,
+            system,
         })
     }
 }

@@ -12,6 +12,7 @@ use crate::requests::lifecycle::{
 };
 use crate::requests::model::{RequestKind, RequestState};
 use crate::requests::overview::QueueFilter;
+use crate::requests::run::RunTask;
 use crate::requests::tasks::TaskUpdate;
 use crate::requests::Staff;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/requests/{id}/pauses/end", web::post().to(end_pause))
     .route("/requests/{id}/extension", web::post().to(extend))
     .route("/requests/{id}/tasks/{task}", web::patch().to(update_task))
+    .route("/requests/{id}/tasks/{task}/run", web::post().to(run_task))
     .route(
         "/requests/{id}/tasks/{task}/comments",
         web::post().to(add_comment),
@@ -266,6 +268,19 @@ async fn update_task(
     let staff = user.staff(Permission::WorkRequests)?;
     let (id, task) = path.into_inner();
     let view = state.requests.update_task(staff, id, task, body.0).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Runs the task through its system's connector and closes it with the outcome as evidence.
+async fn run_task(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    body: Json<RunTask>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let (id, task) = path.into_inner();
+    let view = state.requests.run_task(staff, id, task, body.0).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

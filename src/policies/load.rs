@@ -12,6 +12,7 @@ use super::{
 use crate::catalog::model::is_valid_key;
 use crate::catalog::yaml::locate;
 use crate::error::FieldError;
+use crate::requests::model::TaskKind;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fs;
@@ -270,6 +271,25 @@ fn validate_requests(requests: &RequestPolicy, errors: &mut Vec<FieldError>) {
         MAX_VERIFICATION_CODE_MINUTES,
         "minutes",
     );
+    for (index, kind) in requests.run_automatically.iter().enumerate() {
+        let field = format!("requests.run_automatically[{index}]");
+        if !kind.runs_unattended() {
+            let runnable: Vec<&str> = <TaskKind as strum::VariantArray>::VARIANTS
+                .iter()
+                .filter(|kind| kind.runs_unattended())
+                .map(|kind| kind.as_str())
+                .collect();
+            errors.push(FieldError::new(
+                field,
+                format!(
+                    "{kind} cannot run without an agent (expected one of {})",
+                    runnable.join(", ")
+                ),
+            ));
+        } else if requests.run_automatically[..index].contains(kind) {
+            errors.push(FieldError::new(field, "is listed twice"));
+        }
+    }
 }
 
 fn validate_sweeps(sweeps: &SweepPolicy, errors: &mut Vec<FieldError>) {

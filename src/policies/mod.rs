@@ -23,7 +23,7 @@ pub use schedule::{CronSchedule, ScheduleError, SCHEDULE_EXPECTED};
 
 use chrono::{DateTime, Utc};
 
-use crate::requests::model::RequestKind;
+use crate::requests::model::{RequestKind, TaskKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -64,6 +64,10 @@ pub struct RequestPolicy {
     pub status_link_days: i64,
     /// How long a one-time code sent to confirm an e-mail address stays valid.
     pub verification_code_minutes: i64,
+    /// Checklist task kinds loket runs itself through the connectors once a request's identity
+    /// is verified, on the systems they reach; the rest waits for an agent.
+    #[serde(default)]
+    pub run_automatically: Vec<TaskKind>,
 }
 
 /// How long one set of data is kept, and whether a law obliges keeping it (`rules:`).
@@ -219,6 +223,7 @@ impl Default for RequestPolicy {
             approval_required_for: Vec::new(),
             status_link_days: 120,
             verification_code_minutes: 30,
+            run_automatically: Vec::new(),
         }
     }
 }

@@ -165,6 +165,39 @@ fn unknown_request_kinds_list_the_known_ones() {
 }
 
 #[test]
+fn run_automatically_takes_task_kinds_that_need_no_agent() {
+    let with = |kinds: &str| format!("{REQUESTS}  run_automatically: {kinds}\n");
+    let dir = dir_with(&with("[export_data, erase_data]"), RULES);
+    let policies = Policies::load_dir(dir.path()).expect("valid");
+    assert_eq!(
+        policies.requests.run_automatically,
+        [TaskKind::ExportData, TaskKind::EraseData]
+    );
+    assert!(shipped_policies().requests.run_automatically.is_empty());
+
+    let unknown = only_problem(&with("[export_data, exporting]"), RULES);
+    assert_eq!(unknown.line, Some(5));
+    assert_eq!(unknown.field, "requests.run_automatically[1]");
+    assert!(unknown.message.contains("export_data"), "{unknown}");
+
+    let found = problems(
+        &with("[correct_data, send_answer, export_data, export_data]"),
+        RULES,
+    );
+    let summary: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(summary.len(), 3, "{summary:#?}");
+    assert!(summary[0].starts_with("requests.yaml line 5: requests.run_automatically[0]: correct_data cannot run without an agent (expected one of export_data, "), "{summary:#?}");
+    assert!(
+        summary[1].contains("run_automatically[1]: send_answer cannot run"),
+        "{summary:#?}"
+    );
+    assert!(
+        summary[2].ends_with("run_automatically[3]: is listed twice"),
+        "{summary:#?}"
+    );
+}
+
+#[test]
 fn values_serde_cannot_judge_are_checked_with_lines() {
     let retention = RULES
         .replace("name: call_recordings", "name: Call-Recordings")

@@ -134,6 +134,9 @@ impl RequestService {
             })
             .await?;
         (self.mail_queued)();
+        if view.identity_verified {
+            self.run_automatically(&view.id);
+        }
         Ok(view)
     }
 

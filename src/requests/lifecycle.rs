@@ -323,13 +323,16 @@ impl RequestService {
             method: verify.method,
             note: verify.note,
         };
-        self.on_case(
-            staff.actor(),
-            request_id,
-            verify.version,
-            move |service, conn, case| service.apply_identity(conn, case, &staff, &check),
-        )
-        .await
+        let view = self
+            .on_case(
+                staff.actor(),
+                request_id,
+                verify.version,
+                move |service, conn, case| service.apply_identity(conn, case, &staff, &check),
+            )
+            .await?;
+        self.run_automatically(&view.id);
+        Ok(view)
     }
 
     /// Records an identity check inside an open transaction and saves the case.

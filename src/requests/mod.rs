@@ -14,6 +14,7 @@ pub mod model;
 pub mod overview;
 pub mod public;
 pub mod requester;
+pub mod run;
 pub mod tasks;
 pub mod view;
 

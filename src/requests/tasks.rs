@@ -106,7 +106,7 @@ impl RequestService {
                 }
                 if let Some(state) = update.state {
                     let note = update.evidence.as_deref().or(update.reason.as_deref());
-                    service.set_task_state(&mut task, state, note, &staff);
+                    service.set_task_state(&mut task, state, note, &staff.username);
                     verb = state.as_str();
                 }
                 save_task(conn, &case, &mut task, &staff, verb)?;
@@ -152,12 +152,13 @@ impl RequestService {
             .await
     }
 
-    fn set_task_state(
+    /// Sets a task's state with its evidence or reason, sealed, and who closed it.
+    pub(super) fn set_task_state(
         &self,
         task: &mut TaskRow,
         state: TaskState,
         note: Option<&str>,
-        staff: &Staff,
+        closed_by: &str,
     ) {
         task.state = state.as_str().into();
         if state.is_open() {
@@ -168,7 +169,7 @@ impl RequestService {
             task.evidence_enc = self
                 .cipher
                 .encrypt_opt(place::TASK_EVIDENCE, note.map(str::trim));
-            task.closed_by = Some(staff.username.clone());
+            task.closed_by = Some(closed_by.to_string());
             task.closed_at = Some(crate::db::now());
         }
     }
@@ -188,7 +189,7 @@ impl RequestService {
         let Some(task) = case.open_task_mut(kind) else {
             return Ok(());
         };
-        self.set_task_state(task, state, Some(note), staff);
+        self.set_task_state(task, state, Some(note), &staff.username);
         let mut task = task.clone();
         save_task(conn, case, &mut task, staff, state.as_str())?;
         if let Some(stored) = case.tasks.iter_mut().find(|t| t.id == task.id) {
@@ -198,7 +199,7 @@ impl RequestService {
     }
 }
 
-fn task_index(case: &Case, task_id: &str) -> Result<usize> {
+pub(super) fn task_index(case: &Case, task_id: &str) -> Result<usize> {
     case.tasks
         .iter()
         .position(|t| t.id == task_id)
@@ -219,6 +220,17 @@ pub(crate) fn check_assignee(conn: &mut DbConnection, username: Option<&str>) ->
     }
 }
 
+/// Saves a task as its next version, refusing when someone else saved it first; the caller
+/// records the audit event in the same transaction.
+pub(super) fn store_task(conn: &mut DbConnection, task: &mut TaskRow) -> Result<()> {
+    task.version += 1;
+    task.updated_at = crate::db::now();
+    if !rows::update_task(conn, task)? {
+        return Err(stale("task", task.version - 1));
+    }
+    Ok(())
+}
+
 /// Saves a task as its next version with an audit event; the summary names the task, never
 /// its evidence (which may hold personal data).
 fn save_task(
@@ -228,11 +240,7 @@ fn save_task(
     staff: &Staff,
     verb: &str,
 ) -> Result<()> {
-    task.version += 1;
-    task.updated_at = crate::db::now();
-    if !rows::update_task(conn, task)? {
-        return Err(stale("task", task.version - 1));
-    }
+    store_task(conn, task)?;
     let subject = task
         .system_key
         .as_deref()

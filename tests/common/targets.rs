@@ -36,6 +36,17 @@ impl TargetDb {
         }
     }
 
+    /// A SQLite file at `path`, kept when this is dropped (its directory belongs to the caller,
+    /// e.g. a test app's data directory, so the database lives as long as the app).
+    pub fn sqlite_at(path: &std::path::Path) -> Self {
+        TargetDb {
+            kind: TargetKind::Sqlite,
+            url: format!("sqlite://{}", path.display()),
+            created: None,
+            _dir: None,
+        }
+    }
+
     /// Panics without `LOKET_TEST_POSTGRES_URL`: PostgreSQL tests are ignored unless it is set.
     pub fn postgres() -> Self {
         let admin = std::env::var("LOKET_TEST_POSTGRES_URL")

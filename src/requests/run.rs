@@ -1,0 +1,768 @@
+//! Running a checklist task through the connector of its system: export, erase, restrict or
+//! correct the person's rows in the organisation's own database, and close the task with what
+//! happened as its evidence (issue #4, part 4).
+//!
+//! A run has three steps, so no store transaction is held open while a remote database works:
+//!
+//! 1. **plan** (a read): the request is in progress with identity verified, the task is open at
+//!    the version the caller saw, its system is one the connectors reach and can search by the
+//!    requester's identifiers, and what runs is worked out (which tables are kept or restricted);
+//! 2. **execute** (a blocking thread, outside every store transaction): the connector does it;
+//! 3. **record** (a write): the task is closed as done with the outcome as sealed evidence, in
+//!    the same transaction as the audit event `request.task.run`, whose summary holds the system,
+//!    table names and row counts, never personal data or connection URLs.
+//!
+//! A connector failure records nothing and leaves the task open for another try or for a person.
+//! Exports are not kept: the evidence holds the rows per table and the SHA-256 of the export
+//! (the packages of issue #5 will deliver the data itself).
+//!
+//! Policy `requests.run_automatically` names task kinds loket runs by itself once a request's
+//! identity is verified ([`RequestService::run_automatically`]).
+
+use super::case::{stale, Case};
+use super::model::{RequestState, TaskKind, TaskState};
+use super::requester::{check_texts, Requester};
+use super::tasks::{store_task, task_index};
+use super::view::RequestView;
+use super::{RequestService, Staff};
+use crate::audit::{Actor, Change};
+use crate::catalog::model::{Activity, IdentifierKind, System};
+use crate::catalog::Item;
+use crate::connectors::{ConnectorError, SqlConnector, TableCounts};
+use crate::db::models::requests::TaskRow;
+use crate::db::DbConnection;
+use crate::error::{Error, FieldError, Result};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+
+/// `{"version": N}`, and for a correct_data task also `{"table", "column", "value"}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunTask {
+    /// The version of the task the run is based on.
+    pub version: i32,
+    /// correct_data: the mapped table to correct.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// correct_data: the personal-data column of `table` to set.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// correct_data: the corrected value.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// Who runs a task: an agent, or loket itself per policy.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    pub actor: Actor,
+    /// The name recorded as the task's closer and in its evidence.
+    pub name: String,
+}
+
+impl From<&Staff> for Runner {
+    fn from(staff: &Staff) -> Self {
+        Runner {
+            actor: staff.actor(),
+            name: staff.username.clone(),
+        }
+    }
+}
+
+impl Runner {
+    /// loket running tasks by itself (`requests.run_automatically`).
+    pub fn automatic() -> Self {
+        Runner {
+            actor: Actor::System("task-runner"),
+            name: "loket (run_automatically)".into(),
+        }
+    }
+}
+
+/// What the connector does on one system.
+#[derive(Debug, Clone)]
+enum Operation {
+    Export,
+    /// Erase everything but these tables (kept under a legal duty, Art. 17(3)(b)).
+    Erase {
+        keep: Vec<String>,
+    },
+    /// Mark the person's rows restricted in these tables.
+    Restrict {
+        tables: Vec<String>,
+    },
+    Correct {
+        table: String,
+        column: String,
+        value: String,
+    },
+}
+
+/// One system's part of a run.
+#[derive(Debug, Clone)]
+struct Step {
+    system: System,
+    operation: Operation,
+}
+
+/// Everything a run needs, worked out before the connector is called.
+#[derive(Debug, Clone)]
+struct Plan {
+    task_id: String,
+    task_version: i32,
+    steps: Vec<Step>,
+    identifiers: Vec<(IdentifierKind, String)>,
+    /// The kept-until date of a keep_under_exception task, for its evidence.
+    keep_until: Option<chrono::NaiveDate>,
+}
+
+/// What the connector did on one system: row counts per table, never the rows.
+#[derive(Debug, Clone, Default)]
+struct StepOutcome {
+    system: String,
+    exported: TableCounts,
+    export_sha256: Option<String>,
+    erased: TableCounts,
+    kept: TableCounts,
+    restricted: TableCounts,
+    corrected: Option<(String, String, u64)>,
+}
+
+impl RunTask {
+    fn validate(&self) -> Result<()> {
+        check_texts(&[
+            ("table", self.table.as_deref()),
+            ("column", self.column.as_deref()),
+            ("value", self.value.as_deref()),
+        ])
+    }
+
+    fn has_correction(&self) -> bool {
+        self.table.is_some() || self.column.is_some() || self.value.is_some()
+    }
+}
+
+impl TaskKind {
+    /// Whether a task of this kind can be run through the connector of its system.
+    pub fn runs_through_connector(self) -> bool {
+        matches!(
+            self,
+            TaskKind::ExportData
+                | TaskKind::EraseData
+                | TaskKind::RestrictData
+                | TaskKind::StopProcessing
+                | TaskKind::KeepUnderException
+                | TaskKind::CorrectData
+        )
+    }
+
+    /// Whether loket can run it without an agent: a correction needs the new value from one.
+    pub fn runs_unattended(self) -> bool {
+        self.runs_through_connector() && self != TaskKind::CorrectData
+    }
+}
+
+impl RequestService {
+    /// Runs one task through its system's connector and closes it with the outcome as evidence.
+    pub async fn run_task(
+        &self,
+        staff: Staff,
+        request_id: String,
+        task_id: String,
+        run: RunTask,
+    ) -> Result<RequestView> {
+        run.validate()?;
+        self.run_as(Runner::from(&staff), request_id, task_id, run)
+            .await
+    }
+
+    async fn run_as(
+        &self,
+        runner: Runner,
+        request_id: String,
+        task_id: String,
+        run: RunTask,
+    ) -> Result<RequestView> {
+        let service = self.clone();
+        let id = request_id.clone();
+        let plan = self
+            .store
+            .read(move |conn| service.plan(conn, &id, &task_id, run))
+            .await?;
+        let outcomes = self.execute(plan.clone()).await?;
+        let service = self.clone();
+        self.store
+            .write(move |conn| service.record(conn, &request_id, &runner, &plan, &outcomes))
+            .await
+    }
+
+    /// Runs, in the background after a request's identity was verified, its open tasks of the
+    /// kinds `requests.run_automatically` lists on systems the connectors reach. A failure is
+    /// logged and leaves the task open for an agent.
+    pub(crate) fn run_automatically(&self, request_id: &str) {
+        if self.policies.requests.run_automatically.is_empty() {
+            return;
+        }
+        let service = self.clone();
+        let request_id = request_id.to_string();
+        tokio::spawn(async move {
+            let due = service.automatic_tasks(request_id.clone()).await;
+            let tasks = match due {
+                Ok(tasks) => tasks,
+                Err(error) => {
+                    tracing::warn!(request = %request_id, %error, "could not list tasks to run automatically");
+                    return;
+                }
+            };
+            for (task_id, position, version) in tasks {
+                let run = RunTask {
+                    version,
+                    ..RunTask::default()
+                };
+                let outcome = service
+                    .run_as(Runner::automatic(), request_id.clone(), task_id, run)
+                    .await;
+                match outcome {
+                    Ok(_) => {
+                        tracing::info!(request = %request_id, task = position + 1, "task run automatically")
+                    }
+                    Err(error) => tracing::warn!(
+                        request = %request_id, task = position + 1, %error,
+                        "task could not be run automatically; it stays open for an agent"
+                    ),
+                }
+            }
+        });
+    }
+
+    /// (id, position, version) of the open tasks to run automatically.
+    async fn automatic_tasks(&self, request_id: String) -> Result<Vec<(String, i32, i32)>> {
+        let service = self.clone();
+        self.store
+            .read(move |conn| {
+                let case = Case::load(conn, &request_id)?;
+                let kinds = &service.policies.requests.run_automatically;
+                let mut due = Vec::new();
+                for task in case.open_tasks() {
+                    let Ok(kind) = task.kind.parse::<TaskKind>() else {
+                        continue;
+                    };
+                    if !kinds.contains(&kind) {
+                        continue;
+                    }
+                    let systems = service.systems_of(conn, task)?;
+                    let reachable = !systems.is_empty()
+                        && systems
+                            .iter()
+                            .all(|system| service.connectors.reaches(system));
+                    if reachable {
+                        due.push((task.id.clone(), task.position, task.version));
+                    }
+                }
+                Ok(due)
+            })
+            .await
+    }
+
+    // --- plan ------------------------------------------------------------------------------
+
+    fn plan(
+        &self,
+        conn: &mut DbConnection,
+        request_id: &str,
+        task_id: &str,
+        run: RunTask,
+    ) -> Result<Plan> {
+        let case = Case::load(conn, request_id)?;
+        let task = &case.tasks[task_index(&case, task_id)?];
+        let state = case.state()?;
+        if state != RequestState::InProgress {
+            return Err(Error::Conflict(format!(
+                "tasks are run while a request is in_progress; this one is {state}"
+            )));
+        }
+        if !case.row.identity_verified {
+            return Err(Error::Conflict(
+                "record how identity was verified before running tasks".into(),
+            ));
+        }
+        if task.version != run.version {
+            return Err(stale("task", task.version));
+        }
+        if task.state != TaskState::Open.as_str() {
+            return Err(Error::Conflict(format!(
+                "task {} is {}; only an open task is run",
+                task.position + 1,
+                task.state
+            )));
+        }
+        let kind: TaskKind = super::case::parse_stored(&task.kind, "request_tasks.kind")?;
+        if !kind.runs_through_connector() {
+            return Err(Error::invalid(
+                "task",
+                format!("a {kind} task is not run through a connector; complete it by hand"),
+            ));
+        }
+        if kind != TaskKind::CorrectData && run.has_correction() {
+            return Err(Error::invalid(
+                "table",
+                "table, column and value go with a correct_data task only",
+            ));
+        }
+        let systems = self.systems_of(conn, task)?;
+        if systems.is_empty() {
+            return Err(Error::invalid(
+                "task",
+                format!("a {kind} task names no system; do this task by hand"),
+            ));
+        }
+        let requester = Requester::open(&self.cipher, &case.row)?;
+        let identifiers = identifiers_of(&requester);
+        let mut steps = Vec::new();
+        for system in systems {
+            self.check_reachable(&system, &identifiers)?;
+            let operation = self.operation(kind, task, &system, &run)?;
+            steps.push(Step { system, operation });
+        }
+        Ok(Plan {
+            task_id: task.id.clone(),
+            task_version: task.version,
+            steps,
+            identifiers,
+            keep_until: task.keep_until,
+        })
+    }
+
+    /// The systems a task is about: its own, or those of its activity (stop_processing).
+    fn systems_of(&self, conn: &mut DbConnection, task: &TaskRow) -> Result<Vec<System>> {
+        let keys: Vec<String> = match (&task.system_key, &task.activity_key) {
+            (Some(system), _) => vec![system.clone()],
+            (None, Some(activity)) if task.kind == TaskKind::StopProcessing.as_str() => {
+                <Activity as Item>::load(conn, activity)?
+                    .map(|activity| activity.systems)
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        keys.iter()
+            .map(|key| {
+                <System as Item>::load(conn, key)?.ok_or_else(|| {
+                    Error::Conflict(format!(
+                        "system {key} is no longer in the catalog; do this task by hand"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The system can be reached and searched by at least one of the requester's identifiers.
+    fn check_reachable(
+        &self,
+        system: &System,
+        identifiers: &[(IdentifierKind, String)],
+    ) -> Result<()> {
+        let key = &system.key;
+        if !self.connectors.reaches(system) {
+            let why = match (&system.sql, system.connector) {
+                (_, crate::catalog::model::ConnectorKind::Manual) => {
+                    "is a manual system (connector: manual)"
+                }
+                (None, _) => "has no `sql:` mapping in the catalog",
+                (Some(_), _) => "has no connector configured",
+            };
+            return Err(Error::invalid(
+                "task",
+                format!("system {key} {why}; do this task by hand"),
+            ));
+        }
+        let searchable: Vec<IdentifierKind> = system
+            .sql
+            .iter()
+            .flat_map(|mapping| &mapping.tables)
+            .flat_map(|table| table.identifiers.keys().copied())
+            .collect();
+        if !identifiers
+            .iter()
+            .any(|(kind, _)| searchable.contains(kind))
+        {
+            let names = |kinds: &mut dyn Iterator<Item = IdentifierKind>| {
+                let mut names: Vec<&str> = kinds.map(IdentifierKind::as_str).collect();
+                names.sort();
+                names.dedup();
+                names.join(", ")
+            };
+            return Err(Error::Conflict(format!(
+                "system {key} finds people by {}, and the requester gave {}; do this task by hand",
+                names(&mut searchable.iter().copied()),
+                names(&mut identifiers.iter().map(|(kind, _)| *kind)),
+            )));
+        }
+        Ok(())
+    }
+
+    fn operation(
+        &self,
+        kind: TaskKind,
+        task: &TaskRow,
+        system: &System,
+        run: &RunTask,
+    ) -> Result<Operation> {
+        let mapping = system.sql.as_ref().ok_or_else(|| {
+            Error::Internal(format!(
+                "system {} is reachable without a mapping",
+                system.key
+            ))
+        })?;
+        let key = &system.key;
+        Ok(match kind {
+            TaskKind::ExportData => Operation::Export,
+            TaskKind::EraseData => {
+                let keep = self.kept_tables(system, None);
+                if let Some(missing) = keep.iter().find(|t| mapping.table(t).is_none()) {
+                    return Err(Error::Conflict(format!(
+                        "a retention rule with legal_duty keeps table {missing} of {key}, which the catalog's sql mapping does not list; fix the policy or the mapping, or do this task by hand"
+                    )));
+                }
+                Operation::Erase { keep }
+            }
+            TaskKind::RestrictData | TaskKind::StopProcessing => {
+                let tables: Vec<String> = mapping
+                    .tables
+                    .iter()
+                    .filter(|table| table.restricted_column.is_some())
+                    .map(|table| table.name.clone())
+                    .collect();
+                if tables.is_empty() {
+                    return Err(Error::Conflict(format!(
+                        "no table of {key} has a restricted_column in the catalog's sql mapping; do this task by hand"
+                    )));
+                }
+                Operation::Restrict { tables }
+            }
+            TaskKind::KeepUnderException => {
+                let tables = self.kept_tables(system, task.activity_key.as_deref());
+                if tables.is_empty() {
+                    return Err(Error::Conflict(format!(
+                        "no retention rule with legal_duty names a table of {key} for this data; restrict it by hand"
+                    )));
+                }
+                let without: Vec<&str> = tables
+                    .iter()
+                    .filter(|name| {
+                        mapping
+                            .table(name)
+                            .is_none_or(|table| table.restricted_column.is_none())
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if !without.is_empty() {
+                    return Err(Error::Conflict(format!(
+                        "the kept table(s) {} of {key} have no restricted_column in the catalog's sql mapping; restrict the data by hand",
+                        without.join(", ")
+                    )));
+                }
+                Operation::Restrict { tables }
+            }
+            TaskKind::CorrectData => correction(mapping, run)?,
+            other => {
+                return Err(Error::invalid(
+                    "task",
+                    format!("a {other} task is not run through a connector"),
+                ))
+            }
+        })
+    }
+
+    /// The tables of `system` that retention rules with a legal duty keep (Art. 17(3)(b)); with
+    /// `activity`, only the rules for that activity (or for every activity).
+    fn kept_tables(&self, system: &System, activity: Option<&str>) -> Vec<String> {
+        let mut tables: Vec<String> = self
+            .policies
+            .retention
+            .iter()
+            .filter(|rule| rule.legal_duty && rule.system == system.key)
+            .filter(|rule| {
+                activity.is_none()
+                    || rule.activity.is_none()
+                    || rule.activity.as_deref() == activity
+            })
+            .filter_map(|rule| rule.table.clone())
+            .collect();
+        tables.sort();
+        tables.dedup();
+        tables
+    }
+
+    // --- execute ---------------------------------------------------------------------------
+
+    /// Calls the connectors on a blocking thread, outside every store transaction.
+    async fn execute(&self, plan: Plan) -> Result<Vec<StepOutcome>> {
+        let connectors = self.connectors.clone();
+        tokio::task::spawn_blocking(move || {
+            plan.steps
+                .iter()
+                .map(|step| {
+                    let failed = |error: ConnectorError| Error::Connector {
+                        system: step.system.key.clone(),
+                        message: error.to_string(),
+                    };
+                    let mut connector = connectors.open(&step.system).map_err(failed)?;
+                    run_step(&mut connector, &step.operation, &plan.identifiers).map_err(failed)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the connector thread failed: {e}")))?
+    }
+
+    // --- record ----------------------------------------------------------------------------
+
+    fn record(
+        &self,
+        conn: &mut DbConnection,
+        request_id: &str,
+        runner: &Runner,
+        plan: &Plan,
+        outcomes: &[StepOutcome],
+    ) -> Result<RequestView> {
+        let mut case = Case::load(conn, request_id)?;
+        let index = task_index(&case, &plan.task_id)?;
+        let mut task = case.tasks[index].clone();
+        if task.version != plan.task_version || task.state != TaskState::Open.as_str() {
+            return Err(Error::Conflict(format!(
+                "task {} was changed by someone else while the connector ran (current version {}); reload it: the connector did its work, running it again finds what is left",
+                task.position + 1,
+                task.version
+            )));
+        }
+        let counts = describe(outcomes, plan.keep_until);
+        let at = crate::db::now().format("%Y-%m-%d %H:%M:%S UTC");
+        let mut evidence = format!(
+            "Run through the connector by {} at {at}: {counts}",
+            runner.name
+        );
+        for outcome in outcomes {
+            if let Some(hash) = &outcome.export_sha256 {
+                let _ = write!(
+                    evidence,
+                    "; SHA-256 of the {} export {hash}",
+                    outcome.system
+                );
+            }
+        }
+        self.set_task_state(&mut task, TaskState::Done, Some(&evidence), &runner.name);
+        store_task(conn, &mut task)?;
+        crate::audit::record(
+            conn,
+            &runner.actor,
+            Change {
+                action: "request.task.run",
+                object_type: "request",
+                object_id: &case.row.reference,
+                summary: format!(
+                    "task {} ({}) run through the connector: {counts}",
+                    task.position + 1,
+                    task.kind
+                ),
+            },
+        )?;
+        case.tasks[index] = task;
+        self.view_in(conn, &case)
+    }
+}
+
+/// The requester's e-mail address, customer number and phone number, as they gave them.
+fn identifiers_of(requester: &Requester) -> Vec<(IdentifierKind, String)> {
+    [
+        (IdentifierKind::Email, &requester.email),
+        (IdentifierKind::CustomerNumber, &requester.customer_number),
+        (IdentifierKind::Phone, &requester.phone),
+    ]
+    .into_iter()
+    .filter_map(|(kind, value)| Some((kind, value.clone()?)))
+    .collect()
+}
+
+/// The correction of a correct_data task: a mapped table and one of its personal-data columns.
+fn correction(mapping: &crate::catalog::model::SqlMapping, run: &RunTask) -> Result<Operation> {
+    let mut errors = Vec::new();
+    let mut need = |field: &str, value: &Option<String>| match value {
+        Some(value) => Some(value.trim().to_string()),
+        None => {
+            errors.push(FieldError::new(
+                field,
+                "is required to run a correct_data task",
+            ));
+            None
+        }
+    };
+    let (table, column, value) = (
+        need("table", &run.table),
+        need("column", &run.column),
+        need("value", &run.value),
+    );
+    crate::error::all_valid(errors)?;
+    let (Some(table), Some(column), Some(value)) = (table, column, value) else {
+        return Err(Error::Internal("a checked correction lost a field".into()));
+    };
+    let Some(mapped) = mapping.table(&table) else {
+        let names: Vec<&str> = mapping.tables.iter().map(|t| t.name.as_str()).collect();
+        return Err(Error::invalid(
+            "table",
+            format!(
+                "'{table}' is not a mapped table (expected {})",
+                names.join(", ")
+            ),
+        ));
+    };
+    if !mapped.columns.contains(&column) {
+        return Err(Error::invalid(
+            "column",
+            format!(
+                "'{column}' is not a personal-data column of {table} (expected {})",
+                mapped.columns.join(", ")
+            ),
+        ));
+    }
+    Ok(Operation::Correct {
+        table,
+        column,
+        value,
+    })
+}
+
+fn run_step(
+    connector: &mut SqlConnector,
+    operation: &Operation,
+    identifiers: &[(IdentifierKind, String)],
+) -> std::result::Result<StepOutcome, ConnectorError> {
+    let mut outcome = StepOutcome {
+        system: connector.system().to_string(),
+        ..StepOutcome::default()
+    };
+    match operation {
+        Operation::Export => {
+            let mut digest = HashingWriter::default();
+            outcome.exported = connector.export(identifiers, &mut digest)?;
+            outcome.export_sha256 = Some(hex::encode(digest.0.finalize()));
+        }
+        Operation::Erase { keep } => {
+            let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+            let erasure = connector.erase(identifiers, &keep)?;
+            outcome.erased = erasure.deleted;
+            outcome.kept = erasure.kept;
+        }
+        Operation::Restrict { tables } => {
+            for table in tables {
+                let rows = connector.restrict(identifiers, table)?;
+                outcome.restricted.insert(table.clone(), rows);
+            }
+        }
+        Operation::Correct {
+            table,
+            column,
+            value,
+        } => {
+            let rows = connector.correct(identifiers, table, column, value)?;
+            outcome.corrected = Some((table.clone(), column.clone(), rows));
+        }
+    }
+    Ok(outcome)
+}
+
+/// An export streamed into SHA-256: the rows pass through and are gone.
+#[derive(Default)]
+struct HashingWriter(Sha256);
+
+impl std::io::Write for HashingWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `crm: erased customers 1, interactions 2; kept invoices 2` — systems, tables and row counts
+/// only, fit for the audit trail.
+fn describe(outcomes: &[StepOutcome], keep_until: Option<chrono::NaiveDate>) -> String {
+    outcomes
+        .iter()
+        .map(|outcome| {
+            let mut parts = Vec::new();
+            let mut add = |verb: &str, counts: &TableCounts| {
+                if !counts.is_empty() {
+                    parts.push(format!("{verb} {}", list(counts)));
+                }
+            };
+            add("exported", &outcome.exported);
+            add("erased", &outcome.erased);
+            add("kept (Art. 17(3)(b))", &outcome.kept);
+            add("restricted", &outcome.restricted);
+            if let Some((table, column, rows)) = &outcome.corrected {
+                parts.push(format!("corrected {table}.{column} in {rows} row(s)"));
+            }
+            if !outcome.restricted.is_empty() {
+                if let Some(until) = keep_until {
+                    parts.push(format!("kept restricted until {until}"));
+                }
+            }
+            format!("{}: {}", outcome.system, parts.join("; "))
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// `customers 1, invoices 2`.
+fn list(counts: &TableCounts) -> String {
+    counts
+        .iter()
+        .map(|(table, rows)| format!("{table} {rows}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_hold_systems_tables_and_counts_only() {
+        let outcome = StepOutcome {
+            system: "crm".into(),
+            erased: [
+                ("customers".to_string(), 1),
+                ("interactions".to_string(), 2),
+            ]
+            .into(),
+            kept: [("invoices".to_string(), 2)].into(),
+            ..StepOutcome::default()
+        };
+        assert_eq!(
+            describe(&[outcome], None),
+            "crm: erased customers 1, interactions 2; kept (Art. 17(3)(b)) invoices 2"
+        );
+    }
+
+    #[test]
+    fn only_connector_kinds_run_and_corrections_need_an_agent() {
+        assert!(TaskKind::EraseData.runs_unattended());
+        assert!(TaskKind::CorrectData.runs_through_connector());
+        assert!(!TaskKind::CorrectData.runs_unattended());
+        assert!(!TaskKind::SendAnswer.runs_through_connector());
+    }
+
+    #[test]
+    fn the_hashing_writer_matches_sha256_of_the_bytes() {
+        use std::io::Write;
+        let mut writer = HashingWriter::default();
+        writer.write_all(b"{\"customers\":[]}").unwrap();
+        assert_eq!(
+            hex::encode(writer.0.finalize()),
+            hex::encode(Sha256::digest(b"{\"customers\":[]}"))
+        );
+    }
+}

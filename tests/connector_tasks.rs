@@ -1,0 +1,415 @@
+//! Checklist tasks run through the connectors (issue #4, part 4): an agent runs an erasure's,
+//! export's or restriction's task and loket does it in the organisation's own databases, with
+//! the outcome as the task's evidence and a `request.task.run` event on the audit trail.
+//!
+//! loket runs on SQLite and PostgreSQL (the usual macros). The organisation's databases are
+//! SQLite files seeded per test with the tables of `examples/catalog.yaml`'s `sql:` mappings;
+//! with `LOKET_TEST_POSTGRES_URL` set, one test also runs against a PostgreSQL target.
+
+mod common;
+
+use common::targets::TargetDb;
+use common::{expect_json, TestApp};
+use loket::audit::Actor;
+use loket::auth::Role;
+use loket::config::{Secret, Settings};
+use serde_json::{json, Value};
+
+const EXAMPLE: &str = include_str!("../examples/catalog.yaml");
+
+/// The CRM's tables as `examples/catalog.yaml` maps them: Jan (the requester) and Piet.
+const CRM: &[&str] = &[
+    "CREATE TABLE customers (id INTEGER PRIMARY KEY, customer_number VARCHAR(20) NOT NULL, \
+     name VARCHAR(200), email VARCHAR(200), phone VARCHAR(40), postal_address VARCHAR(400), \
+     date_of_birth DATE, restricted BOOLEAN NOT NULL DEFAULT FALSE)",
+    "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, \
+     tariff_plan VARCHAR(40), sim_number VARCHAR(40), started_on DATE, ended_on DATE, \
+     FOREIGN KEY (customer_id) REFERENCES customers (id))",
+    "CREATE TABLE interactions (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, \
+     channel VARCHAR(20), summary VARCHAR(400), occurred_at TIMESTAMP, \
+     FOREIGN KEY (customer_id) REFERENCES customers (id))",
+    "INSERT INTO customers (id, customer_number, name, email, phone, postal_address, date_of_birth) VALUES \
+     (1, 'TN-448812', 'Jan de Vries', 'jan.devries@example.nl', '+31612345678', 'Dorpsstraat 1, Groningen', '1980-05-01'), \
+     (2, 'TN-500100', 'Piet Bakker', 'piet@example.nl', '+31622222222', 'Markt 2, Assen', '1975-11-23')",
+    "INSERT INTO subscriptions (id, customer_id, tariff_plan, sim_number, started_on) VALUES \
+     (10, 1, 'Onbeperkt', '8931000000000000001', '2022-01-01'), \
+     (20, 2, 'Basis', '8931000000000000002', '2023-03-01')",
+    "INSERT INTO interactions (id, customer_id, channel, summary, occurred_at) VALUES \
+     (100, 1, 'phone', 'vroeg naar de factuur', '2026-01-01 10:00:00'), \
+     (101, 1, 'chat', 'verhuisd', '2026-06-01 09:30:00'), \
+     (200, 2, 'phone', 'klacht', '2026-03-01 12:00:00')",
+];
+
+/// The billing system's tables. Invoices outlive their account under the fiscal duty.
+const BILLING: &[&str] = &[
+    "CREATE TABLE billing_accounts (id INTEGER PRIMARY KEY, customer_number VARCHAR(20), \
+     account_number VARCHAR(20), invoice_address VARCHAR(400), invoice_email VARCHAR(200), \
+     tariff_plan VARCHAR(40), processing_restricted BOOLEAN NOT NULL DEFAULT FALSE)",
+    "CREATE TABLE payment_mandates (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, \
+     iban VARCHAR(40), account_holder VARCHAR(200), signed_on DATE, \
+     FOREIGN KEY (account_id) REFERENCES billing_accounts (id))",
+    "CREATE TABLE invoices (id INTEGER PRIMARY KEY, account_id INTEGER, \
+     invoice_number VARCHAR(20), invoice_address VARCHAR(400), amount DECIMAL(10,2), issued_on DATE, \
+     FOREIGN KEY (account_id) REFERENCES billing_accounts (id) ON DELETE SET NULL)",
+    "CREATE TABLE payments (id INTEGER PRIMARY KEY, invoice_id INTEGER, amount DECIMAL(10,2), \
+     paid_on DATE, iban VARCHAR(40), FOREIGN KEY (invoice_id) REFERENCES invoices (id))",
+    "CREATE TABLE rated_cdrs (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, \
+     called_number VARCHAR(40), started_at TIMESTAMP, duration_seconds INTEGER, charge DECIMAL(10,2), \
+     FOREIGN KEY (account_id) REFERENCES billing_accounts (id))",
+    "INSERT INTO billing_accounts (id, customer_number, account_number, invoice_address, invoice_email, tariff_plan) VALUES \
+     (1, 'TN-448812', 'A-1', 'Dorpsstraat 1, Groningen', 'jan.devries@example.nl', 'Onbeperkt'), \
+     (2, 'TN-500100', 'A-2', 'Markt 2, Assen', 'piet@example.nl', 'Basis')",
+    "INSERT INTO payment_mandates (id, account_id, iban, account_holder, signed_on) VALUES \
+     (1, 1, 'NL91ABNA0417164300', 'J. de Vries', '2022-01-01')",
+    "INSERT INTO invoices (id, account_id, invoice_number, invoice_address, amount, issued_on) VALUES \
+     (10, 1, 'F-10', 'Dorpsstraat 1, Groningen', 30.00, '2026-01-31'), \
+     (11, 1, 'F-11', 'Dorpsstraat 1, Groningen', 30.00, '2026-02-28'), \
+     (20, 2, 'F-20', 'Markt 2, Assen', 15.00, '2026-01-31')",
+    "INSERT INTO rated_cdrs (id, account_id, called_number, started_at, duration_seconds, charge) VALUES \
+     (1, 1, '+31501234567', '2026-10-01 10:00:00', 120, 0.10), \
+     (2, 1, '+31501234568', '2026-10-02 11:00:00', 60, 0.05), \
+     (3, 2, '+31501234569', '2026-10-03 12:00:00', 30, 0.02)",
+];
+
+/// A seeded SQLite database `{name}.db` in the app's data directory, so it lives as long as the
+/// app; the same call in the test body opens it again to check what loket did.
+fn target_in(settings: &Settings, name: &str) -> TargetDb {
+    TargetDb::sqlite_at(&settings.data_dir.join(format!("{name}.db")))
+}
+
+/// Seeds the CRM and billing databases and points the connectors at them.
+fn with_crm_and_billing(settings: &mut Settings) {
+    for (system, schema) in [("crm", CRM), ("billing", BILLING)] {
+        let db = target_in(settings, system).seed(schema);
+        settings
+            .connectors
+            .insert(system.into(), Secret::new(db.url.clone()));
+    }
+}
+
+/// Only the CRM is configured; billing has no connector URL.
+fn with_crm_only(settings: &mut Settings) {
+    let db = target_in(settings, "crm").seed(CRM);
+    settings
+        .connectors
+        .insert("crm".into(), Secret::new(db.url.clone()));
+}
+
+/// The CRM's URL points at a PostgreSQL database that does not exist.
+fn with_unreachable_crm(settings: &mut Settings) {
+    settings.connectors.insert(
+        "crm".into(),
+        Secret::new("postgres://loket:s3cret-pw@127.0.0.1:1/no_such_database"),
+    );
+}
+
+/// The shipped policies with `run_automatically: [export_data]`, and both databases.
+fn exporting_automatically(settings: &mut Settings) {
+    let dir = settings.data_dir.join("policies");
+    std::fs::create_dir_all(&dir).expect("policies dir");
+    for entry in std::fs::read_dir("policies").expect("shipped policies") {
+        let path = entry.expect("policy file").path();
+        let mut text = std::fs::read_to_string(&path).expect("policy file");
+        if path.file_name().is_some_and(|name| name == "requests.yaml") {
+            text = text.replace("run_automatically: []", "run_automatically: [export_data]");
+        }
+        std::fs::write(dir.join(path.file_name().expect("file name")), text).expect("copy");
+    }
+    settings.policies_dir = dir;
+    with_crm_and_billing(settings);
+}
+
+async fn desk(app: &TestApp) -> String {
+    let document = loket::catalog::parse_yaml(EXAMPLE).expect("example catalog is valid");
+    loket::catalog::import(&app.store, Actor::Cli, document)
+        .await
+        .expect("catalog imported");
+    app.add_user("anna", Role::Agent).await;
+    app.login("anna").await
+}
+
+/// Jan's request, by phone, with identity checked during the call unless `verified` is false.
+fn jan(kind: &str, verified: bool) -> Value {
+    let mut body = json!({
+        "kind": kind,
+        "channel": "phone",
+        "requester": {
+            "name": "Jan de Vries",
+            "email": "jan.devries@example.nl",
+            "customer_number": "TN-448812"
+        }
+    });
+    if verified {
+        body["identity"] = json!({"method": "known_details", "note": "date of birth matched"});
+    }
+    body
+}
+
+async fn register(app: &TestApp, token: &str, body: &Value) -> Value {
+    expect_json(
+        app.post_json("/api/v1/requests", Some(token), body).await,
+        201,
+    )
+    .await
+}
+
+/// The first task of `kind` on `system` (or on any system when `None`).
+fn task<'a>(request: &'a Value, kind: &str, system: Option<&str>) -> &'a Value {
+    request["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["kind"] == kind && system.is_none_or(|s| t["system_key"] == s))
+        .unwrap_or_else(|| panic!("no {kind} task on {system:?} in {request:#}"))
+}
+
+async fn run(
+    app: &TestApp,
+    token: Option<&str>,
+    request: &Value,
+    task: &Value,
+) -> reqwest::Response {
+    run_with(
+        app,
+        token,
+        request,
+        task,
+        json!({"version": task["version"]}),
+    )
+    .await
+}
+
+async fn run_with(
+    app: &TestApp,
+    token: Option<&str>,
+    request: &Value,
+    task: &Value,
+    body: Value,
+) -> reqwest::Response {
+    let path = format!(
+        "/api/v1/requests/{}/tasks/{}/run",
+        request["id"].as_str().expect("id"),
+        task["id"].as_str().expect("task id")
+    );
+    app.post_json(&path, token, &body).await
+}
+
+/// Every audit event about the request, as a privacy officer reads them.
+async fn audit_of(app: &TestApp, request: &Value) -> Vec<Value> {
+    app.add_user("fleur", Role::PrivacyOfficer).await;
+    let officer = app.login("fleur").await;
+    let path = format!(
+        "/api/v1/audit/events?object_type=request&object_id={}&per_page=200",
+        request["reference"].as_str().expect("reference")
+    );
+    let page = expect_json(app.get(&path, Some(&officer)).await, 200).await;
+    page["items"].as_array().expect("items").clone()
+}
+
+backend_tests_with! {
+    async fn erasure_erases_the_crm_and_keeps_the_invoices(app: TestApp) configured with_crm_and_billing; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let crm = target_in(&app.settings, "crm");
+        let billing = target_in(&app.settings, "billing");
+
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("crm"))).await, 200).await;
+        let erased = task(&done, "erase_data", Some("crm"));
+        assert_eq!(erased["state"], "done");
+        assert_eq!(erased["closed_by"], "anna");
+        let evidence = erased["evidence"].as_str().expect("evidence");
+        assert!(evidence.contains("crm: erased customers 1, interactions 2, subscriptions 1"), "{evidence}");
+        assert_eq!(crm.count("SELECT COUNT(*) AS n FROM customers WHERE customer_number = 'TN-448812'"), 0);
+        assert_eq!(crm.count("SELECT COUNT(*) AS n FROM interactions"), 1, "Piet's interaction stays");
+        assert_eq!(crm.count("SELECT COUNT(*) AS n FROM customers"), 1);
+
+        // Billing: the usage records go, the invoices stay under the fiscal duty (Art. 17(3)(b)).
+        let keep = task(&done, "keep_under_exception", Some("billing"));
+        assert!(keep["legal_exception"].as_str().expect("exception").contains("AWR art. 52"));
+        let done = expect_json(run(&app, Some(&token), &done, task(&done, "erase_data", Some("billing"))).await, 200).await;
+        let evidence = task(&done, "erase_data", Some("billing"))["evidence"].as_str().expect("evidence").to_string();
+        assert!(evidence.contains("kept (Art. 17(3)(b)) invoices 2"), "{evidence}");
+        assert!(evidence.contains("rated_cdrs 2"), "{evidence}");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices"), 3, "no invoice erased");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs"), 1);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts"), 1);
+
+        // The kept invoices have no restricted_column in the mapping: restricting them is manual.
+        let keep = task(&done, "keep_under_exception", Some("billing"));
+        let refused = expect_json(run(&app, Some(&token), &done, keep).await, 409).await;
+        let message = refused["message"].as_str().expect("message");
+        assert!(message.contains("invoices") && message.contains("by hand"), "{message}");
+        let current = expect_json(app.get(&format!("/api/v1/requests/{}", request["id"].as_str().unwrap()), Some(&token)).await, 200).await;
+        assert_eq!(task(&current, "keep_under_exception", Some("billing"))["state"], "open");
+
+        // The trail says what ran, where and how many rows, and nothing about Jan.
+        let events = audit_of(&app, &request).await;
+        let runs: Vec<&Value> = events.iter().filter(|e| e["action"] == "request.task.run").collect();
+        assert_eq!(runs.len(), 2, "{events:#?}");
+        let summary = runs.iter().map(|e| e["summary"].as_str().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+        assert!(summary.contains("crm: erased customers 1"), "{summary}");
+        assert!(summary.contains("billing: erased"), "{summary}");
+        let trail = serde_json::to_string(&events).expect("json");
+        for personal in ["jan.devries@example.nl", "TN-448812", "Jan de Vries", "Dorpsstraat", ".db"] {
+            assert!(!trail.contains(personal), "{personal} in the audit trail: {trail}");
+        }
+    }
+
+    async fn export_evidence_holds_counts_and_a_hash_not_the_data(app: TestApp) configured with_crm_and_billing; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("access", true)).await;
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "export_data", Some("crm"))).await, 200).await;
+        let export = task(&done, "export_data", Some("crm"));
+        assert_eq!(export["state"], "done");
+        let evidence = export["evidence"].as_str().expect("evidence");
+        assert!(evidence.contains("crm: exported customers 1, interactions 2, subscriptions 1"), "{evidence}");
+        let hash = evidence.rsplit("SHA-256 of the crm export ").next().expect("hash");
+        assert_eq!(hash.len(), 64, "{evidence}");
+        assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{evidence}");
+        assert!(!evidence.contains("Dorpsstraat") && !evidence.contains("verhuisd"), "{evidence}");
+        // Exporting changes nothing.
+        let crm = target_in(&app.settings, "crm");
+        assert_eq!(crm.count("SELECT COUNT(*) AS n FROM customers"), 2);
+    }
+
+    async fn restriction_marks_the_rows_restricted(app: TestApp) configured with_crm_and_billing; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("restriction", true)).await;
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "restrict_data", Some("billing"))).await, 200).await;
+        let evidence = task(&done, "restrict_data", Some("billing"))["evidence"].as_str().expect("evidence").to_string();
+        assert!(evidence.contains("billing: restricted billing_accounts 1"), "{evidence}");
+        let billing = target_in(&app.settings, "billing");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts WHERE processing_restricted = TRUE"), 1);
+    }
+
+    async fn rectification_corrects_the_column_named(app: TestApp) configured with_crm_and_billing; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("rectification", true)).await;
+        let correct = task(&request, "correct_data", Some("crm"));
+        // Without the correction, the fields are named.
+        let missing = expect_json(run(&app, Some(&token), &request, correct).await, 422).await;
+        let fields: Vec<&str> = missing["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().unwrap_or_default()).collect();
+        assert_eq!(fields, ["table", "column", "value"]);
+        let body = json!({"version": correct["version"], "table": "customers", "column": "customer_number", "value": "x"});
+        let refused = expect_json(run_with(&app, Some(&token), &request, correct, body).await, 422).await;
+        assert_eq!(refused["field"], "column");
+        let body = json!({"version": correct["version"], "table": "customers", "column": "postal_address", "value": "Nieuwe Weg 5, Groningen"});
+        let done = expect_json(run_with(&app, Some(&token), &request, correct, body).await, 200).await;
+        let evidence = task(&done, "correct_data", Some("crm"))["evidence"].as_str().expect("evidence").to_string();
+        assert!(evidence.contains("corrected customers.postal_address in 1 row(s)"), "{evidence}");
+        let crm = target_in(&app.settings, "crm");
+        assert_eq!(crm.count("SELECT COUNT(*) AS n FROM customers WHERE postal_address = 'Nieuwe Weg 5, Groningen'"), 1);
+        let trail = serde_json::to_string(&audit_of(&app, &request).await).expect("json");
+        assert!(!trail.contains("Nieuwe Weg"), "the new value is personal data: {trail}");
+    }
+
+    async fn manual_and_unconfigured_systems_are_done_by_hand(app: TestApp) configured with_crm_only; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let refused = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("billing"))).await, 422).await;
+        assert_eq!(refused["field"], "task");
+        assert_eq!(refused["errors"][0]["message"], "system billing has no connector configured; do this task by hand");
+        let refused = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("ticketing"))).await, 422).await;
+        assert!(refused["message"].as_str().expect("message").contains("system ticketing is a manual system"), "{refused}");
+        // A task that is not about a system's data is never run.
+        let refused = expect_json(run(&app, Some(&token), &request, task(&request, "send_answer", None)).await, 422).await;
+        assert_eq!(refused["field"], "task");
+    }
+
+    async fn wrong_version_unverified_identity_and_roles_are_refused(app: TestApp) configured with_crm_and_billing; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let erase = task(&request, "erase_data", Some("crm"));
+        let stale = json!({"version": erase["version"].as_i64().unwrap_or_default() + 1});
+        let refused = expect_json(run_with(&app, Some(&token), &request, erase, stale).await, 409).await;
+        assert!(refused["message"].as_str().expect("message").contains("changed by someone else"), "{refused}");
+        expect_json(run(&app, None, &request, erase).await, 401).await;
+        app.add_user("svc", Role::Service).await;
+        let service = app.login("svc").await;
+        expect_json(run(&app, Some(&service), &request, erase).await, 403).await;
+        let crm = target_in(&app.settings, "crm");
+        assert_eq!(crm.count("SELECT COUNT(*) AS n FROM customers"), 2, "nothing ran");
+
+        // Before identity is verified, nothing runs.
+        let unverified = register(&app, &token, &jan("erasure", false)).await;
+        let refused = expect_json(run(&app, Some(&token), &unverified, task(&unverified, "erase_data", Some("crm"))).await, 409).await;
+        assert!(refused["message"].as_str().expect("message").contains("in_progress"), "{refused}");
+    }
+
+    async fn a_failing_connector_leaves_the_task_open(app: TestApp) configured with_unreachable_crm; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let erase = task(&request, "erase_data", Some("crm"));
+        let failed = expect_json(run(&app, Some(&token), &request, erase).await, 502).await;
+        assert_eq!(failed["error"], "connector_failed");
+        assert_eq!(failed["system"], "crm");
+        let message = failed["message"].as_str().expect("message");
+        assert!(message.contains("crm: cannot connect"), "{message}");
+        assert!(!message.contains("s3cret-pw"), "the password leaked: {message}");
+        let current = expect_json(app.get(&format!("/api/v1/requests/{}", request["id"].as_str().unwrap()), Some(&token)).await, 200).await;
+        let still = task(&current, "erase_data", Some("crm"));
+        assert_eq!(still["state"], "open");
+        assert_eq!(still["version"], erase["version"]);
+        assert!(audit_of(&app, &request).await.iter().all(|e| e["action"] != "request.task.run"));
+    }
+
+    async fn run_automatically_exports_once_identity_is_verified(app: TestApp) configured exporting_automatically; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("access", false)).await;
+        assert_eq!(task(&request, "export_data", Some("crm"))["state"], "open");
+        let path = format!("/api/v1/requests/{}", request["id"].as_str().expect("id"));
+        let body = json!({"version": request["version"], "method": "code_to_known_contact"});
+        expect_json(app.post_json(&format!("{path}/identity"), Some(&token), &body).await, 200).await;
+        let mut current = Value::Null;
+        for _ in 0..100 {
+            current = expect_json(app.get(&path, Some(&token)).await, 200).await;
+            let exports = ["crm", "billing"].map(|system| task(&current, "export_data", Some(system))["state"] == "done");
+            if exports.iter().all(|done| *done) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let crm = task(&current, "export_data", Some("crm"));
+        assert_eq!(crm["state"], "done", "{current:#}");
+        assert!(crm["closed_by"].as_str().expect("closer").contains("run_automatically"));
+        assert!(crm["evidence"].as_str().expect("evidence").contains("exported customers 1"));
+        // Manual systems stay with the agent.
+        assert_eq!(task(&current, "export_data", Some("ticketing"))["state"], "open");
+        let events = audit_of(&app, &request).await;
+        assert!(events.iter().any(|e| e["action"] == "request.task.run" && e["actor"] == "system:task-runner"), "{events:#?}");
+    }
+}
+
+/// The same erasure against a PostgreSQL CRM (loket itself on SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(loket_test_postgres),
+    ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
+async fn erasure_runs_against_a_postgres_target() {
+    let crm = TargetDb::postgres().seed(CRM);
+    let url = crm.url.clone();
+    let app = TestApp::spawn_with(loket::db::Backend::Sqlite, move |settings| {
+        settings.connectors.insert("crm".into(), Secret::new(url));
+    })
+    .await;
+    let token = desk(&app).await;
+    let request = register(&app, &token, &jan("erasure", true)).await;
+    let done = expect_json(
+        run(
+            &app,
+            Some(&token),
+            &request,
+            task(&request, "erase_data", Some("crm")),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let evidence = task(&done, "erase_data", Some("crm"))["evidence"]
+        .as_str()
+        .expect("evidence")
+        .to_string();
+    assert!(evidence.contains("crm: erased customers 1"), "{evidence}");
+    assert_eq!(crm.count("SELECT COUNT(*) AS n FROM customers"), 1);
+}

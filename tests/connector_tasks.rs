@@ -223,16 +223,17 @@ backend_tests_with! {
         assert_eq!(crm.count("SELECT COUNT(*) AS n FROM interactions"), 1, "Piet's interaction stays");
         assert_eq!(crm.count("SELECT COUNT(*) AS n FROM customers"), 1);
 
-        // Billing: the usage records go, the invoices stay under the fiscal duty (Art. 17(3)(b)).
+        // Billing: the usage records go; what the fiscal duty covers (the account, mandate,
+        // invoices and payments: the rule's categories) stays (Art. 17(3)(b)).
         let keep = task(&done, "keep_under_exception", Some("billing"));
         assert!(keep["legal_exception"].as_str().expect("exception").contains("AWR art. 52"));
         let done = expect_json(run(&app, Some(&token), &done, task(&done, "erase_data", Some("billing"))).await, 200).await;
         let evidence = task(&done, "erase_data", Some("billing"))["evidence"].as_str().expect("evidence").to_string();
-        assert!(evidence.contains("kept (Art. 17(3)(b)) invoices 2"), "{evidence}");
+        assert!(evidence.contains("kept (Art. 17(3)(b)) billing_accounts 1, invoices 2, payment_mandates 1"), "{evidence}");
         assert!(evidence.contains("rated_cdrs 2"), "{evidence}");
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices"), 3, "no invoice erased");
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs"), 1);
-        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts"), 1);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts"), 2, "the accounts stay with their invoices");
 
         // The kept invoices have no restricted_column in the mapping: restricting them is manual.
         let keep = task(&done, "keep_under_exception", Some("billing"));
@@ -290,7 +291,7 @@ backend_tests_with! {
         let missing = expect_json(run(&app, Some(&token), &request, correct).await, 422).await;
         let fields: Vec<&str> = missing["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().unwrap_or_default()).collect();
         assert_eq!(fields, ["table", "column", "value"]);
-        let body = json!({"version": correct["version"], "table": "customers", "column": "customer_number", "value": "x"});
+        let body = json!({"version": correct["version"], "table": "customers", "column": "restricted", "value": "x"});
         let refused = expect_json(run_with(&app, Some(&token), &request, correct, body).await, 422).await;
         assert_eq!(refused["field"], "column");
         let body = json!({"version": correct["version"], "table": "customers", "column": "postal_address", "value": "Nieuwe Weg 5, Groningen"});

@@ -475,9 +475,19 @@ impl RequestService {
     }
 
     /// The tables of `system` that retention rules with a legal duty keep (Art. 17(3)(b)); with
-    /// `activity`, only the rules for that activity (or for every activity).
+    /// `activity`, only the rules for that activity (or for every activity). A rule keeps its own
+    /// table and every mapped table where the catalog says the system holds the rule's categories
+    /// (all of them when it lists none): a fiscal duty keeps the invoices and the payments and
+    /// the account they belong to, not the invoice table alone.
     fn kept_tables(&self, system: &System, activity: Option<&str>) -> Vec<String> {
-        let mut tables: Vec<String> = self
+        let mapped = |name: &str| {
+            system
+                .sql
+                .as_ref()
+                .is_some_and(|mapping| mapping.table(name).is_some())
+        };
+        let mut tables: Vec<String> = Vec::new();
+        for rule in self
             .policies
             .retention
             .iter()
@@ -487,8 +497,23 @@ impl RequestService {
                     || rule.activity.is_none()
                     || rule.activity.as_deref() == activity
             })
-            .filter_map(|rule| rule.table.clone())
-            .collect();
+        {
+            tables.extend(rule.table.clone());
+            let holds = |category: &str| {
+                rule.categories.is_empty() || rule.categories.iter().any(|c| c == category)
+            };
+            for holding in system.holdings.iter().filter(|h| holds(&h.category)) {
+                // Locations are written as `table.column, table.column` or `table`.
+                tables.extend(
+                    holding
+                        .location
+                        .split(',')
+                        .filter_map(|place| place.trim().split('.').next())
+                        .filter(|name| mapped(name))
+                        .map(str::to_string),
+                );
+            }
+        }
         tables.sort();
         tables.dedup();
         tables

@@ -97,9 +97,7 @@ impl SqlConnector {
                         .push(" SET ")
                         .name(column)
                         .push(" = TRUE WHERE ")
-                        .name(&table.key)
-                        .push(" IN ")
-                        .text_list(chunk, layout.column_type(table, &table.key));
+                        .one_of(&table.key, chunk, layout.column_type(table, &table.key));
                     changed += super::execute(conn, layout, &statement)?;
                 }
                 Ok(changed)

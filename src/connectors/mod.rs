@@ -598,10 +598,7 @@ impl Layout {
             }
             Scope::Keys { table: root, keys } if root == table.name => {
                 or(statement);
-                statement
-                    .name(&table.key)
-                    .push(" IN ")
-                    .text_list(keys, self.column_type(table, &table.key));
+                statement.one_of(&table.key, keys, self.column_type(table, &table.key));
                 true
             }
             Scope::Keys { .. } => false,

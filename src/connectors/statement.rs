@@ -77,17 +77,43 @@ impl Statement {
         self
     }
 
-    /// `(v1, v2, …)` for an `IN` list of text values.
-    pub fn text_list(&mut self, values: &[String], column_type: Option<&str>) -> &mut Self {
-        self.push("(");
-        for (index, value) in values.iter().enumerate() {
-            if index > 0 {
-                self.push(", ");
+    /// `"column" IN (v1, v2, …)`: `column` is one of `values`. On PostgreSQL, when the column's
+    /// type is known, the list is one array parameter instead (`= ANY(CAST($1 AS "int8"[]))`):
+    /// a thousand keys are then one value to bind and one cast to plan, not a thousand.
+    pub fn one_of(
+        &mut self,
+        column: &str,
+        values: &[String],
+        column_type: Option<&str>,
+    ) -> &mut Self {
+        self.name(column);
+        match (self.dialect, column_type) {
+            (Dialect::Postgres, Some(ty)) if is_sql_identifier(ty) => {
+                self.binds.push(Value::Text(array_literal(values)));
+                let placeholder = self.dialect.placeholder(self.binds.len());
+                self.push(&format!(" = ANY(CAST({placeholder} AS \"{ty}\"[]))"))
             }
-            self.text(value.clone(), column_type);
+            _ => {
+                self.push(" IN (");
+                for (index, value) in values.iter().enumerate() {
+                    if index > 0 {
+                        self.push(", ");
+                    }
+                    self.text(value.clone(), column_type);
+                }
+                self.push(")")
+            }
         }
-        self.push(")")
     }
+}
+
+/// A PostgreSQL array literal of text elements, each quoted: `{"1","a\"b"}`.
+fn array_literal(values: &[String]) -> String {
+    let elements: Vec<String> = values
+        .iter()
+        .map(|value| format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", elements.join(","))
 }
 
 #[cfg(test)]
@@ -105,15 +131,21 @@ mod tests {
             .push(" = ")
             .text("x'; DROP TABLE customers; --", Some("varchar"))
             .push(" WHERE ")
-            .name("id")
-            .push(" IN ")
-            .text_list(&["1".into(), "2".into()], Some("int4"));
+            .one_of("id", &["1".into(), "2\"\\".into()], Some("int4"));
         assert_eq!(
             statement.sql(),
-            "UPDATE \"customers\" SET \"email\" = CAST($1 AS \"varchar\") WHERE \"id\" IN \
-             (CAST($2 AS \"int4\"), CAST($3 AS \"int4\"))"
+            "UPDATE \"customers\" SET \"email\" = CAST($1 AS \"varchar\") WHERE \"id\" = \
+             ANY(CAST($2 AS \"int4\"[]))"
         );
-        assert_eq!(statement.binds().len(), 3);
+        assert_eq!(statement.binds().len(), 2);
+        assert!(
+            matches!(&statement.binds()[1], Value::Text(list) if list == r#"{"1","2\"\\"}"#),
+            "{:?}",
+            statement.binds()[1]
+        );
+        let mut unknown = Statement::new(Dialect::Postgres);
+        unknown.one_of("id", &["1".into(), "2".into()], None);
+        assert_eq!(unknown.sql(), "\"id\" IN ($1, $2)");
     }
 
     #[test]

@@ -288,6 +288,8 @@ impl SweepService {
             .batch_size
             .unwrap_or(self.policies.sweeps.batch_size);
         let mut batches_now = 0;
+        let renew_every = (self.lease / 4).to_std().unwrap_or_default();
+        let mut saved_at = std::time::Instant::now();
         loop {
             if options.max_batches.is_some_and(|max| batches_now >= max) {
                 return Ok(Some(Stop::Paused));
@@ -322,13 +324,20 @@ impl SweepService {
                 run.claim_end = Some(last_key.clone());
                 run.claim_rows = found;
                 self.save_run(conn, rule, run)?;
+                saved_at = std::time::Instant::now();
                 changed = apply(&mut connector, rule, table, &strategies, &sorted.act_on)?;
                 if options.die_before_checkpoint == Some(batches_now + 1) {
                     return Ok(Some(Stop::Died));
                 }
             }
             account(run, last_key, found, changed, &sorted);
-            self.save_run(conn, rule, run)?;
+            // The account is written with the next batch's claim, or when the run ends: one
+            // write per batch. A stretch of batches that change nothing (all skipped, or a dry
+            // run) still writes now and then, to keep the lease.
+            if saved_at.elapsed() >= renew_every {
+                self.save_run(conn, rule, run)?;
+                saved_at = std::time::Instant::now();
+            }
             batches_now += 1;
             progress(Progress {
                 rule: &rule.name,

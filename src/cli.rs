@@ -60,6 +60,16 @@ enum Command {
     /// period, in batches, skipping legal holds, open requests and restrictions; prints a summary
     /// and exits 1 if a rule failed. A sweep that stopped half-way is resumed.
     Sweep(SweepArgs),
+    /// Check the organisation's databases that the catalog maps
+    #[command(subcommand)]
+    Connectors(ConnectorsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConnectorsCommand {
+    /// Connect to every `connector: sql` system and check that its mapped tables and columns
+    /// exist; exits 1 and names what is missing or unreachable
+    Check,
 }
 
 #[derive(Debug, clap::Args)]
@@ -206,6 +216,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Sweep(args) => return sweep(&settings, args).await,
+        Command::Connectors(ConnectorsCommand::Check) => return check_connectors(&settings).await,
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&settings).await?;
             let verification = crate::audit::verify_chain(&store).await?;
@@ -222,6 +233,33 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn check_connectors(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let (secrets, _) = settings.secrets()?;
+    let connectors = crate::startup::connectors_of(settings, &secrets);
+    let systems = crate::catalog::list::<crate::catalog::model::System>(&store).await?;
+    let results = tokio::task::spawn_blocking(move || connectors.check_all(&systems)).await?;
+    let mut failed = false;
+    for (system, checked) in &results {
+        match checked {
+            Ok(()) => println!("{system}: ready"),
+            // The error names the system itself.
+            Err(error) => {
+                failed = true;
+                println!("{error}");
+            }
+        }
+    }
+    if results.is_empty() {
+        println!("no system in the catalog has connector: sql");
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn sweep(settings: &Settings, args: SweepArgs) -> anyhow::Result<ExitCode> {

@@ -51,6 +51,7 @@ impl Application {
             connectors.clone(),
             policies.clone(),
         );
+        check_connectors(&store, connectors.clone());
         let sweep_scheduler = crate::retention::scheduler::spawn(sweeps.clone());
         let mail_worker = crate::mail::worker::spawn(store.clone(), cipher.clone(), settings)?;
         let waker = mail_worker.waker();
@@ -126,6 +127,31 @@ pub fn sweep_service(settings: &Settings, store: &Store) -> anyhow::Result<Sweep
         connectors_of(settings, &secrets),
         Arc::new(load_policies(settings)?),
     ))
+}
+
+/// Checks in the background that every SQL system's database has the mapped tables and columns,
+/// and logs what is missing; a database that is down must not keep the desk from starting.
+fn check_connectors(store: &Store, connectors: crate::connectors::Connectors) {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        use crate::catalog::Item;
+        let systems = store
+            .connection()
+            .map_err(crate::error::Error::from)
+            .and_then(|mut conn| crate::catalog::model::System::load_all(&mut conn));
+        let systems = match systems {
+            Ok(systems) => systems,
+            Err(error) => {
+                return tracing::warn!(%error, "could not read the catalog to check connectors")
+            }
+        };
+        for (system, checked) in connectors.check_all(&systems) {
+            match checked {
+                Ok(()) => tracing::info!(%system, "connector ready"),
+                Err(error) => tracing::warn!(%system, %error, "connector not ready"),
+            }
+        }
+    });
 }
 
 /// The configured connector URLs with the anonymisation key.

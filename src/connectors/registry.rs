@@ -39,6 +39,21 @@ impl Connectors {
             && self.urls.contains_key(&system.key)
     }
 
+    /// Connects to every reachable system of `systems` and checks that the mapped tables and
+    /// columns exist: per system, nothing or what is wrong (blocking).
+    pub fn check_all(&self, systems: &[System]) -> Vec<(String, Result<(), ConnectorError>)> {
+        systems
+            .iter()
+            .filter(|system| system.connector == ConnectorKind::Sql)
+            .map(|system| {
+                let checked = self
+                    .open(system)
+                    .and_then(|mut connector| connector.check());
+                (system.key.clone(), checked)
+            })
+            .collect()
+    }
+
     /// Connects to `system` (blocking: call from a blocking thread).
     pub fn open(&self, system: &System) -> Result<SqlConnector, ConnectorError> {
         let not_reachable = |reason: &str| ConnectorError::NotReachable {

@@ -1306,7 +1306,8 @@ mod tests {
                 "ticketing",
                 "call_recordings",
                 "marketing",
-                "web_analytics"
+                "web_analytics",
+                "recruitment"
             ]
         );
         let uses_bsn = document

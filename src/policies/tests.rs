@@ -302,7 +302,7 @@ fn unknown_systems_activities_and_categories_are_found_with_their_lines() {
     assert!(
         found[0].ends_with(&format!(
             "retention.yaml line {system_line}: rules[0].system: unknown system 'boekhouding' \
-         (the catalog has: crm, billing, ticketing, call_recordings, marketing, web_analytics)"
+         (the catalog has: crm, billing, ticketing, call_recordings, marketing, web_analytics, recruitment)"
         )),
         "{}",
         found[0]

@@ -751,8 +751,8 @@ mod tests {
         list.iter().map(|code| code.to_string()).collect()
     }
 
-    /// The six systems of the example catalog all hold personal data.
-    const SYSTEMS: usize = 6;
+    /// The seven systems of the example catalog all hold personal data.
+    const SYSTEMS: usize = 7;
     /// Distinct recipients of the example catalog, less the tax authority (Art. 4(9)).
     const RECIPIENTS: usize = 7;
 

@@ -698,79 +698,54 @@ mod sqlite_target {
     }
 }
 
-mod postgres_target {
-    use super::*;
+/// The core scenarios against an organisation database of another kind, with loket's store on
+/// SQLite; `$make` gives the database, or `None` (and the test says it was skipped).
+macro_rules! on_target {
+    ($module:ident, $make:expr $(, #[$attr:meta])?) => {
+        mod $module {
+            use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(
-        not(loket_test_postgres),
-        ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
-    )]
-    async fn sweep_deletes_exactly_the_expired_rows() {
-        super::sweep_deletes_exactly_the_expired_rows(
-            Scene::one(Backend::Sqlite, TargetDb::postgres()).await,
-        )
-        .await;
-    }
+            fn make() -> Option<TargetDb> {
+                $make()
+            }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(
-        not(loket_test_postgres),
-        ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
-    )]
-    async fn a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one() {
-        super::a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one(
-            twins(TargetDb::postgres).await,
-        )
-        .await;
-    }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])?
+            async fn sweep_deletes_exactly_the_expired_rows() {
+                let Some(target) = make() else { return };
+                super::sweep_deletes_exactly_the_expired_rows(Scene::one(Backend::Sqlite, target).await).await;
+            }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(
-        not(loket_test_postgres),
-        ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
-    )]
-    async fn exceptions_leave_held_requested_and_restricted_rows_alone() {
-        super::exceptions_leave_held_requested_and_restricted_rows_alone(
-            Scene::one(Backend::Sqlite, TargetDb::postgres()).await,
-        )
-        .await;
-    }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])?
+            async fn exceptions_leave_held_requested_and_restricted_rows_alone() {
+                let Some(target) = make() else { return };
+                super::exceptions_leave_held_requested_and_restricted_rows_alone(Scene::one(Backend::Sqlite, target).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])?
+            async fn a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one() {
+                if make().is_none() {
+                    return;
+                }
+                let twin = || make().expect("the database was there a moment ago");
+                super::a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one(twins(twin).await).await;
+            }
+        }
+    };
 }
 
-mod mysql_target {
-    use super::*;
+on_target!(
+    postgres_target,
+    || Some(TargetDb::postgres()),
+    #[cfg_attr(not(loket_test_postgres), ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL")]
+);
 
-    fn mysql() -> Option<TargetDb> {
-        let target = TargetDb::mysql();
-        if target.is_none() {
-            eprintln!("skipped: set LOKET_TEST_MYSQL_URL to run on MySQL/MariaDB");
-        }
-        target
+on_target!(mysql_target, || {
+    let target = TargetDb::mysql();
+    if target.is_none() {
+        eprintln!("skipped: set LOKET_TEST_MYSQL_URL to run on MySQL/MariaDB");
     }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sweep_deletes_exactly_the_expired_rows() {
-        let Some(target) = mysql() else { return };
-        super::sweep_deletes_exactly_the_expired_rows(Scene::one(Backend::Sqlite, target).await)
-            .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one() {
-        if mysql().is_none() {
-            return;
-        }
-        let make = || TargetDb::mysql().expect("MySQL URL set");
-        super::a_killed_sweep_resumes_and_ends_as_an_uninterrupted_one(twins(make).await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn exceptions_leave_held_requested_and_restricted_rows_alone() {
-        let Some(target) = mysql() else { return };
-        super::exceptions_leave_held_requested_and_restricted_rows_alone(
-            Scene::one(Backend::Sqlite, target).await,
-        )
-        .await;
-    }
-}
+    target
+});

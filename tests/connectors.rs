@@ -47,6 +47,7 @@ macro_rules! connector_tests {
 
 connector_tests!(
     locate_finds_a_person_by_each_identifier_kind,
+    locate_finds_a_person_written_differently,
     export_gives_the_persons_rows_as_json_per_identifier_kind,
     erase_keeps_invoices_under_the_fiscal_duty_and_deletes_the_rest,
     erase_works_by_each_identifier_kind,
@@ -184,6 +185,30 @@ fn locate_finds_a_person_by_each_identifier_kind(db: &TestDb) {
         connector.locate(&email("  ")),
         Err(ConnectorError::NoIdentifier { .. })
     ));
+}
+
+/// A person gives their details as they write them, not as the database stores them.
+fn locate_finds_a_person_written_differently(db: &TestDb) {
+    let mut connector = db.connector();
+    let anna = counts(&[("customers", 1), ("invoices", 2), ("events", 2)]);
+    for given in [
+        email(" Anna@Example.NL "),
+        customer_number("c-1001"),
+        phone("06 1111 1111"),
+        phone("0031 6-1111-1111"),
+        phone("+31 (6) 11 11 11 11"),
+    ] {
+        assert_eq!(connector.locate(&given).unwrap(), anna, "{given:?}");
+    }
+    // Close is not enough.
+    assert_eq!(
+        connector.locate(&phone("06 1111 1112")).unwrap()["customers"],
+        0
+    );
+    assert_eq!(
+        connector.locate(&email("anna@example.n")).unwrap()["customers"],
+        0
+    );
 }
 
 fn export_gives_the_persons_rows_as_json_per_identifier_kind(db: &TestDb) {

@@ -248,6 +248,33 @@ pub enum IdentifierKind {
 }
 
 impl IdentifierKind {
+    /// The form identifiers are compared in, so that one person written two ways is found once:
+    /// e-mail addresses trimmed and in lower case, customer numbers without spaces in capitals,
+    /// phone numbers as digits with the Dutch country code as a leading 0 (`+31 6 …`, `0031 6 …`
+    /// and `06 …` are one number); other kinds trimmed.
+    pub fn normalise(self, value: &str) -> String {
+        match self {
+            IdentifierKind::Email => value.trim().to_lowercase(),
+            IdentifierKind::CustomerNumber => value
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_uppercase(),
+            IdentifierKind::Phone => {
+                let digits: String = value.chars().filter(|c| c.is_ascii_digit()).collect();
+                let international = value.trim_start().starts_with('+');
+                if let Some(national) = digits.strip_prefix("31").filter(|_| international) {
+                    format!("0{national}")
+                } else if let Some(national) = digits.strip_prefix("0031") {
+                    format!("0{national}")
+                } else {
+                    digits
+                }
+            }
+            _ => value.trim().to_string(),
+        }
+    }
+
     /// The name policy files, the catalog and the API use (`customer_number`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -588,10 +588,7 @@ impl Layout {
                 for (kind, value) in identifiers {
                     if let Some(column) = table.identifiers.get(kind) {
                         or(statement);
-                        statement
-                            .name(column)
-                            .push(" = ")
-                            .text(value.clone(), self.column_type(table, column));
+                        self.identifier_matches(statement, table, *kind, column, value);
                     }
                 }
                 false
@@ -624,6 +621,63 @@ impl Layout {
             statement.push("1 = 0");
         }
         statement.push(")");
+    }
+
+    /// `column` holds `value` as a person would recognise it: an e-mail address whatever its
+    /// case, a customer number whatever its spaces and case, a phone number whatever its spaces,
+    /// dashes, brackets and dots and however the Dutch country code is written (`+31 6…`,
+    /// `0031 6…`, `06…`). An erasure that misses rows because the CRM wrote the number
+    /// differently would be a failure to erase. Columns PostgreSQL does not hold as text (a
+    /// numeric customer number) are compared as they are. Functions on the column keep the
+    /// database from using an index; a person is looked up rarely, and must be found.
+    fn identifier_matches(
+        &self,
+        statement: &mut Statement,
+        table: &SqlTable,
+        kind: IdentifierKind,
+        column: &str,
+        value: &str,
+    ) {
+        let column_type = self.column_type(table, column);
+        let quoted = self.dialect.quote(column);
+        let is_text = match self.dialect {
+            Dialect::Postgres => {
+                matches!(column_type, Some("varchar" | "text" | "bpchar" | "citext"))
+            }
+            Dialect::Sqlite | Dialect::Mysql => true,
+        };
+        let normalised = kind.normalise(value);
+        match kind {
+            IdentifierKind::Email if is_text => {
+                statement
+                    .push(&format!("LOWER({quoted}) = "))
+                    .text(normalised, column_type);
+            }
+            IdentifierKind::CustomerNumber if is_text => {
+                statement
+                    .push(&format!("UPPER(REPLACE({quoted}, ' ', '')) = "))
+                    .text(normalised, column_type);
+            }
+            IdentifierKind::Phone if is_text && !normalised.is_empty() => {
+                let stripped = [" ", "-", "(", ")", "."]
+                    .iter()
+                    .fold(quoted, |inner, c| format!("REPLACE({inner}, '{c}', '')"));
+                statement.push(&format!("{stripped} IN ("));
+                for (index, variant) in phone_variants(&normalised).into_iter().enumerate() {
+                    if index > 0 {
+                        statement.push(", ");
+                    }
+                    statement.text(variant, column_type);
+                }
+                statement.push(")");
+            }
+            _ => {
+                statement
+                    .name(column)
+                    .push(" = ")
+                    .text(value.to_string(), column_type);
+            }
+        }
     }
 
     /// `SELECT a, key AS b … WHERE filter [AND key > after] ORDER BY key LIMIT n`.
@@ -885,6 +939,20 @@ fn hash_column(
     Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
 }
 
+/// The ways a database may hold the Dutch number `0612345678` once spaces, dashes, brackets and
+/// dots are gone: `0612345678`, `+31612345678`, `0031612345678`. A number that does not start
+/// with one 0 is looked for as it is.
+fn phone_variants(normalised: &str) -> Vec<String> {
+    match normalised.strip_prefix('0') {
+        Some(national) if !national.starts_with('0') && !national.is_empty() => vec![
+            normalised.to_string(),
+            format!("+31{national}"),
+            format!("0031{national}"),
+        ],
+        _ => vec![normalised.to_string()],
+    }
+}
+
 /// What every keyed hash starts with, so a sweep (and a person) can tell a pseudonym from a
 /// value.
 const KEYED_HASH_PREFIX: &str = "kh:";
@@ -969,6 +1037,16 @@ mod tests {
         );
         assert_eq!(mask_quoted("no quotes", |_| false), "no quotes");
         assert_eq!(mask_quoted("open 'end", |_| false), "open '***");
+    }
+
+    #[test]
+    fn dutch_numbers_are_looked_for_in_every_common_form() {
+        assert_eq!(
+            phone_variants("0612345678"),
+            ["0612345678", "+31612345678", "0031612345678"]
+        );
+        assert_eq!(phone_variants("004915112345"), ["004915112345"]);
+        assert_eq!(phone_variants("112"), ["112"]);
     }
 
     #[test]

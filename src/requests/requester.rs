@@ -262,29 +262,17 @@ fn is_email(value: &str) -> bool {
 }
 
 pub fn normalise_email(value: &str) -> String {
-    value.trim().to_lowercase()
+    IdentifierKind::Email.normalise(value)
 }
 
 pub fn normalise_customer_number(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_uppercase()
+    IdentifierKind::CustomerNumber.normalise(value)
 }
 
 /// Digits only, with the Dutch country code written as a leading 0 (`+31 6 …`, `0031 6 …` and
 /// `06 …` are the same number).
 pub fn normalise_phone(value: &str) -> String {
-    let digits: String = value.chars().filter(|c| c.is_ascii_digit()).collect();
-    let international = value.trim_start().starts_with('+');
-    if let Some(national) = digits.strip_prefix("31").filter(|_| international) {
-        format!("0{national}")
-    } else if let Some(national) = digits.strip_prefix("0031") {
-        format!("0{national}")
-    } else {
-        digits
-    }
+    IdentifierKind::Phone.normalise(value)
 }
 
 /// Whether `text` holds a run of exactly nine digits that passes the BSN eleven-test.

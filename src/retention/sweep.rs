@@ -7,7 +7,8 @@
 //! batch it simply goes on; inside a claimed batch it reads the batch again, and the rows that no
 //! longer match were processed before the stop (deleted rows are gone, anonymised or restricted
 //! rows are recognised, see [`crate::connectors::Pending`]), so nothing is done twice and every
-//! row is counted once.
+//! row is counted once. Only the rows of child tables deleted with such an interrupted batch go
+//! uncounted (`related`): once deleted, nothing says how many there were.
 
 use super::owners::{sort_batch, Sorted};
 use super::{Counts, RetentionError, SweepService};

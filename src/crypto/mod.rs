@@ -9,6 +9,8 @@
 //! Lookups never touch plaintext: an e-mail address is found through
 //! `HMAC-SHA256(index key, place ‖ normalised value)`, stored beside the ciphertext.
 
+pub mod stream;
+
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;

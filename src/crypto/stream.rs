@@ -97,16 +97,16 @@ impl Cipher {
             if chunk.len() < TAG {
                 return Err(StreamError::Truncated(position.saturating_sub(1)));
             }
-            let mut opened = chunk.clone();
+            // On failure the AEAD leaves the chunk as it was, so it can be tried as a middle one.
+            let mut opened = chunk;
             if stream
                 .decrypt_in_place(position, last, &associated, &mut opened)
                 .is_err()
             {
                 // A full chunk that opens as a middle chunk was the middle of a longer document.
-                let mut middle = chunk;
                 let was_middle = last
                     && stream
-                        .decrypt_in_place(position, false, &associated, &mut middle)
+                        .decrypt_in_place(position, false, &associated, &mut opened)
                         .is_ok();
                 return Err(if was_middle {
                     StreamError::Truncated(position)

@@ -63,6 +63,18 @@ enum Command {
     /// Check the organisation's databases that the catalog maps
     #[command(subcommand)]
     Connectors(ConnectorsCommand),
+    /// The keys that seal access and portability packages
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a package key that seals new packages from now on; older keys stay to open the
+    /// packages they sealed
+    Rotate,
+    /// List the package keys (ids and dates, never the keys)
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +229,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Sweep(args) => return sweep(&settings, args).await,
         Command::Connectors(ConnectorsCommand::Check) => return check_connectors(&settings).await,
+        Command::Keys(command) => keys(&settings, command).await?,
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&settings).await?;
             let verification = crate::audit::verify_chain(&store).await?;
@@ -233,6 +246,39 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let (secrets, _) = settings.secrets()?;
+    let keys =
+        crate::packages::PackageKeys::new(store, crate::crypto::Cipher::from_secrets(&secrets));
+    match command {
+        KeysCommand::Rotate => {
+            let key = keys
+                .rotate(Actor::Cli)
+                .await
+                .map_err(|e| anyhow::anyhow!(describe(&e)))?;
+            println!(
+                "new package key {}: it seals new packages; older keys still open theirs",
+                key.id
+            );
+        }
+        KeysCommand::List => {
+            for key in keys
+                .list()
+                .await
+                .map_err(|e| anyhow::anyhow!(describe(&e)))?
+            {
+                let current = if key.current { "  (current)" } else { "" };
+                println!(
+                    "{}  {}  {}{current}",
+                    key.id, key.created_at, key.created_by
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn check_connectors(settings: &Settings) -> anyhow::Result<ExitCode> {

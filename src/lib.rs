@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod mail;
+pub mod packages;
 pub mod policies;
 pub mod requests;
 pub mod retention;

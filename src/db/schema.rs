@@ -286,6 +286,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    package_keys (id) {
+        id -> Text,
+        key_enc -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(system_holdings -> systems (system_key));
 diesel::joinable!(system_holdings -> data_categories (category_code));
 diesel::joinable!(activity_categories -> processing_activities (activity_key));
@@ -316,4 +325,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sweep_runs,
     sweep_leases,
     legal_holds,
+    package_keys,
 );

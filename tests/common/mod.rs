@@ -243,6 +243,7 @@ pub async fn dump_database(app: &TestApp) -> String {
                     "request_pauses",
                     "outbox",
                     "audit_events",
+                    "package_keys",
                 ]
                 .iter()
                 .map(|table| {

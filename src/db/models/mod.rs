@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod outbox;
+pub mod package_keys;
 pub mod requests;
 pub mod sweeps;
 pub mod users;

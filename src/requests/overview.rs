@@ -63,7 +63,7 @@ impl RequestService {
         let today = super::today();
         let mut earlier = Vec::new();
         for filter in person_filters(&case.row) {
-            let (found, _) = rows::list_requests(conn, &filter, 0, 50)?;
+            let found = rows::list_requests(conn, &filter, 0, 50)?;
             for row in found {
                 if row.id != case.row.id && !earlier.iter().any(|s: &RequestSummary| s.id == row.id)
                 {
@@ -80,7 +80,8 @@ impl RequestService {
         self.store
             .read(move |conn| {
                 let filter = service.row_filter(filter);
-                let (found, total) = rows::list_requests(conn, &filter, offset, limit)?;
+                let found = rows::list_requests(conn, &filter, offset, limit)?;
+                let total = rows::count_requests(conn, &filter)?;
                 let today = super::today();
                 Ok(Queue {
                     items: found

@@ -188,20 +188,24 @@ fn filtered(filter: &RequestFilter) -> requests::BoxedQuery<'static, Backend> {
 }
 
 /// A page of requests, soonest due first, and how many match in all.
+/// One page of the requests `filter` selects, soonest due first.
 pub fn list_requests(
     conn: &mut DbConnection,
     filter: &RequestFilter,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<RequestRow>, i64), StoreError> {
-    let rows = filtered(filter)
+) -> Result<Vec<RequestRow>, StoreError> {
+    Ok(filtered(filter)
         .order((requests::due_on.asc(), requests::received_at.asc()))
         .offset(offset)
         .limit(limit)
         .select(RequestRow::as_select())
-        .load(conn)?;
-    let total = filtered(filter).count().get_result(conn)?;
-    Ok((rows, total))
+        .load(conn)?)
+}
+
+/// How many requests `filter` selects (for a page's total; a lookup that needs no total skips it).
+pub fn count_requests(conn: &mut DbConnection, filter: &RequestFilter) -> Result<i64, StoreError> {
+    Ok(filtered(filter).count().get_result(conn)?)
 }
 
 pub fn stats_rows(conn: &mut DbConnection) -> Result<Vec<StatsRow>, StoreError> {

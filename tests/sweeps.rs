@@ -239,6 +239,24 @@ impl Scene {
     fn count(&self, sql: &str) -> i64 {
         self.target().count(sql)
     }
+
+    /// The audit events with this action, newest first.
+    async fn audit_events(&self, action: &str) -> Vec<Value> {
+        let events = expect_json(
+            self.app
+                .get("/api/v1/audit/events?per_page=200", Some(&self.officer))
+                .await,
+            200,
+        )
+        .await;
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["action"] == action)
+            .cloned()
+            .collect()
+    }
 }
 
 async fn sweep(service: &SweepService, options: SweepOptions) -> Vec<RuleReport> {
@@ -296,21 +314,8 @@ async fn sweep_deletes_exactly_the_expired_rows(scene: Scene) {
     assert_eq!(run["changed"], EXPIRED_INTERACTIONS);
     assert!(run["finished_at"].is_string());
 
-    let events = expect_json(
-        scene
-            .app
-            .get("/api/v1/audit/events?per_page=200", Some(&scene.officer))
-            .await,
-        200,
-    )
-    .await;
-    let finished: Vec<&Value> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "retention.sweep.finished")
-        .collect();
-    assert_eq!(finished.len(), 1, "{events}");
+    let finished = scene.audit_events("retention.sweep.finished").await;
+    assert_eq!(finished.len(), 1, "{finished:?}");
     assert_eq!(finished[0]["object_id"], run["id"]);
 
     // Nothing is left to do: a second sweep matches nothing.
@@ -338,20 +343,7 @@ async fn a_dry_run_changes_nothing(scene: Scene) {
     assert_eq!(by_rule("crm_customers")["changed"], EXPIRED_CUSTOMERS);
     assert_eq!(dump(scene.target()), before, "a dry run changed data");
 
-    let events = expect_json(
-        scene
-            .app
-            .get("/api/v1/audit/events?per_page=200", Some(&scene.officer))
-            .await,
-        200,
-    )
-    .await;
-    let dry: usize = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "retention.sweep.dry_run")
-        .count();
+    let dry = scene.audit_events("retention.sweep.dry_run").await.len();
     assert_eq!(dry, 2);
 }
 

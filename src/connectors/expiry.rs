@@ -90,14 +90,12 @@ impl SqlConnector {
             |conn| {
                 let mut changed = 0;
                 for chunk in keys.chunks(super::KEYS_PER_STATEMENT) {
-                    let mut statement = layout.statement();
-                    statement
-                        .push("UPDATE ")
-                        .name(&table.name)
-                        .push(" SET ")
-                        .name(column)
-                        .push(" = TRUE WHERE ")
-                        .one_of(&table.key, chunk, layout.column_type(table, &table.key));
+                    let mut statement = layout.update_set(table, column);
+                    statement.push("TRUE WHERE ").one_of(
+                        &table.key,
+                        chunk,
+                        layout.column_type(table, &table.key),
+                    );
                     changed += super::execute(conn, layout, &statement)?;
                 }
                 Ok(changed)

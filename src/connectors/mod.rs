@@ -274,13 +274,8 @@ impl SqlConnector {
         let identifiers = self.layout.identifiers(identifiers)?;
         let table = self.layout.table(table)?;
         self.layout.personal_column(table, column)?;
-        let mut statement = self.layout.statement();
+        let mut statement = self.layout.update_set(table, column);
         statement
-            .push("UPDATE ")
-            .name(&table.name)
-            .push(" SET ")
-            .name(column)
-            .push(" = ")
             .text(new_value, self.layout.column_type(table, column))
             .push(" WHERE ");
         self.layout
@@ -296,19 +291,9 @@ impl SqlConnector {
     ) -> Result<u64> {
         let identifiers = self.layout.identifiers(identifiers)?;
         let table = self.layout.table(table)?;
-        let Some(column) = &table.restricted_column else {
-            return Err(ConnectorError::NoRestrictedColumn {
-                system: self.layout.system.clone(),
-                table: table.name.clone(),
-            });
-        };
-        let mut statement = self.layout.statement();
-        statement
-            .push("UPDATE ")
-            .name(&table.name)
-            .push(" SET ")
-            .name(column)
-            .push(" = TRUE WHERE ");
+        let column = self.layout.restricted_column(table)?;
+        let mut statement = self.layout.update_set(table, column);
+        statement.push("TRUE WHERE ");
         self.layout
             .condition(&mut statement, table, Scope::Person(&identifiers));
         execute(&mut self.conn, &self.layout, &statement)
@@ -563,6 +548,18 @@ impl Layout {
         strategies
             .keys()
             .try_for_each(|column| self.personal_column(table, column))
+    }
+
+    /// `UPDATE table SET column = `: the caller writes the value and the condition.
+    fn update_set(&self, table: &SqlTable, column: &str) -> Statement {
+        let mut statement = self.statement();
+        statement
+            .push("UPDATE ")
+            .name(&table.name)
+            .push(" SET ")
+            .name(column)
+            .push(" = ");
+        statement
     }
 
     /// `{head}table WHERE (rows in scope)`: a count or a delete of the rows in `scope`.

@@ -31,6 +31,10 @@ pub enum Error {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// What was asked for existed but is no longer there to give (an expired or used-up
+    /// download link).
+    #[error("{0}")]
+    Gone(String),
     /// A system's connector failed (cannot connect, a query failed). The message names the
     /// system and is already scrubbed of connection URLs, passwords and quoted values.
     #[error("{message}")]

@@ -28,6 +28,9 @@ pub struct LinkClaims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// A download link's limit on downloads, signed with the link so it cannot be raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dl: Option<i32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -97,15 +100,38 @@ impl TokenService {
         subject: &str,
         ttl_seconds: i64,
     ) -> Result<String, TokenError> {
-        let now = chrono::Utc::now().timestamp();
+        let expires = chrono::Utc::now().timestamp() + ttl_seconds;
+        self.sign_link(audience, subject, expires, None)
+    }
+
+    /// A signed download link for `subject`, valid until `expires` (a Unix time) and for at most
+    /// `max_downloads` downloads.
+    pub fn issue_download_link(
+        &self,
+        audience: &str,
+        subject: &str,
+        expires: i64,
+        max_downloads: i32,
+    ) -> Result<String, TokenError> {
+        self.sign_link(audience, subject, expires, Some(max_downloads))
+    }
+
+    fn sign_link(
+        &self,
+        audience: &str,
+        subject: &str,
+        expires: i64,
+        max_downloads: Option<i32>,
+    ) -> Result<String, TokenError> {
         encode(
             &Header::new(Algorithm::HS256),
             &LinkClaims {
                 sub: subject.to_string(),
                 iss: ISSUER.to_string(),
                 aud: audience.to_string(),
-                iat: now,
-                exp: now + ttl_seconds,
+                iat: chrono::Utc::now().timestamp(),
+                exp: expires,
+                dl: max_downloads,
             },
             &self.encoding,
         )
@@ -116,6 +142,17 @@ impl TokenService {
     pub fn verify_link(&self, audience: &str, token: &str) -> Result<String, TokenError> {
         self.decode::<LinkClaims>(token, audience)
             .map(|claims| claims.sub)
+    }
+
+    /// The subject and download limit of a download link issued for `audience`.
+    pub fn verify_download_link(
+        &self,
+        audience: &str,
+        token: &str,
+    ) -> Result<(String, i32), TokenError> {
+        let claims = self.decode::<LinkClaims>(token, audience)?;
+        let limit = claims.dl.ok_or(TokenError::Invalid)?;
+        Ok((claims.sub, limit))
     }
 
     fn decode<T: serde::de::DeserializeOwned>(

@@ -383,6 +383,19 @@ pub struct SqlParent {
     pub column: String,
 }
 
+impl SqlTable {
+    /// The columns an export gives of each row: the key, the identifier columns and the
+    /// personal-data columns, each once, in that order.
+    pub fn exported_columns(&self) -> Vec<&str> {
+        let mut columns: Vec<&str> = vec![self.key.as_str()];
+        columns.extend(self.identifiers.values().map(String::as_str));
+        columns.extend(self.columns.iter().map(String::as_str));
+        let mut seen = std::collections::HashSet::new();
+        columns.retain(|column| seen.insert(*column));
+        columns
+    }
+}
+
 impl SqlMapping {
     pub fn table(&self, name: &str) -> Option<&SqlTable> {
         self.tables.iter().find(|t| t.name == name)

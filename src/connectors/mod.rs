@@ -232,22 +232,53 @@ impl SqlConnector {
         identifiers: &[(IdentifierKind, String)],
         out: &mut impl Write,
     ) -> Result<TableCounts> {
-        let identifiers = self.layout.identifiers(identifiers)?;
-        let scope = Scope::Person(&identifiers);
         let mut counts = TableCounts::new();
         out.write_all(b"{")?;
-        for (index, table) in self.layout.mapping.tables.iter().enumerate() {
+        let tables: Vec<String> = self
+            .layout
+            .mapping
+            .tables
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        for (index, table) in tables.iter().enumerate() {
             if index > 0 {
                 out.write_all(b",")?;
             }
-            let name = serde_json::to_string(&table.name).unwrap_or_default();
+            let name = serde_json::to_string(table).unwrap_or_default();
             write!(out, "{name}:[")?;
-            let rows = export_table(&mut self.conn, &self.layout, table, scope, out)?;
+            let mut first = true;
+            let rows = self.export_rows(identifiers, table, &mut |row| {
+                if !std::mem::take(&mut first) {
+                    out.write_all(b",")?;
+                }
+                out.write_all(row.as_bytes())
+            })?;
             out.write_all(b"]")?;
-            counts.insert(table.name.clone(), rows);
+            counts.insert(table.clone(), rows);
         }
         out.write_all(b"}")?;
         Ok(counts)
+    }
+
+    /// Hands each of the person's rows in `table` to `visit` as a JSON object of its exported
+    /// columns ([`SqlTable::exported_columns`]), a page at a time, in key order; returns the
+    /// rows visited.
+    pub fn export_rows(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        table: &str,
+        visit: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<u64> {
+        let identifiers = self.layout.identifiers(identifiers)?;
+        let table = self.layout.table(table)?;
+        export_table(
+            &mut self.conn,
+            &self.layout,
+            table,
+            Scope::Person(&identifiers),
+            visit,
+        )
     }
 
     /// [`SqlConnector::export`] into memory, for a person's usually small set of rows.
@@ -811,15 +842,9 @@ fn export_table(
     layout: &Layout,
     table: &SqlTable,
     scope: Scope<'_>,
-    out: &mut impl Write,
+    visit: &mut dyn FnMut(&str) -> std::io::Result<()>,
 ) -> Result<u64> {
-    let mut columns: Vec<&str> = vec![table.key.as_str()];
-    columns.extend(table.identifiers.values().map(String::as_str));
-    columns.extend(table.columns.iter().map(String::as_str));
-    let mut seen = std::collections::HashSet::new();
-    columns.retain(|column| seen.insert(*column));
-    let json = layout.dialect.json_object(&columns);
-
+    let json = layout.dialect.json_object(&table.exported_columns());
     let mut written = 0;
     let mut after: Option<String> = None;
     loop {
@@ -827,10 +852,7 @@ fn export_table(
         let page = layout.select_page(table, &json, filter, after.as_deref(), PAGE_SIZE);
         let rows = load(conn, layout, &page)?;
         for row in &rows {
-            if written > 0 {
-                out.write_all(b",")?;
-            }
-            out.write_all(row.a.as_deref().unwrap_or("null").as_bytes())?;
+            visit(row.a.as_deref().unwrap_or("null"))?;
             written += 1;
         }
         if rows.len() < PAGE_SIZE {

@@ -52,30 +52,34 @@ impl Cipher {
         &self,
         place: &str,
         mut plaintext: impl Read,
-        mut sealed: impl Write,
+        sealed: impl Write,
     ) -> Result<u64, StreamError> {
+        let mut sealer = self.sealer(place, sealed)?;
+        std::io::copy(&mut plaintext, &mut sealer).map_err(unwrap_stream_error)?;
+        Ok(sealer.finish()?.0)
+    }
+
+    /// A writer that seals what is written to it into `sealed`, for documents that are produced
+    /// by writing (a ZIP being built) rather than read from somewhere. Call [`Sealer::finish`]:
+    /// without its last chunk the document does not open.
+    pub fn sealer<W: Write>(&self, place: &str, mut sealed: W) -> Result<Sealer<W>, StreamError> {
         let mut prefix = [0u8; NONCE_PREFIX];
         rand::rngs::OsRng.fill_bytes(&mut prefix);
         let header = header(&self.current_id, &prefix);
         sealed.write_all(&header)?;
-        let stream = self.stream(&self.current_id, &prefix)?;
-        let associated = associated_data(&header, place);
-        let mut reader = Chunks::new(&mut plaintext, CHUNK);
-        let mut position: u32 = 0;
-        let mut total = 0u64;
-        loop {
-            let (mut chunk, last) = reader.next_chunk()?;
-            total += chunk.len() as u64;
-            stream
-                .encrypt_in_place(position, last, &associated, &mut chunk)
-                .map_err(|_| StreamError::TooLarge)?;
-            sealed.write_all(&chunk)?;
-            if last {
-                sealed.flush()?;
-                return Ok(total);
-            }
-            position = position.checked_add(1).ok_or(StreamError::TooLarge)?;
-        }
+        Ok(Sealer {
+            stream: self.stream(&self.current_id, &prefix)?,
+            associated: associated_data(&header, place),
+            sealed,
+            buffer: Vec::with_capacity(CHUNK + TAG),
+            position: 0,
+            total: 0,
+        })
+    }
+
+    /// The id of the key new documents are sealed with.
+    pub fn sealing_key_id(&self) -> &str {
+        &self.current_id
     }
 
     /// Decrypts what [`Cipher::seal_stream`] wrote, with whichever configured key sealed it, into
@@ -136,6 +140,78 @@ impl Cipher {
             .ok_or_else(|| StreamError::UnknownKey(key_id.to_string()))?;
         let nonce: StreamNonce = (*prefix).into();
         Ok(StreamBE32::from_aead(aead, &nonce))
+    }
+}
+
+/// Seals what is written to it, a chunk at a time (see [`Cipher::sealer`]).
+pub struct Sealer<W: Write> {
+    stream: StreamBE32<Aes256Gcm>,
+    associated: Vec<u8>,
+    sealed: W,
+    /// Plaintext not yet sealed: a full chunk is held back until more comes, because only then
+    /// is it known not to be the last.
+    buffer: Vec<u8>,
+    position: u32,
+    total: u64,
+}
+
+impl<W: Write> Sealer<W> {
+    fn seal_buffer(&mut self, last: bool) -> Result<(), StreamError> {
+        self.stream
+            .encrypt_in_place(self.position, last, &self.associated, &mut self.buffer)
+            .map_err(|_| StreamError::TooLarge)?;
+        self.sealed.write_all(&self.buffer)?;
+        self.buffer.clear();
+        if !last {
+            self.position = self.position.checked_add(1).ok_or(StreamError::TooLarge)?;
+        }
+        Ok(())
+    }
+
+    /// Seals the last chunk; returns the plaintext bytes sealed and the inner writer.
+    pub fn finish(mut self) -> Result<(u64, W), StreamError> {
+        self.seal_buffer(true)?;
+        self.sealed.flush()?;
+        Ok((self.total, self.sealed))
+    }
+}
+
+impl<W: Write> Write for Sealer<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if bytes.is_empty() {
+            return Ok(0);
+        }
+        if self.buffer.len() == CHUNK {
+            self.seal_buffer(false).map_err(std::io::Error::other)?;
+        }
+        let taken = (CHUNK - self.buffer.len()).min(bytes.len());
+        self.buffer.extend_from_slice(&bytes[..taken]);
+        self.total += taken as u64;
+        Ok(taken)
+    }
+
+    /// Sealed chunks are passed on as they are made; a partial chunk waits for the rest.
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sealed.flush()
+    }
+}
+
+/// A stream error that travelled through `std::io` as an `io::Error::other`, unwrapped again.
+fn unwrap_stream_error(error: std::io::Error) -> StreamError {
+    if error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<StreamError>())
+    {
+        match error
+            .into_inner()
+            .map(|inner| inner.downcast::<StreamError>())
+        {
+            Some(Ok(stream)) => *stream,
+            Some(Err(other)) => StreamError::Io(std::io::Error::other(other)),
+            None => StreamError::Io(std::io::Error::other("stream error")),
+        }
+    } else {
+        StreamError::Io(error)
     }
 }
 

@@ -141,6 +141,19 @@ impl Requester {
         kinds
     }
 
+    /// The e-mail address, customer number and phone number, as given: what connectors search
+    /// the organisation's databases by.
+    pub fn search_identifiers(&self) -> Vec<(IdentifierKind, String)> {
+        [
+            (IdentifierKind::Email, &self.email),
+            (IdentifierKind::CustomerNumber, &self.customer_number),
+            (IdentifierKind::Phone, &self.phone),
+        ]
+        .into_iter()
+        .filter_map(|(kind, value)| Some((kind, value.clone()?)))
+        .collect()
+    }
+
     /// Keyed lookup hashes: (email, customer number, phone).
     pub fn indexes(&self, cipher: &Cipher) -> Indexes {
         Indexes {

@@ -318,7 +318,7 @@ impl RequestService {
             ));
         }
         let requester = Requester::open(&self.cipher, &case.row)?;
-        let identifiers = identifiers_of(&requester);
+        let identifiers = requester.search_identifiers();
         let mut steps = Vec::new();
         for system in systems {
             self.check_reachable(&system, &identifiers)?;
@@ -595,18 +595,6 @@ impl RequestService {
         case.tasks[index] = task;
         self.view_in(conn, &case)
     }
-}
-
-/// The requester's e-mail address, customer number and phone number, as they gave them.
-fn identifiers_of(requester: &Requester) -> Vec<(IdentifierKind, String)> {
-    [
-        (IdentifierKind::Email, &requester.email),
-        (IdentifierKind::CustomerNumber, &requester.customer_number),
-        (IdentifierKind::Phone, &requester.phone),
-    ]
-    .into_iter()
-    .filter_map(|(kind, value)| Some((kind, value.clone()?)))
-    .collect()
 }
 
 /// The correction of a correct_data task: a mapped table and one of its personal-data columns.

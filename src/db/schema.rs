@@ -295,6 +295,66 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    packages (id) {
+        id -> Text,
+        request_id -> Text,
+        kind -> Text,
+        language -> Text,
+        state -> Text,
+        key_id -> Nullable<Text>,
+        sealed_bytes -> BigInt,
+        plain_bytes -> BigInt,
+        contents -> Text,
+        passphrase_hash -> Nullable<Text>,
+        failed_attempts -> Integer,
+        max_downloads -> Integer,
+        downloads -> Integer,
+        expires_at -> Timestamp,
+        created_by -> Text,
+        created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+        deleted_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sealed_blobs (owner, seq) {
+        owner -> Text,
+        seq -> Integer,
+        bytes -> Binary,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        request_id -> Text,
+        task_id -> Text,
+        system_key -> Nullable<Text>,
+        name_enc -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    redactions (id) {
+        id -> Text,
+        request_id -> Text,
+        system_key -> Nullable<Text>,
+        table_name -> Nullable<Text>,
+        column_name -> Nullable<Text>,
+        row_key -> Nullable<Text>,
+        attachment_id -> Nullable<Text>,
+        reason_enc -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(system_holdings -> systems (system_key));
 diesel::joinable!(system_holdings -> data_categories (category_code));
 diesel::joinable!(activity_categories -> processing_activities (activity_key));
@@ -305,6 +365,9 @@ diesel::joinable!(request_pauses -> requests (request_id));
 diesel::joinable!(request_tasks -> requests (request_id));
 diesel::joinable!(task_comments -> request_tasks (task_id));
 diesel::joinable!(outbox -> requests (request_id));
+diesel::joinable!(packages -> requests (request_id));
+diesel::joinable!(attachments -> requests (request_id));
+diesel::joinable!(redactions -> requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -326,4 +389,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sweep_leases,
     legal_holds,
     package_keys,
+    packages,
+    sealed_blobs,
+    attachments,
+    redactions,
 );

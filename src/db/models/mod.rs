@@ -5,6 +5,7 @@ pub mod audit;
 pub mod catalog;
 pub mod outbox;
 pub mod package_keys;
+pub mod packages;
 pub mod requests;
 pub mod sweeps;
 pub mod users;

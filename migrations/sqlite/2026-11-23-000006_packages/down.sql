@@ -1,0 +1,4 @@
+DROP TABLE redactions;
+DROP TABLE attachments;
+DROP TABLE sealed_blobs;
+DROP TABLE packages;

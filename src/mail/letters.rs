@@ -150,6 +150,26 @@ pub struct LetterContext {
     pub kept: Vec<KeptData>,
     /// The recipients told of the change (Art. 19).
     pub recipients_notified: Vec<String>,
+    /// The download link of the package with the data (access, portability).
+    pub package: Option<PackageLink>,
+    /// What was withheld from the package, and why (Art. 15(4)).
+    pub withheld: Vec<WithheldFact>,
+}
+
+/// The signed link to a package, as a letter gives it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageLink {
+    pub url: String,
+    pub expires_on: NaiveDate,
+    pub max_downloads: i32,
+    /// A passphrase is needed too, given by another channel.
+    pub passphrase: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WithheldFact {
+    pub what: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -253,6 +273,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "nl/_court.txt",
     "nl/_notified.txt",
     "nl/_systems.txt",
+    "nl/_package.txt",
     "nl/receipt_confirmation.txt",
     "nl/verification_code.txt",
     "nl/clarification_question.txt",
@@ -273,6 +294,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "en/_court.txt",
     "en/_notified.txt",
     "en/_systems.txt",
+    "en/_package.txt",
     "en/receipt_confirmation.txt",
     "en/verification_code.txt",
     "en/clarification_question.txt",
@@ -456,6 +478,16 @@ mod tests {
                 until: Some(date("2033-12-31")),
             }],
             recipients_notified: vec!["PostNL".into()],
+            package: Some(PackageLink {
+                url: "https://loket.example/packages/abc.def.ghi".into(),
+                expires_on: date("2026-10-14"),
+                max_downloads: 3,
+                passphrase: true,
+            }),
+            withheld: vec![WithheldFact {
+                what: "CRM, interactions, field summary".into(),
+                reason: "It names another customer.".into(),
+            }],
         }
     }
 
@@ -625,6 +657,30 @@ mod tests {
         assert!(
             nl.contains("MailCloud Inc. (processor, US) - BUITEN DE EUROPESE ECONOMISCHE RUIMTE")
         );
+    }
+
+    #[test]
+    fn answers_carry_the_package_link_and_what_was_withheld() {
+        for kind in [LetterKind::AccessAnswer, LetterKind::PortabilityAnswer] {
+            for language in [Language::Nl, Language::En] {
+                let body = render_ok(kind, language, &context()).body;
+                for part in [
+                    "https://loket.example/packages/abc.def.ghi",
+                    "14 ",
+                    "3 download(s)",
+                    "- CRM, interactions, field summary: It names another customer.",
+                    "15",
+                ] {
+                    assert!(body.contains(part), "{kind} {language}: {part}\n{body}");
+                }
+            }
+        }
+        let mut without = context();
+        without.package = None;
+        without.withheld.clear();
+        let body = render_ok(LetterKind::AccessAnswer, Language::En, &without).body;
+        assert!(!body.contains("/packages/"));
+        assert!(!body.contains("withheld"));
     }
 
     #[test]

@@ -1,8 +1,690 @@
 //! Access and portability packages: what a person gets in answer to "what do you have on me?"
-//! (Art. 15) and "give me my data" (Art. 20). Packages are sealed as a stream
-//! ([`crate::crypto::stream`]) under package keys of their own ([`keys`]), which loket's data key
-//! seals in turn, so rotating one never means re-encrypting every package.
+//! (Art. 15) and "give me my data" (Art. 20).
+//!
+//! Building a package has three steps, so no store transaction is open while remote databases
+//! are read:
+//!
+//! 1. **plan** (a read): the request is an access or portability request in progress with its
+//!    identity verified; what goes in is worked out from the catalog ([`selection`]), the
+//!    attachments of manual systems and what agents withheld ([`attachments`]);
+//! 2. **build** (a blocking thread): the ZIP ([`document`]) is written through a sealer
+//!    ([`crate::crypto::stream`], under the newest package key of [`keys`]) into numbered blobs
+//!    in loket's database ([`blobs`]), a piece at a time, rows read from the connectors a page at
+//!    a time: memory stays flat however much data the person has;
+//! 3. **record** (a write): the package is marked ready with its counts, with the audit event
+//!    `package.created`.
+//!
+//! The answer letter of the request carries a signed link to the newest ready package
+//! ([`download`]); a download is counted and audited before a byte is sent, and the retention
+//! sweep deletes packages past their expiry or download limit ([`spent`]).
 
+pub mod attachments;
+pub mod blobs;
+pub mod document;
+pub mod download;
 pub mod keys;
+pub mod selection;
+pub mod spent;
 
 pub use keys::{PackageKey, PackageKeys};
+
+use crate::audit::{self, Change};
+use crate::catalog::model::{IdentifierKind, System};
+use crate::connectors::SqlConnector;
+use crate::crypto::Cipher;
+use crate::db::models::packages::{self as rows, AttachmentRow, PackageRow, RedactionRow};
+use crate::db::DbConnection;
+use crate::error::{Error, Result};
+use crate::requests::case::Case;
+use crate::requests::model::{Language, RequestKind};
+use crate::requests::requester::Requester;
+use crate::requests::{RequestService, Staff};
+use document::{AttachmentOutline, Outline, Source, Summary, SystemOutline, WithheldItem};
+use selection::Withheld;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Days a download link works when the agent does not say.
+pub const DEFAULT_EXPIRY_DAYS: i64 = 14;
+pub const MAX_EXPIRY_DAYS: i64 = 30;
+/// Downloads allowed when the agent does not say: a second try after a broken connection.
+pub const DEFAULT_MAX_DOWNLOADS: i32 = 3;
+pub const MAX_DOWNLOADS: i32 = 10;
+
+/// How an agent asks for a package; the kind is the request's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPackage {
+    /// Of the HTML summary and the markers; the request's language by default.
+    #[serde(default)]
+    pub language: Option<Language>,
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
+    #[serde(default)]
+    pub max_downloads: Option<i32>,
+    /// Also protect the download with a one-time passphrase, given to the agent once, to pass on
+    /// by another channel (a phone call, a text message).
+    #[serde(default)]
+    pub passphrase: bool,
+}
+
+impl NewPackage {
+    fn validate(&self) -> Result<()> {
+        let mut errors = Vec::new();
+        if let Some(days) = self.expires_in_days {
+            if !(1..=MAX_EXPIRY_DAYS).contains(&days) {
+                errors.push(crate::error::FieldError::new(
+                    "expires_in_days",
+                    format!("must be 1 to {MAX_EXPIRY_DAYS}"),
+                ));
+            }
+        }
+        if let Some(downloads) = self.max_downloads {
+            if !(1..=MAX_DOWNLOADS).contains(&downloads) {
+                errors.push(crate::error::FieldError::new(
+                    "max_downloads",
+                    format!("must be 1 to {MAX_DOWNLOADS}"),
+                ));
+            }
+        }
+        crate::error::all_valid(errors)
+    }
+}
+
+/// A package as agents see it: what it holds in counts, never the data.
+#[derive(Debug, Clone, Serialize)]
+pub struct Package {
+    pub id: String,
+    pub request_id: String,
+    pub kind: String,
+    pub language: String,
+    pub state: String,
+    pub key_id: Option<String>,
+    pub sealed_bytes: i64,
+    pub plain_bytes: i64,
+    pub contents: Summary,
+    pub passphrase_required: bool,
+    pub max_downloads: i32,
+    pub downloads: i32,
+    pub expires_at: chrono::NaiveDateTime,
+    pub created_by: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub deleted_at: Option<chrono::NaiveDateTime>,
+    pub deleted_reason: Option<String>,
+    /// Only in the answer to creating the package: shown once, stored only as a hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+}
+
+impl From<PackageRow> for Package {
+    fn from(row: PackageRow) -> Self {
+        Package {
+            contents: serde_json::from_str(&row.contents).unwrap_or_default(),
+            passphrase_required: row.passphrase_hash.is_some(),
+            id: row.id,
+            request_id: row.request_id,
+            kind: row.kind,
+            language: row.language,
+            state: row.state,
+            key_id: row.key_id,
+            sealed_bytes: row.sealed_bytes,
+            plain_bytes: row.plain_bytes,
+            max_downloads: row.max_downloads,
+            downloads: row.downloads,
+            expires_at: row.expires_at,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            deleted_at: row.deleted_at,
+            deleted_reason: row.deleted_reason,
+            passphrase: None,
+        }
+    }
+}
+
+/// Builds, lists and delivers packages; cheap to clone.
+#[derive(Clone)]
+pub struct PackageService {
+    requests: RequestService,
+    keys: PackageKeys,
+}
+
+impl std::fmt::Debug for PackageService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackageService").finish_non_exhaustive()
+    }
+}
+
+/// Everything a build needs, worked out before any connector is called.
+struct Plan {
+    row: PackageRow,
+    outline: Outline,
+    identifiers: Vec<(IdentifierKind, String)>,
+    systems: BTreeMap<String, System>,
+}
+
+impl PackageService {
+    pub fn new(requests: RequestService, keys: PackageKeys) -> Self {
+        PackageService { requests, keys }
+    }
+
+    pub fn keys(&self) -> &PackageKeys {
+        &self.keys
+    }
+
+    /// Builds a package for the request, sealed and stored; returns it, with its one-time
+    /// passphrase when one was asked for.
+    pub async fn create(
+        &self,
+        staff: Staff,
+        request_id: String,
+        new: NewPackage,
+    ) -> Result<Package> {
+        new.validate()?;
+        let passphrase = new.passphrase.then(one_time_passphrase);
+        let given = passphrase.clone();
+        let service = self.clone();
+        let plan = self
+            .requests
+            .store
+            .write(move |conn| {
+                // Hashed here, on the blocking thread: argon2 takes a while on purpose.
+                let passphrase_hash = given
+                    .map(|p| {
+                        crate::auth::password::hash(&download::normalise_passphrase(&p))
+                            .map_err(|e| Error::Internal(format!("hashing the passphrase: {e}")))
+                    })
+                    .transpose()?;
+                let plan = service.plan(conn, &staff, &request_id, &new, passphrase_hash)?;
+                plan.row.insert(conn)?;
+                Ok::<_, Error>(plan)
+            })
+            .await?;
+        let cipher = self.keys.cipher().await?;
+        let service = self.clone();
+        let id = plan.row.id.clone();
+        let built = tokio::task::spawn_blocking(move || service.build(plan, &cipher))
+            .await
+            .map_err(|_| Error::Internal("building the package stopped".into()))?;
+        let mut package = match built {
+            Ok(package) => package,
+            Err(error) => {
+                self.discard(&id, &error).await;
+                return Err(error);
+            }
+        };
+        package.passphrase = passphrase;
+        Ok(package)
+    }
+
+    /// The packages of a request, newest first.
+    pub async fn list(&self, request_id: String) -> Result<Vec<Package>> {
+        self.of_request(request_id, PackageRow::of_request, |_, row| {
+            Ok(Package::from(row))
+        })
+        .await
+    }
+
+    /// What `load` finds for a request that exists, each made into what agents see.
+    async fn of_request<R, V>(
+        &self,
+        request_id: String,
+        load: fn(&mut DbConnection, &str) -> std::result::Result<Vec<R>, crate::db::StoreError>,
+        view: fn(&PackageService, R) -> Result<V>,
+    ) -> Result<Vec<V>>
+    where
+        R: Send + 'static,
+        V: Send + 'static,
+    {
+        let service = self.clone();
+        self.requests
+            .store
+            .read(move |conn| {
+                Case::load(conn, &request_id)?;
+                load(conn, &request_id)?
+                    .into_iter()
+                    .map(|row| view(&service, row))
+                    .collect()
+            })
+            .await
+    }
+
+    /// Deletes a package before its time (sent to the wrong address, replaced); audited.
+    pub async fn revoke(
+        &self,
+        staff: Staff,
+        request_id: String,
+        package_id: String,
+    ) -> Result<Package> {
+        self.requests
+            .store
+            .write(move |conn| {
+                let row = PackageRow::find(conn, &package_id)?
+                    .filter(|row| row.request_id == request_id)
+                    .ok_or_else(|| Error::not_found(format!("package '{package_id}'")))?;
+                if !spent::delete(conn, &row, "revoked by an agent", &staff.actor())? {
+                    return Err(Error::Conflict(format!(
+                        "the package is {} already",
+                        row.state
+                    )));
+                }
+                Ok(PackageRow::find(conn, &package_id)?.map(Package::from))
+            })
+            .await?
+            .ok_or_else(|| Error::not_found("package"))
+    }
+
+    fn plan(
+        &self,
+        conn: &mut DbConnection,
+        staff: &Staff,
+        request_id: &str,
+        new: &NewPackage,
+        passphrase_hash: Option<String>,
+    ) -> Result<Plan> {
+        let case = Case::load(conn, request_id)?;
+        case.expect_open()?;
+        let kind = case.kind()?;
+        if !matches!(kind, RequestKind::Access | RequestKind::Portability) {
+            return Err(Error::Conflict(format!(
+                "packages answer access and portability requests; this is a {kind} request"
+            )));
+        }
+        if !case.row.identity_verified {
+            return Err(Error::Conflict(
+                "verify the requester's identity first: sending someone else's data is a data breach"
+                    .into(),
+            ));
+        }
+        let language = match new.language {
+            Some(language) => language,
+            None => crate::requests::case::parse_stored(&case.row.language, "language")?,
+        };
+        let now = crate::db::now();
+        let days = new.expires_in_days.unwrap_or(DEFAULT_EXPIRY_DAYS);
+        let row = PackageRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            request_id: request_id.to_string(),
+            kind: kind.as_str().to_string(),
+            language: language.as_str().to_string(),
+            state: rows::BUILDING.to_string(),
+            key_id: None,
+            sealed_bytes: 0,
+            plain_bytes: 0,
+            contents: "{}".into(),
+            passphrase_hash,
+            failed_attempts: 0,
+            max_downloads: new.max_downloads.unwrap_or(DEFAULT_MAX_DOWNLOADS),
+            downloads: 0,
+            expires_at: now + chrono::TimeDelta::days(days),
+            created_by: staff.username.clone(),
+            created_at: now,
+            deleted_at: None,
+            deleted_reason: None,
+        };
+        let requester = Requester::open(&self.requests.cipher, &case.row)?;
+        let identifiers = requester.search_identifiers();
+        let catalog = crate::requests::letters::load_catalog(conn)?;
+        let attachments = AttachmentRow::of_request(conn, request_id)?;
+        let redactions = RedactionRow::of_request(conn, request_id)?;
+        let withheld = self.withheld_items(&redactions, &attachments)?;
+        let mut systems = Vec::new();
+        for system in &catalog.systems {
+            let outline = self.system_outline(
+                system,
+                &catalog.activities,
+                kind,
+                &identifiers,
+                &attachments,
+                &redactions,
+            )?;
+            systems.extend(outline);
+        }
+        let facts = match kind {
+            RequestKind::Access => crate::requests::letters::facts_by_activity(&catalog, language)
+                .into_iter()
+                .map(|(activity, systems)| document::Facts { activity, systems })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let outline = Outline {
+            id: row.id.clone(),
+            kind,
+            language,
+            created_at: now,
+            expires_at: row.expires_at,
+            reference: case.row.reference.clone(),
+            received_on: crate::requests::dutch_date(case.row.received_at),
+            controller: self.requests.organisation(conn)?,
+            systems,
+            facts,
+            withheld,
+        };
+        Ok(Plan {
+            row,
+            outline,
+            identifiers,
+            systems: catalog
+                .systems
+                .into_iter()
+                .map(|system| (system.key.clone(), system))
+                .collect(),
+        })
+    }
+
+    /// One system as the package gives it, or `None` when it has nothing to give: a system
+    /// loket reaches and can search by the requester's identifiers gives its tables; any system
+    /// gives what agents attached to its tasks.
+    fn system_outline(
+        &self,
+        system: &System,
+        activities: &[crate::catalog::model::Activity],
+        kind: RequestKind,
+        identifiers: &[(IdentifierKind, String)],
+        attachments: &[AttachmentRow],
+        redactions: &[RedactionRow],
+    ) -> Result<Option<SystemOutline>> {
+        let reached = self.requests.connectors.reaches(system);
+        let searchable = system.sql.as_ref().is_some_and(|mapping| {
+            mapping.tables.iter().any(|table| {
+                identifiers
+                    .iter()
+                    .any(|(kind, _)| table.identifiers.contains_key(kind))
+            })
+        });
+        let mut tables = if reached && searchable {
+            selection::tables_of(system, activities, kind)
+        } else {
+            Vec::new()
+        };
+        for table in &mut tables {
+            table.withheld = redactions
+                .iter()
+                .filter(|r| r.attachment_id.is_none())
+                .filter(|r| r.system_key.as_deref() == Some(system.key.as_str()))
+                .filter(|r| r.table_name.as_deref() == Some(table.name.as_str()))
+                .map(|r| Withheld {
+                    column: r.column_name.clone(),
+                    row_key: r.row_key.clone(),
+                })
+                .collect();
+        }
+        let mut outlines = Vec::new();
+        for (index, attachment) in attachments
+            .iter()
+            .filter(|a| a.system_key.as_deref() == Some(system.key.as_str()))
+            .enumerate()
+        {
+            let name = self.attachment_name(attachment)?;
+            let withheld = redactions
+                .iter()
+                .any(|r| r.attachment_id.as_deref() == Some(attachment.id.as_str()));
+            outlines.push(AttachmentOutline {
+                id: attachment.id.clone(),
+                path: (!withheld).then(|| {
+                    format!(
+                        "attachments/{}/{}-{}",
+                        system.key,
+                        index + 1,
+                        safe_file_name(&name)
+                    )
+                }),
+                name,
+                content_type: attachment.content_type.clone(),
+                size_bytes: attachment.size_bytes,
+            });
+        }
+        if !(reached && searchable) && outlines.is_empty() {
+            return Ok(None);
+        }
+        let note = match (reached, searchable) {
+            (true, true) => None,
+            (true, false) => Some(
+                "loket could not search this system by the identifiers given; an agent looked by hand"
+                    .to_string(),
+            ),
+            (false, _) => Some("searched by hand by an agent".to_string()),
+        };
+        Ok(Some(SystemOutline {
+            key: system.key.clone(),
+            name: system.name.clone(),
+            searched: reached && searchable,
+            note,
+            tables,
+            attachments: outlines,
+        }))
+    }
+
+    /// Writes the package and records it ready; on a blocking thread.
+    fn build(&self, plan: Plan, cipher: &Cipher) -> Result<Package> {
+        let store = &self.requests.store;
+        let mut conn = store.connection()?;
+        let place = package_place(&plan.row.id);
+        let blobs = blobs::BlobWriter::new(&mut conn, &place);
+        let sealer = cipher.sealer(&place, blobs).map_err(stream_error)?;
+        let mut source = LiveSource {
+            service: self,
+            cipher,
+            identifiers: &plan.identifiers,
+            systems: &plan.systems,
+            open: BTreeMap::new(),
+        };
+        let (summary, sealer) = document::write_package(sealer, &plan.outline, &mut source)?;
+        let (plain_bytes, blobs) = sealer.finish().map_err(stream_error)?;
+        let sealed_bytes = blobs.finish()?;
+        let contents = serde_json::to_string(&summary)
+            .map_err(|e| Error::Internal(format!("package contents: {e}")))?;
+        let id = plan.row.id.clone();
+        let key_id = cipher.sealing_key_id().to_string();
+        let actor = crate::audit::Actor::User {
+            username: plan.row.created_by.clone(),
+        };
+        crate::db::write_transaction(&mut conn, |conn| {
+            rows::PackageRow::mark_ready(
+                conn,
+                &id,
+                &key_id,
+                sealed_bytes as i64,
+                plain_bytes as i64,
+                &contents,
+            )?;
+            audit::record(
+                conn,
+                &actor,
+                Change {
+                    action: "package.created",
+                    object_type: "request",
+                    object_id: &plan.row.request_id,
+                    summary: format!(
+                        "{} package {id}: {} row(s) from {} system(s), {} attachment(s), {} item(s) withheld; sealed with key {key_id}; link valid until {} for {} download(s){}",
+                        plan.row.kind,
+                        summary.total_rows(),
+                        summary.rows.len(),
+                        summary.attachments,
+                        summary.withheld,
+                        plan.row.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                        plan.row.max_downloads,
+                        if plan.row.passphrase_hash.is_some() { ", with a passphrase" } else { "" },
+                    ),
+                },
+            )?;
+            Ok::<_, Error>(())
+        })?;
+        PackageRow::find(&mut conn, &id)?
+            .map(Package::from)
+            .ok_or_else(|| Error::Internal("the package vanished after it was built".into()))
+    }
+
+    /// A build that failed leaves nothing behind but its record, marked failed with the reason.
+    async fn discard(&self, id: &str, error: &Error) {
+        let id = id.to_string();
+        let reason = match error {
+            Error::Connector { system, .. } => format!("system {system} could not be read"),
+            _ => "building failed".to_string(),
+        };
+        let result = self
+            .requests
+            .store
+            .write(move |conn| {
+                rows::delete_blobs(conn, &package_place(&id))?;
+                PackageRow::mark_gone(conn, &id, rows::FAILED, &reason, crate::db::now())?;
+                Ok::<_, Error>(())
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "a failed package could not be cleaned up; the sweep will");
+        }
+    }
+
+    fn withheld_items(
+        &self,
+        redactions: &[RedactionRow],
+        attachments: &[AttachmentRow],
+    ) -> Result<Vec<WithheldItem>> {
+        redactions
+            .iter()
+            .map(|r| {
+                let attachment = match &r.attachment_id {
+                    Some(id) => attachments
+                        .iter()
+                        .find(|a| &a.id == id)
+                        .map(|a| self.attachment_name(a))
+                        .transpose()?,
+                    None => None,
+                };
+                Ok(WithheldItem {
+                    system: r.system_key.clone(),
+                    table: r.table_name.clone(),
+                    column: r.column_name.clone(),
+                    row_key: r.row_key.clone(),
+                    attachment,
+                    reason: self
+                        .requests
+                        .cipher
+                        .decrypt(attachments::REASON_PLACE, &r.reason_enc)
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    fn attachment_name(&self, attachment: &AttachmentRow) -> Result<String> {
+        self.requests
+            .cipher
+            .decrypt(attachments::NAME_PLACE, &attachment.name_enc)
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+/// Reads rows through the connectors (opened when first needed) and attachments from the store.
+struct LiveSource<'a> {
+    service: &'a PackageService,
+    cipher: &'a Cipher,
+    identifiers: &'a [(IdentifierKind, String)],
+    systems: &'a BTreeMap<String, System>,
+    open: BTreeMap<String, SqlConnector>,
+}
+
+impl Source for LiveSource<'_> {
+    fn rows(
+        &mut self,
+        system: &str,
+        table: &str,
+        visit: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<u64> {
+        let failed = |e: crate::connectors::ConnectorError| Error::Connector {
+            system: system.to_string(),
+            message: e.to_string(),
+        };
+        if !self.open.contains_key(system) {
+            let definition = self
+                .systems
+                .get(system)
+                .ok_or_else(|| Error::Internal(format!("system {system} left the catalog")))?;
+            let connector = self
+                .service
+                .requests
+                .connectors
+                .open(definition)
+                .map_err(failed)?;
+            self.open.insert(system.to_string(), connector);
+        }
+        let connector = self.open.get_mut(system).expect("opened above");
+        connector
+            .export_rows(self.identifiers, table, visit)
+            .map_err(failed)
+    }
+
+    fn attachment(&mut self, id: &str, out: &mut dyn std::io::Write) -> Result<u64> {
+        let conn = self.service.requests.store.connection()?;
+        let place = attachments::attachment_place(id);
+        self.cipher
+            .open_stream(&place, blobs::BlobReader::new(conn, &place), out)
+            .map_err(stream_error)
+    }
+}
+
+/// Where a package is sealed and stored: its blobs' owner and its associated data.
+pub fn package_place(id: &str) -> String {
+    format!("packages/{id}")
+}
+
+fn stream_error(error: crate::crypto::stream::StreamError) -> Error {
+    Error::Internal(format!("sealed stream: {error}"))
+}
+
+/// Four groups of four letters and digits, without look-alikes (0/O, 1/I/L): about 76 bits,
+/// easy to read out over the phone.
+fn one_time_passphrase() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    let mut rng = rand::rngs::OsRng;
+    (0..4)
+        .map(|_| {
+            (0..4)
+                .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A file name safe inside a ZIP on every system: letters, digits, dot, dash and underscore.
+fn safe_file_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_start_matches('.');
+    if trimmed.is_empty() {
+        "attachment".into()
+    } else {
+        trimmed.chars().take(100).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passphrases_are_four_readable_groups() {
+        let passphrase = one_time_passphrase();
+        assert_eq!(passphrase.len(), 19);
+        assert_eq!(passphrase.split('-').count(), 4);
+        assert!(!passphrase.contains(['0', 'O', '1', 'I', 'L']));
+        assert_ne!(passphrase, one_time_passphrase());
+    }
+
+    #[test]
+    fn attachment_names_cannot_leave_their_folder() {
+        assert_eq!(safe_file_name("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(safe_file_name("brief aan klant.pdf"), "brief_aan_klant.pdf");
+        assert_eq!(safe_file_name(""), "attachment");
+    }
+}

@@ -9,13 +9,17 @@ use super::view::split_codes;
 use super::RequestService;
 use crate::catalog::model::{Activity, Organisation};
 use crate::catalog::Item;
+use crate::db::models::packages::{PackageRow, RedactionRow, READY};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::{
     self as mail_letters, ActivityFacts, CategoryFact, KeptData, LetterContext, LetterKind,
     OrganisationInfo, RecipientFact, RefusalInfo, RenderedLetter, SystemOutcome,
 };
+use crate::mail::letters::{PackageLink, WithheldFact};
 use crate::mail::outbox::{self, NewMail};
+use crate::packages::attachments::REASON_PLACE;
+use crate::packages::download::download_url;
 use std::collections::{BTreeSet, HashMap};
 
 /// What the caller adds to a letter beyond what loket knows.
@@ -118,7 +122,7 @@ impl RequestService {
         language: Language,
     ) -> Result<LetterContext> {
         let catalog = load_catalog(conn)?;
-        let organisation = crate::catalog::organisation_in(conn)?;
+        let organisation = self.organisation(conn)?;
         let names = CategoryNames::new(&catalog, language);
         let system_name = |key: &Option<String>| {
             let key = key.as_deref().unwrap_or_default();
@@ -152,7 +156,7 @@ impl RequestService {
             .filter_map(|t| t.system_key.as_deref())
             .collect();
         Ok(LetterContext {
-            organisation: self.organisation_info(organisation),
+            organisation,
             requester_name: open(&self.cipher, place::NAME, &case.row.name_enc)?,
             reference: case.row.reference.clone(),
             kind: case.kind()?,
@@ -192,7 +196,65 @@ impl RequestService {
             recipients_notified: done(TaskKind::NotifyRecipient)
                 .filter_map(|t| t.recipient.clone())
                 .collect(),
+            package: self.package_link(conn, case)?,
+            withheld: self.withheld(conn, case, &catalog)?,
         })
+    }
+
+    /// The link to the newest package of the request that can still be downloaded.
+    fn package_link(&self, conn: &mut DbConnection, case: &Case) -> Result<Option<PackageLink>> {
+        let now = crate::db::now();
+        let Some(package) = PackageRow::of_request(conn, case.id())?
+            .into_iter()
+            .find(|p| p.state == READY && p.expires_at > now && p.downloads < p.max_downloads)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(PackageLink {
+            url: download_url(&self.links, &self.public_url, &package)?,
+            expires_on: super::dutch_date(package.expires_at),
+            max_downloads: package.max_downloads,
+            passphrase: package.passphrase_hash.is_some(),
+        }))
+    }
+
+    /// What agents withheld from the request's packages, named for the person.
+    fn withheld(
+        &self,
+        conn: &mut DbConnection,
+        case: &Case,
+        catalog: &CatalogSnapshot,
+    ) -> Result<Vec<WithheldFact>> {
+        RedactionRow::of_request(conn, case.id())?
+            .into_iter()
+            .map(|row| {
+                let system = row.system_key.as_deref().map(|key| {
+                    catalog
+                        .systems
+                        .iter()
+                        .find(|s| s.key == key)
+                        .map_or(key.to_string(), |s| s.name.clone())
+                });
+                let what = match (&row.attachment_id, system) {
+                    (Some(_), _) => "a document".to_string(),
+                    (None, system) => [system, row.table_name.clone(), row.column_name.clone()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                let reason = self
+                    .cipher
+                    .decrypt(REASON_PLACE, &row.reason_enc)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                Ok(WithheldFact { what, reason })
+            })
+            .collect()
+    }
+
+    /// The controller as letters and packages name it.
+    pub(crate) fn organisation(&self, conn: &mut DbConnection) -> Result<OrganisationInfo> {
+        Ok(self.organisation_info(crate::catalog::organisation_in(conn)?))
     }
 
     fn organisation_info(&self, organisation: Option<Organisation>) -> OrganisationInfo {
@@ -269,35 +331,53 @@ fn activity_facts(
                     .iter()
                     .any(|s| searched_systems.contains(s.as_str()))
         })
-        .map(|a| ActivityFacts {
-            name: a.name.clone(),
-            purposes: a.purposes.clone(),
-            legal_basis: a
-                .legal_basis
-                .map(|b| format!("{} ({})", b.as_str().replace('_', " "), b.article())),
-            categories: a
-                .categories
-                .iter()
-                .map(|c| CategoryFact {
-                    name: names.name(&c.category),
-                    retention: c.retention.clone(),
-                })
-                .collect(),
-            recipients: a
-                .recipients
-                .iter()
-                .map(|r| RecipientFact {
-                    name: r.name.clone(),
-                    kind: r.kind.as_str().to_string(),
-                    country: r.country.clone(),
-                    outside_eea: r.outside_eea(),
-                    safeguard: r.safeguard.map(|s| s.as_str().replace('_', " ")),
-                })
-                .collect(),
-            source: a.source.clone(),
-            automated_decision_logic: a.automated_decision_logic.clone(),
-        })
+        .map(|a| facts_of(a, names))
         .collect()
+}
+
+/// The Art. 15(1) facts of every activity in `language`, with the systems that carry it (for
+/// packages, which give the facts of the systems where data of the person was found).
+pub fn facts_by_activity(
+    catalog: &CatalogSnapshot,
+    language: Language,
+) -> Vec<(ActivityFacts, Vec<String>)> {
+    let names = CategoryNames::new(catalog, language);
+    catalog
+        .activities
+        .iter()
+        .map(|a| (facts_of(a, &names), a.systems.clone()))
+        .collect()
+}
+
+fn facts_of(a: &Activity, names: &CategoryNames) -> ActivityFacts {
+    ActivityFacts {
+        name: a.name.clone(),
+        purposes: a.purposes.clone(),
+        legal_basis: a
+            .legal_basis
+            .map(|b| format!("{} ({})", b.as_str().replace('_', " "), b.article())),
+        categories: a
+            .categories
+            .iter()
+            .map(|c| CategoryFact {
+                name: names.name(&c.category),
+                retention: c.retention.clone(),
+            })
+            .collect(),
+        recipients: a
+            .recipients
+            .iter()
+            .map(|r| RecipientFact {
+                name: r.name.clone(),
+                kind: r.kind.as_str().to_string(),
+                country: r.country.clone(),
+                outside_eea: r.outside_eea(),
+                safeguard: r.safeguard.map(|s| s.as_str().replace('_', " ")),
+            })
+            .collect(),
+        source: a.source.clone(),
+        automated_decision_logic: a.automated_decision_logic.clone(),
+    }
 }
 
 /// `loket <privacy@example.nl>` -> `loket`; a bare address names itself.

@@ -66,6 +66,19 @@ enum Command {
     /// The keys that seal access and portability packages
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Access and portability packages
+    #[command(subcommand)]
+    Packages(PackagesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PackagesCommand {
+    /// Open a stored package to the end without sending it anywhere; exits 1 and names the
+    /// chunk when it was altered or cut off
+    Verify {
+        /// The package's id, as `GET /api/v1/requests/{id}/packages` lists it
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +243,9 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(args) => return sweep(&settings, args).await,
         Command::Connectors(ConnectorsCommand::Check) => return check_connectors(&settings).await,
         Command::Keys(command) => keys(&settings, command).await?,
+        Command::Packages(PackagesCommand::Verify { id }) => {
+            return verify_package(&settings, id).await;
+        }
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&settings).await?;
             let verification = crate::audit::verify_chain(&store).await?;
@@ -279,6 +295,25 @@ async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn verify_package(settings: &Settings, id: String) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let (secrets, _) = settings.secrets()?;
+    let keys = crate::packages::PackageKeys::new(
+        store.clone(),
+        crate::crypto::Cipher::from_secrets(&secrets),
+    );
+    match crate::packages::download::verify(&store, &keys, id.clone()).await {
+        Ok(bytes) => {
+            println!("package {id} is whole: {bytes} bytes opened");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("{}", describe(&error));
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 async fn check_connectors(settings: &Settings) -> anyhow::Result<ExitCode> {

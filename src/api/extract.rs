@@ -177,6 +177,24 @@ impl<T: serde::Serialize> Paginated<T> {
     }
 }
 
+/// Reads a raw body (an uploaded file) of at most `limit` bytes, stopping as soon as it is
+/// larger, so an oversized upload is refused without being held in memory.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest {
+            field: Some("body".into()),
+            message: format!("the upload broke off: {e}"),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod packages;
 pub mod public;
 pub mod requests;
 pub mod retention;
@@ -14,6 +15,7 @@ pub mod users;
 
 use crate::auth::{TokenService, UserService};
 use crate::db::Store;
+use crate::packages::{PackageKeys, PackageService};
 use crate::requests::RequestService;
 use crate::retention::SweepService;
 use actix_web::web;
@@ -27,6 +29,7 @@ pub struct AppState {
     pub tokens: TokenService,
     pub requests: RequestService,
     pub sweeps: SweepService,
+    pub packages: PackageService,
 }
 
 impl AppState {
@@ -36,7 +39,9 @@ impl AppState {
         requests: RequestService,
         sweeps: SweepService,
     ) -> Self {
+        let keys = PackageKeys::new(store.clone(), requests.cipher.clone());
         Self {
+            packages: PackageService::new(requests.clone(), keys),
             users: UserService::new(store.clone()),
             store,
             tokens,
@@ -50,12 +55,7 @@ impl AppState {
 #[derive(Clone)]
 pub struct ApiConfig {
     /// The rate limit of the public routes, shared by all workers of this process.
-    pub public_rate_limit: actix_governor::GovernorConfig<
-        public::PerIp,
-        actix_governor::governor::middleware::NoOpMiddleware<
-            actix_governor::governor::clock::QuantaInstant,
-        >,
-    >,
+    pub public_rate_limit: public::RateLimit,
 }
 
 impl ApiConfig {
@@ -85,6 +85,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/status/{token}", web::get().to(public::status_page))
+    .configure(|cfg| packages::configure_public(cfg, &api.public_rate_limit))
     .service(
         web::scope("/api/v1")
             .route("/auth/token", web::post().to(auth::issue_token))
@@ -99,6 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
             .route("/audit/verify", web::get().to(audit::verify))
             .configure(requests::configure)
             .configure(retention::configure)
+            .configure(packages::configure)
             .configure(|cfg| public::configure(cfg, &api.public_rate_limit)),
     )
     .default_service(web::to(|| async {

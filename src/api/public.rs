@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::extract::Json;
 use super::AppState;
-use crate::requests::public::{PublicRequest, PublicStatus};
+use crate::requests::public::PublicRequest;
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
 use actix_governor::governor::NotUntil;
 use actix_governor::{
@@ -61,14 +61,12 @@ pub fn rate_limit(
         .expect("a positive period and burst size make a valid rate limit")
 }
 
+/// The rate limit of the routes a person uses without an account.
+pub type RateLimit =
+    GovernorConfig<PerIp, actix_governor::governor::middleware::NoOpMiddleware<QuantaInstant>>;
+
 /// Mounts `/public/…` under the API scope, limited by `config`.
-pub fn configure(
-    cfg: &mut web::ServiceConfig,
-    config: &GovernorConfig<
-        PerIp,
-        actix_governor::governor::middleware::NoOpMiddleware<QuantaInstant>,
-    >,
-) {
+pub fn configure(cfg: &mut web::ServiceConfig, config: &RateLimit) {
     cfg.service(
         web::scope("/public")
             .wrap(Governor::new(config))
@@ -125,20 +123,37 @@ pub async fn status_page(
         Ok(status) => (actix_web::http::StatusCode::OK, Some(status)),
         Err(_) => (actix_web::http::StatusCode::NOT_FOUND, None),
     };
-    match render_status(status.as_ref(), english) {
+    render_page(
+        code,
+        "status.html",
+        minijinja::context! { status => status, en => english },
+    )
+}
+
+/// A page for a person: never cached or passed on as a referrer, since its address is a
+/// personal link.
+pub(super) fn render_page(
+    code: actix_web::http::StatusCode,
+    template: &str,
+    context: minijinja::Value,
+) -> HttpResponse {
+    match PAGES
+        .get_template(template)
+        .and_then(|page| page.render(context))
+    {
         Ok(html) => HttpResponse::build(code)
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
             .insert_header(("Referrer-Policy", "no-referrer"))
             .body(html),
         Err(error) => {
-            tracing::error!(%error, "status page could not be rendered");
+            tracing::error!(%error, template, "a page could not be rendered");
             HttpResponse::InternalServerError().finish()
         }
     }
 }
 
-fn prefers_english(request: &HttpRequest) -> bool {
+pub(super) fn prefers_english(request: &HttpRequest) -> bool {
     request
         .headers()
         .get(actix_web::http::header::ACCEPT_LANGUAGE)
@@ -149,16 +164,18 @@ fn prefers_english(request: &HttpRequest) -> bool {
 
 static PAGES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
-    env.add_template(
-        "status.html",
-        include_str!("../../templates/pages/status.html"),
-    )
-    .expect("the status page template is valid");
+    for (name, source) in [
+        (
+            "status.html",
+            include_str!("../../templates/pages/status.html"),
+        ),
+        (
+            "package.html",
+            include_str!("../../templates/pages/package.html"),
+        ),
+    ] {
+        env.add_template(name, source)
+            .expect("the page templates are valid");
+    }
     env
 });
-
-fn render_status(status: Option<&PublicStatus>, english: bool) -> Result<String, minijinja::Error> {
-    PAGES
-        .get_template("status.html")?
-        .render(minijinja::context! { status => status, en => english })
-}

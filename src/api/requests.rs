@@ -51,7 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 impl CurrentUser {
     /// The signed-in user as the request domain sees them, once `permission` is checked.
-    fn staff(&self, permission: Permission) -> Result<Staff, ApiError> {
+    pub(super) fn staff(&self, permission: Permission) -> Result<Staff, ApiError> {
         self.require(permission)?;
         Ok(Staff {
             username: self.0.username.clone(),

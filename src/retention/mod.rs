@@ -29,6 +29,10 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use std::sync::Arc;
 
+/// The name under which sweeps report the deletion of spent packages (loket's own copies of a
+/// person's data, past their expiry or download limit); `--rule packages` sweeps only those.
+pub const PACKAGES_RULE: &str = "packages";
+
 /// How long a sweep's lease on a rule lasts without renewal; renewed after every batch, so only
 /// an instance that died (or hangs longer than this on one batch) loses it.
 pub const DEFAULT_LEASE: chrono::Duration = chrono::Duration::minutes(5);
@@ -205,18 +209,37 @@ impl SweepService {
             let mut conn = self.store.connection()?;
             crate::requests::letters::load_catalog(&mut conn)?
         };
-        rules
+        let mut reports = rules
             .into_iter()
             .map(|rule| {
                 self.sweep_rule(rule, &catalog.systems, options, progress)
                     .map_err(Error::from)
             })
-            .collect()
+            .collect::<Result<Vec<_>, Error>>()?;
+        if sweeps_packages(options) {
+            reports.push(self.sweep_packages(options)?);
+        }
+        Ok(reports)
+    }
+
+    /// Deletes the content of spent packages (see [`crate::packages::spent`]); in a dry run,
+    /// only counts them.
+    fn sweep_packages(&self, options: &SweepOptions) -> Result<RuleReport, Error> {
+        let actor = options
+            .actor
+            .clone()
+            .unwrap_or(crate::audit::Actor::System("retention-sweep"));
+        let mut conn = self.store.connection()?;
+        let spent = crate::packages::spent::sweep(&mut conn, options.dry_run, &actor)?;
+        Ok(RuleReport::packages(options.dry_run, spent))
     }
 
     /// The rules `options` names, or all; an unknown name is the caller's mistake.
     pub fn select(&self, options: &SweepOptions) -> Result<Vec<&RetentionRule>, Error> {
         let rules = &self.policies.retention;
+        if options.rule.as_deref() == Some(PACKAGES_RULE) {
+            return Ok(Vec::new());
+        }
         let mut errors = Vec::new();
         if let Some(name) = &options.rule {
             if self.policies.rule(name).is_none() {
@@ -264,6 +287,15 @@ impl SweepService {
             .read(move |conn| SweepRunRow::recent(conn, rule.as_deref(), limit))
             .await?;
         Ok(rows.into_iter().map(SweepRun::from).collect())
+    }
+}
+
+/// Spent packages are swept with every rule, or on their own with `--rule packages`; not when
+/// the sweep is narrowed to one system's rules.
+fn sweeps_packages(options: &SweepOptions) -> bool {
+    match &options.rule {
+        Some(rule) => rule == PACKAGES_RULE,
+        None => options.system.is_none(),
     }
 }
 

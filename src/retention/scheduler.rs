@@ -1,4 +1,5 @@
-//! Runs each retention rule on its cron schedule while `serve` runs.
+//! Runs each retention rule on its cron schedule while `serve` runs, and deletes spent packages
+//! every quarter of an hour.
 //!
 //! Every instance behind a load balancer runs this loop. When a slot comes, each tries the due
 //! rules; the lease lets one sweep a rule, and the slot recorded on its run keeps the others
@@ -10,25 +11,55 @@ use crate::policies::{Policies, RetentionRule};
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
+/// How often `serve` deletes spent packages.
+pub const PACKAGE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Starts the loop on the current runtime; abort the handle to stop it.
 pub fn spawn(service: SweepService) -> JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            let Some((slot, rules)) = next_slot(service.policies(), Utc::now()) else {
-                tracing::info!("no retention rule has a schedule left; the sweep scheduler stops");
-                return;
-            };
-            let wait = (slot - Utc::now()).to_std().unwrap_or_default();
-            tracing::debug!(%slot, rules = rules.len(), "next retention sweep");
-            tokio::time::sleep(wait).await;
-            for rule in rules {
-                run_scheduled(&service, &rule, slot).await;
-            }
-        }
+        tokio::join!(run_rules(service.clone()), delete_spent_packages(service));
     })
 }
 
-/// The earliest next run after `now` and the rules due then.
+async fn run_rules(service: SweepService) {
+    loop {
+        let Some((slot, rules)) = next_slot(service.policies(), Utc::now()) else {
+            tracing::info!("no retention rule has a schedule left; the sweep scheduler stops");
+            return;
+        };
+        let wait = (slot - Utc::now()).to_std().unwrap_or_default();
+        tracing::debug!(%slot, rules = rules.len(), "next retention sweep");
+        tokio::time::sleep(wait).await;
+        for rule in rules {
+            run_scheduled(&service, &rule, slot).await;
+        }
+    }
+}
+
+/// Spent packages are loket's own copies of a person's data: they are deleted every
+/// [`PACKAGE_SWEEP_INTERVAL`], whatever `sweeps.dry_run_by_default` says about the
+/// organisation's databases.
+async fn delete_spent_packages(service: SweepService) {
+    let mut interval = tokio::time::interval(PACKAGE_SWEEP_INTERVAL);
+    loop {
+        interval.tick().await;
+        let options = SweepOptions {
+            dry_run: false,
+            rule: Some(super::PACKAGES_RULE.to_string()),
+            actor: Some(Actor::System("package-sweep")),
+            ..SweepOptions::default()
+        };
+        match service.sweep(options, |_| {}).await {
+            Ok(reports) => {
+                for report in reports.iter().filter(|r| r.counts.changed > 0) {
+                    tracing::info!(deleted = report.counts.changed, "spent packages deleted");
+                }
+            }
+            Err(error) => tracing::error!(%error, "spent packages could not be swept"),
+        }
+    }
+}
+
 pub fn next_slot(policies: &Policies, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Vec<String>)> {
     let runs: Vec<(DateTime<Utc>, &RetentionRule)> = policies
         .retention

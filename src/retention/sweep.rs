@@ -88,6 +88,29 @@ pub struct Progress<'a> {
 }
 
 impl RuleReport {
+    /// The report of the sweep of spent packages.
+    pub fn packages(dry_run: bool, spent: crate::packages::spent::SpentReport) -> Self {
+        let found = i64::try_from(spent.found).unwrap_or(i64::MAX);
+        let deleted = i64::try_from(spent.deleted).unwrap_or(i64::MAX);
+        RuleReport {
+            rule: super::PACKAGES_RULE.to_string(),
+            system: "loket".to_string(),
+            table: Some("packages".to_string()),
+            action: OnExpiry::Delete,
+            dry_run,
+            outcome: Outcome::Finished,
+            run_id: None,
+            resumed: false,
+            counts: Counts {
+                batches: 1,
+                matched: found,
+                changed: if dry_run { found } else { deleted },
+                ..Counts::default()
+            },
+            error: None,
+        }
+    }
+
     fn new(rule: &RetentionRule, dry_run: bool, outcome: Outcome) -> Self {
         RuleReport {
             rule: rule.name.clone(),

@@ -1,0 +1,280 @@
+//! Packages over HTTP: for staff, building, listing and revoking a request's packages, attaching
+//! files and notes to its tasks and withholding data; for the person, the page behind the link in
+//! the answer letter and the download itself; for everyone, the package format's JSON Schema.
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::extract::{read_body, Json};
+use super::public::prefers_english;
+use super::AppState;
+use crate::auth::Permission;
+use crate::error::Error;
+use crate::packages::attachments::{NewAttachment, NewRedaction, MAX_ATTACHMENT_BYTES};
+use crate::packages::download::Landing;
+use crate::packages::NewPackage;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+/// The staff routes, under `/api/v1`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/requests/{id}/packages")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .route(
+        "/requests/{id}/packages/{package}",
+        web::delete().to(revoke),
+    )
+    .service(
+        web::resource("/requests/{id}/attachments")
+            .route(web::get().to(attachments))
+            .route(web::post().to(attach)),
+    )
+    .service(
+        web::resource("/requests/{id}/redactions")
+            .route(web::get().to(redactions))
+            .route(web::post().to(withhold)),
+    )
+    .route(
+        "/requests/{id}/redactions/{redaction}",
+        web::delete().to(unwithhold),
+    )
+    .route("/packages/schema", web::get().to(schema));
+}
+
+/// The person's routes: the page behind the link, and the download (a form post from it),
+/// under the public rate limit (which, with the passphrase's attempt limit, stops guessing).
+pub fn configure_public(cfg: &mut web::ServiceConfig, rate_limit: &super::public::RateLimit) {
+    cfg.service(
+        web::resource("/packages/{token}")
+            .wrap(actix_governor::Governor::new(rate_limit))
+            .route(web::get().to(landing))
+            .route(web::post().to(download)),
+    );
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<NewPackage>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let package = state
+        .packages
+        .create(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Created().json(package))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRequests)?;
+    Ok(HttpResponse::Ok().json(state.packages.list(id.into_inner()).await?))
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let (id, package) = path.into_inner();
+    Ok(HttpResponse::Ok().json(state.packages.revoke(staff, id, package).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttachQuery {
+    task: String,
+    name: String,
+}
+
+/// The file is the raw body; its type is the Content-Type; task and name are in the query.
+async fn attach(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    query: web::Query<AttachQuery>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let content_type = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let bytes = read_body(payload, MAX_ATTACHMENT_BYTES).await?;
+    let query = query.into_inner();
+    let attachment = state
+        .packages
+        .attach(
+            staff,
+            id.into_inner(),
+            NewAttachment {
+                task_id: query.task,
+                name: query.name,
+                content_type,
+                bytes,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(attachment))
+}
+
+async fn attachments(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRequests)?;
+    Ok(HttpResponse::Ok().json(state.packages.attachments(id.into_inner()).await?))
+}
+
+async fn withhold(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<NewRedaction>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let redaction = state
+        .packages
+        .withhold(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Created().json(redaction))
+}
+
+async fn redactions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRequests)?;
+    Ok(HttpResponse::Ok().json(state.packages.redactions(id.into_inner()).await?))
+}
+
+async fn unwithhold(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let (id, redaction) = path.into_inner();
+    state.packages.unwithhold(staff, id, redaction).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn schema() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/schema+json")
+        .body(crate::packages::document::SCHEMA)
+}
+
+// --- the person's pages ----------------------------------------------------------------------
+
+async fn landing(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    request: HttpRequest,
+) -> HttpResponse {
+    let token = token.into_inner();
+    match state.packages.landing(token.clone()).await {
+        Ok(landing) => {
+            let english = landing.language == "en";
+            page(StatusCode::OK, Some(&landing), None, english, &token)
+        }
+        Err(error) => refused(&error, prefers_english(&request), &token),
+    }
+}
+
+#[derive(Deserialize)]
+struct DownloadForm {
+    #[serde(default)]
+    passphrase: Option<String>,
+}
+
+async fn download(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let token = token.into_inner();
+    let english = prefers_english(&request);
+    let Ok(form) = serde_urlencoded::from_bytes::<DownloadForm>(&body) else {
+        let error = Error::invalid("body", "send the form from the download page");
+        return refused(&error, english, &token);
+    };
+    match state
+        .packages
+        .download(token.clone(), form.passphrase)
+        .await
+    {
+        Ok(download) => {
+            let body = futures_util::stream::unfold(download.body, |mut body| async move {
+                body.recv()
+                    .await
+                    .map(|chunk| (chunk.map(web::Bytes::from), body))
+            });
+            HttpResponse::Ok()
+                .content_type("application/zip")
+                .insert_header((
+                    actix_web::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}\"", download.file_name),
+                ))
+                .insert_header(("Cache-Control", "no-store"))
+                .insert_header(("Referrer-Policy", "no-referrer"))
+                .insert_header(("X-Package-Size", download.size_bytes.to_string()))
+                .streaming(body)
+        }
+        Err(error) => refused(&error, english, &token),
+    }
+}
+
+/// The page again, with what went wrong and the status code of the error.
+fn refused(error: &Error, english: bool, token: &str) -> HttpResponse {
+    let code = match error {
+        Error::Gone(_) => StatusCode::GONE,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        _ => {
+            tracing::error!(%error, "a package page failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    let message = if code.is_server_error() {
+        None
+    } else {
+        Some(error.to_string())
+    };
+    page(code, None, message.as_deref(), english, token)
+}
+
+fn page(
+    code: StatusCode,
+    landing: Option<&Landing>,
+    message: Option<&str>,
+    english: bool,
+    token: &str,
+) -> HttpResponse {
+    super::public::render_page(
+        code,
+        "package.html",
+        minijinja::context! {
+            landing => landing,
+            message => message,
+            en => english,
+            action => format!("/packages/{token}"),
+        },
+    )
+}

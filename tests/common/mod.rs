@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod targets;
+pub mod telco;
 
 use base64::Engine;
 use loket::auth::{NewUser, Role, UserService};

@@ -74,7 +74,7 @@ impl Application {
         let body_limit = settings.max_body_bytes;
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RouteOnlySpan>::new())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(BodyLimit(body_limit))
                 .app_data(web::PayloadConfig::new(body_limit))

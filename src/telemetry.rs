@@ -14,3 +14,85 @@ pub fn init(format: LogFormat) {
         LogFormat::Pretty => builder.try_init(),
     };
 }
+
+/// The span of each HTTP request, naming its route pattern (`/packages/{token}`) instead of its
+/// path: the links sent to people carry their token in the path (status pages, package
+/// downloads), and a log must not hold what opens a person's data.
+pub struct RouteOnlySpan;
+
+impl tracing_actix_web::RootSpanBuilder for RouteOnlySpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "(no route)".to_string());
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.status_code = tracing::field::Empty,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::{test, web, App, HttpResponse};
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn request_logs_name_the_route_not_the_token_in_the_path() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(tracing_actix_web::TracingLogger::<RouteOnlySpan>::new())
+                .route(
+                    "/packages/{token}",
+                    web::get().to(|| async {
+                        tracing::warn!("inside the request");
+                        HttpResponse::Gone().finish()
+                    }),
+                ),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/packages/eyJhbGciOiJIUzI1NiJ9.secret-part.signature")
+            .to_request();
+        assert_eq!(test::call_service(&app, request).await.status(), 410);
+        let logged = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("text");
+        assert!(logged.contains("/packages/{token}"), "{logged}");
+        assert!(!logged.contains("secret-part"), "{logged}");
+    }
+}

@@ -549,6 +549,13 @@ async fn an_access_package_holds_exactly_the_persons_rows_and_the_facts(desk: De
         actions.contains(&"package.created") && actions.contains(&"package.downloaded"),
         "{actions:?}"
     );
+    for action in ["package.created", "package.downloaded"] {
+        let event = events.iter().find(|e| e["action"] == action).unwrap();
+        assert_eq!(
+            event["object_id"], request["reference"],
+            "on the request's timeline"
+        );
+    }
     let trail = serde_json::to_string(&events).unwrap();
     for personal in [
         "jan.devries@example.nl",

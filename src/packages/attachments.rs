@@ -126,7 +126,7 @@ impl PackageService {
                     Change {
                         action: "request.attachment.added",
                         object_type: "request",
-                        object_id: &request_id,
+                        object_id: &case.row.reference,
                         summary: format!(
                             "attachment {} ({} bytes, {}) to task {} of system {}",
                             row.id,
@@ -184,7 +184,7 @@ impl PackageService {
                     Change {
                         action: "request.redaction.added",
                         object_type: "request",
-                        object_id: &request_id,
+                        object_id: &case.row.reference,
                         summary: format!("withheld from packages: {}", describe(&row)),
                     },
                 )?;
@@ -208,7 +208,8 @@ impl PackageService {
         self.requests
             .store
             .write(move |conn| {
-                Case::load(conn, &request_id)?.expect_open()?;
+                let case = Case::load(conn, &request_id)?;
+                case.expect_open()?;
                 if !RedactionRow::delete(conn, &request_id, &redaction_id)? {
                     return Err(Error::not_found(format!("redaction '{redaction_id}'")));
                 }
@@ -218,7 +219,7 @@ impl PackageService {
                     Change {
                         action: "request.redaction.removed",
                         object_type: "request",
-                        object_id: &request_id,
+                        object_id: &case.row.reference,
                         summary: format!("redaction {redaction_id} taken back"),
                     },
                 )?;

@@ -8,7 +8,7 @@
 //! UPDATE, so two at once cannot both take the last one) and put on the audit trail before the
 //! first byte is sent; the package is then opened as it streams out, a chunk at a time.
 
-use super::{blobs, package_place, PackageKeys, PackageService};
+use super::{blobs, package_place, reference_of, PackageKeys, PackageService};
 use crate::audit::{self, Actor, Change};
 use crate::auth::token::TokenError;
 use crate::db::models::packages::{self as rows, PackageRow};
@@ -107,7 +107,7 @@ impl PackageService {
                     Change {
                         action: "package.downloaded",
                         object_type: "request",
-                        object_id: &row.request_id,
+                        object_id: &reference_of(conn, &row.request_id)?,
                         summary: format!(
                             "{} package {} downloaded ({} of at most {})",
                             row.kind,
@@ -238,7 +238,7 @@ fn passphrase_matches(
         Change {
             action: "package.passphrase_failed",
             object_type: "request",
-            object_id: &row.request_id,
+            object_id: &reference_of(conn, &row.request_id)?,
             summary: format!(
                 "wrong passphrase for package {} ({failures} of {MAX_PASSPHRASE_ATTEMPTS})",
                 row.id

@@ -493,7 +493,7 @@ impl PackageService {
                 Change {
                     action: "package.created",
                     object_type: "request",
-                    object_id: &plan.row.request_id,
+                    object_id: &plan.outline.reference,
                     summary: format!(
                         "{} package {id}: {} row(s) from {} system(s), {} attachment(s), {} item(s) withheld; sealed with key {key_id}; link valid until {} for {} download(s){}",
                         plan.row.kind,
@@ -621,6 +621,13 @@ impl Source for LiveSource<'_> {
             .open_stream(&place, blobs::BlobReader::new(conn, &place), out)
             .map_err(stream_error)
     }
+}
+
+/// A request's reference, which names it on the audit trail like every other request event.
+fn reference_of(conn: &mut DbConnection, request_id: &str) -> Result<String> {
+    crate::db::models::requests::find_request(conn, request_id)?
+        .map(|row| row.reference)
+        .ok_or_else(|| Error::not_found(format!("request '{request_id}'")))
 }
 
 /// Where a package is sealed and stored: its blobs' owner and its associated data.

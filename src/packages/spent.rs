@@ -60,7 +60,7 @@ pub fn delete(
         Change {
             action: "package.deleted",
             object_type: "request",
-            object_id: &row.request_id,
+            object_id: &super::reference_of(conn, &row.request_id)?,
             summary: format!(
                 "{} package {} deleted ({pieces} stored piece(s)): {reason}",
                 row.kind, row.id

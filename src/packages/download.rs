@@ -101,13 +101,14 @@ impl PackageService {
                             .into(),
                     ));
                 }
+                let reference = reference_of(conn, &row.request_id)?;
                 audit::record(
                     conn,
                     &Actor::System("package-download"),
                     Change {
                         action: "package.downloaded",
                         object_type: "request",
-                        object_id: &reference_of(conn, &row.request_id)?,
+                        object_id: &reference,
                         summary: format!(
                             "{} package {} downloaded ({} of at most {})",
                             row.kind,
@@ -232,13 +233,14 @@ fn passphrase_matches(
         return Ok(true);
     }
     let failures = PackageRow::count_failed_attempt(conn, &row.id)?;
+    let reference = reference_of(conn, &row.request_id)?;
     audit::record(
         conn,
         &Actor::System("package-download"),
         Change {
             action: "package.passphrase_failed",
             object_type: "request",
-            object_id: &reference_of(conn, &row.request_id)?,
+            object_id: &reference,
             summary: format!(
                 "wrong passphrase for package {} ({failures} of {MAX_PASSPHRASE_ATTEMPTS})",
                 row.id

@@ -54,13 +54,14 @@ pub fn delete(
         return Ok(false);
     }
     let pieces = rows::delete_blobs(conn, &package_place(&row.id))?;
+    let reference = super::reference_of(conn, &row.request_id)?;
     audit::record(
         conn,
         actor,
         Change {
             action: "package.deleted",
             object_type: "request",
-            object_id: &super::reference_of(conn, &row.request_id)?,
+            object_id: &reference,
             summary: format!(
                 "{} package {} deleted ({pieces} stored piece(s)): {reason}",
                 row.kind, row.id

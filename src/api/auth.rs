@@ -1,5 +1,6 @@
 //! Signing in, and the extractor every protected route starts with.
 
+use super::desk::session;
 use super::error::ApiError;
 use super::extract::Json;
 use super::AppState;
@@ -12,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 /// The signed-in user of this request, checked against the database on every request so that a
 /// disabled account or a changed role takes effect at once, not when its token expires.
+///
+/// A client signs in with a bearer token; the web desk's pages call the same API with their
+/// session cookie instead, and then every change must carry the session's CSRF token in the
+/// `X-CSRF-Token` header.
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub User);
 
@@ -38,28 +43,69 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
+        let credential = credential_of(req);
         Box::pin(async move {
             let state = state.ok_or(ApiError::Unauthenticated(
                 "authentication is not configured",
             ))?;
-            let token = token.ok_or(ApiError::Unauthenticated(
-                "missing bearer token (Authorization: Bearer …)",
-            ))?;
-            let claims = state.tokens.verify(&token).map_err(|e| match e {
-                TokenError::Expired => ApiError::Unauthenticated("the token has expired"),
-                TokenError::Invalid => ApiError::Unauthenticated("the token is not valid"),
-            })?;
-            let user =
-                state
-                    .users
-                    .find_active(claims.sub)
-                    .await?
-                    .ok_or(ApiError::Unauthenticated(
-                        "the account is disabled or removed",
-                    ))?;
+            let user_id = match credential {
+                Credential::Bearer(token) => state.tokens.verify(&token).map_err(token_error)?.sub,
+                Credential::Session { cookie, csrf } => {
+                    let claims = state.tokens.verify_session(&cookie).map_err(token_error)?;
+                    if let Some(given) = csrf {
+                        if !session::csrf_matches(&claims.csrf, &given) {
+                            return Err(ApiError::CsrfRejected);
+                        }
+                    }
+                    claims.sub
+                }
+                Credential::None => {
+                    return Err(ApiError::Unauthenticated(
+                        "missing bearer token (Authorization: Bearer …)",
+                    ))
+                }
+            };
+            let user = state
+                .users
+                .find_active(user_id)
+                .await?
+                .ok_or(ApiError::Unauthenticated(
+                    "the account is disabled or removed",
+                ))?;
             Ok(CurrentUser(user))
         })
+    }
+}
+
+fn token_error(error: TokenError) -> ApiError {
+    match error {
+        TokenError::Expired => ApiError::Unauthenticated("the token has expired"),
+        TokenError::Invalid => ApiError::Unauthenticated("the token is not valid"),
+    }
+}
+
+/// How a request says who sends it.
+enum Credential {
+    Bearer(String),
+    /// The desk's session cookie; `csrf` is what a changing request sent as its CSRF token
+    /// (empty when it sent none), `None` for a request that changes nothing.
+    Session {
+        cookie: String,
+        csrf: Option<String>,
+    },
+    None,
+}
+
+fn credential_of(req: &HttpRequest) -> Credential {
+    if let Some(token) = bearer_token(req) {
+        return Credential::Bearer(token);
+    }
+    match req.cookie(session::SESSION_COOKIE) {
+        Some(cookie) => Credential::Session {
+            cookie: cookie.value().to_string(),
+            csrf: session::changes_data(req.method()).then(|| session::csrf_header(req)),
+        },
+        None => Credential::None,
     }
 }
 

@@ -24,6 +24,9 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("this action needs another role")]
     Forbidden,
+    /// A change sent with a desk session cookie but without that session's CSRF token.
+    #[error("missing or wrong CSRF token: reload the page and try again")]
+    CsrfRejected,
     #[error("no such route")]
     NoRoute,
     #[error("request body too large (at most {limit} bytes)")]
@@ -63,6 +66,7 @@ impl ApiError {
             ApiError::InvalidField { .. } => "validation_failed",
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::Forbidden => "forbidden",
+            ApiError::CsrfRejected => "csrf_rejected",
             ApiError::NoRoute => "not_found",
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -87,7 +91,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::CsrfRejected => StatusCode::FORBIDDEN,
             ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -117,6 +121,7 @@ impl ResponseError for ApiError {
             ),
             ApiError::BadRequest { field, .. } => (field.as_deref(), None),
             ApiError::InvalidField { field, .. } => (Some(field.as_str()), None),
+            ApiError::CsrfRejected => (Some(super::desk::session::CSRF_FIELD), None),
             _ => (None, None),
         };
         let mut response = HttpResponse::build(status);

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod desk;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -85,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/status/{token}", web::get().to(public::status_page))
+    .configure(desk::configure)
     .configure(|cfg| packages::configure_public(cfg, &api.public_rate_limit))
     .service(
         web::scope("/api/v1")

@@ -153,7 +153,7 @@ pub(super) fn render_page(
     }
 }
 
-pub(super) fn prefers_english(request: &HttpRequest) -> bool {
+pub(crate) fn prefers_english(request: &HttpRequest) -> bool {
     request
         .headers()
         .get(actix_web::http::header::ACCEPT_LANGUAGE)

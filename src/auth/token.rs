@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 pub const ISSUER: &str = "loket";
 pub const AUDIENCE: &str = "loket-api";
+/// The audience of the web desk's session cookie: a cookie is never a bearer token, nor the
+/// other way round.
+pub const SESSION_AUDIENCE: &str = "loket-desk";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -31,6 +34,21 @@ pub struct LinkClaims {
     /// A download link's limit on downloads, signed with the link so it cannot be raised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dl: Option<i32>,
+}
+
+/// The claims of a web desk session (the `loket_session` cookie). The CSRF token is signed in,
+/// so the server needs no session table to check it, and several instances behind a load
+/// balancer accept each other's sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClaims {
+    /// The user's id.
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// What every form and every changing API call of this session must send back.
+    pub csrf: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -91,6 +109,29 @@ impl TokenService {
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         self.decode(token, AUDIENCE)
+    }
+
+    /// A desk session for `user_id`, as long-lived as an API token, with a fresh CSRF token.
+    pub fn issue_session(&self, user_id: &str) -> Result<(String, SessionClaims), TokenError> {
+        use rand::RngCore;
+        let mut csrf = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut csrf);
+        let now = chrono::Utc::now().timestamp();
+        let claims = SessionClaims {
+            sub: user_id.to_string(),
+            iss: ISSUER.to_string(),
+            aud: SESSION_AUDIENCE.to_string(),
+            iat: now,
+            exp: now + self.ttl_seconds,
+            csrf: hex::encode(csrf),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|_| TokenError::Invalid)?;
+        Ok((token, claims))
+    }
+
+    pub fn verify_session(&self, token: &str) -> Result<SessionClaims, TokenError> {
+        self.decode(token, SESSION_AUDIENCE)
     }
 
     /// A signed link token for `subject`, valid for `audience` only, for `ttl_seconds`.
@@ -199,6 +240,22 @@ mod tests {
         wrong_audience.aud = "someone-else".into();
         let wrong_audience = service.sign(&wrong_audience).unwrap();
         assert_eq!(service.verify(&wrong_audience), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn sessions_are_not_api_tokens() {
+        let service = TokenService::new(b"0123456789abcdef0123456789abcdef", 600);
+        let (cookie, claims) = service.issue_session("u1").unwrap();
+        assert_eq!(service.verify_session(&cookie).unwrap(), claims);
+        assert_eq!(claims.csrf.len(), 48);
+        assert_eq!(service.verify(&cookie), Err(TokenError::Invalid));
+        let api = service.issue("u1", "anna", Role::Agent).unwrap();
+        assert_eq!(service.verify_session(&api), Err(TokenError::Invalid));
+        let (_, other) = service.issue_session("u1").unwrap();
+        assert_ne!(
+            other.csrf, claims.csrf,
+            "every session has its own CSRF token"
+        );
     }
 
     #[test]

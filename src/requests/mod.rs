@@ -103,6 +103,19 @@ impl RequestService {
         self
     }
 
+    /// The keys of the catalog's systems loket reaches through a connector: their tasks can be
+    /// run from the desk.
+    pub async fn reachable_systems(
+        &self,
+    ) -> crate::error::Result<std::collections::BTreeSet<String>> {
+        let systems = crate::catalog::list::<crate::catalog::model::System>(&self.store).await?;
+        Ok(systems
+            .into_iter()
+            .filter(|system| self.connectors.reaches(system))
+            .map(|system| system.key)
+            .collect())
+    }
+
     pub fn policies(&self) -> &Policies {
         &self.policies
     }

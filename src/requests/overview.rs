@@ -44,6 +44,24 @@ pub struct Stats {
     /// `null` while none is closed.
     pub answered_within_one_month: Option<f64>,
     pub answered_within_three_months: Option<f64>,
+    /// The last [`WEEKS_SHOWN`] weeks (Monday to Sunday, oldest first), by week of receipt.
+    pub weeks: Vec<WeekFigures>,
+}
+
+/// How many weeks the statistics break down.
+pub const WEEKS_SHOWN: usize = 12;
+
+/// The requests received in one week and how their answers went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekFigures {
+    /// The Monday the week starts on.
+    pub week_start: NaiveDate,
+    pub received: i64,
+    /// Of those received, the ones answered (completed or refused) by now.
+    pub answered: i64,
+    pub answered_within_one_month: i64,
+    /// `answered_within_one_month / answered`; `null` while none is answered.
+    pub share_within_one_month: Option<f64>,
 }
 
 impl RequestService {
@@ -131,6 +149,25 @@ impl RequestService {
             .await
     }
 
+    /// The request's history from the audit trail, oldest first.
+    pub async fn timeline(&self, request_id: String) -> Result<Vec<crate::audit::AuditEvent>> {
+        let reference = self
+            .store
+            .read(move |conn| -> Result<String> {
+                Ok(Case::load(conn, &request_id)?.row.reference)
+            })
+            .await?;
+        let mut page = crate::audit::list(
+            &self.store,
+            Some(("request".to_string(), reference)),
+            0,
+            TIMELINE_LENGTH,
+        )
+        .await?;
+        page.items.reverse();
+        Ok(page.items)
+    }
+
     pub async fn stats(&self) -> Result<Stats> {
         self.store
             .read(|conn| {
@@ -140,6 +177,9 @@ impl RequestService {
             .await
     }
 }
+
+/// The most events a request's timeline shows.
+const TIMELINE_LENGTH: i64 = 500;
 
 /// One filter per identifier the request has, each matching on that lookup hash alone.
 fn person_filters(row: &rows::RequestRow) -> Vec<RequestFilter> {
@@ -166,7 +206,10 @@ fn person_filters(row: &rows::RequestRow) -> Vec<RequestFilter> {
 }
 
 fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
-    let mut stats = Stats::default();
+    let mut stats = Stats {
+        weeks: weekly_figures(found, today)?,
+        ..Stats::default()
+    };
     let (mut within_one, mut within_three) = (0i64, 0i64);
     for row in found {
         let state: RequestState = parse_stored(&row.state, "requests.state")?;
@@ -178,7 +221,7 @@ fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
             stats.closed += 1;
             let received = super::dutch_date(row.received_at);
             let answered = row.closed_at.map(super::dutch_date).unwrap_or(today);
-            if answered <= deadline::first_due_date(received) {
+            if within_one_month(row.received_at, answered) {
                 within_one += 1;
             }
             let three_months = deadline::due_date(
@@ -208,6 +251,55 @@ fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
         stats.answered_within_three_months = Some(within_three as f64 / stats.closed as f64);
     }
     Ok(stats)
+}
+
+/// Whether a request received at `received_at` and closed at `closed_at` was answered within
+/// one month of receipt (the day of receipt and of answer in Dutch time).
+fn within_one_month(received_at: chrono::NaiveDateTime, answered: NaiveDate) -> bool {
+    answered <= deadline::first_due_date(super::dutch_date(received_at))
+}
+
+fn weekly_figures(found: &[rows::StatsRow], today: NaiveDate) -> Result<Vec<WeekFigures>> {
+    use chrono::Datelike;
+    let this_monday =
+        today - chrono::TimeDelta::days(today.weekday().num_days_from_monday().into());
+    let first = this_monday - chrono::TimeDelta::weeks(WEEKS_SHOWN as i64 - 1);
+    let mut weeks: Vec<WeekFigures> = (0..WEEKS_SHOWN)
+        .map(|n| WeekFigures {
+            week_start: first + chrono::TimeDelta::weeks(n as i64),
+            received: 0,
+            answered: 0,
+            answered_within_one_month: 0,
+            share_within_one_month: None,
+        })
+        .collect();
+    for row in found {
+        let received = super::dutch_date(row.received_at);
+        if received < first {
+            continue;
+        }
+        let Some(week) = weeks.get_mut(((received - first).num_days() / 7) as usize) else {
+            continue;
+        };
+        week.received += 1;
+        let state: RequestState = parse_stored(&row.state, "requests.state")?;
+        if let (true, Some(closed_at)) = (
+            state.is_closed() && state != RequestState::Withdrawn,
+            row.closed_at,
+        ) {
+            week.answered += 1;
+            if within_one_month(row.received_at, super::dutch_date(closed_at)) {
+                week.answered_within_one_month += 1;
+            }
+        }
+    }
+    for week in &mut weeks {
+        if week.answered > 0 {
+            week.share_within_one_month =
+                Some(week.answered_within_one_month as f64 / week.answered as f64);
+        }
+    }
+    Ok(weeks)
 }
 
 #[cfg(test)]
@@ -255,5 +347,60 @@ mod tests {
         assert_eq!(stats.overdue, 1);
         assert!((stats.answered_within_one_month.unwrap() - 1.0 / 3.0).abs() < 1e-9);
         assert!((stats.answered_within_three_months.unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn weeks_count_receipts_and_timely_answers() {
+        // A Monday: the current week starts today.
+        let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let stats = compute_stats(
+            &[
+                row("completed", (2026, 11, 2), Some((2026, 11, 20))),
+                row("refused", (2026, 11, 3), Some((2026, 11, 23))),
+                row("withdrawn", (2026, 11, 4), Some((2026, 11, 5))),
+                row("received", (2026, 11, 23), None),
+                row("completed", (2026, 9, 7), Some((2026, 11, 20))),
+                row("completed", (2025, 1, 6), Some((2025, 1, 7))),
+            ],
+            today,
+        )
+        .unwrap();
+        assert_eq!(stats.weeks.len(), WEEKS_SHOWN);
+        assert_eq!(
+            stats.weeks[0].week_start,
+            NaiveDate::from_ymd_opt(2026, 9, 7).unwrap()
+        );
+        let last = stats.weeks.last().unwrap();
+        assert_eq!(
+            (last.week_start, last.received, last.answered),
+            (today, 1, 0)
+        );
+        assert_eq!(last.share_within_one_month, None);
+        let early_november = &stats.weeks[8];
+        assert_eq!(
+            early_november.week_start,
+            NaiveDate::from_ymd_opt(2026, 11, 2).unwrap()
+        );
+        assert_eq!(
+            (early_november.received, early_november.answered),
+            (3, 2),
+            "a withdrawal is no answer"
+        );
+        assert_eq!(early_november.share_within_one_month, Some(1.0));
+        let september = &stats.weeks[0];
+        assert_eq!(
+            (
+                september.received,
+                september.answered,
+                september.answered_within_one_month
+            ),
+            (1, 1, 0)
+        );
+        assert_eq!(september.share_within_one_month, Some(0.0));
+        let counted: i64 = stats.weeks.iter().map(|w| w.received).sum();
+        assert_eq!(
+            counted, 5,
+            "a request from last year is outside the weeks shown"
+        );
     }
 }

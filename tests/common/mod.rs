@@ -2,6 +2,7 @@
 //! PostgreSQL database, and talks to it over HTTP like any client.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod targets;
 pub mod telco;
 
@@ -16,14 +17,23 @@ pub const PASSWORD: &str = "a long test password";
 pub const JWT_SECRET: &str = "test-signing-key-that-is-long-enough-0123456789";
 
 /// Writes each test twice: once on SQLite, once on PostgreSQL. The PostgreSQL variant is
-/// reported as ignored, with the reason, when `LOKET_TEST_POSTGRES_URL` is not set.
+/// reported as ignored, with the reason, when `LOKET_TEST_POSTGRES_URL` is not set. Written
+/// `backend_tests! { browser; … }`, the tests also need a browser (`LOKET_TEST_CHROMEDRIVER`).
 #[macro_export]
 macro_rules! backend_tests {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+    (browser; $(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        backend_tests!(@each
+            [not(loket_browser)] "set LOKET_TEST_CHROMEDRIVER (chromium-driver) to run the browser tests";
+            [not(all(loket_test_postgres, loket_browser))] "set LOKET_TEST_POSTGRES_URL and LOKET_TEST_CHROMEDRIVER to run the browser tests on PostgreSQL";
+            $(async fn $name($app: TestApp) $body)*);
+    };
+    (@each [$sqlite:meta] $sqlite_reason:literal; [$postgres:meta] $postgres_reason:literal;
+     $(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
         mod sqlite {
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr($sqlite, ignore = $sqlite_reason)]
                 async fn $name() {
                     let $app = TestApp::spawn(loket::db::Backend::Sqlite).await;
                     $body
@@ -34,13 +44,19 @@ macro_rules! backend_tests {
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[cfg_attr(not(loket_test_postgres), ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL")]
+                #[cfg_attr($postgres, ignore = $postgres_reason)]
                 async fn $name() {
                     let $app = TestApp::spawn(loket::db::Backend::Postgres).await;
                     $body
                 }
             )*
         }
+    };
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        backend_tests!(@each
+            [any()] "";
+            [not(loket_test_postgres)] "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL";
+            $(async fn $name($app: TestApp) $body)*);
     };
 }
 

@@ -1,0 +1,187 @@
+//! Words for the desk's codes (`erasure`, `in_progress`, …) in Dutch and English, used in
+//! templates as `{{ label(code) }}`. A code without words is shown as it is.
+
+const LABELS: &[(&str, &str, &str)] = &[
+    // Request kinds.
+    ("access", "Inzage", "Access"),
+    ("rectification", "Correctie", "Rectification"),
+    ("erasure", "Verwijdering", "Erasure"),
+    ("restriction", "Beperking", "Restriction"),
+    ("portability", "Overdraagbaarheid", "Portability"),
+    ("objection", "Bezwaar", "Objection"),
+    ("human_review", "Menselijke blik", "Human review"),
+    // Channels.
+    ("phone", "Telefoon", "Phone"),
+    ("email", "E-mail", "E-mail"),
+    ("letter", "Brief", "Letter"),
+    ("web_form", "Webformulier", "Web form"),
+    ("counter", "Balie", "Counter"),
+    // Request states.
+    ("received", "Ontvangen", "Received"),
+    (
+        "verifying_identity",
+        "Identiteit controleren",
+        "Verifying identity",
+    ),
+    ("in_progress", "In behandeling", "In progress"),
+    (
+        "awaiting_approval",
+        "Wacht op goedkeuring",
+        "Awaiting approval",
+    ),
+    ("completed", "Afgehandeld", "Completed"),
+    ("refused", "Afgewezen", "Refused"),
+    ("withdrawn", "Ingetrokken", "Withdrawn"),
+    // Task states.
+    ("open", "Open", "Open"),
+    ("done", "Gedaan", "Done"),
+    ("not_applicable", "N.v.t.", "Not applicable"),
+    // Identity checks.
+    (
+        "existing_login",
+        "Ingelogd in bestaand account",
+        "Signed in to an existing account",
+    ),
+    (
+        "code_to_known_contact",
+        "Code naar bekend adres of nummer",
+        "Code to a known address or number",
+    ),
+    (
+        "known_details",
+        "Vragen over bekende gegevens",
+        "Questions on known details",
+    ),
+    (
+        "representative_authorisation",
+        "Machtiging van vertegenwoordiger",
+        "Representative's authorisation",
+    ),
+    (
+        "id_document_checked",
+        "ID-bewijs gezien en vernietigd",
+        "ID document seen and destroyed",
+    ),
+    (
+        "not_needed",
+        "Niet nodig (geen redelijke twijfel)",
+        "Not needed (no reasonable doubt)",
+    ),
+    // Refusal grounds.
+    (
+        "identity_not_established",
+        "Identiteit niet vast te stellen",
+        "Identity not established",
+    ),
+    (
+        "manifestly_unfounded_or_excessive",
+        "Kennelijk ongegrond of buitensporig",
+        "Manifestly unfounded or excessive",
+    ),
+    (
+        "legal_exception",
+        "Wettelijke uitzondering",
+        "Legal exception",
+    ),
+    (
+        "no_data_processed",
+        "Geen gegevens verwerkt",
+        "No data processed",
+    ),
+    // Pause reasons.
+    ("identity", "Identiteit", "Identity"),
+    ("clarification", "Verduidelijking", "Clarification"),
+    // Letters.
+    (
+        "receipt_confirmation",
+        "Ontvangstbevestiging",
+        "Receipt confirmation",
+    ),
+    ("verification_code", "Verificatiecode", "Verification code"),
+    (
+        "clarification_question",
+        "Vraag om verduidelijking",
+        "Clarification question",
+    ),
+    ("extension_notice", "Verlenging", "Extension notice"),
+    ("access_answer", "Antwoord inzage", "Access answer"),
+    (
+        "portability_answer",
+        "Antwoord overdraagbaarheid",
+        "Portability answer",
+    ),
+    (
+        "erasure_confirmation",
+        "Bevestiging verwijdering",
+        "Erasure confirmation",
+    ),
+    (
+        "rectification_outcome",
+        "Uitkomst correctie",
+        "Rectification outcome",
+    ),
+    (
+        "restriction_outcome",
+        "Uitkomst beperking",
+        "Restriction outcome",
+    ),
+    ("objection_outcome", "Uitkomst bezwaar", "Objection outcome"),
+    (
+        "human_review_outcome",
+        "Uitkomst menselijke blik",
+        "Human review outcome",
+    ),
+    ("refusal", "Afwijzing", "Refusal"),
+    // Sweeps.
+    ("delete", "Verwijderen", "Delete"),
+    ("anonymise", "Anonimiseren", "Anonymise"),
+    ("restrict", "Beperken", "Restrict"),
+    ("review", "Beoordelen", "Review"),
+];
+
+/// `{{ label("erasure") }}` is "Verwijdering" on a Dutch page, "Erasure" on an English one.
+pub fn label(state: &minijinja::State, code: String) -> String {
+    let english = state
+        .lookup("lang")
+        .as_ref()
+        .and_then(|l| l.as_str().map(|l| l == "en"))
+        .unwrap_or(false);
+    LABELS
+        .iter()
+        .find(|(key, _, _)| *key == code)
+        .map(|(_, nl, en)| if english { *en } else { *nl }.to_string())
+        .unwrap_or(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LABELS;
+    use crate::requests::model::{
+        Channel, RefusalGround, RequestKind, RequestState, TaskState, VerificationMethod,
+    };
+    use strum::VariantArray;
+
+    fn has(code: &str) -> bool {
+        LABELS.iter().any(|(key, _, _)| *key == code)
+    }
+
+    #[test]
+    fn every_code_the_desk_shows_has_words() {
+        let codes = RequestKind::VARIANTS
+            .iter()
+            .map(|v| v.as_str())
+            .chain(Channel::VARIANTS.iter().map(|v| v.as_str()))
+            .chain(RequestState::VARIANTS.iter().map(|v| v.as_str()))
+            .chain(TaskState::VARIANTS.iter().map(|v| v.as_str()))
+            .chain(VerificationMethod::VARIANTS.iter().map(|v| v.as_str()))
+            .chain(RefusalGround::VARIANTS.iter().map(|v| v.as_str()))
+            .chain(
+                crate::mail::letters::LetterKind::VARIANTS
+                    .iter()
+                    .map(|v| <&str>::from(*v)),
+            );
+        for code in codes {
+            assert!(has(code), "no words for '{code}'");
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The web desk: server-rendered pages for agents and privacy officers, and the public request
+//! form, in Dutch (default) and English.
+//!
+//! Pages only read. Every form that changes something is sent as JSON to the API by
+//! `desk.js`, with the session's CSRF token in a header, so the JSON API stays the one way data
+//! changes and its validation and field errors serve the desk too. The only forms the desk
+//! handles itself are signing in and out.
+
+pub mod agent;
+mod chart;
+mod labels;
+pub mod officer;
+pub mod public;
+pub mod session;
+
+use super::error::ApiError;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use session::DeskUser;
+use std::sync::LazyLock;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(|| async { redirect("/desk") }))
+        .route("/desk/assets/{name}", web::get().to(asset))
+        .route("/desk/language/{lang}", web::get().to(choose_language))
+        .service(
+            web::resource("/desk/sign-in")
+                .route(web::get().to(session::sign_in_page))
+                .route(web::post().to(session::sign_in)),
+        )
+        .route("/desk/sign-out", web::post().to(session::sign_out))
+        .route("/desk", web::get().to(agent::queue))
+        .route("/desk/requests/new", web::get().to(agent::new_request))
+        .route("/desk/requests/{id}", web::get().to(agent::request_page))
+        .route("/desk/approvals", web::get().to(officer::approvals))
+        .route("/desk/dashboard", web::get().to(officer::dashboard))
+        .route("/desk/catalog", web::get().to(officer::catalog))
+        .route("/desk/retention", web::get().to(officer::retention))
+        .route("/verzoek", web::get().to(public::request_form))
+        .route("/verzoek/{reference}", web::get().to(public::confirm_form));
+}
+
+/// What went wrong on a page: a visitor who must sign in first is sent there; anything else is
+/// shown as a page with its status code (in both languages: the error may come before the
+/// language is known).
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error("sign in first")]
+    SignIn { next: String },
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<crate::error::Error> for DeskError {
+    fn from(error: crate::error::Error) -> Self {
+        DeskError::Api(ApiError::Domain(error))
+    }
+}
+
+impl ResponseError for DeskError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            DeskError::SignIn { .. } => StatusCode::SEE_OTHER,
+            DeskError::Api(error) => error.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            DeskError::SignIn { next } => {
+                redirect(&format!("/desk/sign-in?next={}", encode_query_value(next)))
+            }
+            DeskError::Api(error) => {
+                let status = error.status_code();
+                let message = if status.is_server_error() {
+                    tracing::error!(%error, "a desk page failed");
+                    "the server could not complete this request; it has been logged".to_string()
+                } else {
+                    error.to_string()
+                };
+                render(
+                    status,
+                    "error.html",
+                    minijinja::context! { status => status.as_u16(), message => message },
+                )
+            }
+        }
+    }
+}
+
+pub type PageResult = Result<HttpResponse, DeskError>;
+
+/// The language of the pages: the visitor's choice (a cookie), else Dutch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Nl,
+    En,
+}
+
+pub const LANGUAGE_COOKIE: &str = "loket_lang";
+
+impl Lang {
+    pub fn of(request: &HttpRequest) -> Lang {
+        match request.cookie(LANGUAGE_COOKIE) {
+            Some(cookie) if cookie.value() == "en" => Lang::En,
+            _ => Lang::Nl,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Nl => "nl",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// `GET /desk/language/{nl|en}?next=…`: remembers the choice for a year and goes back.
+async fn choose_language(
+    lang: web::Path<String>,
+    query: web::Query<Next>,
+) -> Result<HttpResponse, DeskError> {
+    let lang = match lang.as_str() {
+        "nl" | "en" => lang.into_inner(),
+        _ => {
+            return Err(ApiError::InvalidField {
+                field: "lang".into(),
+                message: "must be nl or en".into(),
+            }
+            .into())
+        }
+    };
+    let cookie = actix_web::cookie::Cookie::build(LANGUAGE_COOKIE, lang)
+        .path("/")
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .http_only(true)
+        .finish();
+    let mut response = redirect(&safe_next(query.next.as_deref()));
+    response
+        .add_cookie(&cookie)
+        .map_err(|e| DeskError::Api(crate::error::Error::Internal(e.to_string()).into()))?;
+    Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+/// Where to go after signing in or choosing a language: a path on this desk, never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if (path.starts_with("/desk") || path.starts_with("/verzoek"))
+                && !path.contains("//")
+                && !path.contains('\\') =>
+        {
+            path.to_string()
+        }
+        _ => "/desk".to_string(),
+    }
+}
+
+fn encode_query_value(value: &str) -> String {
+    serde_urlencoded::to_string([("", value)])
+        .map(|pair| pair.trim_start_matches('=').to_string())
+        .unwrap_or_default()
+}
+
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// What every staff page knows: who is signed in, in which language, the CSRF token its forms
+/// send, and which part of the navigation is active.
+pub fn staff_context(user: &DeskUser, lang: Lang, active: &str) -> minijinja::Value {
+    use crate::auth::Permission;
+    let role = user.user.role;
+    minijinja::context! {
+        lang => lang.code(),
+        csrf => user.csrf.clone(),
+        active => active,
+        user => minijinja::context! {
+            username => user.user.username.clone(),
+            display_name => user.user.display_name.clone(),
+            role => role.as_str(),
+            approves => role.allows(Permission::ApproveRequests),
+            reads_register => role.allows(Permission::ReadRegister),
+            manages_retention => role.allows(Permission::ManageRetention),
+        },
+    }
+}
+
+/// Renders a page with the headers every desk page carries: never cached (it shows personal
+/// data), never framed, scripts only from the desk itself.
+pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> HttpResponse {
+    match TEMPLATES
+        .get_template(template)
+        .and_then(|page| page.render(context))
+    {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header(("Referrer-Policy", "same-origin"))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .insert_header((
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ))
+            .body(html),
+        Err(error) => {
+            tracing::error!(%error, template, "a desk page could not be rendered");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+pub fn ok(template: &str, context: minijinja::Value) -> PageResult {
+    Ok(render(StatusCode::OK, template, context))
+}
+
+async fn asset(name: web::Path<String>) -> HttpResponse {
+    let (body, content_type) = match name.as_str() {
+        "desk.css" => (include_str!("../../../templates/desk/desk.css"), "text/css"),
+        "desk.js" => (
+            include_str!("../../../templates/desk/desk.js"),
+            "text/javascript",
+        ),
+        _ => return ApiError::NoRoute.error_response(),
+    };
+    HttpResponse::Ok()
+        .content_type(format!("{content_type}; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(body)
+}
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../../../templates/desk/", $name)))),*]
+    };
+}
+
+static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    let mut env = minijinja::Environment::new();
+    for (name, source) in templates![
+        "base.html",
+        "error.html",
+        "sign_in.html",
+        "queue.html",
+        "new_request.html",
+        "request.html",
+        "approvals.html",
+        "dashboard.html",
+        "catalog.html",
+        "retention.html",
+        "public_form.html",
+        "public_confirm.html",
+    ] {
+        env.add_template(name, source)
+            .expect("the desk templates are valid");
+    }
+    env.add_function("t", translate);
+    env.add_function("label", labels::label);
+    env.add_filter("when", when);
+    env
+});
+
+/// `{{ t("Nederlands", "English") }}`: the text in the page's language.
+fn translate(state: &minijinja::State, nl: String, en: String) -> String {
+    match state.lookup("lang").as_ref().and_then(|l| l.as_str()) {
+        Some("en") => en,
+        _ => nl,
+    }
+}
+
+/// `2026-12-01T09:30:12.123` as `2026-12-01 09:30` (UTC, as stored).
+fn when(value: String) -> String {
+    let trimmed: String = value.chars().take(16).collect();
+    trimmed.replace('T', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_on_the_desk_are_followed() {
+        assert_eq!(safe_next(Some("/desk/requests/1")), "/desk/requests/1");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/desk");
+        assert_eq!(safe_next(Some("//evil.example/desk")), "/desk");
+        assert_eq!(safe_next(Some("/desk//evil")), "/desk");
+        assert_eq!(safe_next(Some("/desk\\evil")), "/desk");
+        assert_eq!(safe_next(None), "/desk");
+    }
+}

@@ -1,0 +1,98 @@
+//! The privacy officer's pages: approvals waiting, the dashboard with its weekly chart, the
+//! catalog and Art. 30 register with their gaps, and the retention rules with their sweep runs.
+
+use super::session::DeskUser;
+use super::{chart, ok, staff_context, Lang, PageResult};
+use crate::api::AppState;
+use crate::auth::Permission;
+use crate::catalog::model::{Activity, System};
+use crate::requests::model::RequestState;
+use crate::requests::overview::QueueFilter;
+use actix_web::{web, HttpRequest};
+
+/// How many sweep runs the retention page lists.
+const RUNS_SHOWN: i64 = 30;
+
+/// `GET /desk/approvals`: proposed outcomes, above all refusals, waiting for an officer.
+pub async fn approvals(
+    state: web::Data<AppState>,
+    user: DeskUser,
+    request: HttpRequest,
+) -> PageResult {
+    user.require(Permission::ApproveRequests)?;
+    let filter = QueueFilter {
+        states: vec![RequestState::AwaitingApproval],
+        ..QueueFilter::default()
+    };
+    let waiting = state.requests.queue(filter, 0, 200).await?;
+    let mut requests = Vec::with_capacity(waiting.items.len());
+    for item in waiting.items {
+        requests.push(state.requests.get(item.id).await?);
+    }
+    ok(
+        "approvals.html",
+        minijinja::context! {
+            requests => requests,
+            ..staff_context(&user, Lang::of(&request), "approvals")
+        },
+    )
+}
+
+/// `GET /desk/dashboard`: the figures of `/api/v1/stats` and the weekly chart.
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    user: DeskUser,
+    request: HttpRequest,
+) -> PageResult {
+    user.require(Permission::ApproveRequests)?;
+    let stats = state.requests.stats().await?;
+    let lang = Lang::of(&request);
+    let chart = chart::weekly(&stats.weeks, lang);
+    ok(
+        "dashboard.html",
+        minijinja::context! {
+            stats => stats,
+            chart => minijinja::Value::from_safe_string(chart),
+            ..staff_context(&user, lang, "dashboard")
+        },
+    )
+}
+
+/// `GET /desk/catalog`: the systems, the activities and the register's gaps.
+pub async fn catalog(
+    state: web::Data<AppState>,
+    user: DeskUser,
+    request: HttpRequest,
+) -> PageResult {
+    user.require(Permission::ReadRegister)?;
+    let systems = crate::catalog::list::<System>(&state.store).await?;
+    let activities = crate::catalog::list::<Activity>(&state.store).await?;
+    let register = crate::catalog::register(&state.store).await?;
+    ok(
+        "catalog.html",
+        minijinja::context! {
+            systems => systems,
+            activities => activities,
+            register => register,
+            ..staff_context(&user, Lang::of(&request), "catalog")
+        },
+    )
+}
+
+/// `GET /desk/retention`: the rules in force and the latest sweep runs, with a dry-run button.
+pub async fn retention(
+    state: web::Data<AppState>,
+    user: DeskUser,
+    request: HttpRequest,
+) -> PageResult {
+    user.require(Permission::ManageRetention)?;
+    let runs = state.sweeps.runs(None, RUNS_SHOWN).await?;
+    ok(
+        "retention.html",
+        minijinja::context! {
+            rules => state.sweeps.policies().retention.clone(),
+            runs => runs,
+            ..staff_context(&user, Lang::of(&request), "retention")
+        },
+    )
+}

@@ -1,0 +1,42 @@
+//! The person's own pages: the request form and the page to confirm it with the e-mailed code.
+//! Both post to the public JSON API (`/api/v1/public/…`), which needs no session and so no CSRF
+//! token: it is rate-limited and takes only JSON, which no other site's form can send.
+
+use super::{ok, Lang, PageResult};
+use crate::requests::model::RequestKind;
+use actix_web::{web, HttpRequest};
+use strum::VariantArray;
+
+/// The page language for a person: their choice if they made one, else their browser's first
+/// language if it is English, else Dutch.
+fn person_lang(request: &HttpRequest) -> Lang {
+    if request.cookie(super::LANGUAGE_COOKIE).is_some() {
+        Lang::of(request)
+    } else if crate::api::public::prefers_english(request) {
+        Lang::En
+    } else {
+        Lang::Nl
+    }
+}
+
+/// `GET /verzoek`
+pub async fn request_form(request: HttpRequest) -> PageResult {
+    ok(
+        "public_form.html",
+        minijinja::context! {
+            lang => person_lang(&request).code(),
+            kinds => super::agent::names(RequestKind::VARIANTS),
+        },
+    )
+}
+
+/// `GET /verzoek/{reference}`: where the form sends the person once it is in.
+pub async fn confirm_form(request: HttpRequest, reference: web::Path<String>) -> PageResult {
+    ok(
+        "public_confirm.html",
+        minijinja::context! {
+            lang => person_lang(&request).code(),
+            reference => reference.into_inner(),
+        },
+    )
+}

@@ -57,6 +57,11 @@ backend_tests! { browser;
         let id = path.strip_prefix("/desk/requests/").expect("on the request's page").to_string();
         assert!(browser.text("h1").await.contains("Verwijdering"), "Dutch by default");
         assert!(browser.text("#identity-state").await.contains("anna"));
+        browser.goto("/desk").await;
+        assert!(browser.text("#queue").await.contains("Jan de Vries"), "the new request is in the queue");
+        browser.screenshot("queue").await;
+        browser.goto(&path).await;
+        browser.screenshot("request-checklist").await;
 
         // The checklist: one recipient had nothing, everything else is done with evidence.
         let mut not_applicable = 0;
@@ -85,7 +90,8 @@ backend_tests! { browser;
         assert!(browser.text("#letters").await.contains("Bevestiging verwijdering"));
         browser.click_and_wait("#complete button").await;
         assert_eq!(browser.text("#state").await, "Afgehandeld");
-        assert!(browser.text("#timeline").await.contains("erasure_confirmation") || browser.text("#timeline").await.contains("letter"));
+        let timeline = browser.text("#timeline").await;
+        assert!(timeline.contains("letter erasure_confirmation queued"), "the timeline shows the steps: {timeline}");
         browser.screenshot("request-completed").await;
         browser.close().await;
 
@@ -132,6 +138,8 @@ backend_tests! { browser;
         browser.screenshot("dashboard").await;
         browser.goto("/desk/catalog").await;
         assert!(browser.exists("#activities").await && browser.exists("#systems").await);
+        let csv = app.client.get(app.url("/api/v1/ropa?format=csv")).header("Cookie", browser.session_cookie().await).send().await.unwrap();
+        assert_eq!(csv.status(), 200, "the register's export link works with the desk session");
         browser.screenshot("catalog").await;
         browser.goto("/desk/retention").await;
         browser.click_and_wait("#dry-run button").await;

@@ -7,7 +7,7 @@ use crate::api::AppState;
 use crate::auth::Permission;
 use crate::mail::letters::LetterKind;
 use crate::requests::model::{
-    Channel, PauseReason, RefusalGround, RequestKind, RequestState, VerificationMethod,
+    Channel, RefusalGround, RequestKind, RequestState, VerificationMethod,
 };
 use crate::requests::overview::QueueFilter;
 use actix_web::{web, HttpRequest};
@@ -88,12 +88,10 @@ pub async fn request_page(
     } else {
         None
     };
-    let answer = crate::requests::letters::answer_letter(view.kind);
+    // The letters an agent sends by themselves; a refusal goes out with its approval.
     let letter_kinds = [
-        answer,
+        crate::requests::letters::answer_letter(view.kind),
         LetterKind::ClarificationQuestion,
-        LetterKind::ExtensionNotice,
-        LetterKind::Refusal,
     ];
     ok(
         "request.html",
@@ -104,10 +102,8 @@ pub async fn request_page(
             reachable => reachable,
             packages => packages,
             letter_kinds => letter_kinds.iter().map(|k| <&str>::from(*k)).collect::<Vec<_>>(),
-            letters_needing_message => LetterKind::VARIANTS.iter().filter(|k| k.needs_message()).map(|k| <&str>::from(*k)).collect::<Vec<_>>(),
             methods => names(VerificationMethod::VARIANTS),
             grounds => names(RefusalGround::VARIANTS),
-            pause_reasons => names(PauseReason::VARIANTS),
             can_work => user.user.role.allows(Permission::WorkRequests),
             ..staff_context(&user, Lang::of(&request), "queue")
         },

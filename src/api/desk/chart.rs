@@ -29,7 +29,7 @@ pub fn weekly(weeks: &[WeekFigures], lang: Lang) -> String {
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let max = weeks.iter().map(|w| w.received).max().unwrap_or(0).max(1);
-    // A round top for the count axis: 1, 2, 5, 10, 20, 50, …
+    // A round top for the count axis that divides into quarters: 4, 8, 20, 40, 80, 200, …
     let top = nice_ceiling(max);
     let slot = plot_w / weeks.len().max(1) as f64;
     let y_of_count = |n: i64| TOP + plot_h - plot_h * n as f64 / top as f64;
@@ -106,10 +106,9 @@ pub fn weekly(weeks: &[WeekFigures], lang: Lang) -> String {
 fn nice_ceiling(n: i64) -> i64 {
     let mut magnitude = 1;
     loop {
-        for step in [1, 2, 5] {
+        for step in [4, 8, 20] {
             if step * magnitude >= n {
-                // The axis is drawn in quarters: keep them whole numbers.
-                return (step * magnitude).max(4);
+                return step * magnitude;
             }
         }
         magnitude *= 10;
@@ -152,8 +151,8 @@ mod tests {
         );
         assert!(svg.contains("<polyline"));
         assert!(
-            svg.contains(">10</text>"),
-            "8 requests make a count axis up to 10"
+            svg.contains(">8</text>"),
+            "8 requests make a count axis up to 8"
         );
     }
 
@@ -161,8 +160,9 @@ mod tests {
     fn the_count_axis_is_round() {
         assert_eq!(nice_ceiling(0), 4);
         assert_eq!(nice_ceiling(3), 4);
-        assert_eq!(nice_ceiling(7), 10);
+        assert_eq!(nice_ceiling(7), 8);
         assert_eq!(nice_ceiling(11), 20);
-        assert_eq!(nice_ceiling(260), 500);
+        assert_eq!(nice_ceiling(21), 40);
+        assert_eq!(nice_ceiling(260), 400);
     }
 }

@@ -171,6 +171,8 @@ backend_tests! { browser;
         browser.goto("/verzoek").await;
         assert!(browser.exists("#public-request label[for=email]").await);
         browser.screenshot("public-form").await;
+        let odd = app.client.get(app.url("/verzoek/..%2F..%2Fauth%2Ftoken")).send().await.unwrap();
+        assert_eq!(odd.status(), 404, "only a reference opens the confirmation page");
         browser.close().await;
         // Without a session, a page sends the visitor to sign in.
         let response = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()

@@ -249,6 +249,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
     for (name, source) in templates![
         "base.html",
+        "forms.html",
         "error.html",
         "sign_in.html",
         "queue.html",

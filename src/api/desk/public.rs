@@ -30,8 +30,12 @@ pub async fn request_form(request: HttpRequest) -> PageResult {
     )
 }
 
-/// `GET /verzoek/{reference}`: where the form sends the person once it is in.
+/// `GET /verzoek/{reference}`: where the form sends the person once it is in. The reference
+/// goes into the form's API path, so only the shape loket gives references is accepted.
 pub async fn confirm_form(request: HttpRequest, reference: web::Path<String>) -> PageResult {
+    if !is_reference(&reference) {
+        return Err(crate::api::error::ApiError::NoRoute.into());
+    }
     ok(
         "public_confirm.html",
         minijinja::context! {
@@ -39,4 +43,23 @@ pub async fn confirm_form(request: HttpRequest, reference: web::Path<String>) ->
             reference => reference.into_inner(),
         },
     )
+}
+
+/// `AVG-2026-K7Q2M9XP`: letters, digits and dashes, not too long.
+fn is_reference(text: &str) -> bool {
+    (1..=40).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_references_reach_the_confirmation_form() {
+        assert!(super::is_reference("AVG-2026-K7Q2M9XP"));
+        assert!(!super::is_reference("../../auth/token"));
+        assert!(!super::is_reference("AVG-2026\\"));
+        assert!(!super::is_reference(""));
+    }
 }

@@ -31,7 +31,6 @@ pub use registry::Connectors;
 use crate::catalog::model::{is_sql_identifier, IdentifierKind, SqlMapping, SqlTable, Validate};
 use crate::error::FieldError;
 use chrono::NaiveDateTime;
-use diesel::sql_types::BigInt;
 use hmac::{Hmac, Mac};
 use schema::{Schema, TextPair};
 use serde::{Deserialize, Serialize};
@@ -39,7 +38,7 @@ use sha2::Sha256;
 use statement::Statement;
 use std::collections::BTreeMap;
 use std::io::Write;
-use target::TargetConnection;
+use target::{TargetConnection, TargetError};
 
 /// Rows per table, by table name.
 pub type TableCounts = BTreeMap<String, u64>;
@@ -778,7 +777,7 @@ impl Layout {
     /// A database error as the caller may see it: quoted values masked unless they are names
     /// from the mapping, since databases quote the offending value (`invalid input syntax for
     /// type integer: "jan@example.nl"`).
-    fn failed(&self, error: diesel::result::Error) -> ConnectorError {
+    fn failed(&self, error: TargetError) -> ConnectorError {
         let is_name = |quoted: &str| {
             self.mapping
                 .tables
@@ -794,12 +793,6 @@ impl Layout {
 
 // --- execution --------------------------------------------------------------------------------
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 fn execute(conn: &mut TargetConnection, layout: &Layout, statement: &Statement) -> Result<u64> {
     let rows = conn.execute(statement).map_err(|e| layout.failed(e))?;
     Ok(u64::try_from(rows).unwrap_or(u64::MAX))
@@ -810,7 +803,7 @@ fn load(
     layout: &Layout,
     statement: &Statement,
 ) -> Result<Vec<TextPair>> {
-    conn.load(statement).map_err(|e| layout.failed(e))
+    conn.load_pairs(statement).map_err(|e| layout.failed(e))
 }
 
 fn count(
@@ -820,10 +813,8 @@ fn count(
     scope: Scope<'_>,
 ) -> Result<u64> {
     let statement = layout.scoped("SELECT COUNT(*) AS n FROM ", table, scope);
-    let rows: Vec<Count> = conn.load(&statement).map_err(|e| layout.failed(e))?;
-    Ok(rows
-        .first()
-        .map_or(0, |row| u64::try_from(row.n).unwrap_or(0)))
+    let n = conn.count(&statement).map_err(|e| layout.failed(e))?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 fn delete(

@@ -3,10 +3,9 @@
 
 use super::dialect::Dialect;
 use super::statement::Statement;
-use super::target::TargetConnection;
+use super::target::{TargetConnection, TargetResult};
 use crate::catalog::model::SqlMapping;
 use diesel::sql_types::Text;
-use diesel::QueryResult;
 use std::collections::HashMap;
 
 /// Two text columns `a` and `b`, the shape of every small lookup the connector makes.
@@ -30,7 +29,7 @@ impl Schema {
         conn: &mut TargetConnection,
         dialect: Dialect,
         mapping: &SqlMapping,
-    ) -> QueryResult<Self> {
+    ) -> TargetResult<Self> {
         let mut tables = HashMap::new();
         for table in &mapping.tables {
             let mut statement = Statement::new(dialect);
@@ -38,7 +37,7 @@ impl Schema {
             // The query carries its own placeholder; only the value is added.
             let statement = statement.with_bound_text(&table.name);
             let columns: HashMap<String, String> = conn
-                .load::<TextPair>(&statement)?
+                .load_pairs(&statement)?
                 .into_iter()
                 .filter_map(|pair| Some((pair.a?, pair.b.unwrap_or_default())))
                 .collect();

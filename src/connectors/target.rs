@@ -1,32 +1,53 @@
 //! The connection to an organisation's database: SQLite, PostgreSQL or MySQL/MariaDB. Separate
 //! from loket's own store ([`crate::db::DbConnection`]), which never speaks MySQL.
 //!
-//! Statements are built at run time with a varying number of parameters, so each is bound as a
-//! boxed raw query on the concrete connection; [`on_backend!`] writes that code once for all three.
+//! SQLite and PostgreSQL go through diesel: statements are built at run time with a varying
+//! number of parameters, so each is bound as a boxed raw query on the concrete connection.
+//! MySQL/MariaDB goes through the pure-Rust `mysql` driver, so that building loket needs no
+//! system client library (libmysqlclient). The connector reads only two row shapes, a count and
+//! a pair of texts ([`TextPair`]), so each driver implements just those.
 
 use super::dialect::Dialect;
+use super::schema::TextPair;
 use super::statement::{Statement, Value};
 use super::ConnectorError;
 use diesel::backend::Backend;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::mysql::{Mysql, MysqlConnection};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, QueryId, SqlQuery};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{HasSqlType, Text, Timestamp};
+use diesel::sql_types::{BigInt, HasSqlType, Text, Timestamp};
 use diesel::sqlite::{Sqlite, SqliteConnection};
-use diesel::QueryResult;
+use mysql::prelude::Queryable as _;
 
 pub enum TargetConnection {
     Sqlite(SqliteConnection),
     Postgres(PgConnection),
-    Mysql(MysqlConnection),
+    Mysql(mysql::Conn),
 }
 
-/// Runs `$body` with `$conn` bound to the concrete connection and `$db` to its backend type.
+/// What a driver reported. Only its text is ever shown, after names and values are masked.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    Diesel(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Mysql(#[from] mysql::Error),
+}
+
+pub type TargetResult<T> = Result<T, TargetError>;
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Runs `$body` with `$conn` bound to the concrete diesel connection and `$db` to its backend
+/// type; `$mysql` handles the MySQL driver's connection.
 macro_rules! on_backend {
-    ($target:expr, $conn:ident, $db:ident => $body:expr) => {
+    ($target:expr, $conn:ident, $db:ident => $body:expr, $my:ident => $mysql:expr) => {
         match $target {
             TargetConnection::Sqlite($conn) => {
                 #[allow(dead_code)]
@@ -38,11 +59,7 @@ macro_rules! on_backend {
                 type $db = Pg;
                 $body
             }
-            TargetConnection::Mysql($conn) => {
-                #[allow(dead_code)]
-                type $db = Mysql;
-                $body
-            }
+            TargetConnection::Mysql($my) => $mysql,
         }
     };
 }
@@ -61,20 +78,44 @@ impl TargetConnection {
                 Ok(TargetConnection::Sqlite(conn))
             }),
             Dialect::Postgres => PgConnection::establish(address).map(TargetConnection::Postgres),
-            Dialect::Mysql => MysqlConnection::establish(address).map(TargetConnection::Mysql),
+            Dialect::Mysql => return mysql_connect(address).map(TargetConnection::Mysql),
         };
         connected.map_err(|e| e.to_string())
     }
 
-    pub fn execute(&mut self, statement: &Statement) -> QueryResult<usize> {
-        on_backend!(self, conn, DB => bound::<DB>(statement).execute(conn))
+    pub fn execute(&mut self, statement: &Statement) -> TargetResult<usize> {
+        on_backend!(self,
+            conn, DB => Ok(bound::<DB>(statement).execute(conn)?),
+            conn => {
+                conn.exec_drop(statement.sql(), mysql_params(statement))?;
+                Ok(usize::try_from(conn.affected_rows()).unwrap_or(usize::MAX))
+            }
+        )
     }
 
-    pub fn load<R>(&mut self, statement: &Statement) -> QueryResult<Vec<R>>
-    where
-        R: QueryableByName<Sqlite> + QueryableByName<Pg> + QueryableByName<Mysql> + 'static,
-    {
-        on_backend!(self, conn, DB => bound::<DB>(statement).load::<R>(conn))
+    /// Rows of two nullable text columns named `a` and `b`.
+    pub fn load_pairs(&mut self, statement: &Statement) -> TargetResult<Vec<TextPair>> {
+        on_backend!(self,
+            conn, DB => Ok(bound::<DB>(statement).load::<TextPair>(conn)?),
+            conn => {
+                let rows: Vec<(Option<String>, Option<String>)> =
+                    conn.exec(statement.sql(), mysql_params(statement))?;
+                Ok(rows.into_iter().map(|(a, b)| TextPair { a, b }).collect())
+            }
+        )
+    }
+
+    /// The first column of the first row as a count (`SELECT COUNT(*) AS n …`); 0 when no row.
+    pub fn count(&mut self, statement: &Statement) -> TargetResult<i64> {
+        on_backend!(self,
+            conn, DB => Ok(bound::<DB>(statement)
+                .load::<Count>(conn)?
+                .first()
+                .map_or(0, |row| row.n)),
+            conn => Ok(conn
+                .exec_first::<i64, _, _>(statement.sql(), mysql_params(statement))?
+                .unwrap_or(0))
+        )
     }
 
     /// Runs `work` in one transaction: all of it commits, or none. SQLite takes the write lock
@@ -82,7 +123,7 @@ impl TargetConnection {
     /// `failed` turns an error of the transaction itself into the caller's error.
     pub fn transaction<T>(
         &mut self,
-        failed: impl Fn(diesel::result::Error) -> ConnectorError,
+        failed: impl Fn(TargetError) -> ConnectorError,
         work: impl FnOnce(&mut Self) -> Result<T, ConnectorError>,
     ) -> Result<T, ConnectorError> {
         self.begin().map_err(&failed)?;
@@ -99,23 +140,90 @@ impl TargetConnection {
         }
     }
 
-    fn begin(&mut self) -> QueryResult<()> {
+    fn begin(&mut self) -> TargetResult<()> {
         match self {
             TargetConnection::Sqlite(c) => {
-                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
             }
-            TargetConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
-            TargetConnection::Mysql(c) => AnsiTransactionManager::begin_transaction(c),
+            TargetConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+            TargetConnection::Mysql(c) => c.query_drop("START TRANSACTION")?,
         }
+        Ok(())
     }
 
-    fn finish(&mut self, commit: bool) -> QueryResult<()> {
-        on_backend!(self, conn, DB => if commit {
-            AnsiTransactionManager::commit_transaction(conn)
-        } else {
-            AnsiTransactionManager::rollback_transaction(conn)
-        })
+    fn finish(&mut self, commit: bool) -> TargetResult<()> {
+        on_backend!(self,
+            conn, DB => Ok(if commit {
+                AnsiTransactionManager::commit_transaction(conn)?
+            } else {
+                AnsiTransactionManager::rollback_transaction(conn)?
+            }),
+            conn => Ok(conn.query_drop(if commit { "COMMIT" } else { "ROLLBACK" })?)
+        )
     }
+}
+
+/// Connects to MySQL/MariaDB. The URL takes MySQL's own `ssl-mode` (or `ssl_mode`) parameter:
+/// `required` encrypts without checking the server's certificate, `verify_ca` and
+/// `verify_identity` check it (against `ssl-ca=/path/to/ca.pem` when given, else the bundled
+/// web roots; `verify_ca` does not compare the host name). Without it the connection is plain.
+fn mysql_connect(address: &str) -> Result<mysql::Conn, String> {
+    let (base, query) = address.split_once('?').unwrap_or((address, ""));
+    let mut passed = Vec::new();
+    let mut ssl_mode = None;
+    let mut ssl_ca = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("ssl-mode" | "ssl_mode" | "sslmode", mode)) => {
+                ssl_mode = Some(mode.to_ascii_lowercase())
+            }
+            Some(("ssl-ca" | "ssl_ca" | "sslrootcert", path)) => ssl_ca = Some(path.to_string()),
+            _ => passed.push(pair),
+        }
+    }
+    let url = if passed.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", passed.join("&"))
+    };
+    let opts = mysql::Opts::from_url(&url).map_err(|e| e.to_string())?;
+    let ssl = match ssl_mode.as_deref() {
+        None | Some("disabled") | Some("preferred") => None,
+        Some("required") => Some(
+            mysql::SslOpts::default()
+                .with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true),
+        ),
+        Some("verify_ca") => {
+            Some(mysql::SslOpts::default().with_danger_skip_domain_validation(true))
+        }
+        Some("verify_identity") => Some(mysql::SslOpts::default()),
+        Some(other) => {
+            return Err(format!(
+                "unknown ssl-mode `{other}` (disabled, required, verify_ca or verify_identity)"
+            ))
+        }
+    }
+    .map(|ssl| ssl.with_root_cert_path(ssl_ca.map(std::path::PathBuf::from)));
+    let builder = mysql::OptsBuilder::from_opts(opts).ssl_opts(ssl);
+    mysql::Conn::new(builder).map_err(|e| e.to_string())
+}
+
+/// The statement's values as the MySQL driver's positional parameters.
+fn mysql_params(statement: &Statement) -> mysql::Params {
+    if statement.binds().is_empty() {
+        return mysql::Params::Empty;
+    }
+    mysql::Params::Positional(
+        statement
+            .binds()
+            .iter()
+            .map(|value| match value {
+                Value::Text(text) => mysql::Value::from(text.as_str()),
+                Value::Timestamp(at) => mysql::Value::from(*at),
+            })
+            .collect(),
+    )
 }
 
 /// The statement as a query with every value bound in order.

@@ -3,10 +3,10 @@
 //! created fresh and dropped afterwards so tests never see each other's rows. loket's own store
 //! and the organisation databases its connectors reach are both made here.
 
-use diesel::mysql::MysqlConnection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
+use mysql::prelude::Queryable as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetKind {
@@ -65,9 +65,8 @@ impl TargetDb {
             .ok()
             .filter(|url| !url.is_empty())?;
         let name = unique_name();
-        let mut conn = MysqlConnection::establish(&admin).expect("connect to test MySQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
+        let mut conn = mysql::Conn::new(admin.as_str()).expect("connect to test MySQL");
+        conn.query_drop(format!("CREATE DATABASE {name}"))
             .expect("create test database");
         Some(Self::created(TargetKind::Mysql, admin, name))
     }
@@ -112,9 +111,7 @@ impl TargetDb {
             TargetKind::Postgres => {
                 Raw::Postgres(PgConnection::establish(&self.url).expect("connect"))
             }
-            TargetKind::Mysql => {
-                Raw::Mysql(MysqlConnection::establish(&self.url).expect("connect"))
-            }
+            TargetKind::Mysql => Raw::Mysql(mysql::Conn::new(self.url.as_str()).expect("connect")),
         }
     }
 
@@ -137,9 +134,12 @@ impl Drop for TargetDb {
             TargetKind::Postgres => PgConnection::establish(admin).ok().map(|mut conn| {
                 diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut conn)
+                    .map_err(|e| e.to_string())
             }),
-            TargetKind::Mysql => MysqlConnection::establish(admin).ok().map(|mut conn| {
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn)
+            TargetKind::Mysql => mysql::Conn::new(admin.as_str()).ok().map(|mut conn| {
+                conn.query_drop(format!("DROP DATABASE IF EXISTS {name}"))
+                    .map(|()| 0)
+                    .map_err(|e| e.to_string())
             }),
             TargetKind::Sqlite => None,
         };
@@ -171,7 +171,7 @@ fn replace_database(url: &str, name: &str) -> String {
 pub enum Raw {
     Sqlite(SqliteConnection),
     Postgres(PgConnection),
-    Mysql(MysqlConnection),
+    Mysql(mysql::Conn),
 }
 
 #[derive(QueryableByName)]
@@ -184,9 +184,12 @@ impl Raw {
     /// Runs `sql`; returns the rows it changed.
     pub fn execute(&mut self, sql: &str) -> usize {
         let result = match self {
-            Raw::Sqlite(c) => diesel::sql_query(sql).execute(c),
-            Raw::Postgres(c) => diesel::sql_query(sql).execute(c),
-            Raw::Mysql(c) => diesel::sql_query(sql).execute(c),
+            Raw::Sqlite(c) => diesel::sql_query(sql).execute(c).map_err(|e| e.to_string()),
+            Raw::Postgres(c) => diesel::sql_query(sql).execute(c).map_err(|e| e.to_string()),
+            Raw::Mysql(c) => c
+                .query_drop(sql)
+                .map(|()| usize::try_from(c.affected_rows()).unwrap_or(usize::MAX))
+                .map_err(|e| e.to_string()),
         };
         result.unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
@@ -194,10 +197,19 @@ impl Raw {
     /// `sql` must select one `COUNT(*) AS n`.
     pub fn count(&mut self, sql: &str) -> i64 {
         let result = match self {
-            Raw::Sqlite(c) => diesel::sql_query(sql).get_result::<Count>(c),
-            Raw::Postgres(c) => diesel::sql_query(sql).get_result::<Count>(c),
-            Raw::Mysql(c) => diesel::sql_query(sql).get_result::<Count>(c),
+            Raw::Sqlite(c) => diesel::sql_query(sql)
+                .get_result::<Count>(c)
+                .map(|row| row.n)
+                .map_err(|e| e.to_string()),
+            Raw::Postgres(c) => diesel::sql_query(sql)
+                .get_result::<Count>(c)
+                .map(|row| row.n)
+                .map_err(|e| e.to_string()),
+            Raw::Mysql(c) => c
+                .query_first::<i64, _>(sql)
+                .map(|n| n.unwrap_or(0))
+                .map_err(|e| e.to_string()),
         };
-        result.unwrap_or_else(|e| panic!("{sql}: {e}")).n
+        result.unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }

@@ -33,6 +33,10 @@ pub struct Cli {
 enum Command {
     /// Start the desk: migrate the database, then serve the HTTP API until stopped
     Serve,
+    /// Set up a demo: a telecom's CRM and billing databases (SQLite, in {data_dir}/demo) wired as
+    /// connectors, the example catalog, an agent and a privacy officer, and a queue of requests.
+    /// Keeps whatever already exists; then start the desk with `loket serve`
+    Demo,
     /// Apply pending database migrations and exit
     Migrate,
     /// Manage staff accounts (agents, privacy officers, admins, service accounts)
@@ -206,6 +210,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             app.run_until_stopped().await?;
             tracing::info!("loket stopped");
         }
+        Command::Demo => demo(&settings, cli.config).await?,
         Command::Migrate => {
             open_store(&settings).await?;
             println!("database is up to date");
@@ -235,8 +240,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
             println!(
-                "policies in {} are valid: {} retention rules",
-                settings.policies_dir.display(),
+                "{} are valid: {} retention rules",
+                crate::startup::policies_origin(&settings),
                 policies.retention.len()
             );
         }
@@ -262,6 +267,36 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(settings: &Settings, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let options = crate::demo::DemoOptions {
+        config_file: config.unwrap_or_else(|| PathBuf::from("loket.toml")),
+        ask: std::io::stdin().is_terminal(),
+    };
+    let report = crate::demo::run(settings, &options).await?;
+    for line in &report.lines {
+        println!("{line}");
+    }
+    if !report.accounts.is_empty() {
+        println!(
+            "\nSign in at {}/desk with (shown only now):",
+            settings.public_url
+        );
+        for (username, role, password) in &report.accounts {
+            println!("  {username:<8} {password}   ({})", role.as_str());
+        }
+    }
+    println!(
+        "\nNext: `loket serve`, then open {}/desk.",
+        settings.public_url
+    );
+    if !report.configured {
+        println!(
+            "(add the [connectors] lines above first, or the desk cannot reach the demo databases)"
+        );
+    }
+    Ok(())
 }
 
 async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
@@ -320,26 +355,28 @@ async fn check_connectors(settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(settings).await?;
     let (secrets, _) = settings.secrets()?;
     let connectors = crate::startup::connectors_of(settings, &secrets);
+    let policies = crate::startup::load_policies(settings)?;
     let systems = crate::catalog::list::<crate::catalog::model::System>(&store).await?;
-    let results = tokio::task::spawn_blocking(move || connectors.check_all(&systems)).await?;
-    let mut failed = false;
-    for (system, checked) in &results {
-        match checked {
-            Ok(()) => println!("{system}: ready"),
-            // The error names the system itself.
-            Err(error) => {
-                failed = true;
-                println!("{error}");
-            }
+    let results = tokio::task::spawn_blocking(move || {
+        crate::retention::fit::check_systems(&connectors, &systems, &policies.retention)
+    })
+    .await?;
+    for checked in &results {
+        if checked.is_ready() {
+            println!("{}: ready", checked.system);
+        }
+        // Each problem names the system itself.
+        for problem in &checked.problems {
+            println!("{problem}");
         }
     }
     if results.is_empty() {
         println!("no system in the catalog has connector: sql");
     }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
+    Ok(if results.iter().all(|checked| checked.is_ready()) {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 

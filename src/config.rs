@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The URL schemes an SQL connector accepts.
+/// Where the policy files are read from unless configured otherwise.
+pub const DEFAULT_POLICIES_DIR: &str = "policies";
+
 pub const CONNECTOR_SCHEMES: &[&str] = &["sqlite://", "postgres://", "postgresql://", "mysql://"];
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +91,7 @@ pub struct Settings {
     /// Where people reach loket: the base of links in letters (status pages, downloads).
     pub public_url: String,
     /// The directory of policy files (`*.yaml`); `serve` refuses to start on an invalid one.
+    /// When it is the default (`policies`) and does not exist, the shipped policies are used.
     pub policies_dir: PathBuf,
     /// Requests per minute one IP address may make to the public routes (web form, codes,
     /// status pages).
@@ -181,7 +185,7 @@ impl Default for Settings {
             log_format: LogFormat::Pretty,
             max_body_bytes: 1024 * 1024,
             public_url: "http://127.0.0.1:8080".into(),
-            policies_dir: PathBuf::from("policies"),
+            policies_dir: PathBuf::from(DEFAULT_POLICIES_DIR),
             public_requests_per_minute: 10,
             mail: MailSettings::default(),
             connectors: BTreeMap::new(),
@@ -213,6 +217,12 @@ struct KeyFile {
 }
 
 impl Settings {
+    /// Whether loket uses the policies built into the binary: the default directory is not here
+    /// (a binary started outside the repository). A directory named on purpose must exist.
+    pub fn uses_shipped_policies(&self) -> bool {
+        self.policies_dir == Path::new(DEFAULT_POLICIES_DIR) && !self.policies_dir.is_dir()
+    }
+
     /// Loads settings from `config_file` (if given, it must exist; otherwise `loket.toml` is read
     /// when present) and the environment.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod connectors;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod mail;
 pub mod packages;

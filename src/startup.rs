@@ -31,16 +31,15 @@ impl Application {
             tracing::warn!("{warning}");
         }
         let store = open_store(settings).await?;
-        greet_first_run(&store).await?;
-
         let policies = load_policies(settings)?;
-        let problems = policy_problems(&store, &policies).await?.len();
-        if problems > 0 {
-            // A fresh desk has no catalog yet; that must not stop it from starting.
-            tracing::warn!(
-                problems,
-                "the policies do not match the catalog (an empty catalog?); `loket policies check` lists what"
-            );
+        if !greet_first_run(&store).await? {
+            let problems = policy_problems(&store, &policies).await?.len();
+            if problems > 0 {
+                tracing::warn!(
+                    problems,
+                    "the policies do not match the catalog; `loket policies check` lists what"
+                );
+            }
         }
         let cipher = Cipher::from_secrets(&secrets);
         let policies = Arc::new(policies);
@@ -51,21 +50,13 @@ impl Application {
             connectors.clone(),
             policies.clone(),
         );
-        check_connectors(&store, connectors.clone());
+        check_connectors(&store, connectors.clone(), policies.clone());
         let sweep_scheduler = crate::retention::scheduler::spawn(sweeps.clone());
         let mail_worker = crate::mail::worker::spawn(store.clone(), cipher.clone(), settings)?;
         let waker = mail_worker.waker();
         let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
-        let requests = RequestService::new(
-            store.clone(),
-            cipher,
-            policies,
-            tokens.clone(),
-            &settings.public_url,
-            &settings.mail.from,
-        )
-        .on_mail_queued(Arc::new(move || waker.wake()))
-        .with_connectors(connectors);
+        let requests = request_service(settings, &store, &secrets, policies)
+            .on_mail_queued(Arc::new(move || waker.wake()));
         let state = AppState::new(store, tokens, requests, sweeps);
         let api_config = ApiConfig::new(settings.public_requests_per_minute);
         let listener = TcpListener::bind(&settings.bind)
@@ -118,6 +109,25 @@ impl Application {
     }
 }
 
+/// Request handling as `serve` wires it; the caller adds the outbox worker's wake-up, if any.
+pub fn request_service(
+    settings: &Settings,
+    store: &Store,
+    secrets: &crate::config::Secrets,
+    policies: Arc<Policies>,
+) -> RequestService {
+    let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
+    RequestService::new(
+        store.clone(),
+        Cipher::from_secrets(secrets),
+        policies,
+        tokens,
+        &settings.public_url,
+        &settings.mail.from,
+    )
+    .with_connectors(connectors_of(settings, secrets))
+}
+
 /// Retention sweeps as this configuration has them, for the command line.
 pub fn sweep_service(settings: &Settings, store: &Store) -> anyhow::Result<SweepService> {
     let (secrets, _) = settings.secrets()?;
@@ -129,9 +139,14 @@ pub fn sweep_service(settings: &Settings, store: &Store) -> anyhow::Result<Sweep
     ))
 }
 
-/// Checks in the background that every SQL system's database has the mapped tables and columns,
-/// and logs what is missing; a database that is down must not keep the desk from starting.
-fn check_connectors(store: &Store, connectors: crate::connectors::Connectors) {
+/// Checks in the background that every SQL system's database has the mapped tables and columns
+/// and the columns the retention rules use, and logs what is missing; a database that is down
+/// must not keep the desk from starting.
+fn check_connectors(
+    store: &Store,
+    connectors: crate::connectors::Connectors,
+    policies: Arc<Policies>,
+) {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
         use crate::catalog::Item;
@@ -145,10 +160,15 @@ fn check_connectors(store: &Store, connectors: crate::connectors::Connectors) {
                 return tracing::warn!(%error, "could not read the catalog to check connectors")
             }
         };
-        for (system, checked) in connectors.check_all(&systems) {
-            match checked {
-                Ok(()) => tracing::info!(%system, "connector ready"),
-                Err(error) => tracing::warn!(%system, %error, "connector not ready"),
+        for checked in
+            crate::retention::fit::check_systems(&connectors, &systems, &policies.retention)
+        {
+            let system = &checked.system;
+            if checked.is_ready() {
+                tracing::info!(%system, "connector ready");
+            }
+            for problem in &checked.problems {
+                tracing::warn!(%system, %problem, "connector not ready");
             }
         }
     });
@@ -179,9 +199,23 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 /// Reads the policy files; an invalid policy stops the start, with the file, line and field.
+/// Without a policy directory of its own loket uses the policies it ships with, so the binary
+/// runs from any directory.
 pub fn load_policies(settings: &Settings) -> anyhow::Result<Policies> {
+    if settings.uses_shipped_policies() {
+        return Policies::shipped().map_err(|e| anyhow::anyhow!("the shipped policies: {e}"));
+    }
     Policies::load_dir(&settings.policies_dir)
         .map_err(|e| anyhow::anyhow!("policies in {}: {e}", settings.policies_dir.display()))
+}
+
+/// Where the policies come from, for messages: the directory, or the shipped set.
+pub fn policies_origin(settings: &Settings) -> String {
+    if settings.uses_shipped_policies() {
+        "the shipped policies (no policies/ directory here)".into()
+    } else {
+        format!("policies in {}", settings.policies_dir.display())
+    }
 }
 
 /// Where the policies and the catalog in the database disagree (a rule naming a system the
@@ -194,12 +228,32 @@ pub async fn policy_problems(
     Ok(policies.check_against(&catalog))
 }
 
-/// loket ships no default password: on an empty database it says how to make the first admin.
-async fn greet_first_run(store: &Store) -> anyhow::Result<()> {
-    if UserService::new(store.clone()).count().await? == 0 {
-        let message = "no users yet: create the first admin with `loket user add --username NAME --role admin`";
-        tracing::warn!("{message}");
-        eprintln!("{message}");
+/// loket ships no default password and no catalog: on an empty store it says what to do next
+/// instead of listing what does not match yet. Returns whether it did.
+async fn greet_first_run(store: &Store) -> anyhow::Result<bool> {
+    let users = UserService::new(store.clone()).count().await?;
+    let systems = crate::catalog::list::<crate::catalog::model::System>(store)
+        .await?
+        .len();
+    if users > 0 && systems > 0 {
+        return Ok(false);
     }
-    Ok(())
+    let mut steps =
+        vec!["loket is running, but it has nothing to work with yet. Next:".to_string()];
+    steps.push(
+        "  - to see it work on demo data: stop it, run `loket demo`, and start it again".into(),
+    );
+    if users == 0 {
+        steps.push(
+            "  - or create the first admin: `loket user add --username NAME --role admin`".into(),
+        );
+    }
+    if systems == 0 {
+        steps.push(
+            "  - and import your catalog: `loket catalog import catalog.yaml` (examples/catalog.yaml shows the format)"
+                .into(),
+        );
+    }
+    tracing::info!("{}", steps.join("\n"));
+    Ok(true)
 }

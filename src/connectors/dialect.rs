@@ -99,6 +99,27 @@ impl Dialect {
         self.as_text(&merged)
     }
 
+    /// The query listing the text columns of a table that have a declared maximum length, with
+    /// that length; its one parameter is the table. `None` on SQLite, which stores text of any
+    /// length whatever the declared type says.
+    pub fn lengths_query(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(
+                "SELECT CAST(column_name AS TEXT) AS a, CAST(character_maximum_length AS TEXT) AS b \
+                 FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 \
+                 AND character_maximum_length IS NOT NULL",
+            ),
+            Dialect::Mysql => Some(
+                "SELECT CAST(COLUMN_NAME AS CHAR) AS a, CAST(CHARACTER_MAXIMUM_LENGTH AS CHAR) AS b \
+                 FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+                 AND CHARACTER_MAXIMUM_LENGTH IS NOT NULL",
+            ),
+        }
+    }
+
     /// The query listing a table's columns with their types; its one parameter is the table.
     pub fn columns_query(self) -> &'static str {
         match self {

@@ -118,6 +118,28 @@ pub enum Strategy {
 /// The strategy per column of one table.
 pub type Strategies = BTreeMap<String, Strategy>;
 
+impl Strategy {
+    /// The most characters this strategy writes, where it writes text: a keyed hash is always
+    /// [`KEYED_HASH_LENGTH`] long.
+    pub fn longest_written(&self) -> Option<usize> {
+        match self {
+            Strategy::Null => None,
+            Strategy::Fixed(value) => Some(value.chars().count()),
+            Strategy::KeyedHash => Some(KEYED_HASH_LENGTH),
+        }
+    }
+}
+
+/// A column that something outside the mapping (a retention rule) reads or writes, to be checked
+/// against the live database by [`SqlConnector::unfit_columns`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnUse {
+    pub table: String,
+    pub column: String,
+    /// The longest text written to it, if anything is.
+    pub longest_written: Option<usize>,
+}
+
 /// What an erasure did: rows deleted per table, and rows found but kept in tables under a legal
 /// duty to keep them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -209,6 +231,48 @@ impl SqlConnector {
         } else {
             Err(ConnectorError::Missing(missing))
         }
+    }
+
+    /// Why each of `uses` does not fit the database: its table or column does not exist, or the
+    /// column is declared narrower than the longest value written to it. One entry per misfit,
+    /// with the index of the use it concerns.
+    pub fn unfit_columns(&mut self, uses: &[ColumnUse]) -> Result<Vec<(usize, String)>> {
+        let layout = &self.layout;
+        let mut lengths: BTreeMap<&str, std::collections::HashMap<String, u64>> = BTreeMap::new();
+        let mut unfit = Vec::new();
+        for (index, used) in uses.iter().enumerate() {
+            let system = &layout.system;
+            let (table, column) = (used.table.as_str(), used.column.as_str());
+            if !layout.schema.has_table(table) {
+                unfit.push((index, format!("{system}: table {table} does not exist")));
+                continue;
+            }
+            if !layout.schema.has_column(table, column) {
+                unfit.push((
+                    index,
+                    format!("{system}: table {table} has no column {column}"),
+                ));
+                continue;
+            }
+            let Some(written) = used.longest_written else {
+                continue;
+            };
+            if !lengths.contains_key(table) {
+                let read = Schema::max_lengths(&mut self.conn, layout.dialect, table)
+                    .map_err(|e| layout.failed(e))?;
+                lengths.insert(table, read);
+            }
+            if let Some(limit) = lengths[table].get(column).filter(|l| **l < written as u64) {
+                unfit.push((
+                    index,
+                    format!(
+                        "{system}: column {table}.{column} holds at most {limit} characters, \
+                         but the rule writes {written} there"
+                    ),
+                ));
+            }
+        }
+        Ok(unfit)
     }
 
     /// How many of the person's rows each mapped table holds.
@@ -971,8 +1035,11 @@ fn keyed_hash_prefix() -> &'static str {
     KEYED_HASH_PREFIX
 }
 
-/// `kh:` and the hex HMAC-SHA256 of `value` under `key` (67 characters: the column must hold
-/// them).
+/// How long every keyed hash is: `kh:` and 64 hex digits.
+pub const KEYED_HASH_LENGTH: usize = KEYED_HASH_PREFIX.len() + 64;
+
+/// `kh:` and the hex HMAC-SHA256 of `value` under `key` ([`KEYED_HASH_LENGTH`] characters: the
+/// column must hold them).
 pub fn keyed_hash(key: &[u8], value: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(value.as_bytes());

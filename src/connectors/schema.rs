@@ -48,6 +48,30 @@ impl Schema {
         Ok(Schema { tables })
     }
 
+    /// The declared maximum length of each text column of `table` that has one (PostgreSQL and
+    /// MySQL); empty on SQLite, which does not enforce lengths.
+    pub fn max_lengths(
+        conn: &mut TargetConnection,
+        dialect: Dialect,
+        table: &str,
+    ) -> TargetResult<HashMap<String, u64>> {
+        let Some(query) = dialect.lengths_query() else {
+            return Ok(HashMap::new());
+        };
+        let mut statement = Statement::new(dialect);
+        statement.push(query);
+        let statement = statement.with_bound_text(table);
+        Ok(conn
+            .load_pairs(&statement)?
+            .into_iter()
+            .filter_map(|pair| Some((pair.a?, pair.b?.parse().ok()?)))
+            .collect())
+    }
+
+    pub fn has_table(&self, table: &str) -> bool {
+        self.tables.contains_key(table)
+    }
+
     pub fn has_column(&self, table: &str, column: &str) -> bool {
         self.tables
             .get(table)

@@ -108,9 +108,10 @@ fn check_rule(rule: &RetentionRule, catalog: &CatalogSnapshot) -> Vec<PolicyProb
 }
 
 /// Why the rule cannot sweep its table of `system`, by field: the table must be in the system's
-/// SQL mapping, the anonymised columns must be its personal-data columns, and a restriction needs
-/// its restricted column. Whether the database really has them the connector checks when a sweep
-/// starts (and `counted_from`, rarely personal data, is only known there).
+/// SQL mapping, the column it counts from must be mapped, the anonymised columns must be its
+/// personal-data columns, and a restriction needs its restricted column. Whether the database
+/// really has them, with room for what the rule writes, `loket connectors check` asks the
+/// database itself ([`crate::retention::fit`]).
 fn table_problems(rule: &RetentionRule, system: &System) -> Vec<(String, String)> {
     let Some(table) = &rule.table else {
         return Vec::new();
@@ -146,6 +147,19 @@ fn table_problems(rule: &RetentionRule, system: &System) -> Vec<(String, String)
         );
     };
     let mut problems = Vec::new();
+    if let Some(column) = &rule.counted_from {
+        if !mapped.named_columns().contains(&column.as_str()) {
+            problems.push((
+                "counted_from".to_string(),
+                format!(
+                    "'{column}' is not a column of {table} in the SQL mapping of system '{}' (it maps: {}); \
+                     add it to the table's columns",
+                    system.key,
+                    keys(mapped.named_columns().into_iter())
+                ),
+            ));
+        }
+    }
     for column in rule.anonymise.keys() {
         if !mapped.columns.contains(column) {
             problems.push((

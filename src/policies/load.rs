@@ -46,19 +46,47 @@ pub(super) fn load_dir(dir: &Path) -> Result<Policies, PolicyError> {
             dir.display()
         )));
     }
-    let mut merged = Merged::default();
+    let mut files = Vec::new();
     for path in paths {
         let text = fs::read_to_string(&path).map_err(|source| PolicyError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        let file = path.display().to_string();
-        match parse_file(&file, &text) {
-            Ok(parsed) => merged.add(&file, parsed),
+        files.push((path.display().to_string(), text));
+    }
+    load_files(&dir.display().to_string(), &files)
+}
+
+/// The policy files built into the binary: the `policies/` directory of the source tree.
+pub(super) const SHIPPED: &[(&str, &str)] = &[
+    (
+        "policies/requests.yaml",
+        include_str!("../../policies/requests.yaml"),
+    ),
+    (
+        "policies/retention.yaml",
+        include_str!("../../policies/retention.yaml"),
+    ),
+    (
+        "policies/sweeps.yaml",
+        include_str!("../../policies/sweeps.yaml"),
+    ),
+];
+
+/// Parses and merges `files` (name and text, in order); `origin` names them all in a problem
+/// that concerns none in particular.
+pub(super) fn load_files(
+    origin: &str,
+    files: &[(String, String)],
+) -> Result<Policies, PolicyError> {
+    let mut merged = Merged::default();
+    for (file, text) in files {
+        match parse_file(file, text) {
+            Ok(parsed) => merged.add(file, parsed),
             Err(problems) => merged.problems.extend(problems),
         }
     }
-    merged.finish(dir)
+    merged.finish(origin)
 }
 
 /// The `*.yaml` files directly in `dir`, sorted by name so the rule order does not depend on the
@@ -101,7 +129,7 @@ impl Merged {
         self.rules.extend(parsed.rules);
     }
 
-    fn finish(mut self, dir: &Path) -> Result<Policies, PolicyError> {
+    fn finish(mut self, origin: &str) -> Result<Policies, PolicyError> {
         self.problems.extend(duplicate_names(&self.rules));
         if !self.problems.is_empty() {
             // A file that did not parse may well be the one holding `requests:`.
@@ -109,7 +137,7 @@ impl Merged {
         }
         let Some((_, requests)) = self.requests else {
             self.problems.push(PolicyProblem {
-                file: dir.display().to_string(),
+                file: origin.to_string(),
                 line: None,
                 field: String::new(),
                 message: "no policy file defines `requests:` (the request-handling policy)".into(),

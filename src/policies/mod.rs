@@ -307,6 +307,16 @@ impl Policies {
         load::load_dir(dir)
     }
 
+    /// The policies built into the binary (a copy of the source tree's `policies/`), for a
+    /// loket started where no policy directory is.
+    pub fn shipped() -> Result<Self, PolicyError> {
+        let files: Vec<(String, String)> = load::SHIPPED
+            .iter()
+            .map(|(name, text)| (format!("{name} (built in)"), text.to_string()))
+            .collect();
+        load::load_files("the built-in policies", &files)
+    }
+
     /// Whether completing a request of `kind` needs a privacy officer's approval.
     pub fn needs_approval(&self, kind: RequestKind) -> bool {
         self.requests.approval_required_for.contains(&kind)

@@ -11,6 +11,7 @@
 //! **Blocking.** Sweeping does synchronous database I/O on both sides: [`SweepService::sweep`]
 //! runs it on a blocking thread; [`SweepService::sweep_blocking`] is for callers already on one.
 
+pub mod fit;
 pub mod holds;
 pub mod owners;
 pub mod scheduler;

@@ -473,7 +473,7 @@ fn apply(
 }
 
 /// The policy's anonymisation as the connector's.
-fn strategies_of(rule: &RetentionRule) -> Strategies {
+pub(crate) fn strategies_of(rule: &RetentionRule) -> Strategies {
     rule.anonymise
         .iter()
         .map(|(column, strategy)| {

@@ -4,9 +4,10 @@
 
 /// The CRM's tables as `examples/catalog.yaml` maps them: Jan (the requester) and Piet.
 pub const CRM: &[&str] = &[
-    "CREATE TABLE customers (id INTEGER PRIMARY KEY, customer_number VARCHAR(20) NOT NULL, \
+    "CREATE TABLE customers (id INTEGER PRIMARY KEY, customer_number VARCHAR(80) NOT NULL, \
      name VARCHAR(200), email VARCHAR(200), phone VARCHAR(40), postal_address VARCHAR(400), \
-     date_of_birth DATE, restricted BOOLEAN NOT NULL DEFAULT FALSE)",
+     date_of_birth DATE, contract_ended_at TIMESTAMP NULL, \
+     restricted BOOLEAN NOT NULL DEFAULT FALSE)",
     "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, \
      tariff_plan VARCHAR(40), sim_number VARCHAR(40), started_on DATE, ended_on DATE, \
      FOREIGN KEY (customer_id) REFERENCES customers (id))",
@@ -35,6 +36,7 @@ pub const BILLING: &[&str] = &[
      FOREIGN KEY (account_id) REFERENCES billing_accounts (id))",
     "CREATE TABLE invoices (id INTEGER PRIMARY KEY, account_id INTEGER, \
      invoice_number VARCHAR(20), invoice_address VARCHAR(400), amount DECIMAL(10,2), issued_on DATE, \
+     fiscal_year_end DATE, \
      FOREIGN KEY (account_id) REFERENCES billing_accounts (id) ON DELETE SET NULL)",
     "CREATE TABLE payments (id INTEGER PRIMARY KEY, invoice_id INTEGER, amount DECIMAL(10,2), \
      paid_on DATE, iban VARCHAR(40), FOREIGN KEY (invoice_id) REFERENCES invoices (id))",

@@ -121,8 +121,8 @@ struct Desk {
 fn catalog() -> loket::catalog::model::CatalogDocument {
     let yaml = EXAMPLE
         .replace(
-            "columns: [customer_number, name, email, phone, postal_address, date_of_birth]",
-            "columns: [customer_number, name, email, phone, postal_address, date_of_birth, churn_score]",
+            "columns: [customer_number, name, email, phone, postal_address, date_of_birth, contract_ended_at]",
+            "columns: [customer_number, name, email, phone, postal_address, date_of_birth, contract_ended_at, churn_score]",
         )
         .replace(
             "      - category: contract_details\n        location: subscriptions\n        origin: provided",

@@ -37,6 +37,8 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("could not connect to the database: {0}")]
     Connect(#[from] r2d2::Error),
+    #[error("could not open the database: {0}")]
+    Open(#[from] ConnectionError),
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("database migration failed: {0}")]
@@ -179,10 +181,16 @@ impl Store {
     pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
+        let manager = ConnectionManager { url };
+        if backend == Backend::Sqlite {
+            // Switching a new file to WAL needs it to itself: done once here, before the pool
+            // opens its connections side by side, or some of them fail with "database is locked".
+            drop(r2d2::ManageConnection::connect(&manager)?);
+        }
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionManager { url })?;
+            .build(manager)?;
         Ok(Self { pool, backend })
     }
 

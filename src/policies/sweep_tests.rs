@@ -174,8 +174,8 @@ fn shipped_sweeps_and_rules_are_sweepable_where_the_catalog_allows() {
         swept,
         [
             ("billing", "invoices", "fiscal_year_end", OnExpiry::Delete),
-            ("billing", "rated_cdrs", "call_start", OnExpiry::Delete),
-            ("crm", "interactions", "created_at", OnExpiry::Delete),
+            ("billing", "rated_cdrs", "started_at", OnExpiry::Delete),
+            ("crm", "interactions", "occurred_at", OnExpiry::Delete),
             ("crm", "customers", "contract_ended_at", OnExpiry::Anonymise),
         ]
     );

@@ -153,11 +153,14 @@ impl TargetConnection {
 
     fn finish(&mut self, commit: bool) -> TargetResult<()> {
         on_backend!(self,
-            conn, DB => Ok(if commit {
-                AnsiTransactionManager::commit_transaction(conn)?
-            } else {
-                AnsiTransactionManager::rollback_transaction(conn)?
-            }),
+            conn, DB => {
+                if commit {
+                    AnsiTransactionManager::commit_transaction(conn)?
+                } else {
+                    AnsiTransactionManager::rollback_transaction(conn)?
+                }
+                Ok(())
+            },
             conn => Ok(conn.query_drop(if commit { "COMMIT" } else { "ROLLBACK" })?)
         )
     }

@@ -373,7 +373,7 @@ fn fill_crm(
                 Some(customer.phone.clone()),
                 Some(customer.address.clone()),
                 Some(customer.date_of_birth.to_string()),
-                customer.ended_at.map(|at| timestamp(at)),
+                customer.ended_at.map(timestamp),
             ],
         )?;
         subscription += 1;

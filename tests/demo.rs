@@ -161,6 +161,78 @@ backend_tests_with! {
     }
 }
 
+/// The newcomer's path in the browser: the demo agent signs in with the password the demo
+/// showed, opens the caller's erasure request and runs the CRM's erase task in the desk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(loket_browser),
+    ignore = "set LOKET_TEST_CHROMEDRIVER (chromium-driver) to run the browser tests"
+)]
+async fn in_the_desk_the_demo_agent_erases_the_callers_crm_rows() {
+    let app = TestApp::spawn_with(loket::db::Backend::Sqlite, demo_connectors).await;
+    let report = run_demo(&app).await;
+    let agent = sign_in(&app, &report, loket::demo::AGENT.0).await;
+    let queue = expect_json(
+        app.get(
+            "/api/v1/requests?kind=erasure&state=in_progress",
+            Some(&agent),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let id = queue["items"][0]["id"]
+        .as_str()
+        .expect("the demo erasure")
+        .to_string();
+    let request = expect_json(
+        app.get(&format!("/api/v1/requests/{id}"), Some(&agent))
+            .await,
+        200,
+    )
+    .await;
+    let customer_number = request["requester"]["customer_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let task = request["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "erase_data" && t["system_key"] == "crm")
+        .expect("an erase task on the CRM")
+        .clone();
+    let of_customer =
+        format!("SELECT COUNT(*) AS n FROM customers WHERE customer_number = '{customer_number}'");
+    assert_eq!(count_in(&crm(&app), &of_customer), 1);
+
+    let (_, _, password) = report
+        .accounts
+        .iter()
+        .find(|(name, _, _)| name == loket::demo::AGENT.0)
+        .unwrap();
+    let browser = common::browser::Browser::open(&app.address).await;
+    browser.sign_in_with(loket::demo::AGENT.0, password).await;
+    browser.goto(&format!("/desk/requests/{id}")).await;
+    browser.screenshot("demo-erasure").await;
+    browser
+        .click_and_wait(&format!("#run-{} button", task["position"]))
+        .await;
+    let evidence = browser
+        .text(&format!("#task-{} .evidence", task["position"]))
+        .await;
+    assert!(
+        evidence.contains("customers"),
+        "the task shows what was erased: {evidence}"
+    );
+    browser.close().await;
+    assert_eq!(
+        count_in(&crm(&app), &of_customer),
+        0,
+        "the caller's row is gone from the demo CRM"
+    );
+}
+
 /// The shipped catalog and policies against the demo databases, as `loket policies check` and
 /// `loket connectors check` see them.
 #[tokio::test]

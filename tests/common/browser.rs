@@ -163,8 +163,13 @@ impl Browser {
         }
     }
 
-    /// Signs in through the form.
+    /// Signs in through the form with the test password.
     pub async fn sign_in(&self, username: &str) {
+        self.sign_in_with(username, super::PASSWORD).await;
+    }
+
+    /// Signs in through the form.
+    pub async fn sign_in_with(&self, username: &str, password: &str) {
         self.goto("/desk").await;
         assert_eq!(
             self.path().await,
@@ -172,7 +177,7 @@ impl Browser {
             "a visitor is sent to sign in"
         );
         self.fill("#username", username).await;
-        self.fill("#password", super::PASSWORD).await;
+        self.fill("#password", password).await;
         self.click_and_wait("#sign-in button[type=submit]").await;
         assert_eq!(self.path().await, "/desk", "{username} lands on the queue");
     }

@@ -34,6 +34,31 @@ fn with_crm_and_billing(settings: &mut Settings) {
     }
 }
 
+/// Billing with two older invoices of Jan's, each with a payment: one of 2018, whose fiscal
+/// duty ended on 31 December 2025, and one of 2020, kept until 31 December 2027.
+fn with_older_invoices(settings: &mut Settings) {
+    with_crm_and_billing(settings);
+    target_in(settings, "billing").seed(OLDER_INVOICES);
+}
+
+const OLDER_INVOICES: &[&str] = &[
+    "INSERT INTO invoices (id, account_id, invoice_number, invoice_address, amount, issued_on, fiscal_year_end) VALUES \
+     (12, 1, 'F-12', 'Dorpsstraat 1, Groningen', 25.00, '2018-03-31', '2018-12-31'), \
+     (13, 1, 'F-13', 'Dorpsstraat 1, Groningen', 25.00, '2020-05-31', '2020-12-31')",
+    "INSERT INTO payments (id, invoice_id, amount, paid_on, iban) VALUES \
+     (1, 12, 25.00, '2018-04-15', 'NL91ABNA0417164300'), (2, 13, 25.00, '2020-06-15', 'NL91ABNA0417164300')",
+];
+
+/// The request's kept rows of one billing table, as the desk shows them.
+fn kept_of<'a>(request: &'a Value, table: &str) -> &'a Value {
+    request["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .find(|k| k["system"] == "billing" && k["table"] == table)
+        .unwrap_or_else(|| panic!("nothing kept in {table}: {request:#}"))
+}
+
 /// Only the CRM is configured; billing has no connector URL.
 fn with_crm_only(settings: &mut Settings) {
     let db = target_in(settings, "crm").seed(CRM);
@@ -176,24 +201,25 @@ backend_tests_with! {
         assert!(keep["legal_exception"].as_str().expect("exception").contains("AWR art. 52"));
         let done = expect_json(run(&app, Some(&token), &done, task(&done, "erase_data", Some("billing"))).await, 200).await;
         let evidence = task(&done, "erase_data", Some("billing"))["evidence"].as_str().expect("evidence").to_string();
-        assert!(evidence.contains("kept (Art. 17(3)(b)) billing_accounts 1, invoices 2, payment_mandates 1"), "{evidence}");
+        assert!(evidence.contains("kept under Art. 17(3)(b) billing_accounts 1, invoices 2, payment_mandates 1 until 2033-12-31 at the latest"), "{evidence}");
         assert!(evidence.contains("rated_cdrs 2"), "{evidence}");
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices"), 3, "no invoice erased");
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs"), 1);
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts"), 2, "the accounts stay with their invoices");
 
-        // The kept invoices have no restricted_column in the mapping: restricting them is manual.
+        // A keep is not a restriction: the kept invoices need no restricted_column. Running the
+        // keep task records each kept row with its end (31 December of the fiscal year + 7).
         let keep = task(&done, "keep_under_exception", Some("billing"));
-        let refused = expect_json(run(&app, Some(&token), &done, keep).await, 409).await;
-        let message = refused["message"].as_str().expect("message");
-        assert!(message.contains("invoices") && message.contains("by hand"), "{message}");
-        let current = expect_json(app.get(&format!("/api/v1/requests/{}", request["id"].as_str().unwrap()), Some(&token)).await, 200).await;
-        assert_eq!(task(&current, "keep_under_exception", Some("billing"))["state"], "open");
+        let done = expect_json(run(&app, Some(&token), &done, keep).await, 200).await;
+        let keep = task(&done, "keep_under_exception", Some("billing"));
+        assert_eq!(keep["state"], "done");
+        assert_eq!(keep["keep_until"], "2033-12-31");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts WHERE processing_restricted = TRUE"), 0, "nothing restricted");
 
         // The trail says what ran, where and how many rows, and nothing about Jan.
         let events = audit_of(&app, &request).await;
         let runs: Vec<&Value> = events.iter().filter(|e| e["action"] == "request.task.run").collect();
-        assert_eq!(runs.len(), 2, "{events:#?}");
+        assert_eq!(runs.len(), 3, "{events:#?}");
         let summary = runs.iter().map(|e| e["summary"].as_str().unwrap_or_default()).collect::<Vec<_>>().join("\n");
         assert!(summary.contains("crm: erased customers 1"), "{summary}");
         assert!(summary.contains("billing: erased"), "{summary}");
@@ -326,6 +352,91 @@ backend_tests_with! {
         let events = audit_of(&app, &request).await;
         assert!(events.iter().any(|e| e["action"] == "request.task.run" && e["actor"] == "system:task-runner"), "{events:#?}");
     }
+
+    async fn kept_invoices_end_one_by_one_and_a_later_sweep_erases_them(app: TestApp) configured with_older_invoices; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let billing = target_in(&app.settings, "billing");
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("billing"))).await, 200).await;
+        let evidence = task(&done, "erase_data", Some("billing"))["evidence"].as_str().expect("evidence").to_string();
+        // The 2018 invoice's seven years ended on 31 December 2025: it goes now, with its payment.
+        assert!(evidence.contains("erased as their duty had ended invoices 1, payments 1"), "{evidence}");
+        assert!(evidence.contains("kept under Art. 17(3)(b) billing_accounts 1, invoices 3, payment_mandates 1, payments 1 until 2033-12-31 at the latest"), "{evidence}");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 12"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM payments WHERE invoice_id = 12"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE account_id = 1"), 3);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs WHERE account_id = 1"), 0);
+
+        // Each kept row has its own end: the 2020 invoice and its payment until 31 December 2027,
+        // the 2026 invoices until 31 December 2033, the account and mandate with the last of them.
+        let current = expect_json(app.get(&format!("/api/v1/requests/{}", request["id"].as_str().unwrap()), Some(&token)).await, 200).await;
+        let kept = kept_of(&current, "invoices");
+        assert_eq!((kept["kept"].as_i64(), kept["kept_until"].as_str()), (Some(3), Some("2033-12-31")), "{kept}");
+        assert_eq!(kept["exception"], "legal_obligation");
+        assert_eq!(kept["article"], "Art. 17(3)(b)");
+        assert_eq!(kept["legal_basis"], "AWR art. 52; BW 2:10");
+        assert_eq!(kept_of(&current, "payments")["kept_until"], "2027-12-31");
+        assert_eq!(kept_of(&current, "billing_accounts")["kept_until"], "2033-12-31");
+        // Never the row in the clear in loket's store.
+        let stored = common::dump_database(&app).await;
+        assert!(!stored.contains("F-13") && !stored.contains("TN-448812"), "a kept row in the clear");
+
+        // A sweep a month after the 2020 invoice's end erases it and its payment, and records it;
+        // the request still in progress does not stop it: erasing is what the person asked.
+        let sweeps = loket::startup::sweep_service(&app.settings, &app.store).expect("sweeps");
+        let at = |day: &str| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("day").and_hms_opt(3, 0, 0);
+        let reports = sweeps.sweep(loket::retention::SweepOptions { rule: Some("fiscal_records".into()), as_of: at("2028-01-31"), ..Default::default() }, |_| {}).await.expect("sweep");
+        let report = reports.iter().find(|r| r.rule == "kept_rows").expect("kept rows swept");
+        assert_eq!((report.system.as_str(), report.counts.changed, report.counts.skipped_legal_hold), ("billing", 2, 0), "{reports:#?}");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 13"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE account_id = 1"), 2, "the 2026 invoices stay");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts WHERE id = 1"), 1);
+        let current = expect_json(app.get(&format!("/api/v1/requests/{}", request["id"].as_str().unwrap()), Some(&token)).await, 200).await;
+        let kept = kept_of(&current, "invoices");
+        assert_eq!((kept["kept"].as_i64(), kept["erased"].as_i64()), (Some(2), Some(1)), "{kept}");
+        let events = audit_of(&app, &request).await;
+        let erased: Vec<&Value> = events.iter().filter(|e| e["action"] == "request.kept_rows.erased").collect();
+        assert_eq!(erased.len(), 1, "{events:#?}");
+        assert_eq!(erased[0]["summary"], "billing: kept rows whose Art. 17(3) duty ended erased: invoices 1, payments 1");
+
+        // After 2033 nothing of Jan is left in billing; Piet's data is untouched.
+        sweeps.sweep(loket::retention::SweepOptions { rule: Some("kept_rows".into()), as_of: at("2034-01-02"), ..Default::default() }, |_| {}).await.expect("sweep");
+        for table in ["billing_accounts WHERE id = 1", "invoices WHERE account_id = 1", "payment_mandates"] {
+            assert_eq!(billing.count(&format!("SELECT COUNT(*) AS n FROM {table}")), 0, "{table}");
+        }
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 20"), 1);
+    }
+
+    async fn a_legal_hold_keeps_the_held_system_until_it_is_lifted(app: TestApp) configured with_older_invoices; {
+        let token = desk(&app).await;
+        app.add_user("fleur", Role::PrivacyOfficer).await;
+        let officer = app.login("fleur").await;
+        let hold = json!({"system": "billing", "identifier_kind": "customer_number", "identifier": "TN-448812", "reason": "Geschil over factuur F-11, zaak 2026/118"});
+        let hold = expect_json(app.post_json("/api/v1/retention/holds", Some(&officer), &hold).await, 201).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let billing = target_in(&app.settings, "billing");
+
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("billing"))).await, 200).await;
+        assert!(done["tasks"].as_array().expect("tasks").iter().all(|t| !(t["kind"] == "erase_data" && t["system_key"] == "billing")), "the erase task became a keep");
+        let kept = done["tasks"].as_array().expect("tasks").iter().find(|t| t["kind"] == "keep_under_exception" && t["legal_exception"].as_str().is_some_and(|e| e.starts_with("Art. 17(3)(e)"))).expect("a keep under Art. 17(3)(e)");
+        assert_eq!(kept["state"], "done");
+        assert!(kept["title_en"].as_str().expect("title").contains("zaak 2026/118"), "staff see the hold's reason: {kept}");
+        let evidence = kept["evidence"].as_str().expect("evidence");
+        assert!(evidence.contains("kept under Art. 17(3)(e) billing_accounts 1, invoices 4, payment_mandates 1, payments 2, rated_cdrs 2 until the legal hold is lifted"), "{evidence}");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs WHERE account_id = 1"), 2, "the call records stay");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 12"), 1, "even the invoice past its duty");
+        // Other systems are erased as usual.
+        expect_json(run(&app, Some(&token), &done, task(&done, "erase_data", Some("crm"))).await, 200).await;
+
+        // Lifting the hold makes what it alone kept due; the next sweep erases it.
+        expect_json(app.delete(&format!("/api/v1/retention/holds/{}", hold["id"].as_str().expect("id")), Some(&officer)).await, 200).await;
+        let sweeps = loket::startup::sweep_service(&app.settings, &app.store).expect("sweeps");
+        let reports = sweeps.sweep(loket::retention::SweepOptions { rule: Some("kept_rows".into()), ..Default::default() }, |_| {}).await.expect("sweep");
+        assert_eq!(reports.iter().map(|r| r.counts.changed).sum::<i64>(), 4, "{reports:#?}");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs WHERE account_id = 1"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 12"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE account_id = 1"), 3, "the fiscal duty still keeps these");
+    }
 }
 
 /// The same erasure against a PostgreSQL CRM (loket itself on SQLite).
@@ -360,4 +471,45 @@ async fn erasure_runs_against_a_postgres_target() {
         .to_string();
     assert!(evidence.contains("crm: erased customers 1"), "{evidence}");
     assert_eq!(crm.count("SELECT COUNT(*) AS n FROM customers"), 1);
+}
+
+/// Kept invoices get their own ends on a PostgreSQL billing system too (loket on SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(loket_test_postgres),
+    ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
+async fn kept_invoices_end_one_by_one_on_a_postgres_target() {
+    let billing = TargetDb::postgres().seed(BILLING).seed(OLDER_INVOICES);
+    let url = billing.url.clone();
+    let app = TestApp::spawn_with(loket::db::Backend::Sqlite, move |settings| {
+        settings
+            .connectors
+            .insert("billing".into(), Secret::new(url));
+    })
+    .await;
+    let token = desk(&app).await;
+    let request = register(&app, &token, &jan("erasure", true)).await;
+    let erase = task(&request, "erase_data", Some("billing"));
+    let done = expect_json(run(&app, Some(&token), &request, erase).await, 200).await;
+    let evidence = task(&done, "erase_data", Some("billing"))["evidence"]
+        .as_str()
+        .expect("evidence")
+        .to_string();
+    assert!(
+        evidence.contains("erased as their duty had ended invoices 1, payments 1"),
+        "{evidence}"
+    );
+    assert!(evidence.contains("kept under Art. 17(3)(b) billing_accounts 1, invoices 3, payment_mandates 1, payments 1 until 2033-12-31 at the latest"), "{evidence}");
+    let current = expect_json(
+        app.get(
+            &format!("/api/v1/requests/{}", request["id"].as_str().unwrap()),
+            Some(&token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(kept_of(&current, "payments")["kept_until"], "2027-12-31");
+    assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices"), 4);
 }

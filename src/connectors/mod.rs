@@ -19,6 +19,7 @@
 
 mod dialect;
 mod expiry;
+mod kept;
 mod registry;
 mod schema;
 mod statement;
@@ -26,6 +27,7 @@ mod target;
 
 pub use dialect::Dialect;
 pub use expiry::{ExpiredQuery, ExpiredRow, Pending};
+pub use kept::DatedRow;
 pub use registry::Connectors;
 
 use crate::catalog::model::{is_sql_identifier, IdentifierKind, SqlMapping, SqlTable, Validate};

@@ -287,6 +287,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    kept_rows (id) {
+        id -> Text,
+        request_id -> Text,
+        system_key -> Text,
+        table_name -> Text,
+        row_hash -> Text,
+        row_key_enc -> Text,
+        exception -> Text,
+        legal_basis -> Text,
+        rule -> Nullable<Text>,
+        keep_until -> Nullable<Date>,
+        kept_at -> Timestamp,
+        erased_at -> Nullable<Timestamp>,
+        erased_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     package_keys (id) {
         id -> Text,
         key_enc -> Text,
@@ -365,6 +383,7 @@ diesel::joinable!(request_pauses -> requests (request_id));
 diesel::joinable!(request_tasks -> requests (request_id));
 diesel::joinable!(task_comments -> request_tasks (task_id));
 diesel::joinable!(outbox -> requests (request_id));
+diesel::joinable!(kept_rows -> requests (request_id));
 diesel::joinable!(packages -> requests (request_id));
 diesel::joinable!(attachments -> requests (request_id));
 diesel::joinable!(redactions -> requests (request_id));
@@ -388,6 +407,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sweep_runs,
     sweep_leases,
     legal_holds,
+    kept_rows,
     package_keys,
     packages,
     sealed_blobs,

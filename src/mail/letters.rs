@@ -112,6 +112,9 @@ pub struct KeptData {
     pub system: String,
     pub categories: Vec<String>,
     pub exception: String,
+    /// Kept for legal claims (a legal hold, Art. 17(3)(e)): the letter says that and no more.
+    pub legal_claims: bool,
+    /// The latest end of the kept rows; each goes as soon as its own period ends.
     pub until: Option<NaiveDate>,
 }
 
@@ -475,6 +478,7 @@ mod tests {
                 system: "Accounting".into(),
                 categories: vec!["Invoices".into()],
                 exception: "Art. 17(3)(b), AWR art. 52: 7 years fiscal retention".into(),
+                legal_claims: false,
                 until: Some(date("2033-12-31")),
             }],
             recipients_notified: vec!["PostNL".into()],
@@ -698,7 +702,7 @@ mod tests {
         assert!(en.contains("- Newsletter"));
         assert!(en.contains("Accounting: Invoices"));
         assert!(en.contains("AWR art. 52"));
-        assert!(en.contains("Kept until: 31 December 2033"));
+        assert!(en.contains("Kept until: 31 December 2033 at the latest"));
         assert!(en.contains("Article 19"));
         assert!(en.contains("- PostNL"));
         assert!(
@@ -706,7 +710,20 @@ mod tests {
             "kept data is a partial refusal"
         );
         let nl = render_ok(LetterKind::ErasureConfirmation, Language::Nl, &context()).body;
-        assert!(nl.contains("Bewaard tot: 31 december 2033"));
+        assert!(nl.contains("Bewaard tot: uiterlijk 31 december 2033"));
+        // Under a legal hold the letter gives the ground of Art. 17(3)(e), never the case.
+        let mut held = context();
+        held.kept[0].legal_claims = true;
+        held.kept[0].exception = "Art. 17(3)(e) AVG/GDPR; legal hold".into();
+        held.kept[0].until = None;
+        let nl = render_ok(LetterKind::ErasureConfirmation, Language::Nl, &held).body;
+        assert!(
+            nl.contains("rechtsvordering (artikel 17, lid 3, onder e AVG)"),
+            "{nl}"
+        );
+        assert!(!nl.contains("legal hold"), "{nl}");
+        let en = render_ok(LetterKind::ErasureConfirmation, Language::En, &held).body;
+        assert!(en.contains("defence of legal claims"), "{en}");
         let mut all_erased = context();
         all_erased.kept.clear();
         let en = render_ok(LetterKind::ErasureConfirmation, Language::En, &all_erased).body;

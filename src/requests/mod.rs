@@ -8,6 +8,7 @@ pub mod case;
 pub mod checklist;
 pub mod deadline;
 pub mod intake;
+pub mod kept;
 pub mod letters;
 pub mod lifecycle;
 pub mod model;

@@ -50,6 +50,8 @@ pub struct RequestView {
     pub tasks: Vec<TaskView>,
     pub pauses: Vec<PauseView>,
     pub earlier_requests: Vec<RequestSummary>,
+    /// What an erasure kept under Art. 17(3), per system, table and exception.
+    pub kept: Vec<super::kept::KeptView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -245,6 +247,7 @@ impl RequestView {
                 })
                 .collect(),
             earlier_requests,
+            kept: Vec::new(),
         })
     }
 }

@@ -437,6 +437,36 @@ backend_tests_with! {
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 12"), 0);
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE account_id = 1"), 3, "the fiscal duty still keeps these");
     }
+
+    async fn recipients_are_notified_only_where_the_persons_data_was_found(app: TestApp) configured with_crm_and_billing; {
+        let token = desk(&app).await;
+        let billing_only = ["Incassobureau Noorderzon B.V.", "Van der Meer & Bakker Accountants"];
+        let notify_state = |request: &Value, name: &str| -> Value {
+            request["tasks"].as_array().expect("tasks").iter()
+                .find(|t| t["kind"] == "notify_recipient" && t["recipient"] == name)
+                .map(|t| t["state"].clone())
+                .unwrap_or_else(|| panic!("no notification of {name}"))
+        };
+        // Kees is in neither database: billing's recipients never had his data.
+        let mut kees = jan("erasure", true);
+        kees["requester"] = json!({"name": "Kees Smit", "email": "kees@example.nl", "customer_number": "TN-999999"});
+        let request = register(&app, &token, &kees).await;
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("billing"))).await, 200).await;
+        for name in billing_only {
+            assert_eq!(notify_state(&done, name), "not_applicable", "{name}");
+        }
+        let skipped = done["tasks"].as_array().expect("tasks").iter().find(|t| t["recipient"] == billing_only[0]).expect("task");
+        assert!(skipped["evidence"].as_str().expect("evidence").contains("nothing of the person was found in billing"), "{skipped}");
+        // Noordhost also hosts the CRM and ticketing, not searched yet.
+        assert_eq!(notify_state(&done, "Noordhost B.V."), "open");
+
+        // Jan's data was in billing: its recipients are told.
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("billing"))).await, 200).await;
+        for name in billing_only {
+            assert_eq!(notify_state(&done, name), "open", "{name}");
+        }
+    }
 }
 
 /// The same erasure against a PostgreSQL CRM (loket itself on SQLite).

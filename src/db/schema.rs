@@ -305,6 +305,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    task_findings (task_id, system_key) {
+        task_id -> Text,
+        system_key -> Text,
+        rows_found -> BigInt,
+    }
+}
+
+diesel::table! {
     package_keys (id) {
         id -> Text,
         key_enc -> Text,
@@ -384,6 +392,7 @@ diesel::joinable!(request_tasks -> requests (request_id));
 diesel::joinable!(task_comments -> request_tasks (task_id));
 diesel::joinable!(outbox -> requests (request_id));
 diesel::joinable!(kept_rows -> requests (request_id));
+diesel::joinable!(task_findings -> request_tasks (task_id));
 diesel::joinable!(packages -> requests (request_id));
 diesel::joinable!(attachments -> requests (request_id));
 diesel::joinable!(redactions -> requests (request_id));
@@ -408,6 +417,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sweep_leases,
     legal_holds,
     kept_rows,
+    task_findings,
     package_keys,
     packages,
     sealed_blobs,

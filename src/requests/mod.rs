@@ -12,6 +12,7 @@ pub mod kept;
 pub mod letters;
 pub mod lifecycle;
 pub mod model;
+mod notify;
 pub mod overview;
 pub mod public;
 pub mod requester;

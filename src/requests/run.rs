@@ -143,6 +143,19 @@ struct StepOutcome {
     ended: TableCounts,
 }
 
+impl StepOutcome {
+    /// The person's rows the step found, whatever it did with them.
+    fn rows_found(&self) -> u64 {
+        let sum = |counts: &TableCounts| counts.values().sum::<u64>();
+        sum(&self.exported)
+            + sum(&self.erased)
+            + sum(&self.ended)
+            + sum(&self.restricted)
+            + self.kept_rows.len() as u64
+            + self.corrected.as_ref().map_or(0, |(_, _, rows)| *rows)
+    }
+}
+
 impl RunTask {
     fn validate(&self) -> Result<()> {
         check_texts(&[
@@ -612,6 +625,8 @@ impl RequestService {
         }
         for outcome in outcomes {
             self.store_kept(conn, case.id(), outcome)?;
+            let found = i64::try_from(outcome.rows_found()).unwrap_or(i64::MAX);
+            crate::db::models::kept::record_finding(conn, &task.id, &outcome.system, found)?;
         }
         if let Some(reason) = &plan.hold {
             turn_into_keep(&mut task, reason);
@@ -656,6 +671,7 @@ impl RequestService {
             },
         )?;
         case.tasks[index] = task;
+        self.settle_notifications(conn, &mut case, runner)?;
         self.view_in(conn, &case)
     }
 }

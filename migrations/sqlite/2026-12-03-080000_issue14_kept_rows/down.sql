@@ -1,1 +1,2 @@
+DROP TABLE task_findings;
 DROP TABLE kept_rows;

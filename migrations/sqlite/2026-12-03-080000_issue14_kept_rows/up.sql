@@ -23,3 +23,12 @@ CREATE TABLE kept_rows (
     UNIQUE (request_id, row_hash)
 );
 CREATE INDEX kept_rows_due ON kept_rows (system_key, erased_at, keep_until);
+
+-- What a task run through a connector found of the person, per system: Art. 19 notifications
+-- go only to recipients of systems where the person's data was found.
+CREATE TABLE task_findings (
+    task_id TEXT NOT NULL REFERENCES request_tasks (id),
+    system_key TEXT NOT NULL,
+    rows_found BIGINT NOT NULL,
+    PRIMARY KEY (task_id, system_key)
+);

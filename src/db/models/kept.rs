@@ -3,7 +3,7 @@
 //! its key is sealed.
 
 use crate::db::models::sweeps::LegalHoldRow;
-use crate::db::schema::{kept_rows, legal_holds, requests};
+use crate::db::schema::{kept_rows, legal_holds, request_tasks, requests, task_findings};
 use crate::db::{DbConnection, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -184,5 +184,44 @@ pub fn holds_on(
         .filter(legal_holds::identifier_index.eq_any(indexes))
         .order(legal_holds::placed_at)
         .select(LegalHoldRow::as_select())
+        .load(conn)?)
+}
+
+/// Records how many of the person's rows a task found in a system (a run again replaces it).
+pub fn record_finding(
+    conn: &mut DbConnection,
+    task_id: &str,
+    system: &str,
+    rows_found: i64,
+) -> Result<(), StoreError> {
+    diesel::delete(
+        task_findings::table
+            .filter(task_findings::task_id.eq(task_id))
+            .filter(task_findings::system_key.eq(system)),
+    )
+    .execute(conn)?;
+    diesel::insert_into(task_findings::table)
+        .values((
+            task_findings::task_id.eq(task_id),
+            task_findings::system_key.eq(system),
+            task_findings::rows_found.eq(rows_found),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// (task id, system, rows found) of every finding of a request's tasks.
+pub fn findings_of(
+    conn: &mut DbConnection,
+    request_id: &str,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(task_findings::table
+        .inner_join(request_tasks::table)
+        .filter(request_tasks::request_id.eq(request_id))
+        .select((
+            task_findings::task_id,
+            task_findings::system_key,
+            task_findings::rows_found,
+        ))
         .load(conn)?)
 }

@@ -467,6 +467,54 @@ backend_tests_with! {
             assert_eq!(notify_state(&done, name), "open", "{name}");
         }
     }
+
+    async fn a_restriction_records_its_ground_and_an_officer_lifts_it_after_the_notice(app: TestApp) configured with_crm_and_billing; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("restriction", true)).await;
+        let path = format!("/api/v1/requests/{}", request["id"].as_str().expect("id"));
+        // Only the grounds of Art. 18(1) fit a restriction.
+        let refused = expect_json(app.put_json(&format!("{path}/ground"), Some(&token), &json!({"ground": "consent_withdrawn"})).await, 422).await;
+        assert_eq!(refused["field"], "ground");
+        assert!(refused["message"].as_str().expect("message").contains("accuracy_contested"), "{refused}");
+        let view = expect_json(app.put_json(&format!("{path}/ground"), Some(&token), &json!({"ground": "accuracy_contested", "note": "disputes the invoice address"})).await, 200).await;
+        assert_eq!(view["ground"]["article"], "Art. 18(1)(a)");
+
+        let billing = target_in(&app.settings, "billing");
+        let restricted = "SELECT COUNT(*) AS n FROM billing_accounts WHERE processing_restricted = TRUE";
+        expect_json(run(&app, Some(&token), &request, task(&request, "restrict_data", Some("billing"))).await, 200).await;
+        assert_eq!(billing.count(restricted), 1);
+
+        // Lifting is a privacy officer's decision with a reason.
+        let lift = format!("{path}/restriction/lift");
+        expect_json(app.post_json(&lift, Some(&token), &json!({"reason": "address checked"})).await, 403).await;
+        app.add_user("olga", Role::PrivacyOfficer).await;
+        let officer = app.login("olga").await;
+        let refused = expect_json(app.post_json(&lift, Some(&officer), &json!({"reason": "  "})).await, 422).await;
+        assert_eq!(refused["field"], "reason");
+        assert_eq!(billing.count(restricted), 1, "nothing lifted yet");
+
+        let view = expect_json(app.post_json(&lift, Some(&officer), &json!({"reason": "The address was checked and is right."})).await, 200).await;
+        assert_eq!(billing.count(restricted), 0, "the rows are used again");
+        assert_eq!(view["ground"]["lifted_by"], "olga");
+        assert_eq!(view["ground"]["lift_reason"], "The address was checked and is right.");
+        // The person was told first (Art. 18(3)).
+        let letters = expect_json(app.get(&format!("{path}/letters"), Some(&officer)).await, 200).await;
+        assert!(letters["items"].as_array().expect("items").iter().any(|l| l["letter"] == "restriction_lift_notice"), "{letters:#}");
+        let events = audit_of(&app, &request).await;
+        let at = |action: &str| events.iter().position(|e| e["action"] == action).unwrap_or_else(|| panic!("no {action}: {events:#?}"));
+        let (noticed, lifted) = (at("request.restriction.lift_noticed"), at("request.restriction.lifted"));
+        assert!(events[noticed]["seq"].as_i64() < events[lifted]["seq"].as_i64(), "the notice comes first");
+        assert!(events[lifted]["summary"].as_str().expect("summary").contains("billing: un-restricted billing_accounts 1"), "{events:#?}");
+        expect_json(app.post_json(&lift, Some(&officer), &json!({"reason": "again"})).await, 409).await;
+
+        // An erasure names its ground of Art. 17(1); anything else is refused by name.
+        let erasure = register(&app, &token, &jan("erasure", true)).await;
+        let path = format!("/api/v1/requests/{}/ground", erasure["id"].as_str().expect("id"));
+        let refused = expect_json(app.put_json(&path, Some(&token), &json!({"ground": "because"})).await, 422).await;
+        assert_eq!(refused["field"], "ground");
+        let view = expect_json(app.put_json(&path, Some(&token), &json!({"ground": "consent_withdrawn"})).await, 200).await;
+        assert_eq!(view["ground"]["article"], "Art. 17(1)(b)");
+    }
 }
 
 /// The same erasure against a PostgreSQL CRM (loket itself on SQLite).

@@ -313,6 +313,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    request_grounds (request_id) {
+        request_id -> Text,
+        ground -> Nullable<Text>,
+        note_enc -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        recorded_at -> Nullable<Timestamp>,
+        lift_reason_enc -> Nullable<Text>,
+        lift_noticed_at -> Nullable<Timestamp>,
+        lifted_by -> Nullable<Text>,
+        lifted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     package_keys (id) {
         id -> Text,
         key_enc -> Text,
@@ -393,6 +407,7 @@ diesel::joinable!(task_comments -> request_tasks (task_id));
 diesel::joinable!(outbox -> requests (request_id));
 diesel::joinable!(kept_rows -> requests (request_id));
 diesel::joinable!(task_findings -> request_tasks (task_id));
+diesel::joinable!(request_grounds -> requests (request_id));
 diesel::joinable!(packages -> requests (request_id));
 diesel::joinable!(attachments -> requests (request_id));
 diesel::joinable!(redactions -> requests (request_id));
@@ -418,6 +433,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     legal_holds,
     kept_rows,
     task_findings,
+    request_grounds,
     package_keys,
     packages,
     sealed_blobs,

@@ -41,6 +41,8 @@ pub enum LetterKind {
     ObjectionOutcome,
     HumanReviewOutcome,
     Refusal,
+    /// Art. 18(3): the person is told before a restriction is lifted.
+    RestrictionLiftNotice,
 }
 
 impl LetterKind {
@@ -289,6 +291,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "nl/objection_outcome.txt",
     "nl/human_review_outcome.txt",
     "nl/refusal.txt",
+    "nl/restriction_lift_notice.txt",
     "en/_letter.txt",
     "en/_dpo.txt",
     "en/_right.txt",
@@ -310,6 +313,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "en/objection_outcome.txt",
     "en/human_review_outcome.txt",
     "en/refusal.txt",
+    "en/restriction_lift_notice.txt",
 );
 
 /// Built once. A template that does not parse is kept as an error (reported on every render)

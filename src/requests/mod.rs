@@ -7,6 +7,7 @@
 pub mod case;
 pub mod checklist;
 pub mod deadline;
+pub mod grounds;
 pub mod intake;
 pub mod kept;
 pub mod letters;

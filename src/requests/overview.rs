@@ -92,6 +92,7 @@ impl RequestService {
         earlier.sort_by_key(|summary| std::cmp::Reverse(summary.received_at));
         let mut view = RequestView::build(&self.cipher, case, &comments, earlier, today)?;
         view.kept = super::kept::views(conn, case.id())?;
+        view.ground = self.ground_view(conn, case)?;
         Ok(view)
     }
 

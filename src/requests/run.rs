@@ -371,7 +371,11 @@ impl RequestService {
     }
 
     /// The systems a task is about: its own, or those of its activity (stop_processing).
-    fn systems_of(&self, conn: &mut DbConnection, task: &TaskRow) -> Result<Vec<System>> {
+    pub(super) fn systems_of(
+        &self,
+        conn: &mut DbConnection,
+        task: &TaskRow,
+    ) -> Result<Vec<System>> {
         let keys: Vec<String> = match (&task.system_key, &task.activity_key) {
             (Some(system), _) => vec![system.clone()],
             (None, Some(activity)) if task.kind == TaskKind::StopProcessing.as_str() => {

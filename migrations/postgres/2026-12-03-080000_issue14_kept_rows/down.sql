@@ -1,2 +1,3 @@
+DROP TABLE request_grounds;
 DROP TABLE task_findings;
 DROP TABLE kept_rows;

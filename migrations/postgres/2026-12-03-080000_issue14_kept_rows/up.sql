@@ -32,3 +32,18 @@ CREATE TABLE task_findings (
     rows_found BIGINT NOT NULL,
     PRIMARY KEY (task_id, system_key)
 );
+
+-- The ground of an erasure (Art. 17(1)(a)-(f)) or a restriction (Art. 18(1)(a)-(d)), and the
+-- lifting of a restriction: the officer's reason, when the person was told (Art. 18(3): before
+-- the lift) and when the rows were un-restricted.
+CREATE TABLE request_grounds (
+    request_id TEXT PRIMARY KEY NOT NULL REFERENCES requests (id),
+    ground TEXT,
+    note_enc TEXT,
+    recorded_by TEXT,
+    recorded_at TIMESTAMP,
+    lift_reason_enc TEXT,
+    lift_noticed_at TIMESTAMP,
+    lifted_by TEXT,
+    lifted_at TIMESTAMP
+);

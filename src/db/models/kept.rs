@@ -3,7 +3,9 @@
 //! its key is sealed.
 
 use crate::db::models::sweeps::LegalHoldRow;
-use crate::db::schema::{kept_rows, legal_holds, request_tasks, requests, task_findings};
+use crate::db::schema::{
+    kept_rows, legal_holds, request_grounds, request_tasks, requests, task_findings,
+};
 use crate::db::{DbConnection, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -224,4 +226,43 @@ pub fn findings_of(
             task_findings::rows_found,
         ))
         .load(conn)?)
+}
+
+/// A request's ground and, for a restriction, its lifting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = request_grounds, treat_none_as_null = true)]
+pub struct GroundRow {
+    pub request_id: String,
+    pub ground: Option<String>,
+    pub note_enc: Option<String>,
+    pub recorded_by: Option<String>,
+    pub recorded_at: Option<NaiveDateTime>,
+    pub lift_reason_enc: Option<String>,
+    pub lift_noticed_at: Option<NaiveDateTime>,
+    pub lifted_by: Option<String>,
+    pub lifted_at: Option<NaiveDateTime>,
+}
+
+impl GroundRow {
+    pub fn of(conn: &mut DbConnection, request_id: &str) -> Result<Option<Self>, StoreError> {
+        Ok(request_grounds::table
+            .find(request_id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Inserts the row or writes every field of it back.
+    pub fn save(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        if Self::of(conn, &self.request_id)?.is_some() {
+            diesel::update(request_grounds::table.find(&self.request_id))
+                .set(self)
+                .execute(conn)?;
+        } else {
+            diesel::insert_into(request_grounds::table)
+                .values(self)
+                .execute(conn)?;
+        }
+        Ok(())
+    }
 }

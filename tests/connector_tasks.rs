@@ -59,6 +59,40 @@ fn kept_of<'a>(request: &'a Value, table: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("nothing kept in {table}: {request:#}"))
 }
 
+/// The example catalog with the mailing system reached through a connector.
+fn with_sql_marketing() -> loket::catalog::model::CatalogDocument {
+    let mut document = loket::catalog::parse_yaml(EXAMPLE).expect("example catalog is valid");
+    let marketing = document
+        .systems
+        .iter_mut()
+        .find(|s| s.key == "marketing")
+        .expect("a marketing system");
+    marketing.connector = loket::catalog::model::ConnectorKind::Sql;
+    marketing.sql = Some(
+        serde_json::from_value(json!({"tables": [{
+            "name": "subscribers", "key": "id",
+            "identifiers": {"email": "email", "customer_number": "customer_number"},
+            "columns": ["email", "first_name", "customer_number", "tariff_plan"]
+        }]}))
+        .expect("mapping"),
+    );
+    document
+}
+
+/// The CRM, billing and a mailing database with Jan on it.
+fn with_marketing_db(settings: &mut Settings) {
+    with_crm_and_billing(settings);
+    let db = target_in(settings, "marketing").seed(&[
+        "CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email VARCHAR(200), first_name VARCHAR(80), \
+         customer_number VARCHAR(20), tariff_plan VARCHAR(40))",
+        "INSERT INTO subscribers (id, email, first_name, customer_number, tariff_plan) VALUES \
+         (1, 'Jan.DeVries@example.nl', 'Jan', 'TN-448812', 'Onbeperkt'), (2, 'piet@example.nl', 'Piet', 'TN-500100', 'Basis')",
+    ]);
+    settings
+        .connectors
+        .insert("marketing".into(), Secret::new(db.url.clone()));
+}
+
 /// Only the CRM is configured; billing has no connector URL.
 fn with_crm_only(settings: &mut Settings) {
     let db = target_in(settings, "crm").seed(CRM);
@@ -93,6 +127,10 @@ fn exporting_automatically(settings: &mut Settings) {
 
 async fn desk(app: &TestApp) -> String {
     let document = loket::catalog::parse_yaml(EXAMPLE).expect("example catalog is valid");
+    desk_with(app, document).await
+}
+
+async fn desk_with(app: &TestApp, document: loket::catalog::model::CatalogDocument) -> String {
     loket::catalog::import(&app.store, Actor::Cli, document)
         .await
         .expect("catalog imported");
@@ -514,6 +552,23 @@ backend_tests_with! {
         assert_eq!(refused["field"], "ground");
         let view = expect_json(app.put_json(&path, Some(&token), &json!({"ground": "consent_withdrawn"})).await, 200).await;
         assert_eq!(view["ground"]["article"], "Art. 17(1)(b)");
+    }
+
+    async fn a_marketing_erasure_keeps_the_address_on_the_suppression_list_only(app: TestApp) configured with_marketing_db; {
+        let token = desk_with(&app, with_sql_marketing()).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("marketing"))).await, 200).await;
+        let evidence = task(&done, "erase_data", Some("marketing"))["evidence"].as_str().expect("evidence").to_string();
+        assert!(evidence.contains("marketing: erased subscribers 1"), "{evidence}");
+        assert!(evidence.contains("on the suppression list as a keyed hash"), "{evidence}");
+        let marketing = target_in(&app.settings, "marketing");
+        assert_eq!(marketing.count("SELECT COUNT(*) AS n FROM subscribers"), 1, "Piet stays subscribed");
+        // loket keeps only the keyed hash of the address.
+        let stored = common::dump_database(&app).await;
+        assert!(!stored.to_lowercase().contains("jan.devries@example.nl"), "an address in the clear");
+        // The letter says so.
+        let preview = expect_json(app.post_json(&format!("/api/v1/requests/{}/letters/preview", request["id"].as_str().expect("id")), Some(&token), &json!({"letter": "erasure_confirmation"})).await, 200).await;
+        assert!(preview["body"].as_str().expect("body").contains("geen reclame meer"), "{preview:#}");
     }
 }
 

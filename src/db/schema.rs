@@ -327,6 +327,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    suppression_list (email_hash) {
+        email_hash -> Text,
+        request_id -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     package_keys (id) {
         id -> Text,
         key_enc -> Text,
@@ -408,6 +416,7 @@ diesel::joinable!(outbox -> requests (request_id));
 diesel::joinable!(kept_rows -> requests (request_id));
 diesel::joinable!(task_findings -> request_tasks (task_id));
 diesel::joinable!(request_grounds -> requests (request_id));
+diesel::joinable!(suppression_list -> requests (request_id));
 diesel::joinable!(packages -> requests (request_id));
 diesel::joinable!(attachments -> requests (request_id));
 diesel::joinable!(redactions -> requests (request_id));
@@ -434,6 +443,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     kept_rows,
     task_findings,
     request_grounds,
+    suppression_list,
     package_keys,
     packages,
     sealed_blobs,

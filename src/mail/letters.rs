@@ -159,6 +159,9 @@ pub struct LetterContext {
     pub package: Option<PackageLink>,
     /// What was withheld from the package, and why (Art. 15(4)).
     pub withheld: Vec<WithheldFact>,
+    /// The e-mail address is on the marketing suppression list (as a keyed hash) after an
+    /// erasure, so that no mail is sent to it again.
+    pub suppressed: bool,
 }
 
 /// The signed link to a package, as a letter gives it.
@@ -496,6 +499,7 @@ mod tests {
                 what: "CRM, interactions, field summary".into(),
                 reason: "It names another customer.".into(),
             }],
+            suppressed: false,
         }
     }
 
@@ -728,6 +732,15 @@ mod tests {
         assert!(!nl.contains("legal hold"), "{nl}");
         let en = render_ok(LetterKind::ErasureConfirmation, Language::En, &held).body;
         assert!(en.contains("defence of legal claims"), "{en}");
+        let mut suppressed = context();
+        suppressed.suppressed = true;
+        let nl = render_ok(LetterKind::ErasureConfirmation, Language::Nl, &suppressed).body;
+        assert!(nl.contains("geen reclame meer"), "{nl}");
+        assert!(
+            !render_ok(LetterKind::ErasureConfirmation, Language::Nl, &context())
+                .body
+                .contains("geen reclame meer")
+        );
         let mut all_erased = context();
         all_erased.kept.clear();
         let en = render_ok(LetterKind::ErasureConfirmation, Language::En, &all_erased).body;

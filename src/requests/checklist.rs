@@ -660,7 +660,7 @@ fn identifier_names(kind: IdentifierKind) -> (&'static str, &'static str) {
 
 /// The catalog has no field for it, so an activity is direct marketing when its key, name or a
 /// purpose says "marketing"; a wrong guess errs towards honouring the objection.
-fn is_direct_marketing(activity: &Activity) -> bool {
+pub(crate) fn is_direct_marketing(activity: &Activity) -> bool {
     std::iter::once(&activity.key)
         .chain(std::iter::once(&activity.name))
         .chain(&activity.purposes)

@@ -283,6 +283,50 @@ pub fn counts<'a>(rows: impl Iterator<Item = &'a str>) -> TableCounts {
     counts
 }
 
+/// Where a suppressed e-mail address is hashed; a place of its own, so the list cannot be
+/// joined to the requests.
+pub const SUPPRESSION_PLACE: &str = "suppression_list.email";
+
+impl super::RequestService {
+    /// After a marketing erasure: a keyed hash of the requester's e-mail address on the
+    /// suppression list, so no mail goes to it again. Returns whether it was added now.
+    pub(super) fn suppress_email(
+        &self,
+        conn: &mut crate::db::DbConnection,
+        case: &super::case::Case,
+    ) -> crate::error::Result<bool> {
+        let Some(hash) = self.suppression_hash(case)? else {
+            return Ok(false);
+        };
+        Ok(crate::db::models::kept::suppress(
+            conn,
+            &hash,
+            case.id(),
+            crate::db::now(),
+        )?)
+    }
+
+    /// Whether the requester's e-mail address is on the suppression list.
+    pub(super) fn is_suppressed(
+        &self,
+        conn: &mut crate::db::DbConnection,
+        case: &super::case::Case,
+    ) -> crate::error::Result<bool> {
+        match self.suppression_hash(case)? {
+            Some(hash) => Ok(crate::db::models::kept::is_suppressed(conn, &hash)?),
+            None => Ok(false),
+        }
+    }
+
+    fn suppression_hash(&self, case: &super::case::Case) -> crate::error::Result<Option<String>> {
+        let requester = super::requester::Requester::open(&self.cipher, &case.row)?;
+        Ok(requester.email.as_deref().map(|email| {
+            self.cipher
+                .index(SUPPRESSION_PLACE, &super::requester::normalise_email(email))
+        }))
+    }
+}
+
 /// The rows a request kept in one table under one exception, as the desk shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeptView {

@@ -201,6 +201,7 @@ impl RequestService {
                 .collect(),
             package: self.package_link(conn, case)?,
             withheld: self.withheld(conn, case, &catalog)?,
+            suppressed: self.is_suppressed(conn, case)?,
         })
     }
 

@@ -555,6 +555,16 @@ impl RequestService {
         Ok(KeepPlan { rules, held: false })
     }
 
+    /// Whether the task's system serves direct marketing.
+    fn is_marketing(&self, conn: &mut DbConnection, task: &TaskRow) -> Result<bool> {
+        let Some(system) = &task.system_key else {
+            return Ok(false);
+        };
+        Ok(<Activity as Item>::load_all(conn)?.iter().any(|activity| {
+            activity.systems.contains(system) && super::checklist::is_direct_marketing(activity)
+        }))
+    }
+
     /// The reason of a legal hold in force on the requester in `system` (or on every system).
     fn hold_on(
         &self,
@@ -649,6 +659,11 @@ impl RequestService {
             "Run through the connector by {} at {at}: {counts}",
             runner.name
         );
+        if task.kind == TaskKind::EraseData.as_str() && self.is_marketing(conn, &task)? {
+            if self.suppress_email(conn, &case)? {
+                evidence.push_str("; the e-mail address is on the suppression list as a keyed hash, so no mail is sent to it again");
+            }
+        }
         for outcome in outcomes {
             if let Some(hash) = &outcome.export_sha256 {
                 let _ = write!(

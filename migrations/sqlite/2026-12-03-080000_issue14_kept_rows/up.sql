@@ -47,3 +47,11 @@ CREATE TABLE request_grounds (
     lifted_by TEXT,
     lifted_at TIMESTAMP
 );
+
+-- The marketing suppression list: after a marketing erasure only a keyed hash of the e-mail
+-- address stays, so that no mail is sent to it again.
+CREATE TABLE suppression_list (
+    email_hash TEXT PRIMARY KEY NOT NULL,
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    added_at TIMESTAMP NOT NULL
+);

@@ -4,7 +4,8 @@
 
 use crate::db::models::sweeps::LegalHoldRow;
 use crate::db::schema::{
-    kept_rows, legal_holds, request_grounds, request_tasks, requests, task_findings,
+    kept_rows, legal_holds, request_grounds, request_tasks, requests, suppression_list,
+    task_findings,
 };
 use crate::db::{DbConnection, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -265,4 +266,33 @@ impl GroundRow {
         }
         Ok(())
     }
+}
+
+/// Puts a keyed e-mail hash on the suppression list; true when it was not there yet.
+pub fn suppress(
+    conn: &mut DbConnection,
+    email_hash: &str,
+    request_id: &str,
+    at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    if is_suppressed(conn, email_hash)? {
+        return Ok(false);
+    }
+    diesel::insert_into(suppression_list::table)
+        .values((
+            suppression_list::email_hash.eq(email_hash),
+            suppression_list::request_id.eq(request_id),
+            suppression_list::added_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+pub fn is_suppressed(conn: &mut DbConnection, email_hash: &str) -> Result<bool, StoreError> {
+    Ok(suppression_list::table
+        .find(email_hash)
+        .select(suppression_list::email_hash)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
 }

@@ -659,10 +659,10 @@ impl RequestService {
             "Run through the connector by {} at {at}: {counts}",
             runner.name
         );
-        if task.kind == TaskKind::EraseData.as_str() && self.is_marketing(conn, &task)? {
-            if self.suppress_email(conn, &case)? {
-                evidence.push_str("; the e-mail address is on the suppression list as a keyed hash, so no mail is sent to it again");
-            }
+        let erases_marketing =
+            task.kind == TaskKind::EraseData.as_str() && self.is_marketing(conn, &task)?;
+        if erases_marketing && self.suppress_email(conn, &case)? {
+            evidence.push_str("; the e-mail address is on the suppression list as a keyed hash, so no mail is sent to it again");
         }
         for outcome in outcomes {
             if let Some(hash) = &outcome.export_sha256 {

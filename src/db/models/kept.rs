@@ -137,18 +137,21 @@ pub struct Keeper {
     pub indexes: Vec<String>,
 }
 
+/// (id, reference, e-mail, customer number and phone lookup hashes) of a request.
+type KeeperRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// The requests with these ids, by id.
 pub fn keepers(
     conn: &mut DbConnection,
     request_ids: &[String],
 ) -> Result<HashMap<String, Keeper>, StoreError> {
-    let rows: Vec<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = requests::table
+    let rows: Vec<KeeperRow> = requests::table
         .filter(requests::id.eq_any(request_ids))
         .select((
             requests::id,

@@ -34,6 +34,65 @@ fn with_crm_and_billing(settings: &mut Settings) {
     }
 }
 
+/// Billing with two older invoices of Jan's, each with a payment: one of 2018, whose fiscal
+/// duty ended on 31 December 2025, and one of 2020, kept until 31 December 2027.
+fn with_older_invoices(settings: &mut Settings) {
+    with_crm_and_billing(settings);
+    target_in(settings, "billing").seed(OLDER_INVOICES);
+}
+
+const OLDER_INVOICES: &[&str] = &[
+    "INSERT INTO invoices (id, account_id, invoice_number, invoice_address, amount, issued_on, fiscal_year_end) VALUES \
+     (12, 1, 'F-12', 'Dorpsstraat 1, Groningen', 25.00, '2018-03-31', '2018-12-31'), \
+     (13, 1, 'F-13', 'Dorpsstraat 1, Groningen', 25.00, '2020-05-31', '2020-12-31')",
+    "INSERT INTO payments (id, invoice_id, amount, paid_on, iban) VALUES \
+     (1, 12, 25.00, '2018-04-15', 'NL91ABNA0417164300'), (2, 13, 25.00, '2020-06-15', 'NL91ABNA0417164300')",
+];
+
+/// The request's kept rows of one billing table, as the desk shows them.
+fn kept_of<'a>(request: &'a Value, table: &str) -> &'a Value {
+    request["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .find(|k| k["system"] == "billing" && k["table"] == table)
+        .unwrap_or_else(|| panic!("nothing kept in {table}: {request:#}"))
+}
+
+/// The example catalog with the mailing system reached through a connector.
+fn with_sql_marketing() -> loket::catalog::model::CatalogDocument {
+    let mut document = loket::catalog::parse_yaml(EXAMPLE).expect("example catalog is valid");
+    let marketing = document
+        .systems
+        .iter_mut()
+        .find(|s| s.key == "marketing")
+        .expect("a marketing system");
+    marketing.connector = loket::catalog::model::ConnectorKind::Sql;
+    marketing.sql = Some(
+        serde_json::from_value(json!({"tables": [{
+            "name": "subscribers", "key": "id",
+            "identifiers": {"email": "email", "customer_number": "customer_number"},
+            "columns": ["email", "first_name", "customer_number", "tariff_plan"]
+        }]}))
+        .expect("mapping"),
+    );
+    document
+}
+
+/// The CRM, billing and a mailing database with Jan on it.
+fn with_marketing_db(settings: &mut Settings) {
+    with_crm_and_billing(settings);
+    let db = target_in(settings, "marketing").seed(&[
+        "CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email VARCHAR(200), first_name VARCHAR(80), \
+         customer_number VARCHAR(20), tariff_plan VARCHAR(40))",
+        "INSERT INTO subscribers (id, email, first_name, customer_number, tariff_plan) VALUES \
+         (1, 'Jan.DeVries@example.nl', 'Jan', 'TN-448812', 'Onbeperkt'), (2, 'piet@example.nl', 'Piet', 'TN-500100', 'Basis')",
+    ]);
+    settings
+        .connectors
+        .insert("marketing".into(), Secret::new(db.url.clone()));
+}
+
 /// Only the CRM is configured; billing has no connector URL.
 fn with_crm_only(settings: &mut Settings) {
     let db = target_in(settings, "crm").seed(CRM);
@@ -68,6 +127,10 @@ fn exporting_automatically(settings: &mut Settings) {
 
 async fn desk(app: &TestApp) -> String {
     let document = loket::catalog::parse_yaml(EXAMPLE).expect("example catalog is valid");
+    desk_with(app, document).await
+}
+
+async fn desk_with(app: &TestApp, document: loket::catalog::model::CatalogDocument) -> String {
     loket::catalog::import(&app.store, Actor::Cli, document)
         .await
         .expect("catalog imported");
@@ -176,24 +239,25 @@ backend_tests_with! {
         assert!(keep["legal_exception"].as_str().expect("exception").contains("AWR art. 52"));
         let done = expect_json(run(&app, Some(&token), &done, task(&done, "erase_data", Some("billing"))).await, 200).await;
         let evidence = task(&done, "erase_data", Some("billing"))["evidence"].as_str().expect("evidence").to_string();
-        assert!(evidence.contains("kept (Art. 17(3)(b)) billing_accounts 1, invoices 2, payment_mandates 1"), "{evidence}");
+        assert!(evidence.contains("kept under Art. 17(3)(b) billing_accounts 1, invoices 2, payment_mandates 1 until 2033-12-31 at the latest"), "{evidence}");
         assert!(evidence.contains("rated_cdrs 2"), "{evidence}");
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices"), 3, "no invoice erased");
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs"), 1);
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts"), 2, "the accounts stay with their invoices");
 
-        // The kept invoices have no restricted_column in the mapping: restricting them is manual.
+        // A keep is not a restriction: the kept invoices need no restricted_column. Running the
+        // keep task records each kept row with its end (31 December of the fiscal year + 7).
         let keep = task(&done, "keep_under_exception", Some("billing"));
-        let refused = expect_json(run(&app, Some(&token), &done, keep).await, 409).await;
-        let message = refused["message"].as_str().expect("message");
-        assert!(message.contains("invoices") && message.contains("by hand"), "{message}");
-        let current = expect_json(app.get(&format!("/api/v1/requests/{}", request["id"].as_str().unwrap()), Some(&token)).await, 200).await;
-        assert_eq!(task(&current, "keep_under_exception", Some("billing"))["state"], "open");
+        let done = expect_json(run(&app, Some(&token), &done, keep).await, 200).await;
+        let keep = task(&done, "keep_under_exception", Some("billing"));
+        assert_eq!(keep["state"], "done");
+        assert_eq!(keep["keep_until"], "2033-12-31");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts WHERE processing_restricted = TRUE"), 0, "nothing restricted");
 
         // The trail says what ran, where and how many rows, and nothing about Jan.
         let events = audit_of(&app, &request).await;
         let runs: Vec<&Value> = events.iter().filter(|e| e["action"] == "request.task.run").collect();
-        assert_eq!(runs.len(), 2, "{events:#?}");
+        assert_eq!(runs.len(), 3, "{events:#?}");
         let summary = runs.iter().map(|e| e["summary"].as_str().unwrap_or_default()).collect::<Vec<_>>().join("\n");
         assert!(summary.contains("crm: erased customers 1"), "{summary}");
         assert!(summary.contains("billing: erased"), "{summary}");
@@ -326,6 +390,186 @@ backend_tests_with! {
         let events = audit_of(&app, &request).await;
         assert!(events.iter().any(|e| e["action"] == "request.task.run" && e["actor"] == "system:task-runner"), "{events:#?}");
     }
+
+    async fn kept_invoices_end_one_by_one_and_a_later_sweep_erases_them(app: TestApp) configured with_older_invoices; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let billing = target_in(&app.settings, "billing");
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("billing"))).await, 200).await;
+        let evidence = task(&done, "erase_data", Some("billing"))["evidence"].as_str().expect("evidence").to_string();
+        // The 2018 invoice's seven years ended on 31 December 2025: it goes now, with its payment.
+        assert!(evidence.contains("erased as their duty had ended invoices 1, payments 1"), "{evidence}");
+        assert!(evidence.contains("kept under Art. 17(3)(b) billing_accounts 1, invoices 3, payment_mandates 1, payments 1 until 2033-12-31 at the latest"), "{evidence}");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 12"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM payments WHERE invoice_id = 12"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE account_id = 1"), 3);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs WHERE account_id = 1"), 0);
+
+        // Each kept row has its own end: the 2020 invoice and its payment until 31 December 2027,
+        // the 2026 invoices until 31 December 2033, the account and mandate with the last of them.
+        let current = expect_json(app.get(&format!("/api/v1/requests/{}", request["id"].as_str().unwrap()), Some(&token)).await, 200).await;
+        let kept = kept_of(&current, "invoices");
+        assert_eq!((kept["kept"].as_i64(), kept["kept_until"].as_str()), (Some(3), Some("2033-12-31")), "{kept}");
+        assert_eq!(kept["exception"], "legal_obligation");
+        assert_eq!(kept["article"], "Art. 17(3)(b)");
+        assert_eq!(kept["legal_basis"], "AWR art. 52; BW 2:10");
+        assert_eq!(kept_of(&current, "payments")["kept_until"], "2027-12-31");
+        assert_eq!(kept_of(&current, "billing_accounts")["kept_until"], "2033-12-31");
+        // Never the row in the clear in loket's store.
+        let stored = common::dump_database(&app).await;
+        assert!(!stored.contains("F-13") && !stored.contains("TN-448812"), "a kept row in the clear");
+
+        // A sweep a month after the 2020 invoice's end erases it and its payment, and records it;
+        // the request still in progress does not stop it: erasing is what the person asked.
+        let sweeps = loket::startup::sweep_service(&app.settings, &app.store).expect("sweeps");
+        let at = |day: &str| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("day").and_hms_opt(3, 0, 0);
+        let reports = sweeps.sweep(loket::retention::SweepOptions { rule: Some("fiscal_records".into()), as_of: at("2028-01-31"), ..Default::default() }, |_| {}).await.expect("sweep");
+        let report = reports.iter().find(|r| r.rule == "kept_rows").expect("kept rows swept");
+        assert_eq!((report.system.as_str(), report.counts.changed, report.counts.skipped_legal_hold), ("billing", 2, 0), "{reports:#?}");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 13"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE account_id = 1"), 2, "the 2026 invoices stay");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM billing_accounts WHERE id = 1"), 1);
+        let current = expect_json(app.get(&format!("/api/v1/requests/{}", request["id"].as_str().unwrap()), Some(&token)).await, 200).await;
+        let kept = kept_of(&current, "invoices");
+        assert_eq!((kept["kept"].as_i64(), kept["erased"].as_i64()), (Some(2), Some(1)), "{kept}");
+        let events = audit_of(&app, &request).await;
+        let erased: Vec<&Value> = events.iter().filter(|e| e["action"] == "request.kept_rows.erased").collect();
+        assert_eq!(erased.len(), 1, "{events:#?}");
+        assert_eq!(erased[0]["summary"], "billing: kept rows whose Art. 17(3) duty ended erased: invoices 1, payments 1");
+
+        // After 2033 nothing of Jan is left in billing; Piet's data is untouched.
+        sweeps.sweep(loket::retention::SweepOptions { rule: Some("kept_rows".into()), as_of: at("2034-01-02"), ..Default::default() }, |_| {}).await.expect("sweep");
+        for table in ["billing_accounts WHERE id = 1", "invoices WHERE account_id = 1", "payment_mandates"] {
+            assert_eq!(billing.count(&format!("SELECT COUNT(*) AS n FROM {table}")), 0, "{table}");
+        }
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 20"), 1);
+    }
+
+    async fn a_legal_hold_keeps_the_held_system_until_it_is_lifted(app: TestApp) configured with_older_invoices; {
+        let token = desk(&app).await;
+        app.add_user("fleur", Role::PrivacyOfficer).await;
+        let officer = app.login("fleur").await;
+        let hold = json!({"system": "billing", "identifier_kind": "customer_number", "identifier": "TN-448812", "reason": "Geschil over factuur F-11, zaak 2026/118"});
+        let hold = expect_json(app.post_json("/api/v1/retention/holds", Some(&officer), &hold).await, 201).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let billing = target_in(&app.settings, "billing");
+
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("billing"))).await, 200).await;
+        assert!(done["tasks"].as_array().expect("tasks").iter().all(|t| !(t["kind"] == "erase_data" && t["system_key"] == "billing")), "the erase task became a keep");
+        let kept = done["tasks"].as_array().expect("tasks").iter().find(|t| t["kind"] == "keep_under_exception" && t["legal_exception"].as_str().is_some_and(|e| e.starts_with("Art. 17(3)(e)"))).expect("a keep under Art. 17(3)(e)");
+        assert_eq!(kept["state"], "done");
+        assert!(kept["title_en"].as_str().expect("title").contains("zaak 2026/118"), "staff see the hold's reason: {kept}");
+        let evidence = kept["evidence"].as_str().expect("evidence");
+        assert!(evidence.contains("kept under Art. 17(3)(e) billing_accounts 1, invoices 4, payment_mandates 1, payments 2, rated_cdrs 2 until the legal hold is lifted"), "{evidence}");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs WHERE account_id = 1"), 2, "the call records stay");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 12"), 1, "even the invoice past its duty");
+        // Other systems are erased as usual.
+        expect_json(run(&app, Some(&token), &done, task(&done, "erase_data", Some("crm"))).await, 200).await;
+
+        // Lifting the hold makes what it alone kept due; the next sweep erases it.
+        expect_json(app.delete(&format!("/api/v1/retention/holds/{}", hold["id"].as_str().expect("id")), Some(&officer)).await, 200).await;
+        let sweeps = loket::startup::sweep_service(&app.settings, &app.store).expect("sweeps");
+        let reports = sweeps.sweep(loket::retention::SweepOptions { rule: Some("kept_rows".into()), ..Default::default() }, |_| {}).await.expect("sweep");
+        assert_eq!(reports.iter().map(|r| r.counts.changed).sum::<i64>(), 4, "{reports:#?}");
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs WHERE account_id = 1"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE id = 12"), 0);
+        assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE account_id = 1"), 3, "the fiscal duty still keeps these");
+    }
+
+    async fn recipients_are_notified_only_where_the_persons_data_was_found(app: TestApp) configured with_crm_and_billing; {
+        let token = desk(&app).await;
+        let billing_only = ["Incassobureau Noorderzon B.V.", "Van der Meer & Bakker Accountants"];
+        let notify_state = |request: &Value, name: &str| -> Value {
+            request["tasks"].as_array().expect("tasks").iter()
+                .find(|t| t["kind"] == "notify_recipient" && t["recipient"] == name)
+                .map(|t| t["state"].clone())
+                .unwrap_or_else(|| panic!("no notification of {name}"))
+        };
+        // Kees is in neither database: billing's recipients never had his data.
+        let mut kees = jan("erasure", true);
+        kees["requester"] = json!({"name": "Kees Smit", "email": "kees@example.nl", "customer_number": "TN-999999"});
+        let request = register(&app, &token, &kees).await;
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("billing"))).await, 200).await;
+        for name in billing_only {
+            assert_eq!(notify_state(&done, name), "not_applicable", "{name}");
+        }
+        let skipped = done["tasks"].as_array().expect("tasks").iter().find(|t| t["recipient"] == billing_only[0]).expect("task");
+        assert!(skipped["evidence"].as_str().expect("evidence").contains("nothing of the person was found in billing"), "{skipped}");
+        // Noordhost also hosts the CRM and ticketing, not searched yet.
+        assert_eq!(notify_state(&done, "Noordhost B.V."), "open");
+
+        // Jan's data was in billing: its recipients are told.
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("billing"))).await, 200).await;
+        for name in billing_only {
+            assert_eq!(notify_state(&done, name), "open", "{name}");
+        }
+    }
+
+    async fn a_restriction_records_its_ground_and_an_officer_lifts_it_after_the_notice(app: TestApp) configured with_crm_and_billing; {
+        let token = desk(&app).await;
+        let request = register(&app, &token, &jan("restriction", true)).await;
+        let path = format!("/api/v1/requests/{}", request["id"].as_str().expect("id"));
+        // Only the grounds of Art. 18(1) fit a restriction.
+        let refused = expect_json(app.put_json(&format!("{path}/ground"), Some(&token), &json!({"ground": "consent_withdrawn"})).await, 422).await;
+        assert_eq!(refused["field"], "ground");
+        assert!(refused["message"].as_str().expect("message").contains("accuracy_contested"), "{refused}");
+        let view = expect_json(app.put_json(&format!("{path}/ground"), Some(&token), &json!({"ground": "accuracy_contested", "note": "disputes the invoice address"})).await, 200).await;
+        assert_eq!(view["ground"]["article"], "Art. 18(1)(a)");
+
+        let billing = target_in(&app.settings, "billing");
+        let restricted = "SELECT COUNT(*) AS n FROM billing_accounts WHERE processing_restricted = TRUE";
+        expect_json(run(&app, Some(&token), &request, task(&request, "restrict_data", Some("billing"))).await, 200).await;
+        assert_eq!(billing.count(restricted), 1);
+
+        // Lifting is a privacy officer's decision with a reason.
+        let lift = format!("{path}/restriction/lift");
+        expect_json(app.post_json(&lift, Some(&token), &json!({"reason": "address checked"})).await, 403).await;
+        app.add_user("olga", Role::PrivacyOfficer).await;
+        let officer = app.login("olga").await;
+        let refused = expect_json(app.post_json(&lift, Some(&officer), &json!({"reason": "  "})).await, 422).await;
+        assert_eq!(refused["field"], "reason");
+        assert_eq!(billing.count(restricted), 1, "nothing lifted yet");
+
+        let view = expect_json(app.post_json(&lift, Some(&officer), &json!({"reason": "The address was checked and is right."})).await, 200).await;
+        assert_eq!(billing.count(restricted), 0, "the rows are used again");
+        assert_eq!(view["ground"]["lifted_by"], "olga");
+        assert_eq!(view["ground"]["lift_reason"], "The address was checked and is right.");
+        // The person was told first (Art. 18(3)).
+        let letters = expect_json(app.get(&format!("{path}/letters"), Some(&officer)).await, 200).await;
+        assert!(letters["items"].as_array().expect("items").iter().any(|l| l["letter"] == "restriction_lift_notice"), "{letters:#}");
+        let events = audit_of(&app, &request).await;
+        let at = |action: &str| events.iter().position(|e| e["action"] == action).unwrap_or_else(|| panic!("no {action}: {events:#?}"));
+        let (noticed, lifted) = (at("request.restriction.lift_noticed"), at("request.restriction.lifted"));
+        assert!(events[noticed]["seq"].as_i64() < events[lifted]["seq"].as_i64(), "the notice comes first");
+        assert!(events[lifted]["summary"].as_str().expect("summary").contains("billing: un-restricted billing_accounts 1"), "{events:#?}");
+        expect_json(app.post_json(&lift, Some(&officer), &json!({"reason": "again"})).await, 409).await;
+
+        // An erasure names its ground of Art. 17(1); anything else is refused by name.
+        let erasure = register(&app, &token, &jan("erasure", true)).await;
+        let path = format!("/api/v1/requests/{}/ground", erasure["id"].as_str().expect("id"));
+        let refused = expect_json(app.put_json(&path, Some(&token), &json!({"ground": "because"})).await, 422).await;
+        assert_eq!(refused["field"], "ground");
+        let view = expect_json(app.put_json(&path, Some(&token), &json!({"ground": "consent_withdrawn"})).await, 200).await;
+        assert_eq!(view["ground"]["article"], "Art. 17(1)(b)");
+    }
+
+    async fn a_marketing_erasure_keeps_the_address_on_the_suppression_list_only(app: TestApp) configured with_marketing_db; {
+        let token = desk_with(&app, with_sql_marketing()).await;
+        let request = register(&app, &token, &jan("erasure", true)).await;
+        let done = expect_json(run(&app, Some(&token), &request, task(&request, "erase_data", Some("marketing"))).await, 200).await;
+        let evidence = task(&done, "erase_data", Some("marketing"))["evidence"].as_str().expect("evidence").to_string();
+        assert!(evidence.contains("marketing: erased subscribers 1"), "{evidence}");
+        assert!(evidence.contains("on the suppression list as a keyed hash"), "{evidence}");
+        let marketing = target_in(&app.settings, "marketing");
+        assert_eq!(marketing.count("SELECT COUNT(*) AS n FROM subscribers"), 1, "Piet stays subscribed");
+        // loket keeps only the keyed hash of the address.
+        let stored = common::dump_database(&app).await;
+        assert!(!stored.to_lowercase().contains("jan.devries@example.nl"), "an address in the clear");
+        // The letter says so.
+        let preview = expect_json(app.post_json(&format!("/api/v1/requests/{}/letters/preview", request["id"].as_str().expect("id")), Some(&token), &json!({"letter": "erasure_confirmation"})).await, 200).await;
+        assert!(preview["body"].as_str().expect("body").contains("geen reclame meer"), "{preview:#}");
+    }
 }
 
 /// The same erasure against a PostgreSQL CRM (loket itself on SQLite).
@@ -360,4 +604,45 @@ async fn erasure_runs_against_a_postgres_target() {
         .to_string();
     assert!(evidence.contains("crm: erased customers 1"), "{evidence}");
     assert_eq!(crm.count("SELECT COUNT(*) AS n FROM customers"), 1);
+}
+
+/// Kept invoices get their own ends on a PostgreSQL billing system too (loket on SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(loket_test_postgres),
+    ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
+async fn kept_invoices_end_one_by_one_on_a_postgres_target() {
+    let billing = TargetDb::postgres().seed(BILLING).seed(OLDER_INVOICES);
+    let url = billing.url.clone();
+    let app = TestApp::spawn_with(loket::db::Backend::Sqlite, move |settings| {
+        settings
+            .connectors
+            .insert("billing".into(), Secret::new(url));
+    })
+    .await;
+    let token = desk(&app).await;
+    let request = register(&app, &token, &jan("erasure", true)).await;
+    let erase = task(&request, "erase_data", Some("billing"));
+    let done = expect_json(run(&app, Some(&token), &request, erase).await, 200).await;
+    let evidence = task(&done, "erase_data", Some("billing"))["evidence"]
+        .as_str()
+        .expect("evidence")
+        .to_string();
+    assert!(
+        evidence.contains("erased as their duty had ended invoices 1, payments 1"),
+        "{evidence}"
+    );
+    assert!(evidence.contains("kept under Art. 17(3)(b) billing_accounts 1, invoices 3, payment_mandates 1, payments 1 until 2033-12-31 at the latest"), "{evidence}");
+    let current = expect_json(
+        app.get(
+            &format!("/api/v1/requests/{}", request["id"].as_str().unwrap()),
+            Some(&token),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(kept_of(&current, "payments")["kept_until"], "2027-12-31");
+    assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices"), 4);
 }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod desk;
 pub mod error;
 pub mod extract;
+pub mod grounds;
 pub mod health;
 pub mod packages;
 pub mod public;
@@ -101,6 +102,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
             .route("/audit/events", web::get().to(audit::list))
             .route("/audit/verify", web::get().to(audit::verify))
             .configure(requests::configure)
+            .configure(grounds::configure)
             .configure(retention::configure)
             .configure(packages::configure)
             .configure(|cfg| public::configure(cfg, &api.public_rate_limit)),

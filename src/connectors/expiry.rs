@@ -52,8 +52,23 @@ pub struct ExpiredRow {
 }
 
 /// The alias of the table `depth` steps up from the swept one (`t0` is the swept table).
-fn alias(depth: usize) -> String {
+pub(super) fn alias(depth: usize) -> String {
     format!("t{depth}")
+}
+
+/// ` LEFT JOIN parent t1 ON t1.key = t0.link …` up `chain` (the table `t0` and its ancestors).
+pub(super) fn join_ancestors(statement: &mut Statement, chain: &[&SqlTable]) {
+    for (depth, pair) in chain.windows(2).enumerate() {
+        let (child, parent) = (pair[0], pair[1]);
+        let Some(link) = &child.parent else { break };
+        statement
+            .push(" LEFT JOIN ")
+            .name(&parent.name)
+            .push(&format!(" {} ON {}.", alias(depth + 1), alias(depth + 1)))
+            .name(&parent.key)
+            .push(&format!(" = {}.", alias(depth)))
+            .name(&link.column);
+    }
 }
 
 impl SqlConnector {
@@ -106,7 +121,7 @@ impl SqlConnector {
 
 impl Layout {
     /// The table and its ancestors, nearest first.
-    fn chain<'a>(&'a self, table: &'a SqlTable) -> Vec<&'a SqlTable> {
+    pub(super) fn chain<'a>(&'a self, table: &'a SqlTable) -> Vec<&'a SqlTable> {
         self.ancestry(table)
             .into_iter()
             .filter_map(|name| self.mapping.table(name))
@@ -147,17 +162,7 @@ impl Layout {
             .name(&root.name)
             .push(" t0");
         if query.with_owner {
-            for (depth, pair) in chain.windows(2).enumerate() {
-                let (child, parent) = (pair[0], pair[1]);
-                let Some(link) = &child.parent else { break };
-                statement
-                    .push(" LEFT JOIN ")
-                    .name(&parent.name)
-                    .push(&format!(" {} ON {}.", alias(depth + 1), alias(depth + 1)))
-                    .name(&parent.key)
-                    .push(&format!(" = {}.", alias(depth)))
-                    .name(&link.column);
-            }
+            join_ancestors(&mut statement, chain);
         }
         statement
             .push(" WHERE t0.")

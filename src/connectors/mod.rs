@@ -19,6 +19,7 @@
 
 mod dialect;
 mod expiry;
+mod kept;
 mod registry;
 mod schema;
 mod statement;
@@ -26,6 +27,7 @@ mod target;
 
 pub use dialect::Dialect;
 pub use expiry::{ExpiredQuery, ExpiredRow, Pending};
+pub use kept::DatedRow;
 pub use registry::Connectors;
 
 use crate::catalog::model::{is_sql_identifier, IdentifierKind, SqlMapping, SqlTable, Validate};
@@ -383,11 +385,33 @@ impl SqlConnector {
         identifiers: &[(IdentifierKind, String)],
         table: &str,
     ) -> Result<u64> {
+        self.set_restricted(identifiers, table, true)
+    }
+
+    /// Lifts the restriction of the person's rows in `table` (Art. 18(3)).
+    pub fn unrestrict(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        table: &str,
+    ) -> Result<u64> {
+        self.set_restricted(identifiers, table, false)
+    }
+
+    fn set_restricted(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        table: &str,
+        restricted: bool,
+    ) -> Result<u64> {
         let identifiers = self.layout.identifiers(identifiers)?;
         let table = self.layout.table(table)?;
         let column = self.layout.restricted_column(table)?;
         let mut statement = self.layout.update_set(table, column);
-        statement.push("TRUE WHERE ");
+        statement.push(if restricted {
+            "TRUE WHERE "
+        } else {
+            "FALSE WHERE "
+        });
         self.layout
             .condition(&mut statement, table, Scope::Person(&identifiers));
         execute(&mut self.conn, &self.layout, &statement)

@@ -287,6 +287,54 @@ diesel::table! {
 }
 
 diesel::table! {
+    kept_rows (id) {
+        id -> Text,
+        request_id -> Text,
+        system_key -> Text,
+        table_name -> Text,
+        row_hash -> Text,
+        row_key_enc -> Text,
+        exception -> Text,
+        legal_basis -> Text,
+        rule -> Nullable<Text>,
+        keep_until -> Nullable<Date>,
+        kept_at -> Timestamp,
+        erased_at -> Nullable<Timestamp>,
+        erased_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    task_findings (task_id, system_key) {
+        task_id -> Text,
+        system_key -> Text,
+        rows_found -> BigInt,
+    }
+}
+
+diesel::table! {
+    request_grounds (request_id) {
+        request_id -> Text,
+        ground -> Nullable<Text>,
+        note_enc -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        recorded_at -> Nullable<Timestamp>,
+        lift_reason_enc -> Nullable<Text>,
+        lift_noticed_at -> Nullable<Timestamp>,
+        lifted_by -> Nullable<Text>,
+        lifted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    suppression_list (email_hash) {
+        email_hash -> Text,
+        request_id -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     package_keys (id) {
         id -> Text,
         key_enc -> Text,
@@ -365,6 +413,10 @@ diesel::joinable!(request_pauses -> requests (request_id));
 diesel::joinable!(request_tasks -> requests (request_id));
 diesel::joinable!(task_comments -> request_tasks (task_id));
 diesel::joinable!(outbox -> requests (request_id));
+diesel::joinable!(kept_rows -> requests (request_id));
+diesel::joinable!(task_findings -> request_tasks (task_id));
+diesel::joinable!(request_grounds -> requests (request_id));
+diesel::joinable!(suppression_list -> requests (request_id));
 diesel::joinable!(packages -> requests (request_id));
 diesel::joinable!(attachments -> requests (request_id));
 diesel::joinable!(redactions -> requests (request_id));
@@ -388,6 +440,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     sweep_runs,
     sweep_leases,
     legal_holds,
+    kept_rows,
+    task_findings,
+    request_grounds,
+    suppression_list,
     package_keys,
     packages,
     sealed_blobs,

@@ -41,6 +41,8 @@ pub enum LetterKind {
     ObjectionOutcome,
     HumanReviewOutcome,
     Refusal,
+    /// Art. 18(3): the person is told before a restriction is lifted.
+    RestrictionLiftNotice,
 }
 
 impl LetterKind {
@@ -112,6 +114,9 @@ pub struct KeptData {
     pub system: String,
     pub categories: Vec<String>,
     pub exception: String,
+    /// Kept for legal claims (a legal hold, Art. 17(3)(e)): the letter says that and no more.
+    pub legal_claims: bool,
+    /// The latest end of the kept rows; each goes as soon as its own period ends.
     pub until: Option<NaiveDate>,
 }
 
@@ -154,6 +159,9 @@ pub struct LetterContext {
     pub package: Option<PackageLink>,
     /// What was withheld from the package, and why (Art. 15(4)).
     pub withheld: Vec<WithheldFact>,
+    /// The e-mail address is on the marketing suppression list (as a keyed hash) after an
+    /// erasure, so that no mail is sent to it again.
+    pub suppressed: bool,
 }
 
 /// The signed link to a package, as a letter gives it.
@@ -286,6 +294,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "nl/objection_outcome.txt",
     "nl/human_review_outcome.txt",
     "nl/refusal.txt",
+    "nl/restriction_lift_notice.txt",
     "en/_letter.txt",
     "en/_dpo.txt",
     "en/_right.txt",
@@ -307,6 +316,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "en/objection_outcome.txt",
     "en/human_review_outcome.txt",
     "en/refusal.txt",
+    "en/restriction_lift_notice.txt",
 );
 
 /// Built once. A template that does not parse is kept as an error (reported on every render)
@@ -475,6 +485,7 @@ mod tests {
                 system: "Accounting".into(),
                 categories: vec!["Invoices".into()],
                 exception: "Art. 17(3)(b), AWR art. 52: 7 years fiscal retention".into(),
+                legal_claims: false,
                 until: Some(date("2033-12-31")),
             }],
             recipients_notified: vec!["PostNL".into()],
@@ -488,6 +499,7 @@ mod tests {
                 what: "CRM, interactions, field summary".into(),
                 reason: "It names another customer.".into(),
             }],
+            suppressed: false,
         }
     }
 
@@ -698,7 +710,7 @@ mod tests {
         assert!(en.contains("- Newsletter"));
         assert!(en.contains("Accounting: Invoices"));
         assert!(en.contains("AWR art. 52"));
-        assert!(en.contains("Kept until: 31 December 2033"));
+        assert!(en.contains("Kept until: 31 December 2033 at the latest"));
         assert!(en.contains("Article 19"));
         assert!(en.contains("- PostNL"));
         assert!(
@@ -706,7 +718,29 @@ mod tests {
             "kept data is a partial refusal"
         );
         let nl = render_ok(LetterKind::ErasureConfirmation, Language::Nl, &context()).body;
-        assert!(nl.contains("Bewaard tot: 31 december 2033"));
+        assert!(nl.contains("Bewaard tot: uiterlijk 31 december 2033"));
+        // Under a legal hold the letter gives the ground of Art. 17(3)(e), never the case.
+        let mut held = context();
+        held.kept[0].legal_claims = true;
+        held.kept[0].exception = "Art. 17(3)(e) AVG/GDPR; legal hold".into();
+        held.kept[0].until = None;
+        let nl = render_ok(LetterKind::ErasureConfirmation, Language::Nl, &held).body;
+        assert!(
+            nl.contains("rechtsvordering (artikel 17, lid 3, onder e AVG)"),
+            "{nl}"
+        );
+        assert!(!nl.contains("legal hold"), "{nl}");
+        let en = render_ok(LetterKind::ErasureConfirmation, Language::En, &held).body;
+        assert!(en.contains("defence of legal claims"), "{en}");
+        let mut suppressed = context();
+        suppressed.suppressed = true;
+        let nl = render_ok(LetterKind::ErasureConfirmation, Language::Nl, &suppressed).body;
+        assert!(nl.contains("geen reclame meer"), "{nl}");
+        assert!(
+            !render_ok(LetterKind::ErasureConfirmation, Language::Nl, &context())
+                .body
+                .contains("geen reclame meer")
+        );
         let mut all_erased = context();
         all_erased.kept.clear();
         let en = render_ok(LetterKind::ErasureConfirmation, Language::En, &all_erased).body;

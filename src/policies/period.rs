@@ -45,6 +45,17 @@ impl Period {
         earlier.unwrap_or(NaiveDate::MIN).and_time(moment.time())
     }
 
+    /// The period in Dutch, for titles and letters: "7 jaar", "6 maanden", "1 week".
+    pub fn dutch(self) -> String {
+        let (n, one, many) = match self {
+            Period::Days(n) => (n, "dag", "dagen"),
+            Period::Weeks(n) => (n, "week", "weken"),
+            Period::Months(n) => (n, "maand", "maanden"),
+            Period::Years(n) => (n, "jaar", "jaar"),
+        };
+        format!("{n} {}", if n == 1 { one } else { many })
+    }
+
     /// The number and its unit, e.g. `(7, "year")`.
     fn parts(self) -> (u32, &'static str) {
         match self {

@@ -293,16 +293,16 @@ impl<'a> Context<'a> {
     }
 
     /// Erase what the system holds, except what a law obliges keeping (Art. 17(3)(b)): that part
-    /// is restricted until the duty ends. Data used for a legal obligation without a rule that
+    /// is kept, not restricted, each row until its own duty ends. Data used for a legal obligation without a rule that
     /// sets the period is kept too, and the task asks for the period, because erasing it might
     /// break the law while keeping it a little longer can be corrected.
     fn erase(&self, system: &System, search: &Search) -> Vec<TaskDraft> {
         let mut kept: Vec<String> = Vec::new();
         let mut keep_tasks = Vec::new();
-        for (rule, until) in self.duties_of(system) {
+        for rule in self.duties_of(system) {
             let codes = claim(rule.categories_in(self.catalog()), &mut kept);
             if !codes.is_empty() {
-                keep_tasks.push(self.keep_under_rule(system, rule, until, codes));
+                keep_tasks.push(self.keep_under_rule(system, rule, codes));
             }
         }
         for activity in self.activities_using(system) {
@@ -333,46 +333,60 @@ impl<'a> Context<'a> {
         tasks
     }
 
-    /// The rules with a legal duty on `system` and the day each ends, the latest first: where two
-    /// rules cover the same data, it is kept until the later date.
-    fn duties_of(&self, system: &System) -> Vec<(&'a RetentionRule, NaiveDate)> {
+    /// The rules with a legal duty on `system`, the longest first: where two rules cover the
+    /// same data, the task of the longer one claims it (a run keeps each row until the later
+    /// of its ends).
+    fn duties_of(&self, system: &System) -> Vec<&'a RetentionRule> {
         let mut duties: Vec<_> = self
             .input
             .policies
             .retention
             .iter()
             .filter(|rule| rule.legal_duty && rule.system == system.key)
-            .map(|rule| (rule, rule.keep.after(self.input.today)))
             .collect();
-        duties.sort_by_key(|(_, until)| std::cmp::Reverse(*until));
+        duties.sort_by_key(|rule| std::cmp::Reverse(rule.keep.after(self.input.today)));
         duties
     }
 
+    /// Each kept row ends on its own date, the rule's `counted_from` in that row plus `keep`
+    /// (an invoice of 2026: 31 December 2033), so the task gives the criterion; running it
+    /// records every row's end and erases the rows whose duty has already ended.
     fn keep_under_rule(
         &self,
         system: &System,
         rule: &RetentionRule,
-        until: NaiveDate,
         codes: Vec<String>,
     ) -> TaskDraft {
         // The loader refuses a duty without its law; the rule name stands in for a hand-built one.
         let basis = rule.legal_basis.as_deref().unwrap_or(&rule.name);
         let (names_nl, names_en) = self.category_list(&codes);
+        let (start_nl, start_en) = match (&rule.table, &rule.counted_from) {
+            (Some(table), Some(column)) => (
+                format!("{table}.{column} van elke rij"),
+                format!("each row's {table}.{column}"),
+            ),
+            _ => (
+                "het begin van de termijn (vast te stellen per gegeven)".to_string(),
+                "the start of the period (to be set per item)".to_string(),
+            ),
+        };
         let mut task = TaskDraft::new(
             TaskKind::KeepUnderException,
             format!(
-                "Beperk tot {until}: {names_nl} in {} (uitzondering art. 17 lid 3 sub b AVG, {basis})",
-                system.key
+                "Bewaar {names_nl} in {}, elk gegeven tot {} na {start_nl}; wis wat al vervallen is \
+                 (uitzondering art. 17 lid 3 sub b AVG, {basis})",
+                system.key,
+                rule.keep.dutch()
             ),
             format!(
-                "Restrict until {until}: {names_en} in {} (exception Art. 17(3)(b) GDPR, {basis})",
-                system.key
+                "Keep {names_en} in {}, each item until {} after {start_en}; erase what has already \
+                 expired (exception Art. 17(3)(b) GDPR, {basis})",
+                system.key, rule.keep
             ),
         )
         .on_system(system, codes);
         task.activity_key = rule.activity.clone();
         task.legal_exception = Some(format!("Art. 17(3)(b) AVG/GDPR; {basis}"));
-        task.keep_until = Some(until);
         task
     }
 
@@ -386,13 +400,13 @@ impl<'a> Context<'a> {
         let mut task = TaskDraft::new(
             TaskKind::KeepUnderException,
             format!(
-                "Stel de bewaartermijn vast en beperk tot dan: {names_nl} in {} vallen onder een \
+                "Stel de bewaartermijn vast en bewaar tot dan: {names_nl} in {} vallen onder een \
                  wettelijke plicht ('{}'), maar geen bewaarregel in policies/ legt de termijn vast \
                  (uitzondering art. 17 lid 3 sub b AVG)",
                 system.key, activity.name
             ),
             format!(
-                "Set the retention period and restrict until then: {names_en} in {} fall under a \
+                "Set the retention period and keep until then: {names_en} in {} fall under a \
                  legal obligation ('{}'), but no retention rule in policies/ sets the period \
                  (exception Art. 17(3)(b) GDPR)",
                 system.key, activity.name
@@ -646,7 +660,7 @@ fn identifier_names(kind: IdentifierKind) -> (&'static str, &'static str) {
 
 /// The catalog has no field for it, so an activity is direct marketing when its key, name or a
 /// purpose says "marketing"; a wrong guess errs towards honouring the objection.
-fn is_direct_marketing(activity: &Activity) -> bool {
+pub(crate) fn is_direct_marketing(activity: &Activity) -> bool {
     std::iter::once(&activity.key)
         .chain(std::iter::once(&activity.name))
         .chain(&activity.purposes)
@@ -853,23 +867,24 @@ mod tests {
             kept.categories,
             codes(&["identity", "contact", "financial", "contract_details"])
         );
-        assert_eq!(kept.keep_until, Some(Period::Years(7).after(today())));
-        assert_eq!(kept.keep_until, NaiveDate::from_ymd_opt(2033, 11, 23));
+        // Each invoice's end counts from its own fiscal year end, not from the request.
+        assert_eq!(kept.keep_until, None);
         assert_eq!(
             kept.legal_exception.as_deref(),
             Some("Art. 17(3)(b) AVG/GDPR; AWR art. 52; BW 2:10")
         );
         assert_eq!(kept.activity_key.as_deref(), Some("fiscal_records"));
         assert!(
-            kept.title_nl.starts_with("Beperk tot 2033-11-23: identificatiegegevens, contactgegevens, financiële gegevens en contractgegevens in billing (uitzondering art. 17 lid 3 sub b AVG, AWR art. 52"),
+            kept.title_nl.starts_with("Bewaar identificatiegegevens, contactgegevens, financiële gegevens en contractgegevens in billing, elk gegeven tot 7 jaar na invoices.fiscal_year_end van elke rij; wis wat al vervallen is (uitzondering art. 17 lid 3 sub b AVG, AWR art. 52"),
             "{}",
             kept.title_nl
         );
         assert!(
-            kept.title_en.starts_with("Restrict until 2033-11-23: "),
+            kept.title_en.starts_with("Keep identity data, contact details, financial data and contract details in billing, each item until 7 years after each row's invoices.fiscal_year_end"),
             "{}",
             kept.title_en
         );
+        assert!(!kept.title_nl.contains("Beperk") && !kept.title_en.contains("Restrict"));
 
         let erased = on(&tasks, TaskKind::EraseData, "billing");
         assert_eq!(erased.len(), 1);
@@ -945,7 +960,11 @@ mod tests {
         let kept = on(&tasks, TaskKind::KeepUnderException, "billing");
         assert_eq!(kept.len(), 2, "{kept:#?}");
         assert_eq!(kept[0].categories, codes(&["financial"]));
-        assert_eq!(kept[0].keep_until, NaiveDate::from_ymd_opt(2036, 11, 23));
+        assert!(
+            kept[0].title_en.contains("until 10 years after"),
+            "{}",
+            kept[0].title_en
+        );
         assert_eq!(
             kept[1].categories,
             codes(&["identity", "contact", "contract_details"])

@@ -190,6 +190,9 @@ impl RequestService {
                         .map(|code| names.name(code))
                         .collect(),
                     exception: t.legal_exception.clone().unwrap_or_default(),
+                    legal_claims: t.legal_exception.as_deref().is_some_and(|e| {
+                        e.starts_with(super::kept::KeepException::LegalClaims.article())
+                    }),
                     until: t.keep_until,
                 })
                 .collect(),
@@ -198,6 +201,7 @@ impl RequestService {
                 .collect(),
             package: self.package_link(conn, case)?,
             withheld: self.withheld(conn, case, &catalog)?,
+            suppressed: self.is_suppressed(conn, case)?,
         })
     }
 

@@ -7,10 +7,13 @@
 pub mod case;
 pub mod checklist;
 pub mod deadline;
+pub mod grounds;
 pub mod intake;
+pub mod kept;
 pub mod letters;
 pub mod lifecycle;
 pub mod model;
+mod notify;
 pub mod overview;
 pub mod public;
 pub mod requester;

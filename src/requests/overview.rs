@@ -90,7 +90,10 @@ impl RequestService {
             }
         }
         earlier.sort_by_key(|summary| std::cmp::Reverse(summary.received_at));
-        RequestView::build(&self.cipher, case, &comments, earlier, today)
+        let mut view = RequestView::build(&self.cipher, case, &comments, earlier, today)?;
+        view.kept = super::kept::views(conn, case.id())?;
+        view.ground = self.ground_view(conn, case)?;
+        Ok(view)
     }
 
     pub async fn queue(&self, filter: QueueFilter, offset: i64, limit: i64) -> Result<Queue> {

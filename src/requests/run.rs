@@ -20,6 +20,7 @@
 //! identity is verified ([`RequestService::run_automatically`]).
 
 use super::case::{stale, Case};
+use super::kept::{self, Decision, KeepException, KeepPlan, Kept, KeptRule};
 use super::model::{RequestState, TaskKind, TaskState};
 use super::requester::{check_texts, Requester};
 use super::tasks::{store_task, task_index};
@@ -29,9 +30,11 @@ use crate::audit::{Actor, Change};
 use crate::catalog::model::{Activity, IdentifierKind, System};
 use crate::catalog::Item;
 use crate::connectors::{ConnectorError, SqlConnector, TableCounts};
+use crate::db::models::kept::KeptRowRow;
 use crate::db::models::requests::TaskRow;
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -84,9 +87,15 @@ impl Runner {
 #[derive(Debug, Clone)]
 enum Operation {
     Export,
-    /// Erase everything but these tables (kept under a legal duty, Art. 17(3)(b)).
+    /// Erase everything but what the plan keeps (Art. 17(3)); kept rows whose duty has ended go
+    /// too.
     Erase {
-        keep: Vec<String>,
+        keep: KeepPlan,
+    },
+    /// Record what the plan keeps, each row with its end, and erase the kept rows whose duty has
+    /// ended; nothing else is touched.
+    Keep {
+        keep: KeepPlan,
     },
     /// Mark the person's rows restricted in these tables.
     Restrict {
@@ -113,8 +122,10 @@ struct Plan {
     task_version: i32,
     steps: Vec<Step>,
     identifiers: Vec<(IdentifierKind, String)>,
-    /// The kept-until date of a keep_under_exception task, for its evidence.
-    keep_until: Option<chrono::NaiveDate>,
+    /// The day the run counts ends against.
+    today: NaiveDate,
+    /// The reason of the legal hold that turns an erasure into a keep (Art. 17(3)(e)), for staff.
+    hold: Option<String>,
 }
 
 /// What the connector did on one system: row counts per table, never the rows.
@@ -124,9 +135,25 @@ struct StepOutcome {
     exported: TableCounts,
     export_sha256: Option<String>,
     erased: TableCounts,
-    kept: TableCounts,
     restricted: TableCounts,
     corrected: Option<(String, String, u64)>,
+    /// The rows kept under an exception, each with its end.
+    kept_rows: Vec<Kept>,
+    /// Kept rows erased because their duty had already ended.
+    ended: TableCounts,
+}
+
+impl StepOutcome {
+    /// The person's rows the step found, whatever it did with them.
+    fn rows_found(&self) -> u64 {
+        let sum = |counts: &TableCounts| counts.values().sum::<u64>();
+        sum(&self.exported)
+            + sum(&self.erased)
+            + sum(&self.ended)
+            + sum(&self.restricted)
+            + self.kept_rows.len() as u64
+            + self.corrected.as_ref().map_or(0, |(_, _, rows)| *rows)
+    }
 }
 
 impl RunTask {
@@ -320,9 +347,17 @@ impl RequestService {
         let requester = Requester::open(&self.cipher, &case.row)?;
         let identifiers = requester.search_identifiers();
         let mut steps = Vec::new();
+        let mut hold = None;
         for system in systems {
             self.check_reachable(&system, &identifiers)?;
-            let operation = self.operation(kind, task, &system, &run)?;
+            let mut operation = self.operation(kind, task, &system, &run)?;
+            if let Operation::Erase { keep } | Operation::Keep { keep } = &mut operation {
+                hold = self.hold_on(conn, &case, &system.key)?;
+                keep.held = hold.is_some();
+                if keep.held {
+                    operation = Operation::Keep { keep: keep.clone() };
+                }
+            }
             steps.push(Step { system, operation });
         }
         Ok(Plan {
@@ -330,12 +365,17 @@ impl RequestService {
             task_version: task.version,
             steps,
             identifiers,
-            keep_until: task.keep_until,
+            today: crate::db::now().date(),
+            hold,
         })
     }
 
     /// The systems a task is about: its own, or those of its activity (stop_processing).
-    fn systems_of(&self, conn: &mut DbConnection, task: &TaskRow) -> Result<Vec<System>> {
+    pub(super) fn systems_of(
+        &self,
+        conn: &mut DbConnection,
+        task: &TaskRow,
+    ) -> Result<Vec<System>> {
         let keys: Vec<String> = match (&task.system_key, &task.activity_key) {
             (Some(system), _) => vec![system.clone()],
             (None, Some(activity)) if task.kind == TaskKind::StopProcessing.as_str() => {
@@ -417,15 +457,9 @@ impl RequestService {
         let key = &system.key;
         Ok(match kind {
             TaskKind::ExportData => Operation::Export,
-            TaskKind::EraseData => {
-                let keep = self.kept_tables(system, None);
-                if let Some(missing) = keep.iter().find(|t| mapping.table(t).is_none()) {
-                    return Err(Error::Conflict(format!(
-                        "a retention rule with legal_duty keeps table {missing} of {key}, which the catalog's sql mapping does not list; fix the policy or the mapping, or do this task by hand"
-                    )));
-                }
-                Operation::Erase { keep }
-            }
+            TaskKind::EraseData => Operation::Erase {
+                keep: self.keep_plan(system, None)?,
+            },
             TaskKind::RestrictData | TaskKind::StopProcessing => {
                 let tables: Vec<String> = mapping
                     .tables
@@ -441,28 +475,13 @@ impl RequestService {
                 Operation::Restrict { tables }
             }
             TaskKind::KeepUnderException => {
-                let tables = self.kept_tables(system, task.activity_key.as_deref());
-                if tables.is_empty() {
+                let keep = self.keep_plan(system, task.activity_key.as_deref())?;
+                if keep.rules.iter().all(|rule| rule.tables.is_empty()) {
                     return Err(Error::Conflict(format!(
-                        "no retention rule with legal_duty names a table of {key} for this data; restrict it by hand"
+                        "no retention rule with legal_duty names a table of {key} for this data; keep it by hand"
                     )));
                 }
-                let without: Vec<&str> = tables
-                    .iter()
-                    .filter(|name| {
-                        mapping
-                            .table(name)
-                            .is_none_or(|table| table.restricted_column.is_none())
-                    })
-                    .map(String::as_str)
-                    .collect();
-                if !without.is_empty() {
-                    return Err(Error::Conflict(format!(
-                        "the kept table(s) {} of {key} have no restricted_column in the catalog's sql mapping; restrict the data by hand",
-                        without.join(", ")
-                    )));
-                }
-                Operation::Restrict { tables }
+                Operation::Keep { keep }
             }
             TaskKind::CorrectData => correction(mapping, run)?,
             other => {
@@ -474,19 +493,19 @@ impl RequestService {
         })
     }
 
-    /// The tables of `system` that retention rules with a legal duty keep (Art. 17(3)(b)); with
-    /// `activity`, only the rules for that activity (or for every activity). A rule keeps its own
-    /// table and every mapped table where the catalog says the system holds the rule's categories
-    /// (all of them when it lists none): a fiscal duty keeps the invoices and the payments and
-    /// the account they belong to, not the invoice table alone.
-    fn kept_tables(&self, system: &System, activity: Option<&str>) -> Vec<String> {
+    /// What retention rules with a legal duty keep in `system` (Art. 17(3)(b)); with `activity`,
+    /// only the rules for that activity (or for every activity). A rule keeps its own table and
+    /// every mapped table where the catalog says the system holds the rule's categories (all of
+    /// them when it lists none): a fiscal duty keeps the invoices and the payments and the
+    /// account they belong to, not the invoice table alone.
+    fn keep_plan(&self, system: &System, activity: Option<&str>) -> Result<KeepPlan> {
         let mapped = |name: &str| {
             system
                 .sql
                 .as_ref()
                 .is_some_and(|mapping| mapping.table(name).is_some())
         };
-        let mut tables: Vec<String> = Vec::new();
+        let mut rules = Vec::new();
         for rule in self
             .policies
             .retention
@@ -498,7 +517,7 @@ impl RequestService {
                     || rule.activity.as_deref() == activity
             })
         {
-            tables.extend(rule.table.clone());
+            let mut tables: Vec<String> = rule.table.iter().cloned().collect();
             let holds = |category: &str| {
                 rule.categories.is_empty() || rule.categories.iter().any(|c| c == category)
             };
@@ -513,10 +532,61 @@ impl RequestService {
                         .map(str::to_string),
                 );
             }
+            tables.sort();
+            tables.dedup();
+            if let Some(missing) = tables.iter().find(|t| !mapped(t)) {
+                return Err(Error::Conflict(format!(
+                    "a retention rule with legal_duty keeps table {missing} of {}, which the catalog's sql mapping does not list; fix the policy or the mapping, or do this task by hand",
+                    system.key
+                )));
+            }
+            rules.push(KeptRule {
+                rule: rule.name.clone(),
+                exception: KeepException::LegalObligation,
+                legal_basis: rule
+                    .legal_basis
+                    .clone()
+                    .unwrap_or_else(|| rule.name.clone()),
+                keep: rule.keep,
+                dated: rule.table.clone().zip(rule.counted_from.clone()),
+                tables,
+            });
         }
-        tables.sort();
-        tables.dedup();
-        tables
+        Ok(KeepPlan { rules, held: false })
+    }
+
+    /// Whether the task's system serves direct marketing.
+    fn is_marketing(&self, conn: &mut DbConnection, task: &TaskRow) -> Result<bool> {
+        let Some(system) = &task.system_key else {
+            return Ok(false);
+        };
+        Ok(<Activity as Item>::load_all(conn)?.iter().any(|activity| {
+            activity.systems.contains(system) && super::checklist::is_direct_marketing(activity)
+        }))
+    }
+
+    /// The reason of a legal hold in force on the requester in `system` (or on every system).
+    fn hold_on(
+        &self,
+        conn: &mut DbConnection,
+        case: &Case,
+        system: &str,
+    ) -> Result<Option<String>> {
+        let row = &case.row;
+        let indexes: Vec<String> = [
+            &row.email_index,
+            &row.customer_number_index,
+            &row.phone_index,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+        let holds = crate::db::models::kept::holds_on(conn, system, &indexes)?;
+        holds
+            .first()
+            .map(|hold| crate::retention::holds::reason_of(&self.cipher, hold))
+            .transpose()
     }
 
     // --- execute ---------------------------------------------------------------------------
@@ -533,7 +603,13 @@ impl RequestService {
                         message: error.to_string(),
                     };
                     let mut connector = connectors.open(&step.system).map_err(failed)?;
-                    run_step(&mut connector, &step.operation, &plan.identifiers).map_err(failed)
+                    run_step(
+                        &mut connector,
+                        &step.operation,
+                        &plan.identifiers,
+                        plan.today,
+                    )
+                    .map_err(failed)
                 })
                 .collect()
         })
@@ -561,12 +637,33 @@ impl RequestService {
                 task.version
             )));
         }
-        let counts = describe(outcomes, plan.keep_until);
+        for outcome in outcomes {
+            self.store_kept(conn, case.id(), outcome)?;
+            let found = i64::try_from(outcome.rows_found()).unwrap_or(i64::MAX);
+            crate::db::models::kept::record_finding(conn, &task.id, &outcome.system, found)?;
+        }
+        if let Some(reason) = &plan.hold {
+            turn_into_keep(&mut task, reason);
+        }
+        if task.kind == TaskKind::KeepUnderException.as_str() {
+            task.keep_until = kept::latest_end(
+                outcomes
+                    .iter()
+                    .flat_map(|outcome| &outcome.kept_rows)
+                    .map(|kept| kept.until),
+            );
+        }
+        let counts = describe(outcomes);
         let at = crate::db::now().format("%Y-%m-%d %H:%M:%S UTC");
         let mut evidence = format!(
             "Run through the connector by {} at {at}: {counts}",
             runner.name
         );
+        let erases_marketing =
+            task.kind == TaskKind::EraseData.as_str() && self.is_marketing(conn, &task)?;
+        if erases_marketing && self.suppress_email(conn, &case)? {
+            evidence.push_str("; the e-mail address is on the suppression list as a keyed hash, so no mail is sent to it again");
+        }
         for outcome in outcomes {
             if let Some(hash) = &outcome.export_sha256 {
                 let _ = write!(
@@ -593,7 +690,41 @@ impl RequestService {
             },
         )?;
         case.tasks[index] = task;
+        self.settle_notifications(conn, &mut case, runner)?;
         self.view_in(conn, &case)
+    }
+}
+
+impl RequestService {
+    /// Records the rows a run kept, by keyed hash with the key sealed, each with its exception
+    /// and end; a row kept before by this request gets the newer ground and end.
+    fn store_kept(
+        &self,
+        conn: &mut DbConnection,
+        request_id: &str,
+        outcome: &StepOutcome,
+    ) -> Result<()> {
+        let now = crate::db::now();
+        for kept in &outcome.kept_rows {
+            let place = format!("{}\u{1f}{}\u{1f}{}", outcome.system, kept.table, kept.key);
+            KeptRowRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                request_id: request_id.to_string(),
+                system_key: outcome.system.clone(),
+                table_name: kept.table.clone(),
+                row_hash: self.cipher.index(kept::ROW_PLACE, &place),
+                row_key_enc: self.cipher.encrypt(kept::ROW_KEY_PLACE, &kept.key),
+                exception: kept.exception.as_str().to_string(),
+                legal_basis: kept.legal_basis.clone(),
+                rule: kept.rule.clone(),
+                keep_until: kept.until,
+                kept_at: now,
+                erased_at: None,
+                erased_by: None,
+            }
+            .upsert(conn)?;
+        }
+        Ok(())
     }
 }
 
@@ -649,6 +780,7 @@ fn run_step(
     connector: &mut SqlConnector,
     operation: &Operation,
     identifiers: &[(IdentifierKind, String)],
+    today: NaiveDate,
 ) -> std::result::Result<StepOutcome, ConnectorError> {
     let mut outcome = StepOutcome {
         system: connector.system().to_string(),
@@ -661,10 +793,14 @@ fn run_step(
             outcome.export_sha256 = Some(hex::encode(digest.0.finalize()));
         }
         Operation::Erase { keep } => {
-            let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
-            let erasure = connector.erase(identifiers, &keep)?;
+            let decision = keep_and_end(connector, identifiers, keep, today, &mut outcome)?;
+            let tables = decision.kept_tables();
+            let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+            let erasure = connector.erase(identifiers, &tables)?;
             outcome.erased = erasure.deleted;
-            outcome.kept = erasure.kept;
+        }
+        Operation::Keep { keep } => {
+            keep_and_end(connector, identifiers, keep, today, &mut outcome)?;
         }
         Operation::Restrict { tables } => {
             for table in tables {
@@ -684,6 +820,51 @@ fn run_step(
     Ok(outcome)
 }
 
+/// Decides what `keep` keeps, erases the kept rows whose duty has already ended, and puts both
+/// in `outcome`.
+fn keep_and_end(
+    connector: &mut SqlConnector,
+    identifiers: &[(IdentifierKind, String)],
+    keep: &KeepPlan,
+    today: NaiveDate,
+    outcome: &mut StepOutcome,
+) -> std::result::Result<Decision, ConnectorError> {
+    let decision = kept::decide(connector, identifiers, keep, today)?;
+    let mut tables: Vec<&str> = decision.ended.iter().map(|(t, _)| t.as_str()).collect();
+    tables.dedup();
+    for table in tables {
+        let keys: Vec<String> = decision
+            .ended
+            .iter()
+            .filter(|(t, _)| t == table)
+            .map(|(_, key)| key.clone())
+            .collect();
+        for (table, rows) in connector.delete_keys(table, &keys)? {
+            *outcome.ended.entry(table).or_default() += rows;
+        }
+    }
+    outcome.ended.retain(|_, rows| *rows > 0);
+    outcome.kept_rows = decision.kept.clone();
+    Ok(decision)
+}
+
+/// An erase task on a system under a legal hold becomes a keep under Art. 17(3)(e); the hold's
+/// reason is for staff and stays in the title, never in a letter.
+fn turn_into_keep(task: &mut TaskRow, reason: &str) {
+    let system = task.system_key.clone().unwrap_or_default();
+    task.kind = TaskKind::KeepUnderException.as_str().to_string();
+    task.title_nl = format!(
+        "Bewaar alles in {system} zolang de juridische blokkade loopt (uitzondering art. 17 lid 3 sub e AVG: {reason})"
+    );
+    task.title_en = format!(
+        "Keep everything in {system} while the legal hold lasts (exception Art. 17(3)(e) GDPR: {reason})"
+    );
+    task.legal_exception = Some(format!(
+        "{} AVG/GDPR; legal hold",
+        KeepException::LegalClaims.article()
+    ));
+}
+
 /// An export streamed into SHA-256: the rows pass through and are gone.
 #[derive(Default)]
 struct HashingWriter(Sha256);
@@ -699,9 +880,9 @@ impl std::io::Write for HashingWriter {
     }
 }
 
-/// `crm: erased customers 1, interactions 2; kept invoices 2` — systems, tables and row counts
-/// only, fit for the audit trail.
-fn describe(outcomes: &[StepOutcome], keep_until: Option<chrono::NaiveDate>) -> String {
+/// `crm: erased customers 1, interactions 2; kept under Art. 17(3)(b) invoices 2 until
+/// 2033-12-31 at the latest` — systems, tables, row counts and ends only, fit for the audit trail.
+fn describe(outcomes: &[StepOutcome]) -> String {
     outcomes
         .iter()
         .map(|outcome| {
@@ -713,20 +894,38 @@ fn describe(outcomes: &[StepOutcome], keep_until: Option<chrono::NaiveDate>) -> 
             };
             add("exported", &outcome.exported);
             add("erased", &outcome.erased);
-            add("kept (Art. 17(3)(b))", &outcome.kept);
+            add("erased as their duty had ended", &outcome.ended);
             add("restricted", &outcome.restricted);
+            for (exception, rows) in kept_by_exception(&outcome.kept_rows) {
+                let counts = kept::counts(rows.iter().map(|k| k.table.as_str()));
+                let end = match kept::latest_end(rows.iter().map(|k| k.until)) {
+                    Some(day) => format!("until {day} at the latest"),
+                    None if exception == KeepException::LegalClaims => {
+                        "until the legal hold is lifted".into()
+                    }
+                    None => "without an end date".into(),
+                };
+                parts.push(format!(
+                    "kept under {} {} {end}",
+                    exception.article(),
+                    list(&counts)
+                ));
+            }
             if let Some((table, column, rows)) = &outcome.corrected {
                 parts.push(format!("corrected {table}.{column} in {rows} row(s)"));
-            }
-            if !outcome.restricted.is_empty() {
-                if let Some(until) = keep_until {
-                    parts.push(format!("kept restricted until {until}"));
-                }
             }
             format!("{}: {}", outcome.system, parts.join("; "))
         })
         .collect::<Vec<_>>()
         .join(" | ")
+}
+
+fn kept_by_exception(rows: &[Kept]) -> std::collections::BTreeMap<KeepException, Vec<&Kept>> {
+    let mut grouped: std::collections::BTreeMap<KeepException, Vec<&Kept>> = Default::default();
+    for row in rows {
+        grouped.entry(row.exception).or_default().push(row);
+    }
+    grouped
 }
 
 /// `customers 1, invoices 2`.
@@ -751,12 +950,19 @@ mod tests {
                 ("interactions".to_string(), 2),
             ]
             .into(),
-            kept: [("invoices".to_string(), 2)].into(),
+            kept_rows: vec![Kept {
+                table: "invoices".into(),
+                key: "10".into(),
+                until: NaiveDate::from_ymd_opt(2033, 12, 31),
+                exception: KeepException::LegalObligation,
+                legal_basis: "AWR art. 52".into(),
+                rule: Some("fiscal_records".into()),
+            }],
             ..StepOutcome::default()
         };
         assert_eq!(
-            describe(&[outcome], None),
-            "crm: erased customers 1, interactions 2; kept (Art. 17(3)(b)) invoices 2"
+            describe(&[outcome]),
+            "crm: erased customers 1, interactions 2; kept under Art. 17(3)(b) invoices 1 until 2033-12-31 at the latest"
         );
     }
 

@@ -50,6 +50,10 @@ pub struct RequestView {
     pub tasks: Vec<TaskView>,
     pub pauses: Vec<PauseView>,
     pub earlier_requests: Vec<RequestSummary>,
+    /// What an erasure kept under Art. 17(3), per system, table and exception.
+    pub kept: Vec<super::kept::KeptView>,
+    /// The Art. 17(1) or Art. 18(1) ground, and the lifting of a restriction.
+    pub ground: Option<super::grounds::GroundView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -245,6 +249,8 @@ impl RequestView {
                 })
                 .collect(),
             earlier_requests,
+            kept: Vec::new(),
+            ground: None,
         })
     }
 }

@@ -149,6 +149,15 @@ impl SweepService {
                 if !LegalHoldRow::lift(conn, &id, &actor.to_string(), now)? {
                     return Err(Error::Conflict("the legal hold was lifted already".into()));
                 }
+                // What an erasure kept only for this hold is due for erasure from today; the
+                // next sweep of its system erases it (rows a legal duty keeps longer stay).
+                let due = crate::db::models::kept::KeptRowRow::release_hold(
+                    conn,
+                    &row.identifier_index,
+                    row.system_key.as_deref(),
+                    crate::requests::kept::KeepException::LegalClaims.as_str(),
+                    now.date(),
+                )?;
                 audit::record(
                     conn,
                     &actor,
@@ -157,7 +166,7 @@ impl SweepService {
                         object_type: "legal_hold",
                         object_id: &id,
                         summary: format!(
-                            "legal hold on a {} in {} lifted",
+                            "legal hold on a {} in {} lifted; {due} kept row(s) due for erasure",
                             row.identifier_kind,
                             row.system_key.as_deref().unwrap_or("every system")
                         ),
@@ -174,10 +183,7 @@ impl SweepService {
     }
 
     fn show_hold(&self, row: LegalHoldRow) -> Result<LegalHold> {
-        let reason = self
-            .cipher
-            .decrypt(REASON_PLACE, &row.reason_enc)
-            .map_err(|e| Error::Internal(format!("{REASON_PLACE}: {e}")))?;
+        let reason = reason_of(&self.cipher, &row)?;
         Ok(LegalHold {
             id: row.id,
             system: row.system_key,
@@ -189,4 +195,11 @@ impl SweepService {
             lifted_at: row.lifted_at,
         })
     }
+}
+
+/// The hold's reason, opened.
+pub(crate) fn reason_of(cipher: &crate::crypto::Cipher, row: &LegalHoldRow) -> Result<String> {
+    cipher
+        .decrypt(REASON_PLACE, &row.reason_enc)
+        .map_err(|e| Error::Internal(format!("{REASON_PLACE}: {e}")))
 }

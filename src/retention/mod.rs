@@ -13,6 +13,7 @@
 
 pub mod fit;
 pub mod holds;
+pub mod kept;
 pub mod owners;
 pub mod scheduler;
 pub mod sweep;
@@ -217,6 +218,9 @@ impl SweepService {
                     .map_err(Error::from)
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        if let Some(system) = self.kept_scope(options) {
+            reports.extend(self.sweep_kept(&catalog.systems, system, options)?);
+        }
         if sweeps_packages(options) {
             reports.push(self.sweep_packages(options)?);
         }
@@ -238,7 +242,10 @@ impl SweepService {
     /// The rules `options` names, or all; an unknown name is the caller's mistake.
     pub fn select(&self, options: &SweepOptions) -> Result<Vec<&RetentionRule>, Error> {
         let rules = &self.policies.retention;
-        if options.rule.as_deref() == Some(PACKAGES_RULE) {
+        if matches!(
+            options.rule.as_deref(),
+            Some(PACKAGES_RULE | kept::KEPT_RULE)
+        ) {
             return Ok(Vec::new());
         }
         let mut errors = Vec::new();
@@ -271,6 +278,20 @@ impl SweepService {
                     .is_none_or(|system| &rule.system == system)
             })
             .collect())
+    }
+
+    /// Kept rows whose duty ended are erased with every sweep of their system's rules (a
+    /// scheduled run of one rule included), or on their own with `--rule kept_rows`: `None` when
+    /// this sweep leaves them, else the system it covers (`Some(None)`: every system).
+    fn kept_scope<'o>(&'o self, options: &'o SweepOptions) -> Option<Option<&'o str>> {
+        match options.rule.as_deref() {
+            Some(PACKAGES_RULE) => None,
+            Some(kept::KEPT_RULE) | None => Some(options.system.as_deref()),
+            Some(name) => self
+                .policies
+                .rule(name)
+                .map(|rule| Some(rule.system.as_str())),
+        }
     }
 
     /// The newest runs first, optionally of one rule.

@@ -38,6 +38,10 @@ pub struct SweepOptions {
     pub scheduled_for: Option<NaiveDateTime>,
     /// Who started the sweep, for the audit trail.
     pub actor: Option<Actor>,
+    /// Sweep as if it were this moment (periods end, kept rows fall due), instead of now; only
+    /// for tests that move the clock past a retention period.
+    #[doc(hidden)]
+    pub as_of: Option<NaiveDateTime>,
     /// Simulates an instance dying after changing the data of this batch (1-based) and before
     /// accounting for it; only for tests of resumption.
     #[doc(hidden)]
@@ -255,7 +259,7 @@ impl SweepService {
             dry_run: options.dry_run,
             origin: origin_of(options).into(),
             scheduled_for: options.scheduled_for,
-            cutoff: rule.keep.before(now),
+            cutoff: rule.keep.before(options.as_of.unwrap_or(now)),
             status: RUNNING.into(),
             holder: self.holder.clone(),
             started_at: now,

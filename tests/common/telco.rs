@@ -26,7 +26,8 @@ pub const CRM: &[&str] = &[
      (200, 2, 'phone', 'klacht', '2026-03-01 12:00:00')",
 ];
 
-/// The billing system's tables. Invoices outlive their account under the fiscal duty.
+/// The billing system's tables. Invoices outlive their account under the fiscal duty, which
+/// counts from the end of each invoice's fiscal year.
 pub const BILLING: &[&str] = &[
     "CREATE TABLE billing_accounts (id INTEGER PRIMARY KEY, customer_number VARCHAR(20), \
      account_number VARCHAR(20), invoice_address VARCHAR(400), invoice_email VARCHAR(200), \
@@ -48,10 +49,10 @@ pub const BILLING: &[&str] = &[
      (2, 'TN-500100', 'A-2', 'Markt 2, Assen', 'piet@example.nl', 'Basis')",
     "INSERT INTO payment_mandates (id, account_id, iban, account_holder, signed_on) VALUES \
      (1, 1, 'NL91ABNA0417164300', 'J. de Vries', '2022-01-01')",
-    "INSERT INTO invoices (id, account_id, invoice_number, invoice_address, amount, issued_on) VALUES \
-     (10, 1, 'F-10', 'Dorpsstraat 1, Groningen', 30.00, '2026-01-31'), \
-     (11, 1, 'F-11', 'Dorpsstraat 1, Groningen', 30.00, '2026-02-28'), \
-     (20, 2, 'F-20', 'Markt 2, Assen', 15.00, '2026-01-31')",
+    "INSERT INTO invoices (id, account_id, invoice_number, invoice_address, amount, issued_on, fiscal_year_end) VALUES \
+     (10, 1, 'F-10', 'Dorpsstraat 1, Groningen', 30.00, '2026-01-31', '2026-12-31'), \
+     (11, 1, 'F-11', 'Dorpsstraat 1, Groningen', 30.00, '2026-02-28', '2026-12-31'), \
+     (20, 2, 'F-20', 'Markt 2, Assen', 15.00, '2026-01-31', '2026-12-31')",
     "INSERT INTO rated_cdrs (id, account_id, called_number, started_at, duration_seconds, charge) VALUES \
      (1, 1, '+31501234567', '2026-10-01 10:00:00', 120, 0.10), \
      (2, 1, '+31501234568', '2026-10-02 11:00:00', 60, 0.05), \

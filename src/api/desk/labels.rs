@@ -132,6 +132,11 @@ const LABELS: &[(&str, &str, &str)] = &[
         "Human review outcome",
     ),
     ("refusal", "Afwijzing", "Refusal"),
+    (
+        "restriction_lift_notice",
+        "Aankondiging opheffing beperking",
+        "Notice of lifting the restriction",
+    ),
     // Sweeps.
     ("delete", "Verwijderen", "Delete"),
     ("anonymise", "Anonimiseren", "Anonymise"),

@@ -1,0 +1,46 @@
+//! A request's Art. 17(1) or Art. 18(1) ground, and lifting a restriction (Art. 18(3)).
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::extract::Json;
+use super::AppState;
+use crate::auth::Permission;
+use crate::requests::grounds::{LiftRestriction, RecordGround};
+use actix_web::{web, HttpResponse};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/requests/{id}/ground", web::put().to(record_ground))
+        .route(
+            "/requests/{id}/restriction/lift",
+            web::post().to(lift_restriction),
+        );
+}
+
+async fn record_ground(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<RecordGround>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .record_ground(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// A decision for a privacy officer: an agent may not lift a restriction.
+async fn lift_restriction(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<LiftRestriction>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::ApproveRequests)?;
+    let view = state
+        .requests
+        .lift_restriction(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -97,7 +97,11 @@ pub struct ActivityFacts {
     pub legal_basis: Option<String>,
     pub categories: Vec<CategoryFact>,
     pub recipients: Vec<RecipientFact>,
+    /// The third party or source the catalog names for the activity's data.
     pub source: Option<String>,
+    /// How the data came to be, per the catalog's origin of the data found: `provided`,
+    /// `observed`, `inferred`.
+    pub origins: Vec<String>,
     pub automated_decision_logic: Option<String>,
 }
 
@@ -105,6 +109,9 @@ pub struct ActivityFacts {
 pub struct SystemOutcome {
     pub system: String,
     pub note: Option<String>,
+    /// What the search found: `found`, `not_found` or `not_reachable` (access, portability).
+    pub outcome: Option<String>,
+    pub rows: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,6 +138,8 @@ pub struct LetterContext {
     pub received_on: NaiveDate,
     /// The (possibly extended) due date: in the receipt confirmation and the extension notice.
     pub due_on: NaiveDate,
+    /// The due date lies before the day the letter is written (a request registered late).
+    pub due_passed: bool,
     /// The signed status-page link of the receipt confirmation.
     pub status_url: Option<String>,
     /// The one-time code and its lifetime (verification code).
@@ -154,6 +163,10 @@ pub struct LetterContext {
     pub package: Option<PackageLink>,
     /// What was withheld from the package, and why (Art. 15(4)).
     pub withheld: Vec<WithheldFact>,
+    /// The day the copy of the data went by post (access, portability without a package).
+    pub copy_sent_by_post_on: Option<NaiveDate>,
+    /// The ground of the extension (`complexity`, `number_of_requests`).
+    pub extension_ground: Option<String>,
 }
 
 /// The signed link to a package, as a letter gives it.
@@ -455,21 +468,28 @@ mod tests {
                     },
                 ],
                 source: Some("Credit agency Acme".into()),
+                origins: vec!["provided".into(), "observed".into()],
                 automated_decision_logic: Some("A credit score decides the payment terms.".into()),
             }],
             systems_searched: vec![
                 SystemOutcome {
                     system: "CRM".into(),
-                    note: Some("3 records".into()),
+                    note: None,
+                    outcome: Some("found".into()),
+                    rows: Some(3),
                 },
                 SystemOutcome {
                     system: "Webshop".into(),
                     note: None,
+                    outcome: Some("not_found".into()),
+                    rows: None,
                 },
             ],
             erased: vec![SystemOutcome {
                 system: "Newsletter".into(),
                 note: None,
+                outcome: None,
+                rows: None,
             }],
             kept: vec![KeptData {
                 system: "Accounting".into(),
@@ -488,6 +508,9 @@ mod tests {
                 what: "CRM, interactions, field summary".into(),
                 reason: "It names another customer.".into(),
             }],
+            due_passed: false,
+            copy_sent_by_post_on: None,
+            extension_ground: Some("complexity".into()),
         }
     }
 
@@ -639,8 +662,8 @@ mod tests {
                 "Standard contractual clauses",
                 "Credit agency Acme",
                 "A credit score decides the payment terms.",
-                "CRM: 3 records",
-                "- Webshop",
+                "- Webshop: ",
+                "- CRM: ",
                 "We need to check three archives.",
                 "Autoriteit Persoonsgegevens",
             ] {
@@ -687,7 +710,7 @@ mod tests {
     fn portability_answer_is_machine_readable() {
         let en = render_ok(LetterKind::PortabilityAnswer, Language::En, &context()).body;
         assert!(en.contains("structured, commonly used and machine-readable"));
-        assert!(en.contains("CRM: 3 records"));
+        assert!(en.contains("CRM: data about you found (3 records)"));
         let nl = render_ok(LetterKind::PortabilityAnswer, Language::Nl, &context()).body;
         assert!(nl.contains("machineleesbare"));
     }
@@ -777,6 +800,65 @@ mod tests {
         let mut without = context();
         without.refusal = None;
         assert!(render(LetterKind::Refusal, Language::En, &without).is_err());
+    }
+
+    #[test]
+    fn the_source_follows_the_origin_of_the_data() {
+        let en = render_ok(LetterKind::AccessAnswer, Language::En, &context()).body;
+        assert!(
+            en.contains("Source: received from you; recorded when you used our services; obtained from: Credit agency Acme"),
+            "{en}"
+        );
+        assert!(en.contains("- CRM: data about you found (3 records)"));
+        assert!(en.contains("- Webshop: no data about you found"));
+        let mut inferred = context();
+        inferred.facts[0].origins = vec!["inferred".into()];
+        inferred.facts[0].source = None;
+        let nl = render_ok(LetterKind::AccessAnswer, Language::Nl, &inferred).body;
+        assert!(
+            nl.contains("Bron: door ons afgeleid uit andere gegevens over u\n"),
+            "{nl}"
+        );
+        assert!(!nl.contains("van u zelf ontvangen"), "{nl}");
+    }
+
+    #[test]
+    fn nothing_found_is_a_complete_answer_and_a_posted_copy_is_named() {
+        let mut nothing = context();
+        nothing.facts.clear();
+        nothing.package = None;
+        nothing.withheld.clear();
+        nothing.message = None;
+        let nl = render_ok(LetterKind::AccessAnswer, Language::Nl, &nothing).body;
+        assert!(nl.contains("Wij verwerken geen persoonsgegevens van u."), "{nl}");
+        assert!(!nl.contains("wijzen uw verzoek af"));
+        assert!(!nl.contains("rechtbank"));
+        let mut posted = context();
+        posted.copy_sent_by_post_on = Some(date("2026-09-02"));
+        let nl = render_ok(LetterKind::AccessAnswer, Language::Nl, &posted).body;
+        assert!(nl.contains("op 2 september 2026 per post gestuurd"), "{nl}");
+    }
+
+    #[test]
+    fn a_late_receipt_confirmation_says_the_due_date_has_passed() {
+        let mut late = context();
+        late.due_passed = true;
+        let nl = render_ok(LetterKind::ReceiptConfirmation, Language::Nl, &late).body;
+        assert!(nl.contains("ontvangen op 31 augustus 2026"), "{nl}");
+        assert!(nl.contains("uiterlijk op 30 september 2026 moeten beantwoorden. Die datum is voorbij"), "{nl}");
+        assert!(!nl.contains("Wij beantwoorden uw verzoek uiterlijk op"));
+        let en = render_ok(LetterKind::ReceiptConfirmation, Language::En, &late).body;
+        assert!(en.contains("That date has passed"), "{en}");
+    }
+
+    #[test]
+    fn the_extension_notice_names_the_ground_of_the_law() {
+        let nl = render_ok(LetterKind::ExtensionNotice, Language::Nl, &context()).body;
+        assert!(nl.contains("De reden: de complexiteit van uw verzoek."), "{nl}");
+        let mut many = context();
+        many.extension_ground = Some("number_of_requests".into());
+        let en = render_ok(LetterKind::ExtensionNotice, Language::En, &many).body;
+        assert!(en.contains("The reason: the number of requests we have received."), "{en}");
     }
 
     #[test]

@@ -257,6 +257,60 @@ pub enum DeadlineError {
         start: NaiveDate,
         received: NaiveDate,
     },
+    #[error("the due date ({due}) has passed on {start}; a pause can only stop the clock before it")]
+    PauseAfterDueDate { start: NaiveDate, due: NaiveDate },
+    #[error("{what} ({date}) cannot lie in the future (today is {today})")]
+    InTheFuture {
+        what: &'static str,
+        date: NaiveDate,
+        today: NaiveDate,
+    },
+}
+
+/// Whether a pause may start on `start` (the day the question was asked): on or after receipt,
+/// not after today, and not after the due date as it stands (`due_on`): a question asked once
+/// the period has run out cannot stop a clock that already stopped (EDPB 01/2022).
+pub fn check_pause_start(
+    input: &DeadlineInput,
+    due_on: NaiveDate,
+    start: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), DeadlineError> {
+    if start > today {
+        return Err(DeadlineError::InTheFuture {
+            what: "the day the question was asked",
+            date: start,
+            today,
+        });
+    }
+    validate_pause(input.received_on, &Pause { start, end: None })?;
+    if start > due_on {
+        return Err(DeadlineError::PauseAfterDueDate { start, due: due_on });
+    }
+    Ok(())
+}
+
+/// Whether a pause that started on `start` may end on `answered_on`, the day the answer
+/// arrived: not before the pause started and not after today.
+pub fn check_pause_end(
+    start: NaiveDate,
+    answered_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), DeadlineError> {
+    if answered_on > today {
+        return Err(DeadlineError::InTheFuture {
+            what: "the day the answer arrived",
+            date: answered_on,
+            today,
+        });
+    }
+    validate_pause(
+        start,
+        &Pause {
+            start,
+            end: Some(answered_on),
+        },
+    )
 }
 
 /// Whether the period of `input` may be extended by a decision taken on `decided_on`.

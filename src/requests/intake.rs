@@ -202,6 +202,8 @@ impl RequestService {
             created_at: now,
             updated_at: now,
             closed_at: None,
+            copy_sent_by_post_on: None,
+            extension_ground: None,
         };
         new.requester.seal_into(&self.cipher, &mut row);
         rows::insert_request(conn, &row)?;
@@ -293,6 +295,8 @@ fn task_row(request_id: &str, position: usize, draft: TaskDraft, now: NaiveDateT
         version: 1,
         created_at: now,
         updated_at: now,
+        outcome: None,
+        found_rows: None,
     }
 }
 

@@ -50,6 +50,7 @@ pub mod place {
     pub const JUSTIFICATION: &str = "requests.justification";
     pub const TASK_EVIDENCE: &str = "request_tasks.evidence";
     pub const COMMENT: &str = "task_comments.body";
+    pub const PAUSE_QUESTION: &str = "request_pauses.question";
 }
 
 impl Requester {

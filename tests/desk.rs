@@ -110,7 +110,7 @@ backend_tests! { browser;
         desk(&app).await;
         let agent = app.login("anna").await;
         let created = expect_json(app.post_json("/api/v1/requests", Some(&agent), &json!({
-            "kind": "access", "channel": "email",
+            "kind": "access", "channel": "email", "received_at": chrono::Utc::now().to_rfc3339(),
             "requester": {"name": "Piet Jansen", "email": "piet@example.nl"},
             "identity": {"method": "not_needed"}
         })).await, 201).await;

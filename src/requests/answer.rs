@@ -151,6 +151,33 @@ impl RequestService {
         )))
     }
 
+    /// The answer letter states the Art. 15(1) facts loket compiles from the register for the
+    /// systems where data was found; sending it closes that task, naming those systems.
+    pub(crate) fn compile_access_facts(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+    ) -> Result<()> {
+        let found = self.findings(conn, case)?.found;
+        let evidence = if found.is_empty() {
+            "no data found in any system: the answer says so, without facts".to_string()
+        } else {
+            format!(
+                "compiled from the register for the systems where data was found: {}",
+                found.into_iter().collect::<Vec<_>>().join(", ")
+            )
+        };
+        self.close_task(
+            conn,
+            case,
+            staff,
+            TaskKind::CompileAccessFacts,
+            TaskState::Done,
+            &evidence,
+        )
+    }
+
     /// Records that the copy of the data was sent by post on a day, for an answer without a
     /// package.
     pub async fn record_copy_by_post(

@@ -237,7 +237,7 @@ impl RequestService {
                         "only a request in progress can be proposed as completed (this one is {from})"
                     )));
                 }
-                ensure_tasks_closed(case, &[TaskKind::SendAnswer])?;
+                ensure_tasks_closed(case, &[TaskKind::SendAnswer, TaskKind::CompileAccessFacts])?;
                 case.row.decision_reason_enc = self
                     .cipher
                     .encrypt_opt(place::DECISION_REASON, t.reason.as_deref());
@@ -347,6 +347,13 @@ impl RequestService {
             method: verify.method,
             note: verify.note,
         };
+        crate::error::all_valid(
+            check
+                .check("identity")
+                .into_iter()
+                .map(|e| crate::error::FieldError::new("note", e.message))
+                .collect(),
+        )?;
         let view = self
             .on_case(
                 staff.actor(),
@@ -642,7 +649,7 @@ impl RequestService {
                             "the answer to a {kind} request is sent when a privacy officer approves it"
                         )));
                     }
-                    ensure_tasks_closed(case, &[TaskKind::SendAnswer])?;
+                    ensure_tasks_closed(case, &[TaskKind::SendAnswer, TaskKind::CompileAccessFacts])?;
                     service.send_answer(conn, case, &staff, l, letter.message.clone())?;
                 }
                 LetterKind::ReceiptConfirmation => {
@@ -726,6 +733,7 @@ impl RequestService {
     ) -> Result<()> {
         if super::answer::answers_with_copy(case.kind()?) {
             self.copy_for_answer(conn, case)?;
+            self.compile_access_facts(conn, case, staff)?;
         }
         let extras = Extras {
             message,

@@ -188,6 +188,31 @@ async fn outbox_body(app: &TestApp, request: &Value, kind: &str) -> String {
         .expect("outbox body decrypts")
 }
 
+/// The newest letter of `kind` to a request: (recipient, body), decrypted from the outbox.
+async fn outbox_letter(app: &TestApp, request_id: &str, kind: &str) -> (String, String) {
+    use diesel::prelude::*;
+    use loket::db::schema::outbox;
+    let (request_id, kind) = (request_id.to_string(), kind.to_string());
+    let (recipient, body): (String, String) = app
+        .store
+        .read(move |conn| {
+            outbox::table
+                .filter(outbox::request_id.eq(request_id))
+                .filter(outbox::template.eq(kind))
+                .order(outbox::created_at.desc())
+                .select((outbox::recipient_enc, outbox::body_enc))
+                .first(conn)
+                .map_err(loket::db::StoreError::from)
+        })
+        .await
+        .expect("letter in the outbox");
+    let cipher = common::cipher_of(&app.settings);
+    (
+        cipher.decrypt("outbox.recipient", &recipient).expect("recipient decrypts"),
+        cipher.decrypt("outbox.body", &body).expect("body decrypts"),
+    )
+}
+
 /// The numbered activities of an access answer ("1. Klantenservice").
 fn activities_in(letter: &str) -> BTreeSet<String> {
     letter
@@ -471,6 +496,95 @@ backend_tests_with! {
         let verified = expect_json(app.post_json(&path, Some(&desk.agent), &json!({"version": request["version"], "method": "id_document_checked",
             "note": "geen e-mailadres of telefoonnummer in het dossier; kopie direct na controle vernietigd"})).await, 200).await;
         assert_eq!(verified["identity_verified"], true);
+    }
+
+    async fn partial_refusals_need_approval_and_carry_the_remedies(app: TestApp) configured plain; {
+        let desk = desk(&app).await;
+        // Access with data withheld (Art. 15(4)).
+        let request = register(&app, &desk.agent, &access_by("Jan de Vries", "jan.devries@example.nl", "TN-448812")).await;
+        let crm = task_on(&request, "export_data", "crm");
+        let request = expect_json(patch_task(&app, &desk.agent, &request, &crm, json!({"state": "done", "evidence": "twee records", "outcome": "found", "rows": 2})).await, 200).await;
+        let request = nothing_in_the_rest(&app, &desk.agent, &request).await;
+        let request = expect_json(app.post_json(&format!("/api/v1/requests/{}/copy", id(&request)), Some(&desk.agent),
+            &json!({"version": request["version"], "sent_by_post_on": loket::requests::today()})).await, 200).await;
+        expect_json(app.post_json(&format!("/api/v1/requests/{}/redactions", id(&request)), Some(&desk.agent),
+            &json!({"system": "crm", "table": "interactions", "column": "summary", "reason": "Noemt een andere klant."})).await, 201).await;
+        let error = expect_json(send(&app, &desk.agent, &request, "access_answer").await, 409).await;
+        assert!(error["message"].as_str().unwrap().contains("partial refusal"), "{error}");
+
+        let transition = format!("/api/v1/requests/{}/transition", id(&request));
+        let proposed = expect_json(app.post_json(&transition, Some(&desk.agent), &json!({
+            "version": request["version"], "to": "awaiting_approval", "outcome": "completed",
+            "partial_refusal": "Een notitie over een gesprek noemt een andere klant; die hebben wij weggelaten."
+        })).await, 200).await;
+        assert_eq!(proposed["state"], "awaiting_approval");
+        let error = expect_json(app.post_json(&transition, Some(&desk.agent), &json!({"version": proposed["version"], "to": "completed"})).await, 403).await;
+        assert!(error["message"].as_str().unwrap().contains("privacy officer"), "{error}");
+        let done = expect_json(app.post_json(&transition, Some(&desk.officer), &json!({"version": proposed["version"], "to": "completed"})).await, 200).await;
+        assert_eq!(done["state"], "completed");
+        assert_eq!(done["approved_by"], "fleur");
+        let letter = outbox_body(&app, &request, "access_answer").await;
+        for part in ["Wij wijzen uw verzoek gedeeltelijk af", "noemt een andere klant", "Autoriteit Persoonsgegevens", "binnen zes weken", "rechtbank", "artikel 35 Uitvoeringswet AVG"] {
+            assert!(letter.contains(part), "{part}\n{letter}");
+        }
+
+        // An objection partly rejected.
+        let mut objection = access_by("Jan de Vries", "jan.devries@example.nl", "TN-448812");
+        objection["kind"] = json!("objection");
+        let mut request = register(&app, &desk.agent, &objection).await;
+        for task in request["tasks"].as_array().unwrap().clone().into_iter().filter(|t| t["state"] == "open" && t["kind"] != "send_answer") {
+            request = expect_json(patch_task(&app, &desk.agent, &request, &task, json!({"state": "done", "evidence": "gedaan"})).await, 200).await;
+        }
+        let transition = format!("/api/v1/requests/{}/transition", id(&request));
+        let proposed = expect_json(app.post_json(&transition, Some(&desk.agent), &json!({
+            "version": request["version"], "to": "awaiting_approval", "outcome": "completed",
+            "reason": "Wij sturen u geen reclame meer.",
+            "partial_refusal": "Gesprekken blijven wij opnemen: wij hebben dwingende gerechtvaardigde gronden (artikel 21, lid 1 AVG), namelijk het bewijs van afspraken."
+        })).await, 200).await;
+        expect_json(app.post_json(&transition, Some(&desk.officer), &json!({"version": proposed["version"], "to": "completed"})).await, 200).await;
+        let letter = outbox_body(&app, &request, "objection_outcome").await;
+        for part in ["Wij sturen u geen reclame meer.", "gedeeltelijk af", "dwingende gerechtvaardigde gronden", "rechtbank", "Autoriteit Persoonsgegevens"] {
+            assert!(letter.contains(part), "{part}\n{letter}");
+        }
+    }
+
+    async fn a_representatives_request_sends_its_letters_to_the_representative(app: TestApp) configured plain; {
+        let desk = desk(&app).await;
+        let mut body = access_by("Sanne de Vries", "sanne@example.nl", "TN-448813");
+        body["identity"] = json!({"method": "representative_authorisation", "note": "uittreksel gezagsregister gezien"});
+        let error = expect_json(app.post_json("/api/v1/requests", Some(&desk.agent), &body).await, 422).await;
+        assert_eq!(error["field"], "identity.method", "no representative, no authorisation to rely on");
+        body["representative"] = json!({"name": "Els de Vries", "relation": "moeder", "kind": "legal_representative", "email": "els@example.nl"});
+        let error = expect_json(app.post_json("/api/v1/requests", Some(&desk.agent), &body).await, 422).await;
+        assert_eq!(error["field"], "representative.authorisation", "proof is required");
+        body["representative"] = json!({"name": "Els de Vries", "relation": "moeder", "email": "els@example.nl", "authorisation": "uittreksel gezagsregister"});
+        let error = expect_json(app.post_json("/api/v1/requests", Some(&desk.agent), &body).await, 422).await;
+        assert_eq!(error["field"], "representative.kind");
+
+        body["representative"]["kind"] = json!("legal_representative");
+        let request = register(&app, &desk.agent, &body).await;
+        assert_eq!(request["representative"]["kind"], "legal_representative");
+        assert_eq!(request["identity_verified"], true);
+        let (recipient, letter) = outbox_letter(&app, id(&request), "receipt_confirmation").await;
+        assert_eq!(recipient, "els@example.nl", "letters for a child under 16 go to the legal representative");
+        assert!(letter.starts_with("Beste Els de Vries,"), "{letter}");
+        assert!(letter.contains("wettelijk vertegenwoordiger van uw kind Sanne de Vries"), "{letter}");
+        let preview = expect_json(app.post_json(&format!("/api/v1/requests/{}/letters/preview", id(&request)), Some(&desk.agent),
+            &json!({"letter": "access_answer"})).await, 200).await;
+        assert_eq!(preview["recipient"], "els@example.nl");
+
+        // The public form takes a representative too; the code goes to whoever filled it in.
+        let form = json!({"kind": "access", "name": "Sanne de Vries", "email": "els@example.nl",
+            "representative": {"name": "Els de Vries", "relation": "moeder", "kind": "legal_representative", "authorisation": "ik heb het ouderlijk gezag"}});
+        expect_json(app.post_json("/api/v1/public/requests", None, &form).await, 202).await;
+        let error = expect_json(app.post_json("/api/v1/public/requests", None, &json!({"kind": "access", "email": "els@example.nl",
+            "representative": {"name": "Els de Vries", "relation": "moeder", "kind": "authorised"}})).await, 422).await;
+        assert_eq!(error["field"], "representative.authorisation");
+        let queue = expect_json(app.get("/api/v1/requests?state=received", Some(&desk.agent)).await, 200).await;
+        let web = queue["items"].as_array().unwrap().iter().find(|r| r["channel"] == "web_form").expect("the web request");
+        let (recipient, letter) = outbox_letter(&app, web["id"].as_str().unwrap(), "verification_code").await;
+        assert_eq!(recipient, "els@example.nl");
+        assert!(letter.contains("uw kind Sanne de Vries"), "{letter}");
     }
 
     async fn policy_can_leave_extensions_to_a_privacy_officer(app: TestApp) configured extensions_by_an_officer; {

@@ -306,7 +306,7 @@ backend_tests! {
         let id = created["id"].as_str().unwrap();
         let task = open_tasks(&created).into_iter().find(|t| t["kind"] == "export_data").unwrap();
         let path = format!("/api/v1/requests/{id}/tasks/{}", task["id"].as_str().unwrap());
-        let first = json!({"version": task["version"], "state": "done", "evidence": "exported 14 rows"});
+        let first = json!({"version": task["version"], "state": "done", "evidence": "exported 14 rows", "outcome": "found", "rows": 14});
         let second = json!({"version": task["version"], "state": "not_applicable", "reason": "not a customer of this system"});
         let (a, b) = tokio::join!(patch(&app, &path, &desk.agent, &first), patch(&app, &path, &desk.agent2, &second));
         let mut statuses = vec![a.status().as_u16(), b.status().as_u16()];

@@ -167,6 +167,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         copy_sent_by_post_on -> Nullable<Date>,
         extension_ground -> Nullable<Text>,
+        partial_refusal_enc -> Nullable<Text>,
     }
 }
 

@@ -131,6 +131,9 @@ pub struct LetterContext {
     pub organisation: OrganisationInfo,
     /// For the greeting; a formal greeting without a name when unknown.
     pub requester_name: Option<String>,
+    /// Who the letter goes to instead of the person, named in the greeting; the letter names
+    /// the person (the child) it is about.
+    pub representative: Option<RepresentativeInfo>,
     /// The request's reference, in every subject and letter.
     pub reference: String,
     /// The right exercised, named (with its article) in the letters about the request.
@@ -150,6 +153,9 @@ pub struct LetterContext {
     /// portability).
     pub message: Option<String>,
     pub refusal: Option<RefusalInfo>,
+    /// What the answer refuses and why, approved by a privacy officer: the letter adds the
+    /// judicial remedy (access, portability, rectification, objection).
+    pub partial_refusal: Option<String>,
     /// The Art. 15(1) facts per processing activity (access answer).
     pub facts: Vec<ActivityFacts>,
     /// The systems searched, with their result (access, portability).
@@ -167,6 +173,14 @@ pub struct LetterContext {
     pub copy_sent_by_post_on: Option<NaiveDate>,
     /// The ground of the extension (`complexity`, `number_of_requests`).
     pub extension_ground: Option<String>,
+}
+
+/// A representative as a letter addresses them.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepresentativeInfo {
+    pub name: String,
+    /// A parent or guardian exercising the rights of a child under 16.
+    pub for_child: bool,
 }
 
 /// The signed link to a package, as a letter gives it.
@@ -284,6 +298,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "nl/_contact.txt",
     "nl/_complaint.txt",
     "nl/_court.txt",
+    "nl/_partial.txt",
     "nl/_notified.txt",
     "nl/_systems.txt",
     "nl/_package.txt",
@@ -305,6 +320,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "en/_contact.txt",
     "en/_complaint.txt",
     "en/_court.txt",
+    "en/_partial.txt",
     "en/_notified.txt",
     "en/_systems.txt",
     "en/_package.txt",
@@ -425,6 +441,7 @@ mod tests {
                 dpo_email: Some("fg@despaak.nl".into()),
             },
             requester_name: Some("Jan Jansen".into()),
+            representative: None,
             reference: "AVG-2026-0042".into(),
             kind: RequestKind::Access,
             received_on: date("2026-08-31"),
@@ -509,6 +526,7 @@ mod tests {
                 reason: "It names another customer.".into(),
             }],
             due_passed: false,
+            partial_refusal: None,
             copy_sent_by_post_on: None,
             extension_ground: Some("complexity".into()),
         }
@@ -859,6 +877,44 @@ mod tests {
         many.extension_ground = Some("number_of_requests".into());
         let en = render_ok(LetterKind::ExtensionNotice, Language::En, &many).body;
         assert!(en.contains("The reason: the number of requests we have received."), "{en}");
+    }
+
+    #[test]
+    fn a_partial_refusal_carries_its_reasons_and_both_remedies() {
+        let mut partial = context();
+        partial.partial_refusal = Some("Direct marketing stopt; het opnemen van gesprekken niet.".into());
+        for kind in [
+            LetterKind::AccessAnswer,
+            LetterKind::PortabilityAnswer,
+            LetterKind::RectificationOutcome,
+            LetterKind::ObjectionOutcome,
+        ] {
+            let nl = render_ok(kind, Language::Nl, &partial).body;
+            assert!(nl.contains("gedeeltelijk af"), "{kind}\n{nl}");
+            assert!(nl.contains("het opnemen van gesprekken niet"), "{kind}");
+            assert!(nl.contains("Autoriteit Persoonsgegevens"), "{kind}");
+            assert!(nl.contains("binnen zes weken") && nl.contains("rechtbank"), "{kind}\n{nl}");
+            let en = render_ok(kind, Language::En, &partial).body;
+            assert!(en.contains("partly") && en.contains("district court"), "{kind}\n{en}");
+            let full = render_ok(kind, Language::Nl, &context()).body;
+            assert!(!full.contains("rechtbank"), "{kind}: no court clause without a refusal");
+        }
+    }
+
+    #[test]
+    fn a_representative_is_greeted_and_the_child_named() {
+        let mut context = context();
+        context.representative = Some(RepresentativeInfo {
+            name: "Els Jansen".into(),
+            for_child: true,
+        });
+        let nl = render_ok(LetterKind::ReceiptConfirmation, Language::Nl, &context).body;
+        assert!(nl.starts_with("Beste Els Jansen,"), "{nl}");
+        assert!(nl.contains("als wettelijk vertegenwoordiger van uw kind Jan Jansen"), "{nl}");
+        context.representative.as_mut().unwrap().for_child = false;
+        let en = render_ok(LetterKind::AccessAnswer, Language::En, &context).body;
+        assert!(en.starts_with("Dear Els Jansen,"), "{en}");
+        assert!(en.contains("on behalf of Jan Jansen"), "{en}");
     }
 
     #[test]

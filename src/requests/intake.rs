@@ -77,6 +77,26 @@ impl IdentityCheck {
     }
 }
 
+impl IdentityCheck {
+    /// Identity checked through a representative's authorisation needs that representative and
+    /// the proof, and then covers them.
+    pub fn check_representative(
+        &self,
+        prefix: &str,
+        representative: Option<&Representative>,
+    ) -> Vec<FieldError> {
+        let method = super::model::VerificationMethod::RepresentativeAuthorisation;
+        let proven = representative.is_some_and(|r| r.authorisation.is_some());
+        if self.method == method && !proven {
+            return vec![FieldError::new(
+                format!("{prefix}.method"),
+                "representative_authorisation needs a representative with the proof of their authorisation",
+            )];
+        }
+        Vec::new()
+    }
+}
+
 impl NewRequest {
     /// Tidies the input and returns every field error at once.
     pub fn validate(mut self, now: NaiveDateTime) -> Result<Self> {
@@ -92,6 +112,7 @@ impl NewRequest {
                 errors.push(bsn_error("details"));
             }
         }
+        self.representative = self.representative.map(Representative::tidy);
         if let Some(representative) = &self.representative {
             errors.extend(representative.check("representative"));
         }
@@ -111,6 +132,7 @@ impl NewRequest {
         }
         if let Some(identity) = &self.identity {
             errors.extend(identity.check("identity"));
+            errors.extend(identity.check_representative("identity", self.representative.as_ref()));
         }
         crate::error::all_valid(errors)?;
         Ok(self)
@@ -239,6 +261,7 @@ impl RequestService {
             closed_at: None,
             copy_sent_by_post_on: None,
             extension_ground: None,
+            partial_refusal_enc: None,
         };
         new.requester.seal_into(&self.cipher, &mut row);
         rows::insert_request(conn, &row)?;

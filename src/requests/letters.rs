@@ -4,7 +4,7 @@
 use super::case::Case;
 use super::checklist::CatalogSnapshot;
 use super::model::{Language, RequestKind, TaskKind, TaskState};
-use super::requester::{open, place};
+use super::requester::{open, place, Representative, RepresentativeKind};
 use super::view::split_codes;
 use super::RequestService;
 use crate::catalog::model::{Activity, Organisation, Origin};
@@ -14,7 +14,8 @@ use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::{
     self as mail_letters, ActivityFacts, CategoryFact, KeptData, LetterContext, LetterKind,
-    OrganisationInfo, RecipientFact, RefusalInfo, RenderedLetter, SystemOutcome,
+    OrganisationInfo, RecipientFact, RefusalInfo, RenderedLetter, RepresentativeInfo,
+    SystemOutcome,
 };
 use crate::mail::letters::{PackageLink, WithheldFact};
 use crate::mail::outbox::{self, NewMail};
@@ -32,6 +33,8 @@ pub struct Extras {
     pub refusal: Option<RefusalInfo>,
     /// Whether to include a fresh status link.
     pub status_link: bool,
+    /// What an approved answer refuses and why (a partial refusal).
+    pub partial_refusal: Option<String>,
 }
 
 /// The answer letter that closes a request of `kind`.
@@ -80,10 +83,19 @@ impl RequestService {
         Ok(Preview {
             letter,
             language,
-            recipient: open(&self.cipher, place::EMAIL, &case.row.email_enc)?,
+            recipient: self.letter_recipient(case)?,
             subject,
             body,
         })
+    }
+
+    /// Where letters go: to the representative when one acts for the person (a parent for a
+    /// child under 16 exercises the child's rights), otherwise to the person; `None` by post.
+    fn letter_recipient(&self, case: &Case) -> Result<Option<String>> {
+        match Representative::open(&self.cipher, &case.row)? {
+            Some(representative) => Ok(representative.email),
+            None => open(&self.cipher, place::EMAIL, &case.row.email_enc),
+        }
     }
 
     /// Renders and queues `letter` when the person has an e-mail address on file; returns the
@@ -165,6 +177,12 @@ impl RequestService {
         Ok(LetterContext {
             organisation,
             requester_name: open(&self.cipher, place::NAME, &case.row.name_enc)?,
+            representative: Representative::open(&self.cipher, &case.row)?.map(|r| {
+                RepresentativeInfo {
+                    name: r.name,
+                    for_child: r.kind == Some(RepresentativeKind::LegalRepresentative),
+                }
+            }),
             reference: case.row.reference.clone(),
             kind,
             received_on: super::dutch_date(case.row.received_at),
@@ -179,6 +197,7 @@ impl RequestService {
             code_valid_minutes: extras.code_valid_minutes,
             message: extras.message.clone(),
             refusal: extras.refusal.clone(),
+            partial_refusal: extras.partial_refusal.clone(),
             facts,
             systems_searched: searched,
             copy_sent_by_post_on: case.row.copy_sent_by_post_on,

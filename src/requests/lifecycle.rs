@@ -18,6 +18,7 @@ use super::requester::{check_texts, open, place};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
 use crate::auth::Permission;
+use crate::db::models::packages::RedactionRow;
 use crate::db::models::requests::{self as rows, PauseRow};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
@@ -42,6 +43,11 @@ pub struct Transition {
     /// Why a request is manifestly unfounded or excessive (kept on file, Art. 12(5)).
     #[serde(default)]
     pub justification: Option<String>,
+    /// With `outcome: completed`: what the answer refuses and why (an objection partly
+    /// rejected, data withheld under Art. 15(4), a rectification partly refused); sent to the
+    /// person with the right to complain and the judicial remedy once approved.
+    #[serde(default)]
+    pub partial_refusal: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -241,6 +247,10 @@ impl RequestService {
                 case.row.decision_reason_enc = self
                     .cipher
                     .encrypt_opt(place::DECISION_REASON, t.reason.as_deref());
+                case.row.partial_refusal_enc = self.cipher.encrypt_opt(
+                    place::PARTIAL_REFUSAL,
+                    t.partial_refusal.as_deref().map(str::trim),
+                );
             }
         }
         case.row.proposed_outcome = Some(outcome.as_str().into());
@@ -392,6 +402,14 @@ impl RequestService {
                 "the request awaits approval; send it back to in_progress first".into(),
             ));
         }
+        let representative = super::requester::Representative::open(&self.cipher, &case.row)?;
+        crate::error::all_valid(
+            check
+                .check_representative("identity", representative.as_ref())
+                .into_iter()
+                .map(|e| crate::error::FieldError::new("method", e.message))
+                .collect(),
+        )?;
         case.row.identity_verified = true;
         case.row.verification_method = Some(check.method.as_str().into());
         case.row.verified_by = Some(staff.username.clone());
@@ -650,6 +668,11 @@ impl RequestService {
                         )));
                     }
                     ensure_tasks_closed(case, &[TaskKind::SendAnswer, TaskKind::CompileAccessFacts])?;
+                    if !RedactionRow::of_request(conn, case.id())?.is_empty() {
+                        return Err(Error::Conflict(
+                            "data is withheld from the copy (Art. 15(4)): that is a partial refusal, which a privacy officer approves; move the request to awaiting_approval with outcome completed and partial_refusal giving the reasons".into(),
+                        ));
+                    }
                     service.send_answer(conn, case, &staff, l, letter.message.clone())?;
                 }
                 LetterKind::ReceiptConfirmation => {
@@ -737,6 +760,11 @@ impl RequestService {
         }
         let extras = Extras {
             message,
+            partial_refusal: open(
+                &self.cipher,
+                place::PARTIAL_REFUSAL,
+                &case.row.partial_refusal_enc,
+            )?,
             ..Extras::default()
         };
         let id = require_email(self.queue_letter(conn, case, letter, &extras)?)?;
@@ -794,6 +822,7 @@ fn check_transition_text(t: &Transition) -> Result<()> {
     check_texts(&[
         ("reason", t.reason.as_deref()),
         ("justification", t.justification.as_deref()),
+        ("partial_refusal", t.partial_refusal.as_deref()),
     ])
 }
 
@@ -844,6 +873,7 @@ fn clear_proposal(case: &mut Case) {
     case.row.refusal_ground = None;
     case.row.decision_reason_enc = None;
     case.row.justification_enc = None;
+    case.row.partial_refusal_enc = None;
 }
 
 /// Refuses to go on while tasks other than `except` are open, naming them.

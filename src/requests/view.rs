@@ -199,12 +199,7 @@ impl RequestView {
         let row = &case.row;
         let state = case.state()?;
         let kind = case.kind()?;
-        let representative = open(cipher, place::REPRESENTATIVE, &row.representative_enc)?
-            .map(|json| {
-                serde_json::from_str(&json)
-                    .map_err(|e| Error::Internal(format!("stored representative: {e}")))
-            })
-            .transpose()?;
+        let representative = Representative::open(cipher, row)?;
         let tasks = case
             .tasks
             .iter()

@@ -1,3 +1,4 @@
+ALTER TABLE requests DROP COLUMN partial_refusal_enc;
 ALTER TABLE requests DROP COLUMN extension_ground;
 ALTER TABLE requests DROP COLUMN copy_sent_by_post_on;
 ALTER TABLE request_pauses DROP COLUMN ended_recorded_on;

@@ -9,3 +9,5 @@ ALTER TABLE request_pauses ADD COLUMN ended_recorded_on DATE;
 ALTER TABLE requests ADD COLUMN copy_sent_by_post_on DATE;
 -- The ground of an extension from the law's list (Art. 12(3)); extension_reason holds the explanation.
 ALTER TABLE requests ADD COLUMN extension_ground TEXT CHECK (extension_ground IN ('complexity', 'number_of_requests'));
+-- What a partial refusal refuses and why (sealed): sent with the answer once approved.
+ALTER TABLE requests ADD COLUMN partial_refusal_enc TEXT;

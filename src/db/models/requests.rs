@@ -54,6 +54,8 @@ pub struct RequestRow {
     pub copy_sent_by_post_on: Option<chrono::NaiveDate>,
     /// The ground of the extension from the law's list (Art. 12(3)).
     pub extension_ground: Option<String>,
+    /// What the answer refuses and why, for a partial refusal awaiting or past approval.
+    pub partial_refusal_enc: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

@@ -126,23 +126,46 @@ fn task_of_kind(request: &Value, kind: &str) -> Value {
         .unwrap_or_else(|| panic!("no {kind} task"))
 }
 
-async fn patch_task(app: &TestApp, token: &str, request: &Value, task: &Value, body: Value) -> reqwest::Response {
+async fn patch_task(
+    app: &TestApp,
+    token: &str,
+    request: &Value,
+    task: &Value,
+    body: Value,
+) -> reqwest::Response {
     let mut body = body;
     body["version"] = task["version"].clone();
-    let path = format!("/api/v1/requests/{}/tasks/{}", id(request), task["id"].as_str().unwrap());
-    app.send_json(reqwest::Method::PATCH, &path, Some(token), &body).await
+    let path = format!(
+        "/api/v1/requests/{}/tasks/{}",
+        id(request),
+        task["id"].as_str().unwrap()
+    );
+    app.send_json(reqwest::Method::PATCH, &path, Some(token), &body)
+        .await
 }
 
 /// Runs a task through its system's connector.
 async fn run(app: &TestApp, token: &str, request: &Value, task: &Value) -> Value {
-    let path = format!("/api/v1/requests/{}/tasks/{}/run", id(request), task["id"].as_str().unwrap());
-    expect_json(app.post_json(&path, Some(token), &json!({"version": task["version"]})).await, 200).await
+    let path = format!(
+        "/api/v1/requests/{}/tasks/{}/run",
+        id(request),
+        task["id"].as_str().unwrap()
+    );
+    expect_json(
+        app.post_json(&path, Some(token), &json!({"version": task["version"]}))
+            .await,
+        200,
+    )
+    .await
 }
 
 /// Records every open export task as searched with nothing found, as an agent does by hand.
 async fn nothing_in_the_rest(app: &TestApp, token: &str, request: &Value) -> Value {
     let mut current = request.clone();
-    for task in export_tasks(request).into_iter().filter(|t| t["state"] == "open") {
+    for task in export_tasks(request)
+        .into_iter()
+        .filter(|t| t["state"] == "open")
+    {
         current = expect_json(
             patch_task(app, token, request, &task, json!({"state": "done", "evidence": "gezocht op klantnummer, niets", "outcome": "not_found"})).await,
             200,
@@ -162,7 +185,12 @@ async fn send(app: &TestApp, token: &str, request: &Value, letter: &str) -> reqw
 }
 
 async fn get(app: &TestApp, token: &str, request: &Value) -> Value {
-    expect_json(app.get(&format!("/api/v1/requests/{}", id(request)), Some(token)).await, 200).await
+    expect_json(
+        app.get(&format!("/api/v1/requests/{}", id(request)), Some(token))
+            .await,
+        200,
+    )
+    .await
 }
 
 /// The newest letter of `kind` to a request, decrypted from the outbox.
@@ -208,7 +236,9 @@ async fn outbox_letter(app: &TestApp, request_id: &str, kind: &str) -> (String, 
         .expect("letter in the outbox");
     let cipher = common::cipher_of(&app.settings);
     (
-        cipher.decrypt("outbox.recipient", &recipient).expect("recipient decrypts"),
+        cipher
+            .decrypt("outbox.recipient", &recipient)
+            .expect("recipient decrypts"),
         cipher.decrypt("outbox.body", &body).expect("body decrypts"),
     )
 }
@@ -235,7 +265,12 @@ async fn audit_summaries(app: &TestApp, officer: &str, request: &Value) -> Vec<S
         request["reference"].as_str().unwrap()
     );
     let page = expect_json(app.get(&path, Some(officer)).await, 200).await;
-    page["items"].as_array().unwrap().iter().map(|e| e["summary"].as_str().unwrap().to_string()).collect()
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Noon UTC `days` ago: the same Dutch calendar day all year.

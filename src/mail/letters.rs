@@ -848,7 +848,10 @@ mod tests {
         nothing.withheld.clear();
         nothing.message = None;
         let nl = render_ok(LetterKind::AccessAnswer, Language::Nl, &nothing).body;
-        assert!(nl.contains("Wij verwerken geen persoonsgegevens van u."), "{nl}");
+        assert!(
+            nl.contains("Wij verwerken geen persoonsgegevens van u."),
+            "{nl}"
+        );
         assert!(!nl.contains("wijzen uw verzoek af"));
         assert!(!nl.contains("rechtbank"));
         let mut posted = context();
@@ -863,7 +866,10 @@ mod tests {
         late.due_passed = true;
         let nl = render_ok(LetterKind::ReceiptConfirmation, Language::Nl, &late).body;
         assert!(nl.contains("ontvangen op 31 augustus 2026"), "{nl}");
-        assert!(nl.contains("uiterlijk op 30 september 2026 moeten beantwoorden. Die datum is voorbij"), "{nl}");
+        assert!(
+            nl.contains("uiterlijk op 30 september 2026 moeten beantwoorden. Die datum is voorbij"),
+            "{nl}"
+        );
         assert!(!nl.contains("Wij beantwoorden uw verzoek uiterlijk op"));
         let en = render_ok(LetterKind::ReceiptConfirmation, Language::En, &late).body;
         assert!(en.contains("That date has passed"), "{en}");
@@ -872,17 +878,24 @@ mod tests {
     #[test]
     fn the_extension_notice_names_the_ground_of_the_law() {
         let nl = render_ok(LetterKind::ExtensionNotice, Language::Nl, &context()).body;
-        assert!(nl.contains("De reden: de complexiteit van uw verzoek."), "{nl}");
+        assert!(
+            nl.contains("De reden: de complexiteit van uw verzoek."),
+            "{nl}"
+        );
         let mut many = context();
         many.extension_ground = Some("number_of_requests".into());
         let en = render_ok(LetterKind::ExtensionNotice, Language::En, &many).body;
-        assert!(en.contains("The reason: the number of requests we have received."), "{en}");
+        assert!(
+            en.contains("The reason: the number of requests we have received."),
+            "{en}"
+        );
     }
 
     #[test]
     fn a_partial_refusal_carries_its_reasons_and_both_remedies() {
         let mut partial = context();
-        partial.partial_refusal = Some("Direct marketing stopt; het opnemen van gesprekken niet.".into());
+        partial.partial_refusal =
+            Some("Direct marketing stopt; het opnemen van gesprekken niet.".into());
         for kind in [
             LetterKind::AccessAnswer,
             LetterKind::PortabilityAnswer,
@@ -893,11 +906,20 @@ mod tests {
             assert!(nl.contains("gedeeltelijk af"), "{kind}\n{nl}");
             assert!(nl.contains("het opnemen van gesprekken niet"), "{kind}");
             assert!(nl.contains("Autoriteit Persoonsgegevens"), "{kind}");
-            assert!(nl.contains("binnen zes weken") && nl.contains("rechtbank"), "{kind}\n{nl}");
+            assert!(
+                nl.contains("binnen zes weken") && nl.contains("rechtbank"),
+                "{kind}\n{nl}"
+            );
             let en = render_ok(kind, Language::En, &partial).body;
-            assert!(en.contains("partly") && en.contains("district court"), "{kind}\n{en}");
+            assert!(
+                en.contains("partly") && en.contains("district court"),
+                "{kind}\n{en}"
+            );
             let full = render_ok(kind, Language::Nl, &context()).body;
-            assert!(!full.contains("rechtbank"), "{kind}: no court clause without a refusal");
+            assert!(
+                !full.contains("rechtbank"),
+                "{kind}: no court clause without a refusal"
+            );
         }
     }
 
@@ -910,7 +932,10 @@ mod tests {
         });
         let nl = render_ok(LetterKind::ReceiptConfirmation, Language::Nl, &context).body;
         assert!(nl.starts_with("Beste Els Jansen,"), "{nl}");
-        assert!(nl.contains("als wettelijk vertegenwoordiger van uw kind Jan Jansen"), "{nl}");
+        assert!(
+            nl.contains("als wettelijk vertegenwoordiger van uw kind Jan Jansen"),
+            "{nl}"
+        );
         context.representative.as_mut().unwrap().for_child = false;
         let en = render_ok(LetterKind::AccessAnswer, Language::En, &context).body;
         assert!(en.starts_with("Dear Els Jansen,"), "{en}");

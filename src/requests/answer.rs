@@ -69,9 +69,10 @@ impl RequestService {
             .filter(|t| t.kind == TaskKind::ExportData.as_str())
         {
             let system = task.system_key.clone().unwrap_or_default();
-            let outcome = task.outcome.as_deref().map(|o| {
-                super::case::parse_stored::<SearchOutcome>(o, "request_tasks.outcome")
-            });
+            let outcome = task
+                .outcome
+                .as_deref()
+                .map(|o| super::case::parse_stored::<SearchOutcome>(o, "request_tasks.outcome"));
             match (task.state.as_str(), outcome.transpose()?) {
                 (state, _) if state == TaskState::Open.as_str() => {
                     findings.open_searches.push(system)

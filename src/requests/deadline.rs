@@ -257,7 +257,9 @@ pub enum DeadlineError {
         start: NaiveDate,
         received: NaiveDate,
     },
-    #[error("the due date ({due}) has passed on {start}; a pause can only stop the clock before it")]
+    #[error(
+        "the due date ({due}) has passed on {start}; a pause can only stop the clock before it"
+    )]
     PauseAfterDueDate { start: NaiveDate, due: NaiveDate },
     #[error("{what} ({date}) cannot lie in the future (today is {today})")]
     InTheFuture {
@@ -916,5 +918,51 @@ mod tests {
             .to_string(),
             "a pause cannot start (2025-03-02) before the request was received (2025-03-03)"
         );
+    }
+
+    // ---- pause rules (EDPB 01/2022) ----
+
+    #[test]
+    fn a_pause_starts_between_receipt_and_the_due_date_and_not_in_the_future() {
+        let request = input(d(2026, 11, 2), false, vec![]);
+        let due = first_due_date(d(2026, 11, 2));
+        assert_eq!(due, d(2026, 12, 2));
+        let today = d(2026, 12, 10);
+        assert!(check_pause_start(&request, due, d(2026, 11, 2), today).is_ok());
+        assert!(check_pause_start(&request, due, due, today).is_ok());
+        assert_eq!(
+            check_pause_start(&request, due, d(2026, 12, 3), today),
+            Err(DeadlineError::PauseAfterDueDate {
+                start: d(2026, 12, 3),
+                due
+            })
+        );
+        assert!(matches!(
+            check_pause_start(&request, due, d(2026, 11, 1), today),
+            Err(DeadlineError::PauseBeforeReceipt { .. })
+        ));
+        assert!(matches!(
+            check_pause_start(&request, due, d(2026, 11, 20), d(2026, 11, 19)),
+            Err(DeadlineError::InTheFuture { .. })
+        ));
+    }
+
+    #[test]
+    fn a_pause_ends_on_the_day_the_answer_arrived_never_later_than_today() {
+        let start = d(2026, 11, 10);
+        assert!(check_pause_end(start, start, d(2026, 11, 20)).is_ok());
+        assert!(check_pause_end(start, d(2026, 11, 17), d(2026, 11, 20)).is_ok());
+        assert!(matches!(
+            check_pause_end(start, d(2026, 11, 21), d(2026, 11, 20)),
+            Err(DeadlineError::InTheFuture { .. })
+        ));
+        assert!(matches!(
+            check_pause_end(start, d(2026, 11, 9), d(2026, 11, 20)),
+            Err(DeadlineError::PauseEndsBeforeStart { .. })
+        ));
+        // The case: received 2 November, asked 10 November, answered 17 November:
+        // seven days, so 2 December becomes 9 December, not 14 December.
+        let paused = input(d(2026, 11, 2), false, vec![closed(start, d(2026, 11, 17))]);
+        assert_eq!(due_date(&paused, d(2026, 12, 1)), d(2026, 12, 9));
     }
 }

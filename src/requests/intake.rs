@@ -66,7 +66,11 @@ impl IdentityCheck {
     /// An ID copy is the exception (the AP fined a publisher for asking by default): record why
     /// it was necessary. Only that note and the fact are kept, never the document.
     pub fn check(&self, prefix: &str) -> Vec<FieldError> {
-        let note = self.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let note = self
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
         if self.method == super::model::VerificationMethod::IdDocumentChecked && note.is_none() {
             return vec![FieldError::new(
                 format!("{prefix}.note"),

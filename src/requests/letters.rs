@@ -381,7 +381,11 @@ fn origins_of(
     [Origin::Provided, Origin::Observed, Origin::Inferred]
         .into_iter()
         .filter(|o| held.contains(o))
-        .map(|o| serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_string)))
+        .map(|o| {
+            serde_json::to_value(o)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+        })
         .collect::<Option<Vec<_>>>()
         .unwrap_or_default()
 }

@@ -10,10 +10,8 @@ use super::case::Case;
 use super::intake::IdentityCheck;
 use super::letters::{answer_letter, Extras, Preview};
 use super::model::{
-    ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestState, TaskKind,
-    TaskState,
+    ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestState, TaskKind, TaskState,
 };
-use chrono::NaiveDate;
 use super::requester::{check_texts, open, place};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
@@ -23,6 +21,7 @@ use crate::db::models::requests::{self as rows, PauseRow};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::{LetterKind, RefusalInfo};
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 /// `{"to": STATE, "version": N, …}`: move a request to another state.
@@ -466,12 +465,10 @@ impl RequestService {
             })?;
         let via = pause.asked_via.unwrap_or(QuestionChannel::Email);
         let asked_on = match (via, pause.asked_on) {
-            (QuestionChannel::Email, Some(_)) => {
-                return Err(Error::invalid(
-                    "asked_on",
-                    "an e-mailed question is asked today; asked_on goes with asked_via phone or post",
-                ))
-            }
+            (QuestionChannel::Email, Some(_)) => return Err(Error::invalid(
+                "asked_on",
+                "an e-mailed question is asked today; asked_on goes with asked_via phone or post",
+            )),
             (QuestionChannel::Email, None) => None,
             (_, None) => {
                 return Err(Error::invalid(

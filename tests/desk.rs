@@ -110,7 +110,7 @@ backend_tests! { browser;
         desk(&app).await;
         let agent = app.login("anna").await;
         let created = expect_json(app.post_json("/api/v1/requests", Some(&agent), &json!({
-            "kind": "access", "channel": "email",
+            "kind": "access", "channel": "email", "received_at": chrono::Utc::now().to_rfc3339(),
             "requester": {"name": "Piet Jansen", "email": "piet@example.nl"},
             "identity": {"method": "not_needed"}
         })).await, 201).await;
@@ -151,6 +151,34 @@ backend_tests! { browser;
         let request = request_of(&app, &officer, id).await;
         assert_eq!(request["state"], "refused");
         assert_eq!(request["approved_by"], "fleur");
+    }
+
+    async fn a_letter_registered_at_the_desk_keeps_its_receipt_date(app: TestApp) {
+        desk(&app).await;
+        let browser = Browser::open(&app.address).await;
+        browser.sign_in("anna").await;
+        browser.goto("/desk/requests/new").await;
+        let arrived = loket::requests::today() - chrono::TimeDelta::days(10);
+        browser.select("#kind", "access").await;
+        browser.select("#channel", "letter").await;
+        // A datetime-local field is typed differently per locale; set it as the date picker does.
+        browser.client.execute(&format!("document.querySelector('#received-at').value = '{arrived}T10:00';"), vec![]).await.unwrap();
+        browser.fill("#requester-name", "Jan de Vries").await;
+        browser.fill("#requester-email", "jan.devries@example.nl").await;
+        browser.fill("#details", "Brief van 10 dagen geleden, vandaag pas geregistreerd.").await;
+        browser.screenshot("new-request-letter").await;
+        browser.click_and_wait("#register").await;
+        let path = browser.path().await;
+        let id = path.strip_prefix("/desk/requests/").expect("on the request's page").to_string();
+        let due = loket::requests::deadline::first_due_date(arrived);
+        assert!(browser.text("main").await.contains(&due.to_string()), "the page shows the due date counted from the letter's arrival");
+        browser.close().await;
+
+        let token = app.login("anna").await;
+        let request = request_of(&app, &token, &id).await;
+        assert_eq!(request["channel"], "letter");
+        assert_eq!(request["due_on"], json!(due));
+        assert!(request["received_at"].as_str().unwrap().starts_with(&arrived.to_string()), "{request}");
     }
 
     async fn an_agent_cannot_open_the_officers_pages(app: TestApp) {

@@ -100,7 +100,10 @@ async fn work_checklist(app: &TestApp, token: &str, request: &Value) -> Value {
             "/api/v1/requests/{id}/tasks/{}",
             task["id"].as_str().unwrap()
         );
-        let body = json!({"version": task["version"], "state": "done", "evidence": format!("done: {}", task["title_en"])});
+        let mut body = json!({"version": task["version"], "state": "done", "evidence": format!("done: {}", task["title_en"])});
+        if task["kind"] == "export_data" {
+            body["outcome"] = json!("not_found");
+        }
         current = expect_json(patch(app, &path, token, &body).await, 200).await;
     }
     current
@@ -303,7 +306,7 @@ backend_tests! {
         let id = created["id"].as_str().unwrap();
         let task = open_tasks(&created).into_iter().find(|t| t["kind"] == "export_data").unwrap();
         let path = format!("/api/v1/requests/{id}/tasks/{}", task["id"].as_str().unwrap());
-        let first = json!({"version": task["version"], "state": "done", "evidence": "exported 14 rows"});
+        let first = json!({"version": task["version"], "state": "done", "evidence": "exported 14 rows", "outcome": "found", "rows": 14});
         let second = json!({"version": task["version"], "state": "not_applicable", "reason": "not a customer of this system"});
         let (a, b) = tokio::join!(patch(&app, &path, &desk.agent, &first), patch(&app, &path, &desk.agent2, &second));
         let mut statuses = vec![a.status().as_u16(), b.status().as_u16()];
@@ -332,26 +335,27 @@ backend_tests! {
 
         let paused = expect_json(app.post_json(&format!("/api/v1/requests/{id}/pauses"), Some(&desk.agent),
             &json!({"version": created["version"], "reason": "clarification", "question": "Over welke periode wilt u inzage?"})).await, 200).await;
+        let today = loket::requests::today();
         assert_eq!(paused["paused"], true);
         assert!(letters(&app, &desk.agent, id).await.contains(&"clarification_question".to_string()));
         let error = expect_json(app.post_json(&format!("/api/v1/requests/{id}/pauses"), Some(&desk.agent),
-            &json!({"version": paused["version"], "reason": "identity"})).await, 409).await;
+            &json!({"version": paused["version"], "reason": "clarification", "question": "Nog een vraag?"})).await, 409).await;
         assert!(error["message"].as_str().unwrap().contains("already paused"));
         let resumed = expect_json(app.post_json(&format!("/api/v1/requests/{id}/pauses/end"), Some(&desk.agent),
-            &json!({"version": paused["version"]})).await, 200).await;
+            &json!({"version": paused["version"], "answered_on": today})).await, 200).await;
         assert_eq!(resumed["paused"], false);
         assert_eq!(resumed["pauses"].as_array().unwrap().len(), 1);
 
         let error = expect_json(app.post_json(&format!("/api/v1/requests/{id}/extension"), Some(&desk.agent),
-            &json!({"version": resumed["version"], "reason": ""})).await, 422).await;
-        assert_eq!(error["field"], "reason");
+            &json!({"version": resumed["version"], "ground": "complexity", "explanation": ""})).await, 422).await;
+        assert_eq!(error["field"], "explanation");
         let extended = expect_json(app.post_json(&format!("/api/v1/requests/{id}/extension"), Some(&desk.agent),
-            &json!({"version": resumed["version"], "reason": "Uw gegevens staan in zes systemen; dat kost meer tijd."})).await, 200).await;
+            &json!({"version": resumed["version"], "ground": "complexity", "explanation": "Uw gegevens staan in zes systemen; dat kost meer tijd."})).await, 200).await;
         assert_eq!(extended["extended"], true);
         assert!(extended["due_on"].as_str().unwrap() > first_due.as_str());
         assert!(letters(&app, &desk.agent, id).await.contains(&"extension_notice".to_string()));
         let error = expect_json(app.post_json(&format!("/api/v1/requests/{id}/extension"), Some(&desk.agent),
-            &json!({"version": extended["version"], "reason": "again"})).await, 409).await;
+            &json!({"version": extended["version"], "ground": "complexity", "explanation": "again"})).await, 409).await;
         assert!(error["message"].as_str().unwrap().contains("already extended"));
     }
 
@@ -363,7 +367,7 @@ backend_tests! {
         let created = register(&app, &desk.agent, &body).await;
         assert_eq!(created["overdue"], true);
         let error = expect_json(app.post_json(&format!("/api/v1/requests/{}/extension", created["id"].as_str().unwrap()), Some(&desk.agent),
-            &json!({"version": created["version"], "reason": "complex"})).await, 409).await;
+            &json!({"version": created["version"], "ground": "complexity", "explanation": "complex"})).await, 409).await;
         assert!(error["message"].as_str().unwrap().contains("before the first due date"));
     }
 

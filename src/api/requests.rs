@@ -6,9 +6,10 @@ use super::error::ApiError;
 use super::extract::{Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
+use crate::requests::answer::CopyByPost;
 use crate::requests::intake::NewRequest;
 use crate::requests::lifecycle::{
-    Assignment, Extension, LetterRequest, StartPause, Transition, VerifyIdentity, VersionOnly,
+    Assignment, EndPause, Extension, LetterRequest, StartPause, Transition, VerifyIdentity,
 };
 use crate::requests::model::{RequestKind, RequestState};
 use crate::requests::overview::QueueFilter;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/requests/{id}/pauses", web::post().to(start_pause))
     .route("/requests/{id}/pauses/end", web::post().to(end_pause))
     .route("/requests/{id}/extension", web::post().to(extend))
+    .route("/requests/{id}/copy", web::post().to(copy_by_post))
     .route("/requests/{id}/tasks/{task}", web::patch().to(update_task))
     .route("/requests/{id}/tasks/{task}/run", web::post().to(run_task))
     .route(
@@ -231,11 +233,25 @@ async fn start_pause(
     Ok(HttpResponse::Ok().json(view))
 }
 
+async fn copy_by_post(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<CopyByPost>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .record_copy_by_post(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
 async fn end_pause(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<String>,
-    body: Json<VersionOnly>,
+    body: Json<EndPause>,
 ) -> Result<HttpResponse, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state

@@ -165,6 +165,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        copy_sent_by_post_on -> Nullable<Date>,
+        extension_ground -> Nullable<Text>,
+        partial_refusal_enc -> Nullable<Text>,
     }
 }
 
@@ -177,6 +180,9 @@ diesel::table! {
         reason -> Text,
         created_by -> Text,
         created_at -> Timestamp,
+        question_enc -> Nullable<Text>,
+        asked_via -> Nullable<Text>,
+        ended_recorded_on -> Nullable<Date>,
     }
 }
 
@@ -202,6 +208,8 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        outcome -> Nullable<Text>,
+        found_rows -> Nullable<BigInt>,
     }
 }
 

@@ -99,7 +99,11 @@ pub struct ActivityFacts {
     pub legal_basis: Option<String>,
     pub categories: Vec<CategoryFact>,
     pub recipients: Vec<RecipientFact>,
+    /// The third party or source the catalog names for the activity's data.
     pub source: Option<String>,
+    /// How the data came to be, per the catalog's origin of the data found: `provided`,
+    /// `observed`, `inferred`.
+    pub origins: Vec<String>,
     pub automated_decision_logic: Option<String>,
 }
 
@@ -107,6 +111,9 @@ pub struct ActivityFacts {
 pub struct SystemOutcome {
     pub system: String,
     pub note: Option<String>,
+    /// What the search found: `found`, `not_found` or `not_reachable` (access, portability).
+    pub outcome: Option<String>,
+    pub rows: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,6 +136,9 @@ pub struct LetterContext {
     pub organisation: OrganisationInfo,
     /// For the greeting; a formal greeting without a name when unknown.
     pub requester_name: Option<String>,
+    /// Who the letter goes to instead of the person, named in the greeting; the letter names
+    /// the person (the child) it is about.
+    pub representative: Option<RepresentativeInfo>,
     /// The request's reference, in every subject and letter.
     pub reference: String,
     /// The right exercised, named (with its article) in the letters about the request.
@@ -136,6 +146,8 @@ pub struct LetterContext {
     pub received_on: NaiveDate,
     /// The (possibly extended) due date: in the receipt confirmation and the extension notice.
     pub due_on: NaiveDate,
+    /// The due date lies before the day the letter is written (a request registered late).
+    pub due_passed: bool,
     /// The signed status-page link of the receipt confirmation.
     pub status_url: Option<String>,
     /// The one-time code and its lifetime (verification code).
@@ -146,6 +158,9 @@ pub struct LetterContext {
     /// portability).
     pub message: Option<String>,
     pub refusal: Option<RefusalInfo>,
+    /// What the answer refuses and why, approved by a privacy officer: the letter adds the
+    /// judicial remedy (access, portability, rectification, objection).
+    pub partial_refusal: Option<String>,
     /// The Art. 15(1) facts per processing activity (access answer).
     pub facts: Vec<ActivityFacts>,
     /// The systems searched, with their result (access, portability).
@@ -162,6 +177,18 @@ pub struct LetterContext {
     /// The e-mail address is on the marketing suppression list (as a keyed hash) after an
     /// erasure, so that no mail is sent to it again.
     pub suppressed: bool,
+    /// The day the copy of the data went by post (access, portability without a package).
+    pub copy_sent_by_post_on: Option<NaiveDate>,
+    /// The ground of the extension (`complexity`, `number_of_requests`).
+    pub extension_ground: Option<String>,
+}
+
+/// A representative as a letter addresses them.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepresentativeInfo {
+    pub name: String,
+    /// A parent or guardian exercising the rights of a child under 16.
+    pub for_child: bool,
 }
 
 /// The signed link to a package, as a letter gives it.
@@ -279,6 +306,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "nl/_contact.txt",
     "nl/_complaint.txt",
     "nl/_court.txt",
+    "nl/_partial.txt",
     "nl/_notified.txt",
     "nl/_systems.txt",
     "nl/_package.txt",
@@ -301,6 +329,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "en/_contact.txt",
     "en/_complaint.txt",
     "en/_court.txt",
+    "en/_partial.txt",
     "en/_notified.txt",
     "en/_systems.txt",
     "en/_package.txt",
@@ -422,6 +451,7 @@ mod tests {
                 dpo_email: Some("fg@despaak.nl".into()),
             },
             requester_name: Some("Jan Jansen".into()),
+            representative: None,
             reference: "AVG-2026-0042".into(),
             kind: RequestKind::Access,
             received_on: date("2026-08-31"),
@@ -465,21 +495,28 @@ mod tests {
                     },
                 ],
                 source: Some("Credit agency Acme".into()),
+                origins: vec!["provided".into(), "observed".into()],
                 automated_decision_logic: Some("A credit score decides the payment terms.".into()),
             }],
             systems_searched: vec![
                 SystemOutcome {
                     system: "CRM".into(),
-                    note: Some("3 records".into()),
+                    note: None,
+                    outcome: Some("found".into()),
+                    rows: Some(3),
                 },
                 SystemOutcome {
                     system: "Webshop".into(),
                     note: None,
+                    outcome: Some("not_found".into()),
+                    rows: None,
                 },
             ],
             erased: vec![SystemOutcome {
                 system: "Newsletter".into(),
                 note: None,
+                outcome: None,
+                rows: None,
             }],
             kept: vec![KeptData {
                 system: "Accounting".into(),
@@ -500,6 +537,10 @@ mod tests {
                 reason: "It names another customer.".into(),
             }],
             suppressed: false,
+            due_passed: false,
+            partial_refusal: None,
+            copy_sent_by_post_on: None,
+            extension_ground: Some("complexity".into()),
         }
     }
 
@@ -651,8 +692,8 @@ mod tests {
                 "Standard contractual clauses",
                 "Credit agency Acme",
                 "A credit score decides the payment terms.",
-                "CRM: 3 records",
-                "- Webshop",
+                "- Webshop: ",
+                "- CRM: ",
                 "We need to check three archives.",
                 "Autoriteit Persoonsgegevens",
             ] {
@@ -699,7 +740,7 @@ mod tests {
     fn portability_answer_is_machine_readable() {
         let en = render_ok(LetterKind::PortabilityAnswer, Language::En, &context()).body;
         assert!(en.contains("structured, commonly used and machine-readable"));
-        assert!(en.contains("CRM: 3 records"));
+        assert!(en.contains("CRM: data about you found (3 records)"));
         let nl = render_ok(LetterKind::PortabilityAnswer, Language::Nl, &context()).body;
         assert!(nl.contains("machineleesbare"));
     }
@@ -811,6 +852,128 @@ mod tests {
         let mut without = context();
         without.refusal = None;
         assert!(render(LetterKind::Refusal, Language::En, &without).is_err());
+    }
+
+    #[test]
+    fn the_source_follows_the_origin_of_the_data() {
+        let en = render_ok(LetterKind::AccessAnswer, Language::En, &context()).body;
+        assert!(
+            en.contains("Source: received from you; recorded when you used our services; obtained from: Credit agency Acme"),
+            "{en}"
+        );
+        assert!(en.contains("- CRM: data about you found (3 records)"));
+        assert!(en.contains("- Webshop: no data about you found"));
+        let mut inferred = context();
+        inferred.facts[0].origins = vec!["inferred".into()];
+        inferred.facts[0].source = None;
+        let nl = render_ok(LetterKind::AccessAnswer, Language::Nl, &inferred).body;
+        assert!(
+            nl.contains("Bron: door ons afgeleid uit andere gegevens over u\n"),
+            "{nl}"
+        );
+        assert!(!nl.contains("van u zelf ontvangen"), "{nl}");
+    }
+
+    #[test]
+    fn nothing_found_is_a_complete_answer_and_a_posted_copy_is_named() {
+        let mut nothing = context();
+        nothing.facts.clear();
+        nothing.package = None;
+        nothing.withheld.clear();
+        nothing.message = None;
+        let nl = render_ok(LetterKind::AccessAnswer, Language::Nl, &nothing).body;
+        assert!(
+            nl.contains("Wij verwerken geen persoonsgegevens van u."),
+            "{nl}"
+        );
+        assert!(!nl.contains("wijzen uw verzoek af"));
+        assert!(!nl.contains("rechtbank"));
+        let mut posted = context();
+        posted.copy_sent_by_post_on = Some(date("2026-09-02"));
+        let nl = render_ok(LetterKind::AccessAnswer, Language::Nl, &posted).body;
+        assert!(nl.contains("op 2 september 2026 per post gestuurd"), "{nl}");
+    }
+
+    #[test]
+    fn a_late_receipt_confirmation_says_the_due_date_has_passed() {
+        let mut late = context();
+        late.due_passed = true;
+        let nl = render_ok(LetterKind::ReceiptConfirmation, Language::Nl, &late).body;
+        assert!(nl.contains("ontvangen op 31 augustus 2026"), "{nl}");
+        assert!(
+            nl.contains("uiterlijk op 30 september 2026 moeten beantwoorden. Die datum is voorbij"),
+            "{nl}"
+        );
+        assert!(!nl.contains("Wij beantwoorden uw verzoek uiterlijk op"));
+        let en = render_ok(LetterKind::ReceiptConfirmation, Language::En, &late).body;
+        assert!(en.contains("That date has passed"), "{en}");
+    }
+
+    #[test]
+    fn the_extension_notice_names_the_ground_of_the_law() {
+        let nl = render_ok(LetterKind::ExtensionNotice, Language::Nl, &context()).body;
+        assert!(
+            nl.contains("De reden: de complexiteit van uw verzoek."),
+            "{nl}"
+        );
+        let mut many = context();
+        many.extension_ground = Some("number_of_requests".into());
+        let en = render_ok(LetterKind::ExtensionNotice, Language::En, &many).body;
+        assert!(
+            en.contains("The reason: the number of requests we have received."),
+            "{en}"
+        );
+    }
+
+    #[test]
+    fn a_partial_refusal_carries_its_reasons_and_both_remedies() {
+        let mut partial = context();
+        partial.partial_refusal =
+            Some("Direct marketing stopt; het opnemen van gesprekken niet.".into());
+        for kind in [
+            LetterKind::AccessAnswer,
+            LetterKind::PortabilityAnswer,
+            LetterKind::RectificationOutcome,
+            LetterKind::ObjectionOutcome,
+        ] {
+            let nl = render_ok(kind, Language::Nl, &partial).body;
+            assert!(nl.contains("gedeeltelijk af"), "{kind}\n{nl}");
+            assert!(nl.contains("het opnemen van gesprekken niet"), "{kind}");
+            assert!(nl.contains("Autoriteit Persoonsgegevens"), "{kind}");
+            assert!(
+                nl.contains("binnen zes weken") && nl.contains("rechtbank"),
+                "{kind}\n{nl}"
+            );
+            let en = render_ok(kind, Language::En, &partial).body;
+            assert!(
+                en.contains("partly") && en.contains("district court"),
+                "{kind}\n{en}"
+            );
+            let full = render_ok(kind, Language::Nl, &context()).body;
+            assert!(
+                !full.contains("rechtbank"),
+                "{kind}: no court clause without a refusal"
+            );
+        }
+    }
+
+    #[test]
+    fn a_representative_is_greeted_and_the_child_named() {
+        let mut context = context();
+        context.representative = Some(RepresentativeInfo {
+            name: "Els Jansen".into(),
+            for_child: true,
+        });
+        let nl = render_ok(LetterKind::ReceiptConfirmation, Language::Nl, &context).body;
+        assert!(nl.starts_with("Beste Els Jansen,"), "{nl}");
+        assert!(
+            nl.contains("als wettelijk vertegenwoordiger van uw kind Jan Jansen"),
+            "{nl}"
+        );
+        context.representative.as_mut().unwrap().for_child = false;
+        let en = render_ok(LetterKind::AccessAnswer, Language::En, &context).body;
+        assert!(en.starts_with("Dear Els Jansen,"), "{en}");
+        assert!(en.contains("on behalf of Jan Jansen"), "{en}");
     }
 
     #[test]

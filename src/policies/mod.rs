@@ -68,6 +68,9 @@ pub struct RequestPolicy {
     /// is verified, on the systems they reach; the rest waits for an agent.
     #[serde(default)]
     pub run_automatically: Vec<TaskKind>,
+    /// Whether only a privacy officer may extend a request's period by two months (Art. 12(3)).
+    #[serde(default)]
+    pub extension_needs_privacy_officer: bool,
 }
 
 /// How long one set of data is kept, and whether a law obliges keeping it (`rules:`).
@@ -224,6 +227,7 @@ impl Default for RequestPolicy {
             status_link_days: 120,
             verification_code_minutes: 30,
             run_automatically: Vec::new(),
+            extension_needs_privacy_officer: false,
         }
     }
 }

@@ -257,6 +257,62 @@ pub enum DeadlineError {
         start: NaiveDate,
         received: NaiveDate,
     },
+    #[error(
+        "the due date ({due}) has passed on {start}; a pause can only stop the clock before it"
+    )]
+    PauseAfterDueDate { start: NaiveDate, due: NaiveDate },
+    #[error("{what} ({date}) cannot lie in the future (today is {today})")]
+    InTheFuture {
+        what: &'static str,
+        date: NaiveDate,
+        today: NaiveDate,
+    },
+}
+
+/// Whether a pause may start on `start` (the day the question was asked): on or after receipt,
+/// not after today, and not after the due date as it stands (`due_on`): a question asked once
+/// the period has run out cannot stop a clock that already stopped (EDPB 01/2022).
+pub fn check_pause_start(
+    input: &DeadlineInput,
+    due_on: NaiveDate,
+    start: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), DeadlineError> {
+    if start > today {
+        return Err(DeadlineError::InTheFuture {
+            what: "the day the question was asked",
+            date: start,
+            today,
+        });
+    }
+    validate_pause(input.received_on, &Pause { start, end: None })?;
+    if start > due_on {
+        return Err(DeadlineError::PauseAfterDueDate { start, due: due_on });
+    }
+    Ok(())
+}
+
+/// Whether a pause that started on `start` may end on `answered_on`, the day the answer
+/// arrived: not before the pause started and not after today.
+pub fn check_pause_end(
+    start: NaiveDate,
+    answered_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), DeadlineError> {
+    if answered_on > today {
+        return Err(DeadlineError::InTheFuture {
+            what: "the day the answer arrived",
+            date: answered_on,
+            today,
+        });
+    }
+    validate_pause(
+        start,
+        &Pause {
+            start,
+            end: Some(answered_on),
+        },
+    )
 }
 
 /// Whether the period of `input` may be extended by a decision taken on `decided_on`.
@@ -862,5 +918,51 @@ mod tests {
             .to_string(),
             "a pause cannot start (2025-03-02) before the request was received (2025-03-03)"
         );
+    }
+
+    // ---- pause rules (EDPB 01/2022) ----
+
+    #[test]
+    fn a_pause_starts_between_receipt_and_the_due_date_and_not_in_the_future() {
+        let request = input(d(2026, 11, 2), false, vec![]);
+        let due = first_due_date(d(2026, 11, 2));
+        assert_eq!(due, d(2026, 12, 2));
+        let today = d(2026, 12, 10);
+        assert!(check_pause_start(&request, due, d(2026, 11, 2), today).is_ok());
+        assert!(check_pause_start(&request, due, due, today).is_ok());
+        assert_eq!(
+            check_pause_start(&request, due, d(2026, 12, 3), today),
+            Err(DeadlineError::PauseAfterDueDate {
+                start: d(2026, 12, 3),
+                due
+            })
+        );
+        assert!(matches!(
+            check_pause_start(&request, due, d(2026, 11, 1), today),
+            Err(DeadlineError::PauseBeforeReceipt { .. })
+        ));
+        assert!(matches!(
+            check_pause_start(&request, due, d(2026, 11, 20), d(2026, 11, 19)),
+            Err(DeadlineError::InTheFuture { .. })
+        ));
+    }
+
+    #[test]
+    fn a_pause_ends_on_the_day_the_answer_arrived_never_later_than_today() {
+        let start = d(2026, 11, 10);
+        assert!(check_pause_end(start, start, d(2026, 11, 20)).is_ok());
+        assert!(check_pause_end(start, d(2026, 11, 17), d(2026, 11, 20)).is_ok());
+        assert!(matches!(
+            check_pause_end(start, d(2026, 11, 21), d(2026, 11, 20)),
+            Err(DeadlineError::InTheFuture { .. })
+        ));
+        assert!(matches!(
+            check_pause_end(start, d(2026, 11, 9), d(2026, 11, 20)),
+            Err(DeadlineError::PauseEndsBeforeStart { .. })
+        ));
+        // The case: received 2 November, asked 10 November, answered 17 November:
+        // seven days, so 2 December becomes 9 December, not 14 December.
+        let paused = input(d(2026, 11, 2), false, vec![closed(start, d(2026, 11, 17))]);
+        assert_eq!(due_date(&paused, d(2026, 12, 1)), d(2026, 12, 9));
     }
 }

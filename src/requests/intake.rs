@@ -29,7 +29,8 @@ const MAX_RECEIPT_FUTURE_MINUTES: i64 = 5;
 pub struct NewRequest {
     pub kind: RequestKind,
     pub channel: Channel,
-    /// When the request reached the organisation (UTC); defaults to now.
+    /// When the request reached the organisation (UTC): required for a letter, an e-mail and the
+    /// counter (a letter keeps the day it arrived); now by default for phone and web form.
     #[serde(default)]
     pub received_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
@@ -53,6 +54,53 @@ pub struct IdentityCheck {
     pub note: Option<String>,
 }
 
+impl Channel {
+    /// Channels where a request waits for someone to register it: its receipt time must be
+    /// given, because the clock started when it arrived, not when it was typed in.
+    pub fn keeps_its_arrival_time(self) -> bool {
+        matches!(self, Channel::Letter | Channel::Email | Channel::Counter)
+    }
+}
+
+impl IdentityCheck {
+    /// An ID copy is the exception (the AP fined a publisher for asking by default): record why
+    /// it was necessary. Only that note and the fact are kept, never the document.
+    pub fn check(&self, prefix: &str) -> Vec<FieldError> {
+        let note = self
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        if self.method == super::model::VerificationMethod::IdDocumentChecked && note.is_none() {
+            return vec![FieldError::new(
+                format!("{prefix}.note"),
+                "say why a copy of an ID document was necessary (it is deleted after the check; only the fact and this note are kept)",
+            )];
+        }
+        Vec::new()
+    }
+}
+
+impl IdentityCheck {
+    /// Identity checked through a representative's authorisation needs that representative and
+    /// the proof, and then covers them.
+    pub fn check_representative(
+        &self,
+        prefix: &str,
+        representative: Option<&Representative>,
+    ) -> Vec<FieldError> {
+        let method = super::model::VerificationMethod::RepresentativeAuthorisation;
+        let proven = representative.is_some_and(|r| r.authorisation.is_some());
+        if self.method == method && !proven {
+            return vec![FieldError::new(
+                format!("{prefix}.method"),
+                "representative_authorisation needs a representative with the proof of their authorisation",
+            )];
+        }
+        Vec::new()
+    }
+}
+
 impl NewRequest {
     /// Tidies the input and returns every field error at once.
     pub fn validate(mut self, now: NaiveDateTime) -> Result<Self> {
@@ -68,14 +116,27 @@ impl NewRequest {
                 errors.push(bsn_error("details"));
             }
         }
+        self.representative = self.representative.map(Representative::tidy);
         if let Some(representative) = &self.representative {
             errors.extend(representative.check("representative"));
         }
         if let Some(note) = self.identity.as_ref().and_then(|i| i.note.as_deref()) {
             check_text(&mut errors, "identity.note", note, MAX_DETAILS);
         }
-        if let Some(received) = self.received_at {
-            errors.extend(check_receipt_time(received.naive_utc(), now));
+        match self.received_at {
+            Some(received) => errors.extend(check_receipt_time(received.naive_utc(), now)),
+            None if self.channel.keeps_its_arrival_time() => errors.push(FieldError::new(
+                "received_at",
+                format!(
+                    "give when the request arrived: a request by {} keeps its own receipt date, however late it is registered",
+                    self.channel
+                ),
+            )),
+            None => {}
+        }
+        if let Some(identity) = &self.identity {
+            errors.extend(identity.check("identity"));
+            errors.extend(identity.check_representative("identity", self.representative.as_ref()));
         }
         crate::error::all_valid(errors)?;
         Ok(self)
@@ -202,6 +263,9 @@ impl RequestService {
             created_at: now,
             updated_at: now,
             closed_at: None,
+            copy_sent_by_post_on: None,
+            extension_ground: None,
+            partial_refusal_enc: None,
         };
         new.requester.seal_into(&self.cipher, &mut row);
         rows::insert_request(conn, &row)?;
@@ -293,6 +357,8 @@ fn task_row(request_id: &str, position: usize, draft: TaskDraft, now: NaiveDateT
         version: 1,
         created_at: now,
         updated_at: now,
+        outcome: None,
+        found_rows: None,
     }
 }
 

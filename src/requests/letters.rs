@@ -4,17 +4,18 @@
 use super::case::Case;
 use super::checklist::CatalogSnapshot;
 use super::model::{Language, RequestKind, TaskKind, TaskState};
-use super::requester::{open, place};
+use super::requester::{open, place, Representative, RepresentativeKind};
 use super::view::split_codes;
 use super::RequestService;
-use crate::catalog::model::{Activity, Organisation};
+use crate::catalog::model::{Activity, Organisation, Origin};
 use crate::catalog::Item;
 use crate::db::models::packages::{PackageRow, RedactionRow, READY};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::{
     self as mail_letters, ActivityFacts, CategoryFact, KeptData, LetterContext, LetterKind,
-    OrganisationInfo, RecipientFact, RefusalInfo, RenderedLetter, SystemOutcome,
+    OrganisationInfo, RecipientFact, RefusalInfo, RenderedLetter, RepresentativeInfo,
+    SystemOutcome,
 };
 use crate::mail::letters::{PackageLink, WithheldFact};
 use crate::mail::outbox::{self, NewMail};
@@ -32,6 +33,8 @@ pub struct Extras {
     pub refusal: Option<RefusalInfo>,
     /// Whether to include a fresh status link.
     pub status_link: bool,
+    /// What an approved answer refuses and why (a partial refusal).
+    pub partial_refusal: Option<String>,
 }
 
 /// The answer letter that closes a request of `kind`.
@@ -80,10 +83,19 @@ impl RequestService {
         Ok(Preview {
             letter,
             language,
-            recipient: open(&self.cipher, place::EMAIL, &case.row.email_enc)?,
+            recipient: self.letter_recipient(case)?,
             subject,
             body,
         })
+    }
+
+    /// Where letters go: to the representative when one acts for the person (a parent for a
+    /// child under 16 exercises the child's rights), otherwise to the person; `None` by post.
+    fn letter_recipient(&self, case: &Case) -> Result<Option<String>> {
+        match Representative::open(&self.cipher, &case.row)? {
+            Some(representative) => Ok(representative.email),
+            None => open(&self.cipher, place::EMAIL, &case.row.email_enc),
+        }
     }
 
     /// Renders and queues `letter` when the person has an e-mail address on file; returns the
@@ -142,26 +154,40 @@ impl RequestService {
             Ok(SystemOutcome {
                 system: system_name(&task.system_key),
                 note: open(&self.cipher, place::TASK_EVIDENCE, &task.evidence_enc)?,
+                outcome: None,
+                rows: None,
             })
         };
-        let searched_kinds = [
-            TaskKind::ExportData,
-            TaskKind::CorrectData,
-            TaskKind::EraseData,
-            TaskKind::RestrictData,
-        ];
-        let searched: Vec<_> = searched_kinds.iter().flat_map(|k| done(*k)).collect();
-        let searched_systems: BTreeSet<&str> = searched
-            .iter()
-            .filter_map(|t| t.system_key.as_deref())
+        // What each search found, never the agent's evidence: that is internal text.
+        let searched: Vec<SystemOutcome> = done(TaskKind::ExportData)
+            .map(|t| SystemOutcome {
+                system: system_name(&t.system_key),
+                note: None,
+                outcome: t.outcome.clone(),
+                rows: t.found_rows,
+            })
             .collect();
+        let kind = case.kind()?;
+        let facts = if kind == RequestKind::Access {
+            let found = self.findings(conn, case)?.found;
+            activity_facts(&catalog, &found, &names)
+        } else {
+            Vec::new()
+        };
         Ok(LetterContext {
             organisation,
             requester_name: open(&self.cipher, place::NAME, &case.row.name_enc)?,
+            representative: Representative::open(&self.cipher, &case.row)?.map(|r| {
+                RepresentativeInfo {
+                    name: r.name,
+                    for_child: r.kind == Some(RepresentativeKind::LegalRepresentative),
+                }
+            }),
             reference: case.row.reference.clone(),
-            kind: case.kind()?,
+            kind,
             received_on: super::dutch_date(case.row.received_at),
             due_on: case.row.due_on,
+            due_passed: case.row.due_on < super::today(),
             status_url: if extras.status_link {
                 Some(self.status_url(case.id())?)
             } else {
@@ -171,8 +197,11 @@ impl RequestService {
             code_valid_minutes: extras.code_valid_minutes,
             message: extras.message.clone(),
             refusal: extras.refusal.clone(),
-            facts: activity_facts(&catalog, &searched_systems, &names),
-            systems_searched: searched.iter().map(|t| outcome(t)).collect::<Result<_>>()?,
+            partial_refusal: extras.partial_refusal.clone(),
+            facts,
+            systems_searched: searched,
+            copy_sent_by_post_on: case.row.copy_sent_by_post_on,
+            extension_ground: case.row.extension_ground.clone(),
             erased: done(TaskKind::EraseData)
                 .map(outcome)
                 .collect::<Result<_>>()?,
@@ -319,24 +348,50 @@ impl CategoryNames {
     }
 }
 
-/// The Art. 15(1) facts of every activity carried by a system that was searched; when none was
-/// (a letter written before the checklist is worked), of every activity.
+/// The Art. 15(1) facts of the activities carried by a system where data of the person was
+/// found, each with the origins of what those systems hold for it; none when nothing was found.
 fn activity_facts(
     catalog: &CatalogSnapshot,
-    searched_systems: &BTreeSet<&str>,
+    found: &BTreeSet<String>,
     names: &CategoryNames,
 ) -> Vec<ActivityFacts> {
     catalog
         .activities
         .iter()
-        .filter(|a| {
-            searched_systems.is_empty()
-                || a.systems
-                    .iter()
-                    .any(|s| searched_systems.contains(s.as_str()))
+        .filter(|a| a.systems.iter().any(|s| found.contains(s)))
+        .map(|a| {
+            let mut facts = facts_of(a, names);
+            facts.origins = origins_of(catalog, a, |system| found.contains(system));
+            facts
         })
-        .map(|a| facts_of(a, names))
         .collect()
+}
+
+/// Where the data of an activity comes from, per the catalog's origin of each holding (provided,
+/// observed, inferred) on the systems `counts` keeps, in that order.
+fn origins_of(
+    catalog: &CatalogSnapshot,
+    activity: &Activity,
+    counts: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let held: Vec<Origin> = catalog
+        .systems
+        .iter()
+        .filter(|s| activity.systems.contains(&s.key) && counts(&s.key))
+        .flat_map(|s| &s.holdings)
+        .filter(|h| activity.categories.iter().any(|c| c.category == h.category))
+        .map(|h| h.origin)
+        .collect();
+    [Origin::Provided, Origin::Observed, Origin::Inferred]
+        .into_iter()
+        .filter(|o| held.contains(o))
+        .map(|o| {
+            serde_json::to_value(o)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+        })
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default()
 }
 
 /// The Art. 15(1) facts of every activity in `language`, with the systems that carry it (for
@@ -349,7 +404,11 @@ pub fn facts_by_activity(
     catalog
         .activities
         .iter()
-        .map(|a| (facts_of(a, &names), a.systems.clone()))
+        .map(|a| {
+            let mut facts = facts_of(a, &names);
+            facts.origins = origins_of(catalog, a, |_| true);
+            (facts, a.systems.clone())
+        })
         .collect()
 }
 
@@ -380,6 +439,7 @@ fn facts_of(a: &Activity, names: &CategoryNames) -> ActivityFacts {
             })
             .collect(),
         source: a.source.clone(),
+        origins: Vec::new(),
         automated_decision_logic: a.automated_decision_logic.clone(),
     }
 }

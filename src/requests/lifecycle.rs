@@ -9,15 +9,19 @@
 use super::case::Case;
 use super::intake::IdentityCheck;
 use super::letters::{answer_letter, Extras, Preview};
-use super::model::{PauseReason, RefusalGround, RequestState, TaskKind, TaskState};
+use super::model::{
+    ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestState, TaskKind, TaskState,
+};
 use super::requester::{check_texts, open, place};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
 use crate::auth::Permission;
+use crate::db::models::packages::RedactionRow;
 use crate::db::models::requests::{self as rows, PauseRow};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::{LetterKind, RefusalInfo};
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 /// `{"to": STATE, "version": N, …}`: move a request to another state.
@@ -38,6 +42,11 @@ pub struct Transition {
     /// Why a request is manifestly unfounded or excessive (kept on file, Art. 12(5)).
     #[serde(default)]
     pub justification: Option<String>,
+    /// With `outcome: completed`: what the answer refuses and why (an objection partly
+    /// rejected, data withheld under Art. 15(4), a rectification partly refused); sent to the
+    /// person with the right to complain and the judicial remedy once approved.
+    #[serde(default)]
+    pub partial_refusal: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -65,29 +74,41 @@ pub struct VerifyIdentity {
     pub note: Option<String>,
 }
 
+/// `{"version", "reason", "question", "asked_via", "asked_on"}`: the clock stops only while
+/// loket waits for the answer to a question it asked (EDPB 01/2022).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartPause {
     pub version: i32,
     pub reason: PauseReason,
-    /// The question put to the person; with an e-mail address on file it is sent as the
-    /// clarification letter.
+    /// The question put to the person: e-mailed as the clarification letter, or the question
+    /// asked by phone or post, recorded.
     #[serde(default)]
     pub question: Option<String>,
+    /// How the question was asked; `email` (the default) sends it now.
+    #[serde(default)]
+    pub asked_via: Option<QuestionChannel>,
+    /// The day a phone or post question was asked; the clock stands still from then.
+    #[serde(default)]
+    pub asked_on: Option<NaiveDate>,
 }
 
+/// `{"version", "answered_on"}`: the answer arrived, the clock runs again from that day.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VersionOnly {
+pub struct EndPause {
     pub version: i32,
+    pub answered_on: NaiveDate,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Extension {
     pub version: i32,
-    /// Why the request needs more time (complexity or number of requests); sent to the person.
-    pub reason: String,
+    /// The ground from the law's list (Art. 12(3)): complexity or number_of_requests.
+    pub ground: ExtensionGround,
+    /// What makes it so for this request, in words for the person; sent in the notice.
+    pub explanation: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,7 +185,7 @@ impl RequestService {
         }
         case.row.state = t.to.as_str().into();
         if t.to.is_closed() {
-            rows::end_open_pause(conn, case.id(), super::today())?;
+            rows::end_open_pause(conn, case.id(), super::today(), super::today())?;
             case.row.closed_at = Some(crate::db::now());
         }
         Ok(format!("{from} -> {}", t.to))
@@ -192,6 +213,14 @@ impl RequestService {
                 let reason = t.reason.as_deref().ok_or_else(|| {
                     Error::invalid("reason", "a refusal needs a written reason for the person")
                 })?;
+                if ground == RefusalGround::NoDataProcessed
+                    && super::answer::answers_with_copy(case.kind()?)
+                {
+                    return Err(Error::invalid(
+                        "refusal_ground",
+                        "for access and portability, nothing found is a complete answer, not a refusal: record each search as not_found and send the answer",
+                    ));
+                }
                 if ground == RefusalGround::ManifestlyUnfoundedOrExcessive
                     && t.justification.is_none()
                 {
@@ -213,10 +242,14 @@ impl RequestService {
                         "only a request in progress can be proposed as completed (this one is {from})"
                     )));
                 }
-                ensure_tasks_closed(case, &[TaskKind::SendAnswer])?;
+                ensure_tasks_closed(case, &[TaskKind::SendAnswer, TaskKind::CompileAccessFacts])?;
                 case.row.decision_reason_enc = self
                     .cipher
                     .encrypt_opt(place::DECISION_REASON, t.reason.as_deref());
+                case.row.partial_refusal_enc = self.cipher.encrypt_opt(
+                    place::PARTIAL_REFUSAL,
+                    t.partial_refusal.as_deref().map(str::trim),
+                );
             }
         }
         case.row.proposed_outcome = Some(outcome.as_str().into());
@@ -323,6 +356,13 @@ impl RequestService {
             method: verify.method,
             note: verify.note,
         };
+        crate::error::all_valid(
+            check
+                .check("identity")
+                .into_iter()
+                .map(|e| crate::error::FieldError::new("note", e.message))
+                .collect(),
+        )?;
         let view = self
             .on_case(
                 staff.actor(),
@@ -361,6 +401,14 @@ impl RequestService {
                 "the request awaits approval; send it back to in_progress first".into(),
             ));
         }
+        let representative = super::requester::Representative::open(&self.cipher, &case.row)?;
+        crate::error::all_valid(
+            check
+                .check_representative("identity", representative.as_ref())
+                .into_iter()
+                .map(|e| crate::error::FieldError::new("method", e.message))
+                .collect(),
+        )?;
         case.row.identity_verified = true;
         case.row.verification_method = Some(check.method.as_str().into());
         case.row.verified_by = Some(staff.username.clone());
@@ -377,7 +425,13 @@ impl RequestService {
             TaskState::Done,
             &evidence,
         )?;
-        if rows::end_open_pause(conn, case.id(), super::today())? {
+        // Identity established ends the wait for it, today; a clarification pause waits on.
+        let waiting_for_identity = case
+            .pauses
+            .iter()
+            .any(|p| p.ended_on.is_none() && p.reason == PauseReason::Identity.as_str());
+        if waiting_for_identity {
+            rows::end_open_pause(conn, case.id(), super::today(), super::today())?;
             case.pauses = rows::list_pauses(conn, case.id())?;
             case.refresh_due_date(super::today());
         }
@@ -397,6 +451,33 @@ impl RequestService {
         pause: StartPause,
     ) -> Result<RequestView> {
         check_texts(&[("question", pause.question.as_deref())])?;
+        let question = pause
+            .question
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "question",
+                    "the clock stops only while waiting for the answer to a question: give the question asked",
+                )
+            })?;
+        let via = pause.asked_via.unwrap_or(QuestionChannel::Email);
+        let asked_on = match (via, pause.asked_on) {
+            (QuestionChannel::Email, Some(_)) => return Err(Error::invalid(
+                "asked_on",
+                "an e-mailed question is asked today; asked_on goes with asked_via phone or post",
+            )),
+            (QuestionChannel::Email, None) => None,
+            (_, None) => {
+                return Err(Error::invalid(
+                    "asked_on",
+                    "give the day the question was asked by phone or post",
+                ))
+            }
+            (_, Some(day)) => Some(day),
+        };
         self.on_case(
             staff.actor(),
             request_id,
@@ -406,17 +487,46 @@ impl RequestService {
                 if case.is_paused() {
                     return Err(Error::Conflict("the request is already paused".into()));
                 }
+                if pause.reason == PauseReason::Identity && case.row.identity_verified {
+                    return Err(Error::Conflict(
+                        "identity was verified already; an identity pause is only for while it is not".into(),
+                    ));
+                }
                 let today = super::today();
+                let start = asked_on.unwrap_or(today);
+                deadline::check_pause_start(&case.deadline_input(), case.row.due_on, start, today)
+                    .map_err(|e| match e {
+                        deadline::DeadlineError::PauseAfterDueDate { .. } => {
+                            Error::Conflict(e.to_string())
+                        }
+                        _ => Error::invalid("asked_on", e.to_string()),
+                    })?;
+                if via == QuestionChannel::Email {
+                    let extras = Extras {
+                        message: Some(question.clone()),
+                        ..Extras::default()
+                    };
+                    service
+                        .queue_letter(conn, case, LetterKind::ClarificationQuestion, &extras)?
+                        .ok_or_else(|| {
+                            Error::Conflict(
+                                "no e-mail address on file: ask by phone or post and record it with asked_via and asked_on".into(),
+                            )
+                        })?;
+                }
                 rows::insert_pause(
                     conn,
                     &PauseRow {
                         id: uuid::Uuid::new_v4().to_string(),
                         request_id: case.id().to_string(),
-                        started_on: today,
+                        started_on: start,
                         ended_on: None,
                         reason: pause.reason.as_str().into(),
                         created_by: staff.username.clone(),
                         created_at: crate::db::now(),
+                        question_enc: Some(service.cipher.encrypt(place::PAUSE_QUESTION, &question)),
+                        asked_via: Some(via.as_str().into()),
+                        ended_recorded_on: None,
                     },
                 )?;
                 case.pauses = rows::list_pauses(conn, case.id())?;
@@ -424,15 +534,11 @@ impl RequestService {
                 {
                     case.row.state = RequestState::VerifyingIdentity.as_str().into();
                 }
-                if let Some(question) = &pause.question {
-                    let extras = Extras {
-                        message: Some(question.trim().to_string()),
-                        ..Extras::default()
-                    };
-                    service.queue_letter(conn, case, LetterKind::ClarificationQuestion, &extras)?;
-                }
                 case.refresh_due_date(today);
-                Ok(format!("paused: waiting for {}", pause.reason))
+                Ok(format!(
+                    "paused from {start} (question asked by {via}, recorded {today}): waiting for {}",
+                    pause.reason
+                ))
             },
         )
         .await
@@ -442,7 +548,7 @@ impl RequestService {
         &self,
         staff: Staff,
         request_id: String,
-        body: VersionOnly,
+        body: EndPause,
     ) -> Result<RequestView> {
         self.on_case(
             staff.actor(),
@@ -451,12 +557,21 @@ impl RequestService {
             move |_, conn, case| {
                 case.expect_open()?;
                 let today = super::today();
-                if !rows::end_open_pause(conn, case.id(), today)? {
-                    return Err(Error::Conflict("the request is not paused".into()));
-                }
+                let start = case
+                    .pauses
+                    .iter()
+                    .find(|p| p.ended_on.is_none())
+                    .map(|p| p.started_on)
+                    .ok_or_else(|| Error::Conflict("the request is not paused".into()))?;
+                deadline::check_pause_end(start, body.answered_on, today)
+                    .map_err(|e| Error::invalid("answered_on", e.to_string()))?;
+                rows::end_open_pause(conn, case.id(), body.answered_on, today)?;
                 case.pauses = rows::list_pauses(conn, case.id())?;
                 case.refresh_due_date(today);
-                Ok(format!("resumed, due {}", case.row.due_on))
+                Ok(format!(
+                    "resumed: paused from {start}, answer arrived {}, recorded {today}; due {}",
+                    body.answered_on, case.row.due_on
+                ))
             },
         )
         .await
@@ -468,7 +583,14 @@ impl RequestService {
         request_id: String,
         extension: Extension,
     ) -> Result<RequestView> {
-        check_texts(&[("reason", Some(&extension.reason))])?;
+        check_texts(&[("explanation", Some(&extension.explanation))])?;
+        if self.policies.requests.extension_needs_privacy_officer
+            && !staff.role.allows(Permission::ApproveRequests)
+        {
+            return Err(Error::Forbidden(
+                "policy requests.extension_needs_privacy_officer: a privacy officer decides an extension".into(),
+            ));
+        }
         self.on_case(staff.actor(), request_id, extension.version, move |service, conn, case| {
             case.expect_open()?;
             if case.row.extended {
@@ -480,7 +602,8 @@ impl RequestService {
             deadline::check_extension_allowed(&case.deadline_input(), today, today)
                 .map_err(|e| Error::Conflict(e.to_string()))?;
             case.row.extended = true;
-            case.row.extension_reason = Some(extension.reason.trim().to_string());
+            case.row.extension_ground = Some(extension.ground.as_str().into());
+            case.row.extension_reason = Some(extension.explanation.trim().to_string());
             case.refresh_due_date(today);
             let extras = Extras {
                 message: case.row.extension_reason.clone(),
@@ -488,8 +611,10 @@ impl RequestService {
             };
             let sent = service.queue_letter(conn, case, LetterKind::ExtensionNotice, &extras)?;
             Ok(format!(
-                "extended to {}; notice {}",
+                "extended to {} ({}) by {}; notice {}",
                 case.row.due_on,
+                extension.ground,
+                staff.role.as_str(),
                 if sent.is_some() { "e-mailed" } else { "to be sent by post" }
             ))
         })
@@ -539,7 +664,12 @@ impl RequestService {
                             "the answer to a {kind} request is sent when a privacy officer approves it"
                         )));
                     }
-                    ensure_tasks_closed(case, &[TaskKind::SendAnswer])?;
+                    ensure_tasks_closed(case, &[TaskKind::SendAnswer, TaskKind::CompileAccessFacts])?;
+                    if !RedactionRow::of_request(conn, case.id())?.is_empty() {
+                        return Err(Error::Conflict(
+                            "data is withheld from the copy (Art. 15(4)): that is a partial refusal, which a privacy officer approves; move the request to awaiting_approval with outcome completed and partial_refusal giving the reasons".into(),
+                        ));
+                    }
                     service.send_answer(conn, case, &staff, l, letter.message.clone())?;
                 }
                 LetterKind::ReceiptConfirmation => {
@@ -621,8 +751,17 @@ impl RequestService {
         letter: LetterKind,
         message: Option<String>,
     ) -> Result<()> {
+        if super::answer::answers_with_copy(case.kind()?) {
+            self.copy_for_answer(conn, case)?;
+            self.compile_access_facts(conn, case, staff)?;
+        }
         let extras = Extras {
             message,
+            partial_refusal: open(
+                &self.cipher,
+                place::PARTIAL_REFUSAL,
+                &case.row.partial_refusal_enc,
+            )?,
             ..Extras::default()
         };
         let id = require_email(self.queue_letter(conn, case, letter, &extras)?)?;
@@ -680,6 +819,7 @@ fn check_transition_text(t: &Transition) -> Result<()> {
     check_texts(&[
         ("reason", t.reason.as_deref()),
         ("justification", t.justification.as_deref()),
+        ("partial_refusal", t.partial_refusal.as_deref()),
     ])
 }
 
@@ -730,6 +870,7 @@ fn clear_proposal(case: &mut Case) {
     case.row.refusal_ground = None;
     case.row.decision_reason_enc = None;
     case.row.justification_enc = None;
+    case.row.partial_refusal_enc = None;
 }
 
 /// Refuses to go on while tasks other than `except` are open, naming them.

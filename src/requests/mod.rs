@@ -4,6 +4,7 @@
 //! event and any letter in one transaction: a state change without its letter in the outbox, or a
 //! letter without its state change, cannot be committed.
 
+pub mod answer;
 pub mod case;
 pub mod checklist;
 pub mod deadline;

@@ -122,6 +122,41 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// What searching a system for the person found (issue 15): the access answer's facts cover
+    /// exactly the systems where data was found.
+    pub enum SearchOutcome {
+        /// Data of the person is there (with the number of rows or records).
+        Found,
+        /// The system was searched and holds nothing of the person.
+        NotFound,
+        /// The system could not be searched (down, or no identifier it can search by).
+        NotReachable,
+    }
+}
+
+vocabulary! {
+    /// How the question a pause waits for was put to the person.
+    pub enum QuestionChannel {
+        /// The clarification letter, e-mailed by loket.
+        Email,
+        /// Asked by phone, recorded with its date.
+        Phone,
+        /// Asked by letter through the post, recorded with its date.
+        Post,
+    }
+}
+
+vocabulary! {
+    /// The grounds Art. 12(3) allows for extending the period by two months.
+    pub enum ExtensionGround {
+        /// The request is complex.
+        Complexity,
+        /// The number of requests received.
+        NumberOfRequests,
+    }
+}
+
+vocabulary! {
     /// Why the clock stopped.
     pub enum PauseReason {
         /// Waiting for the person to prove who they are.

@@ -39,6 +39,9 @@ pub struct PublicRequest {
     pub phone: Option<String>,
     #[serde(default)]
     pub details: Option<String>,
+    /// Someone asking for another person (a parent for a child under 16, a lawyer).
+    #[serde(default)]
+    pub representative: Option<super::requester::Representative>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,6 +71,7 @@ enum CodeCheck {
 impl RequestService {
     pub async fn submit_public(&self, form: PublicRequest) -> Result<Submitted> {
         let now = crate::db::now();
+        let contact = form.email.clone();
         let new = NewRequest {
             kind: form.kind,
             channel: Channel::WebForm,
@@ -80,7 +84,11 @@ impl RequestService {
                 phone: form.phone,
             },
             details: form.details,
-            representative: None,
+            // Whoever fills in the form gets the code and the letters at the address given.
+            representative: form.representative.map(|mut r| {
+                r.email = r.email.or(Some(contact));
+                r
+            }),
             identity: None,
         }
         .validate(now)?;

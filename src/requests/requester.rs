@@ -26,16 +26,32 @@ pub struct Requester {
 }
 
 /// Someone acting for the person (a lawyer, a parent of a child under 16), with the proof of
-/// authorisation that was shown (kept with the request, GDPR rules §3).
+/// authorisation that was shown (kept with the request, GDPR rules §3). Letters go to them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Representative {
     pub name: String,
-    /// e.g. "lawyer", "parent"
+    /// In words, e.g. "moeder", "advocaat".
     pub relation: String,
+    /// Whose rights they exercise and why they may (required for a new request).
+    #[serde(default)]
+    pub kind: Option<RepresentativeKind>,
+    /// Where the letters go; by post when absent.
+    #[serde(default)]
+    pub email: Option<String>,
     /// What proves the authorisation, e.g. "signed power of attorney dated 2026-11-02".
     #[serde(default)]
     pub authorisation: Option<String>,
+}
+
+/// Why someone may act for the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepresentativeKind {
+    /// A parent or guardian of a child under 16, who exercises the child's rights.
+    LegalRepresentative,
+    /// Someone the person authorised, e.g. a lawyer with a power of attorney.
+    Authorised,
 }
 
 /// Lookup places, also the associated data of the ciphertexts.
@@ -50,6 +66,8 @@ pub mod place {
     pub const JUSTIFICATION: &str = "requests.justification";
     pub const TASK_EVIDENCE: &str = "request_tasks.evidence";
     pub const COMMENT: &str = "task_comments.body";
+    pub const PAUSE_QUESTION: &str = "request_pauses.question";
+    pub const PARTIAL_REFUSAL: &str = "requests.partial_refusal";
 }
 
 impl Requester {
@@ -213,15 +231,60 @@ impl Representative {
             &self.relation,
             MAX_NAME,
         );
-        if let Some(proof) = &self.authorisation {
-            check_text(
+        match &self.authorisation {
+            Some(proof) => check_text(
                 &mut errors,
                 &format!("{prefix}.authorisation"),
                 proof,
                 MAX_DETAILS,
-            );
+            ),
+            None => errors.push(FieldError::new(
+                format!("{prefix}.authorisation"),
+                "say what proves the authorisation (a power of attorney, proof of parental authority); it is kept with the request",
+            )),
+        }
+        if self.kind.is_none() {
+            errors.push(FieldError::new(
+                format!("{prefix}.kind"),
+                "legal_representative (of a child under 16) or authorised",
+            ));
+        }
+        if let Some(email) = &self.email {
+            if !is_email(email) || email.chars().count() > MAX_IDENTIFIER {
+                errors.push(FieldError::new(
+                    format!("{prefix}.email"),
+                    "must be an e-mail address",
+                ));
+            }
         }
         errors
+    }
+
+    /// Trims every value and drops empty optional ones.
+    pub fn tidy(self) -> Self {
+        let tidy = |value: Option<String>| {
+            value
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Representative {
+            name: self.name.trim().to_string(),
+            relation: self.relation.trim().to_string(),
+            kind: self.kind,
+            email: tidy(self.email),
+            authorisation: tidy(self.authorisation),
+        }
+    }
+
+    /// The representative stored with a request, if any.
+    pub fn open(cipher: &Cipher, row: &RequestRow) -> Result<Option<Self>> {
+        open(cipher, place::REPRESENTATIVE, &row.representative_enc)?
+            .map(|json| {
+                serde_json::from_str(&json).map_err(|e| {
+                    crate::error::Error::Internal(format!("stored representative: {e}"))
+                })
+            })
+            .transpose()
     }
 }
 

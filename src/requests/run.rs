@@ -22,6 +22,7 @@
 use super::case::{stale, Case};
 use super::kept::{self, Decision, KeepException, KeepPlan, Kept, KeptRule};
 use super::model::{RequestState, TaskKind, TaskState};
+use super::model::{RequestState, SearchOutcome, TaskKind, TaskState};
 use super::requester::{check_texts, Requester};
 use super::tasks::{store_task, task_index};
 use super::view::RequestView;
@@ -674,6 +675,13 @@ impl RequestService {
             }
         }
         self.set_task_state(&mut task, TaskState::Done, Some(&evidence), &runner.name);
+        let rows = rows_found(outcomes);
+        let found = if rows > 0 {
+            SearchOutcome::Found
+        } else {
+            SearchOutcome::NotFound
+        };
+        super::tasks::record_outcome(&mut task, found, i64::try_from(rows).ok());
         store_task(conn, &mut task)?;
         crate::audit::record(
             conn,
@@ -926,6 +934,18 @@ fn kept_by_exception(rows: &[Kept]) -> std::collections::BTreeMap<KeepException,
         grouped.entry(row.exception).or_default().push(row);
     }
     grouped
+/// Every row the connectors found of the person, whatever they did with it.
+fn rows_found(outcomes: &[StepOutcome]) -> u64 {
+    outcomes
+        .iter()
+        .map(|o| {
+            [&o.exported, &o.erased, &o.kept, &o.restricted]
+                .into_iter()
+                .flat_map(|counts| counts.values())
+                .sum::<u64>()
+                + o.corrected.as_ref().map_or(0, |(_, _, rows)| *rows)
+        })
+        .sum()
 }
 
 /// `customers 1, invoices 2`.

@@ -4,7 +4,7 @@
 //! gets a conflict instead of overwriting.
 
 use super::case::{stale, Case};
-use super::model::{TaskKind, TaskState};
+use super::model::{SearchOutcome, TaskKind, TaskState};
 use super::requester::{check_text, check_texts, place, MAX_DETAILS};
 use super::view::RequestView;
 use super::{RequestService, Staff};
@@ -32,6 +32,13 @@ pub struct TaskUpdate {
     /// Why the task does not apply (required with `"state": "not_applicable"`).
     #[serde(default)]
     pub reason: Option<String>,
+    /// What the search of the task's system found (search tasks, with `"state": "done"`;
+    /// required for the export tasks of access and portability requests).
+    #[serde(default)]
+    pub outcome: Option<SearchOutcome>,
+    /// How many rows or records were found (required with `"outcome": "found"`).
+    #[serde(default)]
+    pub rows: Option<i64>,
 }
 
 /// Tells a field given as `null` apart from a field left out.
@@ -63,6 +70,7 @@ impl TaskUpdate {
                 "goes with \"state\": \"not_applicable\" only",
             ));
         }
+        errors.extend(self.outcome_errors());
         if self.assignee.is_none() && self.state.is_none() {
             errors.push(FieldError::new(
                 "body",
@@ -71,6 +79,85 @@ impl TaskUpdate {
         }
         crate::error::all_valid(errors)
     }
+}
+
+impl TaskUpdate {
+    /// An outcome goes with a done task; "found" needs its count, the others none.
+    fn outcome_errors(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.outcome.is_some() && self.state != Some(TaskState::Done) {
+            errors.push(FieldError::new(
+                "outcome",
+                "goes with \"state\": \"done\" only",
+            ));
+        }
+        match (self.outcome, self.rows) {
+            (Some(SearchOutcome::Found), None) => errors.push(FieldError::new(
+                "rows",
+                "say how many rows or records were found",
+            )),
+            (Some(SearchOutcome::Found), Some(rows)) if rows < 1 => errors.push(FieldError::new(
+                "rows",
+                "found means at least 1; record \"not_found\" when there is nothing",
+            )),
+            (Some(SearchOutcome::Found), Some(_)) => {}
+            (_, Some(_)) => errors.push(FieldError::new(
+                "rows",
+                "goes with \"outcome\": \"found\" only",
+            )),
+            (_, None) => {}
+        }
+        errors
+    }
+
+    /// Search tasks say what they found; the export tasks of an access or portability request
+    /// must, because the answer's facts and copy follow from it.
+    fn check_outcome_for(&self, task: &TaskRow, kind: super::model::RequestKind) -> Result<()> {
+        let task_kind: TaskKind = super::case::parse_stored(&task.kind, "request_tasks.kind")?;
+        if self.outcome.is_some() && !task_kind.searches_a_system() {
+            return Err(Error::invalid(
+                "outcome",
+                format!("a {task_kind} task does not search a system"),
+            ));
+        }
+        let answers_with_copy = matches!(
+            kind,
+            super::model::RequestKind::Access | super::model::RequestKind::Portability
+        );
+        if answers_with_copy
+            && task_kind == TaskKind::ExportData
+            && self.state == Some(TaskState::Done)
+            && self.outcome.is_none()
+        {
+            return Err(Error::invalid(
+                "outcome",
+                format!(
+                    "say what the search found: {} (with rows)",
+                    SearchOutcome::expected()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl TaskKind {
+    /// Tasks that look for the person's data in one system.
+    pub fn searches_a_system(self) -> bool {
+        matches!(
+            self,
+            TaskKind::ExportData
+                | TaskKind::CorrectData
+                | TaskKind::EraseData
+                | TaskKind::RestrictData
+        )
+    }
+}
+
+/// Records what a search found on a task closed as done.
+pub(crate) fn record_outcome(task: &mut TaskRow, outcome: SearchOutcome, rows: Option<i64>) {
+    task.outcome = Some(outcome.as_str().into());
+    task.found_rows = rows.filter(|_| outcome == SearchOutcome::Found);
 }
 
 fn required(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) {
@@ -105,8 +192,19 @@ impl RequestService {
                     task.assignee = assignee.clone();
                 }
                 if let Some(state) = update.state {
+                    update.check_outcome_for(&task, case.kind()?)?;
+                    // An answer posted by hand still needs its copy (Art. 15(3)).
+                    if state == TaskState::Done
+                        && task.kind == TaskKind::SendAnswer.as_str()
+                        && super::answer::answers_with_copy(case.kind()?)
+                    {
+                        service.copy_for_answer(conn, &case)?;
+                    }
                     let note = update.evidence.as_deref().or(update.reason.as_deref());
                     service.set_task_state(&mut task, state, note, &staff.username);
+                    if let Some(outcome) = update.outcome {
+                        record_outcome(&mut task, outcome, update.rows);
+                    }
                     verb = state.as_str();
                 }
                 save_task(conn, &case, &mut task, &staff, verb)?;
@@ -161,6 +259,8 @@ impl RequestService {
         closed_by: &str,
     ) {
         task.state = state.as_str().into();
+        task.outcome = None;
+        task.found_rows = None;
         if state.is_open() {
             task.evidence_enc = None;
             task.closed_by = None;

@@ -25,6 +25,8 @@ pub struct RequestView {
     pub paused: bool,
     pub extended: bool,
     pub extension_reason: Option<String>,
+    pub extension_ground: Option<String>,
+    pub copy_sent_by_post_on: Option<NaiveDate>,
     pub identity_verified: bool,
     pub verification_method: Option<String>,
     pub verified_by: Option<String>,
@@ -75,6 +77,9 @@ pub struct TaskView {
     pub evidence: Option<String>,
     pub closed_by: Option<String>,
     pub closed_at: Option<NaiveDateTime>,
+    /// What searching the system found: found, not_found or not_reachable.
+    pub outcome: Option<String>,
+    pub found_rows: Option<i64>,
     pub version: i32,
     pub comments: Vec<CommentView>,
 }
@@ -89,9 +94,15 @@ pub struct CommentView {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PauseView {
+    /// The day the question was asked: the clock stands still from then.
     pub started_on: NaiveDate,
+    /// The day the answer arrived: the clock runs again from then.
     pub ended_on: Option<NaiveDate>,
+    /// The day the end was recorded at the desk.
+    pub ended_recorded_on: Option<NaiveDate>,
     pub reason: String,
+    pub question: Option<String>,
+    pub asked_via: Option<String>,
     pub created_by: String,
 }
 
@@ -151,6 +162,8 @@ impl TaskView {
             evidence: open(cipher, place::TASK_EVIDENCE, &row.evidence_enc)?,
             closed_by: row.closed_by.clone(),
             closed_at: row.closed_at,
+            outcome: row.outcome.clone(),
+            found_rows: row.found_rows,
             version: row.version,
             comments: comments
                 .iter()
@@ -190,12 +203,7 @@ impl RequestView {
         let row = &case.row;
         let state = case.state()?;
         let kind = case.kind()?;
-        let representative = open(cipher, place::REPRESENTATIVE, &row.representative_enc)?
-            .map(|json| {
-                serde_json::from_str(&json)
-                    .map_err(|e| Error::Internal(format!("stored representative: {e}")))
-            })
-            .transpose()?;
+        let representative = Representative::open(cipher, row)?;
         let tasks = case
             .tasks
             .iter()
@@ -215,6 +223,8 @@ impl RequestView {
             paused: case.is_paused(),
             extended: row.extended,
             extension_reason: row.extension_reason.clone(),
+            extension_ground: row.extension_ground.clone(),
+            copy_sent_by_post_on: row.copy_sent_by_post_on,
             identity_verified: row.identity_verified,
             verification_method: row.verification_method.clone(),
             verified_by: row.verified_by.clone(),
@@ -241,13 +251,18 @@ impl RequestView {
             pauses: case
                 .pauses
                 .iter()
-                .map(|p| PauseView {
-                    started_on: p.started_on,
-                    ended_on: p.ended_on,
-                    reason: p.reason.clone(),
-                    created_by: p.created_by.clone(),
+                .map(|p| {
+                    Ok(PauseView {
+                        started_on: p.started_on,
+                        ended_on: p.ended_on,
+                        ended_recorded_on: p.ended_recorded_on,
+                        reason: p.reason.clone(),
+                        question: open(cipher, place::PAUSE_QUESTION, &p.question_enc)?,
+                        asked_via: p.asked_via.clone(),
+                        created_by: p.created_by.clone(),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
             earlier_requests,
             kept: Vec::new(),
             ground: None,

@@ -50,6 +50,12 @@ pub struct RequestRow {
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
     pub closed_at: Option<chrono::NaiveDateTime>,
+    /// The day a copy of the data was posted, for an answer without a package (Art. 15(3)).
+    pub copy_sent_by_post_on: Option<chrono::NaiveDate>,
+    /// The ground of the extension from the law's list (Art. 12(3)).
+    pub extension_ground: Option<String>,
+    /// What the answer refuses and why, for a partial refusal awaiting or past approval.
+    pub partial_refusal_enc: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -75,6 +81,10 @@ pub struct TaskRow {
     pub version: i32,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// What the search of the task's system found: found, not_found or not_reachable.
+    pub outcome: Option<String>,
+    /// The rows found, with outcome found.
+    pub found_rows: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -87,6 +97,12 @@ pub struct PauseRow {
     pub reason: String,
     pub created_by: String,
     pub created_at: chrono::NaiveDateTime,
+    /// The question the pause waits for an answer to, sealed.
+    pub question_enc: Option<String>,
+    /// How the question was asked: email (the clarification letter), phone or post.
+    pub asked_via: Option<String>,
+    /// The day the end of the pause was recorded (`ended_on` is the day the answer arrived).
+    pub ended_recorded_on: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -265,18 +281,23 @@ pub fn list_pauses(conn: &mut DbConnection, request_id: &str) -> Result<Vec<Paus
         .load(conn)?)
 }
 
-/// Ends the open pause of a request, if there is one; returns whether one was open.
+/// Ends the open pause of a request on `ended_on` (the day the answer arrived), recorded today;
+/// returns whether one was open.
 pub fn end_open_pause(
     conn: &mut DbConnection,
     request_id: &str,
     ended_on: chrono::NaiveDate,
+    recorded_on: chrono::NaiveDate,
 ) -> Result<bool, StoreError> {
     let changed = diesel::update(
         request_pauses::table
             .filter(request_pauses::request_id.eq(request_id))
             .filter(request_pauses::ended_on.is_null()),
     )
-    .set(request_pauses::ended_on.eq(Some(ended_on)))
+    .set((
+        request_pauses::ended_on.eq(Some(ended_on)),
+        request_pauses::ended_recorded_on.eq(Some(recorded_on)),
+    ))
     .execute(conn)?;
     Ok(changed > 0)
 }

@@ -94,6 +94,9 @@ pub struct Settings {
     pub public_requests_per_minute: u32,
     /// Outgoing mail.
     pub mail: MailSettings,
+    /// Limits on password checks and failed sign-ins (`[sign_in]`).
+    #[serde(default)]
+    pub sign_in: crate::auth::guard::SignInSettings,
     /// Connection URL of each `connector: sql` system, by system key
     /// (`LOKET_CONNECTORS__CRM=postgres://…`). Kept here, never in the catalog, and never logged:
     /// a URL usually carries a password.
@@ -184,6 +187,7 @@ impl Default for Settings {
             policies_dir: PathBuf::from("policies"),
             public_requests_per_minute: 10,
             mail: MailSettings::default(),
+            sign_in: Default::default(),
             connectors: BTreeMap::new(),
         }
     }

@@ -66,7 +66,10 @@ impl Application {
         )
         .on_mail_queued(Arc::new(move || waker.wake()))
         .with_connectors(connectors);
-        let state = AppState::new(store, tokens, requests, sweeps);
+        let mut state = AppState::new(store, tokens, requests, sweeps);
+        state.users = state
+            .users
+            .with_guard(crate::auth::guard::SignInGuard::new(settings.sign_in.clone()));
         let api_config = ApiConfig::new(settings.public_requests_per_minute);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
@@ -74,6 +77,10 @@ impl Application {
         let body_limit = settings.max_body_bytes;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    api::permissions::authorise_first,
+                ))
+                .wrap(actix_web::middleware::from_fn(api::refuse_nul_in_address))
                 .wrap(TracingLogger::<crate::telemetry::RouteOnlySpan>::new())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(BodyLimit(body_limit))

@@ -174,6 +174,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     if settings.uses_embedded_database() {
         crate::config::create_private_dir(&settings.data_dir)?;
     }
+    // Every command that writes the store may write the audit trail, and chains it with this key.
+    let (secrets, _) = settings.secrets()?;
+    crate::audit::use_key(secrets.audit_key);
     let store = Store::open(&settings.database_url(), settings.pool_size)?;
     let migrated = {
         let store = store.clone();
@@ -181,6 +184,13 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     };
     for version in &migrated {
         tracing::info!(%version, backend = %store.backend(), "applied migration");
+    }
+    // After opening, so a database file SQLite just made is covered too (its journal files
+    // take the database file's permissions).
+    if settings.data_dir.exists() {
+        for problem in crate::config::restrict_data_dir(&settings.data_dir) {
+            tracing::warn!(%problem, "the data directory is not private");
+        }
     }
     Ok(store)
 }

@@ -25,6 +25,19 @@ fn tiny_hash_pool(settings: &mut Settings) {
 
 fn defaults(_: &mut Settings) {}
 
+/// A data directory left readable by everyone, with a file in it, from before this version.
+fn open_data_dir(settings: &mut Settings) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = &settings.data_dir;
+    std::fs::write(dir.join("old-letter.eml"), "x").unwrap();
+    std::fs::set_permissions(dir.join("old-letter.eml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn two_public_requests_a_minute(settings: &mut Settings) {
+    settings.public_requests_per_minute = 2;
+}
+
 /// What every test in this binary logged, written as the server writes its log.
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -171,6 +184,27 @@ fn staff_routes() -> Vec<(&'static str, String, Permission)> {
 }
 
 backend_tests_with! {
+    async fn an_existing_data_directory_and_its_files_are_made_private(app: TestApp) configured open_data_dir; {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let dir = &app.settings.data_dir;
+        assert_eq!(mode(dir), 0o700);
+        assert_eq!(mode(&dir.join("old-letter.eml")), 0o600);
+        if app.backend == loket::db::Backend::Sqlite {
+            assert_eq!(mode(&dir.join("loket.db")), 0o600);
+        }
+    }
+
+    async fn every_public_page_is_rate_limited(app: TestApp) configured two_public_requests_a_minute; {
+        for page in ["/status/not-a-token", "/verzoek", "/verzoek/REF-1"] {
+            let mut last = 0;
+            for _ in 0..3 {
+                last = app.get(page, None).await.status().as_u16();
+            }
+            assert_eq!(last, 429, "{page}");
+        }
+    }
+
     async fn values_of_any_json_type_never_reach_the_log_and_cannot_forge_lines(app: TestApp) configured defaults; {
         let log = captured_log();
         let agent = app.token_for(Role::Agent).await;

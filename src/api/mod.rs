@@ -86,8 +86,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
     }))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .route("/status/{token}", web::get().to(public::status_page))
-    .configure(desk::configure)
+    .service(
+        web::resource("/status/{token}")
+            .wrap(actix_governor::Governor::new(&api.public_rate_limit))
+            .route(web::get().to(public::status_page)),
+    )
+    .configure(|cfg| desk::configure(cfg, &api.public_rate_limit))
     .configure(|cfg| packages::configure_public(cfg, &api.public_rate_limit))
     .service(
         web::scope("/api/v1")

@@ -316,6 +316,7 @@ diesel::table! {
         created_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         deleted_reason -> Nullable<Text>,
+        builder -> Nullable<Text>,
     }
 }
 

@@ -184,6 +184,48 @@ fn staff_routes() -> Vec<(&'static str, String, Permission)> {
 }
 
 backend_tests_with! {
+    async fn an_unconfirmed_web_form_request_stays_apart_and_goes_when_its_code_expires(app: TestApp) configured defaults; {
+        let agent = app.token_for(Role::Agent).await;
+        let submitted = expect_json(
+            app.post_json("/api/v1/public/requests", None, &json!({"kind": "access", "email": "iemand@example.nl"})).await,
+            202,
+        )
+        .await;
+        let reference = submitted["reference"].as_str().unwrap().to_string();
+        let queue = expect_json(app.get("/api/v1/requests", Some(&agent)).await, 200).await;
+        assert_eq!(queue["total"], 0, "not in the queue before the address is confirmed: {queue}");
+
+        // Its code expires; the next submission (or the periodic sweep) removes it.
+        let expire = reference.clone();
+        app.store
+            .write(move |conn| {
+                use diesel::prelude::*;
+                use loket::db::schema::requests;
+                diesel::update(requests::table.filter(requests::reference.eq(expire)))
+                    .set(requests::confirmation_expires_at.eq(chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap().and_hms_opt(0, 0, 0)))
+                    .execute(conn)
+                    .map_err(loket::db::StoreError::from)
+            })
+            .await
+            .unwrap();
+        expect_json(
+            app.post_json("/api/v1/public/requests", None, &json!({"kind": "access", "email": "ander@example.nl"})).await,
+            202,
+        )
+        .await;
+        let gone = reference.clone();
+        let found = app
+            .store
+            .read(move |conn| loket::db::models::requests::find_request_by_reference(conn, &gone))
+            .await
+            .unwrap();
+        assert!(found.is_none(), "the unconfirmed request was purged");
+        let confirm = app
+            .post_json(&format!("/api/v1/public/requests/{reference}/confirm"), None, &json!({"code": "123456"}))
+            .await;
+        assert_eq!(confirm.status(), 404);
+    }
+
     async fn an_existing_data_directory_and_its_files_are_made_private(app: TestApp) configured open_data_dir; {
         use std::os::unix::fs::PermissionsExt;
         let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;

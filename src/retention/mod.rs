@@ -175,6 +175,11 @@ impl SweepService {
     }
 
     /// Names this instance on leases and runs (tests play several instances in one process).
+    /// The store it sweeps loket's own data in (spent packages, unconfirmed web-form requests).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn with_holder(mut self, holder: impl Into<String>, lease: chrono::Duration) -> Self {
         self.holder = holder.into();
         self.lease = lease;

@@ -430,7 +430,9 @@ async fn sweep(settings: &Settings, args: SweepArgs) -> anyhow::Result<ExitCode>
     } else {
         print!("{}", crate::retention::sweep::summary_table(&reports));
     }
-    Ok(ExitCode::from(crate::retention::sweep::exit_status(&reports)))
+    Ok(ExitCode::from(crate::retention::sweep::exit_status(
+        &reports,
+    )))
 }
 
 async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {

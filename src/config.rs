@@ -462,7 +462,10 @@ fn restrict(path: &Path, mode: u32, problems: &mut Vec<String>) {
             return;
         }
         if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
-            problems.push(format!("{} could not be set to {mode:o}: {error}", path.display()));
+            problems.push(format!(
+                "{} could not be set to {mode:o}: {error}",
+                path.display()
+            ));
         }
     }
     #[cfg(not(unix))]

@@ -67,9 +67,9 @@ impl Application {
         .on_mail_queued(Arc::new(move || waker.wake()))
         .with_connectors(connectors);
         let mut state = AppState::new(store, tokens, requests, sweeps);
-        state.users = state
-            .users
-            .with_guard(crate::auth::guard::SignInGuard::new(settings.sign_in.clone()));
+        state.users = state.users.with_guard(crate::auth::guard::SignInGuard::new(
+            settings.sign_in.clone(),
+        ));
         let api_config = ApiConfig::new(settings.public_requests_per_minute);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;

@@ -53,7 +53,11 @@ impl tracing_actix_web::RootSpanBuilder for RouteOnlySpan {
         span.record("http.status_code", status.as_u16());
         span.record(
             "otel.status_code",
-            if status.is_server_error() { "ERROR" } else { "OK" },
+            if status.is_server_error() {
+                "ERROR"
+            } else {
+                "OK"
+            },
         );
     }
 }

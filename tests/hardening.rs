@@ -30,7 +30,11 @@ fn open_data_dir(settings: &mut Settings) {
     use std::os::unix::fs::PermissionsExt;
     let dir = &settings.data_dir;
     std::fs::write(dir.join("old-letter.eml"), "x").unwrap();
-    std::fs::set_permissions(dir.join("old-letter.eml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        dir.join("old-letter.eml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
@@ -170,7 +174,13 @@ fn staff_routes() -> Vec<(&'static str, String, Permission)> {
         ("POST", "/retention/holds".into(), ManageRetention),
         ("DELETE", "/retention/holds/x".into(), ManageRetention),
     ];
-    for action in ["transition", "identity", "pauses", "pauses/end", "extension"] {
+    for action in [
+        "transition",
+        "identity",
+        "pauses",
+        "pauses/end",
+        "extension",
+    ] {
         routes.push(("POST", format!("/requests/x/{action}"), WorkRequests));
     }
     for plural in ["categories", "systems", "activities"] {

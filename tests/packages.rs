@@ -1064,7 +1064,10 @@ async fn a_build_whose_process_is_gone_is_cleaned_up_at_once(desk: Desk) {
             .clone()
     };
     assert_eq!(state(&killed)["state"], "deleted");
-    assert_eq!(state(&killed)["deleted_reason"], "building stopped and was not resumed");
+    assert_eq!(
+        state(&killed)["deleted_reason"],
+        "building stopped and was not resumed"
+    );
     assert_eq!(state(&running)["state"], "building");
 }
 

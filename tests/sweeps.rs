@@ -569,7 +569,11 @@ async fn a_lease_of_a_dead_process_is_taken_over_at_once(scene: Scene) {
     assert_eq!(loket::retention::sweep::exit_status(&swept), 0);
     assert_eq!(scene.count(EXPIRED), 0, "the expired rows are gone");
 
-    let alive = format!("{}-{}-0000beef", loket::retention::this_host(), std::process::id());
+    let alive = format!(
+        "{}-{}-0000beef",
+        loket::retention::this_host(),
+        std::process::id()
+    );
     assert!(loket::db::models::sweeps::take_lease(
         &mut conn,
         "crm_interactions",

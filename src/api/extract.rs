@@ -168,8 +168,8 @@ pub fn refuse_nul_in_uri(uri: &actix_web::http::Uri) -> Result<(), ApiError> {
     }
     match uri.query() {
         Some(query) if has_nul(query) => {
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-                .map_err(|e| malformed("query string", e))?;
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(query).map_err(|e| malformed("query string", e))?;
             refuse_nul_in_pairs(&pairs)
         }
         _ => Ok(()),
@@ -365,9 +365,13 @@ mod tests {
         let form = parse_form::<std::collections::HashMap<String, String>>(b"username=a%00b");
         assert!(matches!(form, Err(ApiError::InvalidField { field, .. }) if field == "username"));
         let uri: actix_web::http::Uri = "/x?page=1&q=a%00".parse().unwrap();
-        assert!(matches!(refuse_nul_in_uri(&uri), Err(ApiError::InvalidField { field, .. }) if field == "q"));
+        assert!(
+            matches!(refuse_nul_in_uri(&uri), Err(ApiError::InvalidField { field, .. }) if field == "q")
+        );
         let uri: actix_web::http::Uri = "/api/v1/requests/a%00b".parse().unwrap();
-        assert!(matches!(refuse_nul_in_uri(&uri), Err(ApiError::InvalidField { field, .. }) if field == "path"));
+        assert!(
+            matches!(refuse_nul_in_uri(&uri), Err(ApiError::InvalidField { field, .. }) if field == "path")
+        );
     }
 
     #[test]

@@ -62,7 +62,12 @@ pub async fn update(
         );
     }
     if let Some(active) = active {
-        changed = Some(state.users.set_active(user.actor(), username, active).await?);
+        changed = Some(
+            state
+                .users
+                .set_active(user.actor(), username, active)
+                .await?,
+        );
     }
     Ok(HttpResponse::Ok().json(changed))
 }

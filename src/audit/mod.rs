@@ -16,8 +16,8 @@ pub mod checkpoints;
 use crate::db::models::audit::{self as rows, AuditEventRow};
 use crate::db::{DbConnection, Store, StoreError};
 use crate::error::Result;
-use serde::Serialize;
 use hmac::{Hmac, Mac};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::OnceLock;
@@ -288,7 +288,12 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    fn signature_with(key: &[u8; 32], seq: i64, hash: &str, taken_at: chrono::NaiveDateTime) -> String {
+    fn signature_with(
+        key: &[u8; 32],
+        seq: i64,
+        hash: &str,
+        taken_at: chrono::NaiveDateTime,
+    ) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
         mac.update(format!("loket audit checkpoint v1\n{seq}\n{hash}\n{taken_at}").as_bytes());
         hex::encode(mac.finalize().into_bytes())

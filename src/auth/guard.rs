@@ -194,10 +194,11 @@ impl SignInGuard {
         let permit = match inner.workers.try_acquire() {
             Ok(permit) => permit,
             Err(_) => {
-                let waiting = WaitingSlot::take(&inner.waiting, inner.settings.hash_queue)
-                    .ok_or(Refusal::Busy {
+                let waiting = WaitingSlot::take(&inner.waiting, inner.settings.hash_queue).ok_or(
+                    Refusal::Busy {
                         retry_after_secs: 1,
-                    })?;
+                    },
+                )?;
                 let permit = inner.workers.acquire().await.map_err(|_| Refusal::Busy {
                     retry_after_secs: 1,
                 })?;

@@ -117,8 +117,7 @@ impl RequestService {
         check_transition_text(&transition)?;
         // The role is checked before the request is read, so the answer does not depend on
         // (or reveal) the request's state.
-        if transition.to == RequestState::Refused
-            && !staff.role.allows(Permission::ApproveRequests)
+        if transition.to == RequestState::Refused && !staff.role.allows(Permission::ApproveRequests)
         {
             return Err(Error::Forbidden(
                 "only a privacy officer can approve a refusal".into(),

@@ -201,7 +201,13 @@ impl SweepService {
         match sweeps::lease_holder(conn, rule)? {
             Some(gone) if super::holder_is_dead(&gone) => {
                 tracing::warn!(%rule, "taking over the lease of a sweep whose process is gone");
-                Ok(sweeps::take_over_lease(conn, rule, &gone, &self.holder, until)?)
+                Ok(sweeps::take_over_lease(
+                    conn,
+                    rule,
+                    &gone,
+                    &self.holder,
+                    until,
+                )?)
             }
             _ => Ok(false),
         }

@@ -3,7 +3,7 @@
 use crate::audit::Actor;
 use crate::auth::{NewUser, Role, UserService};
 use crate::config::Settings;
-use crate::retention::{Outcome, SweepOptions};
+use crate::retention::SweepOptions;
 use crate::startup::{open_store, Application};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -62,7 +62,8 @@ enum Command {
     Policies(PoliciesCommand),
     /// Run retention sweeps now: delete, anonymise or restrict what has passed its retention
     /// period, in batches, skipping legal holds, open requests and restrictions; prints a summary
-    /// and exits 1 if a rule failed. A sweep that stopped half-way is resumed.
+    /// and exits 1 if a rule failed, 75 if a rule was busy (another instance sweeps it). A sweep
+    /// that stopped half-way is resumed.
     Sweep(SweepArgs),
     /// Check the organisation's databases that the catalog maps
     #[command(subcommand)]
@@ -175,8 +176,20 @@ enum CatalogCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain and report the first broken link; exits 1 if there is one
-    Verify,
+    /// Recompute the keyed hash chain and report the first broken link, then check the signed
+    /// checkpoints (if the file exists); exits 1 if anything does not hold
+    Verify {
+        /// The checkpoint file (default: audit-checkpoints.jsonl in the data directory)
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+    },
+    /// Append the signed head of the chain (event count and hash) to the checkpoint file; keep
+    /// a copy outside this machine (cron + your log collector)
+    Checkpoint {
+        /// The checkpoint file (default: audit-checkpoints.jsonl in the data directory)
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -251,22 +264,59 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Packages(PackagesCommand::Verify { id }) => {
             return verify_package(&settings, id).await;
         }
-        Command::Audit(AuditCommand::Verify) => {
-            let store = open_store(&settings).await?;
+        Command::Audit(command) => return audit(&settings, command).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit(settings: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings).await?;
+    match command {
+        AuditCommand::Checkpoint { checkpoints } => {
+            let path = checkpoints.unwrap_or_else(|| default_checkpoints(settings));
+            let point = crate::audit::checkpoint(&store).await?;
+            crate::audit::checkpoints::append(&path, &point)?;
+            println!(
+                "checkpoint at event {} written to {}",
+                point.seq,
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify { checkpoints } => {
             let verification = crate::audit::verify_chain(&store).await?;
+            let mut intact = true;
             match verification.broken {
                 None => println!("audit trail intact: {} events", verification.events),
                 Some(link) => {
+                    intact = false;
                     println!(
                         "audit trail BROKEN at event {}: {} ({} events before it are intact)",
                         link.seq, link.reason, verification.events
                     );
-                    return Ok(ExitCode::FAILURE);
                 }
             }
+            let path = checkpoints.unwrap_or_else(|| default_checkpoints(settings));
+            let points = crate::audit::checkpoints::read(&path)?;
+            let count = points.len();
+            let problems = crate::audit::check_checkpoints(&store, points).await?;
+            for problem in &problems {
+                println!("CHECKPOINT: {problem}");
+            }
+            if count > 0 && problems.is_empty() {
+                println!("{count} checkpoints match");
+            }
+            Ok(if intact && problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+fn default_checkpoints(settings: &Settings) -> PathBuf {
+    settings.data_dir.join("audit-checkpoints.jsonl")
 }
 
 async fn demo(settings: &Settings, config: Option<PathBuf>) -> anyhow::Result<()> {
@@ -417,15 +467,9 @@ async fn sweep(settings: &Settings, args: SweepArgs) -> anyhow::Result<ExitCode>
     } else {
         print!("{}", crate::retention::sweep::summary_table(&reports));
     }
-    let failed = reports
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
-        .count();
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(ExitCode::from(crate::retention::sweep::exit_status(
+        &reports,
+    )))
 }
 
 async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {

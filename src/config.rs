@@ -82,6 +82,11 @@ pub struct Settings {
     /// Derived from `data_key` when not set; set it before rotating the data key, or values
     /// anonymised after the rotation no longer group with those before it.
     pub anonymise_key: Option<Secret>,
+    /// HMAC key (base64 of 32 bytes) of the audit chain and its checkpoints. Derived from
+    /// `data_key` when not set; set it before rotating the data key, or the chain written before
+    /// the rotation no longer verifies. Never stored in the database.
+    #[serde(default)]
+    pub audit_key: Option<Secret>,
     /// How long an access token is valid; an agent's shift by default.
     pub token_ttl_minutes: i64,
     /// `pretty` for people, `json` for log collectors.
@@ -98,6 +103,9 @@ pub struct Settings {
     pub public_requests_per_minute: u32,
     /// Outgoing mail.
     pub mail: MailSettings,
+    /// Limits on password checks and failed sign-ins (`[sign_in]`).
+    #[serde(default)]
+    pub sign_in: crate::auth::guard::SignInSettings,
     /// Connection URL of each `connector: sql` system, by system key
     /// (`LOKET_CONNECTORS__CRM=postgres://…`). Kept here, never in the catalog, and never logged:
     /// a URL usually carries a password.
@@ -181,6 +189,7 @@ impl Default for Settings {
             old_data_keys: Vec::new(),
             index_key: None,
             anonymise_key: None,
+            audit_key: None,
             token_ttl_minutes: 8 * 60,
             log_format: LogFormat::Pretty,
             max_body_bytes: 1024 * 1024,
@@ -188,6 +197,7 @@ impl Default for Settings {
             policies_dir: PathBuf::from(DEFAULT_POLICIES_DIR),
             public_requests_per_minute: 10,
             mail: MailSettings::default(),
+            sign_in: Default::default(),
             connectors: BTreeMap::new(),
         }
     }
@@ -202,6 +212,8 @@ pub struct Secrets {
     pub index_key: [u8; 32],
     /// The key of retention rules' `keyed_hash` anonymisation.
     pub anonymise_key: [u8; 32],
+    /// The key of the audit chain and its checkpoints.
+    pub audit_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Secrets {
@@ -359,6 +371,9 @@ impl Settings {
         if let Some(anonymise_key) = &self.anonymise_key {
             secrets.anonymise_key = decode_key("anonymise_key", anonymise_key.expose())?;
         }
+        if let Some(audit_key) = &self.audit_key {
+            secrets.audit_key = decode_key("audit_key", audit_key.expose())?;
+        }
         Ok(secrets)
     }
 }
@@ -385,6 +400,7 @@ fn parse_secrets(jwt_secret: &str, data_key: &str) -> Result<Secrets, ConfigErro
         old_data_keys: Vec::new(),
         index_key: crate::crypto::derive_index_key(&key),
         anonymise_key: crate::crypto::derive_anonymise_key(&key),
+        audit_key: crate::crypto::derive_audit_key(&key),
     })
 }
 
@@ -423,6 +439,50 @@ pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(path)
+}
+
+/// Restricts the data directory (an existing one too) to loket's own user: 0700 on it and its
+/// directories, 0600 on its files, one level of directories deep (mail, packages). Returns what
+/// could not be restricted, for the operator to fix.
+pub fn restrict_data_dir(path: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    restrict(path, 0o700, &mut problems);
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        let inner = entry.path();
+        if inner.is_dir() {
+            restrict(&inner, 0o700, &mut problems);
+            for file in std::fs::read_dir(&inner).into_iter().flatten().flatten() {
+                if file.path().is_file() {
+                    restrict(&file.path(), 0o600, &mut problems);
+                }
+            }
+        } else if inner.is_file() {
+            restrict(&inner, 0o600, &mut problems);
+        }
+    }
+    problems
+}
+
+fn restrict(path: &Path, mode: u32, problems: &mut Vec<String>) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let current = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777);
+        if current.as_ref().is_ok_and(|current| *current == mode) {
+            return;
+        }
+        if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+            problems.push(format!(
+                "{} could not be set to {mode:o}: {error}",
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        problems.push("file permissions are not restricted on this platform".into());
+    }
 }
 
 /// Creates the file readable and writable by its owner only, failing if it already exists so

@@ -29,6 +29,12 @@ pub enum Error {
     Conflict(String),
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Too many failed sign-ins for the account or from the address.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// More work of this kind than loket takes on at once (password checks).
+    #[error("the server is busy; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error("{0}")]
     Forbidden(String),
     /// What was asked for existed but is no longer there to give (an expired or used-up

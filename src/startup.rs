@@ -57,7 +57,10 @@ impl Application {
         let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
         let requests = request_service(settings, &store, &secrets, policies)
             .on_mail_queued(Arc::new(move || waker.wake()));
-        let state = AppState::new(store, tokens, requests, sweeps);
+        let mut state = AppState::new(store, tokens, requests, sweeps);
+        state.users = state.users.with_guard(crate::auth::guard::SignInGuard::new(
+            settings.sign_in.clone(),
+        ));
         let api_config = ApiConfig::new(settings.public_requests_per_minute);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
@@ -65,6 +68,10 @@ impl Application {
         let body_limit = settings.max_body_bytes;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    api::permissions::authorise_first,
+                ))
+                .wrap(actix_web::middleware::from_fn(api::refuse_nul_in_address))
                 .wrap(TracingLogger::<crate::telemetry::RouteOnlySpan>::new())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(BodyLimit(body_limit))
@@ -187,6 +194,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     if settings.uses_embedded_database() {
         crate::config::create_private_dir(&settings.data_dir)?;
     }
+    // Every command that writes the store may write the audit trail, and chains it with this key.
+    let (secrets, _) = settings.secrets()?;
+    crate::audit::use_key(secrets.audit_key);
     let store = Store::open(&settings.database_url(), settings.pool_size)?;
     let migrated = {
         let store = store.clone();
@@ -194,6 +204,13 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     };
     for version in &migrated {
         tracing::info!(%version, backend = %store.backend(), "applied migration");
+    }
+    // After opening, so a database file SQLite just made is covered too (its journal files
+    // take the database file's permissions).
+    if settings.data_dir.exists() {
+        for problem in crate::config::restrict_data_dir(&settings.data_dir) {
+            tracing::warn!(%problem, "the data directory is not private");
+        }
     }
     Ok(store)
 }

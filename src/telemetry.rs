@@ -8,7 +8,9 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// harmless (the second call keeps the first subscriber), which the tests rely on.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(|| OneLinePerEvent(std::io::stderr()));
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Pretty => builder.try_init(),
@@ -37,11 +39,55 @@ impl tracing_actix_web::RootSpanBuilder for RouteOnlySpan {
         )
     }
 
+    /// Records the status only. The error's text is never recorded: a validation message
+    /// quotes what the client sent (a phone number sent as a JSON number, a name with a
+    /// newline), and the client's input may be a requester's personal data.
     fn on_request_end<B: actix_web::body::MessageBody>(
         span: tracing::Span,
         outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
     ) {
-        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+        let status = match outcome {
+            Ok(response) => response.response().status(),
+            Err(error) => error.as_response_error().status_code(),
+        };
+        span.record("http.status_code", status.as_u16());
+        span.record(
+            "otel.status_code",
+            if status.is_server_error() {
+                "ERROR"
+            } else {
+                "OK"
+            },
+        );
+    }
+}
+
+/// A log writer that keeps every event on one line: the formatter hands over one event per
+/// write, and any line break inside it (from a value, never from loket's own text) is escaped,
+/// so input cannot forge a log line.
+pub struct OneLinePerEvent<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for OneLinePerEvent<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let (body, end) = match bytes.strip_suffix(b"\n") {
+            Some(body) => (body, &b"\n"[..]),
+            None => (bytes, &b""[..]),
+        };
+        let mut line = Vec::with_capacity(bytes.len() + 8);
+        for &byte in body {
+            match byte {
+                b'\n' => line.extend_from_slice(b"\\n"),
+                b'\r' => line.extend_from_slice(b"\\r"),
+                other => line.push(other),
+            }
+        }
+        line.extend_from_slice(end);
+        self.0.write_all(&line)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -94,5 +140,21 @@ mod tests {
         let logged = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("text");
         assert!(logged.contains("/packages/{token}"), "{logged}");
         assert!(!logged.contains("secret-part"), "{logged}");
+    }
+
+    #[actix_web::test]
+    async fn a_line_break_in_a_value_cannot_start_a_new_log_line() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = fmt()
+            .with_writer(move || OneLinePerEvent(writer.clone()))
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let name = "Jan\n2026-12-03T08:00:00Z  INFO loket: forged";
+        tracing::warn!(%name, "something happened");
+        let logged = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("text");
+        assert_eq!(logged.lines().count(), 1, "{logged}");
+        assert!(logged.contains("Jan\\n2026"), "{logged}");
     }
 }

@@ -28,6 +28,38 @@ fn drop_protection(app: &TestApp) {
     }
 }
 
+/// Rewrites every event from `from` on, as someone who can write the database but has no audit
+/// key would: new summaries, every link recomputed with plain SHA-256, the head moved along.
+fn rewrite_with_plain_hashes(app: &TestApp, from: i64) {
+    use diesel::prelude::*;
+    use loket::db::schema::{audit_events, audit_head};
+    let mut conn = app.store.connection().unwrap();
+    let conn: &mut DbConnection = &mut conn;
+    let rows = loket::db::models::audit::list_after(conn, 0, 1000).unwrap();
+    let mut prev = match from {
+        1 => loket::audit::GENESIS_HASH.to_string(),
+        _ => rows[from as usize - 2].hash.clone(),
+    };
+    for mut row in rows.into_iter().skip(from as usize - 1) {
+        row.summary = format!("rewritten {}", row.seq);
+        row.prev_hash = prev;
+        row.hash = loket::audit::plain_hash(&row);
+        diesel::update(audit_events::table.find(row.seq))
+            .set((
+                audit_events::summary.eq(&row.summary),
+                audit_events::prev_hash.eq(&row.prev_hash),
+                audit_events::hash.eq(&row.hash),
+            ))
+            .execute(conn)
+            .unwrap();
+        diesel::update(audit_head::table.find(1))
+            .set(audit_head::hash.eq(&row.hash))
+            .execute(conn)
+            .unwrap();
+        prev = row.hash;
+    }
+}
+
 async fn verify(app: &TestApp, token: &str) -> serde_json::Value {
     expect_json(app.get("/api/v1/audit/verify", Some(token)).await, 200).await
 }
@@ -103,6 +135,39 @@ backend_tests! {
         tamper(&app, "UPDATE audit_events SET prev_hash = 'x' WHERE seq = 4").unwrap();
         let report = verify(&app, &admin).await;
         assert_eq!(report["broken"]["seq"], 4);
+    }
+
+    async fn a_tail_rewritten_with_recomputed_plain_hashes_is_found(app: TestApp) {
+        // The links are keyed with a key outside the database: a recomputed plain link shows.
+        let admin = with_events(&app).await;
+        drop_protection(&app);
+        rewrite_with_plain_hashes(&app, 3);
+        let report = verify(&app, &admin).await;
+        assert_eq!(report["broken"]["seq"], 3);
+        assert!(report["broken"]["reason"].as_str().unwrap().contains("rewritten"));
+    }
+
+    async fn signed_checkpoints_catch_a_trail_rewritten_from_its_first_event(app: TestApp) {
+        let admin = with_events(&app).await;
+        let point = loket::audit::checkpoint(&app.store).await.unwrap();
+        assert_eq!(point.seq, 4);
+        let file = app.settings.data_dir.join("checkpoints.jsonl");
+        loket::audit::checkpoints::append(&file, &point).unwrap();
+        let stored = loket::audit::checkpoints::read(&file).unwrap();
+        assert!(loket::audit::check_checkpoints(&app.store, stored.clone()).await.unwrap().is_empty());
+
+        drop_protection(&app);
+        rewrite_with_plain_hashes(&app, 1);
+        // Rewritten as an old, unkeyed trail from the start, the chain alone holds up ...
+        assert!(verify(&app, &admin).await["broken"].is_null());
+        // ... but not against the checkpoint taken before.
+        let problems = loket::audit::check_checkpoints(&app.store, stored).await.unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("checkpoint mismatch at event 4"), "{problems:?}");
+        let mut forged = point;
+        forged.hash = loket::audit::GENESIS_HASH.into();
+        let problems = loket::audit::check_checkpoints(&app.store, vec![forged]).await.unwrap();
+        assert!(problems[0].contains("wrong signature"), "{problems:?}");
     }
 
     async fn there_is_no_route_to_change_events(app: TestApp) {

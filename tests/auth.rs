@@ -22,6 +22,7 @@ fn claims_for(user_id: &str, username: &str, role: Role) -> Claims {
         aud: "loket-api".into(),
         iat: now,
         exp: now + 600,
+        ep: 0,
     }
 }
 

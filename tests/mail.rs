@@ -233,6 +233,8 @@ backend_tests_with! {
         assert_eq!(files.len(), 1, "{files:?}");
         let eml = std::fs::read_to_string(&files[0]).unwrap();
         assert!(eml.contains(&format!("Subject: {SUBJECT}")), "{eml}");
+        // Delivery is at least once; every attempt carries this id, so a copy can be dropped.
+        assert!(eml.contains(&format!("Message-ID: <{id}@localhost>")), "{eml}");
 
         let cipher = cipher_of(&app.settings);
         let (pending, total) = app

@@ -401,6 +401,7 @@ on_both_stores!(
     expired_used_up_and_wrong_links_are_refused,
     rotated_keys_keep_old_packages_readable,
     the_sweep_deletes_spent_packages,
+    a_build_whose_process_is_gone_is_cleaned_up_at_once,
     package_routes_check_role_and_input,
 );
 
@@ -1029,6 +1030,45 @@ async fn the_sweep_deletes_spent_packages(desk: Desk) {
     assert_eq!(packages["matched"], 0);
     // An agent can issue a new package after the old ones are gone.
     desk.package(&request, json!({})).await;
+}
+
+/// A build killed mid-way (`kill -9`) on this host is found by the next package sweep (which runs
+/// when `serve` starts), not six hours later; a build still running is left alone.
+async fn a_build_whose_process_is_gone_is_cleaned_up_at_once(desk: Desk) {
+    let request = desk.request("access").await;
+    let killed = desk.package(&request, json!({})).await;
+    let running = desk.package(&request, json!({})).await;
+    let host = loket::retention::this_host();
+    desk.raw(&format!(
+        "UPDATE packages SET state = 'building', builder = '{host}-4194999-build' WHERE id = '{}'",
+        id(&killed)
+    ));
+    desk.raw(&format!(
+        "UPDATE packages SET state = 'building', builder = '{host}-{}-build' WHERE id = '{}'",
+        std::process::id(),
+        id(&running)
+    ));
+    let done = desk
+        .sweep(json!({"dry_run": false, "rule": "packages"}))
+        .await;
+    assert_eq!(done[0]["changed"], 1, "{done:?}");
+    assert!(pieces(&desk, &killed).is_empty());
+    let listed = desk.packages(&request).await;
+    let state = |package: &Value| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == package["id"])
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(state(&killed)["state"], "deleted");
+    assert_eq!(
+        state(&killed)["deleted_reason"],
+        "building stopped and was not resumed"
+    );
+    assert_eq!(state(&running)["state"], "building");
 }
 
 async fn package_routes_check_role_and_input(desk: Desk) {

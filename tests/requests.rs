@@ -452,11 +452,19 @@ backend_tests! {
         let form = json!({"kind": "access", "name": "Piet Smit", "email": "piet@example.nl", "details": "Graag inzage."});
         let submitted = expect_json(app.post_json("/api/v1/public/requests", None, &form).await, 202).await;
         let reference = submitted["reference"].as_str().unwrap().to_string();
+        // Kept apart until the address is confirmed: not in the queue.
         let queue = expect_json(app.get("/api/v1/requests", Some(&desk.agent)).await, 200).await;
-        let request = &queue["items"][0];
-        assert_eq!(request["email_confirmed"], false);
-        assert_eq!(request["channel"], "web_form");
-        let id = request["id"].as_str().unwrap().to_string();
+        assert_eq!(queue["total"], 0);
+        let lookup = reference.clone();
+        let row = app
+            .store
+            .read(move |conn| loket::db::models::requests::find_request_by_reference(conn, &lookup))
+            .await
+            .unwrap()
+            .expect("stored apart");
+        assert!(!row.email_confirmed);
+        assert_eq!(row.channel, "web_form");
+        let id = row.id;
         assert_eq!(letters(&app, &desk.agent, &id).await, vec!["verification_code".to_string()]);
 
         let body = outbox_body(&app, &id, "verification_code").await;

@@ -548,6 +548,45 @@ async fn one_instance_sweeps_a_rule_at_a_time(scene: Scene) {
     assert_eq!(second[0].outcome, Outcome::AlreadyDone);
 }
 
+/// A lease left by a process on this host that is gone (`kill -9`) is taken over at once, not
+/// after the lease runs out; a busy rule makes `loket sweep` exit non-zero.
+async fn a_lease_of_a_dead_process_is_taken_over_at_once(scene: Scene) {
+    let mut conn = scene.app.store.connection().unwrap();
+    let now = loket::db::now();
+    // No process has this id (above the kernel's pid limit).
+    let gone = format!("{}-4194999-deadbeef", loket::retention::this_host());
+    assert!(loket::db::models::sweeps::take_lease(
+        &mut conn,
+        "crm_interactions",
+        &gone,
+        now,
+        now + chrono::Duration::minutes(5)
+    )
+    .unwrap());
+    let mine = scene.instance("instance-here");
+    let swept = sweep(&mine, only("crm_interactions")).await;
+    assert_eq!(swept[0].outcome, Outcome::Finished);
+    assert_eq!(loket::retention::sweep::exit_status(&swept), 0);
+    assert_eq!(scene.count(EXPIRED), 0, "the expired rows are gone");
+
+    let alive = format!(
+        "{}-{}-0000beef",
+        loket::retention::this_host(),
+        std::process::id()
+    );
+    assert!(loket::db::models::sweeps::take_lease(
+        &mut conn,
+        "crm_interactions",
+        &alive,
+        now,
+        now + chrono::Duration::minutes(5)
+    )
+    .unwrap());
+    let busy = sweep(&mine, only("crm_interactions")).await;
+    assert_eq!(busy[0].outcome, Outcome::Busy);
+    assert_ne!(loket::retention::sweep::exit_status(&busy), 0);
+}
+
 /// Only privacy officers reach retention, and bad input is named by field.
 async fn retention_routes_check_role_and_input(scene: Scene) {
     let app = &scene.app;
@@ -666,6 +705,7 @@ on_both_stores!(
     exceptions_leave_held_requested_and_restricted_rows_alone,
     anonymisation_applies_each_strategy_once,
     one_instance_sweeps_a_rule_at_a_time,
+    a_lease_of_a_dead_process_is_taken_over_at_once,
     retention_routes_check_role_and_input,
 );
 

@@ -7,7 +7,7 @@ use super::AppState;
 use crate::audit::Actor;
 use crate::auth::{Permission, TokenError, User};
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
@@ -42,14 +42,21 @@ impl FromRequest for CurrentUser {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Already signed in and authorised by the middleware that runs before the route.
+        if let Some(user) = req.extensions().get::<CurrentUser>().cloned() {
+            return Box::pin(async move { Ok(user) });
+        }
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let credential = credential_of(req);
         Box::pin(async move {
             let state = state.ok_or(ApiError::Unauthenticated(
                 "authentication is not configured",
             ))?;
-            let user_id = match credential {
-                Credential::Bearer(token) => state.tokens.verify(&token).map_err(token_error)?.sub,
+            let (user_id, epoch) = match credential {
+                Credential::Bearer(token) => {
+                    let claims = state.tokens.verify(&token).map_err(token_error)?;
+                    (claims.sub, claims.ep)
+                }
                 Credential::Session { cookie, csrf } => {
                     let claims = state.tokens.verify_session(&cookie).map_err(token_error)?;
                     if let Some(given) = csrf {
@@ -57,7 +64,7 @@ impl FromRequest for CurrentUser {
                             return Err(ApiError::CsrfRejected);
                         }
                     }
-                    claims.sub
+                    (claims.sub, claims.ep)
                 }
                 Credential::None => {
                     return Err(ApiError::Unauthenticated(
@@ -72,6 +79,11 @@ impl FromRequest for CurrentUser {
                 .ok_or(ApiError::Unauthenticated(
                     "the account is disabled or removed",
                 ))?;
+            if user.session_epoch != epoch {
+                return Err(ApiError::Unauthenticated(
+                    "the token was revoked (signed out, or the account changed)",
+                ));
+            }
             Ok(CurrentUser(user))
         })
     }
@@ -141,6 +153,7 @@ struct TokenResponse {
 /// `POST /api/v1/auth/token`: exchanges a username and password for an access token.
 pub async fn issue_token(
     state: web::Data<AppState>,
+    request: HttpRequest,
     credentials: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = credentials.0;
@@ -156,10 +169,13 @@ pub async fn issue_token(
             message: "must not be empty".into(),
         });
     }
-    let user = state.users.authenticate(username, password).await?;
+    let user = state
+        .users
+        .authenticate(username, password, peer_address(&request))
+        .await?;
     let access_token = state
         .tokens
-        .issue(&user.id, &user.username, user.role)
+        .issue(&user.id, &user.username, user.role, user.session_epoch)
         .map_err(|_| crate::error::Error::Internal("could not sign token".into()))?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
@@ -167,4 +183,25 @@ pub async fn issue_token(
         expires_in: state.tokens.ttl_seconds(),
         role: user.role,
     }))
+}
+
+/// `POST /api/v1/auth/sign-out`: revokes every token and desk session of the caller.
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .users
+        .revoke_sessions(user.actor(), user.0.id.clone())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The address sign-in attempts are counted against: the connection's peer. Behind a proxy
+/// every client shares the proxy's address, so throttle there as well.
+pub fn peer_address(request: &HttpRequest) -> String {
+    request
+        .peer_addr()
+        .map(|peer| peer.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
 }

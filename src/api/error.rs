@@ -56,6 +56,8 @@ impl ApiError {
                 Error::Invalid(_) => "validation_failed",
                 Error::Conflict(_) => "conflict",
                 Error::InvalidCredentials => "invalid_credentials",
+                Error::TooManyAttempts { .. } => "too_many_attempts",
+                Error::Busy { .. } => "busy",
                 Error::Forbidden(_) => "forbidden",
                 Error::Gone(_) => "gone",
                 Error::Connector { .. } => "connector_failed",
@@ -74,6 +76,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Seconds a refused client should wait before trying again, when that is known.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Domain(
+                Error::TooManyAttempts { retry_after_secs } | Error::Busy { retry_after_secs },
+            ) => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -82,6 +96,8 @@ impl ResponseError for ApiError {
                 Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
+                Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+                Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::Gone(_) => StatusCode::GONE,
                 Error::Connector { .. } => StatusCode::BAD_GATEWAY,
@@ -107,6 +123,8 @@ impl ResponseError for ApiError {
                 tracing::warn!(error = %self, "connector failed");
                 self.to_string()
             }
+            // Not a fault: the client is told to come back.
+            ApiError::Domain(Error::Busy { .. }) => self.to_string(),
             _ if status.is_server_error() => {
                 // The detail goes to the log (it may name tables or hosts), not to the client.
                 tracing::error!(error = %self, "request failed");
@@ -127,6 +145,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if matches!(self, ApiError::Unauthenticated(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Some(seconds) = self.retry_after() {
+            response.insert_header(("Retry-After", seconds.to_string()));
         }
         let system = match self {
             ApiError::Domain(Error::Connector { system, .. }) => Some(system.as_str()),

@@ -74,7 +74,106 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         field: None,
         message: format!("malformed JSON: {}", strip_position(&e.to_string())),
     })?;
+    refuse_nul_in_json(bytes)?;
     Ok(value)
+}
+
+/// What loket says of a value holding a character no store keeps (PostgreSQL refuses NUL in
+/// text, and a NUL cut short by one layer but not the next is a classic way to smuggle input).
+const NUL_MESSAGE: &str = "must not contain NUL characters (\\u0000)";
+
+fn nul_error(field: String) -> ApiError {
+    ApiError::InvalidField {
+        field,
+        message: NUL_MESSAGE.into(),
+    }
+}
+
+/// In JSON a NUL can only be written `\u0000`; only when that text occurs is the body walked to
+/// name the field that holds it (keys included).
+fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match nul_path(&value, String::new()) {
+        Some(path) => Err(nul_error(if path.is_empty() {
+            "body".into()
+        } else {
+            path
+        })),
+        None => Ok(()),
+    }
+}
+
+/// The path of the first string (or key) in `value` that holds a NUL, written like serde's.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.contains('\0') => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item, format!("{path}[{index}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(here.replace('\0', ""))
+            } else {
+                nul_path(item, here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`), refused with the field's name when a
+/// value holds a NUL.
+pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(bytes).map_err(|e| malformed("form", e))?;
+    refuse_nul_in_pairs(&pairs)?;
+    serde_urlencoded::from_bytes(bytes).map_err(|e| malformed("form", e))
+}
+
+fn malformed(what: &str, error: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest {
+        field: None,
+        message: format!("malformed {what}: {error}"),
+    }
+}
+
+fn refuse_nul_in_pairs(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    match pairs
+        .iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+    {
+        Some((name, _)) => Err(nul_error(name.replace('\0', ""))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a NUL anywhere in the address before routing: in the path (named `path`, since
+/// the route and its parameter names are not known yet) or in a query parameter (by name).
+pub fn refuse_nul_in_uri(uri: &actix_web::http::Uri) -> Result<(), ApiError> {
+    let has_nul = |text: &str| text.to_ascii_lowercase().contains("%00");
+    if has_nul(uri.path()) {
+        return Err(nul_error("path".into()));
+    }
+    match uri.query() {
+        Some(query) if has_nul(query) => {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(query).map_err(|e| malformed("query string", e))?;
+            refuse_nul_in_pairs(&pairs)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// serde reports a missing field on the object that should hold it; the field itself is only in
@@ -246,6 +345,32 @@ mod tests {
         assert_eq!(
             field_of(r#"{"name": "x", "items": []} trailing"#),
             (400, None)
+        );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        assert_eq!(
+            field_of(r#"{"name": "a\u0000b", "items": []}"#),
+            (422, Some("name".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"name": "x", "items": [{"code": "ok"}, {"code": "\u0000"}]}"#),
+            (422, Some("items[1].code".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"name": "a\\u0000 is text, not NUL", "items": []}"#),
+            (200, None)
+        );
+        let form = parse_form::<std::collections::HashMap<String, String>>(b"username=a%00b");
+        assert!(matches!(form, Err(ApiError::InvalidField { field, .. }) if field == "username"));
+        let uri: actix_web::http::Uri = "/x?page=1&q=a%00".parse().unwrap();
+        assert!(
+            matches!(refuse_nul_in_uri(&uri), Err(ApiError::InvalidField { field, .. }) if field == "q")
+        );
+        let uri: actix_web::http::Uri = "/api/v1/requests/a%00b".parse().unwrap();
+        assert!(
+            matches!(refuse_nul_in_uri(&uri), Err(ApiError::InvalidField { field, .. }) if field == "path")
         );
     }
 

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod grounds;
 pub mod health;
 pub mod packages;
+pub mod permissions;
 pub mod public;
 pub mod requests;
 pub mod retention;
@@ -86,12 +87,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
     }))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .route("/status/{token}", web::get().to(public::status_page))
-    .configure(desk::configure)
+    .service(
+        web::resource("/status/{token}")
+            .wrap(actix_governor::Governor::new(&api.public_rate_limit))
+            .route(web::get().to(public::status_page)),
+    )
+    .configure(|cfg| desk::configure(cfg, &api.public_rate_limit))
     .configure(|cfg| packages::configure_public(cfg, &api.public_rate_limit))
     .service(
         web::scope("/api/v1")
             .route("/auth/token", web::post().to(auth::issue_token))
+            .route("/auth/sign-out", web::post().to(auth::sign_out))
             .service(
                 web::resource("/users")
                     .route(web::get().to(users::list))
@@ -110,4 +116,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
     .default_service(web::to(|| async {
         Err::<actix_web::HttpResponse, _>(ApiError::NoRoute)
     }));
+}
+
+/// Middleware: a NUL in the path or query is answered with 422 before any route (or the
+/// store) sees it.
+pub async fn refuse_nul_in_address(
+    request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    extract::refuse_nul_in_uri(request.uri())?;
+    next.call(request).await
 }

@@ -4,7 +4,7 @@ use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::extract::{Json, Page, Paginated};
 use super::AppState;
-use crate::auth::{NewUser, Permission};
+use crate::auth::{NewUser, Permission, Role};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
@@ -31,10 +31,12 @@ pub async fn create(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
-    active: bool,
+    active: Option<bool>,
+    role: Option<Role>,
 }
 
-/// `PATCH /api/v1/users/{username}` with `{"active": false}` disables an account.
+/// `PATCH /api/v1/users/{username}` with `{"active": false}` disables an account, with
+/// `{"role": "agent"}` gives it another role; either revokes its tokens and sessions.
 pub async fn update(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -42,9 +44,30 @@ pub async fn update(
     body: Json<UserChange>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ManageUsers)?;
-    let changed = state
-        .users
-        .set_active(user.actor(), username.into_inner(), body.0.active)
-        .await?;
+    let UserChange { active, role } = body.0;
+    if active.is_none() && role.is_none() {
+        return Err(ApiError::InvalidField {
+            field: "body".into(),
+            message: "give active, role or both".into(),
+        });
+    }
+    let username = username.into_inner();
+    let mut changed = None;
+    if let Some(role) = role {
+        changed = Some(
+            state
+                .users
+                .set_role(user.actor(), username.clone(), role)
+                .await?,
+        );
+    }
+    if let Some(active) = active {
+        changed = Some(
+            state
+                .users
+                .set_active(user.actor(), username, active)
+                .await?,
+        );
+    }
     Ok(HttpResponse::Ok().json(changed))
 }

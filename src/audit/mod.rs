@@ -3,13 +3,39 @@
 //!
 //! Events are written in the same transaction as the change they record: a change without its
 //! event, or an event without its change, cannot be committed.
+//!
+//! Each link is an HMAC under the audit key, which lives in the configuration or key file and
+//! never in the database: whoever can write the database can change rows but cannot recompute
+//! the links. Trails written before the chain was keyed keep their plain SHA-256 links (without
+//! the `k1:` marker); those verify only before the first keyed link, so a tail rewritten with
+//! plain hashes is found. Signed checkpoints (head and count, kept outside the database) catch a
+//! trail rewritten from the start.
+
+pub mod checkpoints;
 
 use crate::db::models::audit::{self as rows, AuditEventRow};
 use crate::db::{DbConnection, Store, StoreError};
 use crate::error::Result;
+use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::OnceLock;
+
+/// The marker of a keyed link: `k1:` and the HMAC-SHA256 in hex.
+pub const KEYED: &str = "k1:";
+
+static CHAIN_KEY: OnceLock<[u8; 32]> = OnceLock::new();
+
+/// Sets the key every event of this process is chained with (once; later calls keep the first).
+/// Without a key, events get plain links, as before the chain was keyed.
+pub fn use_key(key: [u8; 32]) {
+    let _ = CHAIN_KEY.set(key);
+}
+
+fn chain_key() -> Option<&'static [u8; 32]> {
+    CHAIN_KEY.get()
+}
 
 /// The hash the first event links to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -94,10 +120,31 @@ pub fn record(conn: &mut DbConnection, actor: &Actor, change: Change<'_>) -> Res
     Ok(row.into())
 }
 
-/// SHA-256 over the previous hash and every field, each length-prefixed so that no two different
-/// events can serialise to the same bytes.
+/// The link of `row` as this process writes it: keyed when a key is set.
 pub fn event_hash(row: &AuditEventRow) -> String {
+    match chain_key() {
+        Some(key) => keyed_hash(key, row),
+        None => plain_hash(row),
+    }
+}
+
+/// HMAC-SHA256 under the audit key over the previous hash and every field.
+pub fn keyed_hash(key: &[u8; 32], row: &AuditEventRow) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+    for_each_part(row, |bytes| mac.update(bytes));
+    format!("{KEYED}{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// SHA-256 over the previous hash and every field: the links of trails written before the chain
+/// was keyed.
+pub fn plain_hash(row: &AuditEventRow) -> String {
     let mut hasher = Sha256::new();
+    for_each_part(row, |bytes| hasher.update(bytes));
+    hex::encode(hasher.finalize())
+}
+
+/// Every field, each length-prefixed so that no two different events give the same bytes.
+fn for_each_part(row: &AuditEventRow, mut feed: impl FnMut(&[u8])) {
     let timestamp = row.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
     let seq = row.seq.to_string();
     for part in [
@@ -110,10 +157,9 @@ pub fn event_hash(row: &AuditEventRow) -> String {
         row.object_id.as_str(),
         row.summary.as_str(),
     ] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
+        feed(&(part.len() as u64).to_be_bytes());
+        feed(part.as_bytes());
     }
-    hex::encode(hasher.finalize())
 }
 
 /// The outcome of checking the whole chain.
@@ -145,13 +191,17 @@ pub fn verify(conn: &mut DbConnection) -> std::result::Result<Verification, Stor
     let head = rows::read_head(conn)?;
     let mut expected_seq = 1;
     let mut prev_hash = GENESIS_HASH.to_string();
+    let mut keyed_since = None;
     loop {
         let batch = rows::list_after(conn, expected_seq - 1, BATCH)?;
         if batch.is_empty() {
             break;
         }
         for row in &batch {
-            if let Some(reason) = check_link(row, expected_seq, &prev_hash) {
+            if keyed_since.is_none() && row.hash.starts_with(KEYED) {
+                keyed_since = Some(row.seq);
+            }
+            if let Some(reason) = check_link(row, expected_seq, &prev_hash, keyed_since) {
                 return Ok(broken_at(expected_seq - 1, expected_seq, reason));
             }
             prev_hash = row.hash.clone();
@@ -183,7 +233,12 @@ fn broken_at(intact: i64, seq: i64, reason: String) -> Verification {
     }
 }
 
-fn check_link(row: &AuditEventRow, expected_seq: i64, prev_hash: &str) -> Option<String> {
+fn check_link(
+    row: &AuditEventRow,
+    expected_seq: i64,
+    prev_hash: &str,
+    keyed_since: Option<i64>,
+) -> Option<String> {
     if row.seq != expected_seq {
         return Some(format!(
             "event {expected_seq} is missing (next stored event is {})",
@@ -196,13 +251,107 @@ fn check_link(row: &AuditEventRow, expected_seq: i64, prev_hash: &str) -> Option
             row.seq
         ));
     }
-    if event_hash(row) != row.hash {
+    let expected = match (row.hash.starts_with(KEYED), keyed_since, chain_key()) {
+        (true, _, Some(key)) => keyed_hash(key, row),
+        (true, _, None) => {
+            return Some(format!(
+                "event {} is keyed, but no audit key is configured to check it",
+                row.seq
+            ))
+        }
+        (false, Some(first), _) => {
+            return Some(format!(
+                "event {} has an unkeyed link after keyed event {first}: the trail was rewritten",
+                row.seq
+            ))
+        }
+        (false, None, _) => plain_hash(row),
+    };
+    if expected != row.hash {
         return Some(format!(
             "event {} was altered after it was written (hash mismatch)",
             row.seq
         ));
     }
     None
+}
+
+/// The head of the chain at one moment, signed with the audit key, to keep outside the
+/// database (a file, a log collector): a trail rewritten since no longer matches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// Events in the trail (the head's sequence number).
+    pub seq: i64,
+    pub hash: String,
+    pub taken_at: chrono::NaiveDateTime,
+    pub signature: String,
+}
+
+impl Checkpoint {
+    fn signature_with(
+        key: &[u8; 32],
+        seq: i64,
+        hash: &str,
+        taken_at: chrono::NaiveDateTime,
+    ) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+        mac.update(format!("loket audit checkpoint v1\n{seq}\n{hash}\n{taken_at}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Signs the current head of the chain.
+pub async fn checkpoint(store: &Store) -> Result<Checkpoint> {
+    let key = chain_key().ok_or_else(|| {
+        crate::error::Error::Internal("no audit key is configured to sign a checkpoint".into())
+    })?;
+    let head = store.read(rows::read_head).await?;
+    let taken_at = crate::db::now();
+    Ok(Checkpoint {
+        signature: Checkpoint::signature_with(key, head.seq, &head.hash, taken_at),
+        seq: head.seq,
+        hash: head.hash,
+        taken_at,
+    })
+}
+
+/// What does not hold of `checkpoints` against the trail as stored: a bad signature, a
+/// checkpoint past the end of the trail, or an event whose link is not the one signed.
+pub async fn check_checkpoints(store: &Store, checkpoints: Vec<Checkpoint>) -> Result<Vec<String>> {
+    let key = chain_key().copied();
+    Ok(store
+        .read(move |conn| -> std::result::Result<Vec<String>, StoreError> {
+            let head = rows::read_head(conn)?;
+            let mut problems = Vec::new();
+            for point in &checkpoints {
+                let signed = key.is_some_and(|key| {
+                    Checkpoint::signature_with(&key, point.seq, &point.hash, point.taken_at)
+                        == point.signature
+                });
+                let stored = match point.seq {
+                    0 => Some(GENESIS_HASH.to_string()),
+                    seq => rows::list_after(conn, seq - 1, 1)?
+                        .into_iter()
+                        .find(|row| row.seq == seq)
+                        .map(|row| row.hash),
+                };
+                if !signed {
+                    problems.push(format!("checkpoint at event {} has a wrong signature", point.seq));
+                } else if point.seq > head.seq || stored.is_none() {
+                    problems.push(format!(
+                        "checkpoint at event {} but the trail ends at event {}: events were removed",
+                        point.seq, head.seq
+                    ));
+                } else if stored.as_deref() != Some(point.hash.as_str()) {
+                    problems.push(format!(
+                        "checkpoint mismatch at event {}: the trail was rewritten since {}",
+                        point.seq, point.taken_at
+                    ));
+                }
+            }
+            Ok(problems)
+        })
+        .await?)
 }
 
 /// A page of events, newest first.

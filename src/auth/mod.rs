@@ -1,6 +1,7 @@
 //! Who may do what: staff accounts, their roles, password checks and the signed tokens the API
 //! accepts. The permission matrix lives here, in one place, so every route asks the same question.
 
+pub mod guard;
 pub mod password;
 pub mod token;
 pub mod users;

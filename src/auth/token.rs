@@ -20,6 +20,9 @@ pub struct Claims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// The account's session epoch when the token was issued; a raised epoch revokes it.
+    #[serde(default)]
+    pub ep: i64,
 }
 
 /// The claims of a link sent to a person (a status page, later a download): bound to one object
@@ -49,6 +52,9 @@ pub struct SessionClaims {
     pub exp: i64,
     /// What every form and every changing API call of this session must send back.
     pub csrf: String,
+    /// The account's session epoch when the session began; a raised epoch ends it.
+    #[serde(default)]
+    pub ep: i64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -88,7 +94,13 @@ impl TokenService {
         self.ttl_seconds
     }
 
-    pub fn issue(&self, user_id: &str, username: &str, role: Role) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        username: &str,
+        role: Role,
+        epoch: i64,
+    ) -> Result<String, TokenError> {
         let now = chrono::Utc::now().timestamp();
         self.sign(&Claims {
             sub: user_id.to_string(),
@@ -98,6 +110,7 @@ impl TokenService {
             aud: AUDIENCE.to_string(),
             iat: now,
             exp: now + self.ttl_seconds,
+            ep: epoch,
         })
     }
 
@@ -112,7 +125,11 @@ impl TokenService {
     }
 
     /// A desk session for `user_id`, as long-lived as an API token, with a fresh CSRF token.
-    pub fn issue_session(&self, user_id: &str) -> Result<(String, SessionClaims), TokenError> {
+    pub fn issue_session(
+        &self,
+        user_id: &str,
+        epoch: i64,
+    ) -> Result<(String, SessionClaims), TokenError> {
         use rand::RngCore;
         let mut csrf = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut csrf);
@@ -124,6 +141,7 @@ impl TokenService {
             iat: now,
             exp: now + self.ttl_seconds,
             csrf: hex::encode(csrf),
+            ep: epoch,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|_| TokenError::Invalid)?;
@@ -222,7 +240,7 @@ mod tests {
     #[test]
     fn round_trip_and_rejections() {
         let service = TokenService::new(b"0123456789abcdef0123456789abcdef", 600);
-        let token = service.issue("u1", "anna", Role::Agent).unwrap();
+        let token = service.issue("u1", "anna", Role::Agent, 0).unwrap();
         let claims = service.verify(&token).unwrap();
         assert_eq!(claims.username, "anna");
         assert_eq!(claims.role, Role::Agent);
@@ -245,13 +263,13 @@ mod tests {
     #[test]
     fn sessions_are_not_api_tokens() {
         let service = TokenService::new(b"0123456789abcdef0123456789abcdef", 600);
-        let (cookie, claims) = service.issue_session("u1").unwrap();
+        let (cookie, claims) = service.issue_session("u1", 0).unwrap();
         assert_eq!(service.verify_session(&cookie).unwrap(), claims);
         assert_eq!(claims.csrf.len(), 48);
         assert_eq!(service.verify(&cookie), Err(TokenError::Invalid));
-        let api = service.issue("u1", "anna", Role::Agent).unwrap();
+        let api = service.issue("u1", "anna", Role::Agent, 0).unwrap();
         assert_eq!(service.verify_session(&api), Err(TokenError::Invalid));
-        let (_, other) = service.issue_session("u1").unwrap();
+        let (_, other) = service.issue_session("u1", 0).unwrap();
         assert_ne!(
             other.csrf, claims.csrf,
             "every session has its own CSRF token"
@@ -271,7 +289,7 @@ mod tests {
             Err(TokenError::Invalid)
         );
         assert_eq!(service.verify(&link), Err(TokenError::Invalid));
-        let api = service.issue("u1", "anna", Role::Agent).unwrap();
+        let api = service.issue("u1", "anna", Role::Agent, 0).unwrap();
         assert_eq!(
             service.verify_link("loket-status", &api),
             Err(TokenError::Invalid)

@@ -1,5 +1,6 @@
 //! Staff accounts: creating, listing, disabling, and checking a password.
 
+use super::guard::{Key, Lockout, Refusal, SignInGuard};
 use super::{password, Role};
 use crate::audit::{self, Actor, Change};
 use crate::db::models::users::UserRow;
@@ -17,6 +18,9 @@ pub struct User {
     pub active: bool,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// Tokens and sessions carry the epoch they were issued in; any other epoch is revoked.
+    #[serde(skip)]
+    pub session_epoch: i64,
 }
 
 impl TryFrom<UserRow> for User {
@@ -34,6 +38,7 @@ impl TryFrom<UserRow> for User {
             active: row.active,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            session_epoch: row.session_epoch,
         })
     }
 }
@@ -102,11 +107,21 @@ fn check_username(username: &str) -> std::result::Result<(), &'static str> {
 #[derive(Debug, Clone)]
 pub struct UserService {
     store: Store,
+    guard: SignInGuard,
 }
 
 impl UserService {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            guard: SignInGuard::default(),
+        }
+    }
+
+    /// The same accounts, with sign-ins bounded and throttled by `guard`.
+    pub fn with_guard(mut self, guard: SignInGuard) -> Self {
+        self.guard = guard;
+        self
     }
 
     pub async fn create(&self, actor: Actor, new: NewUser) -> Result<User> {
@@ -133,6 +148,7 @@ impl UserService {
                     active: true,
                     created_at: now,
                     updated_at: now,
+                    session_epoch: 0,
                 };
                 row.insert(conn)?;
                 audit::record(
@@ -180,25 +196,137 @@ impl UserService {
             .await
     }
 
-    /// Checks a username and password; any mismatch, unknown or disabled account is the same error.
-    pub async fn authenticate(&self, username: String, password: String) -> Result<User> {
+    /// Checks a username and password sent from `address`; any mismatch, unknown or disabled
+    /// account is the same error. A locked-out account or address is refused before any hash is
+    /// computed, and the check itself runs in the bounded hashing pool, holding no database
+    /// connection while it runs.
+    pub async fn authenticate(
+        &self,
+        username: String,
+        password: String,
+        address: String,
+    ) -> Result<User> {
+        let account = Key::Account(username.clone());
+        let keys = [account.clone(), Key::Address(address)];
+        self.guard.check(&keys).map_err(refused)?;
+        let row = {
+            let username = username.clone();
+            self.store
+                .read(move |conn| UserRow::find_by_username(conn, &username))
+                .await?
+        };
+        let stored = row
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .unwrap_or_else(|| password::dummy_hash().to_string());
+        let matches = self
+            .guard
+            .hash(move || password::verify(&password, &stored))
+            .await
+            .map_err(refused)?;
+        match row {
+            Some(row) if matches && row.active => {
+                self.guard.succeeded(&account);
+                User::try_from(row)
+            }
+            _ => {
+                let lockouts = self.guard.failed(&keys);
+                self.audit_lockouts(lockouts).await?;
+                Err(Error::InvalidCredentials)
+            }
+        }
+    }
+
+    async fn audit_lockouts(&self, lockouts: Vec<Lockout>) -> Result<()> {
+        if lockouts.is_empty() {
+            return Ok(());
+        }
         self.store
-            .read(move |conn| {
-                let row = UserRow::find_by_username(conn, &username)?;
-                let stored = row
-                    .as_ref()
-                    .map(|r| r.password_hash.as_str())
-                    .unwrap_or_else(|| password::dummy_hash());
-                let matches = password::verify(&password, stored);
-                match row {
-                    Some(row) if matches && row.active => User::try_from(row),
-                    _ => Err(Error::InvalidCredentials),
+            .write(move |conn| {
+                for lockout in &lockouts {
+                    let (object_type, object_id) = match &lockout.key {
+                        Key::Account(username) => ("account", username.as_str()),
+                        Key::Address(address) => ("address", address.as_str()),
+                    };
+                    tracing::warn!(object_type, seconds = lockout.seconds, "sign-in locked out");
+                    audit::record(
+                        conn,
+                        &Actor::System("sign-in"),
+                        Change {
+                            action: "auth.locked_out",
+                            object_type,
+                            object_id,
+                            summary: format!(
+                                "{} locked out for {} s after {} failed sign-ins",
+                                lockout.key.describe(),
+                                lockout.seconds,
+                                lockout.failures
+                            ),
+                        },
+                    )?;
                 }
+                Ok(())
             })
             .await
     }
 
-    /// Enables or disables an account. A disabled account's tokens stop working at once.
+    /// Revokes every token and session of the account (signing out everywhere).
+    pub async fn revoke_sessions(&self, actor: Actor, id: String) -> Result<()> {
+        self.store
+            .write(move |conn| {
+                let row = UserRow::find(conn, &id)?
+                    .ok_or_else(|| Error::not_found(format!("user {id}")))?;
+                UserRow::bump_session_epoch(conn, &row.id)?;
+                audit::record(
+                    conn,
+                    &actor,
+                    Change {
+                        action: "user.signed_out",
+                        object_type: "user",
+                        object_id: &row.id,
+                        summary: format!("account '{}' signed out everywhere", row.username),
+                    },
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Gives an account another role; its tokens and sessions stop working at once.
+    pub async fn set_role(&self, actor: Actor, username: String, role: Role) -> Result<User> {
+        self.store
+            .write(move |conn| {
+                let mut row = find_row(conn, &username)?;
+                if row.role == role.as_str() {
+                    return User::try_from(row);
+                }
+                if row.active && row.role == Role::Admin.as_str() {
+                    refuse_last_admin(conn, &row.id)?;
+                }
+                let before = std::mem::replace(&mut row.role, role.as_str().to_string());
+                row.updated_at = crate::db::now();
+                row.session_epoch += 1;
+                row.update(conn)?;
+                audit::record(
+                    conn,
+                    &actor,
+                    Change {
+                        action: "user.role_changed",
+                        object_type: "user",
+                        object_id: &row.id,
+                        summary: format!(
+                            "account '{}' changed from role {before} to {}",
+                            row.username, row.role
+                        ),
+                    },
+                )?;
+                User::try_from(row)
+            })
+            .await
+    }
+
+    /// Enables or disables an account. A disabled account's tokens stop working at once, and
+    /// stay revoked when it is enabled again.
     pub async fn set_active(&self, actor: Actor, username: String, active: bool) -> Result<User> {
         self.store
             .write(move |conn| {
@@ -211,6 +339,7 @@ impl UserService {
                 }
                 row.active = active;
                 row.updated_at = crate::db::now();
+                row.session_epoch += 1;
                 row.update(conn)?;
                 let verb = if active { "enabled" } else { "disabled" };
                 audit::record(
@@ -230,6 +359,13 @@ impl UserService {
                 User::try_from(row)
             })
             .await
+    }
+}
+
+fn refused(refusal: Refusal) -> Error {
+    match refusal {
+        Refusal::LockedOut { retry_after_secs } => Error::TooManyAttempts { retry_after_secs },
+        Refusal::Busy { retry_after_secs } => Error::Busy { retry_after_secs },
     }
 }
 

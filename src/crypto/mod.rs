@@ -69,6 +69,12 @@ pub fn derive_anonymise_key(data_key: &[u8; 32]) -> [u8; 32] {
     derive_key(data_key, b"loket anonymise v1")
 }
 
+/// The key of the audit chain when none is configured. It lives with the data key, outside the
+/// database, so someone who can only write the database cannot recompute the chain.
+pub fn derive_audit_key(data_key: &[u8; 32]) -> [u8; 32] {
+    derive_key(data_key, b"loket audit chain v1")
+}
+
 fn derive_key(data_key: &[u8; 32], label: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(data_key).expect("HMAC takes any key");
     mac.update(label);

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 /// A letter ready to go.
 pub struct Outgoing<'a> {
+    /// The outbox id; every attempt of one letter carries the same Message-ID from it, so a
+    /// receiver can drop the copy a crash mid-conversation makes us send again.
+    pub outbox_id: &'a str,
     pub recipient: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
@@ -112,6 +115,11 @@ fn build_message(from: &Mailbox, letter: &Outgoing<'_>) -> Result<Message, SendF
         .parse()
         .map_err(|_| SendFailure::permanent("recipient is not a valid e-mail address"))?;
     Message::builder()
+        .message_id(Some(format!(
+            "<{}@{}>",
+            letter.outbox_id,
+            from.email.domain()
+        )))
         .from(from.clone())
         .to(to)
         .subject(letter.subject)

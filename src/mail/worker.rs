@@ -237,13 +237,16 @@ impl Worker {
                 };
                 (attempts, Err(failure))
             }
-            Some(ClaimOutcome::Claimed(message)) => (message.attempts, self.send(&message).await),
+            Some(ClaimOutcome::Claimed(message)) => {
+                (message.attempts, self.send(&id, &message).await)
+            }
         };
         self.record(id, attempts, result).await
     }
 
-    async fn send(&self, message: &Claimed) -> Result<(), SendFailure> {
+    async fn send(&self, id: &str, message: &Claimed) -> Result<(), SendFailure> {
         let letter = Outgoing {
+            outbox_id: id,
             recipient: &message.recipient,
             subject: &message.subject,
             body: &message.body,

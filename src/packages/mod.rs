@@ -320,6 +320,11 @@ impl PackageService {
             created_at: now,
             deleted_at: None,
             deleted_reason: None,
+            builder: Some(format!(
+                "{}-{}-build",
+                crate::retention::this_host(),
+                std::process::id()
+            )),
         };
         let requester = Requester::open(&self.requests.cipher, &case.row)?;
         let identifiers = requester.search_identifiers();

@@ -10,7 +10,8 @@ use crate::db::{DbConnection, PooledConnection};
 use crate::error::{Error, Result};
 use serde::Serialize;
 
-/// A package still building after this long was left behind by an instance that stopped.
+/// A package still building after this long was left behind by an instance that stopped (one on
+/// another host; a build whose process on this host is gone is found at once).
 const BUILD_TIMEOUT: chrono::TimeDelta = chrono::TimeDelta::hours(6);
 
 /// What a sweep of packages found and did.
@@ -26,7 +27,8 @@ pub struct SpentReport {
 /// half-way leaves each package either whole or deleted.
 pub fn sweep(conn: &mut PooledConnection, dry_run: bool, actor: &Actor) -> Result<SpentReport> {
     let now = crate::db::now();
-    let spent = PackageRow::spent(conn, now, now - BUILD_TIMEOUT)?;
+    let mut spent = PackageRow::spent(conn, now, now - BUILD_TIMEOUT)?;
+    spent.extend(orphaned_builds(conn, &spent)?);
     let mut report = SpentReport {
         found: spent.len(),
         deleted: 0,
@@ -69,6 +71,20 @@ pub fn delete(
         },
     )?;
     Ok::<_, Error>(true)
+}
+
+/// Builds whose process on this host is gone (killed mid-way): found at once, not after
+/// [`BUILD_TIMEOUT`]. The package sweep runs when `serve` starts, so a restart cleans them up.
+fn orphaned_builds(conn: &mut DbConnection, found: &[PackageRow]) -> Result<Vec<PackageRow>> {
+    Ok(PackageRow::building(conn)?
+        .into_iter()
+        .filter(|row| !found.iter().any(|f| f.id == row.id))
+        .filter(|row| {
+            row.builder
+                .as_deref()
+                .is_some_and(crate::retention::holder_is_dead)
+        })
+        .collect())
 }
 
 fn why_spent(row: &PackageRow, now: chrono::NaiveDateTime) -> &'static str {

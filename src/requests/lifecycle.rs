@@ -136,6 +136,14 @@ impl RequestService {
         transition: Transition,
     ) -> Result<RequestView> {
         check_transition_text(&transition)?;
+        // The role is checked before the request is read, so the answer does not depend on
+        // (or reveal) the request's state.
+        if transition.to == RequestState::Refused && !staff.role.allows(Permission::ApproveRequests)
+        {
+            return Err(Error::Forbidden(
+                "only a privacy officer can approve a refusal".into(),
+            ));
+        }
         self.on_case(
             staff.actor(),
             request_id,
@@ -718,9 +726,17 @@ impl RequestService {
                 };
                 if letter.letter == LetterKind::Refusal {
                     extras.refusal = service.proposed_refusal(&case)?;
+                    if extras.refusal.is_none() {
+                        return Err(Error::invalid(
+                            "letter",
+                            "propose the refusal (ground and reason) first: the letter states them",
+                        ));
+                    }
                 }
                 if letter.letter == LetterKind::VerificationCode {
                     extras.code = Some("······".into());
+                    extras.code_valid_minutes =
+                        Some(service.policies.requests.verification_code_minutes);
                 }
                 service.render_letter(conn, &case, letter.letter, &extras)
             })

@@ -2,8 +2,10 @@
 //! and the status page behind a signed, expiring link.
 //!
 //! A web-form request starts its clock when it arrives (any official channel counts), but it
-//! counts as verified only once the code sent to the given address comes back: until then it
-//! shows in the queue with `email_confirmed: false` and no receipt confirmation goes out.
+//! is a request only once the code sent to the given address comes back: until then it is kept
+//! apart (not in the queue, the statistics or the earlier-requests lookup), no receipt
+//! confirmation goes out, and once its code has expired it is deleted, so anyone's address typed
+//! into the form leaves nothing behind.
 
 use super::case::Case;
 use super::intake::NewRequest;
@@ -68,6 +70,28 @@ enum CodeCheck {
     Wrong,
 }
 
+/// Deletes the web-form requests whose address was never confirmed and whose code expired before
+/// `now`, each with an audit event (the reference only); how many.
+pub fn purge_unconfirmed(
+    conn: &mut crate::db::DbConnection,
+    now: chrono::NaiveDateTime,
+) -> Result<usize> {
+    let purged = rows::delete_unconfirmed(conn, now)?;
+    for reference in &purged {
+        crate::audit::record(
+            conn,
+            &Actor::System(WEB_FORM),
+            crate::audit::Change {
+                action: "request.unconfirmed_purged",
+                object_type: "request",
+                object_id: reference,
+                summary: "web-form request deleted: its address was not confirmed before the code expired".into(),
+            },
+        )?;
+    }
+    Ok(purged.len())
+}
+
 impl RequestService {
     pub async fn submit_public(&self, form: PublicRequest) -> Result<Submitted> {
         let now = crate::db::now();
@@ -101,6 +125,7 @@ impl RequestService {
             .store
             .write(move |conn| {
                 let actor = Actor::System(WEB_FORM);
+                purge_unconfirmed(conn, now)?;
                 let mut case = service.open_case(conn, &actor, WEB_FORM, &new, now, false)?;
                 let code = new_code();
                 case.row.confirmation_code_hash = Some(service.code_hash(case.id(), &code));

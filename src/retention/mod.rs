@@ -177,6 +177,11 @@ impl SweepService {
     }
 
     /// Names this instance on leases and runs (tests play several instances in one process).
+    /// The store it sweeps loket's own data in (spent packages, unconfirmed web-form requests).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn with_holder(mut self, holder: impl Into<String>, lease: chrono::Duration) -> Self {
         self.holder = holder.into();
         self.lease = lease;
@@ -321,14 +326,37 @@ fn sweeps_packages(options: &SweepOptions) -> bool {
     }
 }
 
-/// `host-pid-xxxx`: unique among instances, readable in a run record.
+/// `host-pid-xxxx`: unique among instances, readable in a run record, and telling whether the
+/// holder of a lease is still alive when it ran on this host.
 fn instance_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}-{}", this_host(), std::process::id(), &suffix[..8])
+}
+
+/// The name of this host, as instance names carry it.
+pub fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|name| name.trim().to_string())
         .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "loket".into());
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &suffix[..8])
+        .unwrap_or_else(|| "loket".into())
+}
+
+/// Whether the instance named `holder` ran on this host in a process that is gone (killed,
+/// crashed): its lease can be taken over at once instead of waiting for it to expire. Holders
+/// on other hosts are alive until their lease (renewed as a heartbeat) runs out.
+pub fn holder_is_dead(holder: &str) -> bool {
+    let mut parts = holder.rsplitn(3, '-');
+    let (Some(_suffix), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    let proc = std::path::Path::new("/proc");
+    host == this_host()
+        && pid != std::process::id()
+        && proc.join("self").exists()
+        && !proc.join(pid.to_string()).exists()
 }

@@ -49,6 +49,13 @@ async fn delete_spent_packages(service: SweepService) {
             actor: Some(Actor::System("package-sweep")),
             ..SweepOptions::default()
         };
+        let purged = service
+            .store()
+            .write(|conn| crate::requests::public::purge_unconfirmed(conn, crate::db::now()))
+            .await;
+        if let Err(error) = purged {
+            tracing::error!(%error, "unconfirmed web-form requests could not be purged");
+        }
         match service.sweep(options, |_| {}).await {
             Ok(reports) => {
                 for report in reports.iter().filter(|r| r.counts.changed > 0) {

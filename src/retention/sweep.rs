@@ -65,6 +65,18 @@ pub enum Outcome {
     ReviewDue,
 }
 
+/// The exit status of `loket sweep`: 1 when a rule failed, 75 (EX_TEMPFAIL: try again later)
+/// when a rule did not run because another instance holds it, 0 otherwise.
+pub fn exit_status(reports: &[RuleReport]) -> u8 {
+    if reports.iter().any(|r| r.outcome == Outcome::Failed) {
+        1
+    } else if reports.iter().any(|r| r.outcome == Outcome::Busy) {
+        75
+    } else {
+        0
+    }
+}
+
 /// What a sweep did with one rule; the figures are the whole run's, across resumptions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleReport {
@@ -167,7 +179,7 @@ impl SweepService {
             }
         }
         let now = db::now();
-        if !sweeps::take_lease(&mut conn, &rule.name, &self.holder, now, now + self.lease)? {
+        if !self.take_lease(&mut conn, &rule.name, now)? {
             return Ok(RuleReport::new(rule, options.dry_run, Outcome::Busy));
         }
         let report = self.sweep_leased(&mut conn, rule, systems, options, progress);
@@ -176,6 +188,33 @@ impl SweepService {
             tracing::warn!(rule = %rule.name, %error, "could not release the sweep lease");
         }
         report
+    }
+
+    /// Takes the rule's lease when it is free, expired, or held by a process on this host that
+    /// is gone (killed mid-sweep): that one is taken over at once, and the run resumes.
+    fn take_lease(
+        &self,
+        conn: &mut DbConnection,
+        rule: &str,
+        now: chrono::NaiveDateTime,
+    ) -> Result<bool, RetentionError> {
+        let until = now + self.lease;
+        if sweeps::take_lease(conn, rule, &self.holder, now, until)? {
+            return Ok(true);
+        }
+        match sweeps::lease_holder(conn, rule)? {
+            Some(gone) if super::holder_is_dead(&gone) => {
+                tracing::warn!(%rule, "taking over the lease of a sweep whose process is gone");
+                Ok(sweeps::take_over_lease(
+                    conn,
+                    rule,
+                    &gone,
+                    &self.holder,
+                    until,
+                )?)
+            }
+            _ => Ok(false),
+        }
     }
 
     fn sweep_leased(

@@ -19,7 +19,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use session::DeskUser;
 use std::sync::LazyLock;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, public_rate_limit: &super::public::RateLimit) {
     cfg.route("/", web::get().to(|| async { redirect("/desk") }))
         .route("/desk/assets/{name}", web::get().to(asset))
         .route("/desk/language/{lang}", web::get().to(choose_language))
@@ -36,8 +36,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/desk/dashboard", web::get().to(officer::dashboard))
         .route("/desk/catalog", web::get().to(officer::catalog))
         .route("/desk/retention", web::get().to(officer::retention))
-        .route("/verzoek", web::get().to(public::request_form))
-        .route("/verzoek/{reference}", web::get().to(public::confirm_form));
+        // The person's pages are limited like the public API they post to.
+        .service(
+            web::resource("/verzoek")
+                .wrap(actix_governor::Governor::new(public_rate_limit))
+                .route(web::get().to(public::request_form)),
+        )
+        .service(
+            web::resource("/verzoek/{reference}")
+                .wrap(actix_governor::Governor::new(public_rate_limit))
+                .route(web::get().to(public::confirm_form)),
+        );
 }
 
 /// What went wrong on a page: a visitor who must sign in first is sent there; anything else is

@@ -6,6 +6,7 @@ use super::{redirect, render, safe_next, DeskError, Lang};
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::auth::User;
+use crate::error::Error;
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{Method, StatusCode};
@@ -74,6 +75,7 @@ impl FromRequest for DeskUser {
                 .users
                 .find_active(claims.sub)
                 .await?
+                .filter(|user| user.session_epoch == claims.ep)
                 .ok_or_else(sign_in)?;
             Ok(DeskUser {
                 user,
@@ -167,11 +169,7 @@ pub async fn sign_in(
     request: HttpRequest,
     form: web::Bytes,
 ) -> Result<HttpResponse, DeskError> {
-    let form: SignInForm =
-        serde_urlencoded::from_bytes(&form).map_err(|e| ApiError::BadRequest {
-            field: None,
-            message: format!("malformed form: {e}"),
-        })?;
+    let form: SignInForm = crate::api::extract::parse_form(&form)?;
     let expected = request
         .cookie(SIGN_IN_COOKIE)
         .map(|c| c.value().to_string())
@@ -195,11 +193,15 @@ pub async fn sign_in(
     }
     let user = match state
         .users
-        .authenticate(form.username.trim().to_string(), form.password)
+        .authenticate(
+            form.username.trim().to_string(),
+            form.password,
+            crate::api::auth::peer_address(&request),
+        )
         .await
     {
         Ok(user) => user,
-        Err(crate::error::Error::InvalidCredentials) => {
+        Err(Error::InvalidCredentials) => {
             let message = match lang {
                 Lang::Nl => "Gebruikersnaam of wachtwoord klopt niet.",
                 Lang::En => "Wrong username or password.",
@@ -211,11 +213,14 @@ pub async fn sign_in(
                 Some(message),
             ));
         }
+        Err(refused @ (Error::TooManyAttempts { .. } | Error::Busy { .. })) => {
+            return Ok(refused_sign_in(&request, lang, next, refused.into()));
+        }
         Err(other) => return Err(other.into()),
     };
     let (token, _) = state
         .tokens
-        .issue_session(&user.id)
+        .issue_session(&user.id, user.session_epoch)
         .map_err(|_| crate::error::Error::Internal("could not sign the session".into()))?;
     let mut session = cookie(SESSION_COOKIE, token, &request);
     session.set_max_age(Duration::seconds(state.tokens.ttl_seconds()));
@@ -233,8 +238,32 @@ pub async fn sign_in(
     Ok(response)
 }
 
-/// `POST /desk/sign-out`: forgets the session in this browser.
+/// The sign-in form again, with 429 (locked out) or 503 (busy) and when to try again.
+fn refused_sign_in(
+    request: &HttpRequest,
+    lang: Lang,
+    next: Option<&str>,
+    refusal: ApiError,
+) -> HttpResponse {
+    use actix_web::ResponseError;
+    let seconds = refusal.retry_after().unwrap_or(1);
+    let message = match lang {
+        Lang::Nl => format!("Te veel pogingen. Probeer het over {seconds} seconden opnieuw."),
+        Lang::En => format!("Too many attempts. Try again in {seconds} seconds."),
+    };
+    let mut response = sign_in_form(request, refusal.status_code(), next, Some(&message));
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&seconds.to_string()) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// `POST /desk/sign-out`: ends the session, in this browser and on the server (every session
+/// and token of the account is revoked, so a copied cookie stops working too).
 pub async fn sign_out(
+    state: web::Data<AppState>,
     user: DeskUser,
     request: HttpRequest,
     form: web::Bytes,
@@ -248,6 +277,15 @@ pub async fn sign_out(
     if !csrf_matches(&user.csrf, given) {
         return Err(ApiError::CsrfRejected.into());
     }
+    state
+        .users
+        .revoke_sessions(
+            crate::audit::Actor::User {
+                username: user.user.username.clone(),
+            },
+            user.user.id.clone(),
+        )
+        .await?;
     let mut gone = cookie(SESSION_COOKIE, String::new(), &request);
     gone.make_removal();
     let mut response = redirect("/desk/sign-in");

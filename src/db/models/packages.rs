@@ -34,9 +34,19 @@ pub struct PackageRow {
     pub created_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
     pub deleted_reason: Option<String>,
+    /// The instance building it (`host-pid-build`), while it builds.
+    pub builder: Option<String>,
 }
 
 impl PackageRow {
+    /// Packages being built now, or left half-built.
+    pub fn building(conn: &mut DbConnection) -> Result<Vec<Self>, StoreError> {
+        Ok(packages::table
+            .filter(packages::state.eq(BUILDING))
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
         diesel::insert_into(packages::table)
             .values(self)

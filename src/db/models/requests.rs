@@ -177,8 +177,40 @@ pub fn update_request(conn: &mut DbConnection, row: &RequestRow) -> Result<bool,
 
 type Backend = <DbConnection as diesel::Connection>::Backend;
 
+/// The web channel, whose requests count only once their address is confirmed.
+const WEB_FORM: &str = "web_form";
+
+/// A request that is one: not a web-form request whose address was never confirmed.
+fn is_confirmed() -> diesel::dsl::Or<
+    diesel::dsl::Eq<requests::email_confirmed, bool>,
+    diesel::dsl::NotEq<requests::channel, &'static str>,
+> {
+    requests::email_confirmed
+        .eq(true)
+        .or(requests::channel.ne(WEB_FORM))
+}
+
+/// Web-form requests never confirmed whose code expired before `before`: deleted (tasks and
+/// pauses with them), their references returned.
+pub fn delete_unconfirmed(
+    conn: &mut DbConnection,
+    before: chrono::NaiveDateTime,
+) -> Result<Vec<String>, StoreError> {
+    let expired = requests::channel
+        .eq(WEB_FORM)
+        .and(requests::email_confirmed.eq(false))
+        .and(requests::confirmation_expires_at.lt(before));
+    let found: Vec<(String, String)> = requests::table
+        .filter(expired)
+        .select((requests::id, requests::reference))
+        .load(conn)?;
+    let ids: Vec<&String> = found.iter().map(|(id, _)| id).collect();
+    diesel::delete(requests::table.filter(requests::id.eq_any(ids))).execute(conn)?;
+    Ok(found.into_iter().map(|(_, reference)| reference).collect())
+}
+
 fn filtered(filter: &RequestFilter) -> requests::BoxedQuery<'static, Backend> {
-    let mut query = requests::table.into_boxed();
+    let mut query = requests::table.filter(is_confirmed()).into_boxed();
     if !filter.states.is_empty() {
         query = query.filter(requests::state.eq_any(filter.states.clone()));
     }
@@ -226,6 +258,7 @@ pub fn count_requests(conn: &mut DbConnection, filter: &RequestFilter) -> Result
 
 pub fn stats_rows(conn: &mut DbConnection) -> Result<Vec<StatsRow>, StoreError> {
     Ok(requests::table
+        .filter(is_confirmed())
         .select((
             requests::kind,
             requests::state,

@@ -172,6 +172,36 @@ pub fn renew_lease(
     Ok(taken == 1)
 }
 
+/// Who holds the lease on `rule`, if anyone.
+pub fn lease_holder(conn: &mut DbConnection, rule: &str) -> Result<Option<String>, StoreError> {
+    Ok(sweep_leases::table
+        .filter(sweep_leases::rule.eq(rule))
+        .select(sweep_leases::holder)
+        .first(conn)
+        .optional()?)
+}
+
+/// Takes the lease on `rule` from `gone` (a holder known to be dead), if it still holds it.
+pub fn take_over_lease(
+    conn: &mut DbConnection,
+    rule: &str,
+    gone: &str,
+    holder: &str,
+    expires_at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let taken = diesel::update(
+        sweep_leases::table
+            .filter(sweep_leases::rule.eq(rule))
+            .filter(sweep_leases::holder.eq(gone)),
+    )
+    .set((
+        sweep_leases::holder.eq(holder),
+        sweep_leases::expires_at.eq(expires_at),
+    ))
+    .execute(conn)?;
+    Ok(taken == 1)
+}
+
 /// Gives the lease on `rule` up, if `holder` has it.
 pub fn release_lease(conn: &mut DbConnection, rule: &str, holder: &str) -> Result<(), StoreError> {
     diesel::delete(

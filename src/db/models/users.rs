@@ -15,6 +15,8 @@ pub struct UserRow {
     pub active: bool,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// Raised to revoke every token and session issued before.
+    pub session_epoch: i64,
 }
 
 impl UserRow {
@@ -55,6 +57,14 @@ impl UserRow {
         Ok(users::table.count().get_result(conn)?)
     }
 
+    /// Revokes every token and session of the account: they carry the old epoch.
+    pub fn bump_session_epoch(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+        diesel::update(users::table.find(id))
+            .set(users::session_epoch.eq(users::session_epoch + 1))
+            .execute(conn)?;
+        Ok(())
+    }
+
     /// Saves role, display name, active flag and password hash; `updated_at` is set by the caller.
     pub fn update(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
         diesel::update(users::table.find(&self.id))
@@ -64,6 +74,7 @@ impl UserRow {
                 users::role.eq(&self.role),
                 users::active.eq(self.active),
                 users::updated_at.eq(self.updated_at),
+                users::session_epoch.eq(self.session_epoch),
             ))
             .execute(conn)?;
         Ok(())

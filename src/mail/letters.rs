@@ -6,6 +6,7 @@
 //! Rendering is strict: a misspelt variable or a missing required value (`|required`) is an
 //! error, never a letter with a hole in it.
 
+use crate::catalog::model::OrganisationKind;
 use crate::requests::model::{Language, RefusalGround, RequestKind};
 use chrono::{Datelike, NaiveDate};
 use minijinja::{Environment, ErrorKind, State, UndefinedBehavior, Value};
@@ -62,7 +63,11 @@ impl LetterKind {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OrganisationInfo {
+    /// Private or public body: decides the judicial remedy a refusal names (`_remedies.txt`).
+    pub kind: OrganisationKind,
     pub name: String,
+    /// The public body's organ that takes the besluit and hears the bezwaar.
+    pub decision_body: Option<String>,
     pub address: Option<String>,
     pub contact_email: String,
     pub dpo_name: Option<String>,
@@ -271,6 +276,8 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "nl/_contact.txt",
     "nl/_complaint.txt",
     "nl/_court.txt",
+    "nl/_appeal.txt",
+    "nl/_remedies.txt",
     "nl/_notified.txt",
     "nl/_systems.txt",
     "nl/_package.txt",
@@ -292,6 +299,8 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "en/_contact.txt",
     "en/_complaint.txt",
     "en/_court.txt",
+    "en/_appeal.txt",
+    "en/_remedies.txt",
     "en/_notified.txt",
     "en/_systems.txt",
     "en/_package.txt",
@@ -405,7 +414,9 @@ mod tests {
     fn context() -> LetterContext {
         LetterContext {
             organisation: OrganisationInfo {
+                kind: OrganisationKind::Private,
                 name: "Fietsenwinkel De Spaak B.V.".into(),
+                decision_body: None,
                 address: Some("Kerkstraat 1, 1234 AB Utrecht".into()),
                 contact_email: "privacy@despaak.nl".into(),
                 dpo_name: Some("Mr. A. de Vries".into()),
@@ -777,6 +788,28 @@ mod tests {
         let mut without = context();
         without.refusal = None;
         assert!(render(LetterKind::Refusal, Language::En, &without).is_err());
+    }
+
+    #[test]
+    fn a_public_bodys_refusal_is_a_besluit_open_to_bezwaar() {
+        let mut context = context();
+        context.organisation.kind = OrganisationKind::PublicBody;
+        context.organisation.decision_body =
+            Some("het college van burgemeester en wethouders van De Spaak".into());
+        let nl = render_ok(LetterKind::Refusal, Language::Nl, &context).body;
+        assert!(nl.contains("artikel 34 Uitvoeringswet AVG"), "{nl}");
+        assert!(nl.contains("binnen zes weken"));
+        assert!(nl.contains("bezwaar maken bij het college van burgemeester en wethouders"));
+        assert!(nl.contains("naar Kerkstraat 1, 1234 AB Utrecht"));
+        assert!(
+            nl.contains("de Autoriteit Persoonsgegevens")
+                || nl.contains("Autoriteit Persoonsgegevens")
+        );
+        assert!(!nl.contains("rechtbank"), "no petition to the court: {nl}");
+        let en = render_ok(LetterKind::Refusal, Language::En, &context).body;
+        assert!(en.contains("Article 34"), "{en}");
+        assert!(en.contains("objection (bezwaar) with het college"));
+        assert!(!en.contains("Article 35"));
     }
 
     #[test]

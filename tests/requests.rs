@@ -138,6 +138,24 @@ async fn letters(app: &TestApp, token: &str, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// Registers a request in `language`, has it refused by the privacy officer and returns the
+/// refusal letter as it went out.
+async fn refused_letter(app: &TestApp, desk: &Desk, language: &str) -> String {
+    let mut request = phone_call("access");
+    request["language"] = json!(language);
+    let created = register(app, &desk.agent, &request).await;
+    let proposed = expect_json(transition(app, &desk.agent, &created, json!({
+        "to": "awaiting_approval", "outcome": "refused", "refusal_ground": "identity_not_established",
+        "reason": "De gegevens kwamen niet overeen."
+    })).await, 200).await;
+    expect_json(
+        transition(app, &desk.officer, &proposed, json!({"to": "refused"})).await,
+        200,
+    )
+    .await;
+    outbox_body(app, created["id"].as_str().unwrap(), "refusal").await
+}
+
 /// The body of the newest letter of `kind` to a request, read and decrypted from the outbox table
 /// as the delivery worker would.
 async fn outbox_body(app: &TestApp, request_id: &str, kind: &str) -> String {
@@ -298,6 +316,34 @@ backend_tests! {
         let body = outbox_body(&app, id, "refusal").await;
         assert!(body.contains("Autoriteit Persoonsgegevens"), "{body}");
         assert!(body.contains("twaalf keer"), "the written reason reaches the person");
+    }
+
+    async fn a_refusal_names_the_remedy_of_the_kind_of_controller(app: TestApp) {
+        let desk = desk(&app).await;
+        // The telecom is a private controller: the petition to the district court.
+        let private_nl = refused_letter(&app, &desk, "nl").await;
+        assert!(private_nl.contains("artikel 35 Uitvoeringswet AVG") && private_nl.contains("rechtbank"), "{private_nl}");
+        assert!(!private_nl.contains("bezwaar"), "{private_nl}");
+
+        // The same desk as a municipality: the refusal is a besluit open to bezwaar.
+        let admin = app.token_for(Role::Admin).await;
+        let mut organisation = expect_json(app.get("/api/v1/catalog/organisation", Some(&admin)).await, 200).await;
+        organisation["kind"] = json!("public_body");
+        let missing = expect_json(app.put_json("/api/v1/catalog/organisation", Some(&admin), &organisation).await, 422).await;
+        assert!(missing["field"].as_str().unwrap().ends_with("decision_body"), "{missing}");
+        organisation["decision_body"] = json!("het college van burgemeester en wethouders van Groningen");
+        expect_json(app.put_json("/api/v1/catalog/organisation", Some(&admin), &organisation).await, 200).await;
+        for (language, article, bezwaar, court) in [
+            ("nl", "artikel 34 Uitvoeringswet AVG", "bezwaar maken bij het college van burgemeester en wethouders van Groningen", "rechtbank"),
+            ("en", "Article 34", "objection (bezwaar) with het college van burgemeester en wethouders van Groningen", "district court"),
+        ] {
+            let letter = refused_letter(&app, &desk, language).await;
+            assert!(letter.contains(article) && letter.contains(bezwaar), "{letter}");
+            assert!(letter.contains("six weeks") || letter.contains("zes weken"), "{letter}");
+            assert!(letter.contains("Postbus 4120, 9701 EC Groningen"), "where to send the bezwaar: {letter}");
+            assert!(letter.contains("Autoriteit Persoonsgegevens"), "{letter}");
+            assert!(!letter.contains(court), "no petition to the court: {letter}");
+        }
     }
 
     async fn two_agents_on_one_task_cannot_lose_an_update(app: TestApp) {

@@ -333,7 +333,9 @@ pub async fn get_organisation(store: &Store) -> Result<Option<Organisation>> {
 
 /// The controller, read inside the caller's transaction.
 pub fn organisation_in(conn: &mut DbConnection) -> Result<Option<Organisation>> {
-    Ok(store::find_organisation(conn)?.map(rows::organisation_from_row))
+    store::find_organisation(conn)?
+        .map(rows::organisation_from_row)
+        .transpose()
 }
 
 pub async fn put_organisation(

@@ -621,11 +621,28 @@ pub struct Activity {
 
 // --- organisation and document ------------------------------------------------------------------
 
+/// What kind of controller the organisation is. It decides the judicial remedy against a refusal:
+/// a public body's decision is a *besluit* open to *bezwaar* under the Awb (UAVG art. 34); against
+/// a private controller the person petitions the district court (UAVG art. 35).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganisationKind {
+    #[default]
+    Private,
+    PublicBody,
+}
+
 /// The controller and its data protection officer (Art. 30(1)(a)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
+    #[serde(default)]
+    pub kind: OrganisationKind,
     pub name: String,
+    /// For a public body: the organ that takes the besluit and receives the bezwaar, as it signs,
+    /// e.g. "het college van burgemeester en wethouders van Utrecht".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_body: Option<String>,
     #[serde(default)]
     pub address: Option<String>,
     pub contact_email: String,
@@ -633,6 +650,12 @@ pub struct Organisation {
     pub dpo_name: Option<String>,
     #[serde(default)]
     pub dpo_email: Option<String>,
+    /// Controllers that decide on purposes and means together with this one (Art. 26).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joint_controllers: Vec<String>,
+    /// The representative in the Union of a controller established outside it (Art. 27).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eu_representative: Option<String>,
 }
 
 /// The whole catalog as a document (YAML file or export). `categories` holds only the
@@ -1083,6 +1106,24 @@ impl Validate for Organisation {
         if let Some(email) = &self.dpo_email {
             errors.email("dpo_email", email);
         }
+        match (self.kind, self.decision_body.as_deref()) {
+            (OrganisationKind::PublicBody, body) => {
+                errors.required("decision_body", body.unwrap_or_default(), MAX_NAME_LEN)
+            }
+            (OrganisationKind::Private, Some(_)) => errors.add(
+                "decision_body",
+                "only a public body takes besluiten; remove it or set kind: public_body",
+            ),
+            (OrganisationKind::Private, None) => {}
+        }
+        errors.optional(
+            "eu_representative",
+            self.eu_representative.as_deref(),
+            MAX_NAME_LEN,
+        );
+        for (index, name) in self.joint_controllers.iter().enumerate() {
+            errors.required(&format!("joint_controllers[{index}]"), name, MAX_NAME_LEN);
+        }
         errors.into_result()
     }
 }
@@ -1302,11 +1343,15 @@ mod tests {
     fn document() -> CatalogDocument {
         CatalogDocument {
             organisation: Some(Organisation {
+                kind: OrganisationKind::Private,
                 name: "Voorbeeld B.V.".into(),
+                decision_body: None,
                 address: None,
                 contact_email: "privacy@example.nl".into(),
                 dpo_name: None,
                 dpo_email: None,
+                joint_controllers: vec![],
+                eu_representative: None,
             }),
             categories: vec![category()],
             systems: vec![system()],
@@ -1513,6 +1558,17 @@ mod tests {
             fields(organisation.validate()),
             ["contact_email", "dpo_email"]
         );
+    }
+
+    #[test]
+    fn a_public_body_names_who_takes_its_besluiten() {
+        let mut organisation = document().organisation.expect("set");
+        organisation.kind = OrganisationKind::PublicBody;
+        assert_eq!(fields(organisation.validate()), ["decision_body"]);
+        organisation.decision_body = Some("het college van burgemeester en wethouders".into());
+        assert!(organisation.validate().is_ok());
+        organisation.kind = OrganisationKind::Private;
+        assert_eq!(fields(organisation.validate()), ["decision_body"]);
     }
 
     #[test]

@@ -188,14 +188,18 @@ pub fn activity_rows(activity: &Activity) -> ActivityRows {
     (row, categories, systems)
 }
 
-pub fn organisation_from_row(row: OrganisationRow) -> Organisation {
-    Organisation {
+pub fn organisation_from_row(row: OrganisationRow) -> Result<Organisation> {
+    Ok(Organisation {
+        kind: decode("organisation.kind", &row.kind)?,
+        joint_controllers: decode("organisation.joint_controllers", &row.joint_controllers)?,
         name: row.name,
+        decision_body: row.decision_body,
         address: row.address,
         contact_email: row.contact_email,
         dpo_name: row.dpo_name,
         dpo_email: row.dpo_email,
-    }
+        eu_representative: row.eu_representative,
+    })
 }
 
 pub fn organisation_row(organisation: &Organisation) -> OrganisationRow {
@@ -207,5 +211,9 @@ pub fn organisation_row(organisation: &Organisation) -> OrganisationRow {
         dpo_name: organisation.dpo_name.clone(),
         dpo_email: organisation.dpo_email.clone(),
         updated_at: crate::db::now(),
+        kind: encode(&organisation.kind),
+        decision_body: organisation.decision_body.clone(),
+        joint_controllers: encode(&organisation.joint_controllers),
+        eu_representative: organisation.eu_representative.clone(),
     }
 }

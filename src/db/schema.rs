@@ -24,6 +24,10 @@ diesel::table! {
         dpo_name -> Nullable<Text>,
         dpo_email -> Nullable<Text>,
         updated_at -> Timestamp,
+        kind -> Text,
+        decision_body -> Nullable<Text>,
+        joint_controllers -> Text,
+        eu_representative -> Nullable<Text>,
     }
 }
 

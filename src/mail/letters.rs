@@ -6,6 +6,7 @@
 //! Rendering is strict: a misspelt variable or a missing required value (`|required`) is an
 //! error, never a letter with a hole in it.
 
+use crate::catalog::model::OrganisationKind;
 use crate::requests::model::{Language, RefusalGround, RequestKind};
 use chrono::{Datelike, NaiveDate};
 use minijinja::{Environment, ErrorKind, State, UndefinedBehavior, Value};
@@ -64,7 +65,11 @@ impl LetterKind {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OrganisationInfo {
+    /// Private or public body: decides the judicial remedy a refusal names (`_remedies.txt`).
+    pub kind: OrganisationKind,
     pub name: String,
+    /// The public body's organ that takes the besluit and hears the bezwaar.
+    pub decision_body: Option<String>,
     pub address: Option<String>,
     pub contact_email: String,
     pub dpo_name: Option<String>,
@@ -307,6 +312,8 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "nl/_complaint.txt",
     "nl/_court.txt",
     "nl/_partial.txt",
+    "nl/_appeal.txt",
+    "nl/_remedies.txt",
     "nl/_notified.txt",
     "nl/_systems.txt",
     "nl/_package.txt",
@@ -330,6 +337,8 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "en/_complaint.txt",
     "en/_court.txt",
     "en/_partial.txt",
+    "en/_appeal.txt",
+    "en/_remedies.txt",
     "en/_notified.txt",
     "en/_systems.txt",
     "en/_package.txt",
@@ -444,7 +453,9 @@ mod tests {
     fn context() -> LetterContext {
         LetterContext {
             organisation: OrganisationInfo {
+                kind: OrganisationKind::Private,
                 name: "Fietsenwinkel De Spaak B.V.".into(),
+                decision_body: None,
                 address: Some("Kerkstraat 1, 1234 AB Utrecht".into()),
                 contact_email: "privacy@despaak.nl".into(),
                 dpo_name: Some("Mr. A. de Vries".into()),
@@ -974,6 +985,25 @@ mod tests {
         let en = render_ok(LetterKind::AccessAnswer, Language::En, &context).body;
         assert!(en.starts_with("Dear Els Jansen,"), "{en}");
         assert!(en.contains("on behalf of Jan Jansen"), "{en}");
+    fn a_public_bodys_refusal_is_a_besluit_open_to_bezwaar() {
+        let mut context = context();
+        context.organisation.kind = OrganisationKind::PublicBody;
+        context.organisation.decision_body =
+            Some("het college van burgemeester en wethouders van De Spaak".into());
+        let nl = render_ok(LetterKind::Refusal, Language::Nl, &context).body;
+        assert!(nl.contains("artikel 34 Uitvoeringswet AVG"), "{nl}");
+        assert!(nl.contains("binnen zes weken"));
+        assert!(nl.contains("bezwaar maken bij het college van burgemeester en wethouders"));
+        assert!(nl.contains("naar Kerkstraat 1, 1234 AB Utrecht"));
+        assert!(
+            nl.contains("de Autoriteit Persoonsgegevens")
+                || nl.contains("Autoriteit Persoonsgegevens")
+        );
+        assert!(!nl.contains("rechtbank"), "no petition to the court: {nl}");
+        let en = render_ok(LetterKind::Refusal, Language::En, &context).body;
+        assert!(en.contains("Article 34"), "{en}");
+        assert!(en.contains("objection (bezwaar) with het college"));
+        assert!(!en.contains("Article 35"));
     }
 
     #[test]

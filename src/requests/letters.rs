@@ -7,7 +7,7 @@ use super::model::{Language, RequestKind, TaskKind, TaskState};
 use super::requester::{open, place, Representative, RepresentativeKind};
 use super::view::split_codes;
 use super::RequestService;
-use crate::catalog::model::{Activity, Organisation, Origin};
+use crate::catalog::model::{Activity, Organisation, OrganisationKind, Origin};
 use crate::catalog::Item;
 use crate::db::models::packages::{PackageRow, RedactionRow, READY};
 use crate::db::DbConnection;
@@ -293,7 +293,9 @@ impl RequestService {
     fn organisation_info(&self, organisation: Option<Organisation>) -> OrganisationInfo {
         match organisation {
             Some(o) => OrganisationInfo {
+                kind: o.kind,
                 name: o.name,
+                decision_body: o.decision_body,
                 address: o.address,
                 contact_email: o.contact_email,
                 dpo_name: o.dpo_name,
@@ -301,7 +303,9 @@ impl RequestService {
             },
             // Before the catalog names the controller, letters are signed with the sender.
             None => OrganisationInfo {
+                kind: OrganisationKind::default(),
                 name: mailbox_name(&self.mail_from),
+                decision_body: None,
                 address: None,
                 contact_email: mailbox_address(&self.mail_from),
                 dpo_name: None,

@@ -98,6 +98,11 @@ pub struct OrganisationRow {
     pub dpo_name: Option<String>,
     pub dpo_email: Option<String>,
     pub updated_at: chrono::NaiveDateTime,
+    pub kind: String,
+    pub decision_body: Option<String>,
+    /// JSON list of the joint controllers' names.
+    pub joint_controllers: String,
+    pub eu_representative: Option<String>,
 }
 
 // --- categories -------------------------------------------------------------------------------

@@ -985,6 +985,9 @@ mod tests {
         let en = render_ok(LetterKind::AccessAnswer, Language::En, &context).body;
         assert!(en.starts_with("Dear Els Jansen,"), "{en}");
         assert!(en.contains("on behalf of Jan Jansen"), "{en}");
+    }
+
+    #[test]
     fn a_public_bodys_refusal_is_a_besluit_open_to_bezwaar() {
         let mut context = context();
         context.organisation.kind = OrganisationKind::PublicBody;

@@ -21,7 +21,6 @@
 
 use super::case::{stale, Case};
 use super::kept::{self, Decision, KeepException, KeepPlan, Kept, KeptRule};
-use super::model::{RequestState, TaskKind, TaskState};
 use super::model::{RequestState, SearchOutcome, TaskKind, TaskState};
 use super::requester::{check_texts, Requester};
 use super::tasks::{store_task, task_index};
@@ -934,18 +933,11 @@ fn kept_by_exception(rows: &[Kept]) -> std::collections::BTreeMap<KeepException,
         grouped.entry(row.exception).or_default().push(row);
     }
     grouped
+}
+
 /// Every row the connectors found of the person, whatever they did with it.
 fn rows_found(outcomes: &[StepOutcome]) -> u64 {
-    outcomes
-        .iter()
-        .map(|o| {
-            [&o.exported, &o.erased, &o.kept, &o.restricted]
-                .into_iter()
-                .flat_map(|counts| counts.values())
-                .sum::<u64>()
-                + o.corrected.as_ref().map_or(0, |(_, _, rows)| *rows)
-        })
-        .sum()
+    outcomes.iter().map(StepOutcome::rows_found).sum()
 }
 
 /// `customers 1, invoices 2`.

@@ -568,7 +568,11 @@ backend_tests_with! {
         assert!(!stored.to_lowercase().contains("jan.devries@example.nl"), "an address in the clear");
         // The letter says so.
         let preview = expect_json(app.post_json(&format!("/api/v1/requests/{}/letters/preview", request["id"].as_str().expect("id")), Some(&token), &json!({"letter": "erasure_confirmation"})).await, 200).await;
-        assert!(preview["body"].as_str().expect("body").contains("geen reclame meer"), "{preview:#}");
+        let body = preview["body"].as_str().expect("body");
+        assert!(body.contains("geen reclame meer"), "{preview:#}");
+        for internal in ["subscribers", "anna", "kh:", "Run through"] {
+            assert!(!body.contains(internal), "internal text {internal:?} in the letter:\n{body}");
+        }
     }
 }
 

@@ -130,6 +130,8 @@ pub struct KeptData {
     pub legal_claims: bool,
     /// The latest end of the kept rows; each goes as soon as its own period ends.
     pub until: Option<NaiveDate>,
+    /// Without an end date: how long each item is kept, in the letter's language.
+    pub criterion: Option<String>,
 }
 
 /// Everything a letter may say. Each letter uses what it needs; values a letter cannot do without
@@ -535,6 +537,7 @@ mod tests {
                 exception: "Art. 17(3)(b), AWR art. 52: 7 years fiscal retention".into(),
                 legal_claims: false,
                 until: Some(date("2033-12-31")),
+                criterion: None,
             }],
             recipients_notified: vec!["PostNL".into()],
             package: Some(PackageLink {

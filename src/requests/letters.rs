@@ -223,6 +223,7 @@ impl RequestService {
                         e.starts_with(super::kept::KeepException::LegalClaims.article())
                     }),
                     until: t.keep_until,
+                    criterion: self.keep_criterion(t, language),
                 })
                 .collect(),
             recipients_notified: done(TaskKind::NotifyRecipient)
@@ -231,6 +232,30 @@ impl RequestService {
             package: self.package_link(conn, case)?,
             withheld: self.withheld(conn, case, &catalog)?,
             suppressed: self.is_suppressed(conn, case)?,
+        })
+    }
+
+    /// How long a keep task's rule keeps each item, for a letter without an end date: "7 jaar
+    /// na het begin van de termijn van elk gegeven".
+    fn keep_criterion(
+        &self,
+        task: &crate::db::models::requests::TaskRow,
+        language: Language,
+    ) -> Option<String> {
+        let rule = self.policies.retention.iter().find(|rule| {
+            rule.legal_duty
+                && Some(&rule.system) == task.system_key.as_ref()
+                && (task.activity_key.is_none() || rule.activity == task.activity_key)
+        })?;
+        Some(match language {
+            Language::Nl => format!(
+                "{} na het begin van de bewaartermijn van elk gegeven",
+                rule.keep.dutch()
+            ),
+            Language::En => format!(
+                "{} after the start of each item's retention period",
+                rule.keep
+            ),
         })
     }
 

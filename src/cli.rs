@@ -415,9 +415,12 @@ async fn check_connectors(settings: &Settings) -> anyhow::Result<ExitCode> {
         if checked.is_ready() {
             println!("{}: ready", checked.system);
         }
-        // Each problem names the system itself.
+        // Each problem and piece of advice names the system itself.
         for problem in &checked.problems {
             println!("{problem}");
+        }
+        for advice in &checked.advice {
+            println!("{advice}");
         }
     }
     if results.is_empty() {

@@ -177,6 +177,9 @@ fn check_connectors(
             for problem in &checked.problems {
                 tracing::warn!(%system, %problem, "connector not ready");
             }
+            for advice in &checked.advice {
+                tracing::info!(%system, %advice, "connector lookup without an index");
+            }
         }
     });
 }

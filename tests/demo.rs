@@ -383,3 +383,71 @@ fn snapshot(
         categories,
     }
 }
+
+/// The indexes a DBA would add for the telco's identifier and parent-key columns.
+const INDEXES: &[&str] = &[
+    "CREATE INDEX customers_customer_number ON customers (customer_number)",
+    "CREATE INDEX customers_email ON customers (email)",
+    "CREATE INDEX customers_phone ON customers (phone)",
+    "CREATE INDEX subscriptions_customer_id ON subscriptions (customer_id)",
+    "CREATE INDEX interactions_customer_id ON interactions (customer_id)",
+];
+
+/// With the identifiers' forms declared in the mapping (`stored:`) and plain indexes on them,
+/// looking a person up reads no table whole, on every dialect; without the index,
+/// `connectors check` names the one to add.
+fn lookups_use_the_indexes_on(target: TargetDb) {
+    let statements: Vec<&str> = common::telco::CRM.iter().chain(INDEXES).copied().collect();
+    let target = target.seed(&statements);
+    let (systems, policies) = shipped();
+    let crm: Vec<_> = systems.into_iter().filter(|s| s.key == "crm").collect();
+    let mut urls = std::collections::BTreeMap::new();
+    urls.insert("crm".to_string(), Secret::new(target.url.clone()));
+    let connectors = loket::connectors::Connectors::new(urls, [7u8; 32]);
+    let checks = loket::retention::fit::check_systems(&connectors, &crm, &policies.retention);
+    assert_eq!(
+        checks[0].advice,
+        Vec::<String>::new(),
+        "every lookup uses an index"
+    );
+
+    let drop = match target.kind {
+        common::targets::TargetKind::Mysql => "DROP INDEX customers_email ON customers",
+        _ => "DROP INDEX customers_email",
+    };
+    target.execute(drop);
+    let checks = loket::retention::fit::check_systems(&connectors, &crm, &policies.retention);
+    assert!(
+        checks[0].is_ready(),
+        "a missing index is advice, not a failure"
+    );
+    assert!(
+        checks[0].advice.iter().any(|a| a
+            .starts_with("crm: a lookup reads all of a table; add: CREATE INDEX")
+            && a.contains("customers_email")),
+        "{:?}",
+        checks[0].advice
+    );
+}
+
+#[test]
+fn lookups_use_the_indexes_on_sqlite() {
+    lookups_use_the_indexes_on(TargetDb::sqlite());
+}
+
+#[test]
+#[cfg_attr(
+    not(loket_test_postgres),
+    ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
+fn lookups_use_the_indexes_on_postgres() {
+    lookups_use_the_indexes_on(TargetDb::postgres());
+}
+
+#[test]
+fn lookups_use_the_indexes_on_mysql() {
+    match TargetDb::mysql() {
+        Some(target) => lookups_use_the_indexes_on(target),
+        None => eprintln!("skipped: set LOKET_TEST_MYSQL_URL to run on MySQL/MariaDB"),
+    }
+}

@@ -373,6 +373,60 @@ pub struct SqlTable {
     /// A boolean column set when processing is restricted (Art. 18).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restricted_column: Option<String>,
+    /// How the system writes each identifier column, where it always writes it one way: loket
+    /// then writes the person's identifier the same way and compares with plain equality, which
+    /// an ordinary index serves. Without it loket matches forgivingly (case, spaces, phone
+    /// formats), with functions on the column that only an expression index serves.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stored: BTreeMap<IdentifierKind, StoredForm>,
+}
+
+/// How a system writes an identifier in its column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredForm {
+    /// Exactly as the person gives it, trimmed (an account number `A-1`).
+    AsGiven,
+    /// In lower case (an e-mail address).
+    LowerCase,
+    /// In capitals without spaces (a customer number `TN-448812`).
+    UpperNoSpaces,
+    /// A phone number in E.164: `+31612345678`.
+    E164,
+    /// A Dutch phone number in national digits: `0612345678`.
+    National,
+}
+
+impl StoredForm {
+    /// Which identifier kinds the form can describe.
+    fn suits(self, kind: IdentifierKind) -> bool {
+        match self {
+            StoredForm::AsGiven => true,
+            StoredForm::LowerCase => kind == IdentifierKind::Email,
+            StoredForm::UpperNoSpaces => matches!(
+                kind,
+                IdentifierKind::CustomerNumber | IdentifierKind::AccountId
+            ),
+            StoredForm::E164 | StoredForm::National => kind == IdentifierKind::Phone,
+        }
+    }
+
+    /// `value`, given by a person, as the system would have written it.
+    pub fn write(self, kind: IdentifierKind, value: &str) -> String {
+        match self {
+            StoredForm::AsGiven => value.trim().to_string(),
+            StoredForm::LowerCase => value.trim().to_lowercase(),
+            StoredForm::UpperNoSpaces => IdentifierKind::CustomerNumber.normalise(value),
+            StoredForm::National => kind.normalise(value),
+            StoredForm::E164 => {
+                let national = IdentifierKind::Phone.normalise(value);
+                match national.strip_prefix('0') {
+                    Some(rest) if !rest.starts_with('0') => format!("+31{rest}"),
+                    _ => format!("+{}", national.trim_start_matches('0')),
+                }
+            }
+        }
+    }
 }
 
 /// The foreign key from a child table to its parent's key.
@@ -1000,6 +1054,21 @@ impl Validate for SqlTable {
         });
         if let Some(column) = &self.restricted_column {
             errors.sql_identifier("restricted_column", column);
+        }
+        for (kind, form) in &self.stored {
+            let field = format!("stored.{}", enum_name(*kind));
+            if !self.identifiers.contains_key(kind) {
+                errors.add(&field, "the table has no identifier column of this kind");
+            } else if !form.suits(*kind) {
+                errors.add(
+                    &field,
+                    format!(
+                        "'{}' does not describe a {}",
+                        enum_name(*form),
+                        enum_name(*kind)
+                    ),
+                );
+            }
         }
         errors.into_result()
     }
@@ -1821,6 +1890,34 @@ mod tests {
         let customers = crm.sql.as_ref().unwrap().table("customers").unwrap();
         assert_eq!(customers.identifiers[&IdentifierKind::Email], "email");
         assert_eq!(customers.restricted_column.as_deref(), Some("restricted"));
+    }
+
+    #[test]
+    fn stored_forms_write_an_identifier_as_the_system_does() {
+        use IdentifierKind::*;
+        assert_eq!(
+            StoredForm::E164.write(Phone, "06 1234 5678"),
+            "+31612345678"
+        );
+        assert_eq!(
+            StoredForm::E164.write(Phone, "0031 6-12345678"),
+            "+31612345678"
+        );
+        assert_eq!(
+            StoredForm::National.write(Phone, "+31 (6) 1234 5678"),
+            "0612345678"
+        );
+        assert_eq!(
+            StoredForm::LowerCase.write(Email, " Jan@Example.NL "),
+            "jan@example.nl"
+        );
+        assert_eq!(
+            StoredForm::UpperNoSpaces.write(CustomerNumber, "tn 448812"),
+            "TN448812"
+        );
+        assert_eq!(StoredForm::AsGiven.write(AccountId, " A-1 "), "A-1");
+        assert!(!StoredForm::E164.suits(Email));
+        assert!(StoredForm::UpperNoSpaces.suits(AccountId));
     }
 
     #[test]

@@ -277,6 +277,51 @@ impl SqlConnector {
         Ok(unfit)
     }
 
+    /// Where looking a person up would read a whole table, and the index that would stop it:
+    /// one line per index to add, naming the system. The lookups are the real ones (the count
+    /// of each mapped table by every identifier kind the mapping has), and the verdict is the
+    /// database's own query plan.
+    pub fn index_advice(&mut self) -> Result<Vec<String>> {
+        let identifiers: Vec<(IdentifierKind, String)> = self
+            .layout
+            .mapping
+            .tables
+            .iter()
+            .flat_map(|table| table.identifiers.keys().copied())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|kind| (kind, sample_identifier(kind).to_string()))
+            .collect();
+        let layout = &self.layout;
+        let mut scanned = std::collections::BTreeSet::new();
+        // One identifier at a time: a plan for `a = ? OR b = ?` shows a full scan without
+        // saying which side lacks its index.
+        for identifier in identifiers.chunks(1) {
+            for table in &layout.mapping.tables {
+                let scope = Scope::Person(identifier);
+                let statement = layout.scoped("SELECT COUNT(*) AS n FROM ", table, scope);
+                let plan = self
+                    .conn
+                    .full_scans(&statement)
+                    .map_err(|e| layout.failed(e))?;
+                scanned.extend(plan);
+            }
+        }
+        Ok(layout
+            .mapping
+            .tables
+            .iter()
+            .filter(|table| scanned.contains(&table.name))
+            .flat_map(|table| layout.indexes_for(table))
+            .map(|create| {
+                format!(
+                    "{}: a lookup reads all of a table; add: {create}",
+                    layout.system
+                )
+            })
+            .collect())
+    }
+
     /// How many of the person's rows each mapped table holds.
     pub fn locate(&mut self, identifiers: &[(IdentifierKind, String)]) -> Result<TableCounts> {
         let identifiers = self.layout.identifiers(identifiers)?;
@@ -743,8 +788,10 @@ impl Layout {
     /// dashes, brackets and dots and however the Dutch country code is written (`+31 6…`,
     /// `0031 6…`, `06…`). An erasure that misses rows because the CRM wrote the number
     /// differently would be a failure to erase. Columns PostgreSQL does not hold as text (a
-    /// numeric customer number) are compared as they are. Functions on the column keep the
-    /// database from using an index; a person is looked up rarely, and must be found.
+    /// numeric customer number) are compared as they are. Where the mapping declares how the
+    /// system writes the column (`stored:`), the value is written the same way and compared
+    /// with plain equality, which an ordinary index serves; otherwise functions on the column
+    /// need an expression index, which `loket connectors check` names.
     fn identifier_matches(
         &self,
         statement: &mut Statement,
@@ -754,30 +801,22 @@ impl Layout {
         value: &str,
     ) {
         let column_type = self.column_type(table, column);
+        if let Some(form) = table.stored.get(&kind) {
+            statement
+                .name(column)
+                .push(" = ")
+                .text(form.write(kind, value), column_type);
+            return;
+        }
         let quoted = self.dialect.quote(column);
-        let is_text = match self.dialect {
-            Dialect::Postgres => {
-                matches!(column_type, Some("varchar" | "text" | "bpchar" | "citext"))
-            }
-            Dialect::Sqlite | Dialect::Mysql => true,
-        };
         let normalised = kind.normalise(value);
-        match kind {
-            IdentifierKind::Email if is_text => {
-                statement
-                    .push(&format!("LOWER({quoted}) = "))
-                    .text(normalised, column_type);
-            }
-            IdentifierKind::CustomerNumber if is_text => {
-                statement
-                    .push(&format!("UPPER(REPLACE({quoted}, ' ', '')) = "))
-                    .text(normalised, column_type);
-            }
-            IdentifierKind::Phone if is_text && !normalised.is_empty() => {
-                let stripped = [" ", "-", "(", ")", "."]
-                    .iter()
-                    .fold(quoted, |inner, c| format!("REPLACE({inner}, '{c}', '')"));
-                statement.push(&format!("{stripped} IN ("));
+        match self.forgiving_match(table, kind, column) {
+            Some(expression) if kind == IdentifierKind::Phone => {
+                if normalised.is_empty() {
+                    statement.push("1 = 0");
+                    return;
+                }
+                statement.push(&format!("{expression} IN ("));
                 for (index, variant) in phone_variants(&normalised).into_iter().enumerate() {
                     if index > 0 {
                         statement.push(", ");
@@ -786,12 +825,79 @@ impl Layout {
                 }
                 statement.push(")");
             }
-            _ => {
+            Some(expression) => {
                 statement
-                    .name(column)
+                    .push(&format!("{expression} = "))
+                    .text(normalised, column_type);
+            }
+            None => {
+                statement
+                    .push(&quoted)
                     .push(" = ")
                     .text(value.to_string(), column_type);
             }
+        }
+    }
+
+    /// The indexes that serve the lookups of `table`: one on each identifier column, as the
+    /// lookup compares it (an expression index where it matches forgivingly), and one on the
+    /// column that refers to the parent.
+    fn indexes_for(&self, table: &SqlTable) -> Vec<String> {
+        let mut indexes: Vec<(String, String)> = table
+            .identifiers
+            .iter()
+            .map(
+                |(kind, column)| match self.forgiving_match(table, *kind, column) {
+                    Some(expression) => (format!("{column}_match"), format!("({expression})")),
+                    None => (column.clone(), self.dialect.quote(column)),
+                },
+            )
+            .collect();
+        if let Some(parent) = &table.parent {
+            indexes.push((parent.column.clone(), self.dialect.quote(&parent.column)));
+        }
+        indexes
+            .into_iter()
+            .map(|(suffix, indexed)| {
+                let name = self.dialect.quote(&format!("{}_{suffix}", table.name));
+                format!(
+                    "CREATE INDEX {name} ON {} ({indexed});",
+                    self.dialect.quote(&table.name)
+                )
+            })
+            .collect()
+    }
+
+    /// The expression a forgiving match applies to `column` (`LOWER(email)`), or `None` when the
+    /// column is compared as it is: its form is declared in the mapping, it is not text, or its
+    /// kind has no forgiving match.
+    fn forgiving_match(
+        &self,
+        table: &SqlTable,
+        kind: IdentifierKind,
+        column: &str,
+    ) -> Option<String> {
+        if table.stored.contains_key(&kind) {
+            return None;
+        }
+        let is_text = match self.dialect {
+            Dialect::Postgres => matches!(
+                self.column_type(table, column),
+                Some("varchar" | "text" | "bpchar" | "citext")
+            ),
+            Dialect::Sqlite | Dialect::Mysql => true,
+        };
+        let quoted = self.dialect.quote(column);
+        match kind {
+            _ if !is_text => None,
+            IdentifierKind::Email => Some(format!("LOWER({quoted})")),
+            IdentifierKind::CustomerNumber => Some(format!("UPPER(REPLACE({quoted}, ' ', ''))")),
+            IdentifierKind::Phone => Some(
+                [" ", "-", "(", ")", "."]
+                    .iter()
+                    .fold(quoted, |inner, c| format!("REPLACE({inner}, '{c}', '')")),
+            ),
+            _ => None,
         }
     }
 
@@ -1048,6 +1154,15 @@ fn phone_variants(normalised: &str) -> Vec<String> {
             format!("0031{national}"),
         ],
         _ => vec![normalised.to_string()],
+    }
+}
+
+/// A value of `kind` to ask the database how it would look one up; never a real person's.
+fn sample_identifier(kind: IdentifierKind) -> &'static str {
+    match kind {
+        IdentifierKind::Email => "plan@example.invalid",
+        IdentifierKind::Phone => "0612345678",
+        _ => "PLAN-1",
     }
 }
 

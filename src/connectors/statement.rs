@@ -72,6 +72,15 @@ impl Statement {
     }
 
     /// Binds a value to a placeholder that fixed SQL text already holds.
+    /// The same statement behind `head` (`EXPLAIN …`), with the same values bound.
+    pub fn prefixed(&self, head: &str) -> Self {
+        Statement {
+            dialect: self.dialect,
+            sql: format!("{head}{}", self.sql),
+            binds: self.binds.clone(),
+        }
+    }
+
     pub fn with_bound_text(mut self, value: &str) -> Self {
         self.binds.push(Value::Text(value.into()));
         self

@@ -44,6 +44,18 @@ struct Count {
     n: i64,
 }
 
+#[derive(diesel::QueryableByName)]
+struct SqlitePlanLine {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PgPlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
 /// Runs `$body` with `$conn` bound to the concrete diesel connection and `$db` to its backend
 /// type; `$mysql` handles the MySQL driver's connection.
 macro_rules! on_backend {
@@ -116,6 +128,51 @@ impl TargetConnection {
                 .exec_first::<i64, _, _>(statement.sql(), mysql_params(statement))?
                 .unwrap_or(0))
         )
+    }
+
+    /// The tables the database would read whole to run `statement`: its query plan, with
+    /// PostgreSQL told to avoid sequential scans wherever an index can serve (so a small test
+    /// table shows what a large one would get) and MySQL's `possible_keys` as the measure.
+    pub fn full_scans(&mut self, statement: &Statement) -> TargetResult<Vec<String>> {
+        let mut tables = Vec::new();
+        match self {
+            TargetConnection::Sqlite(conn) => {
+                let plan = bound::<Sqlite>(&statement.prefixed("EXPLAIN QUERY PLAN "))
+                    .load::<SqlitePlanLine>(conn)?;
+                for line in plan {
+                    if let Some(scanned) = line.detail.strip_prefix("SCAN ") {
+                        tables.push(first_word(scanned));
+                    }
+                }
+            }
+            TargetConnection::Postgres(conn) => {
+                conn.batch_execute("SET enable_seqscan = off")?;
+                let plan = bound::<Pg>(&statement.prefixed("EXPLAIN ")).load::<PgPlanLine>(conn);
+                conn.batch_execute("RESET enable_seqscan")?;
+                for line in plan? {
+                    if let Some((_, scanned)) = line.line.split_once("Seq Scan on ") {
+                        tables.push(first_word(scanned));
+                    }
+                }
+            }
+            TargetConnection::Mysql(conn) => {
+                let explained = statement.prefixed("EXPLAIN ");
+                let rows: Vec<mysql::Row> = conn.exec(explained.sql(), mysql_params(&explained))?;
+                for row in rows {
+                    let text = |name: &str| {
+                        row.get_opt::<Option<String>, _>(name)
+                            .and_then(Result::ok)
+                            .flatten()
+                    };
+                    if text("type").as_deref() == Some("ALL") && text("possible_keys").is_none() {
+                        tables.extend(text("table"));
+                    }
+                }
+            }
+        }
+        tables.sort();
+        tables.dedup();
+        Ok(tables)
     }
 
     /// Runs `work` in one transaction: all of it commits, or none. SQLite takes the write lock
@@ -210,6 +267,14 @@ fn mysql_connect(address: &str) -> Result<mysql::Conn, String> {
     .map(|ssl| ssl.with_root_cert_path(ssl_ca.map(std::path::PathBuf::from)));
     let builder = mysql::OptsBuilder::from_opts(opts).ssl_opts(ssl);
     mysql::Conn::new(builder).map_err(|e| e.to_string())
+}
+
+/// `customers` of `customers AS t0 USING …`.
+fn first_word(text: &str) -> String {
+    text.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The statement's values as the MySQL driver's positional parameters.

@@ -15,6 +15,9 @@ pub struct SystemCheck {
     pub system: String,
     /// Each line names the system (and for a rule, its file, line and field).
     pub problems: Vec<String>,
+    /// Indexes that would spare a lookup of a person a read of a whole table: advice, since
+    /// the lookup works without them, only slowly at a million rows.
+    pub advice: Vec<String>,
 }
 
 impl SystemCheck {
@@ -36,6 +39,13 @@ pub fn check_systems(
         .check_all(systems)
         .into_iter()
         .map(|(system, checked)| {
+            let advice = match (&checked, systems.iter().find(|s| s.key == system)) {
+                (Ok(()), Some(found)) => connectors
+                    .open(found)
+                    .and_then(|mut connector| connector.index_advice())
+                    .unwrap_or_else(|error| vec![error.to_string()]),
+                _ => Vec::new(),
+            };
             let mut problems = match checked {
                 Ok(()) => Vec::new(),
                 Err(ConnectorError::Missing(missing)) => missing,
@@ -46,7 +56,11 @@ pub fn check_systems(
                 Some(Err(error)) if problems.is_empty() => problems.push(error.to_string()),
                 _ => {}
             }
-            SystemCheck { system, problems }
+            SystemCheck {
+                system,
+                problems,
+                advice,
+            }
         })
         .collect()
 }

@@ -271,11 +271,31 @@ backend_tests! {
 
         let register = expect_json(app.get("/api/v1/ropa", Some(&token)).await, 200).await;
         let codes: Vec<String> = register["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap().to_string()).collect();
-        for expected in ["no_legal_basis", "no_retention", "no_special_category_ground", "national_id_without_legal_obligation", "transfer_without_safeguard"] {
+        for expected in ["no_legal_basis", "no_retention", "no_special_category_ground", "national_id_without_named_law", "transfer_without_safeguard"] {
             assert!(codes.iter().any(|c| c == expected), "expected warning {expected}, got {codes:?}");
         }
         let recipient = &register["activities"][0]["recipients"][0];
         assert_eq!(recipient["outside_eea"], true);
+
+        // An empty record run by a processor: no data subjects, categories, recipients or
+        // security measures, each a warning of its own.
+        let mut hosted = system("hosted");
+        hosted["processor"] = json!("Hosting B.V.");
+        hosted["holdings"] = json!([]);
+        expect_json(app.post_json("/api/v1/catalog/systems", Some(&token), &hosted).await, 201).await;
+        let mut empty = activity("empty_record", &["hosted"]);
+        for list in ["data_subjects", "categories", "recipients", "security_measures"] {
+            empty[list] = json!([]);
+        }
+        expect_json(app.post_json("/api/v1/catalog/activities", Some(&token), &empty).await, 201).await;
+        let register = expect_json(app.get("/api/v1/ropa", Some(&token)).await, 200).await;
+        let of_empty: Vec<&Value> = register["warnings"].as_array().unwrap().iter().filter(|w| w["activity"] == "empty_record").collect();
+        let codes: Vec<&str> = of_empty.iter().map(|w| w["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["no_data_subjects", "no_categories", "no_recipients", "no_security_measures"]);
+        for warning in register["warnings"].as_array().unwrap() {
+            let message = warning["message"].as_str().unwrap();
+            assert!(message.contains("Art. ") || message.contains("art. ") || warning["code"] == "no_systems" || warning["code"] == "uncovered_holding" , "names its article: {message}");
+        }
     }
 }
 

@@ -256,6 +256,21 @@ backend_tests! {
         expect_json(app.get("/api/v1/ropa?format=pdf", Some(&token)).await, 422).await;
     }
 
+    async fn the_municipal_example_imports_cleanly(app: TestApp) {
+        let document = loket::catalog::parse_yaml(include_str!("../examples/gemeente.yaml")).expect("municipal catalog is valid");
+        loket::catalog::import(&app.store, Actor::Cli, document.clone()).await.expect("imported");
+        let token = officer(&app).await;
+        let register = expect_json(app.get("/api/v1/ropa", Some(&token)).await, 200).await;
+        assert_eq!(register["warnings"], json!([]));
+        assert_eq!(register["organisation"]["kind"], "public_body");
+        assert_eq!(register["organisation"]["decision_body"], "het college van burgemeester en wethouders van Voorbeeldstad");
+        let brp = register["activities"].as_array().unwrap().iter().find(|a| a["key"] == "brp").expect("brp");
+        assert!(brp["bsn_law"].as_str().unwrap().contains("Wabb art. 10"));
+        // Importing it again changes nothing.
+        let again = loket::catalog::import(&app.store, Actor::Cli, document).await.expect("imported again");
+        assert_eq!(again.organisation.as_deref(), Some("unchanged"), "{again}");
+    }
+
     async fn register_warns_about_gaps(app: TestApp) {
         let token = officer(&app).await;
         expect_json(app.post_json("/api/v1/catalog/systems", Some(&token), &system("crm")).await, 201).await;

@@ -619,6 +619,10 @@ mod tests {
         env!("CARGO_MANIFEST_DIR"),
         "/examples/catalog.yaml"
     ));
+    const MUNICIPAL: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/gemeente.yaml"
+    ));
     const NOW: &str = "2026-11-23T10:00:00Z";
 
     fn lookup(document: &CatalogDocument) -> BTreeMap<String, Category> {
@@ -717,6 +721,22 @@ mod tests {
         let register = register_of(&document);
         assert_eq!(register.warnings, [], "{:#?}", register.warnings);
         assert_eq!(register.activities.len(), document.activities.len());
+    }
+
+    #[test]
+    fn the_municipal_example_is_valid_and_has_no_warnings() {
+        let document: CatalogDocument = serde_yaml::from_str(MUNICIPAL).expect("parses");
+        assert_eq!(document.validate(), Ok(()));
+        let register = register_of(&document);
+        assert_eq!(register.warnings, [], "{:#?}", register.warnings);
+        // Every activity that uses the BSN names the law that prescribes it.
+        let with_bsn: Vec<&RegisterEntry> = register
+            .activities
+            .iter()
+            .filter(|a| a.categories.iter().any(|c| c.code == "bsn"))
+            .collect();
+        assert_eq!(with_bsn.len(), 4);
+        assert!(with_bsn.iter().all(|a| a.bsn_law.is_some()));
     }
 
     #[test]

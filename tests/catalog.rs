@@ -271,6 +271,21 @@ backend_tests! {
         assert_eq!(again.organisation.as_deref(), Some("unchanged"), "{again}");
     }
 
+    async fn the_privacy_statement_is_public_in_both_languages(app: TestApp) {
+        let document = loket::catalog::parse_yaml(EXAMPLE).unwrap();
+        loket::catalog::import(&app.store, Actor::Cli, document).await.unwrap();
+        let nl = app.get("/privacy", None).await;
+        assert_eq!(nl.status(), 200);
+        assert!(nl.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let nl = nl.text().await.unwrap();
+        assert!(nl.contains("<h1>Privacyverklaring Telco Noord B.V.</h1>"), "{nl}");
+        assert!(nl.contains("/verzoek") && nl.contains("Autoriteit Persoonsgegevens"));
+        let en = app.get("/privacy?lang=en", None).await.text().await.unwrap();
+        assert!(en.contains("<h2>Your rights</h2>") && en.contains("Article 15 GDPR"), "{en}");
+        let bad = app.get("/privacy?lang=fr", None).await;
+        assert_eq!(bad.status(), 400);
+    }
+
     async fn register_warns_about_gaps(app: TestApp) {
         let token = officer(&app).await;
         expect_json(app.post_json("/api/v1/catalog/systems", Some(&token), &system("crm")).await, 201).await;

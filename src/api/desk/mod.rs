@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/desk/catalog", web::get().to(officer::catalog))
         .route("/desk/retention", web::get().to(officer::retention))
         .route("/verzoek", web::get().to(public::request_form))
+        .route("/privacy", web::get().to(public::privacy_statement))
         .route("/verzoek/{reference}", web::get().to(public::confirm_form));
 }
 

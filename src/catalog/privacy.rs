@@ -461,14 +461,15 @@ mod tests {
                 for recipient in &entry.recipients {
                     assert!(text.contains(&recipient.name), "{}", recipient.name);
                 }
-                for optional in [
+                for value in [
                     &entry.source,
                     &entry.automated_decision_logic,
                     &entry.legal_basis_detail,
-                ] {
-                    if let Some(value) = optional {
-                        assert!(text.contains(value.as_str()), "{value}");
-                    }
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    assert!(text.contains(value.as_str()), "{value}");
                 }
             }
         }

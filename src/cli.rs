@@ -54,6 +54,16 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Print the privacy statement (Art. 13/14) written from the catalog
+    PrivacyStatement {
+        #[arg(long, value_enum, default_value_t = StatementLanguage::Nl)]
+        lang: StatementLanguage,
+        #[arg(long, value_enum, default_value_t = StatementFormat::Md)]
+        format: StatementFormat,
+        /// Write to this file instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Check the audit trail
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -198,6 +208,18 @@ enum RopaFormat {
     Csv,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatementLanguage {
+    Nl,
+    En,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatementFormat {
+    Md,
+    Html,
+}
+
 fn parse_role(value: &str) -> Result<Role, String> {
     value.parse()
 }
@@ -238,6 +260,29 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 RopaFormat::Csv => crate::catalog::ropa::register_to_csv(&register)?,
             };
             write_output(output, &text)?;
+            for warning in &register.warnings {
+                eprintln!("warning: {}", warning.message);
+            }
+        }
+        Command::PrivacyStatement {
+            lang,
+            format,
+            output,
+        } => {
+            use crate::catalog::privacy::{statement, Format};
+            use crate::requests::model::Language;
+            let store = open_store(&settings).await?;
+            let register = crate::catalog::register(&store).await?;
+            let language = match lang {
+                StatementLanguage::Nl => Language::Nl,
+                StatementLanguage::En => Language::En,
+            };
+            let format = match format {
+                StatementFormat::Md => Format::Markdown,
+                StatementFormat::Html => Format::Html,
+            };
+            write_output(output, &statement(&register, language, format))?;
+            // The register's gaps are where the statement is incomplete.
             for warning in &register.warnings {
                 eprintln!("warning: {}", warning.message);
             }

@@ -256,6 +256,36 @@ backend_tests! {
         expect_json(app.get("/api/v1/ropa?format=pdf", Some(&token)).await, 422).await;
     }
 
+    async fn the_municipal_example_imports_cleanly(app: TestApp) {
+        let document = loket::catalog::parse_yaml(include_str!("../examples/gemeente.yaml")).expect("municipal catalog is valid");
+        loket::catalog::import(&app.store, Actor::Cli, document.clone()).await.expect("imported");
+        let token = officer(&app).await;
+        let register = expect_json(app.get("/api/v1/ropa", Some(&token)).await, 200).await;
+        assert_eq!(register["warnings"], json!([]));
+        assert_eq!(register["organisation"]["kind"], "public_body");
+        assert_eq!(register["organisation"]["decision_body"], "het college van burgemeester en wethouders van Voorbeeldstad");
+        let brp = register["activities"].as_array().unwrap().iter().find(|a| a["key"] == "brp").expect("brp");
+        assert!(brp["bsn_law"].as_str().unwrap().contains("Wabb art. 10"));
+        // Importing it again changes nothing.
+        let again = loket::catalog::import(&app.store, Actor::Cli, document).await.expect("imported again");
+        assert_eq!(again.organisation.as_deref(), Some("unchanged"), "{again}");
+    }
+
+    async fn the_privacy_statement_is_public_in_both_languages(app: TestApp) {
+        let document = loket::catalog::parse_yaml(EXAMPLE).unwrap();
+        loket::catalog::import(&app.store, Actor::Cli, document).await.unwrap();
+        let nl = app.get("/privacy", None).await;
+        assert_eq!(nl.status(), 200);
+        assert!(nl.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let nl = nl.text().await.unwrap();
+        assert!(nl.contains("<h1>Privacyverklaring Telco Noord B.V.</h1>"), "{nl}");
+        assert!(nl.contains("/verzoek") && nl.contains("Autoriteit Persoonsgegevens"));
+        let en = app.get("/privacy?lang=en", None).await.text().await.unwrap();
+        assert!(en.contains("<h2>Your rights</h2>") && en.contains("Article 15 GDPR"), "{en}");
+        let bad = app.get("/privacy?lang=fr", None).await;
+        assert_eq!(bad.status(), 400);
+    }
+
     async fn register_warns_about_gaps(app: TestApp) {
         let token = officer(&app).await;
         expect_json(app.post_json("/api/v1/catalog/systems", Some(&token), &system("crm")).await, 201).await;
@@ -271,11 +301,31 @@ backend_tests! {
 
         let register = expect_json(app.get("/api/v1/ropa", Some(&token)).await, 200).await;
         let codes: Vec<String> = register["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap().to_string()).collect();
-        for expected in ["no_legal_basis", "no_retention", "no_special_category_ground", "national_id_without_legal_obligation", "transfer_without_safeguard"] {
+        for expected in ["no_legal_basis", "no_retention", "no_special_category_ground", "national_id_without_named_law", "transfer_without_safeguard"] {
             assert!(codes.iter().any(|c| c == expected), "expected warning {expected}, got {codes:?}");
         }
         let recipient = &register["activities"][0]["recipients"][0];
         assert_eq!(recipient["outside_eea"], true);
+
+        // An empty record run by a processor: no data subjects, categories, recipients or
+        // security measures, each a warning of its own.
+        let mut hosted = system("hosted");
+        hosted["processor"] = json!("Hosting B.V.");
+        hosted["holdings"] = json!([]);
+        expect_json(app.post_json("/api/v1/catalog/systems", Some(&token), &hosted).await, 201).await;
+        let mut empty = activity("empty_record", &["hosted"]);
+        for list in ["data_subjects", "categories", "recipients", "security_measures"] {
+            empty[list] = json!([]);
+        }
+        expect_json(app.post_json("/api/v1/catalog/activities", Some(&token), &empty).await, 201).await;
+        let register = expect_json(app.get("/api/v1/ropa", Some(&token)).await, 200).await;
+        let of_empty: Vec<&Value> = register["warnings"].as_array().unwrap().iter().filter(|w| w["activity"] == "empty_record").collect();
+        let codes: Vec<&str> = of_empty.iter().map(|w| w["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["no_data_subjects", "no_categories", "no_recipients", "no_security_measures"]);
+        for warning in register["warnings"].as_array().unwrap() {
+            let message = warning["message"].as_str().unwrap();
+            assert!(message.contains("Art. ") || message.contains("art. ") || warning["code"] == "no_systems" || warning["code"] == "uncovered_holding" , "names its article: {message}");
+        }
     }
 }
 

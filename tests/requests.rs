@@ -441,6 +441,23 @@ backend_tests! {
         assert_eq!(listed["total"], 0, "nothing half-stored");
     }
 
+    async fn numbers_that_pass_the_eleven_test_are_not_refused_as_a_bsn(app: TestApp) {
+        let desk = desk(&app).await;
+        // 612345609 and 111222333 pass the eleven-test; as a phone and a customer number they are
+        // just that, and the person must be able to file a request.
+        let mut call = phone_call("access");
+        call["requester"]["phone"] = json!("+31 612345609");
+        call["requester"]["customer_number"] = json!("111222333");
+        call["details"] = json!("Terugbellen op +31 612345609 graag, factuur 2026.00.123.");
+        let created = register(&app, &desk.agent, &call).await;
+        assert_eq!(created["state"], "in_progress", "{created}");
+        // At a telecom a BSN in free text is still refused.
+        call["details"] = json!("Mijn BSN is 1112.22.333.");
+        let error = expect_json(app.post_json("/api/v1/requests", Some(&desk.agent), &call).await, 422).await;
+        assert_eq!(error["field"], "details");
+        assert!(error["message"].as_str().unwrap().contains("UAVG art. 46"));
+    }
+
     async fn roles_guard_every_request_route(app: TestApp) {
         let desk = desk(&app).await;
         let service = app.token_for(Role::Service).await;

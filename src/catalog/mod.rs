@@ -6,6 +6,7 @@
 //! Every change is written with its audit event in one transaction.
 
 pub mod model;
+pub mod privacy;
 pub mod ropa;
 mod rows;
 pub mod yaml;

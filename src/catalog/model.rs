@@ -654,6 +654,10 @@ pub struct Activity {
     /// What allows processing criminal data here (Art. 10; UAVG art. 31-33).
     #[serde(default)]
     pub criminal_data_basis: Option<String>,
+    /// The law that prescribes the BSN for this activity (UAVG art. 46), e.g. "Wabb art. 10".
+    /// Without it the activity may not use the BSN, whatever its legal basis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bsn_law: Option<String>,
     #[serde(default)]
     pub data_subjects: Vec<String>,
     #[serde(default)]
@@ -1097,6 +1101,7 @@ impl Validate for Activity {
             self.criminal_data_basis.as_deref(),
             MAX_TEXT_LEN,
         );
+        errors.optional("bsn_law", self.bsn_law.as_deref(), MAX_TEXT_LEN);
         errors.texts("data_subjects", &self.data_subjects);
 
         errors.list_len("categories", self.categories.len());
@@ -1381,6 +1386,7 @@ mod tests {
             legal_basis_detail: None,
             special_category_ground: None,
             criminal_data_basis: None,
+            bsn_law: None,
             data_subjects: vec!["Customers".into()],
             categories: vec![ActivityCategory {
                 category: "contact".into(),

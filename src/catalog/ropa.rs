@@ -40,6 +40,8 @@ pub struct RegisterEntry {
     /// "Art. 9(2)(a)" and so on.
     pub special_category_ground_article: Option<String>,
     pub criminal_data_basis: Option<String>,
+    /// The law that prescribes the BSN here (UAVG art. 46).
+    pub bsn_law: Option<String>,
     pub data_subjects: Vec<String>,
     pub categories: Vec<RegisterCategory>,
     pub recipients: Vec<RegisterRecipient>,
@@ -101,8 +103,18 @@ pub enum WarningCode {
     NoSpecialCategoryGround,
     /// Art. 10 data without a stated basis.
     NoCriminalDataBasis,
-    /// A national identification number (BSN) used without a legal obligation (UAVG art. 46).
-    NationalIdWithoutLegalObligation,
+    /// A national identification number (BSN) used without naming the law that prescribes it
+    /// (UAVG art. 46), whatever the legal basis.
+    NationalIdWithoutNamedLaw,
+    /// No categories of data subjects (Art. 30(1)(c)).
+    NoDataSubjects,
+    /// No categories of personal data (Art. 30(1)(c)).
+    NoCategories,
+    /// No recipients although a linked system is run by a processor, itself a recipient
+    /// (Art. 4(9), 30(1)(d)).
+    NoRecipients,
+    /// No general description of the security measures (Art. 30(1)(g), 32(1)).
+    NoSecurityMeasures,
     /// A recipient outside the EEA without a transfer safeguard (Art. 44-49).
     TransferWithoutSafeguard,
     /// An activity not linked to any system, so a request would find none of its data.
@@ -175,6 +187,7 @@ fn entry(
             .special_category_ground
             .map(|g| g.article().to_string()),
         criminal_data_basis: activity.criminal_data_basis.clone(),
+        bsn_law: activity.bsn_law.clone(),
         data_subjects: activity.data_subjects.clone(),
         categories: activity
             .categories
@@ -249,6 +262,42 @@ fn activity_warnings(
             format!("processing '{key}' has no legal basis (Art. 6(1))"),
         );
     }
+    let gaps = [
+        (
+            "data_subjects",
+            WarningCode::NoDataSubjects,
+            activity.data_subjects.is_empty(),
+            "categories of data subjects (Art. 30(1)(c))",
+        ),
+        (
+            "categories",
+            WarningCode::NoCategories,
+            activity.categories.is_empty(),
+            "categories of personal data (Art. 30(1)(c))",
+        ),
+        (
+            "security_measures",
+            WarningCode::NoSecurityMeasures,
+            activity.security_measures.is_empty(),
+            "description of the security measures (Art. 30(1)(g))",
+        ),
+    ];
+    for (field, code, _, missing) in gaps.into_iter().filter(|gap| gap.2) {
+        warn(
+            field.into(),
+            code,
+            format!("processing '{key}' records no {missing}"),
+        );
+    }
+    if let Some(processor) = unlisted_processor(activity, systems) {
+        warn(
+            "recipients".into(),
+            WarningCode::NoRecipients,
+            format!(
+                "processing '{key}' records no recipients (Art. 30(1)(d)), yet its data is processed by '{processor}', a recipient (Art. 4(9))"
+            ),
+        );
+    }
 
     let mut special = Vec::new();
     let mut criminal = Vec::new();
@@ -272,12 +321,12 @@ fn activity_warnings(
             Some(Sensitivity::Special) => special.push(code),
             Some(Sensitivity::Criminal) => criminal.push(code),
             Some(Sensitivity::NationalId) => {
-                if activity.legal_basis != Some(LegalBasis::LegalObligation) {
+                if is_missing(&activity.bsn_law) {
                     warn(
-                        format!("categories[{index}]"),
-                        WarningCode::NationalIdWithoutLegalObligation,
+                        "bsn_law".into(),
+                        WarningCode::NationalIdWithoutNamedLaw,
                         format!(
-                            "processing '{key}' uses national identification number '{code}' without legal obligation as its basis; UAVG art. 46 allows it only where a law prescribes it"
+                            "processing '{key}' uses national identification number '{code}' without naming the law that prescribes it (bsn_law); UAVG art. 46 allows it only where a law prescribes it"
                         ),
                     );
                 }
@@ -340,6 +389,23 @@ fn activity_warnings(
     warnings
 }
 
+/// A processor of a linked system, when the activity lists no recipient at all. An activity
+/// without recipients is not a gap in itself (data kept in house has none), but a processor is a
+/// recipient, so its absence is.
+fn unlisted_processor<'a>(
+    activity: &Activity,
+    systems: &BTreeMap<&str, &'a System>,
+) -> Option<&'a str> {
+    if !activity.recipients.is_empty() {
+        return None;
+    }
+    activity
+        .systems
+        .iter()
+        .filter_map(|key| systems.get(key.as_str()))
+        .find_map(|system| system.processor.as_deref())
+}
+
 /// One warning per category a system holds that no activity linked to the system uses: data
 /// kept without a recorded purpose, basis or retention period.
 fn holding_warnings(system: &System, activities: &[Activity]) -> Vec<Warning> {
@@ -383,7 +449,7 @@ fn quoted_list(codes: &[&str]) -> String {
 
 // --- CSV ----------------------------------------------------------------------------------------
 
-const CSV_HEADER: [&str; 18] = [
+const CSV_HEADER: [&str; 20] = [
     "key",
     "name",
     "description",
@@ -402,6 +468,8 @@ const CSV_HEADER: [&str; 18] = [
     "automated_decision_logic",
     "systems",
     "warnings",
+    "controller",
+    "dpo",
 ];
 
 const LIST_SEPARATOR: &str = "; ";
@@ -413,6 +481,17 @@ const LIST_SEPARATOR: &str = "; ";
 pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(CSV_HEADER)?;
+    // Art. 30(1)(a) belongs to every activity: a spreadsheet row must stand on its own.
+    let controller = register
+        .organisation
+        .as_ref()
+        .map(controller_cell)
+        .unwrap_or_default();
+    let dpo = register
+        .organisation
+        .as_ref()
+        .map(dpo_cell)
+        .unwrap_or_default();
     for entry in &register.activities {
         let warnings: Vec<&str> = register
             .warnings
@@ -421,7 +500,7 @@ pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
             .map(|w| w.message.as_str())
             .collect();
         let opt = |value: &Option<String>| value.clone().unwrap_or_default();
-        let record: [String; 18] = [
+        let record: [String; 20] = [
             entry.key.clone(),
             entry.name.clone(),
             opt(&entry.description),
@@ -461,6 +540,8 @@ pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
                 .collect::<Vec<_>>()
                 .join(LIST_SEPARATOR),
             warnings.join(LIST_SEPARATOR),
+            controller.clone(),
+            dpo.clone(),
         ];
         writer.write_record(&record)?;
     }
@@ -471,6 +552,38 @@ pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
     // practice but costs nothing to keep honest.
     String::from_utf8(bytes)
         .map_err(|e| csv::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+}
+
+/// The controller with its address and contact, its joint controllers (Art. 26) and its EU
+/// representative (Art. 27).
+fn controller_cell(organisation: &Organisation) -> String {
+    let mut parts = vec![organisation.name.clone()];
+    parts.extend(organisation.address.clone());
+    parts.push(organisation.contact_email.clone());
+    let mut cell = parts.join(", ");
+    if !organisation.joint_controllers.is_empty() {
+        cell.push_str(&format!(
+            "{LIST_SEPARATOR}joint controllers: {}",
+            organisation.joint_controllers.join(", ")
+        ));
+    }
+    if let Some(representative) = &organisation.eu_representative {
+        cell.push_str(&format!(
+            "{LIST_SEPARATOR}EU representative: {representative}"
+        ));
+    }
+    cell
+}
+
+fn dpo_cell(organisation: &Organisation) -> String {
+    [
+        organisation.dpo_name.as_deref(),
+        organisation.dpo_email.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 fn category_cell(category: &RegisterCategory) -> String {
@@ -505,6 +618,10 @@ mod tests {
     const EXAMPLE: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/catalog.yaml"
+    ));
+    const MUNICIPAL: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/gemeente.yaml"
     ));
     const NOW: &str = "2026-11-23T10:00:00Z";
 
@@ -556,6 +673,7 @@ mod tests {
                 legal_basis_detail: None,
                 special_category_ground: None,
                 criminal_data_basis: None,
+                bsn_law: None,
                 data_subjects: vec!["Customers".into()],
                 categories: vec![ActivityCategory {
                     category: "contact".into(),
@@ -603,6 +721,22 @@ mod tests {
         let register = register_of(&document);
         assert_eq!(register.warnings, [], "{:#?}", register.warnings);
         assert_eq!(register.activities.len(), document.activities.len());
+    }
+
+    #[test]
+    fn the_municipal_example_is_valid_and_has_no_warnings() {
+        let document: CatalogDocument = serde_yaml::from_str(MUNICIPAL).expect("parses");
+        assert_eq!(document.validate(), Ok(()));
+        let register = register_of(&document);
+        assert_eq!(register.warnings, [], "{:#?}", register.warnings);
+        // Every activity that uses the BSN names the law that prescribes it.
+        let with_bsn: Vec<&RegisterEntry> = register
+            .activities
+            .iter()
+            .filter(|a| a.categories.iter().any(|c| c.code == "bsn"))
+            .collect();
+        assert_eq!(with_bsn.len(), 4);
+        assert!(with_bsn.iter().all(|a| a.bsn_law.is_some()));
     }
 
     #[test]
@@ -661,18 +795,54 @@ mod tests {
     }
 
     #[test]
-    fn bsn_needs_a_legal_obligation() {
-        let register = register_of(&with_category("bsn"));
-        assert_eq!(
-            codes(&register),
-            [WarningCode::NationalIdWithoutLegalObligation]
-        );
-        assert_eq!(register.warnings[0].field, "categories[1]");
+    fn bsn_needs_a_named_law_whatever_the_basis() {
+        // A legal obligation that names no BSN law is still a gap.
+        let mut unnamed = with_category("bsn");
+        unnamed.activities[0].legal_basis = Some(LegalBasis::LegalObligation);
+        let register = register_of(&unnamed);
+        assert_eq!(codes(&register), [WarningCode::NationalIdWithoutNamedLaw]);
+        assert_eq!(register.warnings[0].field, "bsn_law");
         assert!(register.warnings[0].message.contains("UAVG art. 46"));
 
+        // A municipality's public task with the law named is not.
         let mut prescribed = with_category("bsn");
-        prescribed.activities[0].legal_basis = Some(LegalBasis::LegalObligation);
-        assert_eq!(register_of(&prescribed).warnings, []);
+        prescribed.activities[0].legal_basis = Some(LegalBasis::PublicTask);
+        prescribed.activities[0].bsn_law =
+            Some("Wet algemene bepalingen burgerservicenummer, art. 10".into());
+        let register = register_of(&prescribed);
+        assert_eq!(register.warnings, []);
+        assert!(register.activities[0].bsn_law.is_some());
+    }
+
+    #[test]
+    fn an_empty_record_warns_per_missing_part_with_its_article() {
+        let mut document = clean();
+        let activity = &mut document.activities[0];
+        activity.data_subjects.clear();
+        activity.categories.clear();
+        activity.recipients.clear();
+        activity.security_measures.clear();
+        let register = register_of(&document);
+        assert_eq!(
+            codes(&register)[..4],
+            [
+                WarningCode::NoDataSubjects,
+                WarningCode::NoCategories,
+                WarningCode::NoRecipients,
+                WarningCode::NoSecurityMeasures
+            ]
+        );
+        for warning in &register.warnings[..4] {
+            assert!(
+                warning.message.contains("Art. 30(1)"),
+                "{}",
+                warning.message
+            );
+        }
+
+        // Data kept in house has no recipients, and that is no gap.
+        document.systems[0].processor = None;
+        assert!(!codes(&register_of(&document)).contains(&WarningCode::NoRecipients));
     }
 
     #[test]
@@ -861,6 +1031,30 @@ mod tests {
             "usage (14 months after the visit); location (14 months after the visit)"
         );
         assert_eq!(&analytics[17], "");
+        assert_eq!(
+            &analytics[18],
+            "Telco Noord B.V., Postbus 4120, 9701 EC Groningen, Nederland, privacy@telconoord.example"
+        );
+        assert!(
+            analytics[19].contains("Hoekstra") && analytics[19].contains("fg@telconoord.example")
+        );
+    }
+
+    #[test]
+    fn csv_names_joint_controllers_and_the_eu_representative() {
+        let mut document: CatalogDocument = serde_yaml::from_str(EXAMPLE).expect("parses");
+        let organisation = document.organisation.as_mut().expect("set");
+        organisation.joint_controllers = vec!["Telco Zuid B.V.".into()];
+        organisation.eu_representative = Some("EU Rep B.V., Utrecht".into());
+        let text = register_to_csv(&register_of(&document)).expect("csv");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let row = reader.records().next().expect("a row").expect("parses");
+        assert!(
+            row[18].contains("joint controllers: Telco Zuid B.V."),
+            "{}",
+            &row[18]
+        );
+        assert!(row[18].contains("EU representative: EU Rep B.V., Utrecht"));
     }
 
     #[test]
@@ -909,6 +1103,8 @@ mod tests {
         let text = register_to_csv(&register).expect("csv");
         assert_eq!(text.lines().count(), 1);
         assert!(text.starts_with("key,name,description,purposes,"));
-        assert!(text.trim_end().ends_with(",systems,warnings"));
+        assert!(text
+            .trim_end()
+            .ends_with(",systems,warnings,controller,dpo"));
     }
 }

@@ -142,6 +142,7 @@ pub fn activity_from_rows((row, categories, systems): ActivityRows) -> Result<Ac
         criminal_data_basis: row.criminal_data_basis,
         source: row.source,
         automated_decision_logic: row.automated_decision_logic,
+        bsn_law: row.bsn_law,
     })
 }
 
@@ -163,6 +164,7 @@ pub fn activity_rows(activity: &Activity) -> ActivityRows {
         automated_decision_logic: activity.automated_decision_logic.clone(),
         created_at: now,
         updated_at: now,
+        bsn_law: activity.bsn_law.clone(),
     };
     let categories = activity
         .categories

@@ -87,6 +87,7 @@ diesel::table! {
         automated_decision_logic -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        bsn_law -> Nullable<Text>,
     }
 }
 

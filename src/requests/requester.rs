@@ -1,5 +1,6 @@
 //! Who is asking: the requester's identifiers as given, checked, normalised for lookup, and
-//! sealed for storage. A BSN is never accepted (UAVG art. 46): loket has no law that prescribes it.
+//! sealed for storage. A BSN is never accepted as one of them (UAVG art. 46), and refused where it
+//! is slipped into free text; other numbers are never refused for passing the eleven-test.
 
 use crate::catalog::model::IdentifierKind;
 use crate::crypto::Cipher;
@@ -129,14 +130,10 @@ impl Requester {
                 ));
             }
         }
-        for (name, value) in [
-            ("name", &self.name),
-            ("customer_number", &self.customer_number),
-            ("phone", &self.phone),
-        ] {
-            if value.as_deref().is_some_and(contains_bsn) {
-                errors.push(bsn_error(&field(name)));
-            }
+        // Only the free-text name can smuggle in a BSN: a phone or customer number is what it
+        // says it is, even when its digits happen to pass the eleven-test (1 in 11 do).
+        if self.name.as_deref().is_some_and(contains_bsn) {
+            errors.push(bsn_error(&field("name")));
         }
         errors
     }
@@ -351,12 +348,36 @@ pub fn normalise_phone(value: &str) -> String {
     IdentifierKind::Phone.normalise(value)
 }
 
-/// Whether `text` holds a run of exactly nine digits that passes the BSN eleven-test.
+/// Whether free `text` holds a BSN: a number of exactly nine digits (dots allowed, "1112.22.333")
+/// that passes the eleven-test and is not part of something else — a phone number after its
+/// country code ("+31 612345609", "0031 612345609") or a code with letters ("TN-612345609").
 pub fn contains_bsn(text: &str) -> bool {
-    text.split(|c: char| !c.is_ascii_digit() && c != '.' && c != ' ')
-        .flat_map(|chunk| chunk.split(' '))
-        .map(|chunk| chunk.replace('.', ""))
-        .any(|digits| digits.len() == 9 && passes_eleven_test(&digits))
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')' | '/'))
+        .map(|word| word.trim_end_matches('.'))
+        .filter(|word| !word.is_empty())
+        .collect();
+    words.iter().enumerate().any(|(index, word)| {
+        let after_country_code = index > 0 && is_country_code(words[index - 1]);
+        !after_country_code && is_bsn(word)
+    })
+}
+
+/// Whether `word` is written as a BSN: nine digits, optionally grouped with dots, eleven-proof.
+fn is_bsn(word: &str) -> bool {
+    let digits = word.replace('.', "");
+    word.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.len() == 9
+        && passes_eleven_test(&digits)
+}
+
+/// "+31" or "0031": what starts an international phone number.
+fn is_country_code(word: &str) -> bool {
+    let code = word
+        .strip_prefix('+')
+        .or_else(|| word.strip_prefix("00"))
+        .unwrap_or_default();
+    (1..=3).contains(&code.len()) && code.chars().all(|c| c.is_ascii_digit())
 }
 
 fn passes_eleven_test(digits: &str) -> bool {
@@ -393,6 +414,26 @@ mod tests {
         assert!(!contains_bsn("111222334"));
         assert!(!contains_bsn("0612345678"));
         assert!(!contains_bsn("customer 12345"));
+        assert!(contains_bsn("BSN: 111222333."));
+    }
+
+    #[test]
+    fn numbers_that_merely_pass_the_eleven_test_are_not_a_bsn() {
+        // 612345609 passes the eleven-test; as a mobile number it is nobody's BSN.
+        assert!(!contains_bsn("bel mij op +31 612345609 of 0031 612345609"));
+        assert!(!contains_bsn("klantnummer TN-612345609"));
+        let requester = Requester {
+            name: Some("Jan de Vries".into()),
+            customer_number: Some("111222333".into()),
+            phone: Some("+31 612345609".into()),
+            ..Default::default()
+        };
+        assert_eq!(requester.check("requester"), []);
+        let smuggled = Requester {
+            name: Some("Jan 111222333".into()),
+            ..requester
+        };
+        assert_eq!(smuggled.check("requester")[0].field, "requester.name");
     }
 
     #[test]

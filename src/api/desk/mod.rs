@@ -43,6 +43,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, public_rate_limit: &super::public
                 .route(web::get().to(public::request_form)),
         )
         .service(
+            web::resource("/privacy")
+                .wrap(actix_governor::Governor::new(public_rate_limit))
+                .route(web::get().to(public::privacy_statement)),
+        )
+        .service(
             web::resource("/verzoek/{reference}")
                 .wrap(actix_governor::Governor::new(public_rate_limit))
                 .route(web::get().to(public::confirm_form)),

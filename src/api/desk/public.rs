@@ -30,6 +30,31 @@ pub async fn request_form(request: HttpRequest) -> PageResult {
     )
 }
 
+/// Which language the privacy statement is asked in: `?lang=en`, else as the person's pages.
+#[derive(Debug, serde::Deserialize)]
+pub struct StatementQuery {
+    #[serde(default)]
+    lang: Option<crate::requests::model::Language>,
+}
+
+/// `GET /privacy`: the privacy statement (Art. 13/14) written from the catalog, for anyone.
+pub async fn privacy_statement(
+    state: web::Data<crate::api::AppState>,
+    request: HttpRequest,
+    query: web::Query<StatementQuery>,
+) -> PageResult {
+    use crate::catalog::privacy::{statement, Format};
+    use crate::requests::model::Language;
+    let language = query.lang.unwrap_or(match person_lang(&request) {
+        Lang::En => Language::En,
+        Lang::Nl => Language::Nl,
+    });
+    let register = crate::catalog::register(&state.store).await?;
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(statement(&register, language, Format::Html)))
+}
+
 /// `GET /verzoek/{reference}`: where the form sends the person once it is in. The reference
 /// goes into the form's API path, so only the shape loket gives references is accepted.
 pub async fn confirm_form(request: HttpRequest, reference: web::Path<String>) -> PageResult {

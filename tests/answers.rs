@@ -107,23 +107,11 @@ fn export_tasks(request: &Value) -> Vec<Value> {
 }
 
 fn task_on(request: &Value, kind: &str, system: &str) -> Value {
-    request["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .find(|t| t["kind"] == kind && t["system_key"] == system)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {kind} task on {system}"))
+    common::task_of(request, kind, Some(system)).clone()
 }
 
 fn task_of_kind(request: &Value, kind: &str) -> Value {
-    request["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .find(|t| t["kind"] == kind)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {kind} task"))
+    common::task_of(request, kind, None).clone()
 }
 
 async fn patch_task(
@@ -195,52 +183,7 @@ async fn get(app: &TestApp, token: &str, request: &Value) -> Value {
 
 /// The newest letter of `kind` to a request, decrypted from the outbox.
 async fn outbox_body(app: &TestApp, request: &Value, kind: &str) -> String {
-    use diesel::prelude::*;
-    use loket::db::schema::outbox;
-    let (request_id, kind) = (id(request).to_string(), kind.to_string());
-    let sealed: String = app
-        .store
-        .read(move |conn| {
-            outbox::table
-                .filter(outbox::request_id.eq(request_id))
-                .filter(outbox::template.eq(kind))
-                .order(outbox::created_at.desc())
-                .select(outbox::body_enc)
-                .first(conn)
-                .map_err(loket::db::StoreError::from)
-        })
-        .await
-        .expect("letter in the outbox");
-    common::cipher_of(&app.settings)
-        .decrypt("outbox.body", &sealed)
-        .expect("outbox body decrypts")
-}
-
-/// The newest letter of `kind` to a request: (recipient, body), decrypted from the outbox.
-async fn outbox_letter(app: &TestApp, request_id: &str, kind: &str) -> (String, String) {
-    use diesel::prelude::*;
-    use loket::db::schema::outbox;
-    let (request_id, kind) = (request_id.to_string(), kind.to_string());
-    let (recipient, body): (String, String) = app
-        .store
-        .read(move |conn| {
-            outbox::table
-                .filter(outbox::request_id.eq(request_id))
-                .filter(outbox::template.eq(kind))
-                .order(outbox::created_at.desc())
-                .select((outbox::recipient_enc, outbox::body_enc))
-                .first(conn)
-                .map_err(loket::db::StoreError::from)
-        })
-        .await
-        .expect("letter in the outbox");
-    let cipher = common::cipher_of(&app.settings);
-    (
-        cipher
-            .decrypt("outbox.recipient", &recipient)
-            .expect("recipient decrypts"),
-        cipher.decrypt("outbox.body", &body).expect("body decrypts"),
-    )
+    common::outbox_letter(app, id(request), kind).await.1
 }
 
 /// The numbered activities of an access answer ("1. Klantenservice").
@@ -600,7 +543,7 @@ backend_tests_with! {
         let request = register(&app, &desk.agent, &body).await;
         assert_eq!(request["representative"]["kind"], "legal_representative");
         assert_eq!(request["identity_verified"], true);
-        let (recipient, letter) = outbox_letter(&app, id(&request), "receipt_confirmation").await;
+        let (recipient, letter) = common::outbox_letter(&app, id(&request), "receipt_confirmation").await;
         assert_eq!(recipient, "els@example.nl", "letters for a child under 16 go to the legal representative");
         assert!(letter.starts_with("Beste Els de Vries,"), "{letter}");
         assert!(letter.contains("wettelijk vertegenwoordiger van uw kind Sanne de Vries"), "{letter}");
@@ -623,7 +566,7 @@ backend_tests_with! {
             .await
             .unwrap()
             .expect("the web request");
-        let (recipient, letter) = outbox_letter(&app, &web.id, "verification_code").await;
+        let (recipient, letter) = common::outbox_letter(&app, &web.id, "verification_code").await;
         assert_eq!(recipient, "els@example.nl");
         assert!(letter.contains("uw kind Sanne de Vries"), "{letter}");
     }

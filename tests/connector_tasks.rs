@@ -165,12 +165,7 @@ async fn register(app: &TestApp, token: &str, body: &Value) -> Value {
 
 /// The first task of `kind` on `system` (or on any system when `None`).
 fn task<'a>(request: &'a Value, kind: &str, system: Option<&str>) -> &'a Value {
-    request["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .find(|t| t["kind"] == kind && system.is_none_or(|s| t["system_key"] == s))
-        .unwrap_or_else(|| panic!("no {kind} task on {system:?} in {request:#}"))
+    common::task_of(request, kind, system)
 }
 
 async fn run(

@@ -67,13 +67,7 @@ backend_tests_with! {
         let crm = crm(&app);
         let of_customer = format!("SELECT COUNT(*) AS n FROM customers WHERE customer_number = '{customer_number}'");
         assert_eq!(count_in(&crm, &of_customer), 1, "the customer is in the demo CRM");
-        let task = request["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["kind"] == "erase_data" && t["system_key"] == "crm")
-            .expect("an erase task on the CRM")
-            .clone();
+        let task = common::task_of(&request, "erase_data", Some("crm")).clone();
         let path = format!(
             "/api/v1/requests/{}/tasks/{}/run",
             request["id"].as_str().unwrap(),
@@ -195,13 +189,7 @@ async fn in_the_desk_the_demo_agent_erases_the_callers_crm_rows() {
         .as_str()
         .unwrap()
         .to_string();
-    let task = request["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["kind"] == "erase_data" && t["system_key"] == "crm")
-        .expect("an erase task on the CRM")
-        .clone();
+    let task = common::task_of(&request, "erase_data", Some("crm")).clone();
     let of_customer =
         format!("SELECT COUNT(*) AS n FROM customers WHERE customer_number = '{customer_number}'");
     assert_eq!(count_in(&crm(&app), &of_customer), 1);

@@ -159,25 +159,7 @@ async fn refused_letter(app: &TestApp, desk: &Desk, language: &str) -> String {
 /// The body of the newest letter of `kind` to a request, read and decrypted from the outbox table
 /// as the delivery worker would.
 async fn outbox_body(app: &TestApp, request_id: &str, kind: &str) -> String {
-    use diesel::prelude::*;
-    use loket::db::schema::outbox;
-    let (request_id, kind) = (request_id.to_string(), kind.to_string());
-    let sealed: String = app
-        .store
-        .read(move |conn| {
-            outbox::table
-                .filter(outbox::request_id.eq(request_id))
-                .filter(outbox::template.eq(kind))
-                .order(outbox::created_at.desc())
-                .select(outbox::body_enc)
-                .first(conn)
-                .map_err(loket::db::StoreError::from)
-        })
-        .await
-        .expect("letter in the outbox");
-    common::cipher_of(&app.settings)
-        .decrypt("outbox.body", &sealed)
-        .expect("outbox body decrypts")
+    common::outbox_letter(app, request_id, kind).await.1
 }
 
 backend_tests! {

@@ -316,3 +316,41 @@ pub fn cipher_of(settings: &Settings) -> loket::crypto::Cipher {
     let (secrets, _) = settings.secrets().expect("test secrets");
     loket::crypto::Cipher::from_secrets(&secrets)
 }
+
+/// The newest letter of `kind` to a request, decrypted from the outbox: (recipient, body).
+pub async fn outbox_letter(app: &TestApp, request_id: &str, kind: &str) -> (String, String) {
+    use diesel::prelude::*;
+    use loket::db::schema::outbox;
+    let (request_id, kind) = (request_id.to_string(), kind.to_string());
+    let (recipient, body): (String, String) = app
+        .store
+        .read(move |conn| {
+            outbox::table
+                .filter(outbox::request_id.eq(request_id))
+                .filter(outbox::template.eq(kind))
+                .order(outbox::created_at.desc())
+                .select((outbox::recipient_enc, outbox::body_enc))
+                .first(conn)
+                .map_err(loket::db::StoreError::from)
+        })
+        .await
+        .expect("letter in the outbox");
+    let cipher = cipher_of(&app.settings);
+    (
+        cipher
+            .decrypt("outbox.recipient", &recipient)
+            .expect("recipient decrypts"),
+        cipher.decrypt("outbox.body", &body).expect("body decrypts"),
+    )
+}
+
+/// The first task of `kind` on `system` (or on any system when `None`) of a request as the API
+/// gives it.
+pub fn task_of<'a>(request: &'a Value, kind: &str, system: Option<&str>) -> &'a Value {
+    request["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["kind"] == kind && system.is_none_or(|s| t["system_key"] == s))
+        .unwrap_or_else(|| panic!("no {kind} task on {system:?} in {request:#}"))
+}

@@ -257,9 +257,32 @@ backend_tests! {
         let error = expect_json(transition(&app, &desk.agent, &verified, json!({"to": "completed"})).await, 409).await;
         assert!(error["message"].as_str().unwrap().contains("still open"));
 
-        let withdrawn = expect_json(transition(&app, &desk.agent, &verified, json!({"to": "withdrawn", "reason": "caller withdrew by phone"})).await, 200).await;
+        // Only the person withdraws: without their word, or with a word from before the
+        // request arrived or from the future, the request stays open.
+        let error = expect_json(transition(&app, &desk.agent, &verified, json!({"to": "withdrawn", "reason": "caller withdrew by phone"})).await, 422).await;
+        assert_eq!(error["field"], "withdrawal");
+        let today = loket::requests::today();
+        for (on, field) in [(today + chrono::Duration::days(2), "withdrawal.received_on"), (today - chrono::Duration::days(400), "withdrawal.received_on")] {
+            let word = json!({"to": "withdrawn", "withdrawal": {"channel": "phone", "received_on": on, "note": "Belde om het verzoek in te trekken."}});
+            let error = expect_json(transition(&app, &desk.agent, &verified, word).await, 422).await;
+            assert_eq!(error["field"], field);
+        }
+        let error = expect_json(transition(&app, &desk.agent, &verified, json!({"to": "withdrawn", "withdrawal": {"channel": "phone", "received_on": today, "note": " "}})).await, 422).await;
+        assert_eq!(error["field"], "withdrawal.note");
+        let still = expect_json(app.get(&format!("/api/v1/requests/{}", verified["id"].as_str().unwrap()), Some(&desk.agent)).await, 200).await;
+        assert_eq!(still["state"], "in_progress", "nothing stored was lost");
+
+        let word = json!({"to": "withdrawn", "withdrawal": {"channel": "phone", "received_on": today, "note": "Belde om het verzoek in te trekken; zijn vraag is al beantwoord."}});
+        let withdrawn = expect_json(transition(&app, &desk.agent, &verified, word).await, 200).await;
         assert_eq!(withdrawn["state"], "withdrawn");
         assert!(open_tasks(&withdrawn).is_empty());
+        let id = withdrawn["id"].as_str().unwrap();
+        let letter = outbox_body(&app, id, "withdrawal_confirmation").await;
+        assert!(letter.contains("intrekt"), "the person is told, so a withdrawal they did not make shows: {letter}");
+        assert!(!letter.contains("Belde om"), "the agent's note stays out of the letter: {letter}");
+        let stats = expect_json(app.get("/api/v1/stats", Some(&desk.agent)).await, 200).await;
+        assert_eq!(stats["withdrawn"], 1, "withdrawn requests are their own line: {stats}");
+        assert_eq!(stats["closed"], 0, "and not answered ones");
         let error = expect_json(transition(&app, &desk.agent, &withdrawn, json!({"to": "in_progress"})).await, 409).await;
         assert!(error["message"].as_str().unwrap().contains("closed"));
 

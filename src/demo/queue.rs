@@ -167,7 +167,11 @@ async fn follow_up(
         Then::Withdrawn => {
             let withdrawal = json!({
                 "to": "withdrawn", "version": version,
-                "reason": "De klant trok het bezwaar in tijdens hetzelfde telefoongesprek.",
+                "withdrawal": {
+                    "channel": "phone",
+                    "received_on": crate::requests::today(),
+                    "note": "De klant trok het bezwaar in tijdens hetzelfde telefoongesprek.",
+                },
             });
             service
                 .transition(agent.clone(), id, from_json(withdrawal)?)

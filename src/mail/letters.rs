@@ -44,6 +44,8 @@ pub enum LetterKind {
     Refusal,
     /// Art. 18(3): the person is told before a restriction is lifted.
     RestrictionLiftNotice,
+    /// The person withdrew their request: confirmed, so a withdrawal they did not make shows.
+    WithdrawalConfirmation,
 }
 
 impl LetterKind {
@@ -332,6 +334,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "nl/human_review_outcome.txt",
     "nl/refusal.txt",
     "nl/restriction_lift_notice.txt",
+    "nl/withdrawal_confirmation.txt",
     "en/_letter.txt",
     "en/_dpo.txt",
     "en/_right.txt",
@@ -357,6 +360,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "en/human_review_outcome.txt",
     "en/refusal.txt",
     "en/restriction_lift_notice.txt",
+    "en/withdrawal_confirmation.txt",
 );
 
 /// Built once. A template that does not parse is kept as an error (reported on every render)

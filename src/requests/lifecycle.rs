@@ -42,11 +42,27 @@ pub struct Transition {
     /// Why a request is manifestly unfounded or excessive (kept on file, Art. 12(5)).
     #[serde(default)]
     pub justification: Option<String>,
+    /// The person's own word that they withdraw the request: required to withdraw.
+    #[serde(default)]
+    pub withdrawal: Option<Withdrawal>,
     /// With `outcome: completed`: what the answer refuses and why (an objection partly
     /// rejected, data withheld under Art. 15(4), a rectification partly refused); sent to the
     /// person with the right to complain and the judicial remedy once approved.
     #[serde(default)]
     pub partial_refusal: Option<String>,
+}
+
+/// How the person said they withdraw their request. Only the person can withdraw it: an agent
+/// who closes a request without their word would drop it from the deadline figures unnoticed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Withdrawal {
+    /// Where the person said it (a call, an e-mail, a letter, …).
+    pub channel: super::model::Channel,
+    /// The day they said it (Dutch time).
+    pub received_on: chrono::NaiveDate,
+    /// What they said, in a few words; kept sealed, never in a letter.
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -164,6 +180,7 @@ impl RequestService {
         if !from.can_move_to(t.to) {
             return Err(illegal_transition(from, t.to));
         }
+        let mut summary = format!("{from} -> {}", t.to);
         match t.to {
             RequestState::VerifyingIdentity => {}
             RequestState::InProgress if from == RequestState::AwaitingApproval => {
@@ -181,22 +198,31 @@ impl RequestService {
             RequestState::Completed => self.complete(conn, case, staff, from, t)?,
             RequestState::Refused => self.refuse(conn, case, staff)?,
             RequestState::Withdrawn => {
-                let reason = t
-                    .reason
-                    .as_deref()
-                    .ok_or_else(|| Error::invalid("reason", "say why the request is withdrawn"))?;
-                case.row.decision_reason_enc =
-                    Some(self.cipher.encrypt(place::DECISION_REASON, reason.trim()));
+                let word = person_withdraws(case, t.withdrawal.as_ref())?;
+                case.row.decision_reason_enc = Some(
+                    self.cipher
+                        .encrypt(place::DECISION_REASON, word.note.trim()),
+                );
                 self.close_remaining_tasks(conn, case, staff, "request withdrawn")?;
+                self.queue_letter(
+                    conn,
+                    case,
+                    LetterKind::WithdrawalConfirmation,
+                    &Extras::default(),
+                )?;
+                summary = format!(
+                    "{summary}, on the person's word by {} on {}",
+                    word.channel.as_str(),
+                    word.received_on
+                );
             }
             RequestState::Received => unreachable!("no state leads back to received"),
         }
-        case.row.state = t.to.as_str().into();
         if t.to.is_closed() {
             rows::end_open_pause(conn, case.id(), super::today(), super::today())?;
-            case.row.closed_at = Some(crate::db::now());
         }
-        Ok(format!("{from} -> {}", t.to))
+        close(case, t);
+        Ok(summary)
     }
 
     /// Records the outcome put forward for a privacy officer's approval.
@@ -831,11 +857,47 @@ fn check_message(letter: &LetterRequest) -> Result<()> {
     check_texts(&[("message", letter.message.as_deref())])
 }
 
+/// Moves the case to the transition's state, and stamps the closing time of a final one.
+fn close(case: &mut Case, t: &Transition) {
+    case.row.state = t.to.as_str().into();
+    if t.to.is_closed() {
+        case.row.closed_at = Some(crate::db::now());
+    }
+}
+
+/// The person's word to withdraw, checked: given on a day between the receipt and today.
+fn person_withdraws<'a>(case: &Case, word: Option<&'a Withdrawal>) -> Result<&'a Withdrawal> {
+    let word = word.ok_or_else(|| {
+        Error::invalid(
+            "withdrawal",
+            "only the person can withdraw a request: record how and when they said so",
+        )
+    })?;
+    if word.note.trim().is_empty() {
+        return Err(Error::invalid(
+            "withdrawal.note",
+            "say what the person said",
+        ));
+    }
+    let received = super::dutch_date(case.row.received_at);
+    if word.received_on > super::today() || word.received_on < received {
+        return Err(Error::invalid(
+            "withdrawal.received_on",
+            "must lie between the day the request arrived and today",
+        ));
+    }
+    Ok(word)
+}
+
 fn check_transition_text(t: &Transition) -> Result<()> {
     check_texts(&[
         ("reason", t.reason.as_deref()),
         ("justification", t.justification.as_deref()),
         ("partial_refusal", t.partial_refusal.as_deref()),
+        (
+            "withdrawal.note",
+            t.withdrawal.as_ref().map(|w| w.note.as_str()),
+        ),
     ])
 }
 

@@ -40,6 +40,8 @@ pub struct Stats {
     pub overdue: i64,
     pub due_within_7_days: i64,
     pub closed: i64,
+    /// Requests the person withdrew: not answered, so outside the shares below, but counted.
+    pub withdrawn: i64,
     /// Of the closed requests, the share answered within one month of receipt (0 to 1);
     /// `null` while none is closed.
     pub answered_within_one_month: Option<f64>,
@@ -219,6 +221,7 @@ fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
         if state.is_closed() {
             // Withdrawn requests were never answered; they count neither way.
             if state == RequestState::Withdrawn {
+                stats.withdrawn += 1;
                 continue;
             }
             stats.closed += 1;

@@ -137,6 +137,11 @@ const LABELS: &[(&str, &str, &str)] = &[
         "Aankondiging opheffing beperking",
         "Notice of lifting the restriction",
     ),
+    (
+        "withdrawal_confirmation",
+        "Bevestiging intrekking",
+        "Withdrawal confirmation",
+    ),
     // Sweeps.
     ("delete", "Verwijderen", "Delete"),
     ("anonymise", "Anonimiseren", "Anonymise"),

@@ -21,7 +21,7 @@
 //! Without `--bench` (as `cargo test --benches` runs it) it makes a quick smoke run of a few
 //! requests instead, so the benchmark itself stays tested.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/integration/common/mod.rs"]
 mod common;
 mod support;
 

@@ -12,7 +12,7 @@
 //! Bounded: only loopback, a fixed number of attackers and a fixed time. Without `--bench` (as
 //! `cargo test --benches` runs it) it makes a two-second smoke run with 8 attackers.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/integration/common/mod.rs"]
 mod common;
 mod support;
 

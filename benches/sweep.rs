@@ -24,7 +24,7 @@
 //! Without `--bench` (as `cargo test --benches` runs it) it makes a quick smoke run of 2,000 rows.
 
 mod support;
-#[path = "../tests/common/targets.rs"]
+#[path = "../tests/integration/common/targets.rs"]
 #[allow(dead_code)]
 mod targets;
 

@@ -1,6 +1,6 @@
 //! The audit trail: every change is recorded, the chain detects tampering, nothing can edit it.
 
-mod common;
+use crate::common;
 
 use common::{expect_json, TestApp, PASSWORD};
 use diesel::RunQueryDsl;

@@ -2,7 +2,7 @@
 //! database when `LOKET_TEST_POSTGRES_URL` is set, and a fresh MariaDB/MySQL database when
 //! `LOKET_TEST_MYSQL_URL` is set (`.ci/run` sets both).
 
-mod common;
+use crate::common;
 
 use chrono::NaiveDate;
 use common::targets::TargetDb;

@@ -1,13 +1,13 @@
 //! The catalog over HTTP and as code: CRUD with validation, import/export, the Art. 30 register.
 
-mod common;
+use crate::common;
 
 use common::{expect_json, TestApp};
 use loket::audit::Actor;
 use loket::auth::Role;
 use serde_json::{json, Value};
 
-const EXAMPLE: &str = include_str!("../examples/catalog.yaml");
+const EXAMPLE: &str = include_str!("../../examples/catalog.yaml");
 
 fn system(key: &str) -> Value {
     json!({
@@ -257,7 +257,7 @@ backend_tests! {
     }
 
     async fn the_municipal_example_imports_cleanly(app: TestApp) {
-        let document = loket::catalog::parse_yaml(include_str!("../examples/gemeente.yaml")).expect("municipal catalog is valid");
+        let document = loket::catalog::parse_yaml(include_str!("../../examples/gemeente.yaml")).expect("municipal catalog is valid");
         loket::catalog::import(&app.store, Actor::Cli, document.clone()).await.expect("imported");
         let token = officer(&app).await;
         let register = expect_json(app.get("/api/v1/ropa", Some(&token)).await, 200).await;

@@ -2,7 +2,7 @@
 //! desk at work on them (an erasure through the CRM connector, a retention dry run), a second run
 //! that changes nothing, and the shipped catalog and policies checked against the demo databases.
 
-mod common;
+use crate::common;
 
 use common::targets::TargetDb;
 use common::{expect_json, TestApp};

@@ -2,7 +2,7 @@
 //! stores: sign-in under attack, revoked sessions, NUL bytes, authorisation before state, and
 //! the letter preview.
 
-mod common;
+use crate::common;
 
 use common::{expect_json, TestApp, PASSWORD};
 use loket::auth::{Permission, Role};

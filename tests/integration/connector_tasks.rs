@@ -6,7 +6,7 @@
 //! SQLite files seeded per test with the tables of `examples/catalog.yaml`'s `sql:` mappings;
 //! with `LOKET_TEST_POSTGRES_URL` set, one test also runs against a PostgreSQL target.
 
-mod common;
+use crate::common;
 
 use common::targets::TargetDb;
 use common::telco::{BILLING, CRM};
@@ -16,7 +16,7 @@ use loket::auth::Role;
 use loket::config::{Secret, Settings};
 use serde_json::{json, Value};
 
-const EXAMPLE: &str = include_str!("../examples/catalog.yaml");
+const EXAMPLE: &str = include_str!("../../examples/catalog.yaml");
 
 /// A seeded SQLite database `{name}.db` in the app's data directory, so it lives as long as the
 /// app; the same call in the test body opens it again to check what loket did.

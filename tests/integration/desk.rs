@@ -3,7 +3,7 @@
 //! privacy officer approves a refusal, an agent is kept out of the officer's pages, and forms
 //! without their CSRF token are refused. Screenshots land in `target/screenshots/`.
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::{expect_json, TestApp};
@@ -11,7 +11,7 @@ use loket::audit::Actor;
 use loket::auth::Role;
 use serde_json::{json, Value};
 
-const EXAMPLE: &str = include_str!("../examples/catalog.yaml");
+const EXAMPLE: &str = include_str!("../../examples/catalog.yaml");
 
 /// The example catalog, an agent (anna) and a privacy officer (fleur).
 async fn desk(app: &TestApp) {

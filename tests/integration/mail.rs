@@ -2,7 +2,7 @@
 //! and then comes up gets the letter exactly once; the file transport writes one `.eml`; the
 //! outbox columns hold no plaintext.
 
-mod common;
+use crate::common;
 
 use common::{cipher_of, TestApp};
 use loket::config::{MailTransportKind, Settings, SmtpTls};

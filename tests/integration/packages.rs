@@ -1,7 +1,7 @@
 //! Package keys: rotation adds a key, new packages are sealed with it, and packages sealed
 //! before still open; the keys are stored only sealed, and every rotation is audited.
 
-mod common;
+use crate::common;
 
 use common::{cipher_of, dump_database, TestApp};
 use loket::audit::Actor;
@@ -101,7 +101,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Read;
 
-const EXAMPLE: &str = include_str!("../examples/catalog.yaml");
+const EXAMPLE: &str = include_str!("../../examples/catalog.yaml");
 
 /// An inferred column (a churn score) in the CRM, known to the catalog as inferred data.
 const CHURN: &[&str] = &[

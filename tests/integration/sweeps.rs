@@ -3,7 +3,7 @@
 //! (a SQLite file; also PostgreSQL and MariaDB/MySQL for the core scenarios when their URLs are
 //! set), the rules in a policy directory of the test's own.
 
-mod common;
+use crate::common;
 
 use common::targets::TargetDb;
 use common::{expect_json, TestApp};
@@ -174,7 +174,7 @@ impl Scene {
         let policies = tempfile::tempdir().expect("policy dir");
         std::fs::write(
             policies.path().join("requests.yaml"),
-            include_str!("../policies/requests.yaml"),
+            include_str!("../../policies/requests.yaml"),
         )
         .unwrap();
         std::fs::write(

@@ -1,6 +1,6 @@
 //! Signing in and role checks, over HTTP.
 
-mod common;
+use crate::common;
 
 use common::{expect_json, TestApp, JWT_SECRET, PASSWORD};
 use loket::auth::{Claims, Role, TokenService};

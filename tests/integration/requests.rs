@@ -1,14 +1,14 @@
 //! Requests end to end over HTTP: intake, checklist, lifecycle, letters, the public web form and
 //! the status page, on SQLite and PostgreSQL, with the example telecom catalog loaded.
 
-mod common;
+use crate::common;
 
 use common::{expect_json, TestApp};
 use loket::audit::Actor;
 use loket::auth::Role;
 use serde_json::{json, Value};
 
-const EXAMPLE: &str = include_str!("../examples/catalog.yaml");
+const EXAMPLE: &str = include_str!("../../examples/catalog.yaml");
 
 /// The people at the desk.
 struct Desk {

@@ -2,7 +2,7 @@
 //! SQLite and PostgreSQL: letters are generated through the API and read from the outbox, and
 //! their facts are checked against what the connectors found in the organisation's databases.
 
-mod common;
+use crate::common;
 
 use common::targets::TargetDb;
 use common::telco::{BILLING, CRM};
@@ -14,7 +14,7 @@ use loket::requests::deadline;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-const EXAMPLE: &str = include_str!("../examples/catalog.yaml");
+const EXAMPLE: &str = include_str!("../../examples/catalog.yaml");
 
 /// The activities of the example catalog whose systems include crm or billing.
 const CRM_AND_BILLING_ACTIVITIES: [&str; 5] = [

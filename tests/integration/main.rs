@@ -1,0 +1,19 @@
+//! All integration tests in one binary: one link of the crate instead of one per file, which was
+//! most of an incremental test build. Run one area with a filter, e.g. `cargo test --test integration answers::`.
+
+#[macro_use]
+mod common;
+
+mod answers;
+mod audit;
+mod auth;
+mod catalog;
+mod connector_tasks;
+mod connectors;
+mod demo;
+mod desk;
+mod hardening;
+mod mail;
+mod packages;
+mod requests;
+mod sweeps;

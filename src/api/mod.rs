@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod grounds;
 pub mod health;
+pub mod keeps;
 pub mod packages;
 pub mod permissions;
 pub mod public;
@@ -109,6 +110,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
             .route("/audit/verify", web::get().to(audit::verify))
             .configure(requests::configure)
             .configure(grounds::configure)
+            .configure(keeps::configure)
             .configure(retention::configure)
             .configure(packages::configure)
             .configure(|cfg| public::configure(cfg, &api.public_rate_limit)),

@@ -379,6 +379,13 @@ pub struct SqlTable {
     /// formats), with functions on the column that only an expression index serves.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stored: BTreeMap<IdentifierKind, StoredForm>,
+    /// How an erasure request erases the person here when deleting the row would break keys that
+    /// kept rows hold (a customer row that kept invoices refer to): these columns are anonymised
+    /// with the retention strategies (`null`, `{fixed: …}`, `keyed_hash`) and the row stays.
+    /// Empty: the rows are deleted. Every identifier column must be among them, or the person
+    /// would still be found.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub anonymise_on_erasure: BTreeMap<String, crate::policies::AnonymiseStrategy>,
 }
 
 /// How a system writes an identifier in its column.
@@ -447,6 +454,35 @@ impl SqlTable {
         let mut seen = std::collections::HashSet::new();
         columns.retain(|column| seen.insert(*column));
         columns
+    }
+}
+
+impl SqlTable {
+    /// The columns an erasure anonymises are personal-data columns of the table, and cover every
+    /// identifier column: a row that still matches the person is not erased.
+    fn check_anonymise_on_erasure(&self, errors: &mut Errors) {
+        if self.anonymise_on_erasure.is_empty() {
+            return;
+        }
+        for column in self.anonymise_on_erasure.keys() {
+            let field = format!("anonymise_on_erasure.{column}");
+            if !self.columns.contains(column) {
+                errors.add(
+                    field,
+                    format!("'{column}' is not one of the table's personal-data columns"),
+                );
+            }
+        }
+        for column in self.identifiers.values() {
+            if !self.anonymise_on_erasure.contains_key(column) {
+                errors.add(
+                    "anonymise_on_erasure",
+                    format!(
+                        "identifier column '{column}' must be anonymised too, or the person is still found"
+                    ),
+                );
+            }
+        }
     }
 }
 
@@ -1074,6 +1110,7 @@ impl Validate for SqlTable {
                 );
             }
         }
+        self.check_anonymise_on_erasure(&mut errors);
         errors.into_result()
     }
 }

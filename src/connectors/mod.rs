@@ -142,13 +142,20 @@ pub struct ColumnUse {
     pub longest_written: Option<usize>,
 }
 
-/// What an erasure did: rows deleted per table, and rows found but kept in tables under a legal
-/// duty to keep them.
+/// What an erasure did: rows deleted per table, rows anonymised in place (tables whose rows
+/// kept records still refer to), and rows found but kept in tables under a legal duty to keep
+/// them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Erasure {
     pub deleted: TableCounts,
+    pub anonymised: TableCounts,
     pub kept: TableCounts,
 }
+
+/// How an erasure treats the person's rows in each table: the tables named here are anonymised
+/// with their strategies (the row stays, so keys that kept rows hold still point at it); every
+/// other table not kept is deleted from.
+pub type ErasureMethods = BTreeMap<String, Strategies>;
 
 /// Which rows of a table an operation is about.
 #[derive(Clone, Copy)]
@@ -472,10 +479,33 @@ impl SqlConnector {
         identifiers: &[(IdentifierKind, String)],
         keep: &[&str],
     ) -> Result<Erasure> {
+        self.erase_with(identifiers, keep, &ErasureMethods::new())
+    }
+
+    /// [`SqlConnector::erase`], anonymising instead of deleting in the tables `anonymise` names:
+    /// a customer row that kept invoices refer to through a foreign key loses the person's data
+    /// and stays, so the key holds. Children go first, so a child is found through its parent
+    /// before the parent is anonymised.
+    pub fn erase_with(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        keep: &[&str],
+        anonymise: &ErasureMethods,
+    ) -> Result<Erasure> {
         let identifiers = self.layout.identifiers(identifiers)?;
         for table in keep {
             // A misspelt table must not silently erase what the law says to keep.
             self.layout.table(table)?;
+        }
+        let mut hash_key: &[u8] = &[];
+        for (table, strategies) in anonymise {
+            let mapped = self.layout.table(table)?;
+            let key = self
+                .layout
+                .check_strategies(mapped, strategies, &self.hash_key)?;
+            if !key.is_empty() {
+                hash_key = key;
+            }
         }
         let layout = &self.layout;
         let scope = Scope::Person(&identifiers);
@@ -491,8 +521,17 @@ impl SqlConnector {
                     erasure.kept.insert(table.name.clone(), rows);
                 }
                 for table in order.iter().filter(|t| !keep.contains(&t.name.as_str())) {
-                    let rows = delete(conn, layout, table, scope)?;
-                    erasure.deleted.insert(table.name.clone(), rows);
+                    match anonymise.get(&table.name) {
+                        Some(strategies) => {
+                            let rows =
+                                anonymise_scope(conn, layout, table, scope, strategies, hash_key)?;
+                            erasure.anonymised.insert(table.name.clone(), rows);
+                        }
+                        None => {
+                            let rows = delete(conn, layout, table, scope)?;
+                            erasure.deleted.insert(table.name.clone(), rows);
+                        }
+                    }
                 }
                 Ok(erasure)
             },
@@ -517,23 +556,7 @@ impl SqlConnector {
             |e| layout.failed(e),
             |conn| {
                 let scope = Scope::Person(&identifiers);
-                let key_text = layout.dialect.as_text(&layout.dialect.quote(&table.key));
-                let mut after: Option<String> = None;
-                let mut changed = 0;
-                loop {
-                    let filter = |s: &mut Statement| layout.condition(s, table, scope);
-                    let page =
-                        layout.select_page(table, &key_text, filter, after.as_deref(), PAGE_SIZE);
-                    let keys: Vec<String> = load(conn, layout, &page)?
-                        .into_iter()
-                        .filter_map(|row| row.b)
-                        .collect();
-                    changed += anonymise_batch(conn, layout, table, &keys, strategies, hash_key)?;
-                    if keys.len() < PAGE_SIZE {
-                        return Ok(changed);
-                    }
-                    after = keys.last().cloned();
-                }
+                anonymise_scope(conn, layout, table, scope, strategies, hash_key)
             },
         )
     }
@@ -1044,6 +1067,35 @@ fn export_table(
             return Ok(written);
         }
         after = rows.last().and_then(|row| row.b.clone());
+    }
+}
+
+/// Applies `strategies` to the rows of `table` in `scope`, a page of keys at a time (the keys
+/// are read first: once anonymised, a row may no longer match the person); returns the rows
+/// changed.
+fn anonymise_scope(
+    conn: &mut TargetConnection,
+    layout: &Layout,
+    table: &SqlTable,
+    scope: Scope<'_>,
+    strategies: &Strategies,
+    hash_key: &[u8],
+) -> Result<u64> {
+    let key_text = layout.dialect.as_text(&layout.dialect.quote(&table.key));
+    let mut after: Option<String> = None;
+    let mut changed = 0;
+    loop {
+        let filter = |s: &mut Statement| layout.condition(s, table, scope);
+        let page = layout.select_page(table, &key_text, filter, after.as_deref(), PAGE_SIZE);
+        let keys: Vec<String> = load(conn, layout, &page)?
+            .into_iter()
+            .filter_map(|row| row.b)
+            .collect();
+        changed += anonymise_batch(conn, layout, table, &keys, strategies, hash_key)?;
+        if keys.len() < PAGE_SIZE {
+            return Ok(changed);
+        }
+        after = keys.last().cloned();
     }
 }
 

@@ -341,6 +341,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    keep_choices (task_id) {
+        task_id -> Text,
+        request_id -> Text,
+        system_key -> Text,
+        exception -> Text,
+        tables -> Text,
+        reason_enc -> Text,
+        keep_until -> Nullable<Date>,
+        chosen_by -> Text,
+        chosen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recipients_asked (request_id) {
+        request_id -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     suppression_list (email_hash) {
         email_hash -> Text,
         request_id -> Text,
@@ -432,6 +454,8 @@ diesel::joinable!(kept_rows -> requests (request_id));
 diesel::joinable!(task_findings -> request_tasks (task_id));
 diesel::joinable!(request_grounds -> requests (request_id));
 diesel::joinable!(suppression_list -> requests (request_id));
+diesel::joinable!(keep_choices -> requests (request_id));
+diesel::joinable!(recipients_asked -> requests (request_id));
 diesel::joinable!(packages -> requests (request_id));
 diesel::joinable!(attachments -> requests (request_id));
 diesel::joinable!(redactions -> requests (request_id));
@@ -458,6 +482,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     kept_rows,
     task_findings,
     request_grounds,
+    keep_choices,
+    recipients_asked,
     suppression_list,
     package_keys,
     packages,

@@ -179,6 +179,8 @@ pub struct LetterContext {
     pub kept: Vec<KeptData>,
     /// The recipients told of the change (Art. 19).
     pub recipients_notified: Vec<String>,
+    /// Whether the erasure answer names them: the person asked (Art. 19) or the policy says so.
+    pub recipients_named: bool,
     /// The download link of the package with the data (access, portability).
     pub package: Option<PackageLink>,
     /// What was withheld from the package, and why (Art. 15(4)).
@@ -319,6 +321,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "nl/_appeal.txt",
     "nl/_remedies.txt",
     "nl/_notified.txt",
+    "nl/_erasure_notified.txt",
     "nl/_systems.txt",
     "nl/_package.txt",
     "nl/receipt_confirmation.txt",
@@ -345,6 +348,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates!(
     "en/_appeal.txt",
     "en/_remedies.txt",
     "en/_notified.txt",
+    "en/_erasure_notified.txt",
     "en/_systems.txt",
     "en/_package.txt",
     "en/receipt_confirmation.txt",
@@ -544,6 +548,7 @@ mod tests {
                 criterion: None,
             }],
             recipients_notified: vec!["PostNL".into()],
+            recipients_named: true,
             package: Some(PackageLink {
                 url: "https://loket.example/packages/abc.def.ghi".into(),
                 expires_on: date("2026-10-14"),

@@ -31,6 +31,18 @@ impl OnExpiry {
     }
 }
 
+/// How an erasure request erases the person's rows in a rule's table (`on_erasure:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnErasure {
+    /// The rows are deleted (children first).
+    #[default]
+    Delete,
+    /// The columns under `anonymise:` are overwritten and the row stays, so rows that kept
+    /// tables refer to keep their keys.
+    Anonymise,
+}
+
 /// Rows a sweep skips although their period has ended (`exceptions:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, EnumIter)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +75,24 @@ pub enum AnonymiseStrategy {
 }
 
 const STRATEGY_EXPECTED: &str = "null, keyed_hash or {fixed: \"a value\"}";
+
+/// Column strategies from a policy or the catalog as the connector applies them.
+pub fn connector_strategies(
+    strategies: &std::collections::BTreeMap<String, AnonymiseStrategy>,
+) -> crate::connectors::Strategies {
+    use crate::connectors::Strategy;
+    strategies
+        .iter()
+        .map(|(column, strategy)| {
+            let strategy = match strategy {
+                AnonymiseStrategy::Null => Strategy::Null,
+                AnonymiseStrategy::Fixed(value) => Strategy::Fixed(value.clone()),
+                AnonymiseStrategy::KeyedHash => Strategy::KeyedHash,
+            };
+            (column.clone(), strategy)
+        })
+        .collect()
+}
 
 impl Serialize for AnonymiseStrategy {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -6,8 +6,8 @@
 //! ranges) is checked afterwards on field paths, which `catalog::yaml::locate` maps to lines.
 
 use super::{
-    is_sql_identifier, join_path, OnExpiry, Policies, PolicyError, PolicyProblem, RequestPolicy,
-    RetentionRule, RuleSource, SweepPolicy, IDENTIFIER_RULE,
+    is_sql_identifier, join_path, OnErasure, OnExpiry, Policies, PolicyError, PolicyProblem,
+    RequestPolicy, RetentionRule, RuleSource, SweepPolicy, IDENTIFIER_RULE,
 };
 use crate::catalog::model::is_valid_key;
 use crate::catalog::yaml::locate;
@@ -431,6 +431,14 @@ fn combination_problems(rule: &RetentionRule) -> Vec<(&'static str, String)> {
         ));
     }
     let anonymises = rule.on_expiry == OnExpiry::Anonymise;
+    let erases_by_anonymising = rule.on_erasure == OnErasure::Anonymise;
+    if erases_by_anonymising && (rule.table.is_none() || rule.anonymise.is_empty()) {
+        problems.push((
+            "on_erasure",
+            "anonymise needs `table` and the columns under `anonymise:` with their strategies"
+                .into(),
+        ));
+    }
     if anonymises && rule.anonymise.is_empty() {
         problems.push((
             "anonymise",
@@ -439,10 +447,10 @@ fn combination_problems(rule: &RetentionRule) -> Vec<(&'static str, String)> {
                 .into(),
         ));
     }
-    if !anonymises && !rule.anonymise.is_empty() {
+    if !anonymises && !erases_by_anonymising && !rule.anonymise.is_empty() {
         problems.push((
             "anonymise",
-            "is only for on_expiry: anonymise; remove it or change on_expiry".into(),
+            "is only for on_expiry: anonymise or on_erasure: anonymise; remove it or change on_expiry".into(),
         ));
     }
     problems
@@ -450,7 +458,7 @@ fn combination_problems(rule: &RetentionRule) -> Vec<(&'static str, String)> {
 
 /// Records where each rule and its fields stand, for problems found later against the catalog.
 fn attach_sources(file: &str, text: &str, rules: &mut [RetentionRule]) {
-    const FIELDS: [&str; 14] = [
+    const FIELDS: [&str; 15] = [
         "name",
         "description",
         "system",
@@ -463,6 +471,7 @@ fn attach_sources(file: &str, text: &str, rules: &mut [RetentionRule]) {
         "counted_from",
         "on_expiry",
         "anonymise",
+        "on_erasure",
         "exceptions",
         "schedule",
     ];

@@ -17,7 +17,10 @@ mod load;
 mod period;
 mod schedule;
 
-pub use expiry::{is_sql_identifier, AnonymiseStrategy, Exception, OnExpiry, IDENTIFIER_RULE};
+pub use expiry::{
+    connector_strategies, is_sql_identifier, AnonymiseStrategy, Exception, OnErasure, OnExpiry,
+    IDENTIFIER_RULE,
+};
 pub use period::{PeriodError, PERIOD_EXPECTED};
 pub use schedule::{CronSchedule, ScheduleError, SCHEDULE_EXPECTED};
 
@@ -71,6 +74,10 @@ pub struct RequestPolicy {
     /// Whether only a privacy officer may extend a request's period by two months (Art. 12(3)).
     #[serde(default)]
     pub extension_needs_privacy_officer: bool,
+    /// Whether the answer to an erasure, rectification or restriction names the recipients
+    /// told of it (Art. 19) even when the person did not ask who they are.
+    #[serde(default)]
+    pub name_recipients_in_letters: bool,
 }
 
 /// How long one set of data is kept, and whether a law obliges keeping it (`rules:`).
@@ -107,9 +114,15 @@ pub struct RetentionRule {
     pub counted_from: Option<String>,
     #[serde(default)]
     pub on_expiry: OnExpiry,
-    /// Column -> strategy; required with `on_expiry: anonymise`, refused otherwise.
+    /// Column -> strategy; required with `on_expiry: anonymise` or `on_erasure: anonymise`,
+    /// refused otherwise.
     #[serde(default)]
     pub anonymise: BTreeMap<String, AnonymiseStrategy>,
+    /// How an erasure request erases the person in `table`: `delete` (the default), or
+    /// `anonymise` with the strategies under `anonymise:`, so rows kept under Art. 17(3) that
+    /// refer to it keep their keys.
+    #[serde(default)]
+    pub on_erasure: OnErasure,
     /// Rows a sweep leaves alone although expired; all of them unless the rule says otherwise.
     #[serde(default = "Exception::all")]
     pub exceptions: Vec<Exception>,
@@ -228,6 +241,7 @@ impl Default for RequestPolicy {
             verification_code_minutes: 30,
             run_automatically: Vec::new(),
             extension_needs_privacy_officer: false,
+            name_recipients_in_letters: false,
         }
     }
 }

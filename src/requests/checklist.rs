@@ -65,7 +65,7 @@ pub fn generate(input: &ChecklistInput<'_>) -> Vec<TaskDraft> {
 }
 
 impl TaskDraft {
-    fn new(kind: TaskKind, title_nl: String, title_en: String) -> Self {
+    pub(super) fn new(kind: TaskKind, title_nl: String, title_en: String) -> Self {
         TaskDraft {
             kind,
             title_nl,
@@ -301,9 +301,14 @@ impl<'a> Context<'a> {
         let mut keep_tasks = Vec::new();
         for rule in self.duties_of(system) {
             let codes = claim(rule.categories_in(self.catalog()), &mut kept);
-            if !codes.is_empty() {
-                keep_tasks.push(self.keep_under_rule(system, rule, codes));
+            if codes.is_empty() {
+                continue;
             }
+            keep_tasks.push(if has_mapped_table(system, rule) {
+                self.keep_under_rule(system, rule, codes)
+            } else {
+                self.review_rule(system, rule, codes)
+            });
         }
         for activity in self.activities_using(system) {
             if activity.legal_basis != Some(LegalBasis::LegalObligation) {
@@ -382,6 +387,38 @@ impl<'a> Context<'a> {
                 "Keep {names_en} in {}, each item until {} after {start_en}; erase what has already \
                  expired (exception Art. 17(3)(b) GDPR, {basis})",
                 system.key, rule.keep
+            ),
+        )
+        .on_system(system, codes);
+        task.activity_key = rule.activity.clone();
+        task.legal_exception = Some(format!("Art. 17(3)(b) AVG/GDPR; {basis}"));
+        task
+    }
+
+    /// A rule that keeps data by law but names no table loket reaches in the system: no run
+    /// can find its rows or their ends, so a person reviews what it keeps, keeps it by hand and
+    /// sets the end (the task is done when that is recorded).
+    fn review_rule(&self, system: &System, rule: &RetentionRule, codes: Vec<String>) -> TaskDraft {
+        let basis = rule.legal_basis.as_deref().unwrap_or(&rule.name);
+        let (names_nl, names_en) = self.category_list(&codes);
+        let mut task = TaskDraft::new(
+            TaskKind::ReviewRetention,
+            format!(
+                "Beoordeel wat bewaarregel {} in {} bewaart: {names_nl} vallen onder een wettelijke \
+                 bewaarplicht, maar de regel noemt geen tabel die loket in {} bereikt; bewaar ze met \
+                 de hand, elk gegeven tot {} na het begin van zijn termijn, leg het einde vast en wis \
+                 wat al vervallen is (uitzondering art. 17 lid 3 sub b AVG, {basis})",
+                rule.name,
+                system.key,
+                system.key,
+                rule.keep.dutch()
+            ),
+            format!(
+                "Review what retention rule {} keeps in {}: {names_en} fall under a legal duty to \
+                 keep, but the rule names no table loket reaches in {}; keep them by hand, each item \
+                 until {} after the start of its period, record the end and erase what has already \
+                 expired (exception Art. 17(3)(b) GDPR, {basis})",
+                rule.name, system.key, system.key, rule.keep
             ),
         )
         .on_system(system, codes);
@@ -672,6 +709,16 @@ fn uses_category(activity: &Activity, code: &str) -> bool {
 }
 
 /// The category codes `system` holds, each once, in the order of its holdings.
+/// Whether the rule's table is one the system's SQL mapping lists, so a run finds its rows.
+fn has_mapped_table(system: &System, rule: &RetentionRule) -> bool {
+    rule.table.as_deref().is_some_and(|table| {
+        system
+            .sql
+            .as_ref()
+            .is_some_and(|mapping| mapping.table(table).is_some())
+    })
+}
+
 fn held_categories(system: &System) -> Vec<String> {
     distinct(
         system

@@ -335,7 +335,12 @@ impl RequestService {
     }
 }
 
-fn task_row(request_id: &str, position: usize, draft: TaskDraft, now: NaiveDateTime) -> TaskRow {
+pub(super) fn task_row(
+    request_id: &str,
+    position: usize,
+    draft: TaskDraft,
+    now: NaiveDateTime,
+) -> TaskRow {
     TaskRow {
         id: uuid::Uuid::new_v4().to_string(),
         request_id: request_id.to_string(),

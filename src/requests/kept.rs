@@ -70,15 +70,20 @@ impl KeepException {
     }
 }
 
-/// What one retention rule with a legal duty keeps in one system.
+/// What one retention rule with a legal duty, or one exception an agent chose, keeps in one
+/// system.
 #[derive(Debug, Clone)]
 pub struct KeptRule {
-    pub rule: String,
+    /// The retention rule; `None` for an agent's choice.
+    pub rule: Option<String>,
     pub exception: KeepException,
     pub legal_basis: String,
-    pub keep: Period,
+    /// The rule's period, counted per row from `dated`.
+    pub keep: Option<Period>,
     /// The rule's table and the column its period counts from, when it names them.
     pub dated: Option<(String, String)>,
+    /// The end of an agent's choice: the same day for every row it keeps.
+    pub until: Option<NaiveDate>,
     /// Every mapped table the rule keeps: its own and those holding its categories.
     pub tables: Vec<String>,
 }
@@ -149,7 +154,9 @@ pub fn decide(
         let mut kept_end: Option<Option<NaiveDate>> = None;
         if let Some((table, column)) = &rule.dated {
             for row in connector.dated_rows(identifiers, table, Some((table, column)))? {
-                let until = row.counted_from.map(|day| rule.keep.after(day));
+                let until = row
+                    .counted_from
+                    .and_then(|day| rule.keep.map(|keep| keep.after(day)));
                 if !has_ended(until, today) {
                     kept_end = Some(kept_end.map_or(until, |end| later(end, until)));
                 }
@@ -172,9 +179,10 @@ pub fn decide(
             };
             for row in found {
                 let until = match (dated_table, row.counted_from) {
-                    (Some(_), Some(day)) => Some(rule.keep.after(day)),
+                    (Some(_), Some(day)) => rule.keep.map(|keep| keep.after(day)),
                     _ => kept_end.flatten(),
-                };
+                }
+                .or(rule.until);
                 merge(&mut rows, keep_of(rule, table, row.key, until));
             }
         }
@@ -232,7 +240,7 @@ fn keep_of(rule: &KeptRule, table: &str, key: String, until: Option<NaiveDate>) 
         until,
         exception: rule.exception,
         legal_basis: rule.legal_basis.clone(),
-        rule: Some(rule.rule.clone()),
+        rule: rule.rule.clone(),
     }
 }
 

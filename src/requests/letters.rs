@@ -209,7 +209,8 @@ impl RequestService {
                 .tasks
                 .iter()
                 .filter(|t| {
-                    t.kind == TaskKind::KeepUnderException.as_str()
+                    (t.kind == TaskKind::KeepUnderException.as_str()
+                        || t.kind == TaskKind::ReviewRetention.as_str())
                         && t.state == TaskState::Done.as_str()
                 })
                 .map(|t| KeptData {
@@ -229,6 +230,7 @@ impl RequestService {
             recipients_notified: done(TaskKind::NotifyRecipient)
                 .filter_map(|t| t.recipient.clone())
                 .collect(),
+            recipients_named: self.names_recipients(conn, case)?,
             package: self.package_link(conn, case)?,
             withheld: self.withheld(conn, case, &catalog)?,
             suppressed: self.is_suppressed(conn, case)?,

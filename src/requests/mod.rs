@@ -7,6 +7,7 @@
 pub mod answer;
 pub mod case;
 pub mod checklist;
+pub mod choices;
 pub mod deadline;
 pub mod grounds;
 pub mod intake;

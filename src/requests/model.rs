@@ -100,6 +100,9 @@ vocabulary! {
         RestrictData,
         /// Keep the data under a legal exception and block it until the duty ends (erasure).
         KeepUnderException,
+        /// Review what a retention rule with a legal duty keeps where it names no table loket
+        /// reaches: keep it by hand and record the end (erasure).
+        ReviewRetention,
         /// Stop a processing activity for this person (objection).
         StopProcessing,
         /// Have a person review an automated decision (human review).

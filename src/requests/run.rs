@@ -29,7 +29,7 @@ use super::{RequestService, Staff};
 use crate::audit::{Actor, Change};
 use crate::catalog::model::{Activity, IdentifierKind, System};
 use crate::catalog::Item;
-use crate::connectors::{ConnectorError, SqlConnector, TableCounts};
+use crate::connectors::{ConnectorError, ErasureMethods, SqlConnector, TableCounts};
 use crate::db::models::kept::KeptRowRow;
 use crate::db::models::requests::TaskRow;
 use crate::db::DbConnection;
@@ -88,9 +88,10 @@ impl Runner {
 enum Operation {
     Export,
     /// Erase everything but what the plan keeps (Art. 17(3)); kept rows whose duty has ended go
-    /// too.
+    /// too. Tables in `anonymise` are anonymised instead of deleted from.
     Erase {
         keep: KeepPlan,
+        anonymise: ErasureMethods,
     },
     /// Record what the plan keeps, each row with its end, and erase the kept rows whose duty has
     /// ended; nothing else is touched.
@@ -135,12 +136,16 @@ struct StepOutcome {
     exported: TableCounts,
     export_sha256: Option<String>,
     erased: TableCounts,
+    /// Rows anonymised in place instead of deleted (kept rows refer to them).
+    anonymised: TableCounts,
     restricted: TableCounts,
     corrected: Option<(String, String, u64)>,
     /// The rows kept under an exception, each with its end.
     kept_rows: Vec<Kept>,
     /// Kept rows erased because their duty had already ended.
     ended: TableCounts,
+    /// Kept tables without a restricted column: the block is recorded in loket's store only.
+    blocked_in_store: Vec<String>,
 }
 
 impl StepOutcome {
@@ -149,6 +154,7 @@ impl StepOutcome {
         let sum = |counts: &TableCounts| counts.values().sum::<u64>();
         sum(&self.exported)
             + sum(&self.erased)
+            + sum(&self.anonymised)
             + sum(&self.ended)
             + sum(&self.restricted)
             + self.kept_rows.len() as u64
@@ -350,8 +356,9 @@ impl RequestService {
         let mut hold = None;
         for system in systems {
             self.check_reachable(&system, &identifiers)?;
-            let mut operation = self.operation(kind, task, &system, &run)?;
-            if let Operation::Erase { keep } | Operation::Keep { keep } = &mut operation {
+            let choices = self.keep_choices(conn, &case, &system.key)?;
+            let mut operation = self.operation(kind, task, &system, &run, &choices)?;
+            if let Operation::Erase { keep, .. } | Operation::Keep { keep } = &mut operation {
                 hold = self.hold_on(conn, &case, &system.key)?;
                 keep.held = hold.is_some();
                 if keep.held {
@@ -447,6 +454,7 @@ impl RequestService {
         task: &TaskRow,
         system: &System,
         run: &RunTask,
+        choices: &[(String, KeptRule)],
     ) -> Result<Operation> {
         let mapping = system.sql.as_ref().ok_or_else(|| {
             Error::Internal(format!(
@@ -457,9 +465,16 @@ impl RequestService {
         let key = &system.key;
         Ok(match kind {
             TaskKind::ExportData => Operation::Export,
-            TaskKind::EraseData => Operation::Erase {
-                keep: self.keep_plan(system, None)?,
-            },
+            TaskKind::EraseData => {
+                // What the agent chose to keep in this system stays too.
+                let mut keep = self.keep_plan(system, None)?;
+                keep.rules
+                    .extend(choices.iter().map(|(_, rule)| rule.clone()));
+                Operation::Erase {
+                    keep,
+                    anonymise: self.erasure_methods(system),
+                }
+            }
             TaskKind::RestrictData | TaskKind::StopProcessing => {
                 let tables: Vec<String> = mapping
                     .tables
@@ -475,7 +490,14 @@ impl RequestService {
                 Operation::Restrict { tables }
             }
             TaskKind::KeepUnderException => {
-                let keep = self.keep_plan(system, task.activity_key.as_deref())?;
+                let chosen = choices.iter().find(|(id, _)| *id == task.id);
+                let keep = match chosen {
+                    Some((_, rule)) => KeepPlan {
+                        rules: vec![rule.clone()],
+                        held: false,
+                    },
+                    None => self.keep_plan(system, task.activity_key.as_deref())?,
+                };
                 if keep.rules.iter().all(|rule| rule.tables.is_empty()) {
                     return Err(Error::Conflict(format!(
                         "no retention rule with legal_duty names a table of {key} for this data; keep it by hand"
@@ -532,27 +554,55 @@ impl RequestService {
                         .map(str::to_string),
                 );
             }
+            // A rule table the mapping does not list cannot be reached: the checklist gave it a
+            // review task, where a person keeps it by hand.
+            tables.retain(|t| mapped(t));
             tables.sort();
             tables.dedup();
-            if let Some(missing) = tables.iter().find(|t| !mapped(t)) {
-                return Err(Error::Conflict(format!(
-                    "a retention rule with legal_duty keeps table {missing} of {}, which the catalog's sql mapping does not list; fix the policy or the mapping, or do this task by hand",
-                    system.key
-                )));
-            }
             rules.push(KeptRule {
-                rule: rule.name.clone(),
+                rule: Some(rule.name.clone()),
                 exception: KeepException::LegalObligation,
                 legal_basis: rule
                     .legal_basis
                     .clone()
                     .unwrap_or_else(|| rule.name.clone()),
-                keep: rule.keep,
-                dated: rule.table.clone().zip(rule.counted_from.clone()),
+                keep: Some(rule.keep),
+                dated: rule
+                    .table
+                    .clone()
+                    .filter(|t| mapped(t))
+                    .zip(rule.counted_from.clone()),
+                until: None,
                 tables,
             });
         }
         Ok(KeepPlan { rules, held: false })
+    }
+
+    /// How an erasure erases the person in each table of `system`: the columns the catalog
+    /// mapping's `anonymise_on_erasure` names, else those of a retention rule with
+    /// `on_erasure: anonymise` on the table, are anonymised; every other table is deleted from.
+    fn erasure_methods(&self, system: &System) -> ErasureMethods {
+        let mut methods = ErasureMethods::new();
+        for rule in self.policies.retention.iter().filter(|rule| {
+            rule.system == system.key && rule.on_erasure == crate::policies::OnErasure::Anonymise
+        }) {
+            if let Some(table) = &rule.table {
+                methods.insert(
+                    table.clone(),
+                    crate::policies::connector_strategies(&rule.anonymise),
+                );
+            }
+        }
+        for table in system.sql.iter().flat_map(|mapping| &mapping.tables) {
+            if !table.anonymise_on_erasure.is_empty() {
+                methods.insert(
+                    table.name.clone(),
+                    crate::policies::connector_strategies(&table.anonymise_on_erasure),
+                );
+            }
+        }
+        methods
     }
 
     /// Whether the task's system serves direct marketing.
@@ -799,12 +849,13 @@ fn run_step(
             outcome.exported = connector.export(identifiers, &mut digest)?;
             outcome.export_sha256 = Some(hex::encode(digest.0.finalize()));
         }
-        Operation::Erase { keep } => {
+        Operation::Erase { keep, anonymise } => {
             let decision = keep_and_end(connector, identifiers, keep, today, &mut outcome)?;
             let tables = decision.kept_tables();
             let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
-            let erasure = connector.erase(identifiers, &tables)?;
+            let erasure = connector.erase_with(identifiers, &tables, anonymise)?;
             outcome.erased = erasure.deleted;
+            outcome.anonymised = erasure.anonymised;
         }
         Operation::Keep { keep } => {
             keep_and_end(connector, identifiers, keep, today, &mut outcome)?;
@@ -852,6 +903,18 @@ fn keep_and_end(
     }
     outcome.ended.retain(|_, rows| *rows > 0);
     outcome.kept_rows = decision.kept.clone();
+    // A keep is recorded in loket's store whatever the table has; where it has no restricted
+    // column the store is the only place the block is written, and the evidence says so.
+    outcome.blocked_in_store = decision
+        .kept_tables()
+        .into_iter()
+        .filter(|table| {
+            connector
+                .mapping()
+                .table(table)
+                .is_some_and(|t| t.restricted_column.is_none())
+        })
+        .collect();
     Ok(decision)
 }
 
@@ -901,6 +964,7 @@ fn describe(outcomes: &[StepOutcome]) -> String {
             };
             add("exported", &outcome.exported);
             add("erased", &outcome.erased);
+            add("anonymised", &outcome.anonymised);
             add("erased as their duty had ended", &outcome.ended);
             add("restricted", &outcome.restricted);
             for (exception, rows) in kept_by_exception(&outcome.kept_rows) {
@@ -916,6 +980,12 @@ fn describe(outcomes: &[StepOutcome]) -> String {
                     "kept under {} {} {end}",
                     exception.article(),
                     list(&counts)
+                ));
+            }
+            if !outcome.blocked_in_store.is_empty() {
+                parts.push(format!(
+                    "blocked in loket's store, as {} has no restricted column",
+                    outcome.blocked_in_store.join(", ")
                 ));
             }
             if let Some((table, column, rows)) = &outcome.corrected {

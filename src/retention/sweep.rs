@@ -14,10 +14,10 @@ use super::owners::{sort_batch, Sorted};
 use super::{Counts, RetentionError, SweepService};
 use crate::audit::{self, Actor, Change};
 use crate::catalog::model::System;
-use crate::connectors::{ExpiredQuery, Pending, SqlConnector, Strategies, Strategy};
+use crate::connectors::{ExpiredQuery, Pending, SqlConnector, Strategies};
 use crate::db::models::sweeps::{self, SweepRunRow, ABANDONED, FAILED, FINISHED, RUNNING};
 use crate::db::{self, write_transaction, DbConnection};
-use crate::policies::{AnonymiseStrategy, OnExpiry, RetentionRule};
+use crate::policies::{OnExpiry, RetentionRule};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
@@ -517,17 +517,7 @@ fn apply(
 
 /// The policy's anonymisation as the connector's.
 pub(crate) fn strategies_of(rule: &RetentionRule) -> Strategies {
-    rule.anonymise
-        .iter()
-        .map(|(column, strategy)| {
-            let strategy = match strategy {
-                AnonymiseStrategy::Null => Strategy::Null,
-                AnonymiseStrategy::Fixed(value) => Strategy::Fixed(value.clone()),
-                AnonymiseStrategy::KeyedHash => Strategy::KeyedHash,
-            };
-            (column.clone(), strategy)
-        })
-        .collect()
+    crate::policies::connector_strategies(&rule.anonymise)
 }
 
 /// The audit event of a run that ended (or paused): the rule, where, and the counts; never a

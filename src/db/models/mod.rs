@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod keep_choices;
 pub mod kept;
 pub mod outbox;
 pub mod package_keys;

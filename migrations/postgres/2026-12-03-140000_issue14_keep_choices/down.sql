@@ -1,0 +1,2 @@
+DROP TABLE recipients_asked;
+DROP TABLE keep_choices;

@@ -1,0 +1,46 @@
+//! An erasure's keep choices under Art. 17(3) and the person's wish to know the recipients
+//! (Art. 19).
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::extract::Json;
+use super::AppState;
+use crate::auth::Permission;
+use crate::requests::choices::{NewKeepChoice, WantsRecipients};
+use actix_web::{web, HttpResponse};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/requests/{id}/keeps", web::post().to(choose_keep))
+        .route(
+            "/requests/{id}/wants-recipients",
+            web::put().to(wants_recipients),
+        );
+}
+
+async fn choose_keep(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<NewKeepChoice>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .choose_keep(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+async fn wants_recipients(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<WantsRecipients>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .record_wants_recipients(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -282,6 +282,37 @@ fn descends_from(mapping: &SqlMapping, table: &str, ancestor: &str) -> bool {
     false
 }
 
+/// How an erasure erases the person in each table of `system`: the columns the catalog
+/// mapping's `anonymise_on_erasure` names, else those of a retention rule with
+/// `on_erasure: anonymise` on the table, are anonymised (the row stays, so kept rows that refer
+/// to it keep their keys); every other table is deleted from. A request's erase task and the
+/// sweep that erases its kept rows later both follow it.
+pub fn erasure_methods(
+    rules: &[crate::policies::RetentionRule],
+    system: &crate::catalog::model::System,
+) -> crate::connectors::ErasureMethods {
+    let mut methods = crate::connectors::ErasureMethods::new();
+    for rule in rules.iter().filter(|rule| {
+        rule.system == system.key && rule.on_erasure == crate::policies::OnErasure::Anonymise
+    }) {
+        if let Some(table) = &rule.table {
+            methods.insert(
+                table.clone(),
+                crate::policies::connector_strategies(&rule.anonymise),
+            );
+        }
+    }
+    for table in system.sql.iter().flat_map(|mapping| &mapping.tables) {
+        if !table.anonymise_on_erasure.is_empty() {
+            methods.insert(
+                table.name.clone(),
+                crate::policies::connector_strategies(&table.anonymise_on_erasure),
+            );
+        }
+    }
+    methods
+}
+
 /// Rows per table of these (table, key) pairs.
 pub fn counts<'a>(rows: impl Iterator<Item = &'a str>) -> TableCounts {
     let mut counts = TableCounts::new();

@@ -472,7 +472,7 @@ impl RequestService {
                     .extend(choices.iter().map(|(_, rule)| rule.clone()));
                 Operation::Erase {
                     keep,
-                    anonymise: self.erasure_methods(system),
+                    anonymise: kept::erasure_methods(&self.policies.retention, system),
                 }
             }
             TaskKind::RestrictData | TaskKind::StopProcessing => {
@@ -579,32 +579,6 @@ impl RequestService {
         Ok(KeepPlan { rules, held: false })
     }
 
-    /// How an erasure erases the person in each table of `system`: the columns the catalog
-    /// mapping's `anonymise_on_erasure` names, else those of a retention rule with
-    /// `on_erasure: anonymise` on the table, are anonymised; every other table is deleted from.
-    fn erasure_methods(&self, system: &System) -> ErasureMethods {
-        let mut methods = ErasureMethods::new();
-        for rule in self.policies.retention.iter().filter(|rule| {
-            rule.system == system.key && rule.on_erasure == crate::policies::OnErasure::Anonymise
-        }) {
-            if let Some(table) = &rule.table {
-                methods.insert(
-                    table.clone(),
-                    crate::policies::connector_strategies(&rule.anonymise),
-                );
-            }
-        }
-        for table in system.sql.iter().flat_map(|mapping| &mapping.tables) {
-            if !table.anonymise_on_erasure.is_empty() {
-                methods.insert(
-                    table.name.clone(),
-                    crate::policies::connector_strategies(&table.anonymise_on_erasure),
-                );
-            }
-        }
-        methods
-    }
-
     /// Whether the task's system serves direct marketing.
     fn is_marketing(&self, conn: &mut DbConnection, task: &TaskRow) -> Result<bool> {
         let Some(system) = &task.system_key else {
@@ -695,13 +669,15 @@ impl RequestService {
         if let Some(reason) = &plan.hold {
             turn_into_keep(&mut task, reason);
         }
-        if task.kind == TaskKind::KeepUnderException.as_str() {
-            task.keep_until = kept::latest_end(
-                outcomes
-                    .iter()
-                    .flat_map(|outcome| &outcome.kept_rows)
-                    .map(|kept| kept.until),
-            );
+        let ends: Vec<Option<NaiveDate>> = outcomes
+            .iter()
+            .flat_map(|outcome| &outcome.kept_rows)
+            .map(|kept| kept.until)
+            .collect();
+        // A run that found nothing more to keep (an erasure before it took what was not kept)
+        // leaves the end the task had.
+        if task.kind == TaskKind::KeepUnderException.as_str() && !ends.is_empty() {
+            task.keep_until = kept::latest_end(ends.into_iter());
         }
         let counts = describe(outcomes);
         let at = crate::db::now().format("%Y-%m-%d %H:%M:%S UTC");

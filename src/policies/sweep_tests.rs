@@ -457,3 +457,24 @@ fn a_swept_table_must_be_in_the_systems_sql_mapping() {
     );
     assert!(found.iter().all(|p| p.line.is_some()), "{found:#?}");
 }
+
+#[test]
+fn an_erasure_anonymises_only_with_a_table_and_its_columns() {
+    let anonymising = RULES.replace(
+        "    on_expiry: anonymise\n",
+        "    on_expiry: anonymise\n    on_erasure: anonymise\n",
+    );
+    let policies = load(&format!("{REQUESTS}{SWEEPS}"), &anonymising);
+    assert_eq!(policies.retention[0].on_erasure, OnErasure::Anonymise);
+    assert_eq!(policies.retention[1].on_erasure, OnErasure::Delete);
+    let without_table = "\
+rules:
+  - name: call_recordings
+    description: Recordings.
+    system: call_recordings
+    keep: 3 months
+    on_erasure: anonymise
+";
+    let problem = only_problem(REQUESTS, without_table);
+    assert_eq!(problem.field, "rules[0].on_erasure", "{problem:?}");
+}

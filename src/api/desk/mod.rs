@@ -379,6 +379,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_template_compiles() {
+        for (name, _) in TEMPLATES.templates() {
+            assert!(TEMPLATES.get_template(name).is_ok(), "{name}");
+        }
+        assert!(TEMPLATES.get_template("request/_checklist.html").is_ok());
+    }
+
+    #[test]
+    fn days_are_spelled_and_times_are_amsterdams() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        assert_eq!(spell_day(day, false), "2 december 2026");
+        assert_eq!(spell_day(day, true), "2 December 2026");
+        // 23:30 UTC in winter is 00:30 the next day in Amsterdam.
+        let at = parse_moment("2026-12-02T23:30:00").unwrap();
+        assert_eq!(at.format("%Y-%m-%d %H:%M").to_string(), "2026-12-03 00:30");
+    }
+
+    #[test]
     fn only_paths_on_the_desk_are_followed() {
         assert_eq!(safe_next(Some("/desk/requests/1")), "/desk/requests/1");
         assert_eq!(safe_next(Some("https://evil.example/")), "/desk");

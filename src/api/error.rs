@@ -141,7 +141,13 @@ pub fn field_code(message: &str) -> &'static str {
     let has = |part: &str| text.contains(part);
     if has("bsn") {
         "bsn"
-    } else if has("missing field") || has("is required") || has("give at least one") || has("must not be empty") || has("write the") || has("say what") {
+    } else if has("missing field")
+        || has("is required")
+        || has("give at least one")
+        || has("must not be empty")
+        || has("write the")
+        || has("say what")
+    {
         "required"
     } else if has("unknown field") {
         "unknown_field"
@@ -149,7 +155,11 @@ pub fn field_code(message: &str) -> &'static str {
         "email"
     } else if has("date") || has("yyyy-mm-dd") {
         "date"
-    } else if has("unknown variant") || has("expected one of") || has("(expected") || has("must be nl or en") {
+    } else if has("unknown variant")
+        || has("expected one of")
+        || has("(expected")
+        || has("must be nl or en")
+    {
         "choice"
     } else if has("at most") || has("too long") {
         "too_long"

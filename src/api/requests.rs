@@ -9,7 +9,8 @@ use crate::auth::Permission;
 use crate::requests::answer::CopyByPost;
 use crate::requests::intake::NewRequest;
 use crate::requests::lifecycle::{
-    AnswerByPost, Assignment, EndPause, Extension, LetterRequest, StartPause, Transition, VerifyIdentity,
+    AnswerByPost, Assignment, EndPause, Extension, LetterRequest, StartPause, Transition,
+    VerifyIdentity,
 };
 use crate::requests::model::{RequestKind, RequestState};
 use crate::requests::overview::QueueFilter;

@@ -809,25 +809,37 @@ impl RequestService {
         request_id: String,
         post: AnswerByPost,
     ) -> Result<RequestView> {
-        self.on_case(staff.actor(), request_id, post.version, move |service, conn, case| {
-            case.expect_open()?;
-            let received = super::dutch_date(case.row.received_at);
-            if post.sent_on > super::today() || post.sent_on < received {
-                return Err(Error::invalid(
-                    "sent_on",
-                    "must be a date between the day the request arrived and today",
-                ));
-            }
-            service.check_answer_may_go(conn, case)?;
-            if super::answer::answers_with_copy(case.kind()?) {
-                service.copy_for_answer(conn, case)?;
-                service.compile_access_facts(conn, case, &staff)?;
-            }
-            let letter = answer_letter(case.kind()?);
-            let evidence = format!("{letter} sent by post on {}", post.sent_on);
-            service.close_task(conn, case, &staff, TaskKind::SendAnswer, TaskState::Done, &evidence)?;
-            Ok(evidence)
-        })
+        self.on_case(
+            staff.actor(),
+            request_id,
+            post.version,
+            move |service, conn, case| {
+                case.expect_open()?;
+                let received = super::dutch_date(case.row.received_at);
+                if post.sent_on > super::today() || post.sent_on < received {
+                    return Err(Error::invalid(
+                        "sent_on",
+                        "must be a date between the day the request arrived and today",
+                    ));
+                }
+                service.check_answer_may_go(conn, case)?;
+                if super::answer::answers_with_copy(case.kind()?) {
+                    service.copy_for_answer(conn, case)?;
+                    service.compile_access_facts(conn, case, &staff)?;
+                }
+                let letter = answer_letter(case.kind()?);
+                let evidence = format!("{letter} sent by post on {}", post.sent_on);
+                service.close_task(
+                    conn,
+                    case,
+                    &staff,
+                    TaskKind::SendAnswer,
+                    TaskState::Done,
+                    &evidence,
+                )?;
+                Ok(evidence)
+            },
+        )
         .await
     }
 

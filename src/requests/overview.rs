@@ -55,7 +55,9 @@ impl Search {
         // References are `AVG-2026-K7Q2M9XP`: a word of letters, then two or more parts.
         let parts: Vec<&str> = upper.split('-').collect();
         let is_reference = parts.len() >= 3
-            && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
             && parts[0].chars().all(|c| c.is_ascii_alphabetic());
         Some(if is_reference {
             Search::Reference(upper)
@@ -185,7 +187,9 @@ impl RequestService {
                 }
                 let total = items.len() as i64;
                 let start = usize::try_from(offset).unwrap_or(0).min(items.len());
-                let end = start.saturating_add(usize::try_from(limit).unwrap_or(0)).min(items.len());
+                let end = start
+                    .saturating_add(usize::try_from(limit).unwrap_or(0))
+                    .min(items.len());
                 Ok(Queue {
                     items: items[start..end].to_vec(),
                     total,
@@ -407,11 +411,26 @@ mod search_tests {
 
     #[test]
     fn a_search_term_is_read_as_reference_identifier_or_name() {
-        assert_eq!(Search::of(" avg-2026-k7q2m9xp "), Some(Search::Reference("AVG-2026-K7Q2M9XP".into())));
-        assert_eq!(Search::of("TN-448812"), Some(Search::Identifier("TN-448812".into())));
-        assert_eq!(Search::of("+31 6 1234 5678"), Some(Search::Identifier("+31 6 1234 5678".into())));
-        assert_eq!(Search::of("jan@example.nl"), Some(Search::Identifier("jan@example.nl".into())));
-        assert_eq!(Search::of("De Vries"), Some(Search::Name("de vries".into())));
+        assert_eq!(
+            Search::of(" avg-2026-k7q2m9xp "),
+            Some(Search::Reference("AVG-2026-K7Q2M9XP".into()))
+        );
+        assert_eq!(
+            Search::of("TN-448812"),
+            Some(Search::Identifier("TN-448812".into()))
+        );
+        assert_eq!(
+            Search::of("+31 6 1234 5678"),
+            Some(Search::Identifier("+31 6 1234 5678".into()))
+        );
+        assert_eq!(
+            Search::of("jan@example.nl"),
+            Some(Search::Identifier("jan@example.nl".into()))
+        );
+        assert_eq!(
+            Search::of("De Vries"),
+            Some(Search::Name("de vries".into()))
+        );
         assert_eq!(Search::of("  "), None);
     }
 }

@@ -263,9 +263,13 @@ impl RequestService {
                         message: error.to_string(),
                     };
                     let mut connector = connectors.open(&step.system).map_err(failed)?;
-                    let tables =
-                        dry_run(&mut connector, &step.operation, &plan.identifiers, plan.today)
-                            .map_err(failed)?;
+                    let tables = dry_run(
+                        &mut connector,
+                        &step.operation,
+                        &plan.identifiers,
+                        plan.today,
+                    )
+                    .map_err(failed)?;
                     Ok(SystemPreview {
                         system: step.system.key.clone(),
                         system_name: step.system.name.clone(),
@@ -913,9 +917,11 @@ fn dry_run(
     today: NaiveDate,
 ) -> std::result::Result<Vec<TablePreview>, ConnectorError> {
     let each = |counts: TableCounts, effect: Effect| {
-        counts
-            .into_iter()
-            .map(move |(table, rows)| TablePreview { table, rows, effect })
+        counts.into_iter().map(move |(table, rows)| TablePreview {
+            table,
+            rows,
+            effect,
+        })
     };
     Ok(match operation {
         Operation::Erase { keep } | Operation::Keep { keep } => {

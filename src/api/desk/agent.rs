@@ -5,6 +5,7 @@ use super::session::DeskUser;
 use super::{ok, staff_context, DeskError, Lang, PageResult};
 use crate::api::AppState;
 use crate::auth::Permission;
+use crate::catalog::model::{Category, System};
 use crate::mail::letters::LetterKind;
 use crate::requests::model::{
     Channel, ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestKind,
@@ -12,7 +13,6 @@ use crate::requests::model::{
 };
 use crate::requests::overview::QueueFilter;
 use actix_web::{web, HttpRequest};
-use crate::catalog::model::{Category, System};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use strum::VariantArray;
@@ -173,7 +173,11 @@ pub async fn request_page(
     let people = people(&state).await?;
     let timeline = super::timeline::lines(&timeline, &view.tasks, &people, english);
     // One numbering everywhere: the checklist counts from 1, as the timeline and errors do.
-    let done = view.tasks.iter().filter(|t| t.state != TaskState::Open).count();
+    let done = view
+        .tasks
+        .iter()
+        .filter(|t| t.state != TaskState::Open)
+        .count();
     let next = view
         .tasks
         .iter()

@@ -36,30 +36,70 @@ const SITUATIONS: &[(&str, &str, &str)] = &[
 /// `(code, Dutch, English)` for a field's problem, shown next to the field.
 const FIELDS: &[(&str, &str, &str)] = &[
     ("required", "Vul dit in.", "Fill this in."),
-    ("unknown_field", "Dit veld hoort hier niet. Herlaad de pagina.", "This field does not belong here. Reload the page."),
-    ("wrong_type", "Dit heeft niet de goede vorm.", "This does not have the right form."),
-    ("email", "Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl.", "Enter a valid e-mail address, such as name@example.com."),
+    (
+        "unknown_field",
+        "Dit veld hoort hier niet. Herlaad de pagina.",
+        "This field does not belong here. Reload the page.",
+    ),
+    (
+        "wrong_type",
+        "Dit heeft niet de goede vorm.",
+        "This does not have the right form.",
+    ),
+    (
+        "email",
+        "Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl.",
+        "Enter a valid e-mail address, such as name@example.com.",
+    ),
     ("date", "Vul een geldige datum in.", "Enter a valid date."),
-    ("choice", "Kies een van de mogelijkheden.", "Choose one of the options."),
+    (
+        "choice",
+        "Kies een van de mogelijkheden.",
+        "Choose one of the options.",
+    ),
     ("too_long", "Dit is te lang.", "This is too long."),
-    ("bsn", "Vul geen burgerservicenummer (BSN) in; dat mogen wij niet vastleggen.", "Do not enter a citizen service number (BSN); we may not record it."),
+    (
+        "bsn",
+        "Vul geen burgerservicenummer (BSN) in; dat mogen wij niet vastleggen.",
+        "Do not enter a citizen service number (BSN); we may not record it.",
+    ),
     ("number", "Vul een heel getal in.", "Enter a whole number."),
-    ("invalid", "Dit klopt niet. Controleer wat u invulde.", "This is not right. Check what you entered."),
+    (
+        "invalid",
+        "Dit klopt niet. Controleer wat u invulde.",
+        "This is not right. Check what you entered.",
+    ),
 ];
 
 /// The other words `desk.js` writes itself: the dry run's table.
 const SCRIPT: &[(&str, &str, &str)] = &[
     ("effect.delete", "wordt verwijderd", "will be erased"),
-    ("effect.keep", "blijft bewaard (wettelijke plicht)", "is kept (legal duty)"),
+    (
+        "effect.keep",
+        "blijft bewaard (wettelijke plicht)",
+        "is kept (legal duty)",
+    ),
     ("effect.export", "wordt meegegeven", "will be exported"),
     ("effect.restrict", "wordt beperkt", "will be restricted"),
     ("effect.change", "wordt aangepast", "will be changed"),
     ("dry_run.table", "Tabel", "Table"),
     ("dry_run.rows", "Rijen", "Rows"),
     ("dry_run.what", "Wat er gebeurt", "What happens"),
-    ("dry_run.none", "De koppeling vindt geen gegevens van deze persoon.", "The connector finds no data of this person."),
-    ("dry_run.held", "Er geldt een bewaarplicht (legal hold): er wordt niets verwijderd, alles blijft bewaard.", "A legal hold applies: nothing is erased, everything is kept."),
-    ("dry_run.confirm", "Klopt dit? Bevestig hieronder om te verwijderen.", "Is this right? Confirm below to erase."),
+    (
+        "dry_run.none",
+        "De koppeling vindt geen gegevens van deze persoon.",
+        "The connector finds no data of this person.",
+    ),
+    (
+        "dry_run.held",
+        "Er geldt een bewaarplicht (legal hold): er wordt niets verwijderd, alles blijft bewaard.",
+        "A legal hold applies: nothing is erased, everything is kept.",
+    ),
+    (
+        "dry_run.confirm",
+        "Klopt dit? Bevestig hieronder om te verwijderen.",
+        "Is this right? Confirm below to erase.",
+    ),
 ];
 
 /// The table a page hands to `desk.js`: `{"code": text, "field.code": text}` in `english` or
@@ -99,9 +139,11 @@ mod tests {
     fn every_code_the_api_gives_has_words_in_both_languages() {
         for (english, language) in [(false, "nl"), (true, "en")] {
             let table = texts(english);
-            for code in ERROR_CODES.iter().map(|c| c.to_string()).chain(
-                FIELD_CODES.iter().map(|c| format!("field.{c}")),
-            ) {
+            for code in ERROR_CODES
+                .iter()
+                .map(|c| c.to_string())
+                .chain(FIELD_CODES.iter().map(|c| format!("field.{c}")))
+            {
                 let text = table.get(&code).and_then(|t| t.as_str());
                 assert!(
                     text.is_some_and(|t| !t.trim().is_empty()),

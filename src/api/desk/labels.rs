@@ -154,8 +154,16 @@ const LABELS: &[(&str, &str, &str)] = &[
     // Sensitivity of data categories.
     ("normal", "Gewoon", "Regular"),
     ("special", "Bijzonder (art. 9)", "Special (Art. 9)"),
-    ("criminal", "Strafrechtelijk (art. 10)", "Criminal (Art. 10)"),
-    ("national_id", "Wettelijk nummer (BSN)", "National ID number"),
+    (
+        "criminal",
+        "Strafrechtelijk (art. 10)",
+        "Criminal (Art. 10)",
+    ),
+    (
+        "national_id",
+        "Wettelijk nummer (BSN)",
+        "National ID number",
+    ),
     // Packages.
     ("building", "Wordt gemaakt", "Being built"),
     ("ready", "Klaar om te downloaden", "Ready to download"),

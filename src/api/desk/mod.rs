@@ -10,11 +10,11 @@ pub mod agent;
 mod chart;
 pub mod errors;
 mod labels;
-mod print;
-mod timeline;
 pub mod officer;
+mod print;
 pub mod public;
 pub mod session;
+mod timeline;
 
 use super::error::ApiError;
 use actix_web::http::{header, StatusCode};
@@ -348,7 +348,12 @@ fn parse_moment(value: &str) -> Option<chrono::NaiveDateTime> {
 pub fn spell_day(date: chrono::NaiveDate, english: bool) -> String {
     use chrono::Datelike;
     let (nl, en) = MONTHS[date.month0() as usize];
-    format!("{} {} {}", date.day(), if english { en } else { nl }, date.year())
+    format!(
+        "{} {} {}",
+        date.day(),
+        if english { en } else { nl },
+        date.year()
+    )
 }
 
 /// `{{ r.due_on | day }}`: "2 december 2026".

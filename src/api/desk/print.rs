@@ -53,7 +53,12 @@ pub async fn print_letter(
     let address_lines: Vec<String> = organisation
         .as_ref()
         .and_then(|o| o.address.as_deref())
-        .map(|a| a.split(',').map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect())
+        .map(|a| {
+            a.split(',')
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let place = address_lines.iter().find_map(|line| {
         let mut words = line.split_whitespace();

@@ -35,9 +35,16 @@ pub fn lines(
 fn who(actor: &str, people: &[(String, String)], english: bool) -> String {
     match actor.strip_prefix("user:") {
         Some(username) => super::agent::display_name(people, username),
-        None if actor == "cli" => (if english { "administrator" } else { "beheerder" }).into(),
+        None if actor == "cli" => (if english {
+            "administrator"
+        } else {
+            "beheerder"
+        })
+        .into(),
         // A web-form request is registered by the person themselves.
-        None if actor.contains("public") => (if english { "the person" } else { "de persoon" }).into(),
+        None if actor.contains("public") => {
+            (if english { "the person" } else { "de persoon" }).into()
+        }
         None => "loket".into(),
     }
 }
@@ -48,31 +55,63 @@ fn sentence(
     people: &[(String, String)],
     english: bool,
 ) -> String {
-    let t = |nl: &str, en: &str| if english { en.to_string() } else { nl.to_string() };
+    let t = |nl: &str, en: &str| {
+        if english {
+            en.to_string()
+        } else {
+            nl.to_string()
+        }
+    };
     let summary = event.summary.as_str();
     let task = || task_line(summary, tasks, english);
     match event.action.as_str() {
-        "request.received" => t("Verzoek ontvangen en vastgelegd", "Request received and registered"),
+        "request.received" => t(
+            "Verzoek ontvangen en vastgelegd",
+            "Request received and registered",
+        ),
         "request.identity_verified" => {
             let method = between(summary, '(', ')').map(|m| word(m, english));
             match method {
-                Some(method) => format!("{}: {method}", t("Identiteit gecontroleerd", "Identity checked")),
+                Some(method) => format!(
+                    "{}: {method}",
+                    t("Identiteit gecontroleerd", "Identity checked")
+                ),
                 None => t("Identiteit gecontroleerd", "Identity checked"),
             }
         }
         "request.task.done" => format!("{} {}", t("Afgerond:", "Done:"), task()),
-        "request.task.not_applicable" => format!("{} {}", t("Niet van toepassing:", "Not applicable:"), task()),
-        "request.task.run" => format!("{} {}", t("Uitgevoerd via de koppeling:", "Run through the connector:"), task()),
+        "request.task.not_applicable" => format!(
+            "{} {}",
+            t("Niet van toepassing:", "Not applicable:"),
+            task()
+        ),
+        "request.task.run" => format!(
+            "{} {}",
+            t("Uitgevoerd via de koppeling:", "Run through the connector:"),
+            task()
+        ),
         "request.task.commented" => format!("{} {}", t("Opmerking bij", "Comment on"), task()),
         "request.task.assigned" => format!("{} {}", t("Toegewezen:", "Assigned:"), task()),
-        "request.code_sent" => t("Code gestuurd om het e-mailadres te bevestigen", "Code sent to confirm the e-mail address"),
+        "request.code_sent" => t(
+            "Code gestuurd om het e-mailadres te bevestigen",
+            "Code sent to confirm the e-mail address",
+        ),
         "request.code_rejected" => t("Een verkeerde code ingevuld", "A wrong code was entered"),
         "request.email_confirmed" => t("E-mailadres bevestigd", "E-mail address confirmed"),
         "request.attachment.added" => t("Document toegevoegd", "Document attached"),
-        "request.redaction.added" => t("Gegevens uit de kopie weggelaten", "Data withheld from the copy"),
-        "request.redaction.removed" => t("Weggelaten gegevens weer opgenomen", "Withheld data put back"),
+        "request.redaction.added" => t(
+            "Gegevens uit de kopie weggelaten",
+            "Data withheld from the copy",
+        ),
+        "request.redaction.removed" => t(
+            "Weggelaten gegevens weer opgenomen",
+            "Withheld data put back",
+        ),
         "request.ground.recorded" => t("Grond vastgelegd", "Ground recorded"),
-        "request.restriction.lift_noticed" => t("Opheffing van de beperking aangekondigd", "Lifting of the restriction announced"),
+        "request.restriction.lift_noticed" => t(
+            "Opheffing van de beperking aangekondigd",
+            "Lifting of the restriction announced",
+        ),
         "request.restriction.lifted" => t("Beperking opgeheven", "Restriction lifted"),
         "request.state_changed" => state_change(summary, english),
         _ => update(summary, people, english),
@@ -89,7 +128,11 @@ fn task_line(summary: &str, tasks: &[TaskView], english: bool) -> String {
         Some((n, task)) => format!(
             "{} {n}, {}",
             if english { "task" } else { "taak" },
-            if english { &task.title_en } else { &task.title_nl }
+            if english {
+                &task.title_en
+            } else {
+                &task.title_nl
+            }
         ),
         None => (if english { "a task" } else { "een taak" }).into(),
     }
@@ -111,10 +154,20 @@ fn state_change(summary: &str, english: bool) -> String {
 
 /// The changes recorded as `request.updated`, told by what their summary starts with.
 fn update(summary: &str, people: &[(String, String)], english: bool) -> String {
-    let t = |nl: &str, en: &str| if english { en.to_string() } else { nl.to_string() };
+    let t = |nl: &str, en: &str| {
+        if english {
+            en.to_string()
+        } else {
+            nl.to_string()
+        }
+    };
     if let Some(rest) = summary.strip_prefix("letter ") {
         let kind = rest.split(' ').next().unwrap_or_default();
-        return format!("{} {}", t("Brief verstuurd:", "Letter sent:"), word(kind, english));
+        return format!(
+            "{} {}",
+            t("Brief verstuurd:", "Letter sent:"),
+            word(kind, english)
+        );
     }
     if let Some(username) = summary.strip_prefix("assigned to ") {
         return format!(
@@ -135,16 +188,25 @@ fn update(summary: &str, people: &[(String, String)], english: bool) -> String {
         } else {
             word(letter, english)
         };
-        return format!("{what} {} {day}", t("per post verstuurd op", "sent by post on"));
+        return format!(
+            "{what} {} {day}",
+            t("per post verstuurd op", "sent by post on")
+        );
     }
     if summary.starts_with("extended to") {
         return t("Termijn verlengd", "Deadline extended");
     }
     if summary.starts_with("paused from") {
-        return t("Gepauzeerd: wacht op antwoord van de persoon", "Paused: waiting for the person's answer");
+        return t(
+            "Gepauzeerd: wacht op antwoord van de persoon",
+            "Paused: waiting for the person's answer",
+        );
     }
     if summary.starts_with("resumed") {
-        return t("Hervat: het antwoord is binnen", "Resumed: the answer has arrived");
+        return t(
+            "Hervat: het antwoord is binnen",
+            "Resumed: the answer has arrived",
+        );
     }
     if summary.starts_with("identity verified") {
         return t("Identiteit gecontroleerd", "Identity checked");
@@ -183,15 +245,24 @@ mod tests {
             event("request.state_changed", "in_progress -> completed"),
             event("request.updated", "letter erasure_confirmation queued"),
             event("request.updated", "assigned to anna"),
-            event("request.updated", "erasure_confirmation sent by post on 2026-12-02"),
+            event(
+                "request.updated",
+                "erasure_confirmation sent by post on 2026-12-02",
+            ),
         ];
-        let nl: Vec<String> = lines(&events, &[], &people, false).into_iter().map(|l| format!("{}: {}", l.who, l.text)).collect();
-        assert_eq!(nl, [
-            "Anna de Boer: Stand: In behandeling → Afgehandeld",
-            "Anna de Boer: Brief verstuurd: Bevestiging verwijdering",
-            "Anna de Boer: Toegewezen aan Anna de Boer",
-            "Anna de Boer: Bevestiging verwijdering per post verstuurd op 2 december 2026",
-        ]);
+        let nl: Vec<String> = lines(&events, &[], &people, false)
+            .into_iter()
+            .map(|l| format!("{}: {}", l.who, l.text))
+            .collect();
+        assert_eq!(
+            nl,
+            [
+                "Anna de Boer: Stand: In behandeling → Afgehandeld",
+                "Anna de Boer: Brief verstuurd: Bevestiging verwijdering",
+                "Anna de Boer: Toegewezen aan Anna de Boer",
+                "Anna de Boer: Bevestiging verwijdering per post verstuurd op 2 december 2026",
+            ]
+        );
         let en = lines(&events[..1], &[], &people, true);
         assert_eq!(en[0].text, "State: In progress → Completed");
     }

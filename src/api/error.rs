@@ -1,5 +1,12 @@
 //! The one place where errors become HTTP responses. Every error body is JSON:
-//! `{"error": CODE, "message": TEXT, "field": PATH?, "errors": [{field, message}]?}`.
+//! `{"error": CLASS, "code": CODE, "message": TEXT, "field": PATH?, "errors": [{field, message,
+//! code}]?}`.
+//!
+//! `error` is the broad class (`validation_failed`, `conflict`, …); `code` names the situation
+//! (`tasks_open`, `no_email`, `stale`, …) and each field error has its own `code` (`required`,
+//! `email`, …). Codes are stable: the desk and the public pages show people a sentence per code
+//! in their language ([`ERROR_CODES`], [`FIELD_CODES`]), never the English `message`, which is
+//! for developers and logs.
 
 use crate::db::StoreError;
 use crate::error::{Error, FieldError};
@@ -38,17 +45,153 @@ pub enum ApiError {
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
+    code: &'static str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [FieldError]>,
+    errors: Option<Vec<FieldBody<'a>>>,
     /// The system whose connector failed (`502`).
     #[serde(skip_serializing_if = "Option::is_none")]
     system: Option<&'a str>,
 }
 
+/// One field's error as the body lists it.
+#[derive(Serialize)]
+struct FieldBody<'a> {
+    field: &'a str,
+    message: &'a str,
+    code: &'static str,
+}
+
+/// Every value of an error body's `code`: the desk has words for each (`desk::errors`).
+pub const ERROR_CODES: &[&str] = &[
+    "not_found",
+    "validation_failed",
+    "conflict",
+    "stale",
+    "tasks_open",
+    "no_email",
+    "closed",
+    "wrong_state",
+    "needs_approval",
+    "identity_first",
+    "already_done",
+    "exists",
+    "invalid_credentials",
+    "too_many_attempts",
+    "busy",
+    "forbidden",
+    "gone",
+    "connector_failed",
+    "unavailable",
+    "internal_error",
+    "bad_request",
+    "unauthenticated",
+    "csrf_rejected",
+    "payload_too_large",
+    "unsupported_media_type",
+];
+
+/// Every value of a field error's `code`.
+pub const FIELD_CODES: &[&str] = &[
+    "required",
+    "unknown_field",
+    "wrong_type",
+    "email",
+    "date",
+    "choice",
+    "too_long",
+    "bsn",
+    "number",
+    "invalid",
+];
+
+/// The situation of a conflict. The domain words its conflicts for developers; the few kinds a
+/// person can act on are told apart here, in the one place errors meet HTTP, so the domain's
+/// fifty conflict sites need no HTTP vocabulary.
+fn conflict_code(message: &str) -> &'static str {
+    let has = |part: &str| message.contains(part);
+    if has("changed by someone else") {
+        "stale"
+    } else if has("task(s) still open") {
+        "tasks_open"
+    } else if has("no e-mail address on file") {
+        "no_email"
+    } else if has("a closed request cannot be changed") {
+        "closed"
+    } else if has("when a privacy officer approves") || has("which a privacy officer approves") {
+        "needs_approval"
+    } else if has("record how identity was verified") {
+        "identity_first"
+    } else if has("cannot move from") || has("tasks are run while") {
+        "wrong_state"
+    } else if has("with this key already exists") {
+        "exists"
+    } else if has("already") {
+        "already_done"
+    } else {
+        "conflict"
+    }
+}
+
+/// The kind of a field's problem, from the words serde and the domain's checks use for it.
+pub fn field_code(message: &str) -> &'static str {
+    let text = message.to_ascii_lowercase();
+    let has = |part: &str| text.contains(part);
+    if has("bsn") {
+        "bsn"
+    } else if has("missing field")
+        || has("is required")
+        || has("give at least one")
+        || has("must not be empty")
+        || has("write the")
+        || has("say what")
+    {
+        "required"
+    } else if has("unknown field") {
+        "unknown_field"
+    } else if has("e-mail address") {
+        "email"
+    } else if has("date") || has("yyyy-mm-dd") {
+        "date"
+    } else if has("unknown variant")
+        || has("expected one of")
+        || has("(expected")
+        || has("must be nl or en")
+    {
+        "choice"
+    } else if has("at most") || has("too long") {
+        "too_long"
+    } else if has("whole number") || has("invalid digit") {
+        "number"
+    } else if has("invalid type") {
+        "wrong_type"
+    } else {
+        "invalid"
+    }
+}
+
+fn listed(errors: &[FieldError]) -> Vec<FieldBody<'_>> {
+    errors
+        .iter()
+        .map(|e| FieldBody {
+            field: &e.field,
+            message: &e.message,
+            code: field_code(&e.message),
+        })
+        .collect()
+}
+
 impl ApiError {
+    /// The situation, finer than the class: one of [`ERROR_CODES`].
+    pub fn situation(&self) -> &'static str {
+        match self {
+            ApiError::Domain(Error::Conflict(message)) => conflict_code(message),
+            _ => self.code(),
+        }
+    }
+
     fn code(&self) -> &'static str {
         match self {
             ApiError::Domain(error) => match error {
@@ -135,10 +278,18 @@ impl ResponseError for ApiError {
         let (field, errors) = match self {
             ApiError::Domain(Error::Invalid(errors)) => (
                 errors.first().map(|e| e.field.as_str()),
-                Some(errors.as_slice()),
+                Some(listed(errors)),
+            ),
+            // A single field's error is listed too, so every field error carries its code.
+            ApiError::InvalidField { field, message } => (
+                Some(field.as_str()),
+                Some(vec![FieldBody {
+                    field,
+                    message,
+                    code: field_code(message),
+                }]),
             ),
             ApiError::BadRequest { field, .. } => (field.as_deref(), None),
-            ApiError::InvalidField { field, .. } => (Some(field.as_str()), None),
             ApiError::CsrfRejected => (Some(super::desk::session::CSRF_FIELD), None),
             _ => (None, None),
         };
@@ -155,6 +306,7 @@ impl ResponseError for ApiError {
         };
         response.json(Body {
             error: self.code(),
+            code: self.situation(),
             message,
             field,
             errors,

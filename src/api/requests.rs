@@ -9,7 +9,8 @@ use crate::auth::Permission;
 use crate::requests::answer::CopyByPost;
 use crate::requests::intake::NewRequest;
 use crate::requests::lifecycle::{
-    Assignment, EndPause, Extension, LetterRequest, StartPause, Transition, VerifyIdentity,
+    AnswerByPost, Assignment, EndPause, Extension, LetterRequest, StartPause, Transition,
+    VerifyIdentity,
 };
 use crate::requests::model::{RequestKind, RequestState};
 use crate::requests::overview::QueueFilter;
@@ -36,8 +37,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/requests/{id}/pauses/end", web::post().to(end_pause))
     .route("/requests/{id}/extension", web::post().to(extend))
     .route("/requests/{id}/copy", web::post().to(copy_by_post))
+    .route("/requests/{id}/answer/post", web::post().to(answer_by_post))
     .route("/requests/{id}/tasks/{task}", web::patch().to(update_task))
     .route("/requests/{id}/tasks/{task}/run", web::post().to(run_task))
+    .route(
+        "/requests/{id}/tasks/{task}/run/preview",
+        web::post().to(preview_run),
+    )
     .route(
         "/requests/{id}/tasks/{task}/comments",
         web::post().to(add_comment),
@@ -103,7 +109,7 @@ async fn list(
     }))
 }
 
-/// `?state=received,in_progress&kind=erasure&assignee=anna&due_before=2026-12-01&email=…`;
+/// `?state=received,in_progress&kind=erasure&assignee=anna&due_before=2026-12-01&email=…&q=…`;
 /// `page` and `per_page` belong to [`Page`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +121,10 @@ struct RawQueueFilter {
     email: Option<String>,
     customer_number: Option<String>,
     phone: Option<String>,
+    /// A reference, e-mail address, customer number, phone number or part of a name.
+    q: Option<String>,
+    /// `true`: only requests no one is assigned to.
+    unassigned: Option<String>,
     #[allow(dead_code)]
     page: Option<String>,
     #[allow(dead_code)]
@@ -174,6 +184,12 @@ fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
         email: raw.email,
         customer_number: raw.customer_number,
         phone: raw.phone,
+        search: raw.q,
+        unassigned: match raw.unassigned.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(invalid("unassigned", "must be true or false".into())),
+        },
     })
 }
 
@@ -247,6 +263,21 @@ async fn copy_by_post(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// The answer letter was printed and posted: completes the send-answer step.
+async fn answer_by_post(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: Json<AnswerByPost>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let view = state
+        .requests
+        .record_answer_by_post(staff, id.into_inner(), body.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
 async fn end_pause(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -298,6 +329,19 @@ async fn run_task(
     let (id, task) = path.into_inner();
     let view = state.requests.run_task(staff, id, task, body.0).await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// A dry run: what running the task would do, counted per table; nothing changes.
+async fn preview_run(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    body: Json<RunTask>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::WorkRequests)?;
+    let (id, task) = path.into_inner();
+    let preview = state.requests.preview_run(id, task, body.0).await?;
+    Ok(HttpResponse::Ok().json(preview))
 }
 
 #[derive(Deserialize)]

@@ -538,6 +538,31 @@ impl SqlConnector {
         )
     }
 
+    /// What [`SqlConnector::erase`] with the same `keep` would do, counted and not done: the
+    /// rows it would delete and keep per table. Nothing is written, so an agent sees this before
+    /// confirming the erasure.
+    pub fn erase_preview(
+        &mut self,
+        identifiers: &[(IdentifierKind, String)],
+        keep: &[&str],
+    ) -> Result<Erasure> {
+        let identifiers = self.layout.identifiers(identifiers)?;
+        for table in keep {
+            self.layout.table(table)?;
+        }
+        let scope = Scope::Person(&identifiers);
+        let mut preview = Erasure::default();
+        for table in self.layout.children_first(None) {
+            let rows = count(&mut self.conn, &self.layout, table, scope)?;
+            if keep.contains(&table.name.as_str()) {
+                preview.kept.insert(table.name.clone(), rows);
+            } else {
+                preview.deleted.insert(table.name.clone(), rows);
+            }
+        }
+        Ok(preview)
+    }
+
     /// Anonymises the person's rows in `table`, column by column; returns the rows changed.
     /// One transaction, a page of rows at a time.
     pub fn anonymise(

@@ -135,6 +135,14 @@ pub struct Assignment {
     pub assignee: Option<String>,
 }
 
+/// `{"version", "sent_on"}`: the answer letter went by post on that day.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerByPost {
+    pub version: i32,
+    pub sent_on: NaiveDate,
+}
+
 /// A letter an agent previews or sends.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -693,17 +701,7 @@ impl RequestService {
             let kind = case.kind()?;
             match letter.letter {
                 l if l == answer_letter(kind) => {
-                    if service.policies.needs_approval(kind) {
-                        return Err(Error::Conflict(format!(
-                            "the answer to a {kind} request is sent when a privacy officer approves it"
-                        )));
-                    }
-                    ensure_tasks_closed(case, &[TaskKind::SendAnswer, TaskKind::CompileAccessFacts])?;
-                    if !RedactionRow::of_request(conn, case.id())?.is_empty() {
-                        return Err(Error::Conflict(
-                            "data is withheld from the copy (Art. 15(4)): that is a partial refusal, which a privacy officer approves; move the request to awaiting_approval with outcome completed and partial_refusal giving the reasons".into(),
-                        ));
-                    }
+                    service.check_answer_may_go(conn, case)?;
                     service.send_answer(conn, case, &staff, l, letter.message.clone())?;
                 }
                 LetterKind::ReceiptConfirmation => {
@@ -782,6 +780,67 @@ impl RequestService {
             )?
             .unwrap_or_default(),
         }))
+    }
+
+    /// The agent sends the answer themselves only when it needs no approval, every other task
+    /// is done and nothing is withheld from the copy.
+    fn check_answer_may_go(&self, conn: &mut DbConnection, case: &Case) -> Result<()> {
+        let kind = case.kind()?;
+        if self.policies.needs_approval(kind) {
+            return Err(Error::Conflict(format!(
+                "the answer to a {kind} request is sent when a privacy officer approves it"
+            )));
+        }
+        ensure_tasks_closed(case, &[TaskKind::SendAnswer, TaskKind::CompileAccessFacts])?;
+        if !RedactionRow::of_request(conn, case.id())?.is_empty() {
+            return Err(Error::Conflict(
+                "data is withheld from the copy (Art. 15(4)): that is a partial refusal, which a privacy officer approves; move the request to awaiting_approval with outcome completed and partial_refusal giving the reasons".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records that the answer letter, printed from its print view, went by post on a day: post
+    /// is a channel like e-mail, so this completes the send-answer step as sending does. The
+    /// day lies between the day the request arrived and today.
+    pub async fn record_answer_by_post(
+        &self,
+        staff: Staff,
+        request_id: String,
+        post: AnswerByPost,
+    ) -> Result<RequestView> {
+        self.on_case(
+            staff.actor(),
+            request_id,
+            post.version,
+            move |service, conn, case| {
+                case.expect_open()?;
+                let received = super::dutch_date(case.row.received_at);
+                if post.sent_on > super::today() || post.sent_on < received {
+                    return Err(Error::invalid(
+                        "sent_on",
+                        "must be a date between the day the request arrived and today",
+                    ));
+                }
+                service.check_answer_may_go(conn, case)?;
+                if super::answer::answers_with_copy(case.kind()?) {
+                    service.copy_for_answer(conn, case)?;
+                    service.compile_access_facts(conn, case, &staff)?;
+                }
+                let letter = answer_letter(case.kind()?);
+                let evidence = format!("{letter} sent by post on {}", post.sent_on);
+                service.close_task(
+                    conn,
+                    case,
+                    &staff,
+                    TaskKind::SendAnswer,
+                    TaskState::Done,
+                    &evidence,
+                )?;
+                Ok(evidence)
+            },
+        )
+        .await
     }
 
     /// Queues the answer letter and closes the send-answer task with it as evidence.

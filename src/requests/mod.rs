@@ -164,10 +164,15 @@ fn is_dutch_summer_time(now: chrono::DateTime<chrono::Utc>) -> bool {
 
 /// The Dutch calendar date of a stored UTC time.
 pub fn dutch_date(at: chrono::NaiveDateTime) -> chrono::NaiveDate {
+    dutch_time(at).date()
+}
+
+/// A stored UTC time as the clock in Amsterdam shows it.
+pub fn dutch_time(at: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     use chrono::TimeZone;
     let utc = chrono::Utc.from_utc_datetime(&at);
     let offset_hours = if is_dutch_summer_time(utc) { 2 } else { 1 };
-    (at + chrono::TimeDelta::hours(offset_hours)).date()
+    at + chrono::TimeDelta::hours(offset_hours)
 }
 
 #[cfg(test)]

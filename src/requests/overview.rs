@@ -24,6 +24,49 @@ pub struct QueueFilter {
     pub email: Option<String>,
     pub customer_number: Option<String>,
     pub phone: Option<String>,
+    /// What an agent typed in the queue's search box: a reference, an e-mail address, customer
+    /// number or phone number (through the lookup indexes), or part of a name.
+    pub search: Option<String>,
+    /// Only requests no one is assigned to.
+    pub unassigned: bool,
+}
+
+/// How many requests a name search reads: names are sealed, so they are opened and compared
+/// here, on the requests the other filters leave.
+const NAME_SEARCH_LIMIT: i64 = 2_000;
+
+/// What a search term is taken for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Search {
+    Reference(String),
+    /// An identifier: looked up through the keyed indexes.
+    Identifier(String),
+    /// Part of a name, compared case-insensitively.
+    Name(String),
+}
+
+impl Search {
+    fn of(term: &str) -> Option<Search> {
+        let term = term.trim();
+        if term.is_empty() {
+            return None;
+        }
+        let upper = term.to_uppercase();
+        // References are `AVG-2026-K7Q2M9XP`: a word of letters, then two or more parts.
+        let parts: Vec<&str> = upper.split('-').collect();
+        let is_reference = parts.len() >= 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+            && parts[0].chars().all(|c| c.is_ascii_alphabetic());
+        Some(if is_reference {
+            Search::Reference(upper)
+        } else if term.contains('@') || term.chars().any(|c| c.is_ascii_digit()) {
+            Search::Identifier(term.to_string())
+        } else {
+            Search::Name(term.to_lowercase())
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,6 +143,10 @@ impl RequestService {
 
     pub async fn queue(&self, filter: QueueFilter, offset: i64, limit: i64) -> Result<Queue> {
         let service = self.clone();
+        let search = filter.search.as_deref().and_then(Search::of);
+        if let Some(Search::Name(part)) = search {
+            return self.queue_by_name(filter, part, offset, limit).await;
+        }
         self.store
             .read(move |conn| {
                 let filter = service.row_filter(filter);
@@ -117,8 +164,58 @@ impl RequestService {
             .await
     }
 
+    /// The queue narrowed to requests whose requester's name contains `part`.
+    async fn queue_by_name(
+        &self,
+        filter: QueueFilter,
+        part: String,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Queue> {
+        let service = self.clone();
+        self.store
+            .read(move |conn| {
+                let filter = service.row_filter(filter);
+                let today = super::today();
+                let mut items = Vec::new();
+                for row in rows::list_requests(conn, &filter, 0, NAME_SEARCH_LIMIT)? {
+                    let summary = RequestSummary::from_row(&service.cipher, &row, today)?;
+                    let name = summary.requester_name.as_deref().unwrap_or_default();
+                    if name.to_lowercase().contains(&part) {
+                        items.push(summary);
+                    }
+                }
+                let total = items.len() as i64;
+                let start = usize::try_from(offset).unwrap_or(0).min(items.len());
+                let end = start
+                    .saturating_add(usize::try_from(limit).unwrap_or(0))
+                    .min(items.len());
+                Ok(Queue {
+                    items: items[start..end].to_vec(),
+                    total,
+                })
+            })
+            .await
+    }
+
     fn row_filter(&self, filter: QueueFilter) -> RequestFilter {
+        let (reference, any_index) = match filter.search.as_deref().and_then(Search::of) {
+            Some(Search::Reference(reference)) => (Some(reference), Vec::new()),
+            Some(Search::Identifier(term)) => (
+                None,
+                vec![
+                    self.cipher.index(place::EMAIL, &normalise_email(&term)),
+                    self.cipher
+                        .index(place::CUSTOMER_NUMBER, &normalise_customer_number(&term)),
+                    self.cipher.index(place::PHONE, &normalise_phone(&term)),
+                ],
+            ),
+            Some(Search::Name(_)) | None => (None, Vec::new()),
+        };
         RequestFilter {
+            reference,
+            any_index,
+            unassigned: filter.unassigned,
             states: filter
                 .states
                 .iter()
@@ -306,6 +403,36 @@ fn weekly_figures(found: &[rows::StatsRow], today: NaiveDate) -> Result<Vec<Week
         }
     }
     Ok(weeks)
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::Search;
+
+    #[test]
+    fn a_search_term_is_read_as_reference_identifier_or_name() {
+        assert_eq!(
+            Search::of(" avg-2026-k7q2m9xp "),
+            Some(Search::Reference("AVG-2026-K7Q2M9XP".into()))
+        );
+        assert_eq!(
+            Search::of("TN-448812"),
+            Some(Search::Identifier("TN-448812".into()))
+        );
+        assert_eq!(
+            Search::of("+31 6 1234 5678"),
+            Some(Search::Identifier("+31 6 1234 5678".into()))
+        );
+        assert_eq!(
+            Search::of("jan@example.nl"),
+            Some(Search::Identifier("jan@example.nl".into()))
+        );
+        assert_eq!(
+            Search::of("De Vries"),
+            Some(Search::Name("de vries".into()))
+        );
+        assert_eq!(Search::of("  "), None);
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,39 @@ pub struct RunTask {
     pub value: Option<String>,
 }
 
+/// What a run would do, from a dry run ([`RequestService::preview_run`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunPreview {
+    /// A legal hold turns the erasure into keeping everything (Art. 17(3)(e)).
+    pub held: bool,
+    pub systems: Vec<SystemPreview>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SystemPreview {
+    pub system: String,
+    pub system_name: String,
+    pub tables: Vec<TablePreview>,
+}
+
+/// The person's rows in one table and what the run would do with them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TablePreview {
+    pub table: String,
+    pub rows: u64,
+    pub effect: Effect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Delete,
+    Keep,
+    Export,
+    Restrict,
+    Change,
+}
+
 /// Who runs a task: an agent, or loket itself per policy.
 #[derive(Debug, Clone)]
 pub struct Runner {
@@ -208,6 +241,55 @@ impl RequestService {
         run.validate()?;
         self.run_as(Runner::from(&staff), request_id, task_id, run)
             .await
+    }
+
+    /// What running the task would do, counted on the system and not done (a dry run): the
+    /// person's rows per table and what would happen to them. The agent sees this before they
+    /// confirm an erasure; nothing is written, here or in the system, and nothing is audited.
+    pub async fn preview_run(
+        &self,
+        request_id: String,
+        task_id: String,
+        run: RunTask,
+    ) -> Result<RunPreview> {
+        run.validate()?;
+        let service = self.clone();
+        let plan = self
+            .store
+            .read(move |conn| service.plan(conn, &request_id, &task_id, run))
+            .await?;
+        let connectors = self.connectors.clone();
+        tokio::task::spawn_blocking(move || {
+            let systems = plan
+                .steps
+                .iter()
+                .map(|step| {
+                    let failed = |error: ConnectorError| Error::Connector {
+                        system: step.system.key.clone(),
+                        message: error.to_string(),
+                    };
+                    let mut connector = connectors.open(&step.system).map_err(failed)?;
+                    let tables = dry_run(
+                        &mut connector,
+                        &step.operation,
+                        &plan.identifiers,
+                        plan.today,
+                    )
+                    .map_err(failed)?;
+                    Ok(SystemPreview {
+                        system: step.system.key.clone(),
+                        system_name: step.system.name.clone(),
+                        tables,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(RunPreview {
+                held: plan.hold.is_some(),
+                systems,
+            })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the connector thread failed: {e}")))?
     }
 
     async fn run_as(
@@ -852,6 +934,52 @@ fn run_step(
         }
     }
     Ok(outcome)
+}
+
+/// What a run would do on one system, per table: counted, nothing changed.
+fn dry_run(
+    connector: &mut SqlConnector,
+    operation: &Operation,
+    identifiers: &[(IdentifierKind, String)],
+    today: NaiveDate,
+) -> std::result::Result<Vec<TablePreview>, ConnectorError> {
+    let each = |counts: TableCounts, effect: Effect| {
+        counts.into_iter().map(move |(table, rows)| TablePreview {
+            table,
+            rows,
+            effect,
+        })
+    };
+    Ok(match operation {
+        Operation::Erase { keep } | Operation::Keep { keep } => {
+            let decision = kept::decide(connector, identifiers, keep, today)?;
+            let kept_tables = decision.kept_tables();
+            let kept_tables: Vec<&str> = kept_tables.iter().map(String::as_str).collect();
+            let mut ended = TableCounts::new();
+            for (table, _) in &decision.ended {
+                *ended.entry(table.clone()).or_default() += 1;
+            }
+            let preview = connector.erase_preview(identifiers, &kept_tables)?;
+            let erases = matches!(operation, Operation::Erase { .. });
+            let mut tables: Vec<TablePreview> = each(ended, Effect::Delete).collect();
+            if erases {
+                tables.extend(each(preview.deleted, Effect::Delete));
+            }
+            tables.extend(each(preview.kept, Effect::Keep));
+            tables
+        }
+        Operation::Export => each(connector.locate(identifiers)?, Effect::Export).collect(),
+        Operation::Restrict { tables } => {
+            let mut found = connector.locate(identifiers)?;
+            found.retain(|table, _| tables.contains(table));
+            each(found, Effect::Restrict).collect()
+        }
+        Operation::Correct { table, .. } => {
+            let mut found = connector.locate(identifiers)?;
+            found.retain(|name, _| name == table);
+            each(found, Effect::Change).collect()
+        }
+    })
 }
 
 /// Decides what `keep` keeps, erases the kept rows whose duty has already ended, and puts both

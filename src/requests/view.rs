@@ -121,6 +121,8 @@ pub struct RequestSummary {
     pub email_confirmed: bool,
     pub assignee: Option<String>,
     pub requester_name: Option<String>,
+    /// For a change made straight from the queue (assigning).
+    pub version: i32,
 }
 
 impl RequestSummary {
@@ -139,6 +141,7 @@ impl RequestSummary {
             email_confirmed: row.email_confirmed,
             assignee: row.assignee.clone(),
             requester_name: open(cipher, place::NAME, &row.name_enc)?,
+            version: row.version,
         })
     }
 }

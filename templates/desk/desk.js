@@ -32,7 +32,16 @@
       if (omit.includes(el.name)) continue;
       if (el.type === "radio" && !el.checked) continue;
       const value = valueOf(el);
-      if (value !== undefined) put(body, el.name, value);
+      if (value === undefined) continue;
+      // One choice for two fields: data-pair="table,column" splits "customers.email".
+      if (el.dataset.pair) {
+        const names = el.dataset.pair.split(",");
+        const at = String(value).indexOf(".");
+        put(body, names[0], String(value).slice(0, at));
+        put(body, names[1], String(value).slice(at + 1));
+      } else {
+        put(body, el.name, value);
+      }
     }
     if (submitter && submitter.name) put(body, submitter.name, submitter.value);
     return body;
@@ -48,24 +57,76 @@
     if (alert) alert.textContent = "";
   }
 
+  // The page's sentences for the API's error codes (and the few words this script writes), in
+  // the page's language. The API's own `message` is for developers and never shown.
+  let texts = null;
+  function text(key) {
+    if (texts === null) {
+      try { texts = JSON.parse(document.getElementById("error-texts")?.textContent || "{}"); }
+      catch (_) { texts = {}; }
+    }
+    return texts[key];
+  }
+
+  // A form may name fields without the API's prefix (the public form's "email" is the API's
+  // "requester.email"): data-strip="requester." finds them.
+  function inputFor(form, field) {
+    const byName = (name) => form.querySelector(`[name="${CSS.escape(name)}"]`);
+    const strip = form.dataset.strip;
+    return byName(field)
+      || (strip && field.startsWith(strip) ? byName(field.slice(strip.length)) : null)
+      || form.querySelector(`[data-pair][data-pair*="${CSS.escape(field)}"]`);
+  }
+
   function showErrors(form, status, error) {
     const alert = form.querySelector("[role=alert]");
-    const errors = (error && error.errors) || (error && error.field ? [{ field: error.field, message: error.message }] : []);
+    const errors = (error && error.errors) || [];
     let first = null;
-    for (const { field, message } of errors) {
-      const input = form.querySelector(`[name="${CSS.escape(field)}"]`);
+    for (const { field, code } of errors) {
+      const input = inputFor(form, field);
       if (!input) continue;
       const note = document.createElement("p");
       note.className = "field-error";
       note.id = `${form.id || "form"}-${field.replace(/\W/g, "-")}-error`;
-      note.textContent = message;
+      note.textContent = text(`field.${code}`) || text("field.invalid");
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", note.id);
       input.insertAdjacentElement("afterend", note);
       first = first || input;
     }
-    if (alert) alert.textContent = `${status}: ${(error && error.message) || "request failed"}`;
+    const situation = (error && (text(error.code) || text(error.error)))
+      || (status === 0 ? text("network") : text("internal_error"));
+    if (alert) alert.textContent = situation;
     (first || alert)?.focus?.();
+  }
+
+  // A dry run's counts as a table: per system, per table, the rows and what would happen.
+  function renderDryRun(target, data) {
+    target.replaceChildren();
+    const rows = (data.systems || []).flatMap((s) => s.tables.map((t) => ({ system: s.system_name, ...t })));
+    const intro = document.createElement("p");
+    intro.textContent = data.held ? text("dry_run.held") : rows.some((r) => r.rows > 0) ? text("dry_run.confirm") : text("dry_run.none");
+    target.append(intro);
+    if (rows.length) {
+      const table = document.createElement("table");
+      const head = table.createTHead().insertRow();
+      for (const key of ["dry_run.table", "dry_run.rows", "dry_run.what"]) {
+        const th = document.createElement("th");
+        th.scope = "col";
+        th.textContent = text(key);
+        head.append(th);
+      }
+      const body = table.createTBody();
+      for (const r of rows) {
+        const tr = body.insertRow();
+        tr.dataset.table = r.table;
+        tr.className = r.effect;
+        tr.insertCell().textContent = `${r.system} · ${r.table}`;
+        tr.insertCell().textContent = String(r.rows);
+        tr.insertCell().textContent = text(`effect.${r.effect}`) || r.effect;
+      }
+      target.append(table);
+    }
   }
 
   function fill(template, data) {
@@ -75,8 +136,10 @@
   async function submit(event) {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.dataset.api) return;
-    event.preventDefault();
     const submitter = event.submitter;
+    // A button marked data-native posts the form the ordinary way (the letter's print view).
+    if (submitter?.dataset.native) return;
+    event.preventDefault();
     if (submitter?.dataset.confirm && !window.confirm(submitter.dataset.confirm)) return;
     const url = submitter?.dataset.api || form.dataset.api;
     const method = submitter?.dataset.method || form.dataset.method || "POST";
@@ -100,6 +163,14 @@
     if (!response.ok) return showErrors(form, response.status, data);
     const showId = submitter?.dataset.show || form.dataset.show;
     const show = showId && document.getElementById(showId);
+    if (show && submitter?.dataset.render === "dry-run") {
+      renderDryRun(show, data);
+      show.hidden = false;
+      const reveal = submitter.dataset.reveal && document.getElementById(submitter.dataset.reveal);
+      if (reveal && !data.held) reveal.hidden = false;
+      show.focus();
+      return;
+    }
     if (show) {
       // A letter preview reads as the letter; anything else as its JSON.
       show.textContent = form.dataset.done ? form.dataset.done
@@ -143,5 +214,8 @@
   }
 
   document.addEventListener("submit", submit);
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("[data-print]")) window.print();
+  });
   document.addEventListener("input", lookup);
 })();

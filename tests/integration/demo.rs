@@ -203,12 +203,33 @@ async fn in_the_desk_the_demo_agent_erases_the_callers_crm_rows() {
     browser.sign_in_with(loket::demo::AGENT.0, password).await;
     browser.goto(&format!("/desk/requests/{id}")).await;
     browser.screenshot("demo-erasure").await;
+    // Tasks are numbered from 1 on the page; an erase shows its dry run before it runs.
+    let n = task["position"].as_i64().unwrap() + 1;
     browser
-        .click_and_wait(&format!("#run-{} button", task["position"]))
+        .client
+        .execute(
+            &format!("document.querySelector('#task-{n} details.task-forms').open = true;"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .find(&format!("#dry-run-{n}"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .find(&format!("#dry-run-result-{n}:not([hidden]) table"))
         .await;
-    let evidence = browser
-        .text(&format!("#task-{} .evidence", task["position"]))
-        .await;
+    browser.click_and_wait(&format!("#confirm-{n}")).await;
+    browser
+        .find(&format!("#task-{n} > summary"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let evidence = browser.text(&format!("#task-{n} .evidence")).await;
     assert!(
         evidence.contains("customers"),
         "the task shows what was erased: {evidence}"

@@ -69,7 +69,7 @@ backend_tests! { browser;
             let position = form.trim_start_matches("done-");
             let kind = browser.find(&format!("#task-{position}")).await.attr("data-kind").await.unwrap().unwrap();
             if kind == "notify_recipient" && not_applicable == 0 {
-                browser.find(&format!("#task-{position} summary")).await.click().await.unwrap();
+                browser.find(&format!("#task-{position} details.task-forms details > summary")).await.click().await.unwrap();
                 browser.fill(&format!("#reason-{position}"), "Deze ontvanger kreeg nooit gegevens van deze klant.").await;
                 browser.click_and_wait(&format!("#na-{position} button")).await;
                 not_applicable += 1;
@@ -91,7 +91,7 @@ backend_tests! { browser;
         browser.click_and_wait("#complete button").await;
         assert_eq!(browser.text("#state").await, "Afgehandeld");
         let timeline = browser.text("#timeline").await;
-        assert!(timeline.contains("letter erasure_confirmation queued"), "the timeline shows the steps: {timeline}");
+        assert!(timeline.contains("Brief verstuurd: Bevestiging verwijdering"), "the timeline shows the steps: {timeline}");
         browser.screenshot("request-completed").await;
         browser.close().await;
 
@@ -171,7 +171,7 @@ backend_tests! { browser;
         let path = browser.path().await;
         let id = path.strip_prefix("/desk/requests/").expect("on the request's page").to_string();
         let due = loket::requests::deadline::first_due_date(arrived);
-        assert!(browser.text("main").await.contains(&due.to_string()), "the page shows the due date counted from the letter's arrival");
+        assert!(browser.text("main").await.contains(&loket::api::desk::spell_day(due, false)), "the page shows the due date counted from the letter's arrival");
         browser.close().await;
 
         let token = app.login("anna").await;

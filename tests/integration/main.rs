@@ -13,6 +13,7 @@ mod connectors;
 mod demo;
 mod desk;
 mod erasure_law;
+mod desk_live;
 mod hardening;
 mod mail;
 mod packages;

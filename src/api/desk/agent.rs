@@ -2,16 +2,19 @@
 //! line, and a request with its checklist, identity step, letters, packages and timeline.
 
 use super::session::DeskUser;
-use super::{ok, staff_context, Lang, PageResult};
+use super::{ok, staff_context, DeskError, Lang, PageResult};
 use crate::api::AppState;
 use crate::auth::Permission;
+use crate::catalog::model::{Category, System};
 use crate::mail::letters::LetterKind;
 use crate::requests::model::{
-    Channel, RefusalGround, RequestKind, RequestState, VerificationMethod,
+    Channel, ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestKind,
+    RequestState, TaskKind, TaskState, VerificationMethod,
 };
 use crate::requests::overview::QueueFilter;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use strum::VariantArray;
 
 /// How many requests the queue shows at once; the API pages through the rest.
@@ -21,9 +24,18 @@ const QUEUE_LENGTH: i64 = 200;
 pub struct QueueQuery {
     /// `closed` shows the answered, refused and withdrawn requests instead of the open ones.
     show: Option<String>,
+    /// A reference, e-mail address, customer number, phone number or part of a name.
+    q: Option<String>,
+    kind: Option<String>,
+    state: Option<String>,
+    /// `me`, `none` or a username.
+    assignee: Option<String>,
+    /// `on`: only requests past their due date.
+    overdue: Option<String>,
 }
 
-/// `GET /desk`: open requests, the one due first on top, with overdue and due-this-week marked.
+/// `GET /desk`: open requests, the one due first on top, with overdue and due-this-week marked,
+/// narrowed by the search box and the filters.
 pub async fn queue(
     state: web::Data<AppState>,
     user: DeskUser,
@@ -31,29 +43,94 @@ pub async fn queue(
     query: web::Query<QueueQuery>,
 ) -> PageResult {
     user.require(Permission::ReadRequests)?;
+    let query = query.into_inner();
     let closed = query.show.as_deref() == Some("closed");
-    let states = RequestState::VARIANTS
-        .iter()
-        .copied()
-        .filter(|s| s.is_closed() == closed)
-        .collect();
+    fn chosen(value: &Option<String>) -> Option<&str> {
+        value.as_deref().filter(|v| !v.is_empty())
+    }
+    let kind = chosen(&query.kind).and_then(|k| k.parse::<RequestKind>().ok());
+    let states = match chosen(&query.state).and_then(|s| s.parse::<RequestState>().ok()) {
+        Some(one) => vec![one],
+        None => RequestState::VARIANTS
+            .iter()
+            .copied()
+            .filter(|s| s.is_closed() == closed)
+            .collect(),
+    };
+    let today = crate::requests::today();
+    let overdue = query.overdue.as_deref() == Some("on");
+    let (assignee, unassigned) = match chosen(&query.assignee) {
+        Some("me") => (Some(user.user.username.clone()), false),
+        Some("none") => (None, true),
+        Some(name) => (Some(name.to_string()), false),
+        None => (None, false),
+    };
     let filter = QueueFilter {
         states,
+        kind,
+        assignee,
+        unassigned,
+        due_before: overdue.then_some(today),
+        search: query.q.clone(),
         ..QueueFilter::default()
     };
     let queue = state.requests.queue(filter, 0, QUEUE_LENGTH).await?;
-    let today = crate::requests::today();
+    let people = people(&state).await?;
+    let items: Vec<minijinja::Value> = queue
+        .items
+        .iter()
+        .map(|item| {
+            minijinja::context! {
+                days_left => (item.due_on - today).num_days(),
+                assignee_name => item.assignee.as_ref().map(|a| display_name(&people, a)),
+                ..minijinja::Value::from_serialize(item)
+            }
+        })
+        .collect();
     ok(
         "queue.html",
         minijinja::context! {
-            items => queue.items,
+            items => items,
             total => queue.total,
             closed => closed,
-            today => today.to_string(),
-            week_end => (today + chrono::TimeDelta::days(7)).to_string(),
+            q => query.q.unwrap_or_default(),
+            kind => query.kind.unwrap_or_default(),
+            state => query.state.unwrap_or_default(),
+            assignee => query.assignee.unwrap_or_default(),
+            overdue => overdue,
+            kinds => names(RequestKind::VARIANTS),
+            states => names(RequestState::VARIANTS),
+            people => people.iter().map(|(u, n)| minijinja::context! { username => u, name => n }).collect::<Vec<_>>(),
             ..staff_context(&user, Lang::of(&request), "queue")
         },
     )
+}
+
+/// Staff by username with the name they go by, for the pages that name who did what.
+pub(super) async fn people(state: &AppState) -> Result<Vec<(String, String)>, DeskError> {
+    Ok(state
+        .users
+        .list()
+        .await?
+        .into_iter()
+        .map(|u| {
+            let name = if u.display_name.trim().is_empty() {
+                u.username.clone()
+            } else {
+                u.display_name
+            };
+            (u.username, name)
+        })
+        .collect())
+}
+
+/// The name a colleague goes by; their username when the account is gone.
+pub(super) fn display_name(people: &[(String, String)], username: &str) -> String {
+    people
+        .iter()
+        .find(|(u, _)| u == username)
+        .map(|(_, n)| n.clone())
+        .unwrap_or_else(|| username.to_string())
 }
 
 /// `GET /desk/requests/new`: the intake form; it posts to `POST /api/v1/requests`.
@@ -89,25 +166,114 @@ pub async fn request_page(
         None
     };
     // The letters an agent sends by themselves; a refusal goes out with its approval.
-    let letter_kinds = [
-        crate::requests::letters::answer_letter(view.kind),
-        LetterKind::ClarificationQuestion,
-    ];
+    let answer = crate::requests::letters::answer_letter(view.kind);
+    let letter_kinds = [answer, LetterKind::ClarificationQuestion];
+    let lang = Lang::of(&request);
+    let english = lang == Lang::En;
+    let people = people(&state).await?;
+    let timeline = super::timeline::lines(&timeline, &view.tasks, &people, english);
+    // One numbering everywhere: the checklist counts from 1, as the timeline and errors do.
+    let done = view
+        .tasks
+        .iter()
+        .filter(|t| t.state != TaskState::Open)
+        .count();
+    let next = view
+        .tasks
+        .iter()
+        .find(|t| t.state == TaskState::Open)
+        .map(|t| t.position + 1);
+    let answer_sent = view
+        .tasks
+        .iter()
+        .any(|t| t.kind == TaskKind::SendAnswer && t.state != TaskState::Open);
+    // Letters go by e-mail when there is an address, else by post (the print view).
+    let by_post = view.requester.email.is_none()
+        && view
+            .representative
+            .as_ref()
+            .is_none_or(|rep| rep.email.is_none());
+    let assignee_name = view.assignee.as_ref().map(|a| display_name(&people, a));
+    let categories = crate::catalog::list::<Category>(&state.store).await?;
+    let category_names: BTreeMap<String, String> = categories
+        .iter()
+        .map(|c| {
+            let name = if english { &c.name_en } else { &c.name_nl };
+            (c.code.clone(), name.clone())
+        })
+        .collect();
+    let systems = crate::catalog::list::<System>(&state.store).await?;
+    let columns = correctable_columns(&systems, &category_names);
+    let today = crate::requests::today();
     ok(
         "request.html",
         minijinja::context! {
-            r => view,
             letters => letters,
             timeline => timeline,
+            progress => minijinja::context! { done => done, total => view.tasks.len(), next => next },
+            answer_letter => <&str>::from(answer),
+            category_names => category_names,
+            columns => columns,
+            answer_sent => answer_sent,
+            by_post => by_post,
+            assignee_name => assignee_name,
+            people => people.iter().map(|(u, n)| minijinja::context! { username => u, name => n }).collect::<Vec<_>>(),
+            today => today.to_string(),
+            received_on => crate::requests::dutch_date(view.received_at).to_string(),
+            days_left => (view.due_on - today).num_days(),
+            pause_reasons => names(PauseReason::VARIANTS),
+            question_channels => names(QuestionChannel::VARIANTS),
+            extension_grounds => names(ExtensionGround::VARIANTS),
+            r => view,
             reachable => reachable,
             packages => packages,
             letter_kinds => letter_kinds.iter().map(|k| <&str>::from(*k)).collect::<Vec<_>>(),
             methods => names(VerificationMethod::VARIANTS),
             grounds => names(RefusalGround::VARIANTS),
             can_work => user.user.role.allows(Permission::WorkRequests),
-            ..staff_context(&user, Lang::of(&request), "queue")
+            ..staff_context(&user, lang, "queue")
         },
     )
+}
+
+/// Per system, the personal-data columns a correction can set, named by the category of data
+/// the catalog says they hold ("E-mailadres — customers.email"), so an agent picks instead of
+/// typing table and column names.
+fn correctable_columns(
+    systems: &[System],
+    category_names: &BTreeMap<String, String>,
+) -> BTreeMap<String, Vec<minijinja::Value>> {
+    systems
+        .iter()
+        .filter_map(|system| Some((system, system.sql.as_ref()?)))
+        .map(|(system, mapping)| {
+            let options = mapping
+                .tables
+                .iter()
+                .flat_map(|table| {
+                    table.columns.iter().map(move |column| {
+                        let place = format!("{}.{column}", table.name);
+                        let category = system
+                            .holdings
+                            .iter()
+                            .find(|h| h.location.split(',').any(|l| l.trim() == place))
+                            .map(|h| {
+                                category_names
+                                    .get(&h.category)
+                                    .cloned()
+                                    .unwrap_or_else(|| h.category.clone())
+                            });
+                        let label = match category {
+                            Some(name) => format!("{name} — {place}"),
+                            None => place.clone(),
+                        };
+                        minijinja::context! { value => place, label => label }
+                    })
+                })
+                .collect();
+            (system.key.clone(), options)
+        })
+        .collect()
 }
 
 /// The wire names of a vocabulary, for the options of a select.

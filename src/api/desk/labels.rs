@@ -88,6 +88,10 @@ const LABELS: &[(&str, &str, &str)] = &[
         "Geen gegevens verwerkt",
         "No data processed",
     ),
+    // Extension grounds and how a question was asked.
+    ("complexity", "Complex verzoek", "Complex request"),
+    ("number_of_requests", "Veel verzoeken", "Number of requests"),
+    ("post", "Per post", "By post"),
     // Pause reasons.
     ("identity", "Identiteit", "Identity"),
     ("clarification", "Verduidelijking", "Clarification"),
@@ -142,6 +146,36 @@ const LABELS: &[(&str, &str, &str)] = &[
         "Bevestiging intrekking",
         "Withdrawal confirmation",
     ),
+    // Roles.
+    ("agent", "Medewerker", "Agent"),
+    ("privacy_officer", "Privacyfunctionaris", "Privacy officer"),
+    ("admin", "Beheerder", "Administrator"),
+    ("service", "Systeemaccount", "Service account"),
+    // Sensitivity of data categories.
+    ("normal", "Gewoon", "Regular"),
+    ("special", "Bijzonder (art. 9)", "Special (Art. 9)"),
+    (
+        "criminal",
+        "Strafrechtelijk (art. 10)",
+        "Criminal (Art. 10)",
+    ),
+    (
+        "national_id",
+        "Wettelijk nummer (BSN)",
+        "National ID number",
+    ),
+    // Packages.
+    ("building", "Wordt gemaakt", "Being built"),
+    ("ready", "Klaar om te downloaden", "Ready to download"),
+    ("deleted", "Verwijderd", "Deleted"),
+    ("failed", "Mislukt", "Failed"),
+    // Outbox.
+    ("pending", "Wordt verstuurd", "Being sent"),
+    ("sent", "Verstuurd", "Sent"),
+    // What a dry run would do with rows.
+    ("export", "Meegeven", "Export"),
+    ("keep", "Bewaren (wettelijke plicht)", "Keep (legal duty)"),
+    ("change", "Aanpassen", "Change"),
     // Sweeps.
     ("delete", "Verwijderen", "Delete"),
     ("anonymise", "Anonimiseren", "Anonymise"),
@@ -151,16 +185,16 @@ const LABELS: &[(&str, &str, &str)] = &[
 
 /// `{{ label("erasure") }}` is "Verwijdering" on a Dutch page, "Erasure" on an English one.
 pub fn label(state: &minijinja::State, code: String) -> String {
-    let english = state
-        .lookup("lang")
-        .as_ref()
-        .and_then(|l| l.as_str().map(|l| l == "en"))
-        .unwrap_or(false);
+    word(&code, super::english(state))
+}
+
+/// The words for `code` in Dutch or English; the code itself when it has none.
+pub fn word(code: &str, english: bool) -> String {
     LABELS
         .iter()
         .find(|(key, _, _)| *key == code)
         .map(|(_, nl, en)| if english { *en } else { *nl }.to_string())
-        .unwrap_or(code)
+        .unwrap_or_else(|| code.to_string())
 }
 
 #[cfg(test)]
@@ -185,6 +219,7 @@ mod tests {
             .chain(TaskState::VARIANTS.iter().map(|v| v.as_str()))
             .chain(VerificationMethod::VARIANTS.iter().map(|v| v.as_str()))
             .chain(RefusalGround::VARIANTS.iter().map(|v| v.as_str()))
+            .chain(crate::auth::Role::ALL.iter().map(|v| v.as_str()))
             .chain(
                 crate::mail::letters::LetterKind::VARIANTS
                     .iter()

@@ -8,10 +8,13 @@
 
 pub mod agent;
 mod chart;
+pub mod errors;
 mod labels;
 pub mod officer;
+mod print;
 pub mod public;
 pub mod session;
+mod timeline;
 
 use super::error::ApiError;
 use actix_web::http::{header, StatusCode};
@@ -32,6 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, public_rate_limit: &super::public
         .route("/desk", web::get().to(agent::queue))
         .route("/desk/requests/new", web::get().to(agent::new_request))
         .route("/desk/requests/{id}", web::get().to(agent::request_page))
+        .route(
+            "/desk/requests/{id}/letters/print",
+            web::post().to(print::print_letter),
+        )
         .route("/desk/approvals", web::get().to(officer::approvals))
         .route("/desk/dashboard", web::get().to(officer::dashboard))
         .route("/desk/catalog", web::get().to(officer::catalog))
@@ -275,15 +282,34 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         "retention.html",
         "public_form.html",
         "public_confirm.html",
+        "print.html",
+        "request/_summary.html",
+        "request/_work.html",
+        "request/_checklist.html",
+        "request/_letters.html",
+        "request/_close.html",
+        "request/_timeline.html",
     ] {
         env.add_template(name, source)
             .expect("the desk templates are valid");
     }
     env.add_function("t", translate);
     env.add_function("label", labels::label);
+    env.add_function("error_texts", |state: &minijinja::State| {
+        minijinja::Value::from_safe_string(errors::texts_json(english(state)))
+    });
     env.add_filter("when", when);
+    env.add_filter("day", day);
     env
 });
+
+fn english(state: &minijinja::State) -> bool {
+    state
+        .lookup("lang")
+        .as_ref()
+        .and_then(|l| l.as_str().map(|l| l == "en"))
+        .unwrap_or(false)
+}
 
 /// `{{ t("Nederlands", "English") }}`: the text in the page's language.
 fn translate(state: &minijinja::State, nl: String, en: String) -> String {
@@ -293,15 +319,87 @@ fn translate(state: &minijinja::State, nl: String, en: String) -> String {
     }
 }
 
-/// `2026-12-01T09:30:12.123` as `2026-12-01 09:30` (UTC, as stored).
-fn when(value: String) -> String {
-    let trimmed: String = value.chars().take(16).collect();
-    trimmed.replace('T', " ")
+const MONTHS: [(&str, &str); 12] = [
+    ("januari", "January"),
+    ("februari", "February"),
+    ("maart", "March"),
+    ("april", "April"),
+    ("mei", "May"),
+    ("juni", "June"),
+    ("juli", "July"),
+    ("augustus", "August"),
+    ("september", "September"),
+    ("oktober", "October"),
+    ("november", "November"),
+    ("december", "December"),
+];
+
+/// A stored time (UTC) as the clock in Amsterdam shows it, or a day as it is.
+fn parse_moment(value: &str) -> Option<chrono::NaiveDateTime> {
+    if let Ok(at) = chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Some(crate::requests::dutch_time(at));
+    }
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+}
+
+/// "2 december 2026" (or "2 December 2026"), in Amsterdam for a stored time.
+pub fn spell_day(date: chrono::NaiveDate, english: bool) -> String {
+    use chrono::Datelike;
+    let (nl, en) = MONTHS[date.month0() as usize];
+    format!(
+        "{} {} {}",
+        date.day(),
+        if english { en } else { nl },
+        date.year()
+    )
+}
+
+/// `{{ r.due_on | day }}`: "2 december 2026".
+fn day(state: &minijinja::State, value: String) -> String {
+    match parse_moment(&value) {
+        Some(at) => spell_day(at.date(), english(state)),
+        None => value,
+    }
+}
+
+/// `{{ e.occurred_at | when }}`: "2 december 2026, 14:05", Amsterdam time.
+fn when(state: &minijinja::State, value: String) -> String {
+    match chrono::NaiveDateTime::parse_from_str(&value, "%Y-%m-%dT%H:%M:%S%.f") {
+        Ok(at) => {
+            let local = crate::requests::dutch_time(at);
+            format!(
+                "{}, {}",
+                spell_day(local.date(), english(state)),
+                local.format("%H:%M")
+            )
+        }
+        Err(_) => day(state, value),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        for (name, _) in TEMPLATES.templates() {
+            assert!(TEMPLATES.get_template(name).is_ok(), "{name}");
+        }
+        assert!(TEMPLATES.get_template("request/_checklist.html").is_ok());
+    }
+
+    #[test]
+    fn days_are_spelled_and_times_are_amsterdams() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        assert_eq!(spell_day(day, false), "2 december 2026");
+        assert_eq!(spell_day(day, true), "2 December 2026");
+        // 23:30 UTC in winter is 00:30 the next day in Amsterdam.
+        let at = parse_moment("2026-12-02T23:30:00").unwrap();
+        assert_eq!(at.format("%Y-%m-%d %H:%M").to_string(), "2026-12-03 00:30");
+    }
 
     #[test]
     fn only_paths_on_the_desk_are_followed() {

@@ -20,12 +20,16 @@ fn person_lang(request: &HttpRequest) -> Lang {
 }
 
 /// `GET /verzoek`
-pub async fn request_form(request: HttpRequest) -> PageResult {
+pub async fn request_form(
+    state: web::Data<crate::api::AppState>,
+    request: HttpRequest,
+) -> PageResult {
     ok(
         "public_form.html",
         minijinja::context! {
             lang => person_lang(&request).code(),
             kinds => super::agent::names(RequestKind::VARIANTS),
+            organisation => crate::catalog::get_organisation(&state.store).await?,
         },
     )
 }
@@ -57,7 +61,11 @@ pub async fn privacy_statement(
 
 /// `GET /verzoek/{reference}`: where the form sends the person once it is in. The reference
 /// goes into the form's API path, so only the shape loket gives references is accepted.
-pub async fn confirm_form(request: HttpRequest, reference: web::Path<String>) -> PageResult {
+pub async fn confirm_form(
+    state: web::Data<crate::api::AppState>,
+    request: HttpRequest,
+    reference: web::Path<String>,
+) -> PageResult {
     if !is_reference(&reference) {
         return Err(crate::api::error::ApiError::NoRoute.into());
     }
@@ -66,6 +74,7 @@ pub async fn confirm_form(request: HttpRequest, reference: web::Path<String>) ->
         minijinja::context! {
             lang => person_lang(&request).code(),
             reference => reference.into_inner(),
+            organisation => crate::catalog::get_organisation(&state.store).await?,
         },
     )
 }

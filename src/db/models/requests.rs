@@ -125,6 +125,13 @@ pub struct RequestFilter {
     pub email_index: Option<String>,
     pub customer_number_index: Option<String>,
     pub phone_index: Option<String>,
+    /// The request with this reference.
+    pub reference: Option<String>,
+    /// Lookup-index values any of the three index columns may hold: one search term hashed for
+    /// each place, so a term finds the person whichever identifier it is.
+    pub any_index: Vec<String>,
+    /// Only requests no one is assigned to.
+    pub unassigned: bool,
 }
 
 /// The columns the statistics need, without any personal data.
@@ -231,6 +238,21 @@ fn filtered(filter: &RequestFilter) -> requests::BoxedQuery<'static, Backend> {
     }
     if let Some(index) = &filter.phone_index {
         query = query.filter(requests::phone_index.eq(index.clone()));
+    }
+    if let Some(reference) = &filter.reference {
+        query = query.filter(requests::reference.eq(reference.clone()));
+    }
+    if !filter.any_index.is_empty() {
+        let values = filter.any_index.clone();
+        query = query.filter(
+            requests::email_index
+                .eq_any(values.clone())
+                .or(requests::customer_number_index.eq_any(values.clone()))
+                .or(requests::phone_index.eq_any(values)),
+        );
+    }
+    if filter.unassigned {
+        query = query.filter(requests::assignee.is_null());
     }
     query
 }

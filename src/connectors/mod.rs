@@ -538,13 +538,14 @@ impl SqlConnector {
         )
     }
 
-    /// What [`SqlConnector::erase`] with the same `keep` would do, counted and not done: the
-    /// rows it would delete and keep per table. Nothing is written, so an agent sees this before
-    /// confirming the erasure.
+    /// What [`SqlConnector::erase_with`] with the same `keep` and `anonymise` would do, counted
+    /// and not done: the rows it would delete, anonymise and keep per table. Nothing is written,
+    /// so an agent sees this before confirming the erasure.
     pub fn erase_preview(
         &mut self,
         identifiers: &[(IdentifierKind, String)],
         keep: &[&str],
+        anonymise: &ErasureMethods,
     ) -> Result<Erasure> {
         let identifiers = self.layout.identifiers(identifiers)?;
         for table in keep {
@@ -554,11 +555,14 @@ impl SqlConnector {
         let mut preview = Erasure::default();
         for table in self.layout.children_first(None) {
             let rows = count(&mut self.conn, &self.layout, table, scope)?;
-            if keep.contains(&table.name.as_str()) {
-                preview.kept.insert(table.name.clone(), rows);
+            let counts = if keep.contains(&table.name.as_str()) {
+                &mut preview.kept
+            } else if anonymise.contains_key(&table.name) {
+                &mut preview.anonymised
             } else {
-                preview.deleted.insert(table.name.clone(), rows);
-            }
+                &mut preview.deleted
+            };
+            counts.insert(table.name.clone(), rows);
         }
         Ok(preview)
     }

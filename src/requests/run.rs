@@ -83,6 +83,7 @@ pub struct TablePreview {
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     Delete,
+    Anonymise,
     Keep,
     Export,
     Restrict,
@@ -951,7 +952,7 @@ fn dry_run(
         })
     };
     Ok(match operation {
-        Operation::Erase { keep } | Operation::Keep { keep } => {
+        Operation::Erase { keep, .. } | Operation::Keep { keep } => {
             let decision = kept::decide(connector, identifiers, keep, today)?;
             let kept_tables = decision.kept_tables();
             let kept_tables: Vec<&str> = kept_tables.iter().map(String::as_str).collect();
@@ -959,11 +960,17 @@ fn dry_run(
             for (table, _) in &decision.ended {
                 *ended.entry(table.clone()).or_default() += 1;
             }
-            let preview = connector.erase_preview(identifiers, &kept_tables)?;
+            let no_anonymising = ErasureMethods::new();
+            let anonymise = match operation {
+                Operation::Erase { anonymise, .. } => anonymise,
+                _ => &no_anonymising,
+            };
+            let preview = connector.erase_preview(identifiers, &kept_tables, anonymise)?;
             let erases = matches!(operation, Operation::Erase { .. });
             let mut tables: Vec<TablePreview> = each(ended, Effect::Delete).collect();
             if erases {
                 tables.extend(each(preview.deleted, Effect::Delete));
+                tables.extend(each(preview.anonymised, Effect::Anonymise));
             }
             tables.extend(each(preview.kept, Effect::Keep));
             tables

@@ -75,6 +75,11 @@ const FIELDS: &[(&str, &str, &str)] = &[
 const SCRIPT: &[(&str, &str, &str)] = &[
     ("effect.delete", "wordt verwijderd", "will be erased"),
     (
+        "effect.anonymise",
+        "wordt geanonimiseerd (de rij blijft)",
+        "is anonymised (the row stays)",
+    ),
+    (
         "effect.keep",
         "blijft bewaard (wettelijke plicht)",
         "is kept (legal duty)",

@@ -103,7 +103,8 @@ async fn list(
     }))
 }
 
-/// `?state=received,in_progress&kind=erasure&assignee=anna&due_before=2026-12-01&email=…`;
+/// `?state=received,in_progress&kind=erasure&assignee=anna&due_before=2026-12-01&email=…`
+/// (also `customer_number`, `phone`, `bsn`: found through their lookup hashes);
 /// `page` and `per_page` belong to [`Page`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +116,7 @@ struct RawQueueFilter {
     email: Option<String>,
     customer_number: Option<String>,
     phone: Option<String>,
+    bsn: Option<String>,
     #[allow(dead_code)]
     page: Option<String>,
     #[allow(dead_code)]
@@ -174,6 +176,7 @@ fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
         email: raw.email,
         customer_number: raw.customer_number,
         phone: raw.phone,
+        bsn: raw.bsn,
     })
 }
 

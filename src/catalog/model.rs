@@ -245,13 +245,16 @@ pub enum IdentifierKind {
     IpAddress,
     DeviceId,
     EmployeeNumber,
+    /// The citizen service number, only for a controller whose catalog names the law that
+    /// allows it (UAVG art. 46).
+    Bsn,
 }
 
 impl IdentifierKind {
     /// The form identifiers are compared in, so that one person written two ways is found once:
     /// e-mail addresses trimmed and in lower case, customer numbers without spaces in capitals,
     /// phone numbers as digits with the Dutch country code as a leading 0 (`+31 6 …`, `0031 6 …`
-    /// and `06 …` are one number); other kinds trimmed.
+    /// and `06 …` are one number); a BSN as its digits; other kinds trimmed.
     pub fn normalise(self, value: &str) -> String {
         match self {
             IdentifierKind::Email => value.trim().to_lowercase(),
@@ -260,6 +263,7 @@ impl IdentifierKind {
                 .filter(|c| !c.is_whitespace())
                 .collect::<String>()
                 .to_uppercase(),
+            IdentifierKind::Bsn => value.chars().filter(|c| c.is_ascii_digit()).collect(),
             IdentifierKind::Phone => {
                 let digits: String = value.chars().filter(|c| c.is_ascii_digit()).collect();
                 let international = value.trim_start().starts_with('+');
@@ -287,6 +291,7 @@ impl IdentifierKind {
             IdentifierKind::IpAddress => "ip_address",
             IdentifierKind::DeviceId => "device_id",
             IdentifierKind::EmployeeNumber => "employee_number",
+            IdentifierKind::Bsn => "bsn",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::case::{parse_stored, Case};
 use super::model::{RequestKind, RequestState};
+use crate::catalog::model::IdentifierKind;
 use super::requester::{normalise_customer_number, normalise_email, normalise_phone, place};
 use super::view::{RequestSummary, RequestView};
 use super::{deadline, RequestService};
@@ -24,6 +25,7 @@ pub struct QueueFilter {
     pub email: Option<String>,
     pub customer_number: Option<String>,
     pub phone: Option<String>,
+    pub bsn: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,6 +139,10 @@ impl RequestService {
             phone_index: filter
                 .phone
                 .map(|v| self.cipher.index(place::PHONE, &normalise_phone(&v))),
+            bsn_index: filter.bsn.map(|v| {
+                self.cipher
+                    .index(place::BSN, &IdentifierKind::Bsn.normalise(&v))
+            }),
         }
     }
 
@@ -204,6 +210,12 @@ fn person_filters(row: &rows::RequestRow) -> Vec<RequestFilter> {
     if let Some(index) = &row.phone_index {
         filters.push(RequestFilter {
             phone_index: Some(index.clone()),
+            ..RequestFilter::default()
+        });
+    }
+    if let Some(index) = &row.bsn_index {
+        filters.push(RequestFilter {
+            bsn_index: Some(index.clone()),
             ..RequestFilter::default()
         });
     }

@@ -56,6 +56,10 @@ pub struct RequestRow {
     pub extension_ground: Option<String>,
     /// What the answer refuses and why, for a partial refusal awaiting or past approval.
     pub partial_refusal_enc: Option<String>,
+    /// A BSN given as an identifier, sealed, and its lookup hash (UAVG art. 46: only where the
+    /// catalog names the law that allows it).
+    pub bsn_enc: Option<String>,
+    pub bsn_index: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -125,6 +129,7 @@ pub struct RequestFilter {
     pub email_index: Option<String>,
     pub customer_number_index: Option<String>,
     pub phone_index: Option<String>,
+    pub bsn_index: Option<String>,
 }
 
 /// The columns the statistics need, without any personal data.
@@ -231,6 +236,9 @@ fn filtered(filter: &RequestFilter) -> requests::BoxedQuery<'static, Backend> {
     }
     if let Some(index) = &filter.phone_index {
         query = query.filter(requests::phone_index.eq(index.clone()));
+    }
+    if let Some(index) = &filter.bsn_index {
+        query = query.filter(requests::bsn_index.eq(index.clone()));
     }
     query
 }

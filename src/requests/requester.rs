@@ -439,7 +439,8 @@ pub fn normalise_phone(value: &str) -> String {
 
 /// Whether free `text` holds a BSN: a number of exactly nine digits (dots allowed, "1112.22.333")
 /// that passes the eleven-test and is not part of something else — a phone number after its
-/// country code ("+31 612345609", "0031 612345609") or a code with letters ("TN-612345609").
+/// country code ("+31 612345609", "0031 612345609"), a code with letters ("TN-612345609"), or a
+/// number its words call something else ("factuur 123456782", "klantnummer is 111222333").
 pub fn contains_bsn(text: &str) -> bool {
     let words: Vec<&str> = text
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')' | '/'))
@@ -448,8 +449,29 @@ pub fn contains_bsn(text: &str) -> bool {
         .collect();
     words.iter().enumerate().any(|(index, word)| {
         let after_country_code = index > 0 && is_country_code(words[index - 1]);
-        !after_country_code && is_bsn(word)
+        !after_country_code && !labelled_as_other(&words, index) && is_bsn(word)
     })
+}
+
+/// Words that say the number after them is not a BSN (a prefix: "factuurnummer", "telefoon").
+const OTHER_NUMBERS: &[&str] = &[
+    "factuur", "invoice", "klant", "customer", "tel", "phone", "mobiel", "mobile", "order",
+    "bestel", "contract", "rekening", "account", "dossier", "zaak", "kenmerk", "referentie",
+    "reference",
+];
+
+/// Whether one of the two words before `words[index]` names another kind of number ("factuur
+/// 123…", "klantnummer is 123…"), unless the word right before it names the BSN itself.
+fn labelled_as_other(words: &[&str], index: usize) -> bool {
+    let named_bsn = index > 0 && {
+        let before = words[index - 1].to_lowercase();
+        before.contains("bsn") || before.contains("burgerservicenummer")
+    };
+    !named_bsn
+        && words[index.saturating_sub(2)..index].iter().any(|word| {
+            let word = word.to_lowercase();
+            OTHER_NUMBERS.iter().any(|label| word.starts_with(label))
+        })
 }
 
 /// Whether `word` is written as a BSN: nine digits, optionally grouped with dots, eleven-proof.
@@ -511,6 +533,10 @@ mod tests {
         // 612345609 passes the eleven-test; as a mobile number it is nobody's BSN.
         assert!(!contains_bsn("bel mij op +31 612345609 of 0031 612345609"));
         assert!(!contains_bsn("klantnummer TN-612345609"));
+        // 123456782 passes too; called an invoice or customer number, it is one.
+        assert!(!contains_bsn("factuurnummer 123456782"));
+        assert!(!contains_bsn("Mijn klantnummer is 123456782."));
+        assert!(contains_bsn("klant, BSN: 123456782"));
         let requester = Requester {
             name: Some("Jan de Vries".into()),
             customer_number: Some("111222333".into()),

@@ -15,5 +15,6 @@ mod desk;
 mod hardening;
 mod mail;
 mod packages;
+mod register;
 mod requests;
 mod sweeps;

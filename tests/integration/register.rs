@@ -107,7 +107,8 @@ backend_tests! {
         let proposed = expect_json(app.post_json(&format!("/api/v1/requests/{id}/transition"), Some(&agent), &json!({
             "version": second["version"], "to": "awaiting_approval", "outcome": "refused",
             "refusal_ground": "manifestly_unfounded_or_excessive",
-            "reason": "U heeft deze week al een gelijk verzoek gedaan, dat nog loopt."
+            "reason": "U heeft deze week al een gelijk verzoek gedaan, dat nog loopt.",
+            "justification": "Same request twice in one week; the first is being answered in full."
         })).await, 200).await;
         expect_json(app.post_json(&format!("/api/v1/requests/{id}/transition"), Some(&officer), &json!({
             "version": proposed["version"], "to": "refused"

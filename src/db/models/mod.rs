@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod for_others;
 pub mod kept;
 pub mod outbox;
 pub mod package_keys;

@@ -1439,7 +1439,11 @@ impl Validate for ProcessingForOthers {
         for (index, controller) in self.controllers.iter().enumerate() {
             let field = format!("controllers[{index}]");
             errors.required(&format!("{field}.name"), &controller.name, MAX_NAME_LEN);
-            errors.required(&format!("{field}.contact"), &controller.contact, MAX_TEXT_LEN);
+            errors.required(
+                &format!("{field}.contact"),
+                &controller.contact,
+                MAX_TEXT_LEN,
+            );
             errors.optional(
                 &format!("{field}.representative"),
                 controller.representative.as_deref(),

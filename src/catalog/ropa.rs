@@ -418,9 +418,7 @@ fn activity_warnings(
             warn(
                 format!("systems[{index}]"),
                 WarningCode::UnknownReference,
-                format!(
-                    "processing '{key}' refers to unknown system '{system}' (Art. 30(1)(c))"
-                ),
+                format!("processing '{key}' refers to unknown system '{system}' (Art. 30(1)(c))"),
             );
         }
     }
@@ -689,10 +687,7 @@ pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
             .iter()
             .map(|t| {
                 let safeguard = t.safeguard.map_or("no safeguard", |s| s.as_str());
-                format!(
-                    "{} [{}, outside EEA: {safeguard}]",
-                    t.recipient, t.country
-                )
+                format!("{} [{}, outside EEA: {safeguard}]", t.recipient, t.country)
             })
             .collect();
         let empty = String::new;
@@ -759,7 +754,11 @@ fn processor_controller_cell(entry: &ProcessingForOthers, processor: &str) -> St
         .iter()
         .map(|c| {
             let mut parts = vec![c.name.clone(), c.contact.clone()];
-            parts.extend(c.representative.as_ref().map(|r| format!("representative: {r}")));
+            parts.extend(
+                c.representative
+                    .as_ref()
+                    .map(|r| format!("representative: {r}")),
+            );
             parts.extend(c.dpo.as_ref().map(|d| format!("DPO: {d}")));
             parts.join(", ")
         })
@@ -1129,10 +1128,7 @@ security_measures: [Encryption at rest]
         assert_eq!(rows.len(), 2);
         assert_eq!(&rows[0][20], "Art. 30(1)");
         let row = &rows[1];
-        assert_eq!(
-            (&row[0], &row[20]),
-            ("hosting_for_schools", "Art. 30(2)")
-        );
+        assert_eq!((&row[0], &row[20]), ("hosting_for_schools", "Art. 30(2)"));
         assert_eq!(&row[3], "Hosting and back-up of the pupil administration");
         assert_eq!(
             &row[12],
@@ -1159,7 +1155,11 @@ security_measures: [Encryption at rest]
         );
         for warning in &register.warnings {
             assert_eq!(warning.for_others.as_deref(), Some("hosting_for_schools"));
-            assert!(warning.message.contains("Art. 30(2)("), "{}", warning.message);
+            assert!(
+                warning.message.contains("Art. 30(2)("),
+                "{}",
+                warning.message
+            );
         }
     }
 

@@ -339,9 +339,11 @@ fn check_bsn_allowed(
     requester: &Requester,
     activities: &[crate::catalog::model::Activity],
 ) -> Result<()> {
-    let named = activities
-        .iter()
-        .any(|a| a.bsn_law.as_deref().is_some_and(|law| !law.trim().is_empty()));
+    let named = activities.iter().any(|a| {
+        a.bsn_law
+            .as_deref()
+            .is_some_and(|law| !law.trim().is_empty())
+    });
     if requester.bsn.is_some() && !named {
         return Err(Error::invalid(
             "requester.bsn",

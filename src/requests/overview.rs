@@ -3,10 +3,10 @@
 
 use super::case::{parse_stored, Case};
 use super::model::{RequestKind, RequestState};
-use crate::catalog::model::IdentifierKind;
 use super::requester::{normalise_customer_number, normalise_email, normalise_phone, place};
 use super::view::{RequestSummary, RequestView};
 use super::{deadline, RequestService};
+use crate::catalog::model::IdentifierKind;
 use crate::db::models::requests::{self as rows, RequestFilter};
 use crate::db::DbConnection;
 use crate::error::Result;

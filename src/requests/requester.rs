@@ -58,8 +58,15 @@ impl Bsn {
     /// `*****1234`: enough for an agent to check it with the caller, too little to use it.
     pub fn masked(&self) -> String {
         let count = self.0.chars().count();
-        let shown: String = self.0.chars().skip(count.saturating_sub(Self::SHOWN)).collect();
-        format!("{}{shown}", "*".repeat(count.saturating_sub(Self::SHOWN).max(1)))
+        let shown: String = self
+            .0
+            .chars()
+            .skip(count.saturating_sub(Self::SHOWN))
+            .collect();
+        format!(
+            "{}{shown}",
+            "*".repeat(count.saturating_sub(Self::SHOWN).max(1))
+        )
     }
 }
 
@@ -70,7 +77,10 @@ impl std::fmt::Debug for Bsn {
 }
 
 impl Serialize for Bsn {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.masked())
     }
 }
@@ -455,8 +465,23 @@ pub fn contains_bsn(text: &str) -> bool {
 
 /// Words that say the number after them is not a BSN (a prefix: "factuurnummer", "telefoon").
 const OTHER_NUMBERS: &[&str] = &[
-    "factuur", "invoice", "klant", "customer", "tel", "phone", "mobiel", "mobile", "order",
-    "bestel", "contract", "rekening", "account", "dossier", "zaak", "kenmerk", "referentie",
+    "factuur",
+    "invoice",
+    "klant",
+    "customer",
+    "tel",
+    "phone",
+    "mobiel",
+    "mobile",
+    "order",
+    "bestel",
+    "contract",
+    "rekening",
+    "account",
+    "dossier",
+    "zaak",
+    "kenmerk",
+    "referentie",
     "reference",
 ];
 

@@ -76,8 +76,204 @@ async fn every_letter(app: &TestApp) -> String {
 
 fn assert_no_bsn(what: &str, text: &str) {
     for form in BSN_FORMS {
-        assert!(!text.contains(form), "the BSN ({form}) is in the {what}:\n{text}");
+        assert!(
+            !text.contains(form),
+            "the BSN ({form}) is in the {what}:\n{text}"
+        );
     }
+}
+
+/// Every Art. 13 (and 14) element of the statement at `/privacy`, in both languages, checked
+/// against the catalog it was written from.
+async fn assert_statement_complete(app: &TestApp, catalog: &str) {
+    let document = loket::catalog::parse_yaml(catalog).expect("parses");
+    let organisation = document.organisation.as_ref().expect("organisation");
+    for (lang, words) in [("nl", STATEMENT_NL), ("en", STATEMENT_EN)] {
+        let response = app.get(&format!("/privacy?lang={lang}"), None).await;
+        assert_eq!(response.status(), 200);
+        let html = response.text().await.unwrap();
+        let text = html
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'");
+        let must = |what: &str, expected: &str| {
+            assert!(
+                text.contains(expected),
+                "{lang}: {what} ({expected}) missing:\n{text}"
+            );
+        };
+        // Who we are and the DPO (Art. 13(1)(a), (b)).
+        must("controller", &organisation.name);
+        must("contact", &organisation.contact_email);
+        must("DPO", organisation.dpo_email.as_deref().expect("dpo"));
+        for activity in &document.activities {
+            must("activity", &activity.name);
+            // Purposes and legal basis (Art. 13(1)(c)); whether providing data is required (13(2)(e)).
+            for purpose in &activity.purposes {
+                must("purpose", purpose);
+            }
+            let basis = activity.legal_basis.expect("basis");
+            must("legal basis", words.bases[basis as usize]);
+            must("whether required", words.required(basis));
+            if basis == loket::catalog::model::LegalBasis::LegitimateInterests {
+                // The legitimate interest itself (Art. 13(1)(d)).
+                must("legitimate interest", words.interest);
+                must(
+                    "the interest",
+                    activity.legal_basis_detail.as_deref().expect("interest"),
+                );
+            }
+            // Recipients, transfers and their safeguards (13(1)(e), (f)).
+            for recipient in &activity.recipients {
+                must("recipient", &recipient.name);
+                if recipient.outside_eea() {
+                    must("transfer", words.outside_eea);
+                    must(
+                        "safeguard",
+                        words.safeguards[recipient.safeguard.expect("safeguard") as usize],
+                    );
+                }
+            }
+            // Retention (13(2)(a)).
+            for category in &activity.categories {
+                must(
+                    "retention",
+                    category.retention.as_deref().expect("retention"),
+                );
+            }
+            // The source, for data not from the person (Art. 14(2)(f)); automated decisions (13(2)(f)).
+            if let Some(source) = &activity.source {
+                must("source", source);
+            }
+            match &activity.automated_decision_logic {
+                Some(logic) => must("automated decision logic", logic),
+                None => must("no automated decisions", words.no_automated),
+            }
+        }
+        // Every right and how to use it, with the public form linked (13(2)(b)).
+        for article in ["15", "16", "17", "18", "20", "21", "22"] {
+            must(
+                "right",
+                &format!("{} {article} {}", words.article, words.law),
+            );
+        }
+        must("link to the form", "<a href=\"/verzoek\">/verzoek</a>");
+        // Withdrawing consent where consent is a basis (13(2)(c)); complaint to the AP (13(2)(d)).
+        if document
+            .activities
+            .iter()
+            .any(|a| a.legal_basis == Some(loket::catalog::model::LegalBasis::Consent))
+        {
+            must("withdrawing consent", words.withdraw);
+        }
+        must("complaint", "Autoriteit Persoonsgegevens");
+    }
+}
+
+/// The statement's wording the test looks for, per language.
+struct StatementWords {
+    bases: [&'static str; 6],
+    interest: &'static str,
+    outside_eea: &'static str,
+    safeguards: [&'static str; 4],
+    no_automated: &'static str,
+    article: &'static str,
+    law: &'static str,
+    withdraw: &'static str,
+    requirement: [&'static str; 3],
+}
+
+impl StatementWords {
+    fn required(&self, basis: loket::catalog::model::LegalBasis) -> &'static str {
+        use loket::catalog::model::LegalBasis::*;
+        match basis {
+            Contract => self.requirement[0],
+            LegalObligation | PublicTask => self.requirement[1],
+            _ => self.requirement[2],
+        }
+    }
+}
+
+const STATEMENT_NL: StatementWords = StatementWords {
+    bases: [
+        "toestemming",
+        "uitvoering van een overeenkomst",
+        "wettelijke verplichting",
+        "vitaal belang",
+        "taak van algemeen belang of openbaar gezag",
+        "gerechtvaardigd belang",
+    ],
+    interest: "Ons gerechtvaardigd belang",
+    outside_eea: "buiten de EER",
+    safeguards: [
+        "adequaatheidsbesluit",
+        "modelcontractbepalingen",
+        "bindende bedrijfsvoorschriften",
+        "uitzondering voor een specifieke situatie",
+    ],
+    no_automated: "Geen geautomatiseerde besluitvorming",
+    article: "artikel",
+    law: "AVG",
+    withdraw: "Uw toestemming intrekken",
+    requirement: [
+        "Zonder deze gegevens kunnen wij de overeenkomst niet",
+        "De wet verplicht",
+        "U bent niet verplicht",
+    ],
+};
+
+const STATEMENT_EN: StatementWords = StatementWords {
+    bases: [
+        "consent",
+        "performance of a contract",
+        "legal obligation",
+        "vital interests",
+        "public task or official authority",
+        "legitimate interests",
+    ],
+    interest: "Our legitimate interest",
+    outside_eea: "outside the EEA",
+    safeguards: [
+        "adequacy decision",
+        "standard contractual clauses",
+        "binding corporate rules",
+        "derogation",
+    ],
+    no_automated: "No automated decision-making",
+    article: "Article",
+    law: "GDPR",
+    withdraw: "Withdrawing your consent",
+    requirement: [
+        "Without this data we cannot",
+        "The law requires",
+        "You are not required",
+    ],
+};
+
+/// A catalog whose web shop is hosted in the US, with no transfer recorded, and a processor's
+/// record with a transfer lacking its safeguard.
+fn gappy_transfers() -> Value {
+    json!({
+        "organisation": {"name": "Webwinkel B.V.", "contact_email": "privacy@webwinkel.example"},
+        "systems": [{
+            "key": "shop", "name": "Webshop", "owner": "E-commerce", "hosting": "Cloud Inc. (US)",
+            "hosting_country": "US", "processor": "Cloud Inc.", "identifier_kinds": ["email"],
+            "holdings": [{"category": "contact", "location": "customers", "origin": "provided"}]
+        }],
+        "activities": [{
+            "key": "orders", "name": "Bestellingen", "purposes": ["Orders leveren"], "legal_basis": "contract",
+            "data_subjects": ["klanten"], "categories": [{"category": "contact", "retention": "2 jaar"}],
+            "recipients": [{"name": "Pakketdienst B.V.", "kind": "controller", "country": "NL"}],
+            "security_measures": ["Versleuteling"], "systems": ["shop"]
+        }],
+        "processing_for_others": [{
+            "key": "fulfilment", "name": "Fulfilment voor merken",
+            "controllers": [{"name": "Merk B.V.", "contact": "privacy@merk.example"}],
+            "categories_of_processing": ["Orders verzenden namens het merk"],
+            "transfers": [{"recipient": "Support Ltd.", "country": "IN"}],
+            "security_measures": ["Toegang per opdrachtgever"]
+        }]
+    })
 }
 
 backend_tests! {
@@ -171,5 +367,133 @@ backend_tests! {
         assert_eq!(created["requester"]["customer_number"], "111222333");
         let listed = expect_json(app.get("/api/v1/requests", Some(&agent)).await, 200).await;
         assert_eq!(listed["total"], 1, "only the lawful request is stored");
+    }
+
+    async fn hosting_and_transfers_outside_the_eea_need_a_safeguard_and_every_warning_names_its_article(app: TestApp) {
+        let document: loket::catalog::model::CatalogDocument = serde_json::from_value(gappy_transfers()).expect("document");
+        loket::catalog::import(&app.store, Actor::Cli, document).await.expect("imported");
+        let officer = app.token_for(Role::PrivacyOfficer).await;
+        let register = expect_json(app.get("/api/v1/ropa", Some(&officer)).await, 200).await;
+        let warnings = register["warnings"].as_array().unwrap();
+        let hosting = warnings.iter().find(|w| w["code"] == "hosting_without_transfer").expect("hosting warning");
+        assert_eq!(hosting["system"], "shop");
+        assert_eq!(hosting["field"], "hosting_country");
+        assert!(hosting["message"].as_str().unwrap().contains("Art. 30(1)(e), 44-46"));
+        let transfer = warnings.iter().find(|w| w["code"] == "transfer_without_safeguard").expect("transfer warning");
+        assert_eq!(transfer["for_others"], "fulfilment");
+        assert!(transfer["message"].as_str().unwrap().contains("Art. 30(2)(c)"));
+        for warning in warnings {
+            let message = warning["message"].as_str().unwrap();
+            assert!(message.contains("Art. "), "names its article: {message}");
+        }
+        assert_eq!(register["activities"][0]["systems"][0]["hosting_country"], "US");
+
+        // Recording the transfer with its safeguard closes both gaps.
+        let mut fixed = gappy_transfers();
+        fixed["activities"][0]["recipients"].as_array_mut().unwrap().push(json!({"name": "Cloud Inc.", "kind": "processor", "country": "US", "safeguard": "standard_contractual_clauses"}));
+        fixed["processing_for_others"][0]["transfers"][0]["safeguard"] = json!("standard_contractual_clauses");
+        let document: loket::catalog::model::CatalogDocument = serde_json::from_value(fixed).expect("document");
+        loket::catalog::import(&app.store, Actor::Cli, document).await.expect("imported");
+        let register = expect_json(app.get("/api/v1/ropa", Some(&officer)).await, 200).await;
+        assert_eq!(register["warnings"], json!([]));
+
+        // A hosting country must be a country code.
+        let mut bad = gappy_transfers()["systems"][0].clone();
+        bad["key"] = json!("other");
+        bad["hosting_country"] = json!("Verenigde Staten");
+        let error = expect_json(app.post_json("/api/v1/catalog/systems", Some(&officer), &bad).await, 422).await;
+        assert_eq!(error["field"], "hosting_country");
+    }
+
+    async fn the_processor_record_of_article_30_2_is_kept_exported_and_in_the_register(app: TestApp) {
+        let (_, officer) = desk(&app, MUNICIPAL).await;
+        let register = expect_json(app.get("/api/v1/ropa", Some(&officer)).await, 200).await;
+        assert_eq!(register["warnings"], json!([]), "the municipal example is complete");
+        let entries = register["processing_for_others"].as_array().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0]["key"], "belastingen_buurdorp");
+        assert_eq!(entries[0]["controllers"][0]["name"], "het college van burgemeester en wethouders van Buurdorp");
+
+        let csv = app.client.get(app.url("/api/v1/ropa?format=csv")).bearer_auth(&officer).send().await.unwrap().text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+        assert_eq!(header.last().map(String::as_str), Some("record"));
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        let processor_rows: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[20] == "Art. 30(2)").collect();
+        assert_eq!(processor_rows.len(), 1);
+        assert!(processor_rows[0][18].contains("on behalf of: het college van burgemeester en wethouders van Buurdorp"));
+        assert!(processor_rows[0][18].contains("processor: Gemeente Voorbeeldstad"));
+        assert!(processor_rows[0][13].contains("ENSIA"));
+
+        // Over the API like the other catalog items, with validation naming the field.
+        let path = "/api/v1/catalog/processing-for-others";
+        let mut entry = entries[0].clone();
+        entry["key"] = json!("parkeren_buurdorp");
+        entry["security_measures"] = json!([]);
+        expect_json(app.post_json(path, Some(&officer), &entry).await, 201).await;
+        let register = expect_json(app.get("/api/v1/ropa", Some(&officer)).await, 200).await;
+        let gap = &register["warnings"][0];
+        assert_eq!((gap["for_others"].as_str(), gap["code"].as_str()), (Some("parkeren_buurdorp"), Some("no_security_measures")));
+        assert!(gap["message"].as_str().unwrap().contains("Art. 30(2)(d)"));
+        let mut bad = entry.clone();
+        bad["key"] = json!("nl_transfer");
+        bad["transfers"] = json!([{"recipient": "Back-up B.V.", "country": "NL"}]);
+        assert_eq!(expect_json(app.post_json(path, Some(&officer), &bad).await, 422).await["field"], "transfers[0].country");
+        let agent = app.login("anna").await;
+        expect_json(app.post_json(path, Some(&agent), &bad).await, 403).await;
+        let exported = expect_json(app.get("/api/v1/catalog/export", Some(&officer)).await, 200).await;
+        assert_eq!(exported["processing_for_others"].as_array().unwrap().len(), 2);
+        assert_eq!(app.delete(&format!("{path}/parkeren_buurdorp"), Some(&officer)).await.status(), 204);
+        let events = expect_json(app.get("/api/v1/audit/events?object_type=processing_for_others&object_id=parkeren_buurdorp", Some(&officer)).await, 200).await;
+        assert_eq!(events["total"], 2, "created and deleted, on the audit trail");
+    }
+
+    async fn the_telecom_privacy_statement_has_every_article_13_element(app: TestApp) {
+        desk(&app, TELECOM).await;
+        assert_statement_complete(&app, TELECOM).await;
+    }
+
+    async fn the_municipal_privacy_statement_has_every_article_13_element(app: TestApp) {
+        desk(&app, MUNICIPAL).await;
+        assert_statement_complete(&app, MUNICIPAL).await;
+        let nl = app.get("/privacy?lang=nl", None).await.text().await.unwrap();
+        assert!(nl.contains("het college van burgemeester en wethouders van Voorbeeldstad"));
+    }
+}
+
+/// The browser tests, in their own module (one `backend_tests!` per module).
+mod in_browser {
+    use super::*;
+
+    backend_tests! { browser;
+        async fn the_privacy_statement_and_a_masked_bsn_in_the_browser(app: TestApp) {
+            let (agent, _) = desk(&app, MUNICIPAL).await;
+            let created = expect_json(intake(&app, &agent, &call(json!({
+                "name": "Fatima el Amrani", "email": "f.elamrani@example.nl", "bsn": BSN
+            }))).await, 201).await;
+            let browser = Browser::open(&app.address).await;
+            browser.goto("/privacy").await;
+            assert_eq!(browser.text("h1").await, "Privacyverklaring Gemeente Voorbeeldstad");
+            let page = browser.text("body").await;
+            for expected in ["Functionaris voor gegevensbescherming", "Basisregistratie Personen", "Uw rechten", "Autoriteit Persoonsgegevens"] {
+                assert!(page.contains(expected), "{expected} missing:\n{page}");
+            }
+            browser.screenshot("privacy-statement").await;
+            // The rights paragraph links the public request form.
+            browser.find("a[href='/verzoek']").await.click().await.unwrap();
+            browser.find("#public-request").await;
+            assert_eq!(browser.path().await, "/verzoek");
+            browser.goto("/privacy?lang=en").await;
+            assert_eq!(browser.text("h1").await, "Privacy statement Gemeente Voorbeeldstad");
+
+            // At the desk the BSN shows masked, never in full.
+            browser.sign_in("anna").await;
+            browser.goto(&format!("/desk/requests/{}", created["id"].as_str().unwrap())).await;
+            assert_eq!(browser.text("#requester-bsn").await, "BSN *****3653");
+            let source = browser.client.source().await.unwrap();
+            assert_no_bsn("desk page", &source);
+            browser.screenshot("request-masked-bsn").await;
+            browser.close().await;
+        }
     }
 }

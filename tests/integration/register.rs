@@ -472,7 +472,8 @@ mod in_browser {
                 "name": "Fatima el Amrani", "email": "f.elamrani@example.nl", "bsn": BSN
             }))).await, 201).await;
             let browser = Browser::open(&app.address).await;
-            browser.goto("/privacy").await;
+            // Dutch on request; without `lang` the browser's language decides.
+            browser.goto("/privacy?lang=nl").await;
             assert_eq!(browser.text("h1").await, "Privacyverklaring Gemeente Voorbeeldstad");
             let page = browser.text("body").await;
             for expected in ["Functionaris voor gegevensbescherming", "Basisregistratie Personen", "Uw rechten", "Autoriteit Persoonsgegevens"] {

@@ -1121,7 +1121,7 @@ security_measures: [Encryption at rest]
         assert_eq!(entry.validate(), Ok(()));
         let register = register_of(&clean()).with_processing_for_others(vec![entry.clone()]);
         assert_eq!(register.warnings, []);
-        assert_eq!(register.processing_for_others, [entry.clone()]);
+        assert_eq!(register.processing_for_others, std::slice::from_ref(&entry));
         let text = register_to_csv(&register).expect("csv");
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();

@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::extract::{Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
-use crate::catalog::model::{Activity, Category, Organisation, System};
+use crate::catalog::model::{Activity, Category, Organisation, ProcessingForOthers, System};
 use crate::catalog::{self, Item};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     resource::<Category>(cfg, "categories");
     resource::<System>(cfg, "systems");
     resource::<Activity>(cfg, "activities");
+    resource::<ProcessingForOthers>(cfg, "processing-for-others");
     cfg.service(
         web::resource("/catalog/organisation")
             .route(web::get().to(get_organisation))

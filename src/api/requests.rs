@@ -109,7 +109,8 @@ async fn list(
     }))
 }
 
-/// `?state=received,in_progress&kind=erasure&assignee=anna&due_before=2026-12-01&email=…&q=…`;
+/// `?state=received,in_progress&kind=erasure&assignee=anna&due_before=2026-12-01&email=…&q=…`
+/// (also `customer_number`, `phone`, `bsn`: found through their lookup hashes);
 /// `page` and `per_page` belong to [`Page`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,6 +126,7 @@ struct RawQueueFilter {
     q: Option<String>,
     /// `true`: only requests no one is assigned to.
     unassigned: Option<String>,
+    bsn: Option<String>,
     #[allow(dead_code)]
     page: Option<String>,
     #[allow(dead_code)]
@@ -190,6 +192,7 @@ fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
             Some("true") => true,
             Some(_) => return Err(invalid("unassigned", "must be true or false".into())),
         },
+        bsn: raw.bsn,
     })
 }
 

@@ -5,6 +5,7 @@
 //! [`Item`]: create, replace, delete and the idempotent upsert behind `loket catalog import`.
 //! Every change is written with its audit event in one transaction.
 
+mod for_others;
 pub mod model;
 pub mod privacy;
 pub mod ropa;
@@ -15,7 +16,9 @@ use crate::audit::{self, Actor, Change};
 use crate::db::models::catalog as store;
 use crate::db::{DbConnection, Store};
 use crate::error::{Error, FieldError, Result};
-use model::{Activity, CatalogDocument, Category, Organisation, System, Validate};
+use model::{
+    Activity, CatalogDocument, Category, Organisation, ProcessingForOthers, System, Validate,
+};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -389,6 +392,7 @@ pub struct ImportReport {
     pub systems: Counts,
     pub activities: Counts,
     pub organisation: Option<String>,
+    pub processing_for_others: Counts,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -414,6 +418,7 @@ impl fmt::Display for ImportReport {
             ("categories", &self.categories),
             ("systems", &self.systems),
             ("activities", &self.activities),
+            ("for others", &self.processing_for_others),
         ] {
             writeln!(
                 f,
@@ -452,6 +457,11 @@ pub async fn import(
             for activity in &document.activities {
                 report.activities.add(upsert(conn, &actor, activity)?);
             }
+            for entry in &document.processing_for_others {
+                report
+                    .processing_for_others
+                    .add(upsert(conn, &actor, entry)?);
+            }
             Ok(report)
         })
         .await
@@ -469,6 +479,7 @@ pub async fn export(store: &Store) -> Result<CatalogDocument> {
                     .collect(),
                 systems: System::load_all(conn)?,
                 activities: Activity::load_all(conn)?,
+                processing_for_others: ProcessingForOthers::load_all(conn)?,
             })
         })
         .await
@@ -491,7 +502,8 @@ pub async fn register(store: &Store) -> Result<ropa::Register> {
                 &categories,
                 &systems,
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            ))
+            )
+            .with_processing_for_others(ProcessingForOthers::load_all(conn)?))
         })
         .await
 }

@@ -245,13 +245,16 @@ pub enum IdentifierKind {
     IpAddress,
     DeviceId,
     EmployeeNumber,
+    /// The citizen service number, only for a controller whose catalog names the law that
+    /// allows it (UAVG art. 46).
+    Bsn,
 }
 
 impl IdentifierKind {
     /// The form identifiers are compared in, so that one person written two ways is found once:
     /// e-mail addresses trimmed and in lower case, customer numbers without spaces in capitals,
     /// phone numbers as digits with the Dutch country code as a leading 0 (`+31 6 …`, `0031 6 …`
-    /// and `06 …` are one number); other kinds trimmed.
+    /// and `06 …` are one number); a BSN as its digits; other kinds trimmed.
     pub fn normalise(self, value: &str) -> String {
         match self {
             IdentifierKind::Email => value.trim().to_lowercase(),
@@ -260,6 +263,7 @@ impl IdentifierKind {
                 .filter(|c| !c.is_whitespace())
                 .collect::<String>()
                 .to_uppercase(),
+            IdentifierKind::Bsn => value.chars().filter(|c| c.is_ascii_digit()).collect(),
             IdentifierKind::Phone => {
                 let digits: String = value.chars().filter(|c| c.is_ascii_digit()).collect();
                 let international = value.trim_start().starts_with('+');
@@ -287,6 +291,7 @@ impl IdentifierKind {
             IdentifierKind::IpAddress => "ip_address",
             IdentifierKind::DeviceId => "device_id",
             IdentifierKind::EmployeeNumber => "employee_number",
+            IdentifierKind::Bsn => "bsn",
         }
     }
 }
@@ -345,6 +350,11 @@ pub struct System {
     /// it: that is a secret from the configuration (`connectors.<key>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql: Option<SqlMapping>,
+    /// The country the system is hosted in (ISO 3166-1 alpha-2, `NL`): a host outside the EEA
+    /// is a transfer, which an activity linked to the system must record with its safeguard
+    /// (Art. 30(1)(e), 44-46). `hosting` says the same in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosting_country: Option<String>,
 }
 
 /// The tables of an SQL system that hold personal data, and how they find a person.
@@ -765,6 +775,9 @@ pub struct CatalogDocument {
     pub systems: Vec<System>,
     #[serde(default)]
     pub activities: Vec<Activity>,
+    /// What the organisation processes as a processor, for other controllers (Art. 30(2)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processing_for_others: Vec<ProcessingForOthers>,
 }
 
 // --- validation ---------------------------------------------------------------------------------
@@ -874,6 +887,17 @@ impl Errors {
             self.add(field, "must be an e-mail address");
         } else {
             self.max_len(field, value, MAX_NAME_LEN);
+        }
+    }
+
+    fn country(&mut self, field: &str, country: &str) {
+        if !is_country_code(country) {
+            self.add(
+                field,
+                format!(
+                    "must be an ISO 3166-1 alpha-2 country code in upper case, such as NL (got '{country}')"
+                ),
+            );
         }
     }
 
@@ -987,6 +1011,9 @@ impl Validate for System {
         );
         if let Some(mapping) = &self.sql {
             self.check_sql_mapping(mapping, &mut errors);
+        }
+        if let Some(country) = &self.hosting_country {
+            errors.country("hosting_country", country);
         }
         errors.into_result()
     }
@@ -1368,6 +1395,124 @@ impl Validate for CatalogDocument {
                 activity_keys.insert(&activity.key, index);
             }
         }
+        for (index, entry) in self.processing_for_others.iter().enumerate() {
+            errors.nested(
+                &format!("processing_for_others[{index}]"),
+                entry.validate().err().unwrap_or_default(),
+            );
+        }
+        errors.duplicates(
+            "processing_for_others",
+            self.processing_for_others.iter().map(|e| e.key.as_str()),
+            |key| format!("duplicate key '{key}'"),
+        );
+        errors.into_result()
+    }
+}
+
+// --- processing for others (Art. 30(2)) -----------------------------------------------------------
+
+/// One kind of processing the organisation carries out as a processor, on behalf of other
+/// controllers: an entry of the processor's record (Art. 30(2)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessingForOthers {
+    pub key: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The controllers on whose behalf, with their contact details (Art. 30(2)(a)).
+    #[serde(default)]
+    pub controllers: Vec<ControllerContact>,
+    /// The categories of processing carried out for them (Art. 30(2)(b)), e.g. "hosting and
+    /// back-up of the case system".
+    #[serde(default)]
+    pub categories_of_processing: Vec<String>,
+    /// Transfers to a third country or an international organisation (Art. 30(2)(c)).
+    #[serde(default)]
+    pub transfers: Vec<Transfer>,
+    /// A general description of the security measures (Art. 30(2)(d), 32(1)).
+    #[serde(default)]
+    pub security_measures: Vec<String>,
+}
+
+/// A controller the organisation processes for, as Art. 30(2)(a) names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerContact {
+    pub name: String,
+    /// An address, e-mail address or phone number.
+    pub contact: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub representative: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpo: Option<String>,
+}
+
+/// Data sent to a third country or an international organisation, with what makes it lawful.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    pub recipient: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+    #[serde(default)]
+    pub safeguard: Option<TransferSafeguard>,
+}
+
+impl Transfer {
+    pub fn outside_eea(&self) -> bool {
+        !is_eea_country(&self.country)
+    }
+}
+
+impl Validate for ProcessingForOthers {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        errors.key("key", &self.key);
+        errors.required("name", &self.name, MAX_NAME_LEN);
+        errors.optional("description", self.description.as_deref(), MAX_TEXT_LEN);
+        errors.list_len("controllers", self.controllers.len());
+        for (index, controller) in self.controllers.iter().enumerate() {
+            let field = format!("controllers[{index}]");
+            errors.required(&format!("{field}.name"), &controller.name, MAX_NAME_LEN);
+            errors.required(
+                &format!("{field}.contact"),
+                &controller.contact,
+                MAX_TEXT_LEN,
+            );
+            errors.optional(
+                &format!("{field}.representative"),
+                controller.representative.as_deref(),
+                MAX_NAME_LEN,
+            );
+            errors.optional(
+                &format!("{field}.dpo"),
+                controller.dpo.as_deref(),
+                MAX_NAME_LEN,
+            );
+        }
+        errors.texts("categories_of_processing", &self.categories_of_processing);
+        errors.list_len("transfers", self.transfers.len());
+        for (index, transfer) in self.transfers.iter().enumerate() {
+            let field = format!("transfers[{index}]");
+            errors.required(
+                &format!("{field}.recipient"),
+                &transfer.recipient,
+                MAX_NAME_LEN,
+            );
+            errors.country(&format!("{field}.country"), &transfer.country);
+            if is_country_code(&transfer.country) && !transfer.outside_eea() {
+                errors.add(
+                    format!("{field}.country"),
+                    format!(
+                        "'{}' is in the EEA: sending data there is no transfer (Art. 44)",
+                        transfer.country
+                    ),
+                );
+            }
+        }
+        errors.texts("security_measures", &self.security_measures);
         errors.into_result()
     }
 }
@@ -1410,6 +1555,7 @@ mod tests {
                 origin: Origin::Provided,
             }],
             sql: None,
+            hosting_country: None,
         }
     }
 
@@ -1468,6 +1614,7 @@ mod tests {
             categories: vec![category()],
             systems: vec![system()],
             activities: vec![activity()],
+            processing_for_others: vec![],
         }
     }
 

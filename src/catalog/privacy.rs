@@ -3,7 +3,7 @@
 //! there keeps statement and record from drifting apart, and the register's warnings show where
 //! the statement would be incomplete.
 
-use super::model::{LegalBasis, OrganisationKind, RecipientKind};
+use super::model::{LegalBasis, OrganisationKind, RecipientKind, TransferSafeguard};
 use super::ropa::{Register, RegisterEntry, RegisterRecipient};
 use crate::requests::model::Language;
 
@@ -22,6 +22,8 @@ enum Block {
     Heading(u8, String),
     Paragraph(String),
     List(Vec<String>),
+    /// A paragraph with one link: text before, the path, text after.
+    Linked(String, &'static str, String),
 }
 
 /// The statement for `register` in `language`.
@@ -148,7 +150,7 @@ fn recipient(recipient: &RegisterRecipient, text: &Text) -> String {
     if recipient.outside_eea {
         let safeguard = recipient
             .safeguard
-            .map_or(text.no_safeguard, |s| s.as_str());
+            .map_or(text.no_safeguard, |s| text.safeguard(s));
         line.push_str(&format!(", {}: {safeguard}", text.outside_eea));
     }
     line
@@ -170,10 +172,11 @@ fn rights(register: &Register, text: &Text) -> Vec<Block> {
     vec![
         Block::Heading(2, text.rights_title.into()),
         Block::List(rights),
-        Block::Paragraph(format!(
-            "{} {REQUEST_FORM_PATH} {} {contact}.",
-            text.how, text.or_mail
-        )),
+        Block::Linked(
+            text.how.into(),
+            REQUEST_FORM_PATH,
+            format!("{} {contact}.", text.or_mail),
+        ),
         Block::Heading(2, text.complaint_title.into()),
         Block::Paragraph(text.complaint.into()),
     ]
@@ -185,6 +188,7 @@ fn markdown(blocks: &[Block]) -> String {
         .map(|block| match block {
             Block::Heading(level, title) => format!("{} {title}", "#".repeat(*level as usize)),
             Block::Paragraph(text) => text.clone(),
+            Block::Linked(before, href, after) => format!("{before} [{href}]({href}) {after}"),
             Block::List(items) => items
                 .iter()
                 .map(|i| format!("- {i}"))
@@ -201,6 +205,11 @@ fn html(blocks: &[Block], lang: &str) -> String {
         .map(|block| match block {
             Block::Heading(level, title) => format!("<h{level}>{}</h{level}>\n", escape(title)),
             Block::Paragraph(text) => format!("<p>{}</p>\n", escape(text)),
+            Block::Linked(before, href, after) => format!(
+                "<p>{} <a href=\"{href}\">{href}</a> {}</p>\n",
+                escape(before),
+                escape(after)
+            ),
             Block::List(items) => format!(
                 "<ul>\n{}</ul>\n",
                 items
@@ -254,6 +263,8 @@ struct Text {
     complaint: &'static str,
     bases: [&'static str; 6],
     requirement: [&'static str; 3],
+    /// Art. 45, 46(2)(c), 47 and 49, in [`TransferSafeguard`]'s order.
+    safeguards: [&'static str; 4],
 }
 
 impl Text {
@@ -266,6 +277,10 @@ impl Text {
 
     fn basis_name(&self, basis: LegalBasis) -> &'static str {
         self.bases[basis as usize]
+    }
+
+    fn safeguard(&self, safeguard: TransferSafeguard) -> &'static str {
+        self.safeguards[safeguard as usize]
     }
 
     /// Art. 6(1)(a)-(f), written as each language's law writes it.
@@ -341,6 +356,12 @@ const NL: Text = Text {
         "De wet verplicht tot het verstrekken van deze gegevens.",
         "U bent niet verplicht deze gegevens te verstrekken.",
     ],
+    safeguards: [
+        "adequaatheidsbesluit (artikel 45 AVG)",
+        "modelcontractbepalingen (artikel 46, lid 2, onder c AVG)",
+        "bindende bedrijfsvoorschriften (artikel 47 AVG)",
+        "uitzondering voor een specifieke situatie (artikel 49 AVG)",
+    ],
 };
 
 const EN: Text = Text {
@@ -395,6 +416,12 @@ const EN: Text = Text {
         "Without this data we cannot enter into or perform the contract.",
         "The law requires this data to be provided.",
         "You are not required to provide this data.",
+    ],
+    safeguards: [
+        "adequacy decision (Article 45 GDPR)",
+        "standard contractual clauses (Article 46(2)(c) GDPR)",
+        "binding corporate rules (Article 47 GDPR)",
+        "derogation for a specific situation (Article 49 GDPR)",
     ],
 };
 
@@ -486,7 +513,11 @@ mod tests {
         // Legitimate interest is named as such; consent can be withdrawn; non-EEA transfers say so.
         assert!(nl.contains("Ons gerechtvaardigd belang"));
         assert!(nl.contains("artikel 7, lid 3 AVG"));
-        assert!(nl.contains("buiten de EER, waarborg: standard_contractual_clauses"));
+        assert!(nl.contains(
+            "buiten de EER, waarborg: modelcontractbepalingen (artikel 46, lid 2, onder c AVG)"
+        ));
+        let html = statement(&register, Language::Nl, Format::Html);
+        assert!(html.contains("<a href=\"/verzoek\">/verzoek</a>"), "{html}");
     }
 
     #[test]

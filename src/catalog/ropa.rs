@@ -9,8 +9,8 @@
 //! code and a warning says so, rather than the register quietly losing a line.
 
 use super::model::{
-    Activity, Category, LegalBasis, Organisation, RecipientKind, Sensitivity,
-    SpecialCategoryGround, System, TransferSafeguard,
+    is_eea_country, Activity, Category, LegalBasis, Organisation, ProcessingForOthers,
+    RecipientKind, Sensitivity, SpecialCategoryGround, System, TransferSafeguard,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -23,6 +23,9 @@ pub struct Register {
     pub generated_at: String,
     pub activities: Vec<RegisterEntry>,
     pub warnings: Vec<Warning>,
+    /// The processor's record (Art. 30(2)): what the organisation processes for others.
+    #[serde(default)]
+    pub processing_for_others: Vec<ProcessingForOthers>,
 }
 
 /// One processing activity as the register shows it.
@@ -79,6 +82,9 @@ pub struct RegisterSystem {
     pub name: String,
     pub owner: String,
     pub processor: Option<String>,
+    /// Where it is hosted (ISO 3166-1 alpha-2), when the catalog says.
+    #[serde(default)]
+    pub hosting_country: Option<String>,
 }
 
 /// A gap in the record. `activity` or `system` names the object, `field` the place within it.
@@ -86,6 +92,9 @@ pub struct RegisterSystem {
 pub struct Warning {
     pub activity: Option<String>,
     pub system: Option<String>,
+    /// The key of an entry of the processor's record (Art. 30(2)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_others: Option<String>,
     pub field: String,
     pub code: WarningCode,
     pub message: String,
@@ -115,8 +124,16 @@ pub enum WarningCode {
     NoRecipients,
     /// No general description of the security measures (Art. 30(1)(g), 32(1)).
     NoSecurityMeasures,
-    /// A recipient outside the EEA without a transfer safeguard (Art. 44-49).
+    /// A recipient or a processor's transfer outside the EEA without a transfer safeguard
+    /// (Art. 30(1)(e), 30(2)(c), 44-46).
     TransferWithoutSafeguard,
+    /// A system hosted outside the EEA with no linked activity recording that transfer and its
+    /// safeguard (Art. 30(1)(e), 44-46).
+    HostingWithoutTransfer,
+    /// A processor's record entry without the controllers it processes for (Art. 30(2)(a)).
+    NoControllers,
+    /// A processor's record entry without the categories of processing (Art. 30(2)(b)).
+    NoCategoriesOfProcessing,
     /// An activity not linked to any system, so a request would find none of its data.
     NoSystems,
     /// A system holds a category that no activity linked to it accounts for.
@@ -150,6 +167,7 @@ pub fn build_register(
         .collect();
     for system in systems {
         warnings.extend(holding_warnings(system, activities));
+        warnings.extend(hosting_warning(system, activities));
     }
     // Stable sort: within one object and code, warnings stay in field order as generated.
     warnings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
@@ -158,14 +176,28 @@ pub fn build_register(
         generated_at,
         activities: entries,
         warnings,
+        processing_for_others: Vec::new(),
     }
 }
 
-fn sort_key(warning: &Warning) -> (bool, &str, WarningCode) {
-    match (&warning.activity, &warning.system) {
-        (Some(activity), _) => (false, activity.as_str(), warning.code),
-        (None, Some(system)) => (true, system.as_str(), warning.code),
-        (None, None) => (true, "", warning.code),
+impl Register {
+    /// Adds the processor's record (Art. 30(2)) and its gaps, after the controller's.
+    pub fn with_processing_for_others(mut self, entries: Vec<ProcessingForOthers>) -> Self {
+        let mut warnings: Vec<Warning> = entries.iter().flat_map(for_others_warnings).collect();
+        warnings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        self.warnings.extend(warnings);
+        self.processing_for_others = entries;
+        self
+    }
+}
+
+/// Activities' warnings first, then systems', then the processor's record's; by key, then code.
+fn sort_key(warning: &Warning) -> (u8, &str, WarningCode) {
+    match (&warning.activity, &warning.system, &warning.for_others) {
+        (Some(activity), _, _) => (0, activity.as_str(), warning.code),
+        (None, Some(system), _) => (1, system.as_str(), warning.code),
+        (None, None, Some(entry)) => (2, entry.as_str(), warning.code),
+        (None, None, None) => (3, "", warning.code),
     }
 }
 
@@ -227,6 +259,7 @@ fn entry(
                     name: known.map(|s| s.name.clone()).unwrap_or_default(),
                     owner: known.map(|s| s.owner.clone()).unwrap_or_default(),
                     processor: known.and_then(|s| s.processor.clone()),
+                    hosting_country: known.and_then(|s| s.hosting_country.clone()),
                 }
             })
             .collect(),
@@ -249,6 +282,7 @@ fn activity_warnings(
         warnings.push(Warning {
             activity: Some(key.to_string()),
             system: None,
+            for_others: None,
             field,
             code,
             message,
@@ -316,7 +350,9 @@ fn activity_warnings(
             None => warn(
                 format!("categories[{index}].category"),
                 WarningCode::UnknownReference,
-                format!("processing '{key}' refers to unknown data category '{code}'"),
+                format!(
+                    "processing '{key}' refers to unknown data category '{code}' (Art. 30(1)(c))"
+                ),
             ),
             Some(Sensitivity::Special) => special.push(code),
             Some(Sensitivity::Criminal) => criminal.push(code),
@@ -361,7 +397,7 @@ fn activity_warnings(
                 format!("recipients[{index}].safeguard"),
                 WarningCode::TransferWithoutSafeguard,
                 format!(
-                    "processing '{key}' transfers data to '{}' in {}, outside the EEA, without a transfer safeguard (Art. 44-49)",
+                    "processing '{key}' transfers data to '{}' in {}, outside the EEA, without a transfer safeguard ({TRANSFER_ARTICLES})",
                     recipient.name, recipient.country
                 ),
             );
@@ -373,7 +409,7 @@ fn activity_warnings(
             "systems".into(),
             WarningCode::NoSystems,
             format!(
-                "processing '{key}' is not linked to any system, so a request will not find its data"
+                "processing '{key}' is not linked to any system, so a request will not find its data (Art. 15-20 need all of it; Art. 30(1)(c))"
             ),
         );
     }
@@ -382,7 +418,7 @@ fn activity_warnings(
             warn(
                 format!("systems[{index}]"),
                 WarningCode::UnknownReference,
-                format!("processing '{key}' refers to unknown system '{system}'"),
+                format!("processing '{key}' refers to unknown system '{system}' (Art. 30(1)(c))"),
             );
         }
     }
@@ -428,15 +464,101 @@ fn holding_warnings(system: &System, activities: &[Activity]) -> Vec<Warning> {
         .map(|(category, locations)| Warning {
             activity: None,
             system: Some(system.key.clone()),
+            for_others: None,
             field: "holdings".into(),
             code: WarningCode::UncoveredHolding,
             message: format!(
-                "system '{}' holds data category '{category}' ({}) but no processing activity linked to it covers that category",
+                "system '{}' holds data category '{category}' ({}) but no processing activity linked to it covers that category, so it has no recorded purpose (Art. 30(1)(b), (c))",
                 system.key,
                 locations.into_iter().collect::<Vec<_>>().join(", ")
             ),
         })
         .collect()
+}
+
+/// The articles a transfer outside the EEA answers to.
+const TRANSFER_ARTICLES: &str = "Art. 30(1)(e), 44-46";
+
+/// A system hosted outside the EEA sends every byte it holds there: some activity linked to it
+/// must record that transfer, as a recipient in that country with a safeguard.
+fn hosting_warning(system: &System, activities: &[Activity]) -> Option<Warning> {
+    let country = system.hosting_country.as_deref()?;
+    if is_eea_country(country) {
+        return None;
+    }
+    let recorded = activities
+        .iter()
+        .filter(|a| a.systems.contains(&system.key))
+        .flat_map(|a| &a.recipients)
+        .any(|r| r.country == country && r.safeguard.is_some());
+    (!recorded).then(|| Warning {
+        activity: None,
+        system: Some(system.key.clone()),
+        for_others: None,
+        field: "hosting_country".into(),
+        code: WarningCode::HostingWithoutTransfer,
+        message: format!(
+            "system '{}' is hosted in {country}, outside the EEA, but no processing activity linked to it records that transfer with a safeguard ({TRANSFER_ARTICLES})",
+            system.key
+        ),
+    })
+}
+
+/// The gaps of one entry of the processor's record, each naming its point of Art. 30(2).
+fn for_others_warnings(entry: &ProcessingForOthers) -> Vec<Warning> {
+    let key = entry.key.as_str();
+    let warning = |field: String, code: WarningCode, message: String| Warning {
+        activity: None,
+        system: None,
+        for_others: Some(key.to_string()),
+        field,
+        code,
+        message,
+    };
+    let gaps = [
+        (
+            "controllers",
+            WarningCode::NoControllers,
+            entry.controllers.is_empty(),
+            "controllers it processes for (Art. 30(2)(a))",
+        ),
+        (
+            "categories_of_processing",
+            WarningCode::NoCategoriesOfProcessing,
+            entry.categories_of_processing.is_empty(),
+            "categories of processing (Art. 30(2)(b))",
+        ),
+        (
+            "security_measures",
+            WarningCode::NoSecurityMeasures,
+            entry.security_measures.is_empty(),
+            "description of the security measures (Art. 30(2)(d))",
+        ),
+    ];
+    let mut warnings: Vec<Warning> = gaps
+        .into_iter()
+        .filter(|gap| gap.2)
+        .map(|(field, code, _, missing)| {
+            warning(
+                field.into(),
+                code,
+                format!("processing for others '{key}' records no {missing}"),
+            )
+        })
+        .collect();
+    for (index, transfer) in entry.transfers.iter().enumerate() {
+        if transfer.outside_eea() && transfer.safeguard.is_none() {
+            warnings.push(warning(
+                format!("transfers[{index}].safeguard"),
+                WarningCode::TransferWithoutSafeguard,
+                format!(
+                    "processing for others '{key}' transfers data to '{}' in {}, outside the EEA, without a transfer safeguard (Art. 30(2)(c), 44-46)",
+                    transfer.recipient, transfer.country
+                ),
+            ));
+        }
+    }
+    warnings
 }
 
 fn quoted_list(codes: &[&str]) -> String {
@@ -449,7 +571,7 @@ fn quoted_list(codes: &[&str]) -> String {
 
 // --- CSV ----------------------------------------------------------------------------------------
 
-const CSV_HEADER: [&str; 20] = [
+const CSV_HEADER: [&str; 21] = [
     "key",
     "name",
     "description",
@@ -470,14 +592,21 @@ const CSV_HEADER: [&str; 20] = [
     "warnings",
     "controller",
     "dpo",
+    "record",
 ];
+
+/// The last column: which record a row belongs to, the controller's or the processor's.
+const CONTROLLER_RECORD: &str = "Art. 30(1)";
+const PROCESSOR_RECORD: &str = "Art. 30(2)";
 
 const LIST_SEPARATOR: &str = "; ";
 
 /// The register as CSV for a spreadsheet: one row per activity, lists joined with "; ",
 /// categories as `code (retention)`, recipients as `name [country, outside EEA: safeguard]`, and
-/// the activity's warnings in the last column. System-level warnings have no row of their own;
-/// they are in [`Register::warnings`].
+/// the activity's warnings in their column. System-level warnings have no row of their own;
+/// they are in [`Register::warnings`]. The processor's record (Art. 30(2)) follows, one row per
+/// entry in the same columns (categories of processing as purposes, transfers as recipients,
+/// the controllers processed for as controller), told apart by the `record` column.
 pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(CSV_HEADER)?;
@@ -500,7 +629,7 @@ pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
             .map(|w| w.message.as_str())
             .collect();
         let opt = |value: &Option<String>| value.clone().unwrap_or_default();
-        let record: [String; 20] = [
+        let record: [String; 21] = [
             entry.key.clone(),
             entry.name.clone(),
             opt(&entry.description),
@@ -542,6 +671,48 @@ pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
             warnings.join(LIST_SEPARATOR),
             controller.clone(),
             dpo.clone(),
+            CONTROLLER_RECORD.into(),
+        ];
+        writer.write_record(&record)?;
+    }
+    for entry in &register.processing_for_others {
+        let warnings: Vec<&str> = register
+            .warnings
+            .iter()
+            .filter(|w| w.for_others.as_deref() == Some(entry.key.as_str()))
+            .map(|w| w.message.as_str())
+            .collect();
+        let transfers: Vec<String> = entry
+            .transfers
+            .iter()
+            .map(|t| {
+                let safeguard = t.safeguard.map_or("no safeguard", |s| s.as_str());
+                format!("{} [{}, outside EEA: {safeguard}]", t.recipient, t.country)
+            })
+            .collect();
+        let empty = String::new;
+        let record: [String; 21] = [
+            entry.key.clone(),
+            entry.name.clone(),
+            entry.description.clone().unwrap_or_default(),
+            entry.categories_of_processing.join(LIST_SEPARATOR),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            transfers.join(LIST_SEPARATOR),
+            entry.security_measures.join(LIST_SEPARATOR),
+            empty(),
+            empty(),
+            empty(),
+            warnings.join(LIST_SEPARATOR),
+            processor_controller_cell(entry, &controller),
+            dpo.clone(),
+            PROCESSOR_RECORD.into(),
         ];
         writer.write_record(&record)?;
     }
@@ -573,6 +744,29 @@ fn controller_cell(organisation: &Organisation) -> String {
         ));
     }
     cell
+}
+
+/// Art. 30(2)(a): the controllers processed for, with their contacts, representatives and
+/// DPOs, and the processor itself.
+fn processor_controller_cell(entry: &ProcessingForOthers, processor: &str) -> String {
+    let controllers: Vec<String> = entry
+        .controllers
+        .iter()
+        .map(|c| {
+            let mut parts = vec![c.name.clone(), c.contact.clone()];
+            parts.extend(
+                c.representative
+                    .as_ref()
+                    .map(|r| format!("representative: {r}")),
+            );
+            parts.extend(c.dpo.as_ref().map(|d| format!("DPO: {d}")));
+            parts.join(", ")
+        })
+        .collect();
+    format!(
+        "on behalf of: {}{LIST_SEPARATOR}processor: {processor}",
+        controllers.join(" | ")
+    )
 }
 
 fn dpo_cell(organisation: &Organisation) -> String {
@@ -663,6 +857,7 @@ mod tests {
                     origin: Origin::Provided,
                 }],
                 sql: None,
+                hosting_country: None,
             }],
             activities: vec![Activity {
                 key: "customer_service".into(),
@@ -690,6 +885,7 @@ mod tests {
                 automated_decision_logic: None,
                 systems: vec!["crm".into()],
             }],
+            processing_for_others: vec![],
         }
     }
 
@@ -866,6 +1062,155 @@ mod tests {
         document.activities[0].recipients[1].safeguard =
             Some(TransferSafeguard::StandardContractualClauses);
         assert_eq!(register_of(&document).warnings, []);
+    }
+
+    #[test]
+    fn hosting_outside_the_eea_needs_a_recorded_transfer() {
+        let mut document = clean();
+        document.systems[0].hosting_country = Some("US".into());
+        let register = register_of(&document);
+        assert_eq!(codes(&register), [WarningCode::HostingWithoutTransfer]);
+        let warning = &register.warnings[0];
+        assert_eq!(
+            (warning.system.as_deref(), warning.field.as_str()),
+            (Some("crm"), "hosting_country")
+        );
+        assert!(warning.message.contains("Art. 30(1)(e), 44-46"));
+        assert_eq!(
+            register.activities[0].systems[0].hosting_country.as_deref(),
+            Some("US")
+        );
+
+        // Recorded without a safeguard it is still a gap, the recipient's.
+        document.activities[0].recipients.push(Recipient {
+            name: "Cloud Inc.".into(),
+            kind: RecipientKind::Processor,
+            country: "US".into(),
+            safeguard: None,
+        });
+        assert_eq!(
+            codes(&register_of(&document)),
+            [
+                WarningCode::TransferWithoutSafeguard,
+                WarningCode::HostingWithoutTransfer
+            ]
+        );
+        document.activities[0].recipients[1].safeguard = Some(TransferSafeguard::AdequacyDecision);
+        assert_eq!(register_of(&document).warnings, []);
+        // Hosting inside the EEA is no transfer.
+        document.systems[0].hosting_country = Some("DE".into());
+        document.activities[0].recipients.pop();
+        assert_eq!(register_of(&document).warnings, []);
+    }
+
+    #[test]
+    fn the_processor_record_warns_per_missing_point_of_article_30_2() {
+        let entry: crate::catalog::model::ProcessingForOthers = serde_yaml::from_str(
+            "
+key: hosting_for_schools
+name: Hosting for schools
+controllers:
+  - {name: Stichting Scholen Noord, contact: privacy@scholen.example, dpo: fg@scholen.example}
+categories_of_processing: [Hosting and back-up of the pupil administration]
+transfers:
+  - {recipient: Backup Inc., country: US, safeguard: standard_contractual_clauses}
+security_measures: [Encryption at rest]
+",
+        )
+        .expect("parses");
+        assert_eq!(entry.validate(), Ok(()));
+        let register = register_of(&clean()).with_processing_for_others(vec![entry.clone()]);
+        assert_eq!(register.warnings, []);
+        assert_eq!(register.processing_for_others, std::slice::from_ref(&entry));
+        let text = register_to_csv(&register).expect("csv");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[0][20], "Art. 30(1)");
+        let row = &rows[1];
+        assert_eq!((&row[0], &row[20]), ("hosting_for_schools", "Art. 30(2)"));
+        assert_eq!(&row[3], "Hosting and back-up of the pupil administration");
+        assert_eq!(
+            &row[12],
+            "Backup Inc. [US, outside EEA: standard_contractual_clauses]"
+        );
+        assert!(row[18].starts_with(
+            "on behalf of: Stichting Scholen Noord, privacy@scholen.example, DPO: fg@scholen.example"
+        ));
+
+        let mut empty = entry;
+        empty.controllers.clear();
+        empty.categories_of_processing.clear();
+        empty.security_measures.clear();
+        empty.transfers[0].safeguard = None;
+        let register = register_of(&clean()).with_processing_for_others(vec![empty]);
+        assert_eq!(
+            codes(&register),
+            [
+                WarningCode::NoSecurityMeasures,
+                WarningCode::TransferWithoutSafeguard,
+                WarningCode::NoControllers,
+                WarningCode::NoCategoriesOfProcessing,
+            ]
+        );
+        for warning in &register.warnings {
+            assert_eq!(warning.for_others.as_deref(), Some("hosting_for_schools"));
+            assert!(
+                warning.message.contains("Art. 30(2)("),
+                "{}",
+                warning.message
+            );
+        }
+    }
+
+    #[test]
+    fn every_warning_names_its_article() {
+        let mut document = with_category("special_health");
+        let activity = &mut document.activities[0];
+        activity.legal_basis = None;
+        activity.data_subjects.clear();
+        activity.security_measures.clear();
+        activity.categories[0].retention = None;
+        activity.categories.push(ActivityCategory {
+            category: "criminal".into(),
+            retention: Some("1 year".into()),
+        });
+        activity.categories.push(ActivityCategory {
+            category: "bsn".into(),
+            retention: Some("1 year".into()),
+        });
+        activity.categories.push(ActivityCategory {
+            category: "nonsense".into(),
+            retention: Some("1 year".into()),
+        });
+        activity.recipients = vec![Recipient {
+            name: "Cloud Inc.".into(),
+            kind: RecipientKind::Processor,
+            country: "US".into(),
+            safeguard: None,
+        }];
+        activity.systems.push("missing".into());
+        let mut unlinked = document.activities[0].clone();
+        unlinked.key = "unlinked".into();
+        unlinked.systems.clear();
+        unlinked.recipients.clear();
+        document.activities.push(unlinked);
+        document.systems[0].hosting_country = Some("CN".into());
+        document.systems[0].holdings.push(Holding {
+            category: "location".into(),
+            location: "cells".into(),
+            origin: Origin::Observed,
+        });
+        let register = register_of(&document);
+        assert!(register.warnings.len() >= 12, "{:#?}", register.warnings);
+        for warning in &register.warnings {
+            let message = &warning.message;
+            assert!(
+                message.contains("Art. ") || message.contains("art. "),
+                "{:?} names no article: {message}",
+                warning.code
+            );
+        }
     }
 
     #[test]
@@ -1105,6 +1450,6 @@ mod tests {
         assert!(text.starts_with("key,name,description,purposes,"));
         assert!(text
             .trim_end()
-            .ends_with(",systems,warnings,controller,dpo"));
+            .ends_with(",systems,warnings,controller,dpo,record"));
     }
 }

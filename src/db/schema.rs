@@ -57,6 +57,16 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sql_mapping -> Nullable<Text>,
+        hosting_country -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    processing_for_others (key) {
+        key -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -174,6 +184,8 @@ diesel::table! {
         copy_sent_by_post_on -> Nullable<Date>,
         extension_ground -> Nullable<Text>,
         partial_refusal_enc -> Nullable<Text>,
+        bsn_enc -> Nullable<Text>,
+        bsn_index -> Nullable<Text>,
     }
 }
 
@@ -463,6 +475,7 @@ diesel::joinable!(redactions -> requests (request_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     organisation,
+    processing_for_others,
     data_categories,
     systems,
     system_holdings,

@@ -692,6 +692,7 @@ fn identifier_names(kind: IdentifierKind) -> (&'static str, &'static str) {
         IdentifierKind::IpAddress => ("IP-adres", "IP address"),
         IdentifierKind::DeviceId => ("apparaat- of cookie-ID", "device or cookie ID"),
         IdentifierKind::EmployeeNumber => ("personeelsnummer", "employee number"),
+        IdentifierKind::Bsn => ("burgerservicenummer", "citizen service number"),
     }
 }
 

@@ -5,9 +5,7 @@ use super::case::Case;
 use super::checklist::{self, ChecklistInput, TaskDraft};
 use super::letters::{load_catalog, Extras};
 use super::model::{Channel, Language, RequestKind, RequestState, TaskKind, TaskState};
-use super::requester::{
-    bsn_error, check_text, contains_bsn, place, Representative, Requester, MAX_DETAILS,
-};
+use super::requester::{check_text, place, Representative, Requester, MAX_DETAILS};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
 use crate::db::models::requests::{self as rows, RequestRow, TaskRow};
@@ -112,9 +110,6 @@ impl NewRequest {
         let mut errors = self.requester.check("requester");
         if let Some(details) = &self.details {
             check_text(&mut errors, "details", details, MAX_DETAILS);
-            if contains_bsn(details) {
-                errors.push(bsn_error("details"));
-            }
         }
         self.representative = self.representative.map(Representative::tidy);
         if let Some(representative) = &self.representative {
@@ -266,10 +261,13 @@ impl RequestService {
             copy_sent_by_post_on: None,
             extension_ground: None,
             partial_refusal_enc: None,
+            bsn_enc: None,
+            bsn_index: None,
         };
+        let catalog = load_catalog(conn)?;
+        check_bsn_allowed(&new.requester, &catalog.activities)?;
         new.requester.seal_into(&self.cipher, &mut row);
         rows::insert_request(conn, &row)?;
-        let catalog = load_catalog(conn)?;
         let drafts = checklist::generate(&ChecklistInput {
             kind: new.kind,
             catalog: &catalog,
@@ -333,6 +331,26 @@ impl RequestService {
         }
         Ok(())
     }
+}
+
+/// A BSN is an identifier only for a controller whose catalog names the law that allows it for
+/// some activity (UAVG art. 46): a municipality under the Wabb, never a telecom provider.
+fn check_bsn_allowed(
+    requester: &Requester,
+    activities: &[crate::catalog::model::Activity],
+) -> Result<()> {
+    let named = activities.iter().any(|a| {
+        a.bsn_law
+            .as_deref()
+            .is_some_and(|law| !law.trim().is_empty())
+    });
+    if requester.bsn.is_some() && !named {
+        return Err(Error::invalid(
+            "requester.bsn",
+            "this organisation may not record a citizen service number (BSN): no processing activity in its catalog names the law that allows it (bsn_law; UAVG art. 46) — leave it out",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn task_row(

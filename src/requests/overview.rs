@@ -6,6 +6,7 @@ use super::model::{RequestKind, RequestState};
 use super::requester::{normalise_customer_number, normalise_email, normalise_phone, place};
 use super::view::{RequestSummary, RequestView};
 use super::{deadline, RequestService};
+use crate::catalog::model::IdentifierKind;
 use crate::db::models::requests::{self as rows, RequestFilter};
 use crate::db::DbConnection;
 use crate::error::Result;
@@ -24,6 +25,7 @@ pub struct QueueFilter {
     pub email: Option<String>,
     pub customer_number: Option<String>,
     pub phone: Option<String>,
+    pub bsn: Option<String>,
     /// What an agent typed in the queue's search box: a reference, an e-mail address, customer
     /// number or phone number (through the lookup indexes), or part of a name.
     pub search: Option<String>,
@@ -234,6 +236,10 @@ impl RequestService {
             phone_index: filter
                 .phone
                 .map(|v| self.cipher.index(place::PHONE, &normalise_phone(&v))),
+            bsn_index: filter.bsn.map(|v| {
+                self.cipher
+                    .index(place::BSN, &IdentifierKind::Bsn.normalise(&v))
+            }),
         }
     }
 
@@ -301,6 +307,12 @@ fn person_filters(row: &rows::RequestRow) -> Vec<RequestFilter> {
     if let Some(index) = &row.phone_index {
         filters.push(RequestFilter {
             phone_index: Some(index.clone()),
+            ..RequestFilter::default()
+        });
+    }
+    if let Some(index) = &row.bsn_index {
+        filters.push(RequestFilter {
+            bsn_index: Some(index.clone()),
             ..RequestFilter::default()
         });
     }

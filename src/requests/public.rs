@@ -106,6 +106,7 @@ impl RequestService {
                 email: Some(form.email),
                 customer_number: form.customer_number,
                 phone: form.phone,
+                bsn: None,
             },
             details: form.details,
             // Whoever fills in the form gets the code and the letters at the address given.

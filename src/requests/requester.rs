@@ -1,6 +1,8 @@
 //! Who is asking: the requester's identifiers as given, checked, normalised for lookup, and
-//! sealed for storage. A BSN is never accepted as one of them (UAVG art. 46), and refused where it
-//! is slipped into free text; other numbers are never refused for passing the eleven-test.
+//! sealed for storage. A BSN is an identifier only where the catalog names the law that allows it
+//! (UAVG art. 46; checked at intake): then it is sealed, found through its keyed hash and shown
+//! masked ([`Bsn`]). It is refused wherever it is slipped into free text; other numbers are never
+//! refused for passing the eleven-test.
 
 use crate::catalog::model::IdentifierKind;
 use crate::crypto::Cipher;
@@ -24,6 +26,63 @@ pub struct Requester {
     pub customer_number: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
+    /// Only where the catalog names the law that allows the BSN (UAVG art. 46).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bsn: Option<Bsn>,
+}
+
+/// A citizen service number given as an identifier. It never shows in full: it serialises and
+/// prints masked (`*****1234`), so a view, a log line or a letter context built from a
+/// [`Requester`] cannot carry it; only sealing, the lookup hash and a connector search read the
+/// digits, through [`Bsn::digits`].
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(from = "String")]
+pub struct Bsn(String);
+
+impl From<String> for Bsn {
+    /// As given; [`Requester::tidy`] reduces it to digits and [`Requester::check`] tests them.
+    fn from(value: String) -> Self {
+        Bsn(value)
+    }
+}
+
+impl Bsn {
+    /// How many digits the masked form keeps.
+    const SHOWN: usize = 4;
+
+    /// The nine digits, for sealing, hashing and searching only.
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+
+    /// `*****1234`: enough for an agent to check it with the caller, too little to use it.
+    pub fn masked(&self) -> String {
+        let count = self.0.chars().count();
+        let shown: String = self
+            .0
+            .chars()
+            .skip(count.saturating_sub(Self::SHOWN))
+            .collect();
+        format!(
+            "{}{shown}",
+            "*".repeat(count.saturating_sub(Self::SHOWN).max(1))
+        )
+    }
+}
+
+impl std::fmt::Debug for Bsn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bsn({})", self.masked())
+    }
+}
+
+impl Serialize for Bsn {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.masked())
+    }
 }
 
 /// Someone acting for the person (a lawyer, a parent of a child under 16), with the proof of
@@ -61,6 +120,7 @@ pub mod place {
     pub const EMAIL: &str = "requests.email";
     pub const CUSTOMER_NUMBER: &str = "requests.customer_number";
     pub const PHONE: &str = "requests.phone";
+    pub const BSN: &str = "requests.bsn";
     pub const DETAILS: &str = "requests.details";
     pub const REPRESENTATIVE: &str = "requests.representative";
     pub const DECISION_REASON: &str = "requests.decision_reason";
@@ -84,6 +144,18 @@ impl Requester {
             email: tidy(self.email),
             customer_number: tidy(self.customer_number),
             phone: tidy(self.phone),
+            // Written with spaces, dots or hyphens, a BSN is its digits; anything else stays as
+            // given, for the check to refuse.
+            bsn: tidy(self.bsn.map(|b| b.0)).map(|given| {
+                let grouped = given
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '.' | '-'));
+                Bsn(if grouped {
+                    IdentifierKind::Bsn.normalise(&given)
+                } else {
+                    given
+                })
+            }),
         }
     }
 
@@ -91,11 +163,23 @@ impl Requester {
     pub fn check(&self, prefix: &str) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let field = |name: &str| format!("{prefix}.{name}");
-        if self.email.is_none() && self.customer_number.is_none() && self.phone.is_none() {
+        if self.email.is_none()
+            && self.customer_number.is_none()
+            && self.phone.is_none()
+            && self.bsn.is_none()
+        {
             errors.push(FieldError::new(
                 prefix,
                 "give at least one of email, customer_number or phone, so the person can be found",
             ));
+        }
+        if let Some(bsn) = &self.bsn {
+            if !is_bsn(bsn.digits()) {
+                errors.push(FieldError::new(
+                    field("bsn"),
+                    "must be a citizen service number: nine digits that pass the eleven-test",
+                ));
+            }
         }
         if let Some(name) = &self.name {
             check_text(&mut errors, &field("name"), name, MAX_NAME);
@@ -130,11 +214,9 @@ impl Requester {
                 ));
             }
         }
-        // Only the free-text name can smuggle in a BSN: a phone or customer number is what it
-        // says it is, even when its digits happen to pass the eleven-test (1 in 11 do).
-        if self.name.as_deref().is_some_and(contains_bsn) {
-            errors.push(bsn_error(&field("name")));
-        }
+        // Only the free-text name can smuggle in a BSN (refused by `check_text`): a phone or
+        // customer number is what it says it is, even when its digits happen to pass the
+        // eleven-test (1 in 11 do).
         errors
     }
 
@@ -150,26 +232,31 @@ impl Requester {
         if self.phone.is_some() {
             kinds.push(IdentifierKind::Phone);
         }
+        if self.bsn.is_some() {
+            kinds.push(IdentifierKind::Bsn);
+        }
         if self.name.is_some() {
             kinds.push(IdentifierKind::Name);
         }
         kinds
     }
 
-    /// The e-mail address, customer number and phone number, as given: what connectors search
-    /// the organisation's databases by.
+    /// The e-mail address, customer number, phone number and BSN, as given: what connectors
+    /// search the organisation's databases by.
     pub fn search_identifiers(&self) -> Vec<(IdentifierKind, String)> {
+        let bsn = self.bsn.as_ref().map(|b| b.digits().to_string());
         [
             (IdentifierKind::Email, &self.email),
             (IdentifierKind::CustomerNumber, &self.customer_number),
             (IdentifierKind::Phone, &self.phone),
+            (IdentifierKind::Bsn, &bsn),
         ]
         .into_iter()
         .filter_map(|(kind, value)| Some((kind, value.clone()?)))
         .collect()
     }
 
-    /// Keyed lookup hashes: (email, customer number, phone).
+    /// Keyed lookup hashes: (email, customer number, phone, BSN).
     pub fn indexes(&self, cipher: &Cipher) -> Indexes {
         Indexes {
             email: self
@@ -184,6 +271,10 @@ impl Requester {
                 .phone
                 .as_deref()
                 .map(|v| cipher.index(place::PHONE, &normalise_phone(v))),
+            bsn: self
+                .bsn
+                .as_ref()
+                .map(|b| cipher.index(place::BSN, b.digits())),
         }
     }
 
@@ -194,10 +285,12 @@ impl Requester {
         row.customer_number_enc =
             cipher.encrypt_opt(place::CUSTOMER_NUMBER, self.customer_number.as_deref());
         row.phone_enc = cipher.encrypt_opt(place::PHONE, self.phone.as_deref());
+        row.bsn_enc = cipher.encrypt_opt(place::BSN, self.bsn.as_ref().map(Bsn::digits));
         let indexes = self.indexes(cipher);
         row.email_index = indexes.email;
         row.customer_number_index = indexes.customer_number;
         row.phone_index = indexes.phone;
+        row.bsn_index = indexes.bsn;
     }
 
     pub fn open(cipher: &Cipher, row: &RequestRow) -> Result<Self> {
@@ -206,6 +299,7 @@ impl Requester {
             email: open(cipher, place::EMAIL, &row.email_enc)?,
             customer_number: open(cipher, place::CUSTOMER_NUMBER, &row.customer_number_enc)?,
             phone: open(cipher, place::PHONE, &row.phone_enc)?,
+            bsn: open(cipher, place::BSN, &row.bsn_enc)?.map(Bsn),
         })
     }
 }
@@ -216,6 +310,7 @@ pub struct Indexes {
     pub email: Option<String>,
     pub customer_number: Option<String>,
     pub phone: Option<String>,
+    pub bsn: Option<String>,
 }
 
 impl Representative {
@@ -303,7 +398,9 @@ pub fn check_texts(fields: &[(&str, Option<&str>)]) -> Result<()> {
     crate::error::all_valid(errors)
 }
 
-/// Non-empty after trimming and at most `max` characters.
+/// Non-empty after trimming, at most `max` characters, and without a BSN: free text is shown,
+/// quoted in letters and searched by nobody, so a BSN never belongs in it, not even where the
+/// law allows the BSN as an identifier.
 pub fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
     if value.trim().is_empty() {
         errors.push(FieldError::new(field, "must not be empty"));
@@ -312,13 +409,15 @@ pub fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: u
             field,
             format!("must be at most {max} characters"),
         ));
+    } else if contains_bsn(value) {
+        errors.push(bsn_error(field));
     }
 }
 
 pub fn bsn_error(field: &str) -> FieldError {
     FieldError::new(
         field,
-        "looks like a citizen service number (BSN); loket never records a BSN (UAVG art. 46) — leave it out",
+        "looks like a citizen service number (BSN); a BSN is never kept in free text (UAVG art. 46) — leave it out (where the catalog names the law that allows it, give it as requester.bsn)",
     )
 }
 
@@ -350,7 +449,8 @@ pub fn normalise_phone(value: &str) -> String {
 
 /// Whether free `text` holds a BSN: a number of exactly nine digits (dots allowed, "1112.22.333")
 /// that passes the eleven-test and is not part of something else — a phone number after its
-/// country code ("+31 612345609", "0031 612345609") or a code with letters ("TN-612345609").
+/// country code ("+31 612345609", "0031 612345609"), a code with letters ("TN-612345609"), or a
+/// number its words call something else ("factuur 123456782", "klantnummer is 111222333").
 pub fn contains_bsn(text: &str) -> bool {
     let words: Vec<&str> = text
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')' | '/'))
@@ -359,8 +459,44 @@ pub fn contains_bsn(text: &str) -> bool {
         .collect();
     words.iter().enumerate().any(|(index, word)| {
         let after_country_code = index > 0 && is_country_code(words[index - 1]);
-        !after_country_code && is_bsn(word)
+        !after_country_code && !labelled_as_other(&words, index) && is_bsn(word)
     })
+}
+
+/// Words that say the number after them is not a BSN (a prefix: "factuurnummer", "telefoon").
+const OTHER_NUMBERS: &[&str] = &[
+    "factuur",
+    "invoice",
+    "klant",
+    "customer",
+    "tel",
+    "phone",
+    "mobiel",
+    "mobile",
+    "order",
+    "bestel",
+    "contract",
+    "rekening",
+    "account",
+    "dossier",
+    "zaak",
+    "kenmerk",
+    "referentie",
+    "reference",
+];
+
+/// Whether one of the two words before `words[index]` names another kind of number ("factuur
+/// 123…", "klantnummer is 123…"), unless the word right before it names the BSN itself.
+fn labelled_as_other(words: &[&str], index: usize) -> bool {
+    let named_bsn = index > 0 && {
+        let before = words[index - 1].to_lowercase();
+        before.contains("bsn") || before.contains("burgerservicenummer")
+    };
+    !named_bsn
+        && words[index.saturating_sub(2)..index].iter().any(|word| {
+            let word = word.to_lowercase();
+            OTHER_NUMBERS.iter().any(|label| word.starts_with(label))
+        })
 }
 
 /// Whether `word` is written as a BSN: nine digits, optionally grouped with dots, eleven-proof.
@@ -422,6 +558,10 @@ mod tests {
         // 612345609 passes the eleven-test; as a mobile number it is nobody's BSN.
         assert!(!contains_bsn("bel mij op +31 612345609 of 0031 612345609"));
         assert!(!contains_bsn("klantnummer TN-612345609"));
+        // 123456782 passes too; called an invoice or customer number, it is one.
+        assert!(!contains_bsn("factuurnummer 123456782"));
+        assert!(!contains_bsn("Mijn klantnummer is 123456782."));
+        assert!(contains_bsn("klant, BSN: 123456782"));
         let requester = Requester {
             name: Some("Jan de Vries".into()),
             customer_number: Some("111222333".into()),

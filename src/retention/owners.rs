@@ -26,6 +26,7 @@ pub fn identifier_index(cipher: &Cipher, kind: IdentifierKind, value: &str) -> S
             cipher.index(place::CUSTOMER_NUMBER, &normalise_customer_number(value))
         }
         IdentifierKind::Phone => cipher.index(place::PHONE, &normalise_phone(value)),
+        IdentifierKind::Bsn => cipher.index(place::BSN, &IdentifierKind::Bsn.normalise(value)),
         other => cipher.index(
             &format!("identifier.{}", other.as_str()),
             &value.trim().to_lowercase(),

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{expect_json, TestApp, PASSWORD};
+use common::{captured_log, expect_json, TestApp, PASSWORD};
 use loket::auth::{Permission, Role};
 use loket::config::Settings;
 use serde_json::{json, Value};
@@ -40,35 +40,6 @@ fn open_data_dir(settings: &mut Settings) {
 
 fn two_public_requests_a_minute(settings: &mut Settings) {
     settings.public_requests_per_minute = 2;
-}
-
-/// What every test in this binary logged, written as the server writes its log.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn captured_log() -> &'static Captured {
-    static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
-    LOG.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || loket::telemetry::OneLinePerEvent(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        captured
-    })
 }
 
 async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {

@@ -17,5 +17,6 @@ mod desk_live;
 mod hardening;
 mod mail;
 mod packages;
+mod register;
 mod requests;
 mod sweeps;

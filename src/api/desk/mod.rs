@@ -279,6 +279,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         "approvals.html",
         "dashboard.html",
         "catalog.html",
+        "catalog_for_others.html",
         "retention.html",
         "public_form.html",
         "public_confirm.html",

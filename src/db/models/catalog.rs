@@ -39,6 +39,7 @@ pub struct SystemRow {
     pub sql_mapping: Option<String>,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    pub hosting_country: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -231,6 +232,7 @@ pub fn save_system(
                 systems::identifier_kinds.eq(&row.identifier_kinds),
                 systems::connector.eq(&row.connector),
                 systems::sql_mapping.eq(&row.sql_mapping),
+                systems::hosting_country.eq(&row.hosting_country),
                 systems::updated_at.eq(row.updated_at),
             ))
             .execute(conn)?;

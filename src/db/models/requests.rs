@@ -56,6 +56,10 @@ pub struct RequestRow {
     pub extension_ground: Option<String>,
     /// What the answer refuses and why, for a partial refusal awaiting or past approval.
     pub partial_refusal_enc: Option<String>,
+    /// A BSN given as an identifier, sealed, and its lookup hash (UAVG art. 46: only where the
+    /// catalog names the law that allows it).
+    pub bsn_enc: Option<String>,
+    pub bsn_index: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -132,6 +136,7 @@ pub struct RequestFilter {
     pub any_index: Vec<String>,
     /// Only requests no one is assigned to.
     pub unassigned: bool,
+    pub bsn_index: Option<String>,
 }
 
 /// The columns the statistics need, without any personal data.
@@ -253,6 +258,9 @@ fn filtered(filter: &RequestFilter) -> requests::BoxedQuery<'static, Backend> {
     }
     if filter.unassigned {
         query = query.filter(requests::assignee.is_null());
+    }
+    if let Some(index) = &filter.bsn_index {
+        query = query.filter(requests::bsn_index.eq(index.clone()));
     }
     query
 }

@@ -354,3 +354,41 @@ pub fn task_of<'a>(request: &'a Value, kind: &str, system: Option<&str>) -> &'a 
         .find(|t| t["kind"] == kind && system.is_none_or(|s| t["system_key"] == s))
         .unwrap_or_else(|| panic!("no {kind} task on {system:?} in {request:#}"))
 }
+
+/// What every test in this binary logged, written as the server writes its log. One subscriber
+/// for the whole binary: every module that reads the log shares it.
+#[derive(Clone, Default)]
+pub struct Captured(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts capturing (at TRACE) on first use and returns the capture.
+pub fn captured_log() -> &'static Captured {
+    static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || loket::telemetry::OneLinePerEvent(writer.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        captured
+    })
+}

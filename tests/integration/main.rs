@@ -16,4 +16,5 @@ mod hardening;
 mod mail;
 mod packages;
 mod requests;
+mod speed;
 mod sweeps;

@@ -156,7 +156,11 @@ impl Connectors {
             None => {
                 let connector = self.connect(system)?;
                 if let Ok(mut pools) = self.pools.lock() {
-                    pools.entry(system.key.clone()).or_default().usage.connections += 1;
+                    pools
+                        .entry(system.key.clone())
+                        .or_default()
+                        .usage
+                        .connections += 1;
                 }
                 connector
             }

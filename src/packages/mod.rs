@@ -502,7 +502,11 @@ impl PackageService {
     }
 
     /// Writes the package and records it ready; on a blocking thread.
-    fn build(&self, plan: Plan, cipher: &Cipher) -> Result<(Package, BTreeMap<String, SystemRead>)> {
+    fn build(
+        &self,
+        plan: Plan,
+        cipher: &Cipher,
+    ) -> Result<(Package, BTreeMap<String, SystemRead>)> {
         let store = &self.requests.store;
         let mut conn = store.connection()?;
         let place = package_place(&plan.row.id);
@@ -743,7 +747,8 @@ impl Source for LiveSource<'_> {
             .map_err(failed)?;
         if let Some(rows) = rows {
             self.kept_bytes += bytes;
-            self.kept.insert((system.to_string(), table.to_string()), rows);
+            self.kept
+                .insert((system.to_string(), table.to_string()), rows);
         }
         Ok(read)
     }

@@ -302,7 +302,10 @@ impl RequestService {
                         continue;
                     }
                     let systems = service.systems_of(conn, task)?;
-                    if systems.iter().any(|system| service.connectors.reaches(system)) {
+                    if systems
+                        .iter()
+                        .any(|system| service.connectors.reaches(system))
+                    {
                         return Ok(true);
                     }
                 }

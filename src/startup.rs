@@ -21,6 +21,8 @@ pub struct Application {
     mail_worker: Option<WorkerHandle>,
     /// Runs the retention rules on their schedules; stopped with the server.
     sweep_scheduler: tokio::task::JoinHandle<()>,
+    /// The connector pools the server uses, for what they did ([`crate::connectors::Usage`]).
+    connectors: crate::connectors::Connectors,
 }
 
 impl Application {
@@ -55,7 +57,9 @@ impl Application {
         let mail_worker = crate::mail::worker::spawn(store.clone(), cipher.clone(), settings)?;
         let waker = mail_worker.waker();
         let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
+        // One set of connector pools for tasks, packages and sweeps.
         let requests = request_service(settings, &store, &secrets, policies)
+            .with_connectors(connectors.clone())
             .on_mail_queued(Arc::new(move || waker.wake()));
         let mut state = AppState::new(store, tokens, requests, sweeps);
         state.users = state.users.with_guard(crate::auth::guard::SignInGuard::new(
@@ -88,11 +92,17 @@ impl Application {
             server,
             mail_worker: Some(mail_worker),
             sweep_scheduler,
+            connectors,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The connectors the server uses (their pools and usage).
+    pub fn connectors(&self) -> crate::connectors::Connectors {
+        self.connectors.clone()
     }
 
     /// Hands the outbox worker to the caller, who then decides when it stops (the test harness

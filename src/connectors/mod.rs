@@ -28,7 +28,7 @@ mod target;
 pub use dialect::Dialect;
 pub use expiry::{ExpiredQuery, ExpiredRow, Pending};
 pub use kept::DatedRow;
-pub use registry::Connectors;
+pub use registry::{Checkout, Connectors, Usage};
 
 use crate::catalog::model::{is_sql_identifier, IdentifierKind, SqlMapping, SqlTable, Validate};
 use crate::error::FieldError;
@@ -38,6 +38,7 @@ use schema::{Schema, TextPair};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use statement::Statement;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use target::{TargetConnection, TargetError};
@@ -200,6 +201,8 @@ impl SqlConnector {
             dialect,
             mapping,
             schema: Schema::default(),
+            statements: Cell::new(0),
+            failed: Cell::new(false),
         };
         layout.schema =
             Schema::load(&mut conn, dialect, &layout.mapping).map_err(|e| layout.failed(e))?;
@@ -226,6 +229,16 @@ impl SqlConnector {
 
     pub fn mapping(&self) -> &SqlMapping {
         &self.layout.mapping
+    }
+
+    /// The statements run on the person's or expired rows since the last call.
+    pub(crate) fn take_statements(&self) -> u64 {
+        self.layout.statements.take()
+    }
+
+    /// Whether a statement on this connection failed: it is not reused then.
+    pub(crate) fn failed_before(&self) -> bool {
+        self.layout.failed.get()
     }
 
     /// Reads the database's tables again and reports every mapped table and column it lacks
@@ -673,9 +686,17 @@ struct Layout {
     dialect: Dialect,
     mapping: SqlMapping,
     schema: Schema,
+    /// Statements run through [`execute`], [`load`] and [`count`]: every statement on rows.
+    statements: Cell<u64>,
+    /// Set by [`Layout::failed`]: the connection may be broken.
+    failed: Cell<bool>,
 }
 
 impl Layout {
+    fn ran(&self) {
+        self.statements.set(self.statements.get() + 1);
+    }
+
     fn statement(&self) -> Statement {
         Statement::new(self.dialect)
     }
@@ -1024,6 +1045,7 @@ impl Layout {
     /// from the mapping, since databases quote the offending value (`invalid input syntax for
     /// type integer: "jan@example.nl"`).
     fn failed(&self, error: TargetError) -> ConnectorError {
+        self.failed.set(true);
         let is_name = |quoted: &str| {
             self.mapping
                 .tables
@@ -1040,6 +1062,7 @@ impl Layout {
 // --- execution --------------------------------------------------------------------------------
 
 fn execute(conn: &mut TargetConnection, layout: &Layout, statement: &Statement) -> Result<u64> {
+    layout.ran();
     let rows = conn.execute(statement).map_err(|e| layout.failed(e))?;
     Ok(u64::try_from(rows).unwrap_or(u64::MAX))
 }
@@ -1049,6 +1072,7 @@ fn load(
     layout: &Layout,
     statement: &Statement,
 ) -> Result<Vec<TextPair>> {
+    layout.ran();
     conn.load_pairs(statement).map_err(|e| layout.failed(e))
 }
 
@@ -1059,6 +1083,7 @@ fn count(
     scope: Scope<'_>,
 ) -> Result<u64> {
     let statement = layout.scoped("SELECT COUNT(*) AS n FROM ", table, scope);
+    layout.ran();
     let n = conn.count(&statement).map_err(|e| layout.failed(e))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -1,18 +1,91 @@
 //! Which catalog systems loket can reach, and opening a connector to one: the system's SQL
 //! mapping comes from the catalog, its connection URL from the configuration, and the
 //! anonymisation key from loket's secrets. Sweeps and request tasks both open connectors here.
+//!
+//! Connections are pooled per system: a task, a package build or a sweep checks one out
+//! ([`Connectors::open`]) and it goes back when the [`Checkout`] is dropped. Connecting (and
+//! reading the schema of the mapped tables) cost more than the lookups of a whole access
+//! request; a pooled connection is reused only while its mapping is the catalog's, no
+//! statement on it failed, and it has been idle less than [`MAX_IDLE`].
 
 use super::{ConnectorError, SqlConnector};
 use crate::catalog::model::{ConnectorKind, System};
 use crate::config::Secret;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Idle connections kept per system: one per blocking worker that usually runs connector work
+/// at the same time; more would only hold the organisation's connection slots.
+const IDLE_PER_SYSTEM: usize = 4;
+/// How long an idle connection is kept: the schema read at connect time may have changed.
+const MAX_IDLE: Duration = Duration::from_secs(300);
 
 /// The configured connection URLs and the `keyed_hash` key; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Connectors {
     urls: Arc<BTreeMap<String, Secret>>,
     hash_key: Arc<[u8; 32]>,
+    pools: Arc<Mutex<BTreeMap<String, SystemPool>>>,
+}
+
+/// One system's idle connections and what was done through them.
+#[derive(Default)]
+struct SystemPool {
+    idle: Vec<(SqlConnector, Instant)>,
+    usage: Usage,
+}
+
+/// Statements run and connections made to one system since start: what shows that a package
+/// reads each system once and that tasks reuse connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub connections: u64,
+    pub statements: u64,
+}
+
+/// A connector checked out of its system's pool; derefs to [`SqlConnector`] and goes back to
+/// the pool when dropped.
+pub struct Checkout {
+    connector: Option<SqlConnector>,
+    pools: Arc<Mutex<BTreeMap<String, SystemPool>>>,
+}
+
+impl std::ops::Deref for Checkout {
+    type Target = SqlConnector;
+    fn deref(&self) -> &SqlConnector {
+        self.connector.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Checkout {
+    fn deref_mut(&mut self) -> &mut SqlConnector {
+        self.connector.as_mut().expect("present until dropped")
+    }
+}
+
+impl std::fmt::Debug for Checkout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.connector.fmt(f)
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        let Some(connector) = self.connector.take() else {
+            return;
+        };
+        let Ok(mut pools) = self.pools.lock() else {
+            return;
+        };
+        let pool = pools.entry(connector.system().to_string()).or_default();
+        pool.usage.statements += connector.take_statements();
+        // A connection on which a statement failed may be broken or inside a failed
+        // transaction: it is closed rather than handed to the next task.
+        if !connector.failed_before() && pool.idle.len() < IDLE_PER_SYSTEM {
+            pool.idle.push((connector, Instant::now()));
+        }
+    }
 }
 
 impl std::fmt::Debug for Connectors {
@@ -29,6 +102,7 @@ impl Connectors {
         Connectors {
             urls: Arc::new(urls),
             hash_key: Arc::new(hash_key),
+            pools: Arc::default(),
         }
     }
 
@@ -54,8 +128,51 @@ impl Connectors {
             .collect()
     }
 
-    /// Connects to `system` (blocking: call from a blocking thread).
-    pub fn open(&self, system: &System) -> Result<SqlConnector, ConnectorError> {
+    /// Statements run and connections made to `system` since start, by connectors given back.
+    pub fn usage(&self, system: &str) -> Usage {
+        self.pools
+            .lock()
+            .map(|pools| pools.get(system).map(|pool| pool.usage).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// A connector to `system`: an idle pooled one when it still fits the catalog's mapping,
+    /// otherwise a new connection (blocking: call from a blocking thread).
+    pub fn open(&self, system: &System) -> Result<Checkout, ConnectorError> {
+        let pooled = self.pools.lock().ok().and_then(|mut pools| {
+            let pool = pools.get_mut(&system.key)?;
+            while let Some((connector, since)) = pool.idle.pop() {
+                let fits = Some(connector.mapping()) == system.sql.as_ref()
+                    && system.connector == ConnectorKind::Sql
+                    && self.urls.contains_key(&system.key);
+                if fits && since.elapsed() < MAX_IDLE {
+                    return Some(connector);
+                }
+            }
+            None
+        });
+        let connector = match pooled {
+            Some(connector) => connector,
+            None => {
+                let connector = self.connect(system)?;
+                if let Ok(mut pools) = self.pools.lock() {
+                    pools
+                        .entry(system.key.clone())
+                        .or_default()
+                        .usage
+                        .connections += 1;
+                }
+                connector
+            }
+        };
+        Ok(Checkout {
+            connector: Some(connector),
+            pools: self.pools.clone(),
+        })
+    }
+
+    /// A new connection to `system`.
+    fn connect(&self, system: &System) -> Result<SqlConnector, ConnectorError> {
         let not_reachable = |reason: &str| ConnectorError::NotReachable {
             system: system.key.clone(),
             reason: reason.to_string(),

@@ -189,6 +189,10 @@ impl Store {
         }
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
+            // One connection up front, the rest when needed: r2d2 otherwise opens all of them
+            // in background threads at once, and on a fresh SQLite file those ran into the
+            // migration's write lock (`ERROR r2d2: database is locked` from `loket migrate`).
+            .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         Ok(Self { pool, backend })

@@ -30,7 +30,7 @@ pub use keys::{PackageKey, PackageKeys};
 
 use crate::audit::{self, Change};
 use crate::catalog::model::{IdentifierKind, System};
-use crate::connectors::SqlConnector;
+use crate::connectors::Checkout;
 use crate::crypto::Cipher;
 use crate::db::models::packages::{self as rows, AttachmentRow, PackageRow, RedactionRow};
 use crate::db::DbConnection;
@@ -111,6 +111,11 @@ pub struct Package {
     pub created_at: chrono::NaiveDateTime,
     pub deleted_at: Option<chrono::NaiveDateTime>,
     pub deleted_reason: Option<String>,
+    /// What the download link does now, for staff (the link itself is only in the letter):
+    /// `building`, `usable`, `expired`, `used_up`, `deleted` or `failed`.
+    pub link_state: &'static str,
+    /// Downloads the link still allows.
+    pub downloads_left: i32,
     /// Only in the answer to creating the package: shown once, stored only as a hash.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passphrase: Option<String>,
@@ -119,6 +124,8 @@ pub struct Package {
 impl From<PackageRow> for Package {
     fn from(row: PackageRow) -> Self {
         Package {
+            link_state: link_state(&row, crate::db::now()),
+            downloads_left: (row.max_downloads - row.downloads).max(0),
             contents: serde_json::from_str(&row.contents).unwrap_or_default(),
             passphrase_required: row.passphrase_hash.is_some(),
             id: row.id,
@@ -141,6 +148,18 @@ impl From<PackageRow> for Package {
     }
 }
 
+/// What the download link of `row` does at `now`.
+fn link_state(row: &PackageRow, now: chrono::NaiveDateTime) -> &'static str {
+    match row.state.as_str() {
+        rows::BUILDING => "building",
+        rows::DELETED => "deleted",
+        rows::FAILED => "failed",
+        _ if row.expires_at <= now => "expired",
+        _ if row.downloads >= row.max_downloads => "used_up",
+        _ => "usable",
+    }
+}
+
 /// Builds, lists and delivers packages; cheap to clone.
 #[derive(Clone)]
 pub struct PackageService {
@@ -156,6 +175,8 @@ impl std::fmt::Debug for PackageService {
 
 /// Everything a build needs, worked out before any connector is called.
 struct Plan {
+    /// Who the `package.created` event names.
+    actor: crate::audit::Actor,
     row: PackageRow,
     outline: Outline,
     identifiers: Vec<(IdentifierKind, String)>,
@@ -179,6 +200,22 @@ impl PackageService {
         request_id: String,
         new: NewPackage,
     ) -> Result<Package> {
+        let (package, _) = self
+            .create_as(staff.actor(), staff.username, request_id, new)
+            .await?;
+        Ok(package)
+    }
+
+    /// [`PackageService::create`] by `actor` (an agent, or loket itself), recorded as made by
+    /// `created_by`; also returns what was read of each system searched, so the export tasks
+    /// can be closed from the same read.
+    pub(crate) async fn create_as(
+        &self,
+        actor: crate::audit::Actor,
+        created_by: String,
+        request_id: String,
+        new: NewPackage,
+    ) -> Result<(Package, BTreeMap<String, SystemRead>)> {
         new.validate()?;
         let passphrase = new.passphrase.then(one_time_passphrase);
         let given = passphrase.clone();
@@ -194,7 +231,9 @@ impl PackageService {
                             .map_err(|e| Error::Internal(format!("hashing the passphrase: {e}")))
                     })
                     .transpose()?;
-                let plan = service.plan(conn, &staff, &request_id, &new, passphrase_hash)?;
+                let mut plan =
+                    service.plan(conn, &created_by, &request_id, &new, passphrase_hash)?;
+                plan.actor = actor;
                 plan.row.insert(conn)?;
                 Ok::<_, Error>(plan)
             })
@@ -205,15 +244,15 @@ impl PackageService {
         let built = tokio::task::spawn_blocking(move || service.build(plan, &cipher))
             .await
             .map_err(|_| Error::Internal("building the package stopped".into()))?;
-        let mut package = match built {
-            Ok(package) => package,
+        let (mut package, read) = match built {
+            Ok(built) => built,
             Err(error) => {
                 self.discard(&id, &error).await;
                 return Err(error);
             }
         };
         package.passphrase = passphrase;
-        Ok(package)
+        Ok((package, read))
     }
 
     /// The packages of a request, newest first.
@@ -276,7 +315,7 @@ impl PackageService {
     fn plan(
         &self,
         conn: &mut DbConnection,
-        staff: &Staff,
+        created_by: &str,
         request_id: &str,
         new: &NewPackage,
         passphrase_hash: Option<String>,
@@ -316,7 +355,7 @@ impl PackageService {
             max_downloads: new.max_downloads.unwrap_or(DEFAULT_MAX_DOWNLOADS),
             downloads: 0,
             expires_at: now + chrono::TimeDelta::days(days),
-            created_by: staff.username.clone(),
+            created_by: created_by.to_string(),
             created_at: now,
             deleted_at: None,
             deleted_reason: None,
@@ -365,6 +404,9 @@ impl PackageService {
             withheld,
         };
         Ok(Plan {
+            actor: crate::audit::Actor::User {
+                username: created_by.to_string(),
+            },
             row,
             outline,
             identifiers,
@@ -460,19 +502,17 @@ impl PackageService {
     }
 
     /// Writes the package and records it ready; on a blocking thread.
-    fn build(&self, plan: Plan, cipher: &Cipher) -> Result<Package> {
+    fn build(
+        &self,
+        plan: Plan,
+        cipher: &Cipher,
+    ) -> Result<(Package, BTreeMap<String, SystemRead>)> {
         let store = &self.requests.store;
         let mut conn = store.connection()?;
         let place = package_place(&plan.row.id);
         let blobs = blobs::BlobWriter::new(&mut conn, &place);
         let sealer = cipher.sealer(&place, blobs).map_err(stream_error)?;
-        let mut source = LiveSource {
-            service: self,
-            cipher,
-            identifiers: &plan.identifiers,
-            systems: &plan.systems,
-            open: BTreeMap::new(),
-        };
+        let mut source = LiveSource::new(self, cipher, &plan.identifiers, &plan.systems);
         let (summary, sealer) = document::write_package(sealer, &plan.outline, &mut source)?;
         let (plain_bytes, blobs) = sealer.finish().map_err(stream_error)?;
         let sealed_bytes = blobs.finish()?;
@@ -480,9 +520,8 @@ impl PackageService {
             .map_err(|e| Error::Internal(format!("package contents: {e}")))?;
         let id = plan.row.id.clone();
         let key_id = cipher.sealing_key_id().to_string();
-        let actor = crate::audit::Actor::User {
-            username: plan.row.created_by.clone(),
-        };
+        let actor = plan.actor.clone();
+        let read = source.read(&summary);
         crate::db::write_transaction(&mut conn, |conn| {
             rows::PackageRow::mark_ready(
                 conn,
@@ -514,9 +553,10 @@ impl PackageService {
             )?;
             Ok::<_, Error>(())
         })?;
-        PackageRow::find(&mut conn, &id)?
+        let package = PackageRow::find(&mut conn, &id)?
             .map(Package::from)
-            .ok_or_else(|| Error::Internal("the package vanished after it was built".into()))
+            .ok_or_else(|| Error::Internal("the package vanished after it was built".into()))?;
+        Ok((package, read))
     }
 
     /// A build that failed leaves nothing behind but its record, marked failed with the reason.
@@ -580,13 +620,75 @@ impl PackageService {
     }
 }
 
-/// Reads rows through the connectors (opened when first needed) and attachments from the store.
+/// What a build read of one system: rows per table and the SHA-256 of the rows as read (each
+/// row's JSON followed by a newline, tables in package order): the evidence of an export.
+#[derive(Debug, Clone, Default)]
+pub struct SystemRead {
+    pub rows: crate::connectors::TableCounts,
+    pub sha256: String,
+}
+
+/// The most bytes of rows a build keeps between the first read of a table (for `package.json`)
+/// and the second use (its CSV file). A person's rows are usually a few kilobytes; beyond this
+/// the CSV reads the table again, so memory stays bounded however much data there is.
+const KEPT_ROWS_BYTES: usize = 16 * 1024 * 1024;
+
+/// Reads rows through the connectors (checked out when first needed) and attachments from the
+/// store.
+///
+/// **Read once.** The package writes each table twice (JSON, then CSV); the rows of the first
+/// read are kept, up to [`KEPT_ROWS_BYTES`] in all, and handed out again for the second, so each
+/// table of each system is read once.
 struct LiveSource<'a> {
     service: &'a PackageService,
     cipher: &'a Cipher,
     identifiers: &'a [(IdentifierKind, String)],
     systems: &'a BTreeMap<String, System>,
-    open: BTreeMap<String, SqlConnector>,
+    open: BTreeMap<String, Checkout>,
+    kept: BTreeMap<(String, String), Vec<String>>,
+    kept_bytes: usize,
+    /// Per system, the SHA-256 of the rows read from it.
+    digests: BTreeMap<String, sha2::Sha256>,
+    /// Tables read before: a table read again (its rows did not fit) is not hashed twice.
+    hashed: std::collections::BTreeSet<(String, String)>,
+}
+
+impl<'a> LiveSource<'a> {
+    fn new(
+        service: &'a PackageService,
+        cipher: &'a Cipher,
+        identifiers: &'a [(IdentifierKind, String)],
+        systems: &'a BTreeMap<String, System>,
+    ) -> Self {
+        LiveSource {
+            service,
+            cipher,
+            identifiers,
+            systems,
+            open: BTreeMap::new(),
+            kept: BTreeMap::new(),
+            kept_bytes: 0,
+            digests: BTreeMap::new(),
+            hashed: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// What was read of each system the package searched.
+    fn read(&mut self, summary: &Summary) -> BTreeMap<String, SystemRead> {
+        use sha2::Digest;
+        summary
+            .rows
+            .iter()
+            .map(|(system, tables)| {
+                let digest = self.digests.remove(system).unwrap_or_default();
+                let read = SystemRead {
+                    rows: tables.clone(),
+                    sha256: hex::encode(digest.finalize()),
+                };
+                (system.clone(), read)
+            })
+            .collect()
+    }
 }
 
 impl Source for LiveSource<'_> {
@@ -596,6 +698,13 @@ impl Source for LiveSource<'_> {
         table: &str,
         visit: &mut dyn FnMut(&str) -> std::io::Result<()>,
     ) -> Result<u64> {
+        if let Some(rows) = self.kept.remove(&(system.to_string(), table.to_string())) {
+            self.kept_bytes -= rows.iter().map(String::len).sum::<usize>();
+            for row in &rows {
+                visit(row).map_err(|e| Error::Internal(format!("writing the package: {e}")))?;
+            }
+            return Ok(rows.len() as u64);
+        }
         let failed = |e: crate::connectors::ConnectorError| Error::Connector {
             system: system.to_string(),
             message: e.to_string(),
@@ -614,9 +723,34 @@ impl Source for LiveSource<'_> {
             self.open.insert(system.to_string(), connector);
         }
         let connector = self.open.get_mut(system).expect("opened above");
-        connector
-            .export_rows(self.identifiers, table, visit)
-            .map_err(failed)
+        let first = self.hashed.insert((system.to_string(), table.to_string()));
+        let digest = self.digests.entry(system.to_string()).or_default();
+        let mut rows = Some(Vec::new());
+        let room = KEPT_ROWS_BYTES.saturating_sub(self.kept_bytes);
+        let mut bytes = 0;
+        let read = connector
+            .export_rows(self.identifiers, table, &mut |row| {
+                if first {
+                    sha2::Digest::update(digest, row.as_bytes());
+                    sha2::Digest::update(digest, b"\n");
+                }
+                if let Some(kept) = &mut rows {
+                    bytes += row.len();
+                    if bytes <= room {
+                        kept.push(row.to_string());
+                    } else {
+                        rows = None;
+                    }
+                }
+                visit(row)
+            })
+            .map_err(failed)?;
+        if let Some(rows) = rows {
+            self.kept_bytes += bytes;
+            self.kept
+                .insert((system.to_string(), table.to_string()), rows);
+        }
+        Ok(read)
     }
 
     fn attachment(&mut self, id: &str, out: &mut dyn std::io::Write) -> Result<u64> {

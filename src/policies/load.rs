@@ -301,10 +301,10 @@ fn validate_requests(requests: &RequestPolicy, errors: &mut Vec<FieldError>) {
     );
     for (index, kind) in requests.run_automatically.iter().enumerate() {
         let field = format!("requests.run_automatically[{index}]");
-        if !kind.runs_unattended() {
+        if !kind.runs_automatically() {
             let runnable: Vec<&str> = <TaskKind as strum::VariantArray>::VARIANTS
                 .iter()
-                .filter(|kind| kind.runs_unattended())
+                .filter(|kind| kind.runs_automatically())
                 .map(|kind| kind.as_str())
                 .collect();
             errors.push(FieldError::new(

@@ -228,6 +228,12 @@ impl TaskKind {
     pub fn runs_unattended(self) -> bool {
         self.runs_through_connector() && self != TaskKind::CorrectData
     }
+
+    /// Whether `requests.run_automatically` may list it: a task loket runs without an agent,
+    /// or the access facts, which the automatically built package holds.
+    pub fn runs_automatically(self) -> bool {
+        self.runs_unattended() || self == TaskKind::CompileAccessFacts
+    }
 }
 
 impl RequestService {
@@ -323,6 +329,9 @@ impl RequestService {
         let service = self.clone();
         let request_id = request_id.to_string();
         tokio::spawn(async move {
+            if let Err(error) = service.answer_by_package(&request_id).await {
+                tracing::warn!(request = %request_id, %error, "the package could not be built automatically; the tasks run one by one");
+            }
             let due = service.automatic_tasks(request_id.clone()).await;
             let tasks = match due {
                 Ok(tasks) => tasks,
@@ -350,6 +359,111 @@ impl RequestService {
                 }
             }
         });
+    }
+
+    /// For an access or portability request with `export_data` in `run_automatically`: builds
+    /// the package, which reads every reachable system once, and closes the export tasks of the
+    /// systems it searched from that same read (rows per table and the SHA-256 of the rows as
+    /// evidence). With `compile_access_facts` listed too, and no search left open, the facts
+    /// task is closed as well: the package holds the facts of the systems where data was found.
+    /// Tasks on manual systems and the answer stay with the agents. Nothing happens when there
+    /// is nothing to search.
+    async fn answer_by_package(&self, request_id: &str) -> Result<()> {
+        let kinds = &self.policies.requests.run_automatically;
+        if !kinds.contains(&TaskKind::ExportData) {
+            return Ok(());
+        }
+        let service = self.clone();
+        let id = request_id.to_string();
+        let due = self
+            .store
+            .read(move |conn| {
+                let case = Case::load(conn, &id)?;
+                let answers_with_package = matches!(
+                    case.kind()?,
+                    super::model::RequestKind::Access | super::model::RequestKind::Portability
+                );
+                if !answers_with_package || !case.row.identity_verified {
+                    return Ok(false);
+                }
+                for task in case.open_tasks() {
+                    if task.kind != TaskKind::ExportData.as_str() {
+                        continue;
+                    }
+                    let systems = service.systems_of(conn, task)?;
+                    if systems
+                        .iter()
+                        .any(|system| service.connectors.reaches(system))
+                    {
+                        return Ok(true);
+                    }
+                }
+                Ok::<_, Error>(false)
+            })
+            .await?;
+        if !due {
+            return Ok(());
+        }
+        let packages = crate::packages::PackageService::new(
+            self.clone(),
+            crate::packages::PackageKeys::new(self.store.clone(), self.cipher.clone()),
+        );
+        let runner = Runner::automatic();
+        let (package, read) = packages
+            .create_as(
+                runner.actor.clone(),
+                runner.name.clone(),
+                request_id.to_string(),
+                crate::packages::NewPackage::default(),
+            )
+            .await?;
+        let service = self.clone();
+        let id = request_id.to_string();
+        self.store
+            .write(move |conn| {
+                let mut case = Case::load(conn, &id)?;
+                let searched: Vec<(usize, String)> = case
+                    .tasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.state == TaskState::Open.as_str())
+                    .filter(|(_, t)| t.kind == TaskKind::ExportData.as_str())
+                    .filter_map(|(index, t)| Some((index, t.system_key.clone()?)))
+                    .filter(|(_, system)| read.contains_key(system))
+                    .collect();
+                for (index, system) in searched {
+                    let read = &read[&system];
+                    let outcome = StepOutcome {
+                        system: system.clone(),
+                        exported: read.rows.clone(),
+                        export_sha256: Some(read.sha256.clone()),
+                        ..StepOutcome::default()
+                    };
+                    let note = format!(
+                        "; read once for package {} (the export and the package are the same rows)",
+                        package.id
+                    );
+                    service.close_run(conn, &mut case, index, &runner, None, &[outcome], &note)?;
+                }
+                let facts = service
+                    .policies
+                    .requests
+                    .run_automatically
+                    .contains(&TaskKind::CompileAccessFacts);
+                if facts
+                    && case.kind()? == super::model::RequestKind::Access
+                    && service.findings(conn, &case)?.open_searches.is_empty()
+                {
+                    let loket = Staff {
+                        username: runner.name.clone(),
+                        role: crate::auth::Role::Agent,
+                    };
+                    service.compile_access_facts(conn, &mut case, &loket)?;
+                }
+                service.settle_notifications(conn, &mut case, &runner)?;
+                Ok::<_, Error>(())
+            })
+            .await
     }
 
     /// (id, position, version) of the open tasks to run automatically.
@@ -736,7 +850,7 @@ impl RequestService {
     ) -> Result<RequestView> {
         let mut case = Case::load(conn, request_id)?;
         let index = task_index(&case, &plan.task_id)?;
-        let mut task = case.tasks[index].clone();
+        let task = &case.tasks[index];
         if task.version != plan.task_version || task.state != TaskState::Open.as_str() {
             return Err(Error::Conflict(format!(
                 "task {} was changed by someone else while the connector ran (current version {}); reload it: the connector did its work, running it again finds what is left",
@@ -744,12 +858,39 @@ impl RequestService {
                 task.version
             )));
         }
+        self.close_run(
+            conn,
+            &mut case,
+            index,
+            runner,
+            plan.hold.as_deref(),
+            outcomes,
+            "",
+        )?;
+        self.settle_notifications(conn, &mut case, runner)?;
+        self.view_in(conn, &case)
+    }
+
+    /// Closes task `index` of `case` as done with what the connectors did as its evidence
+    /// (`note` added to it), with the audit event `request.task.run`.
+    #[allow(clippy::too_many_arguments)]
+    fn close_run(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        index: usize,
+        runner: &Runner,
+        hold: Option<&str>,
+        outcomes: &[StepOutcome],
+        note: &str,
+    ) -> Result<()> {
+        let mut task = case.tasks[index].clone();
         for outcome in outcomes {
             self.store_kept(conn, case.id(), outcome)?;
             let found = i64::try_from(outcome.rows_found()).unwrap_or(i64::MAX);
             crate::db::models::kept::record_finding(conn, &task.id, &outcome.system, found)?;
         }
-        if let Some(reason) = &plan.hold {
+        if let Some(reason) = hold {
             turn_into_keep(&mut task, reason);
         }
         let ends: Vec<Option<NaiveDate>> = outcomes
@@ -768,9 +909,10 @@ impl RequestService {
             "Run through the connector by {} at {at}: {counts}",
             runner.name
         );
+        evidence.push_str(note);
         let erases_marketing =
             task.kind == TaskKind::EraseData.as_str() && self.is_marketing(conn, &task)?;
-        if erases_marketing && self.suppress_email(conn, &case)? {
+        if erases_marketing && self.suppress_email(conn, case)? {
             evidence.push_str("; the e-mail address is on the suppression list as a keyed hash, so no mail is sent to it again");
         }
         for outcome in outcomes {
@@ -806,8 +948,7 @@ impl RequestService {
             },
         )?;
         case.tasks[index] = task;
-        self.settle_notifications(conn, &mut case, runner)?;
-        self.view_in(conn, &case)
+        Ok(())
     }
 }
 

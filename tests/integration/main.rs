@@ -19,4 +19,5 @@ mod mail;
 mod packages;
 mod register;
 mod requests;
+mod speed;
 mod sweeps;

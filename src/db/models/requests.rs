@@ -300,12 +300,19 @@ pub fn stats_rows(conn: &mut DbConnection) -> Result<Vec<StatsRow>, StoreError> 
 }
 
 pub fn insert_tasks(conn: &mut DbConnection, rows: &[TaskRow]) -> Result<(), StoreError> {
-    // One statement per row: SQLite through diesel's MultiConnection has no batch insert.
-    for row in rows {
-        diesel::insert_into(request_tasks::table)
-            .values(row)
-            .execute(conn)?;
+    if rows.is_empty() {
+        return Ok(());
     }
+    // One statement for the whole checklist, on the concrete connection: diesel's
+    // MultiConnection has no batch insert, and a dozen round trips were a good part of intake.
+    match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(request_tasks::table)
+            .values(rows)
+            .execute(c)?,
+        DbConnection::Postgres(c) => diesel::insert_into(request_tasks::table)
+            .values(rows)
+            .execute(c)?,
+    };
     Ok(())
 }
 

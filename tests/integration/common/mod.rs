@@ -68,6 +68,8 @@ pub struct TestApp {
     pub store: Store,
     pub settings: Settings,
     pub backend: Backend,
+    /// The server's connectors: what they did to each system (`usage`).
+    pub connectors: loket::connectors::Connectors,
     _data_dir: tempfile::TempDir,
     _database: Option<targets::TargetDb>,
 }
@@ -98,6 +100,7 @@ impl TestApp {
         configure(&mut settings);
         let mut app = Application::build(&settings).await.expect("app starts");
         let mail_worker = app.take_mail_worker();
+        let connectors = app.connectors();
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         let store = Store::open(&settings.database_url(), 2).expect("test store");
@@ -108,6 +111,7 @@ impl TestApp {
             store,
             settings,
             backend,
+            connectors,
             _data_dir: data_dir,
             _database: database,
         }

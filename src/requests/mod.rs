@@ -8,6 +8,7 @@ pub mod answer;
 pub mod case;
 pub mod checklist;
 pub mod deadline;
+pub mod first_line;
 pub mod grounds;
 pub mod intake;
 pub mod kept;

@@ -24,6 +24,8 @@ pub struct QueueFilter {
     pub email: Option<String>,
     pub customer_number: Option<String>,
     pub phone: Option<String>,
+    /// A partner agent's view: only the requests their team registered.
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,6 +139,7 @@ impl RequestService {
             phone_index: filter
                 .phone
                 .map(|v| self.cipher.index(place::PHONE, &normalise_phone(&v))),
+            created_by_team: filter.team,
         }
     }
 
@@ -210,7 +213,7 @@ fn person_filters(row: &rows::RequestRow) -> Vec<RequestFilter> {
     filters
 }
 
-fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
+pub(crate) fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
     let mut stats = Stats {
         weeks: weekly_figures(found, today)?,
         ..Stats::default()
@@ -330,6 +333,8 @@ mod tests {
             due_on: deadline::first_due_date(received_at.date()),
             received_at,
             closed_at: closed.map(at),
+            channel: "phone".into(),
+            refusal_ground: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod first_line;
 pub mod kept;
 pub mod outbox;
 pub mod package_keys;

@@ -127,6 +127,7 @@ impl TestApp {
                     display_name: None,
                     role,
                     password: PASSWORD.into(),
+                    team: None,
                 },
             )
             .await

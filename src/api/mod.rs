@@ -8,6 +8,7 @@ pub mod desk;
 pub mod error;
 pub mod extract;
 pub mod grounds;
+pub mod guide;
 pub mod health;
 pub mod packages;
 pub mod permissions;
@@ -109,6 +110,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
             .route("/audit/verify", web::get().to(audit::verify))
             .configure(requests::configure)
             .configure(grounds::configure)
+            .configure(guide::configure)
             .configure(retention::configure)
             .configure(packages::configure)
             .configure(|cfg| public::configure(cfg, &api.public_rate_limit)),

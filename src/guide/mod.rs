@@ -349,6 +349,94 @@ pub fn system_facts(
         .collect()
 }
 
+/// One kind's page of the guide, in one language.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuidePage {
+    pub kind: RequestKind,
+    pub version: u32,
+    pub sayings: Vec<String>,
+    pub words: Vec<String>,
+    pub answer: String,
+    pub register: String,
+    pub identity: String,
+    pub hand_over: Vec<HandOverLine>,
+    /// What the agent can say about the data, per system, from the catalog.
+    pub systems: Vec<SystemFacts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HandOverLine {
+    pub when: String,
+    pub to: String,
+}
+
+impl GuidePolicy {
+    /// The page for `kind`, or `None` when the policies have no guide for it.
+    pub fn page(
+        &self,
+        kind: RequestKind,
+        systems: Vec<SystemFacts>,
+        language: Language,
+    ) -> Option<GuidePage> {
+        let guide = self.kinds.get(&kind)?;
+        Some(GuidePage {
+            kind,
+            version: self.version,
+            sayings: guide.sayings.get(language).to_vec(),
+            words: guide.words.get(language).to_vec(),
+            answer: guide.answer.get(language).to_string(),
+            register: guide.register.get(language).to_string(),
+            identity: guide.identity.get(language).to_string(),
+            hand_over: self
+                .hand_overs(kind)
+                .into_iter()
+                .map(|h| HandOverLine {
+                    when: h.when.get(language).to_string(),
+                    to: h.to.get(language).to_string(),
+                })
+                .collect(),
+            systems,
+        })
+    }
+}
+
+/// The catalog's facts as they stand in the store now.
+pub async fn current_facts(
+    store: &crate::db::Store,
+    policies: &Policies,
+    language: Language,
+) -> crate::error::Result<Vec<SystemFacts>> {
+    let catalog = store.read(crate::requests::letters::load_catalog).await?;
+    Ok(system_facts(&catalog, policies, language))
+}
+
+/// Records a guide version the audit trail has not seen yet, so every change of the guide a
+/// privacy officer ships is on the record (the text itself is in the versioned policy files).
+pub async fn record_version(
+    store: &crate::db::Store,
+    guide: &GuidePolicy,
+) -> crate::error::Result<()> {
+    let version = guide.version.to_string();
+    store
+        .write(move |conn| {
+            if crate::db::models::first_line::audit_event_exists(conn, "guide.loaded", "guide", &version)? {
+                return Ok(());
+            }
+            crate::audit::record(
+                conn,
+                &crate::audit::Actor::System("policies"),
+                crate::audit::Change {
+                    action: "guide.loaded",
+                    object_type: "guide",
+                    object_id: &version,
+                    summary: format!("agent's guide version {version} in use"),
+                },
+            )?;
+            Ok(())
+        })
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,3 +102,20 @@ impl SnapshotRow {
             .first(conn)?)
     }
 }
+
+/// Whether the audit trail holds an event `action` on this object (e.g. a guide version loaded).
+pub fn audit_event_exists(
+    conn: &mut DbConnection,
+    action: &str,
+    object_type: &str,
+    object_id: &str,
+) -> Result<bool, StoreError> {
+    use crate::db::schema::audit_events;
+    let found: i64 = audit_events::table
+        .filter(audit_events::action.eq(action))
+        .filter(audit_events::object_type.eq(object_type))
+        .filter(audit_events::object_id.eq(object_id))
+        .count()
+        .get_result(conn)?;
+    Ok(found > 0)
+}

@@ -93,6 +93,8 @@ async fn create_call(
 ) -> Result<HttpResponse, ApiError> {
     let staff = user.staff(Permission::RegisterRequests)?;
     let created = state.requests.register_call(staff, body.0).await?;
+    // The first request's id, so a client (the desk) can go on to it as after one request.
+    let first = created.first().map(|v| v.id.clone());
     let items = match Visibility::of(&user.0) {
         Visibility::All => serde_json::to_value(created),
         Visibility::Team(_) => {
@@ -104,7 +106,7 @@ async fn create_call(
         }
     }
     .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Created().json(serde_json::json!({ "id": first, "items": items })))
 }
 
 async fn get(

@@ -9,6 +9,7 @@ use crate::mail::letters::LetterKind;
 use crate::requests::model::{
     Channel, RefusalGround, RequestKind, RequestState, VerificationMethod,
 };
+use crate::requests::first_line::Visibility;
 use crate::requests::overview::QueueFilter;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
@@ -30,7 +31,7 @@ pub async fn queue(
     request: HttpRequest,
     query: web::Query<QueueQuery>,
 ) -> PageResult {
-    user.require(Permission::ReadRequests)?;
+    user.require(Permission::ReadRequestStatus)?;
     let closed = query.show.as_deref() == Some("closed");
     let states = RequestState::VARIANTS
         .iter()
@@ -39,6 +40,7 @@ pub async fn queue(
         .collect();
     let filter = QueueFilter {
         states,
+        team: Visibility::of(&user.user).team(),
         ..QueueFilter::default()
     };
     let queue = state.requests.queue(filter, 0, QUEUE_LENGTH).await?;
@@ -58,7 +60,7 @@ pub async fn queue(
 
 /// `GET /desk/requests/new`: the intake form; it posts to `POST /api/v1/requests`.
 pub async fn new_request(user: DeskUser, request: HttpRequest) -> PageResult {
-    user.require(Permission::WorkRequests)?;
+    user.require(Permission::RegisterRequests)?;
     ok(
         "new_request.html",
         minijinja::context! {
@@ -77,8 +79,21 @@ pub async fn request_page(
     request: HttpRequest,
     id: web::Path<String>,
 ) -> PageResult {
-    user.require(Permission::ReadRequests)?;
+    user.require(Permission::ReadRequestStatus)?;
     let id = id.into_inner();
+    let visibility = Visibility::of(&user.user);
+    state.requests.check_visible(&visibility, id.clone()).await?;
+    if visibility != Visibility::All || !user.user.role.allows(Permission::ReadRequests) {
+        // The first line sees the status only: no file, tasks, letters or packages.
+        return ok(
+            "partner_request.html",
+            minijinja::context! {
+                s => state.requests.status(id).await?,
+                methods => names(VerificationMethod::VARIANTS),
+                ..staff_context(&user, Lang::of(&request), "queue")
+            },
+        );
+    }
     let view = state.requests.get(id.clone()).await?;
     let letters = state.requests.letters(id.clone()).await?;
     let timeline = state.requests.timeline(id.clone()).await?;

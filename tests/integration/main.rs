@@ -12,6 +12,7 @@ mod connector_tasks;
 mod connectors;
 mod demo;
 mod desk;
+mod guide;
 mod hardening;
 mod mail;
 mod packages;

@@ -109,7 +109,10 @@ fn check_length(field: &str, text: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /readiness`: the readiness report as it stands now.
-async fn readiness(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+async fn readiness(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ReadRegister)?;
     let report = crate::readiness::current(&state.store, &state.requests, &state.sweeps).await?;
     Ok(HttpResponse::Ok().json(report))

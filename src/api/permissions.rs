@@ -45,7 +45,10 @@ fn first_line(method: &Method, route: &str) -> bool {
     matches!(
         (method.as_str(), route),
         ("GET" | "HEAD", "/requests" | "/requests/{id}")
-            | ("POST", "/requests" | "/requests/calls" | "/requests/{id}/identity")
+            | (
+                "POST",
+                "/requests" | "/requests/calls" | "/requests/{id}/identity"
+            )
     )
 }
 

@@ -117,7 +117,10 @@ async fn get(
     user.require(Permission::ReadRequestStatus)?;
     let id = id.into_inner();
     let visibility = Visibility::of(&user.0);
-    state.requests.check_visible(&visibility, id.clone()).await?;
+    state
+        .requests
+        .check_visible(&visibility, id.clone())
+        .await?;
     if visibility == Visibility::All && user.0.role.allows(Permission::ReadRequests) {
         Ok(HttpResponse::Ok().json(state.requests.get(id).await?))
     } else {
@@ -258,7 +261,10 @@ async fn verify_identity(
     let staff = user.staff(Permission::RegisterRequests)?;
     let id = id.into_inner();
     let visibility = Visibility::of(&user.0);
-    state.requests.check_visible(&visibility, id.clone()).await?;
+    state
+        .requests
+        .check_visible(&visibility, id.clone())
+        .await?;
     let view = state.requests.verify_identity(staff, id, body.0).await?;
     match visibility {
         Visibility::All => Ok(HttpResponse::Ok().json(view)),

@@ -128,7 +128,11 @@ impl GuidePolicy {
 
     /// The kinds `said` suggests, most matched words first; each with the words that matched.
     pub fn recognise(&self, said: &str) -> Vec<Suggestion> {
-        let said: String = said.chars().take(MAX_SAID).collect::<String>().to_lowercase();
+        let said: String = said
+            .chars()
+            .take(MAX_SAID)
+            .collect::<String>()
+            .to_lowercase();
         let words = normalise(&said);
         let mut found: Vec<Suggestion> = self
             .kinds
@@ -146,7 +150,12 @@ impl GuidePolicy {
                 })
             })
             .collect();
-        found.sort_by(|a, b| b.matched.len().cmp(&a.matched.len()).then(a.kind.cmp(&b.kind)));
+        found.sort_by(|a, b| {
+            b.matched
+                .len()
+                .cmp(&a.matched.len())
+                .then(a.kind.cmp(&b.kind))
+        });
         found
     }
 
@@ -161,11 +170,8 @@ impl GuidePolicy {
         if terms.is_empty() {
             return self.kinds.keys().copied().collect();
         }
-        let mut hits: Vec<RequestKind> = self
-            .recognise(query)
-            .into_iter()
-            .map(|s| s.kind)
-            .collect();
+        let mut hits: Vec<RequestKind> =
+            self.recognise(query).into_iter().map(|s| s.kind).collect();
         for (kind, guide) in &self.kinds {
             let text = normalise(
                 &[
@@ -204,7 +210,10 @@ fn normalise(text: &str) -> String {
         .chars()
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect();
-    format!(" {} ", spaced.split_whitespace().collect::<Vec<_>>().join(" "))
+    format!(
+        " {} ",
+        spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
 }
 
 fn matches(normalised: &str, word: &str) -> bool {
@@ -248,7 +257,13 @@ pub fn system_facts(
             .categories
             .iter()
             .find(|c| c.code == code)
-            .map(|c| if nl { c.name_nl.clone() } else { c.name_en.clone() })
+            .map(|c| {
+                if nl {
+                    c.name_nl.clone()
+                } else {
+                    c.name_en.clone()
+                }
+            })
             .unwrap_or_else(|| code.to_string())
     };
     catalog
@@ -419,7 +434,12 @@ pub async fn record_version(
     let version = guide.version.to_string();
     store
         .write(move |conn| {
-            if crate::db::models::first_line::audit_event_exists(conn, "guide.loaded", "guide", &version)? {
+            if crate::db::models::first_line::audit_event_exists(
+                conn,
+                "guide.loaded",
+                "guide",
+                &version,
+            )? {
                 return Ok(());
             }
             crate::audit::record(
@@ -454,7 +474,10 @@ mod tests {
         assert!(kinds.contains(&RequestKind::Access), "{found:?}");
         assert!(kinds.contains(&RequestKind::Erasure), "{found:?}");
         assert_eq!(kinds.len(), 2, "nothing else: {found:?}");
-        assert!(shipped().recognise("Please delete my account").iter().any(|s| s.kind == RequestKind::Erasure));
+        assert!(shipped()
+            .recognise("Please delete my account")
+            .iter()
+            .any(|s| s.kind == RequestKind::Erasure));
         assert!(shipped().recognise("goedemiddag").is_empty());
     }
 
@@ -462,8 +485,14 @@ mod tests {
     fn every_kind_has_a_guide_with_words_in_both_languages() {
         let guide = shipped();
         for kind in <RequestKind as strum::VariantArray>::VARIANTS {
-            let entry = guide.kinds.get(kind).unwrap_or_else(|| panic!("{kind} has a guide"));
-            assert!(!entry.words.nl.is_empty() && !entry.words.en.is_empty(), "{kind}");
+            let entry = guide
+                .kinds
+                .get(kind)
+                .unwrap_or_else(|| panic!("{kind} has a guide"));
+            assert!(
+                !entry.words.nl.is_empty() && !entry.words.en.is_empty(),
+                "{kind}"
+            );
         }
         assert!(guide.problems().is_empty());
     }
@@ -476,7 +505,10 @@ mod tests {
             Language::Nl,
         );
         let billing = facts.iter().find(|f| f.key == "billing").unwrap();
-        assert!(billing.how_long.iter().any(|l| l.contains("7 jaar")), "{billing:?}");
+        assert!(
+            billing.how_long.iter().any(|l| l.contains("7 jaar")),
+            "{billing:?}"
+        );
         assert!(!billing.kept_by_law.is_empty());
     }
 }

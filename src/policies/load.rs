@@ -73,7 +73,10 @@ pub(super) const SHIPPED: &[(&str, &str)] = &[
         "policies/sweeps.yaml",
         include_str!("../../policies/sweeps.yaml"),
     ),
-    ("policies/guide.yaml", include_str!("../../policies/guide.yaml")),
+    (
+        "policies/guide.yaml",
+        include_str!("../../policies/guide.yaml"),
+    ),
 ];
 
 /// Parses and merges `files` (name and text, in order); `origin` names them all in a problem
@@ -131,14 +134,18 @@ impl Merged {
             self.problems.extend(problem);
         }
         if let Some(guide) = parsed.guide {
-            self.problems.extend(guide.problems().into_iter().map(|(field, message)| {
-                PolicyProblem {
-                    file: file.to_string(),
-                    line: None,
-                    field,
-                    message,
-                }
-            }));
+            self.problems
+                .extend(
+                    guide
+                        .problems()
+                        .into_iter()
+                        .map(|(field, message)| PolicyProblem {
+                            file: file.to_string(),
+                            line: None,
+                            field,
+                            message,
+                        }),
+                );
             let problem = define_once(&mut self.guide, file, "guide", guide);
             self.problems.extend(problem);
         }

@@ -148,8 +148,11 @@ pub fn article(code: WarningCode) -> &'static str {
 fn risk(code: WarningCode) -> u8 {
     use WarningCode::*;
     match code {
-        NoLegalBasis | NoSpecialCategoryGround | NoCriminalDataBasis
-        | NationalIdWithoutNamedLaw | TransferWithoutSafeguard => 5,
+        NoLegalBasis
+        | NoSpecialCategoryGround
+        | NoCriminalDataBasis
+        | NationalIdWithoutNamedLaw
+        | TransferWithoutSafeguard => 5,
         NoRetention => 4,
         NoSecurityMeasures | NoRecipients => 3,
         _ => 2,
@@ -319,7 +322,10 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
     let mut per_kind: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
     let mut per_channel: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
     for row in inputs.rows {
-        per_kind.entry(row.kind.clone()).or_default().push(row.clone());
+        per_kind
+            .entry(row.kind.clone())
+            .or_default()
+            .push(row.clone());
         per_channel
             .entry(row.channel.clone())
             .or_default()
@@ -370,8 +376,8 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             counted: format!("{}/{}", requests.overdue, requests.open),
         },
     ];
-    let score = (areas.iter().map(|a| a.score).sum::<u32>() as f64 / areas.len() as f64).round()
-        as u32;
+    let score =
+        (areas.iter().map(|a| a.score).sum::<u32>() as f64 / areas.len() as f64).round() as u32;
 
     let gaps: Vec<Gap> = register
         .warnings
@@ -400,7 +406,11 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         });
     }
     for gap in &gaps {
-        let object = gap.activity.as_deref().or(gap.system.as_deref()).unwrap_or("");
+        let object = gap
+            .activity
+            .as_deref()
+            .or(gap.system.as_deref())
+            .unwrap_or("");
         last_steps.push(Step {
             risk: risk(gap.code),
             area: "register".into(),
@@ -412,8 +422,14 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         last_steps.push(Step {
             risk: 4,
             area: "sweeps".into(),
-            nl: format!("Opschoning {} in {} mislukte: oorzaak oplossen en opnieuw draaien.", run.rule, run.system),
-            en: format!("Sweep {} in {} failed: fix the cause and run it again.", run.rule, run.system),
+            nl: format!(
+                "Opschoning {} in {} mislukte: oorzaak oplossen en opnieuw draaien.",
+                run.rule, run.system
+            ),
+            en: format!(
+                "Sweep {} in {} failed: fix the cause and run it again.",
+                run.rule, run.system
+            ),
         });
     }
     for holding in &without_rule {
@@ -434,16 +450,28 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         last_steps.push(Step {
             risk: 2,
             area: "sweeps".into(),
-            nl: format!("{} in {}: de bewaarregel wordt niet automatisch opgeschoond.", holding.category, holding.system),
-            en: format!("{} in {}: the retention rule is not swept automatically.", holding.category, holding.system),
+            nl: format!(
+                "{} in {}: de bewaarregel wordt niet automatisch opgeschoond.",
+                holding.category, holding.system
+            ),
+            en: format!(
+                "{} in {}: the retention rule is not swept automatically.",
+                holding.category, holding.system
+            ),
         });
     }
     for system in systems.iter().filter(|s| !s.reachable && s.holdings > 0) {
         last_steps.push(Step {
             risk: 1,
             area: "systems".into(),
-            nl: format!("{}: handmatig systeem; een koppeling maakt verzoeken sneller en zekerder.", system.name),
-            en: format!("{}: a manual system; a connector makes requests faster and surer.", system.name),
+            nl: format!(
+                "{}: handmatig systeem; een koppeling maakt verzoeken sneller en zekerder.",
+                system.name
+            ),
+            en: format!(
+                "{}: a manual system; a connector makes requests faster and surer.",
+                system.name
+            ),
         });
     }
     // Riskiest first; within one risk, in the order found.
@@ -476,15 +504,23 @@ fn handling(stats: &Stats, rows: &[StatsRow], today: chrono::NaiveDate) -> Resul
         match row.state.as_str() {
             "refused" => {
                 refused += 1;
-                let ground = row.refusal_ground.clone().unwrap_or_else(|| "unknown".into());
+                let ground = row
+                    .refusal_ground
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into());
                 *refusals_by_ground.entry(ground).or_insert(0) += 1;
             }
             "withdrawn" => continue,
             _ => {}
         }
-        if let (Some(closed), true) = (row.closed_at, matches!(row.state.as_str(), "completed" | "refused")) {
+        if let (Some(closed), true) = (
+            row.closed_at,
+            matches!(row.state.as_str(), "completed" | "refused"),
+        ) {
             answered += 1;
-            days += (crate::requests::dutch_date(closed) - crate::requests::dutch_date(row.received_at)).num_days();
+            days += (crate::requests::dutch_date(closed)
+                - crate::requests::dutch_date(row.received_at))
+            .num_days();
         }
     }
     Ok(Handling {
@@ -603,7 +639,12 @@ pub async fn daily_snapshot(
         return Ok(None);
     }
     let report = current(store, requests, sweeps).await?;
-    take_snapshot(store, &report, "scheduler", crate::audit::Actor::System("readiness"))
-        .await
-        .map(Some)
+    take_snapshot(
+        store,
+        &report,
+        "scheduler",
+        crate::audit::Actor::System("readiness"),
+    )
+    .await
+    .map(Some)
 }

@@ -97,7 +97,10 @@ impl NewCall {
     fn requests(mut self) -> Result<Vec<NewRequest>> {
         let mut errors = Vec::new();
         if self.kinds.is_empty() {
-            errors.push(FieldError::new("kinds", "name at least one kind of request"));
+            errors.push(FieldError::new(
+                "kinds",
+                "name at least one kind of request",
+            ));
         }
         if self.kinds.len() > MAX_KINDS {
             errors.push(FieldError::new("kinds", "at most one request per kind"));

@@ -196,7 +196,8 @@ impl RequestService {
         now: NaiveDateTime,
     ) -> Result<RequestView> {
         let received = new.received_at.map(|r| r.naive_utc()).unwrap_or(now);
-        let mut case = self.open_case(conn, &staff.actor(), &staff.username, new, received, true)?;
+        let mut case =
+            self.open_case(conn, &staff.actor(), &staff.username, new, received, true)?;
         self.confirm_receipt(conn, &mut case, staff)?;
         if let Some(identity) = &new.identity {
             self.record_identity(conn, &mut case, staff, identity)?;

@@ -149,76 +149,76 @@ backend_tests! { browser;
 mod api {
     use super::*;
 
-backend_tests! {
-    async fn one_call_registers_several_kinds_linked_or_none(app: TestApp) {
-        example_catalog(&app).await;
-        let agent = app.token_for(Role::Agent).await;
-        let mut call = phone_request("access", "Jan de Vries");
-        call.as_object_mut().unwrap().remove("kind");
-        call["kinds"] = json!(["access", "erasure"]);
-        let created = expect_json(app.post_json("/api/v1/requests/calls", Some(&agent), &call).await, 201).await;
-        let items = created["items"].as_array().unwrap();
-        assert_eq!(items.len(), 2);
-        assert_eq!(created["id"], items[0]["id"]);
-        // A bad field refuses the whole call: nothing is registered.
-        call["kinds"] = json!(["access", "access"]);
-        let refused = expect_json(app.post_json("/api/v1/requests/calls", Some(&agent), &call).await, 422).await;
-        assert_eq!(refused["errors"][0]["field"], "kinds", "{refused}");
-        call["kinds"] = json!(["objection", "restriction"]);
-        call["requester"]["email"] = json!("not an address");
-        app.post_json("/api/v1/requests/calls", Some(&agent), &call).await;
-        let queue = expect_json(app.get("/api/v1/requests", Some(&agent)).await, 200).await;
-        assert_eq!(queue["total"], 2, "{queue}");
-        let said = expect_json(app.get("/api/v1/guide/recognise?text=Verwijdert%20u%20mijn%20complete%20bestand", Some(&agent)).await, 200).await;
-        assert_eq!(said["suggestions"][0]["kind"], "erasure", "{said}");
-    }
-
-    async fn the_readiness_report_matches_the_figures_it_is_built_from(app: TestApp) {
-        let options = loket::demo::DemoOptions { config_file: app.settings.data_dir.join("loket.toml"), ask: false };
-        loket::demo::run(&app.settings, &options).await.expect("the demo sets up");
-        let officer = app.token_for(Role::PrivacyOfficer).await;
-        let report = expect_json(app.get("/api/v1/readiness", Some(&officer)).await, 200).await;
-        let stats = expect_json(app.get("/api/v1/stats", Some(&officer)).await, 200).await;
-        let ropa = expect_json(app.get("/api/v1/ropa", Some(&officer)).await, 200).await;
-
-        // Request handling is the statistics' own figures.
-        for field in ["open", "overdue", "closed", "answered_within_one_month", "answered_within_three_months"] {
-            assert_eq!(report["requests"][field], stats[field], "{field}");
+    backend_tests! {
+        async fn one_call_registers_several_kinds_linked_or_none(app: TestApp) {
+            example_catalog(&app).await;
+            let agent = app.token_for(Role::Agent).await;
+            let mut call = phone_request("access", "Jan de Vries");
+            call.as_object_mut().unwrap().remove("kind");
+            call["kinds"] = json!(["access", "erasure"]);
+            let created = expect_json(app.post_json("/api/v1/requests/calls", Some(&agent), &call).await, 201).await;
+            let items = created["items"].as_array().unwrap();
+            assert_eq!(items.len(), 2);
+            assert_eq!(created["id"], items[0]["id"]);
+            // A bad field refuses the whole call: nothing is registered.
+            call["kinds"] = json!(["access", "access"]);
+            let refused = expect_json(app.post_json("/api/v1/requests/calls", Some(&agent), &call).await, 422).await;
+            assert_eq!(refused["errors"][0]["field"], "kinds", "{refused}");
+            call["kinds"] = json!(["objection", "restriction"]);
+            call["requester"]["email"] = json!("not an address");
+            app.post_json("/api/v1/requests/calls", Some(&agent), &call).await;
+            let queue = expect_json(app.get("/api/v1/requests", Some(&agent)).await, 200).await;
+            assert_eq!(queue["total"], 2, "{queue}");
+            let said = expect_json(app.get("/api/v1/guide/recognise?text=Verwijdert%20u%20mijn%20complete%20bestand", Some(&agent)).await, 200).await;
+            assert_eq!(said["suggestions"][0]["kind"], "erasure", "{said}");
         }
-        let per_kind_open: i64 = report["per_kind"].as_object().unwrap().values().map(|h| h["open"].as_i64().unwrap()).sum();
-        assert_eq!(per_kind_open, stats["open"].as_i64().unwrap());
-        // The register's gaps, each with its article.
-        assert_eq!(report["gaps"].as_array().unwrap().len(), ropa["warnings"].as_array().unwrap().len());
-        assert!(report["gaps"].as_array().unwrap().iter().all(|g| g["article"].as_str().is_some_and(|a| !a.is_empty())));
-        // The survey tool marketing added has no retention rule and no period.
-        let without: Vec<&Value> = report["holdings_without_rule"].as_array().unwrap().iter().filter(|h| h["system"] == "survey").collect();
-        assert_eq!(without.len(), 2, "{:#}", report["holdings_without_rule"]);
-        assert!(without.iter().all(|h| h["catalog_retention"].is_null()));
-        let survey = expect_json(app.get("/api/v1/catalog/activities/customer_satisfaction", Some(&officer)).await, 200).await;
-        assert_eq!(report["activities"].as_array().unwrap().iter().find(|a| a["key"] == "customer_satisfaction").unwrap()["retention"], false);
-        let area = |report: &Value, key: &str| report["areas"].as_array().unwrap().iter().find(|a| a["key"] == key).unwrap()["score"].as_u64().unwrap();
-        let steps = report["last_steps"].as_array().unwrap();
-        assert!(steps.windows(2).all(|w| w[0]["risk"].as_u64() >= w[1]["risk"].as_u64()), "riskiest first");
-        assert!(steps.iter().any(|s| s["nl"].as_str().unwrap().contains("survey")), "{steps:#?}");
-        expect_json(app.post_json("/api/v1/readiness/snapshots", Some(&officer), &json!({})).await, 201).await;
 
-        // Fixing it: the period recorded in the register raises the retention and register scores.
-        let mut fixed = survey.clone();
-        for category in fixed["categories"].as_array_mut().unwrap() {
-            category["retention"] = json!("1 year after the survey");
+        async fn the_readiness_report_matches_the_figures_it_is_built_from(app: TestApp) {
+            let options = loket::demo::DemoOptions { config_file: app.settings.data_dir.join("loket.toml"), ask: false };
+            loket::demo::run(&app.settings, &options).await.expect("the demo sets up");
+            let officer = app.token_for(Role::PrivacyOfficer).await;
+            let report = expect_json(app.get("/api/v1/readiness", Some(&officer)).await, 200).await;
+            let stats = expect_json(app.get("/api/v1/stats", Some(&officer)).await, 200).await;
+            let ropa = expect_json(app.get("/api/v1/ropa", Some(&officer)).await, 200).await;
+
+            // Request handling is the statistics' own figures.
+            for field in ["open", "overdue", "closed", "answered_within_one_month", "answered_within_three_months"] {
+                assert_eq!(report["requests"][field], stats[field], "{field}");
+            }
+            let per_kind_open: i64 = report["per_kind"].as_object().unwrap().values().map(|h| h["open"].as_i64().unwrap()).sum();
+            assert_eq!(per_kind_open, stats["open"].as_i64().unwrap());
+            // The register's gaps, each with its article.
+            assert_eq!(report["gaps"].as_array().unwrap().len(), ropa["warnings"].as_array().unwrap().len());
+            assert!(report["gaps"].as_array().unwrap().iter().all(|g| g["article"].as_str().is_some_and(|a| !a.is_empty())));
+            // The survey tool marketing added has no retention rule and no period.
+            let without: Vec<&Value> = report["holdings_without_rule"].as_array().unwrap().iter().filter(|h| h["system"] == "survey").collect();
+            assert_eq!(without.len(), 2, "{:#}", report["holdings_without_rule"]);
+            assert!(without.iter().all(|h| h["catalog_retention"].is_null()));
+            let survey = expect_json(app.get("/api/v1/catalog/activities/customer_satisfaction", Some(&officer)).await, 200).await;
+            assert_eq!(report["activities"].as_array().unwrap().iter().find(|a| a["key"] == "customer_satisfaction").unwrap()["retention"], false);
+            let area = |report: &Value, key: &str| report["areas"].as_array().unwrap().iter().find(|a| a["key"] == key).unwrap()["score"].as_u64().unwrap();
+            let steps = report["last_steps"].as_array().unwrap();
+            assert!(steps.windows(2).all(|w| w[0]["risk"].as_u64() >= w[1]["risk"].as_u64()), "riskiest first");
+            assert!(steps.iter().any(|s| s["nl"].as_str().unwrap().contains("survey")), "{steps:#?}");
+            expect_json(app.post_json("/api/v1/readiness/snapshots", Some(&officer), &json!({})).await, 201).await;
+
+            // Fixing it: the period recorded in the register raises the retention and register scores.
+            let mut fixed = survey.clone();
+            for category in fixed["categories"].as_array_mut().unwrap() {
+                category["retention"] = json!("1 year after the survey");
+            }
+            expect_json(app.put_json("/api/v1/catalog/activities/customer_satisfaction", Some(&officer), &fixed).await, 200).await;
+            let after = expect_json(app.get("/api/v1/readiness", Some(&officer)).await, 200).await;
+            assert!(area(&after, "retention") > area(&report, "retention"), "{:#} -> {:#}", report["areas"], after["areas"]);
+            assert!(area(&after, "register") > area(&report, "register"));
+            assert!(after["score"].as_u64() > report["score"].as_u64());
+            assert!(after["activities"].as_array().unwrap().iter().find(|a| a["key"] == "customer_satisfaction").unwrap()["retention"] == true);
+            expect_json(app.post_json("/api/v1/readiness/snapshots", Some(&officer), &json!({})).await, 201).await;
+            let trend = expect_json(app.get("/api/v1/readiness/snapshots", Some(&officer)).await, 200).await;
+            let scores: Vec<_> = trend["items"].as_array().unwrap().iter().map(|s| s["score"].as_u64().unwrap()).collect();
+            assert_eq!(scores, vec![after["score"].as_u64().unwrap(), report["score"].as_u64().unwrap()], "newest first");
+            let agent = app.token_for(Role::Agent).await;
+            assert_eq!(app.get("/api/v1/readiness", Some(&agent)).await.status(), 403);
         }
-        expect_json(app.put_json("/api/v1/catalog/activities/customer_satisfaction", Some(&officer), &fixed).await, 200).await;
-        let after = expect_json(app.get("/api/v1/readiness", Some(&officer)).await, 200).await;
-        assert!(area(&after, "retention") > area(&report, "retention"), "{:#} -> {:#}", report["areas"], after["areas"]);
-        assert!(area(&after, "register") > area(&report, "register"));
-        assert!(after["score"].as_u64() > report["score"].as_u64());
-        assert!(after["activities"].as_array().unwrap().iter().find(|a| a["key"] == "customer_satisfaction").unwrap()["retention"] == true);
-        expect_json(app.post_json("/api/v1/readiness/snapshots", Some(&officer), &json!({})).await, 201).await;
-        let trend = expect_json(app.get("/api/v1/readiness/snapshots", Some(&officer)).await, 200).await;
-        let scores: Vec<_> = trend["items"].as_array().unwrap().iter().map(|s| s["score"].as_u64().unwrap()).collect();
-        assert_eq!(scores, vec![after["score"].as_u64().unwrap(), report["score"].as_u64().unwrap()], "newest first");
-        let agent = app.token_for(Role::Agent).await;
-        assert_eq!(app.get("/api/v1/readiness", Some(&agent)).await.status(), 403);
     }
-}
 }

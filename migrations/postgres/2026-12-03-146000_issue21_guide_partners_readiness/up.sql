@@ -1,6 +1,9 @@
 -- First-line partners: an outsourced agent belongs to a team (the partner's name); they see only
 -- the requests registered by their own team. NULL for the organisation's own staff.
 ALTER TABLE users ADD COLUMN team TEXT;
+ALTER TABLE users DROP CONSTRAINT users_role_check;
+ALTER TABLE users ADD CONSTRAINT users_role_check
+    CHECK (role IN ('agent', 'partner_agent', 'privacy_officer', 'admin', 'service'));
 
 -- The requests registered from one call (one request per kind), so each shows the others.
 CREATE TABLE request_calls (

@@ -6,10 +6,10 @@ use super::{ok, staff_context, Lang, PageResult};
 use crate::api::AppState;
 use crate::auth::Permission;
 use crate::mail::letters::LetterKind;
+use crate::requests::first_line::Visibility;
 use crate::requests::model::{
     Channel, RefusalGround, RequestKind, RequestState, VerificationMethod,
 };
-use crate::requests::first_line::Visibility;
 use crate::requests::overview::QueueFilter;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
@@ -82,7 +82,10 @@ pub async fn request_page(
     user.require(Permission::ReadRequestStatus)?;
     let id = id.into_inner();
     let visibility = Visibility::of(&user.user);
-    state.requests.check_visible(&visibility, id.clone()).await?;
+    state
+        .requests
+        .check_visible(&visibility, id.clone())
+        .await?;
     if visibility != Visibility::All || !user.user.role.allows(Permission::ReadRequests) {
         // The first line sees the status only: no file, tasks, letters or packages.
         return ok(

@@ -475,7 +475,7 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         });
     }
     // Riskiest first; within one risk, in the order found.
-    last_steps.sort_by(|a, b| b.risk.cmp(&a.risk));
+    last_steps.sort_by_key(|step| std::cmp::Reverse(step.risk));
 
     Ok(Report {
         generated_at: inputs.generated_at.clone(),

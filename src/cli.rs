@@ -151,12 +151,15 @@ enum UserCommand {
         /// Login name: lower-case letters, digits, '.', '_' or '-'
         #[arg(long)]
         username: String,
-        /// agent, privacy_officer, admin or service
+        /// agent, partner_agent, privacy_officer, admin or service
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Name shown in the desk and the audit trail (default: the username)
         #[arg(long)]
         display_name: Option<String>,
+        /// The partner team of a partner_agent (required for that role only)
+        #[arg(long)]
+        team: Option<String>,
         /// Read the password from the first line of standard input (for scripts)
         #[arg(long)]
         password_stdin: bool,
@@ -528,6 +531,7 @@ async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
             username,
             role,
             display_name,
+            team,
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
@@ -539,6 +543,7 @@ async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
                         display_name,
                         role,
                         password,
+                        team,
                     },
                 )
                 .await?;

@@ -34,6 +34,7 @@ impl Application {
         }
         let store = open_store(settings).await?;
         let policies = load_policies(settings)?;
+        crate::guide::record_version(&store, &policies.guide).await?;
         if !greet_first_run(&store).await? {
             let problems = policy_problems(&store, &policies).await?.len();
             if problems > 0 {

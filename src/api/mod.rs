@@ -8,6 +8,7 @@ pub mod desk;
 pub mod error;
 pub mod extract;
 pub mod grounds;
+pub mod guide;
 pub mod health;
 pub mod keeps;
 pub mod packages;
@@ -111,6 +112,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
             .configure(requests::configure)
             .configure(grounds::configure)
             .configure(keeps::configure)
+            .configure(guide::configure)
             .configure(retention::configure)
             .configure(packages::configure)
             .configure(|cfg| public::configure(cfg, &api.public_rate_limit)),

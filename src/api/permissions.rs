@@ -27,9 +27,29 @@ pub fn route_permission(method: &Method, pattern: &str) -> Option<Permission> {
         "retention" => Some(Permission::ManageRetention),
         // A preview changes nothing; whoever may read the request may see its letters.
         "requests" if route.ends_with("/letters/preview") => Some(Permission::ReadRequests),
+        // What a first-line partner may do; the handlers narrow it to their team's requests.
+        "requests" if first_line(method, route) => {
+            by_method(Permission::ReadRequestStatus, Permission::RegisterRequests)
+        }
+        "guide" => Some(Permission::ReadGuide),
+        "readiness" => Some(Permission::ReadRegister),
         "requests" | "stats" => by_method(Permission::ReadRequests, Permission::WorkRequests),
         _ => None,
     }
+}
+
+/// The routes of the first line (issue 21): registering (one or several kinds from one call),
+/// the identity check, the queue and one request's status. Everything else about a request
+/// (tasks, connector runs, letters, packages) needs the full agent's permissions.
+fn first_line(method: &Method, route: &str) -> bool {
+    matches!(
+        (method.as_str(), route),
+        ("GET" | "HEAD", "/requests" | "/requests/{id}")
+            | (
+                "POST",
+                "/requests" | "/requests/calls" | "/requests/{id}/identity"
+            )
+    )
 }
 
 /// Middleware: authenticates and authorises a staff route before anything else runs; the

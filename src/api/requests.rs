@@ -7,6 +7,7 @@ use super::extract::{Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
 use crate::requests::answer::CopyByPost;
+use crate::requests::first_line::{NewCall, Visibility};
 use crate::requests::intake::NewRequest;
 use crate::requests::lifecycle::{
     AnswerByPost, Assignment, EndPause, Extension, LetterRequest, StartPause, Transition,
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list))
             .route(web::post().to(create)),
     )
+    .route("/requests/calls", web::post().to(create_call))
     .service(
         web::resource("/requests/{id}")
             .route(web::get().to(get))
@@ -73,11 +75,44 @@ async fn create(
     user: CurrentUser,
     body: Json<NewRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let staff = user.staff(Permission::WorkRequests)?;
+    let staff = user.staff(Permission::RegisterRequests)?;
     let created = state.requests.register(staff, body.0).await?;
+    let location = format!("/api/v1/requests/{}", created.id);
+    let created = match Visibility::of(&user.0) {
+        Visibility::All => serde_json::to_value(created),
+        Visibility::Team(_) => {
+            serde_json::to_value(state.requests.status(created.id.clone()).await?)
+        }
+    }
+    .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
     Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/requests/{}", created.id)))
+        .insert_header(("Location", location))
         .json(created))
+}
+
+/// `POST /requests/calls`: one request per kind the caller asked for, linked, in one
+/// transaction. Answers `{"items": [...]}` (a partner gets the statuses only).
+async fn create_call(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<NewCall>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = user.staff(Permission::RegisterRequests)?;
+    let created = state.requests.register_call(staff, body.0).await?;
+    // The first request's id, so a client (the desk) can go on to it as after one request.
+    let first = created.first().map(|v| v.id.clone());
+    let items = match Visibility::of(&user.0) {
+        Visibility::All => serde_json::to_value(created),
+        Visibility::Team(_) => {
+            let mut statuses = Vec::new();
+            for view in created {
+                statuses.push(state.requests.status(view.id).await?);
+            }
+            serde_json::to_value(statuses)
+        }
+    }
+    .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "id": first, "items": items })))
 }
 
 async fn get(
@@ -85,8 +120,18 @@ async fn get(
     user: CurrentUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::ReadRequests)?;
-    Ok(HttpResponse::Ok().json(state.requests.get(id.into_inner()).await?))
+    user.require(Permission::ReadRequestStatus)?;
+    let id = id.into_inner();
+    let visibility = Visibility::of(&user.0);
+    state
+        .requests
+        .check_visible(&visibility, id.clone())
+        .await?;
+    if visibility == Visibility::All && user.0.role.allows(Permission::ReadRequests) {
+        Ok(HttpResponse::Ok().json(state.requests.get(id).await?))
+    } else {
+        Ok(HttpResponse::Ok().json(state.requests.status(id).await?))
+    }
 }
 
 async fn list(
@@ -95,8 +140,9 @@ async fn list(
     page: Page,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::ReadRequests)?;
-    let filter = parse_queue_filter(request.query_string())?;
+    user.require(Permission::ReadRequestStatus)?;
+    let mut filter = parse_queue_filter(request.query_string())?;
+    filter.team = Visibility::of(&user.0).team();
     let queue = state
         .requests
         .queue(filter, page.offset(), page.per_page)
@@ -193,6 +239,7 @@ fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
             Some(_) => return Err(invalid("unassigned", "must be true or false".into())),
         },
         bsn: raw.bsn,
+        team: None,
     })
 }
 
@@ -230,12 +277,18 @@ async fn verify_identity(
     id: web::Path<String>,
     body: Json<VerifyIdentity>,
 ) -> Result<HttpResponse, ApiError> {
-    let staff = user.staff(Permission::WorkRequests)?;
-    let view = state
+    let staff = user.staff(Permission::RegisterRequests)?;
+    let id = id.into_inner();
+    let visibility = Visibility::of(&user.0);
+    state
         .requests
-        .verify_identity(staff, id.into_inner(), body.0)
+        .check_visible(&visibility, id.clone())
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    let view = state.requests.verify_identity(staff, id, body.0).await?;
+    match visibility {
+        Visibility::All => Ok(HttpResponse::Ok().json(view)),
+        Visibility::Team(_) => Ok(HttpResponse::Ok().json(state.requests.status(view.id).await?)),
+    }
 }
 
 async fn start_pause(

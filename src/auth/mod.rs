@@ -18,6 +18,10 @@ pub use users::{NewUser, User, UserService};
 pub enum Role {
     /// Customer-service agent: registers and works requests.
     Agent,
+    /// An outsourced first-line agent (a partner team): registers requests, records identity
+    /// checks and follows their status, for their own team's requests only; never sees packages,
+    /// connector results or the rest of a request's file.
+    PartnerAgent,
     /// Privacy officer: owns the catalog and policies, approves refusals, reads the audit trail.
     PrivacyOfficer,
     /// Administrator: everything a privacy officer may, plus managing accounts.
@@ -27,8 +31,9 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Agent,
+        Role::PartnerAgent,
         Role::PrivacyOfficer,
         Role::Admin,
         Role::Service,
@@ -37,6 +42,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Agent => "agent",
+            Role::PartnerAgent => "partner_agent",
             Role::PrivacyOfficer => "privacy_officer",
             Role::Admin => "admin",
             Role::Service => "service",
@@ -49,7 +55,18 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::PrivacyOfficer => !matches!(permission, ManageUsers),
-            Role::Agent => matches!(permission, ReadCatalog | ReadRequests | WorkRequests),
+            Role::Agent => matches!(
+                permission,
+                ReadCatalog
+                    | ReadRequests
+                    | WorkRequests
+                    | RegisterRequests
+                    | ReadRequestStatus
+                    | ReadGuide
+            ),
+            Role::PartnerAgent => {
+                matches!(permission, RegisterRequests | ReadRequestStatus | ReadGuide)
+            }
             Role::Service => matches!(permission, ReadCatalog | RecordAudit),
         }
     }
@@ -68,7 +85,7 @@ impl FromStr for Role {
             .into_iter()
             .find(|role| role.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown role '{s}' (expected agent, privacy_officer, admin or service)")
+                format!("unknown role '{s}' (expected agent, partner_agent, privacy_officer, admin or service)")
             })
     }
 }
@@ -83,6 +100,13 @@ pub enum Permission {
     ReadRequests,
     /// Registering requests and working them: tasks, pauses, letters, proposing an outcome.
     WorkRequests,
+    /// Registering a request (one or several kinds from one call) and recording the identity
+    /// check: what a first-line partner may do.
+    RegisterRequests,
+    /// The queue and a request's status (for a partner: of their own team's requests only).
+    ReadRequestStatus,
+    /// The agent's guide: what to say, what to register, when to hand over.
+    ReadGuide,
     /// Approving (or sending back) a proposed outcome, above all a refusal.
     ApproveRequests,
     ReadRegister,

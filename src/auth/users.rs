@@ -21,6 +21,8 @@ pub struct User {
     /// Tokens and sessions carry the epoch they were issued in; any other epoch is revoked.
     #[serde(skip)]
     pub session_epoch: i64,
+    /// The partner team of a `partner_agent`: they see only the requests their team registered.
+    pub team: Option<String>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -39,6 +41,7 @@ impl TryFrom<UserRow> for User {
             created_at: row.created_at,
             updated_at: row.updated_at,
             session_epoch: row.session_epoch,
+            team: row.team,
         })
     }
 }
@@ -51,6 +54,9 @@ pub struct NewUser {
     pub display_name: Option<String>,
     pub role: Role,
     pub password: String,
+    /// Required for a `partner_agent` (the outsourcing partner's name), refused for others.
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 impl NewUser {
@@ -67,6 +73,7 @@ impl NewUser {
                 ));
             }
         }
+        errors.extend(check_team(self.role, self.team.as_deref()));
         let length = self.password.chars().count();
         if length < password::MIN_LENGTH {
             errors.push(FieldError::new(
@@ -84,6 +91,27 @@ impl NewUser {
         } else {
             Err(Error::Invalid(errors))
         }
+    }
+}
+
+/// A partner agent needs a team (it decides which requests they see); own staff have none, so a
+/// team never narrows an officer's view by accident.
+fn check_team(role: Role, team: Option<&str>) -> Option<FieldError> {
+    let team = team.map(str::trim).filter(|t| !t.is_empty());
+    match (role, team) {
+        (Role::PartnerAgent, None) => Some(FieldError::new(
+            "team",
+            "a partner_agent needs the name of their partner team",
+        )),
+        (Role::PartnerAgent, Some(t)) if t.chars().count() > 100 => {
+            Some(FieldError::new("team", "must be at most 100 characters"))
+        }
+        (Role::PartnerAgent, Some(_)) => None,
+        (_, Some(_)) => Some(FieldError::new(
+            "team",
+            "only a partner_agent belongs to a partner team",
+        )),
+        (_, None) => None,
     }
 }
 
@@ -149,6 +177,12 @@ impl UserService {
                     created_at: now,
                     updated_at: now,
                     session_epoch: 0,
+                    team: new
+                        .team
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string),
                 };
                 row.insert(conn)?;
                 audit::record(

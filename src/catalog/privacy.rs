@@ -40,6 +40,11 @@ pub fn statement(register: &Register, language: Language, format: Format) -> Str
     }
 }
 
+/// The legal basis as each language's law names it ("uitvoering van een overeenkomst").
+pub fn basis_name(basis: LegalBasis, language: Language) -> &'static str {
+    Text::of(language).basis_name(basis)
+}
+
 fn who_we_are(register: &Register, text: &Text) -> Vec<Block> {
     let name = register
         .organisation

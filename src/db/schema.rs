@@ -12,6 +12,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         session_epoch -> BigInt,
+        team -> Nullable<Text>,
     }
 }
 
@@ -452,6 +453,25 @@ diesel::table! {
     }
 }
 
+// Issue 21: the requests of one call, and the readiness report's snapshots.
+diesel::table! {
+    request_calls (request_id) {
+        request_id -> Text,
+        call_id -> Text,
+    }
+}
+
+diesel::table! {
+    readiness_snapshots (id) {
+        id -> Text,
+        taken_at -> Timestamp,
+        origin -> Text,
+        score -> Integer,
+        report -> Text,
+    }
+}
+
+diesel::joinable!(request_calls -> requests (request_id));
 diesel::joinable!(system_holdings -> systems (system_key));
 diesel::joinable!(system_holdings -> data_categories (category_code));
 diesel::joinable!(activity_categories -> processing_activities (activity_key));
@@ -503,4 +523,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sealed_blobs,
     attachments,
     redactions,
+    request_calls,
+    readiness_snapshots,
 );

@@ -275,6 +275,7 @@ async fn create_accounts(store: &Store, report: &mut DemoReport) -> anyhow::Resu
                     display_name: Some(display_name.into()),
                     role,
                     password: password.clone(),
+                    team: None,
                 },
             )
             .await?;

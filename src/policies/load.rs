@@ -29,6 +29,8 @@ struct PolicyFile {
     rules: Vec<RetentionRule>,
     #[serde(default)]
     sweeps: Option<SweepPolicy>,
+    #[serde(default)]
+    guide: Option<crate::guide::GuidePolicy>,
 }
 
 /// The longest a status link may stay valid: a link to a closed request is of no use for long.
@@ -71,6 +73,10 @@ pub(super) const SHIPPED: &[(&str, &str)] = &[
         "policies/sweeps.yaml",
         include_str!("../../policies/sweeps.yaml"),
     ),
+    (
+        "policies/guide.yaml",
+        include_str!("../../policies/guide.yaml"),
+    ),
 ];
 
 /// Parses and merges `files` (name and text, in order); `origin` names them all in a problem
@@ -112,6 +118,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, PolicyError> {
 struct Merged {
     requests: Option<(String, RequestPolicy)>,
     sweeps: Option<(String, SweepPolicy)>,
+    guide: Option<(String, crate::guide::GuidePolicy)>,
     rules: Vec<RetentionRule>,
     problems: Vec<PolicyProblem>,
 }
@@ -124,6 +131,22 @@ impl Merged {
         }
         if let Some(sweeps) = parsed.sweeps {
             let problem = define_once(&mut self.sweeps, file, "sweeps", sweeps);
+            self.problems.extend(problem);
+        }
+        if let Some(guide) = parsed.guide {
+            self.problems
+                .extend(
+                    guide
+                        .problems()
+                        .into_iter()
+                        .map(|(field, message)| PolicyProblem {
+                            file: file.to_string(),
+                            line: None,
+                            field,
+                            message,
+                        }),
+                );
+            let problem = define_once(&mut self.guide, file, "guide", guide);
             self.problems.extend(problem);
         }
         self.rules.extend(parsed.rules);
@@ -148,6 +171,7 @@ impl Merged {
             requests,
             retention: self.rules,
             sweeps: self.sweeps.map(|(_, sweeps)| sweeps).unwrap_or_default(),
+            guide: self.guide.map(|(_, guide)| guide).unwrap_or_default(),
         })
     }
 }

@@ -40,6 +40,9 @@ pub struct Policies {
     pub retention: Vec<RetentionRule>,
     /// When and how sweeps run; the defaults when no file has `sweeps:`.
     pub sweeps: SweepPolicy,
+    /// The agent's guide and the recognition word lists (`guide:`, shipped in
+    /// `policies/guide.yaml`); empty when no file has it.
+    pub guide: crate::guide::GuidePolicy,
 }
 
 /// When retention sweeps run and how (`sweeps:`).
@@ -253,6 +256,7 @@ impl Default for Policies {
             requests: RequestPolicy::default(),
             retention: Vec::new(),
             sweeps: SweepPolicy::default(),
+            guide: crate::guide::GuidePolicy::default(),
         }
     }
 }

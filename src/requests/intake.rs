@@ -172,28 +172,32 @@ impl RequestService {
         let service = self.clone();
         let view = self
             .store
-            .write(move |conn| {
-                let received = new.received_at.map(|r| r.naive_utc()).unwrap_or(now);
-                let mut case = service.open_case(
-                    conn,
-                    &staff.actor(),
-                    &staff.username,
-                    &new,
-                    received,
-                    true,
-                )?;
-                service.confirm_receipt(conn, &mut case, &staff)?;
-                if let Some(identity) = &new.identity {
-                    service.record_identity(conn, &mut case, &staff, identity)?;
-                }
-                service.view_in(conn, &case)
-            })
+            .write(move |conn| service.register_in(conn, &staff, &new, now))
             .await?;
         (self.mail_queued)();
         if view.identity_verified {
             self.run_automatically(&view.id);
         }
         Ok(view)
+    }
+
+    /// Registers one validated request inside an open transaction: the case, its receipt
+    /// confirmation and the identity check made during the call.
+    pub(crate) fn register_in(
+        &self,
+        conn: &mut DbConnection,
+        staff: &Staff,
+        new: &NewRequest,
+        now: NaiveDateTime,
+    ) -> Result<RequestView> {
+        let received = new.received_at.map(|r| r.naive_utc()).unwrap_or(now);
+        let mut case =
+            self.open_case(conn, &staff.actor(), &staff.username, new, received, true)?;
+        self.confirm_receipt(conn, &mut case, staff)?;
+        if let Some(identity) = &new.identity {
+            self.record_identity(conn, &mut case, staff, identity)?;
+        }
+        self.view_in(conn, &case)
     }
 
     /// Inserts the request and its checklist, with the audit event of its receipt.

@@ -9,6 +9,7 @@ pub mod case;
 pub mod checklist;
 pub mod choices;
 pub mod deadline;
+pub mod first_line;
 pub mod grounds;
 pub mod intake;
 pub mod kept;

@@ -31,6 +31,8 @@ pub struct QueueFilter {
     pub search: Option<String>,
     /// Only requests no one is assigned to.
     pub unassigned: bool,
+    /// A partner agent's view: only the requests their team registered.
+    pub team: Option<String>,
 }
 
 /// How many requests a name search reads: names are sealed, so they are opened and compared
@@ -240,6 +242,7 @@ impl RequestService {
                 self.cipher
                     .index(place::BSN, &IdentifierKind::Bsn.normalise(&v))
             }),
+            created_by_team: filter.team,
         }
     }
 
@@ -319,7 +322,7 @@ fn person_filters(row: &rows::RequestRow) -> Vec<RequestFilter> {
     filters
 }
 
-fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
+pub(crate) fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
     let mut stats = Stats {
         weeks: weekly_figures(found, today)?,
         ..Stats::default()
@@ -469,6 +472,8 @@ mod tests {
             due_on: deadline::first_due_date(received_at.date()),
             received_at,
             closed_at: closed.map(at),
+            channel: "phone".into(),
+            refusal_ground: None,
         }
     }
 

@@ -11,6 +11,7 @@
     switch (el.dataset.type) {
       case "int": return Number(raw);
       case "datetime": return new Date(raw).toISOString();
+      case "list": return raw.split(",").map((v) => v.trim()).filter(Boolean);
       default: return raw;
     }
   }

@@ -14,6 +14,7 @@ mod demo;
 mod desk;
 mod erasure_law;
 mod desk_live;
+mod guide;
 mod hardening;
 mod mail;
 mod packages;

@@ -7,6 +7,7 @@ use crate::api::AppState;
 use crate::auth::Permission;
 use crate::catalog::model::{Category, System};
 use crate::mail::letters::LetterKind;
+use crate::requests::first_line::Visibility;
 use crate::requests::model::{
     Channel, ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestKind,
     RequestState, TaskKind, TaskState, VerificationMethod,
@@ -42,7 +43,7 @@ pub async fn queue(
     request: HttpRequest,
     query: web::Query<QueueQuery>,
 ) -> PageResult {
-    user.require(Permission::ReadRequests)?;
+    user.require(Permission::ReadRequestStatus)?;
     let query = query.into_inner();
     let closed = query.show.as_deref() == Some("closed");
     fn chosen(value: &Option<String>) -> Option<&str> {
@@ -72,6 +73,7 @@ pub async fn queue(
         unassigned,
         due_before: overdue.then_some(today),
         search: query.q.clone(),
+        team: Visibility::of(&user.user).team(),
         ..QueueFilter::default()
     };
     let queue = state.requests.queue(filter, 0, QUEUE_LENGTH).await?;
@@ -135,7 +137,7 @@ pub(super) fn display_name(people: &[(String, String)], username: &str) -> Strin
 
 /// `GET /desk/requests/new`: the intake form; it posts to `POST /api/v1/requests`.
 pub async fn new_request(user: DeskUser, request: HttpRequest) -> PageResult {
-    user.require(Permission::WorkRequests)?;
+    user.require(Permission::RegisterRequests)?;
     ok(
         "new_request.html",
         minijinja::context! {
@@ -154,8 +156,24 @@ pub async fn request_page(
     request: HttpRequest,
     id: web::Path<String>,
 ) -> PageResult {
-    user.require(Permission::ReadRequests)?;
+    user.require(Permission::ReadRequestStatus)?;
     let id = id.into_inner();
+    let visibility = Visibility::of(&user.user);
+    state
+        .requests
+        .check_visible(&visibility, id.clone())
+        .await?;
+    if visibility != Visibility::All || !user.user.role.allows(Permission::ReadRequests) {
+        // The first line sees the status only: no file, tasks, letters or packages.
+        return ok(
+            "partner_request.html",
+            minijinja::context! {
+                s => state.requests.status(id).await?,
+                methods => names(VerificationMethod::VARIANTS),
+                ..staff_context(&user, Lang::of(&request), "queue")
+            },
+        );
+    }
     let view = state.requests.get(id.clone()).await?;
     let letters = state.requests.letters(id.clone()).await?;
     let timeline = state.requests.timeline(id.clone()).await?;

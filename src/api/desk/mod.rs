@@ -9,6 +9,7 @@
 pub mod agent;
 mod chart;
 pub mod errors;
+pub mod guide;
 mod labels;
 pub mod officer;
 mod print;
@@ -43,6 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, public_rate_limit: &super::public
         .route("/desk/dashboard", web::get().to(officer::dashboard))
         .route("/desk/catalog", web::get().to(officer::catalog))
         .route("/desk/retention", web::get().to(officer::retention))
+        .route("/desk/guide", web::get().to(guide::index))
+        .route("/desk/guide/{kind}", web::get().to(guide::kind))
+        .route("/desk/readiness", web::get().to(guide::readiness))
         // The person's pages are limited like the public API they post to.
         .service(
             web::resource("/verzoek")
@@ -211,6 +215,8 @@ pub fn staff_context(user: &DeskUser, lang: Lang, active: &str) -> minijinja::Va
             approves => role.allows(Permission::ApproveRequests),
             reads_register => role.allows(Permission::ReadRegister),
             manages_retention => role.allows(Permission::ManageRetention),
+            works_requests => role.allows(Permission::WorkRequests),
+            team => user.user.team.clone(),
         },
     }
 }
@@ -249,6 +255,10 @@ async fn asset(name: web::Path<String>) -> HttpResponse {
         "desk.css" => (include_str!("../../../templates/desk/desk.css"), "text/css"),
         "desk.js" => (
             include_str!("../../../templates/desk/desk.js"),
+            "text/javascript",
+        ),
+        "guide.js" => (
+            include_str!("../../../templates/desk/guide.js"),
             "text/javascript",
         ),
         _ => return ApiError::NoRoute.error_response(),
@@ -290,6 +300,12 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         "request/_letters.html",
         "request/_close.html",
         "request/_timeline.html",
+        "guide.html",
+        "guide_kind.html",
+        "guide_search.html",
+        "guide_intake.html",
+        "readiness.html",
+        "partner_request.html",
     ] {
         env.add_template(name, source)
             .expect("the desk templates are valid");

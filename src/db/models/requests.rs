@@ -137,6 +137,8 @@ pub struct RequestFilter {
     /// Only requests no one is assigned to.
     pub unassigned: bool,
     pub bsn_index: Option<String>,
+    /// Only the requests registered by members of this partner team (issue 21).
+    pub created_by_team: Option<String>,
 }
 
 /// The columns the statistics need, without any personal data.
@@ -147,6 +149,8 @@ pub struct StatsRow {
     pub due_on: chrono::NaiveDate,
     pub received_at: chrono::NaiveDateTime,
     pub closed_at: Option<chrono::NaiveDateTime>,
+    pub channel: String,
+    pub refusal_ground: Option<String>,
 }
 
 pub fn insert_request(conn: &mut DbConnection, row: &RequestRow) -> Result<(), StoreError> {
@@ -262,6 +266,13 @@ fn filtered(filter: &RequestFilter) -> requests::BoxedQuery<'static, Backend> {
     if let Some(index) = &filter.bsn_index {
         query = query.filter(requests::bsn_index.eq(index.clone()));
     }
+    if let Some(team) = &filter.created_by_team {
+        use crate::db::schema::users;
+        let members = users::table
+            .filter(users::team.eq(team.clone()))
+            .select(users::username);
+        query = query.filter(requests::created_by.eq_any(members));
+    }
     query
 }
 
@@ -295,6 +306,8 @@ pub fn stats_rows(conn: &mut DbConnection) -> Result<Vec<StatsRow>, StoreError> 
             requests::due_on,
             requests::received_at,
             requests::closed_at,
+            requests::channel,
+            requests::refusal_ground,
         ))
         .load(conn)?)
 }

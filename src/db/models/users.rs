@@ -17,6 +17,8 @@ pub struct UserRow {
     pub updated_at: chrono::NaiveDateTime,
     /// Raised to revoke every token and session issued before.
     pub session_epoch: i64,
+    /// The partner team of an outsourced agent (`partner_agent`); `None` for own staff.
+    pub team: Option<String>,
 }
 
 impl UserRow {

@@ -131,6 +131,7 @@ impl TestApp {
                     display_name: None,
                     role,
                     password: PASSWORD.into(),
+                    team: None,
                 },
             )
             .await

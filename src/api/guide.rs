@@ -1,0 +1,138 @@
+//! The agent's guide and the readiness report over HTTP (issue 21): thin handlers over
+//! [`crate::guide`] and [`crate::readiness`].
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::Permission;
+use crate::requests::model::{Language, RequestKind};
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/guide", web::get().to(index))
+        .route("/guide/recognise", web::get().to(recognise))
+        .route("/guide/{kind}", web::get().to(page))
+        .route("/readiness", web::get().to(readiness))
+        .service(
+            web::resource("/readiness/snapshots")
+                .route(web::get().to(snapshots))
+                .route(web::post().to(snapshot)),
+        );
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuideQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    lang: Option<Language>,
+}
+
+/// `GET /guide?q=…`: the kinds whose guide matches the search (all without `q`).
+async fn index(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<GuideQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadGuide)?;
+    let guide = &state.requests.policies().guide;
+    let q = query.q.as_deref().unwrap_or("");
+    check_length("q", q)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "version": guide.version,
+        "kinds": guide.search(q),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Said {
+    text: String,
+}
+
+/// `GET /guide/recognise?text=…`: the kinds the caller's words suggest, with the words matched.
+async fn recognise(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<Said>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadGuide)?;
+    check_length("text", &query.text)?;
+    let suggestions = state.requests.policies().guide.recognise(&query.text);
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "suggestions": suggestions })))
+}
+
+/// `GET /guide/{kind}?lang=nl|en`: one kind's page, with the catalog's facts.
+async fn page(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    kind: web::Path<String>,
+    query: web::Query<GuideQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadGuide)?;
+    let kind = parse_kind(&kind)?;
+    let language = query.lang.unwrap_or(Language::Nl);
+    Ok(HttpResponse::Ok().json(guide_page(&state, kind, language).await?))
+}
+
+/// One kind's page; 404 when the policies have no guide for it.
+pub async fn guide_page(
+    state: &AppState,
+    kind: RequestKind,
+    language: Language,
+) -> Result<crate::guide::GuidePage, ApiError> {
+    let policies = state.requests.policies();
+    let facts = crate::guide::current_facts(&state.store, policies, language).await?;
+    policies
+        .guide
+        .page(kind, facts, language)
+        .ok_or_else(|| crate::error::Error::not_found(format!("guide for {kind}")).into())
+}
+
+pub fn parse_kind(kind: &str) -> Result<RequestKind, ApiError> {
+    kind.parse().map_err(|_| ApiError::InvalidField {
+        field: "kind".into(),
+        message: format!("unknown kind (expected {})", RequestKind::expected()),
+    })
+}
+
+fn check_length(field: &str, text: &str) -> Result<(), ApiError> {
+    if text.chars().count() > crate::guide::MAX_SAID {
+        return Err(ApiError::InvalidField {
+            field: field.into(),
+            message: format!("must be at most {} characters", crate::guide::MAX_SAID),
+        });
+    }
+    Ok(())
+}
+
+/// `GET /readiness`: the readiness report as it stands now.
+async fn readiness(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRegister)?;
+    let report = crate::readiness::current(&state.store, &state.requests, &state.sweeps).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// `GET /readiness/snapshots`: the kept snapshots, newest first (the trend).
+async fn snapshots(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRegister)?;
+    let items = crate::readiness::trend(&state.store).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+/// `POST /readiness/snapshots`: keeps the report as it stands now.
+async fn snapshot(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    user.require(Permission::ReadRegister)?;
+    let report = crate::readiness::current(&state.store, &state.requests, &state.sweeps).await?;
+    let snapshot =
+        crate::readiness::take_snapshot(&state.store, &report, "on_demand", user.actor()).await?;
+    Ok(HttpResponse::Created().json(snapshot))
+}

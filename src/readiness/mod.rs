@@ -1,0 +1,650 @@
+//! The readiness report (issue 21) for the privacy officer and the board: how far the
+//! organisation is with the AVG, from what loket knows. Per activity whether data, legal basis,
+//! recipients, retention and security are recorded (from the register's own gap check,
+//! [`crate::catalog::ropa`]); per holding whether a retention rule covers it and whether it is
+//! swept; failed and skipped sweeps; which systems loket reaches; how requests are handled (the
+//! request statistics, [`crate::requests::overview`], per kind and per channel); a score per
+//! area and the "last steps", riskiest first. Snapshots of the figures are kept for the trend.
+//!
+//! The report holds figures and names of systems and activities only, never personal data.
+
+use crate::catalog::model::ConnectorKind;
+use crate::catalog::ropa::{Register, WarningCode};
+use crate::db::models::first_line::SnapshotRow;
+use crate::db::models::requests::StatsRow;
+use crate::db::Store;
+use crate::error::{Error, Result};
+use crate::policies::Policies;
+use crate::requests::checklist::CatalogSnapshot;
+use crate::requests::overview::Stats;
+use crate::retention::SweepRun;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How many recent sweep runs the report reads for failures and skips.
+const RUNS_READ: i64 = 200;
+/// How many snapshots the trend shows.
+pub const TREND_LENGTH: i64 = 24;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// RFC 3339.
+    pub generated_at: String,
+    /// The mean of the areas' scores, 0-100.
+    pub score: u32,
+    pub areas: Vec<Area>,
+    pub activities: Vec<ActivityReadiness>,
+    pub systems: Vec<SystemReadiness>,
+    pub holdings_without_rule: Vec<HoldingRef>,
+    pub holdings_without_sweep: Vec<HoldingRef>,
+    pub failed_sweeps: Vec<SweepRef>,
+    pub skipped_sweeps: Vec<SweepRef>,
+    pub requests: Handling,
+    pub per_kind: BTreeMap<String, Handling>,
+    pub per_channel: BTreeMap<String, Handling>,
+    pub gaps: Vec<Gap>,
+    pub last_steps: Vec<Step>,
+}
+
+/// One area of the report and its score.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Area {
+    /// `register`, `retention`, `sweeps`, `systems` or `requests`.
+    pub key: String,
+    pub score: u32,
+    /// What the score counts, e.g. "38 of 40 checks".
+    pub counted: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivityReadiness {
+    pub key: String,
+    pub name: String,
+    pub data: bool,
+    pub legal_basis: bool,
+    pub recipients: bool,
+    pub retention: bool,
+    pub security: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemReadiness {
+    pub key: String,
+    pub name: String,
+    /// loket searches and changes it through a connector; otherwise its owner does by hand.
+    pub reachable: bool,
+    pub holdings: usize,
+}
+
+/// A category a system holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldingRef {
+    pub system: String,
+    pub category: String,
+    /// The catalog's period for it, where an activity gives one (a rule is still missing).
+    pub catalog_retention: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SweepRef {
+    pub rule: String,
+    pub system: String,
+    pub status: String,
+    pub started_at: chrono::NaiveDateTime,
+}
+
+/// How requests were handled: the request statistics' shares, and what they do not break down.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Handling {
+    pub received: i64,
+    pub open: i64,
+    pub overdue: i64,
+    pub closed: i64,
+    pub answered_within_one_month: Option<f64>,
+    pub answered_within_three_months: Option<f64>,
+    pub refused: i64,
+    pub refusals_by_ground: BTreeMap<String, i64>,
+    /// Days from receipt to answer, averaged over the answered requests.
+    pub average_handling_days: Option<f64>,
+}
+
+/// An open gap of the register, with the article it concerns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Gap {
+    pub activity: Option<String>,
+    pub system: Option<String>,
+    pub code: WarningCode,
+    pub article: String,
+    pub message: String,
+}
+
+/// One of the "last steps": what to do, riskiest first (5 highest).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub risk: u8,
+    pub area: String,
+    pub nl: String,
+    pub en: String,
+}
+
+/// The article a register gap concerns.
+pub fn article(code: WarningCode) -> &'static str {
+    use WarningCode::*;
+    match code {
+        NoLegalBasis => "Art. 6(1)",
+        NoRetention => "Art. 30(1)(f)",
+        NoSpecialCategoryGround => "Art. 9(2)",
+        NoCriminalDataBasis => "Art. 10",
+        NationalIdWithoutNamedLaw => "UAVG art. 46",
+        NoDataSubjects | NoCategories => "Art. 30(1)(c)",
+        NoRecipients => "Art. 30(1)(d)",
+        NoSecurityMeasures => "Art. 30(1)(g), 32",
+        TransferWithoutSafeguard => "Art. 44-49",
+        NoSystems | UncoveredHolding | UnknownReference => "Art. 30(1)",
+    }
+}
+
+/// How grave a gap is for the "last steps": an unlawful processing or transfer first.
+fn risk(code: WarningCode) -> u8 {
+    use WarningCode::*;
+    match code {
+        NoLegalBasis
+        | NoSpecialCategoryGround
+        | NoCriminalDataBasis
+        | NationalIdWithoutNamedLaw
+        | TransferWithoutSafeguard => 5,
+        NoRetention => 4,
+        NoSecurityMeasures | NoRecipients => 3,
+        _ => 2,
+    }
+}
+
+/// What the report is built from, read in one go.
+pub struct Inputs<'a> {
+    pub register: &'a Register,
+    pub catalog: &'a CatalogSnapshot,
+    pub policies: &'a Policies,
+    pub runs: &'a [SweepRun],
+    pub stats: &'a Stats,
+    pub rows: &'a [StatsRow],
+    pub today: chrono::NaiveDate,
+    pub generated_at: String,
+}
+
+fn percent(part: f64, whole: f64) -> u32 {
+    if whole <= 0.0 {
+        100
+    } else {
+        ((part / whole) * 100.0).round().clamp(0.0, 100.0) as u32
+    }
+}
+
+/// Builds the report; never fails on gaps, which are what it reports.
+pub fn build(inputs: &Inputs) -> Result<Report> {
+    let register = inputs.register;
+    let gap_of = |activity: &str, codes: &[WarningCode]| {
+        register
+            .warnings
+            .iter()
+            .any(|w| w.activity.as_deref() == Some(activity) && codes.contains(&w.code))
+    };
+    use WarningCode::*;
+    let activities: Vec<ActivityReadiness> = register
+        .activities
+        .iter()
+        .map(|entry| ActivityReadiness {
+            key: entry.key.clone(),
+            name: entry.name.clone(),
+            data: !gap_of(&entry.key, &[NoCategories, NoDataSubjects]),
+            legal_basis: !gap_of(
+                &entry.key,
+                &[
+                    NoLegalBasis,
+                    NoSpecialCategoryGround,
+                    NoCriminalDataBasis,
+                    NationalIdWithoutNamedLaw,
+                ],
+            ),
+            recipients: !gap_of(&entry.key, &[NoRecipients, TransferWithoutSafeguard]),
+            retention: !gap_of(&entry.key, &[NoRetention]),
+            security: !gap_of(&entry.key, &[NoSecurityMeasures]),
+        })
+        .collect();
+    let checks_passed: usize = activities
+        .iter()
+        .map(|a| {
+            [a.data, a.legal_basis, a.recipients, a.retention, a.security]
+                .iter()
+                .filter(|ok| **ok)
+                .count()
+        })
+        .sum();
+    let checks = activities.len() * 5;
+
+    // Retention: every category a system holds, covered by a rule (and swept), or not.
+    let (mut holdings, mut without_rule, mut without_sweep) = (0usize, Vec::new(), Vec::new());
+    let mut retention_points = 0.0;
+    for system in &inputs.catalog.systems {
+        for holding in &system.holdings {
+            holdings += 1;
+            let rules: Vec<_> = inputs
+                .policies
+                .retention
+                .iter()
+                .filter(|r| {
+                    r.system == system.key
+                        && (r.categories.is_empty() || r.categories.contains(&holding.category))
+                })
+                .collect();
+            let catalog_retention = inputs
+                .catalog
+                .activities
+                .iter()
+                .filter(|a| a.systems.contains(&system.key))
+                .flat_map(|a| &a.categories)
+                .find(|c| {
+                    c.category == holding.category
+                        && c.retention.as_deref().is_some_and(|r| !r.trim().is_empty())
+                })
+                .and_then(|c| c.retention.clone());
+            let at = HoldingRef {
+                system: system.key.clone(),
+                category: holding.category.clone(),
+                catalog_retention: catalog_retention.clone(),
+            };
+            if rules.is_empty() {
+                // A period in the register but no rule keeps it: half way.
+                if catalog_retention.is_some() {
+                    retention_points += 0.5;
+                }
+                without_rule.push(at);
+            } else {
+                retention_points += 1.0;
+                if rules.iter().all(|r| r.table.is_none()) {
+                    without_sweep.push(at);
+                }
+            }
+        }
+    }
+
+    // Sweeps: each rule's newest run; failed and abandoned (skipped) ones are reported.
+    let mut newest: BTreeMap<&str, &SweepRun> = BTreeMap::new();
+    for run in inputs.runs {
+        let entry = newest.entry(run.rule.as_str()).or_insert(run);
+        if run.started_at > entry.started_at {
+            *entry = run;
+        }
+    }
+    let sweep_ref = |run: &SweepRun| SweepRef {
+        rule: run.rule.clone(),
+        system: run.system.clone(),
+        status: run.status.clone(),
+        started_at: run.started_at,
+    };
+    let failed_sweeps: Vec<SweepRef> = newest
+        .values()
+        .filter(|r| r.status == crate::db::models::sweeps::FAILED)
+        .map(|r| sweep_ref(r))
+        .collect();
+    let skipped_sweeps: Vec<SweepRef> = newest
+        .values()
+        .filter(|r| r.status == crate::db::models::sweeps::ABANDONED)
+        .map(|r| sweep_ref(r))
+        .collect();
+    let rules = inputs.policies.retention.len();
+    let rules_swept_well = inputs
+        .policies
+        .retention
+        .iter()
+        .filter(|r| {
+            r.table.is_some()
+                && !failed_sweeps
+                    .iter()
+                    .chain(&skipped_sweeps)
+                    .any(|s| s.rule == r.name)
+        })
+        .count();
+
+    let systems: Vec<SystemReadiness> = inputs
+        .catalog
+        .systems
+        .iter()
+        .map(|s| SystemReadiness {
+            key: s.key.clone(),
+            name: s.name.clone(),
+            reachable: s.connector == ConnectorKind::Sql,
+            holdings: s.holdings.len(),
+        })
+        .collect();
+    let reachable = systems.iter().filter(|s| s.reachable).count();
+
+    let requests = handling(inputs.stats, inputs.rows, inputs.today)?;
+    let mut per_kind: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
+    let mut per_channel: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
+    for row in inputs.rows {
+        per_kind
+            .entry(row.kind.clone())
+            .or_default()
+            .push(row.clone());
+        per_channel
+            .entry(row.channel.clone())
+            .or_default()
+            .push(row.clone());
+    }
+    let split = |groups: BTreeMap<String, Vec<StatsRow>>| -> Result<BTreeMap<String, Handling>> {
+        groups
+            .into_iter()
+            .map(|(key, rows)| {
+                let stats = crate::requests::overview::compute_stats(&rows, inputs.today)?;
+                Ok((key, handling(&stats, &rows, inputs.today)?))
+            })
+            .collect()
+    };
+    let per_kind = split(per_kind)?;
+    let per_channel = split(per_channel)?;
+    let timely = requests.answered_within_one_month.unwrap_or(1.0);
+    let not_overdue = if requests.open > 0 {
+        1.0 - requests.overdue as f64 / requests.open as f64
+    } else {
+        1.0
+    };
+
+    let areas = vec![
+        Area {
+            key: "register".into(),
+            score: percent(checks_passed as f64, checks as f64),
+            counted: format!("{checks_passed}/{checks}"),
+        },
+        Area {
+            key: "retention".into(),
+            score: percent(retention_points, holdings as f64),
+            counted: format!("{}/{holdings}", holdings - without_rule.len()),
+        },
+        Area {
+            key: "sweeps".into(),
+            score: percent(rules_swept_well as f64, rules as f64),
+            counted: format!("{rules_swept_well}/{rules}"),
+        },
+        Area {
+            key: "systems".into(),
+            score: percent(reachable as f64, systems.len() as f64),
+            counted: format!("{reachable}/{}", systems.len()),
+        },
+        Area {
+            key: "requests".into(),
+            score: (timely * not_overdue * 100.0).round() as u32,
+            counted: format!("{}/{}", requests.overdue, requests.open),
+        },
+    ];
+    let score =
+        (areas.iter().map(|a| a.score).sum::<u32>() as f64 / areas.len() as f64).round() as u32;
+
+    let gaps: Vec<Gap> = register
+        .warnings
+        .iter()
+        .map(|w| Gap {
+            activity: w.activity.clone(),
+            system: w.system.clone(),
+            code: w.code,
+            article: article(w.code).to_string(),
+            message: w.message.clone(),
+        })
+        .collect();
+    let mut last_steps = Vec::new();
+    if requests.overdue > 0 {
+        last_steps.push(Step {
+            risk: 5,
+            area: "requests".into(),
+            nl: format!(
+                "{} verzoek(en) over de termijn: nu afhandelen (art. 12 lid 3 AVG).",
+                requests.overdue
+            ),
+            en: format!(
+                "{} request(s) overdue: answer them now (Art. 12(3)).",
+                requests.overdue
+            ),
+        });
+    }
+    for gap in &gaps {
+        let object = gap
+            .activity
+            .as_deref()
+            .or(gap.system.as_deref())
+            .unwrap_or("");
+        last_steps.push(Step {
+            risk: risk(gap.code),
+            area: "register".into(),
+            nl: format!("Register, {object}: {} ({}).", gap.message, gap.article),
+            en: format!("Register, {object}: {} ({}).", gap.message, gap.article),
+        });
+    }
+    for run in &failed_sweeps {
+        last_steps.push(Step {
+            risk: 4,
+            area: "sweeps".into(),
+            nl: format!(
+                "Opschoning {} in {} mislukte: oorzaak oplossen en opnieuw draaien.",
+                run.rule, run.system
+            ),
+            en: format!(
+                "Sweep {} in {} failed: fix the cause and run it again.",
+                run.rule, run.system
+            ),
+        });
+    }
+    for holding in &without_rule {
+        last_steps.push(Step {
+            risk: if holding.catalog_retention.is_some() { 3 } else { 4 },
+            area: "retention".into(),
+            nl: format!(
+                "{} in {}: geen bewaarregel; leg een termijn vast in de policies (art. 5 lid 1 onder e AVG).",
+                holding.category, holding.system
+            ),
+            en: format!(
+                "{} in {}: no retention rule; set a period in the policies (Art. 5(1)(e)).",
+                holding.category, holding.system
+            ),
+        });
+    }
+    for holding in &without_sweep {
+        last_steps.push(Step {
+            risk: 2,
+            area: "sweeps".into(),
+            nl: format!(
+                "{} in {}: de bewaarregel wordt niet automatisch opgeschoond.",
+                holding.category, holding.system
+            ),
+            en: format!(
+                "{} in {}: the retention rule is not swept automatically.",
+                holding.category, holding.system
+            ),
+        });
+    }
+    for system in systems.iter().filter(|s| !s.reachable && s.holdings > 0) {
+        last_steps.push(Step {
+            risk: 1,
+            area: "systems".into(),
+            nl: format!(
+                "{}: handmatig systeem; een koppeling maakt verzoeken sneller en zekerder.",
+                system.name
+            ),
+            en: format!(
+                "{}: a manual system; a connector makes requests faster and surer.",
+                system.name
+            ),
+        });
+    }
+    // Riskiest first; within one risk, in the order found.
+    last_steps.sort_by_key(|step| std::cmp::Reverse(step.risk));
+
+    Ok(Report {
+        generated_at: inputs.generated_at.clone(),
+        score,
+        areas,
+        activities,
+        systems,
+        holdings_without_rule: without_rule,
+        holdings_without_sweep: without_sweep,
+        failed_sweeps,
+        skipped_sweeps,
+        requests,
+        per_kind,
+        per_channel,
+        gaps,
+        last_steps,
+    })
+}
+
+/// The statistics' figures for `rows`, with refusals, their grounds and the handling time.
+fn handling(stats: &Stats, rows: &[StatsRow], today: chrono::NaiveDate) -> Result<Handling> {
+    let _ = today;
+    let mut refusals_by_ground = BTreeMap::new();
+    let (mut refused, mut days, mut answered) = (0i64, 0i64, 0i64);
+    for row in rows {
+        match row.state.as_str() {
+            "refused" => {
+                refused += 1;
+                let ground = row
+                    .refusal_ground
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into());
+                *refusals_by_ground.entry(ground).or_insert(0) += 1;
+            }
+            "withdrawn" => continue,
+            _ => {}
+        }
+        if let (Some(closed), true) = (
+            row.closed_at,
+            matches!(row.state.as_str(), "completed" | "refused"),
+        ) {
+            answered += 1;
+            days += (crate::requests::dutch_date(closed)
+                - crate::requests::dutch_date(row.received_at))
+            .num_days();
+        }
+    }
+    Ok(Handling {
+        received: rows.len() as i64,
+        open: stats.open,
+        overdue: stats.overdue,
+        closed: stats.closed,
+        answered_within_one_month: stats.answered_within_one_month,
+        answered_within_three_months: stats.answered_within_three_months,
+        refused,
+        refusals_by_ground,
+        average_handling_days: (answered > 0).then(|| days as f64 / answered as f64),
+    })
+}
+
+/// Reads everything the report needs and builds it.
+pub async fn current(
+    store: &Store,
+    requests: &crate::requests::RequestService,
+    sweeps: &crate::retention::SweepService,
+) -> Result<Report> {
+    let register = crate::catalog::register(store).await?;
+    let catalog = store.read(crate::requests::letters::load_catalog).await?;
+    let runs = sweeps.runs(None, RUNS_READ).await?;
+    let stats = requests.stats().await?;
+    let rows = store
+        .read(|conn| Ok::<_, Error>(crate::db::models::requests::stats_rows(conn)?))
+        .await?;
+    build(&Inputs {
+        register: &register,
+        catalog: &catalog,
+        policies: requests.policies(),
+        runs: &runs,
+        stats: &stats,
+        rows: &rows,
+        today: crate::requests::today(),
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+/// A kept snapshot, for the trend.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub id: String,
+    pub taken_at: chrono::NaiveDateTime,
+    pub origin: String,
+    pub score: i32,
+    /// The areas' scores at the time.
+    pub areas: BTreeMap<String, u32>,
+}
+
+/// Keeps the report's figures as a snapshot (`on_demand` or `scheduler`), on the audit trail.
+pub async fn take_snapshot(
+    store: &Store,
+    report: &Report,
+    origin: &'static str,
+    actor: crate::audit::Actor,
+) -> Result<Snapshot> {
+    let row = SnapshotRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        taken_at: crate::db::now(),
+        origin: origin.into(),
+        score: report.score as i32,
+        report: serde_json::to_string(report).map_err(|e| Error::Internal(e.to_string()))?,
+    };
+    let snapshot = snapshot_of(&row)?;
+    store
+        .write(move |conn| {
+            row.insert(conn)?;
+            crate::audit::record(
+                conn,
+                &actor,
+                crate::audit::Change {
+                    action: "readiness.snapshot",
+                    object_type: "readiness_snapshot",
+                    object_id: &row.id,
+                    summary: format!("readiness snapshot ({origin}), score {}", row.score),
+                },
+            )?;
+            Ok::<_, Error>(())
+        })
+        .await?;
+    Ok(snapshot)
+}
+
+fn snapshot_of(row: &SnapshotRow) -> Result<Snapshot> {
+    let report: Report = serde_json::from_str(&row.report)
+        .map_err(|e| Error::Internal(format!("readiness snapshot {}: {e}", row.id)))?;
+    Ok(Snapshot {
+        id: row.id.clone(),
+        taken_at: row.taken_at,
+        origin: row.origin.clone(),
+        score: row.score,
+        areas: report.areas.into_iter().map(|a| (a.key, a.score)).collect(),
+    })
+}
+
+/// The newest snapshots, newest first.
+pub async fn trend(store: &Store) -> Result<Vec<Snapshot>> {
+    let rows = store
+        .read(|conn| Ok::<_, Error>(SnapshotRow::latest(conn, TREND_LENGTH)?))
+        .await?;
+    rows.iter().map(snapshot_of).collect()
+}
+
+/// Takes the scheduler's snapshot when none was taken by it in the last day.
+pub async fn daily_snapshot(
+    store: &Store,
+    requests: &crate::requests::RequestService,
+    sweeps: &crate::retention::SweepService,
+) -> Result<Option<Snapshot>> {
+    let last = store
+        .read(|conn| Ok::<_, Error>(SnapshotRow::last_taken(conn, "scheduler")?))
+        .await?;
+    if last.is_some_and(|at| crate::db::now() - at < chrono::TimeDelta::hours(24)) {
+        return Ok(None);
+    }
+    let report = current(store, requests, sweeps).await?;
+    take_snapshot(
+        store,
+        &report,
+        "scheduler",
+        crate::audit::Actor::System("readiness"),
+    )
+    .await
+    .map(Some)
+}

@@ -310,6 +310,8 @@ pub enum ConnectorKind {
     #[default]
     Manual,
     Sql,
+    /// A service reached over HTTP, described by the system's `http:` definition.
+    Http,
 }
 
 /// One category of data a system holds, and where.
@@ -345,6 +347,9 @@ pub struct System {
     /// it: that is a secret from the configuration (`connectors.<key>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql: Option<SqlMapping>,
+    /// How a `connector: http` system is reached. Secrets are named, never written, here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<crate::connectors::http::HttpDefinition>,
 }
 
 /// The tables of an SQL system that hold personal data, and how they find a person.
@@ -952,11 +957,32 @@ impl Validate for System {
         if let Some(mapping) = &self.sql {
             self.check_sql_mapping(mapping, &mut errors);
         }
+        self.check_http_definition(&mut errors);
         errors.into_result()
     }
 }
 
 impl System {
+    /// A `connector: http` system has a definition, and only such a system has one.
+    fn check_http_definition(&self, errors: &mut Errors) {
+        match (&self.http, self.connector) {
+            (None, ConnectorKind::Http) => errors.add(
+                "http",
+                "a system with `connector: http` needs an `http:` definition",
+            ),
+            (Some(_), kind) if kind != ConnectorKind::Http => errors.add(
+                "http",
+                "only a system with `connector: http` has an HTTP definition",
+            ),
+            (Some(definition), _) => {
+                if let Err(nested) = definition.validate(&self.identifier_kinds) {
+                    errors.nested("http", nested);
+                }
+            }
+            (None, _) => {}
+        }
+    }
+
     /// The mapping on its own, and that it fits this system.
     fn check_sql_mapping(&self, mapping: &SqlMapping, errors: &mut Errors) {
         if self.connector != ConnectorKind::Sql {
@@ -1373,6 +1399,7 @@ mod tests {
                 origin: Origin::Provided,
             }],
             sql: None,
+            http: None,
         }
     }
 
@@ -1881,6 +1908,7 @@ mod tests {
     fn sql_system() -> System {
         System {
             sql: Some(mapping()),
+            http: None,
             ..system()
         }
     }

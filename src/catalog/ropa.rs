@@ -663,6 +663,7 @@ mod tests {
                     origin: Origin::Provided,
                 }],
                 sql: None,
+                http: None,
             }],
             activities: vec![Activity {
                 key: "customer_service".into(),

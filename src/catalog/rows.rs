@@ -64,6 +64,7 @@ pub fn system_from_rows((row, holdings): (SystemRow, Vec<HoldingRow>)) -> Result
         identifier_kinds: decode("systems.identifier_kinds", &row.identifier_kinds)?,
         connector: decode("systems.connector", &row.connector)?,
         sql: decode_opt("systems.sql_mapping", row.sql_mapping)?,
+        http: decode_opt("systems.http_definition", row.http_definition)?,
         holdings: holdings
             .into_iter()
             .map(|h| {
@@ -95,6 +96,7 @@ pub fn system_rows(system: &System) -> (SystemRow, Vec<HoldingRow>) {
         identifier_kinds: encode(&system.identifier_kinds),
         connector: encode(&system.connector),
         sql_mapping: system.sql.as_ref().map(encode),
+        http_definition: system.http.as_ref().map(encode),
         created_at: now,
         updated_at: now,
     };

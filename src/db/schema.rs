@@ -57,6 +57,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sql_mapping -> Nullable<Text>,
+        http_definition -> Nullable<Text>,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct SystemRow {
     pub sql_mapping: Option<String>,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// The HTTP connector's definition as JSON, for `connector: http` systems (issue #22).
+    pub http_definition: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -231,6 +233,7 @@ pub fn save_system(
                 systems::identifier_kinds.eq(&row.identifier_kinds),
                 systems::connector.eq(&row.connector),
                 systems::sql_mapping.eq(&row.sql_mapping),
+                systems::http_definition.eq(&row.http_definition),
                 systems::updated_at.eq(row.updated_at),
             ))
             .execute(conn)?;

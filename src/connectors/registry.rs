@@ -75,7 +75,7 @@ impl Connectors {
             .filter(|system| self.reaches_http(system))
             .map(|system| {
                 let problems = match self.open_http(system) {
-                    Ok(mut connector) => connector
+                    Ok(connector) => connector
                         .check()
                         .into_iter()
                         .map(|(field, message)| (format!("http.{field}"), message))

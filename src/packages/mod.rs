@@ -30,6 +30,7 @@ pub use keys::{PackageKey, PackageKeys};
 
 use crate::audit::{self, Change};
 use crate::catalog::model::{IdentifierKind, System};
+use crate::connectors::http::WHOLE_RECORD;
 use crate::connectors::SqlConnector;
 use crate::crypto::Cipher;
 use crate::db::models::packages::{self as rows, AttachmentRow, PackageRow, RedactionRow};
@@ -388,15 +389,20 @@ impl PackageService {
         attachments: &[AttachmentRow],
         redactions: &[RedactionRow],
     ) -> Result<Option<SystemOutline>> {
-        let reached = self.requests.connectors.reaches(system);
-        let searchable = system.sql.as_ref().is_some_and(|mapping| {
+        let connectors = &self.requests.connectors;
+        let reached = connectors.reaches_any(system);
+        let searchable = connectors.reaches_http(system)
+            && crate::requests::run::http_searchable(system, identifiers)
+            || system.sql.as_ref().is_some_and(|mapping| {
             mapping.tables.iter().any(|table| {
                 identifiers
                     .iter()
                     .any(|(kind, _)| table.identifiers.contains_key(kind))
             })
         });
-        let mut tables = if reached && searchable {
+        let mut tables = if reached && searchable && connectors.reaches_http(system) {
+            selection::http_tables_of(system)
+        } else if reached && searchable {
             selection::tables_of(system, activities, kind)
         } else {
             Vec::new()
@@ -472,6 +478,7 @@ impl PackageService {
             identifiers: &plan.identifiers,
             systems: &plan.systems,
             open: BTreeMap::new(),
+            exported: BTreeMap::new(),
         };
         let (summary, sealer) = document::write_package(sealer, &plan.outline, &mut source)?;
         let (plain_bytes, blobs) = sealer.finish().map_err(stream_error)?;
@@ -587,6 +594,8 @@ struct LiveSource<'a> {
     identifiers: &'a [(IdentifierKind, String)],
     systems: &'a BTreeMap<String, System>,
     open: BTreeMap<String, SqlConnector>,
+    /// What each HTTP system exported, by record set: one export per system per package.
+    exported: BTreeMap<String, BTreeMap<String, Vec<serde_json::Value>>>,
 }
 
 impl Source for LiveSource<'_> {
@@ -600,11 +609,14 @@ impl Source for LiveSource<'_> {
             system: system.to_string(),
             message: e.to_string(),
         };
+        let definition = self
+            .systems
+            .get(system)
+            .ok_or_else(|| Error::Internal(format!("system {system} left the catalog")))?;
+        if self.service.requests.connectors.reaches_http(definition) {
+            return self.http_rows(definition, table, visit);
+        }
         if !self.open.contains_key(system) {
-            let definition = self
-                .systems
-                .get(system)
-                .ok_or_else(|| Error::Internal(format!("system {system} left the catalog")))?;
             let connector = self
                 .service
                 .requests
@@ -625,6 +637,44 @@ impl Source for LiveSource<'_> {
         self.cipher
             .open_stream(&place, blobs::BlobReader::new(conn, &place), out)
             .map_err(stream_error)
+    }
+}
+
+impl LiveSource<'_> {
+    /// The records of one record set of an HTTP system, each with its whole self as
+    /// [`WHOLE_RECORD`] for a set given without `fields`.
+    fn http_rows(
+        &mut self,
+        system: &System,
+        table: &str,
+        visit: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<u64> {
+        if !self.exported.contains_key(&system.key) {
+            let failed = |e: crate::connectors::ConnectorError| Error::Connector {
+                system: system.key.clone(),
+                message: e.to_string(),
+            };
+            let records = self
+                .service
+                .requests
+                .connectors
+                .open_http(system)
+                .and_then(|connector| connector.export(self.identifiers))
+                .map_err(failed)?;
+            self.exported.insert(system.key.clone(), records);
+        }
+        let mut count = 0;
+        for record in self.exported[&system.key].get(table).into_iter().flatten() {
+            let mut row = match record {
+                serde_json::Value::Object(fields) => fields.clone(),
+                _ => serde_json::Map::new(),
+            };
+            row.insert(WHOLE_RECORD.into(), record.clone());
+            let text = serde_json::to_string(&row).map_err(|e| Error::Internal(e.to_string()))?;
+            visit(&text).map_err(|e| Error::Internal(format!("writing the package: {e}")))?;
+            count += 1;
+        }
+        Ok(count)
     }
 }
 

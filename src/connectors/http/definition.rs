@@ -135,6 +135,10 @@ pub struct Call {
     /// to one object counts as one record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records: Option<String>,
+    /// export: the fields of each record a package gives, in order (nested values as JSON);
+    /// the whole record as one `record` column when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
     /// The field of a record that is its id; `id` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -172,6 +176,7 @@ impl Call {
         }
         if let Some(body) = &self.body {
             visit_strings(body, &mut |text| collect_placeholders(text, &mut found));
+            visit_keys(body, &mut |key| collect_placeholders(key, &mut found));
         }
         found.sort();
         found.dedup();
@@ -204,6 +209,11 @@ impl Call {
             .unwrap_or_else(|| "records".into())
     }
 
+    /// The field of a record that is its id.
+    pub fn id_field(&self) -> &str {
+        self.id.as_deref().unwrap_or("id")
+    }
+
     /// `GET /users/{id}.json`: the request as written, never with values filled in.
     pub fn describe(&self) -> String {
         format!("{} {}", self.method.as_str(), self.path)
@@ -224,11 +234,22 @@ fn collect_placeholders(text: &str, found: &mut Vec<String>) {
     }
 }
 
-pub(super) fn visit_strings(value: &serde_json::Value, visit: &mut dyn FnMut(&str)) {
+fn visit_strings(value: &serde_json::Value, visit: &mut dyn FnMut(&str)) {
     match value {
         serde_json::Value::String(text) => visit(text),
         serde_json::Value::Array(items) => items.iter().for_each(|v| visit_strings(v, visit)),
         serde_json::Value::Object(map) => map.values().for_each(|v| visit_strings(v, visit)),
+        _ => {}
+    }
+}
+
+fn visit_keys(value: &serde_json::Value, visit: &mut dyn FnMut(&str)) {
+    match value {
+        serde_json::Value::Array(items) => items.iter().for_each(|v| visit_keys(v, visit)),
+        serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| {
+            visit(k);
+            visit_keys(v, visit)
+        }),
         _ => {}
     }
 }

@@ -9,7 +9,10 @@
 //! system, the operation and the request as written in the definition (`DELETE /users/{id}`),
 //! never a URL with values filled in, a response body or a secret: those may hold personal data.
 
+mod check;
 mod definition;
+
+pub use check::check_file;
 
 pub use definition::{Auth, Call, HttpDefinition, Method, Pagination, OPERATIONS};
 
@@ -20,6 +23,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The column that holds a whole record in a package, for an export request without `fields`.
+pub const WHOLE_RECORD: &str = "record";
 /// Tries per request when the service asks loket to slow down.
 pub const ATTEMPTS: u32 = 4;
 /// The longest `Retry-After` loket waits; a service asking more fails the run, which can be
@@ -172,10 +177,30 @@ impl HttpConnector {
         names
     }
 
+    /// The export's record sets as package tables: (name, id field, columns with the id first).
+    /// Without `fields`, a record is given whole, as one `record` column.
+    pub fn export_tables(definition: &HttpDefinition) -> Vec<(String, String, Vec<String>)> {
+        let mut tables: Vec<(String, String, Vec<String>)> = Vec::new();
+        for call in definition.operations.get("export").into_iter().flatten() {
+            let name = call.records_name();
+            if tables.iter().any(|(known, _, _)| *known == name) {
+                continue;
+            }
+            let key = call.id_field().to_string();
+            let mut columns = vec![key.clone()];
+            if call.fields.is_empty() {
+                columns.push(WHOLE_RECORD.into());
+            }
+            columns.extend(call.fields.iter().filter(|f| **f != key).cloned());
+            tables.push((name, key, columns));
+        }
+        tables
+    }
+
     /// Makes the harmless `check` request and, for each GET locate or export request that
     /// needs no located record, a search with sample identifiers: every `records` path must be
     /// in its response. Problems as (field relative to the definition, message).
-    pub fn check(&mut self) -> Vec<(String, String)> {
+    pub fn check(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         let fill = Fill::sample();
         let check = self.definition.check.clone();
@@ -196,7 +221,7 @@ impl HttpConnector {
     }
 
     /// The person's records found by `locate`, by name, each with its id.
-    pub fn locate(&mut self, identifiers: &[(IdentifierKind, String)]) -> Result<Located> {
+    pub fn locate(&self, identifiers: &[(IdentifierKind, String)]) -> Result<Located> {
         let fill = Fill::person(identifiers);
         let mut located = Located::default();
         let mut searched = false;
@@ -208,7 +233,7 @@ impl HttpConnector {
             let records = self
                 .records_of("locate", &call, &fill, MAX_PAGES)
                 .map_err(|message| self.failed("locate", &call, message))?;
-            let id_field = call.id.clone().unwrap_or_else(|| "id".into());
+            let id_field = call.id_field().to_string();
             for record in &records {
                 let Some(id) = record.get(&id_field).and_then(scalar_text) else {
                     return Err(ConnectorError::Definition {
@@ -233,7 +258,7 @@ impl HttpConnector {
 
     /// The person's records, by name: `{"users": […], "tickets": […]}`.
     pub fn export(
-        &mut self,
+        &self,
         identifiers: &[(IdentifierKind, String)],
     ) -> Result<BTreeMap<String, Vec<Value>>> {
         let located = self.locate(identifiers)?;
@@ -257,7 +282,7 @@ impl HttpConnector {
     /// Runs `operation` (`erase`, `anonymise` or `restrict`) on the person's located records;
     /// returns what was found, by name. Nothing located, nothing done.
     pub fn apply(
-        &mut self,
+        &self,
         operation: &str,
         identifiers: &[(IdentifierKind, String)],
         correction: Option<(&str, &str)>,
@@ -587,9 +612,10 @@ impl Fill {
         match template {
             Value::String(text) => Value::String(self.text(text)),
             Value::Array(items) => Value::Array(items.iter().map(|v| self.json(v)).collect()),
+            // Keys too: a correction names the field it sets (`{"{column}": "{value}"}`).
             Value::Object(map) => Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), self.json(v)))
+                    .map(|(k, v)| (self.text(k), self.json(v)))
                     .collect(),
             ),
             other => other.clone(),

@@ -13,6 +13,7 @@ mod connectors;
 mod demo;
 mod desk;
 mod hardening;
+mod http_connector;
 mod mail;
 mod packages;
 mod requests;

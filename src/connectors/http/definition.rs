@@ -30,7 +30,12 @@ pub struct HttpDefinition {
     /// `https://acme.zendesk.com/api/v2`; the configuration's `connectors.<key>` replaces it
     /// (the organisation's own subdomain, or a test's mock).
     pub base_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `auth: {bearer: {token: NAME}}`: one-key maps, as YAML writes them without tags.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_yaml::with::singleton_map"
+    )]
     pub auth: Option<Auth>,
     /// Per request; 30 seconds when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,7 +147,11 @@ pub struct Call {
     /// The field of a record that is its id; `id` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_yaml::with::singleton_map"
+    )]
     pub pagination: Option<Pagination>,
     /// The statuses that mean success; any 2xx when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

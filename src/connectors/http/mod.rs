@@ -205,7 +205,7 @@ impl HttpConnector {
         let fill = Fill::sample();
         let check = self.definition.check.clone();
         if let Err(error) = self.records_of("check", &check, &fill, 1) {
-            problems.push(("check".to_string(), error));
+            problems.push((problem_field("check", &error), error));
         }
         for operation in ["locate", "export"] {
             for (index, call) in self.calls(operation).into_iter().enumerate() {
@@ -213,7 +213,8 @@ impl HttpConnector {
                     continue;
                 }
                 if let Err(error) = self.records_of(operation, &call, &fill, 1) {
-                    problems.push((format!("operations.{operation}[{index}]"), error));
+                    let field = format!("operations.{operation}[{index}]");
+                    problems.push((problem_field(&field, &error), error));
                 }
             }
         }
@@ -350,7 +351,7 @@ impl HttpConnector {
                 return Ok(records);
             };
             let found = at_path(&response, path)
-                .ok_or_else(|| format!("the response has no `{path}` (the records path)"))?;
+                .ok_or_else(|| format!("{NO_RECORDS} `{path}` (the records path)"))?;
             let fetched = match found {
                 Value::Array(items) => items.clone(),
                 Value::Null => Vec::new(),
@@ -642,6 +643,17 @@ fn percent_encode(value: &str) -> String {
         })
         .collect()
 }
+
+/// A missing records path is the `records` field's fault; anything else the request's.
+fn problem_field(call: &str, error: &str) -> String {
+    if error.starts_with(NO_RECORDS) {
+        format!("{call}.records")
+    } else {
+        call.to_string()
+    }
+}
+
+const NO_RECORDS: &str = "the response has no";
 
 /// The value at a dotted path (`paging.next.after`).
 fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {

@@ -111,9 +111,7 @@ enum ConnectorsCommand {
     /// exist, and make each `connector: http` system's harmless check request; exits 1 and
     /// names what is missing or unreachable. With FILEs, checks the HTTP definitions in those
     /// catalog files instead (FILE:LINE: FIELD: MESSAGE)
-    Check {
-        files: Vec<PathBuf>,
-    },
+    Check { files: Vec<PathBuf> },
 }
 
 #[derive(Debug, clap::Args)]
@@ -521,11 +519,13 @@ async fn check_connectors(settings: &Settings) -> anyhow::Result<ExitCode> {
     if results.is_empty() && http.is_empty() {
         println!("no system in the catalog has connector: sql or connector: http");
     }
-    Ok(if http_ready && results.iter().all(|checked| checked.is_ready()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if http_ready && results.iter().all(|checked| checked.is_ready()) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 async fn sweep(settings: &Settings, args: SweepArgs) -> anyhow::Result<ExitCode> {

@@ -394,12 +394,12 @@ impl PackageService {
         let searchable = connectors.reaches_http(system)
             && crate::requests::run::http_searchable(system, identifiers)
             || system.sql.as_ref().is_some_and(|mapping| {
-            mapping.tables.iter().any(|table| {
-                identifiers
-                    .iter()
-                    .any(|(kind, _)| table.identifiers.contains_key(kind))
-            })
-        });
+                mapping.tables.iter().any(|table| {
+                    identifiers
+                        .iter()
+                        .any(|(kind, _)| table.identifiers.contains_key(kind))
+                })
+            });
         let mut tables = if reached && searchable && connectors.reaches_http(system) {
             selection::http_tables_of(system)
         } else if reached && searchable {

@@ -358,8 +358,13 @@ impl RequestService {
         for system in systems {
             self.check_reachable(&system, &identifiers)?;
             let mut operation = self.operation(kind, task, &system, &run)?;
-            if matches!(&operation, Operation::Http { operation: "erase" | "anonymise", .. })
-                && self.hold_on(conn, &case, &system.key)?.is_some()
+            if matches!(
+                &operation,
+                Operation::Http {
+                    operation: "erase" | "anonymise",
+                    ..
+                }
+            ) && self.hold_on(conn, &case, &system.key)?.is_some()
             {
                 return Err(Error::Conflict(format!(
                     "a legal hold is in force on {}; keep everything there (Art. 17(3)(e))",
@@ -901,9 +906,11 @@ pub fn http_searchable(system: &System, identifiers: &[(IdentifierKind, String)]
         .cloned()
         .unwrap_or_default();
     let given: Vec<IdentifierKind> = identifiers.iter().map(|(kind, _)| *kind).collect();
-    locate
-        .iter()
-        .any(|call| call.identifier_kinds().iter().all(|kind| given.contains(kind)))
+    locate.iter().any(|call| {
+        call.identifier_kinds()
+            .iter()
+            .all(|kind| given.contains(kind))
+    })
 }
 
 /// One HTTP system's part of a run: the export's records are hashed like an SQL export.

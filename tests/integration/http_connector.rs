@@ -78,12 +78,15 @@ async fn answer(req: HttpRequest, body: web::Bytes, mock: web::Data<Mock>) -> Ht
             .unwrap()
             .push(value.to_str().unwrap_or_default().to_string());
     }
-    let params: BTreeMap<String, String> =
-        serde_urlencoded::from_str(&query).unwrap_or_default();
+    let params: BTreeMap<String, String> = serde_urlencoded::from_str(&query).unwrap_or_default();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let base = mock.base.lock().unwrap().clone();
     let deleted = mock.deleted();
-    let gone = |id: &str| deleted.iter().any(|d| d.ends_with(&format!(" {id}")) || d.ends_with(&format!("/{id}")));
+    let gone = |id: &str| {
+        deleted
+            .iter()
+            .any(|d| d.ends_with(&format!(" {id}")) || d.ends_with(&format!("/{id}")))
+    };
     let path = req.path().to_string();
     let method = req.method().as_str().to_string();
     match (method.as_str(), path.as_str()) {
@@ -114,28 +117,52 @@ async fn answer(req: HttpRequest, body: web::Bytes, mock: web::Data<Mock>) -> Ht
             users.retain(|u| !gone(&u["id"].to_string()));
             HttpResponse::Ok().json(json!({"users": users, "next_page": next, "previous_page": null, "count": users.len()}))
         }
-        ("GET", p) if p.starts_with("/zendesk/api/v2/users/") && p.ends_with("/tickets/requested.json") => {
-            let user = p.trim_start_matches("/zendesk/api/v2/users/").trim_end_matches("/tickets/requested.json");
+        ("GET", p)
+            if p.starts_with("/zendesk/api/v2/users/")
+                && p.ends_with("/tickets/requested.json") =>
+        {
+            let user = p
+                .trim_start_matches("/zendesk/api/v2/users/")
+                .trim_end_matches("/tickets/requested.json");
             let (tickets, next) = match (user, params.get("page").map(String::as_str)) {
-                ("101", None) => (vec![ticket(1, "Storing glasvezel"), ticket(2, "Factuur klopt niet")],
-                    json!(format!("{base}/zendesk/api/v2/users/101/tickets/requested.json?page=2"))),
+                ("101", None) => (
+                    vec![
+                        ticket(1, "Storing glasvezel"),
+                        ticket(2, "Factuur klopt niet"),
+                    ],
+                    json!(format!(
+                        "{base}/zendesk/api/v2/users/101/tickets/requested.json?page=2"
+                    )),
+                ),
                 ("101", Some("2")) => (vec![ticket(3, "Verhuizing doorgeven")], Value::Null),
                 ("102", None) => (vec![ticket(4, "Opzegging")], Value::Null),
                 _ => (Vec::new(), Value::Null),
             };
-            HttpResponse::Ok().json(json!({"tickets": tickets, "next_page": next, "count": tickets.len()}))
+            HttpResponse::Ok()
+                .json(json!({"tickets": tickets, "next_page": next, "count": tickets.len()}))
         }
         ("DELETE", p) if p.starts_with("/zendesk/api/v2/users/") => {
             if mock.fail_deletes.load(Ordering::SeqCst) {
-                return HttpResponse::InternalServerError().body(format!("user {JAN} could not be deleted"));
+                return HttpResponse::InternalServerError()
+                    .body(format!("user {JAN} could not be deleted"));
             }
-            let id = p.trim_start_matches("/zendesk/api/v2/users/").trim_end_matches(".json");
-            mock.deleted.lock().unwrap().push(format!("zendesk users/{id}"));
+            let id = p
+                .trim_start_matches("/zendesk/api/v2/users/")
+                .trim_end_matches(".json");
+            mock.deleted
+                .lock()
+                .unwrap()
+                .push(format!("zendesk users/{id}"));
             HttpResponse::Ok().json(json!({"user": {"id": id, "active": false}}))
         }
         ("DELETE", p) if p.starts_with("/zendesk/api/v2/deleted_users/") => {
-            let id = p.trim_start_matches("/zendesk/api/v2/deleted_users/").trim_end_matches(".json");
-            mock.deleted.lock().unwrap().push(format!("zendesk deleted_users/{id}"));
+            let id = p
+                .trim_start_matches("/zendesk/api/v2/deleted_users/")
+                .trim_end_matches(".json");
+            mock.deleted
+                .lock()
+                .unwrap()
+                .push(format!("zendesk deleted_users/{id}"));
             HttpResponse::NoContent().finish()
         }
         // HubSpot CRM API v3.
@@ -143,7 +170,9 @@ async fn answer(req: HttpRequest, body: web::Bytes, mock: web::Data<Mock>) -> Ht
             HttpResponse::Ok().json(json!({"results": [{"id": "1", "properties": {}}]}))
         }
         ("POST", "/hubspot/crm/v3/objects/contacts/search") => {
-            let email = body["filterGroups"][0]["filters"][0]["value"].as_str().unwrap_or_default();
+            let email = body["filterGroups"][0]["filters"][0]["value"]
+                .as_str()
+                .unwrap_or_default();
             let mut results = Vec::new();
             let mut paging = Value::Null;
             if email == JAN {
@@ -188,9 +217,10 @@ fn contact(id: &str) -> Value {
 
 /// The connectors pointed at the mock, with the definitions' secrets configured.
 fn pointed_at(settings: &mut Settings, base: &str) {
-    settings
-        .connectors
-        .insert("ticketing".into(), Secret::new(format!("{base}/zendesk/api/v2")));
+    settings.connectors.insert(
+        "ticketing".into(),
+        Secret::new(format!("{base}/zendesk/api/v2")),
+    );
     settings
         .connectors
         .insert("marketing".into(), Secret::new(format!("{base}/hubspot")));
@@ -226,7 +256,11 @@ async fn register(app: &TestApp, token: &str, kind: &str) -> Value {
         "requester": {"name": "Jan de Vries", "email": JAN, "customer_number": "TN-448812"},
         "identity": {"method": "known_details", "note": "date of birth matched"}
     });
-    expect_json(app.post_json("/api/v1/requests", Some(token), &body).await, 201).await
+    expect_json(
+        app.post_json("/api/v1/requests", Some(token), &body).await,
+        201,
+    )
+    .await
 }
 
 async fn run(app: &TestApp, token: &str, request: &Value, task: &Value) -> reqwest::Response {
@@ -243,8 +277,12 @@ async fn run(app: &TestApp, token: &str, request: &Value, task: &Value) -> reqwe
 async fn package_json(app: &TestApp, token: &str, request: &Value) -> Value {
     let id = request["id"].as_str().expect("id");
     let package = expect_json(
-        app.post_json(&format!("/api/v1/requests/{id}/packages"), Some(token), &json!({}))
-            .await,
+        app.post_json(
+            &format!("/api/v1/requests/{id}/packages"),
+            Some(token),
+            &json!({}),
+        )
+        .await,
         201,
     )
     .await;
@@ -430,17 +468,30 @@ async fn check(connectors: loket::connectors::Connectors, text: String) -> Vec<S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_definitions_are_reported_with_file_line_and_field() {
     let (_mock, base) = Mock::start().await;
-    let urls: BTreeMap<String, Secret> =
-        [("ticketing".to_string(), Secret::new(format!("{base}/zendesk/api/v2")))].into();
+    let urls: BTreeMap<String, Secret> = [(
+        "ticketing".to_string(),
+        Secret::new(format!("{base}/zendesk/api/v2")),
+    )]
+    .into();
     let secrets: BTreeMap<String, Secret> = [
-        ("ZENDESK_API_USER".to_string(), Secret::new("agent@example.nl/token")),
-        ("ZENDESK_API_TOKEN".to_string(), Secret::new("zd-test-token")),
+        (
+            "ZENDESK_API_USER".to_string(),
+            Secret::new("agent@example.nl/token"),
+        ),
+        (
+            "ZENDESK_API_TOKEN".to_string(),
+            Secret::new("zd-test-token"),
+        ),
     ]
     .into();
-    let configured = loket::connectors::Connectors::new(urls.clone(), [7u8; 32]).with_http_secrets(&secrets);
+    let configured =
+        loket::connectors::Connectors::new(urls.clone(), [7u8; 32]).with_http_secrets(&secrets);
 
     // The shipped definition is ready.
-    assert_eq!(check(configured.clone(), ZENDESK.to_string()).await, Vec::<String>::new());
+    assert_eq!(
+        check(configured.clone(), ZENDESK.to_string()).await,
+        Vec::<String>::new()
+    );
 
     // An unknown operation.
     let text = ZENDESK.replace("        restrict:", "        purge_everything:");
@@ -463,7 +514,9 @@ async fn bad_definitions_are_reported_with_file_line_and_field() {
     );
 
     // A records path the response does not have: in the check request, and in a search.
-    let text = ZENDESK.replace("records: user\n", "records: agent\n").replacen("records: users\n", "records: data.users\n", 1);
+    let text = ZENDESK
+        .replace("records: user\n", "records: agent\n")
+        .replacen("records: users\n", "records: data.users\n", 1);
     let problems = check(configured, text.clone()).await;
     let check_line = line_of(&text, "records: agent");
     let search_line = line_of(&text, "records: data.users");

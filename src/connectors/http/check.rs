@@ -28,9 +28,9 @@ pub fn check_file(connectors: &Connectors, file: &str, text: &str) -> Vec<String
             .position(|s| s.key == system)
             .unwrap_or_default();
         errors.extend(
-            problems
-                .into_iter()
-                .map(|(field, message)| FieldError::new(format!("systems[{index}].{field}"), message)),
+            problems.into_iter().map(|(field, message)| {
+                FieldError::new(format!("systems[{index}].{field}"), message)
+            }),
         );
     }
     locate(text, errors)

@@ -316,7 +316,10 @@ impl HttpDefinition {
             if !OPERATIONS.contains(&name.as_str()) {
                 add(
                     field,
-                    format!("unknown operation '{name}' (expected one of {})", OPERATIONS.join(", ")),
+                    format!(
+                        "unknown operation '{name}' (expected one of {})",
+                        OPERATIONS.join(", ")
+                    ),
                 );
                 continue;
             }
@@ -370,11 +373,18 @@ fn check_call(
             );
         }
     }
-    if call.success.iter().any(|status| !(100..600).contains(status)) {
+    if call
+        .success
+        .iter()
+        .any(|status| !(100..600).contains(status))
+    {
         add(format!("{field}.success"), "must list HTTP statuses".into());
     }
     if let Some(Pagination::Offset { limit: 0, .. }) = &call.pagination {
-        add(format!("{field}.pagination.offset.limit"), "must be at least 1".into());
+        add(
+            format!("{field}.pagination.offset.limit"),
+            "must be at least 1".into(),
+        );
     }
     if call.pagination.is_some() && call.records.is_none() {
         add(

@@ -79,7 +79,10 @@ impl std::fmt::Debug for HttpConnector {
 }
 
 /// What a definition lacks to run: (field, message), fields relative to the definition.
-pub fn missing_secrets(definition: &HttpDefinition, secrets: &SecretSource) -> Vec<(String, String)> {
+pub fn missing_secrets(
+    definition: &HttpDefinition,
+    secrets: &SecretSource,
+) -> Vec<(String, String)> {
     definition
         .auth
         .iter()
@@ -151,7 +154,12 @@ impl HttpConnector {
                 scope,
             }) => Some(format!(
                 "Bearer {}",
-                connector.oauth2_token(&token_url, &secret(&client_id), &secret(&client_secret), scope)?
+                connector.oauth2_token(
+                    &token_url,
+                    &secret(&client_id),
+                    &secret(&client_secret),
+                    scope
+                )?
             )),
         };
         Ok(connector)
@@ -383,7 +391,12 @@ impl HttpConnector {
     }
 
     /// One request (with its retries); the parsed JSON body, or null when there is none.
-    fn send(&self, call: &Call, fill: &Fill, page: Option<&Page>) -> std::result::Result<Value, String> {
+    fn send(
+        &self,
+        call: &Call,
+        fill: &Fill,
+        page: Option<&Page>,
+    ) -> std::result::Result<Value, String> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -455,11 +468,25 @@ impl HttpConnector {
             _ => format!("{}{}", self.base_url, fill.path(&call.path)),
         };
         match (page, &call.pagination) {
-            (Some(Page::Offset(offset)), Some(Pagination::Offset { param, limit_param, limit })) => {
+            (
+                Some(Page::Offset(offset)),
+                Some(Pagination::Offset {
+                    param,
+                    limit_param,
+                    limit,
+                }),
+            ) => {
                 query.push((param.clone(), offset.to_string()));
                 query.push((limit_param.clone(), limit.to_string()));
             }
-            (Some(Page::First), Some(Pagination::Offset { param, limit_param, limit })) => {
+            (
+                Some(Page::First),
+                Some(Pagination::Offset {
+                    param,
+                    limit_param,
+                    limit,
+                }),
+            ) => {
                 query.push((param.clone(), "0".into()));
                 query.push((limit_param.clone(), limit.to_string()));
             }
@@ -689,7 +716,10 @@ mod tests {
     #[test]
     fn paths_find_nested_values_and_placeholders_are_encoded_in_paths() {
         let value = serde_json::json!({"paging": {"next": {"after": "42"}}});
-        assert_eq!(at_path(&value, "paging.next.after"), Some(&Value::from("42")));
+        assert_eq!(
+            at_path(&value, "paging.next.after"),
+            Some(&Value::from("42"))
+        );
         assert_eq!(at_path(&value, "paging.previous"), None);
         let fill = Fill::person(&[(IdentifierKind::Email, "jan+x@example.nl".into())]);
         assert_eq!(fill.path("/users/{email}"), "/users/jan%2Bx%40example.nl");

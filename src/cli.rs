@@ -108,8 +108,10 @@ enum KeysCommand {
 #[derive(Debug, Subcommand)]
 enum ConnectorsCommand {
     /// Connect to every `connector: sql` system and check that its mapped tables and columns
-    /// exist; exits 1 and names what is missing or unreachable
-    Check,
+    /// exist, and make each `connector: http` system's harmless check request; exits 1 and
+    /// names what is missing or unreachable. With FILEs, checks the HTTP definitions in those
+    /// catalog files instead (FILE:LINE: FIELD: MESSAGE)
+    Check { files: Vec<PathBuf> },
 }
 
 #[derive(Debug, clap::Args)]
@@ -307,7 +309,12 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Sweep(args) => return sweep(&settings, args).await,
-        Command::Connectors(ConnectorsCommand::Check) => return check_connectors(&settings).await,
+        Command::Connectors(ConnectorsCommand::Check { files }) if !files.is_empty() => {
+            return check_definition_files(&settings, files).await
+        }
+        Command::Connectors(ConnectorsCommand::Check { .. }) => {
+            return check_connectors(&settings).await
+        }
         Command::Keys(command) => keys(&settings, command).await?,
         Command::Packages(PackagesCommand::Verify { id }) => {
             return verify_package(&settings, id).await;
@@ -449,16 +456,57 @@ async fn verify_package(settings: &Settings, id: String) -> anyhow::Result<ExitC
     }
 }
 
+/// `loket connectors check FILE…`: each file's HTTP definitions, problems at their lines.
+async fn check_definition_files(
+    settings: &Settings,
+    files: Vec<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let (secrets, _) = settings.secrets()?;
+    let connectors = crate::startup::connectors_of(settings, &secrets);
+    let mut texts = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        texts.push((file.display().to_string(), text));
+    }
+    let problems = tokio::task::spawn_blocking(move || {
+        texts
+            .iter()
+            .flat_map(|(file, text)| crate::connectors::http::check_file(&connectors, file, text))
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    for problem in &problems {
+        println!("{problem}");
+    }
+    if problems.is_empty() {
+        println!("the HTTP definitions are ready");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::FAILURE)
+    }
+}
+
 async fn check_connectors(settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(settings).await?;
     let (secrets, _) = settings.secrets()?;
     let connectors = crate::startup::connectors_of(settings, &secrets);
     let policies = crate::startup::load_policies(settings)?;
     let systems = crate::catalog::list::<crate::catalog::model::System>(&store).await?;
-    let results = tokio::task::spawn_blocking(move || {
-        crate::retention::fit::check_systems(&connectors, &systems, &policies.retention)
+    let (results, http) = tokio::task::spawn_blocking(move || {
+        let sql = crate::retention::fit::check_systems(&connectors, &systems, &policies.retention);
+        (sql, connectors.check_http(&systems))
     })
     .await?;
+    for (system, problems) in &http {
+        if problems.is_empty() {
+            println!("{system}: ready");
+        }
+        for (field, message) in problems {
+            println!("{system}: {field}: {message}");
+        }
+    }
+    let http_ready = http.iter().all(|(_, problems)| problems.is_empty());
     for checked in &results {
         if checked.is_ready() {
             println!("{}: ready", checked.system);
@@ -471,14 +519,16 @@ async fn check_connectors(settings: &Settings) -> anyhow::Result<ExitCode> {
             println!("{advice}");
         }
     }
-    if results.is_empty() {
-        println!("no system in the catalog has connector: sql");
+    if results.is_empty() && http.is_empty() {
+        println!("no system in the catalog has connector: sql or connector: http");
     }
-    Ok(if results.iter().all(|checked| checked.is_ready()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if http_ready && results.iter().all(|checked| checked.is_ready()) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 async fn sweep(settings: &Settings, args: SweepArgs) -> anyhow::Result<ExitCode> {

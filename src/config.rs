@@ -17,7 +17,15 @@ use std::path::{Path, PathBuf};
 /// Where the policy files are read from unless configured otherwise.
 pub const DEFAULT_POLICIES_DIR: &str = "policies";
 
-pub const CONNECTOR_SCHEMES: &[&str] = &["sqlite://", "postgres://", "postgresql://", "mysql://"];
+/// `http(s)://` is the base URL of a `connector: http` system, replacing its definition's.
+pub const CONNECTOR_SCHEMES: &[&str] = &[
+    "sqlite://",
+    "postgres://",
+    "postgresql://",
+    "mysql://",
+    "https://",
+    "http://",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -111,6 +119,10 @@ pub struct Settings {
     /// a URL usually carries a password.
     #[serde(default)]
     pub connectors: BTreeMap<String, Secret>,
+    /// Secrets `connector: http` definitions name (`LOKET_CONNECTOR_SECRETS__ZENDESK_API_TOKEN`);
+    /// a name not here is read from the environment variable of that name.
+    #[serde(default)]
+    pub connector_secrets: BTreeMap<String, Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +211,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             sign_in: Default::default(),
             connectors: BTreeMap::new(),
+            connector_secrets: BTreeMap::new(),
         }
     }
 }

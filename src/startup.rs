@@ -201,6 +201,7 @@ pub fn connectors_of(
     secrets: &crate::config::Secrets,
 ) -> crate::connectors::Connectors {
     crate::connectors::Connectors::new(settings.connectors.clone(), secrets.anonymise_key)
+        .with_http_secrets(&settings.connector_secrets)
 }
 
 /// Opens the configured database and brings its schema up to date.

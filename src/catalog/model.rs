@@ -315,6 +315,8 @@ pub enum ConnectorKind {
     #[default]
     Manual,
     Sql,
+    /// A service reached over HTTP, described by the system's `http:` definition.
+    Http,
 }
 
 /// One category of data a system holds, and where.
@@ -355,6 +357,9 @@ pub struct System {
     /// (Art. 30(1)(e), 44-46). `hosting` says the same in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosting_country: Option<String>,
+    /// How a `connector: http` system is reached. Secrets are named, never written, here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<crate::connectors::http::HttpDefinition>,
 }
 
 /// The tables of an SQL system that hold personal data, and how they find a person.
@@ -1015,11 +1020,32 @@ impl Validate for System {
         if let Some(country) = &self.hosting_country {
             errors.country("hosting_country", country);
         }
+        self.check_http_definition(&mut errors);
         errors.into_result()
     }
 }
 
 impl System {
+    /// A `connector: http` system has a definition, and only such a system has one.
+    fn check_http_definition(&self, errors: &mut Errors) {
+        match (&self.http, self.connector) {
+            (None, ConnectorKind::Http) => errors.add(
+                "http",
+                "a system with `connector: http` needs an `http:` definition",
+            ),
+            (Some(_), kind) if kind != ConnectorKind::Http => errors.add(
+                "http",
+                "only a system with `connector: http` has an HTTP definition",
+            ),
+            (Some(definition), _) => {
+                if let Err(nested) = definition.validate(&self.identifier_kinds) {
+                    errors.nested("http", nested);
+                }
+            }
+            (None, _) => {}
+        }
+    }
+
     /// The mapping on its own, and that it fits this system.
     fn check_sql_mapping(&self, mapping: &SqlMapping, errors: &mut Errors) {
         if self.connector != ConnectorKind::Sql {
@@ -1556,6 +1582,7 @@ mod tests {
             }],
             sql: None,
             hosting_country: None,
+            http: None,
         }
     }
 
@@ -2065,6 +2092,7 @@ mod tests {
     fn sql_system() -> System {
         System {
             sql: Some(mapping()),
+            http: None,
             ..system()
         }
     }

@@ -858,6 +858,7 @@ mod tests {
                 }],
                 sql: None,
                 hosting_country: None,
+                http: None,
             }],
             activities: vec![Activity {
                 key: "customer_service".into(),

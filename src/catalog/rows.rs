@@ -65,6 +65,7 @@ pub fn system_from_rows((row, holdings): (SystemRow, Vec<HoldingRow>)) -> Result
         connector: decode("systems.connector", &row.connector)?,
         sql: decode_opt("systems.sql_mapping", row.sql_mapping)?,
         hosting_country: row.hosting_country,
+        http: decode_opt("systems.http_definition", row.http_definition)?,
         holdings: holdings
             .into_iter()
             .map(|h| {
@@ -97,6 +98,7 @@ pub fn system_rows(system: &System) -> (SystemRow, Vec<HoldingRow>) {
         connector: encode(&system.connector),
         sql_mapping: system.sql.as_ref().map(encode),
         hosting_country: system.hosting_country.clone(),
+        http_definition: system.http.as_ref().map(encode),
         created_at: now,
         updated_at: now,
     };

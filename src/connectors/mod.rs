@@ -19,6 +19,7 @@
 
 mod dialect;
 mod expiry;
+pub mod http;
 mod kept;
 mod registry;
 mod schema;
@@ -90,6 +91,22 @@ pub enum ConnectorError {
     ZeroLimit { system: String },
     #[error("{system}: query failed: {message}")]
     Query { system: String, message: String },
+    /// A request to an HTTP system failed: the operation and the request as the definition
+    /// writes it, never a filled-in URL or a response body.
+    #[error("{system}: {step}: {message}")]
+    Http {
+        system: String,
+        step: String,
+        message: String,
+    },
+    /// An HTTP definition that cannot run as written (a secret missing, a path not in the
+    /// response); `field` is its path in the system (`http.auth.bearer.token`).
+    #[error("{system}: {field}: {message}")]
+    Definition {
+        system: String,
+        field: String,
+        message: String,
+    },
     #[error("writing the export failed: {0}")]
     Write(#[from] std::io::Error),
 }

@@ -8,6 +8,7 @@
 //! request; a pooled connection is reused only while its mapping is the catalog's, no
 //! statement on it failed, and it has been idle less than [`MAX_IDLE`].
 
+use super::http::{HttpConnector, SecretSource};
 use super::{ConnectorError, SqlConnector};
 use crate::catalog::model::{ConnectorKind, System};
 use crate::config::Secret;
@@ -27,6 +28,8 @@ pub struct Connectors {
     urls: Arc<BTreeMap<String, Secret>>,
     hash_key: Arc<[u8; 32]>,
     pools: Arc<Mutex<BTreeMap<String, SystemPool>>>,
+    /// The secrets HTTP definitions name (`[connector_secrets]`, then the environment).
+    secrets: SecretSource,
 }
 
 /// One system's idle connections and what was done through them.
@@ -103,7 +106,70 @@ impl Connectors {
             urls: Arc::new(urls),
             hash_key: Arc::new(hash_key),
             pools: Arc::default(),
+            secrets: SecretSource::default(),
         }
+    }
+
+    /// The configured secrets HTTP definitions name.
+    pub fn with_http_secrets(mut self, secrets: &BTreeMap<String, Secret>) -> Self {
+        self.secrets = SecretSource::new(secrets);
+        self
+    }
+
+    /// Whether `system` is reached over HTTP: `connector: http` with a definition. Its secrets
+    /// are checked when it is opened, so a missing one is an error that names it.
+    pub fn reaches_http(&self, system: &System) -> bool {
+        system.connector == ConnectorKind::Http && system.http.is_some()
+    }
+
+    /// Whether a checklist task on `system` can run through a connector of either kind.
+    pub fn reaches_any(&self, system: &System) -> bool {
+        self.reaches(system) || self.reaches_http(system)
+    }
+
+    /// Opens the HTTP connector of `system` (blocking: an OAuth2 sign-in is a request). The
+    /// configuration's `connectors.<key>` URL, when set, replaces the definition's base URL.
+    pub fn open_http(&self, system: &System) -> Result<HttpConnector, ConnectorError> {
+        let Some(definition) = system.http.clone().filter(|_| self.reaches_http(system)) else {
+            return Err(ConnectorError::NotReachable {
+                system: system.key.clone(),
+                reason: "the catalog gives it no HTTP definition (connector: http)".into(),
+            });
+        };
+        let base_url = self.urls.get(&system.key).map(Secret::expose);
+        HttpConnector::open(&system.key, definition, base_url, &self.secrets)
+    }
+
+    /// Checks every `connector: http` system of `systems`: its secrets are configured, the
+    /// harmless `check` request succeeds, and the records paths are in the responses. Per
+    /// system, the problems as (field of the system, message) (blocking).
+    pub fn check_http(&self, systems: &[System]) -> Vec<(String, Vec<(String, String)>)> {
+        systems
+            .iter()
+            .filter(|system| self.reaches_http(system))
+            .map(|system| {
+                let problems = match self.open_http(system) {
+                    Ok(connector) => connector
+                        .check()
+                        .into_iter()
+                        .map(|(field, message)| (format!("http.{field}"), message))
+                        .collect(),
+                    Err(ConnectorError::Definition { field, message, .. }) => {
+                        let mut problems = vec![(field, message)];
+                        if let Some(definition) = &system.http {
+                            // Every missing secret, not only the first.
+                            problems = super::http::missing_secrets(definition, &self.secrets)
+                                .into_iter()
+                                .map(|(field, message)| (format!("http.{field}"), message))
+                                .collect();
+                        }
+                        problems
+                    }
+                    Err(error) => vec![("http".to_string(), error.to_string())],
+                };
+                (system.key.clone(), problems)
+            })
+            .collect()
     }
 
     /// Whether `system` can be reached: `connector: sql`, a mapping, and a configured URL.

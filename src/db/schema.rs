@@ -59,6 +59,7 @@ diesel::table! {
         updated_at -> Timestamp,
         sql_mapping -> Nullable<Text>,
         hosting_country -> Nullable<Text>,
+        http_definition -> Nullable<Text>,
     }
 }
 

@@ -31,6 +31,7 @@ pub use keys::{PackageKey, PackageKeys};
 use crate::audit::{self, Change};
 use crate::catalog::model::{IdentifierKind, System};
 use crate::connectors::Checkout;
+use crate::connectors::http::WHOLE_RECORD;
 use crate::crypto::Cipher;
 use crate::db::models::packages::{self as rows, AttachmentRow, PackageRow, RedactionRow};
 use crate::db::DbConnection;
@@ -430,15 +431,20 @@ impl PackageService {
         attachments: &[AttachmentRow],
         redactions: &[RedactionRow],
     ) -> Result<Option<SystemOutline>> {
-        let reached = self.requests.connectors.reaches(system);
-        let searchable = system.sql.as_ref().is_some_and(|mapping| {
-            mapping.tables.iter().any(|table| {
-                identifiers
-                    .iter()
-                    .any(|(kind, _)| table.identifiers.contains_key(kind))
-            })
-        });
-        let mut tables = if reached && searchable {
+        let connectors = &self.requests.connectors;
+        let reached = connectors.reaches_any(system);
+        let searchable = connectors.reaches_http(system)
+            && crate::requests::run::http_searchable(system, identifiers)
+            || system.sql.as_ref().is_some_and(|mapping| {
+                mapping.tables.iter().any(|table| {
+                    identifiers
+                        .iter()
+                        .any(|(kind, _)| table.identifiers.contains_key(kind))
+                })
+            });
+        let mut tables = if reached && searchable && connectors.reaches_http(system) {
+            selection::http_tables_of(system)
+        } else if reached && searchable {
             selection::tables_of(system, activities, kind)
         } else {
             Vec::new()
@@ -651,6 +657,8 @@ struct LiveSource<'a> {
     digests: BTreeMap<String, sha2::Sha256>,
     /// Tables read before: a table read again (its rows did not fit) is not hashed twice.
     hashed: std::collections::BTreeSet<(String, String)>,
+    /// What each HTTP system exported, by record set: one export per system per package.
+    exported: BTreeMap<String, BTreeMap<String, Vec<serde_json::Value>>>,
 }
 
 impl<'a> LiveSource<'a> {
@@ -670,6 +678,7 @@ impl<'a> LiveSource<'a> {
             kept_bytes: 0,
             digests: BTreeMap::new(),
             hashed: std::collections::BTreeSet::new(),
+            exported: BTreeMap::new(),
         }
     }
 
@@ -709,11 +718,14 @@ impl Source for LiveSource<'_> {
             system: system.to_string(),
             message: e.to_string(),
         };
+        let definition = self
+            .systems
+            .get(system)
+            .ok_or_else(|| Error::Internal(format!("system {system} left the catalog")))?;
+        if self.service.requests.connectors.reaches_http(definition) {
+            return self.http_rows(definition, table, visit);
+        }
         if !self.open.contains_key(system) {
-            let definition = self
-                .systems
-                .get(system)
-                .ok_or_else(|| Error::Internal(format!("system {system} left the catalog")))?;
             let connector = self
                 .service
                 .requests
@@ -759,6 +771,44 @@ impl Source for LiveSource<'_> {
         self.cipher
             .open_stream(&place, blobs::BlobReader::new(conn, &place), out)
             .map_err(stream_error)
+    }
+}
+
+impl LiveSource<'_> {
+    /// The records of one record set of an HTTP system, each with its whole self as
+    /// [`WHOLE_RECORD`] for a set given without `fields`.
+    fn http_rows(
+        &mut self,
+        system: &System,
+        table: &str,
+        visit: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<u64> {
+        if !self.exported.contains_key(&system.key) {
+            let failed = |e: crate::connectors::ConnectorError| Error::Connector {
+                system: system.key.clone(),
+                message: e.to_string(),
+            };
+            let records = self
+                .service
+                .requests
+                .connectors
+                .open_http(system)
+                .and_then(|connector| connector.export(self.identifiers))
+                .map_err(failed)?;
+            self.exported.insert(system.key.clone(), records);
+        }
+        let mut count = 0;
+        for record in self.exported[&system.key].get(table).into_iter().flatten() {
+            let mut row = match record {
+                serde_json::Value::Object(fields) => fields.clone(),
+                _ => serde_json::Map::new(),
+            };
+            row.insert(WHOLE_RECORD.into(), record.clone());
+            let text = serde_json::to_string(&row).map_err(|e| Error::Internal(e.to_string()))?;
+            visit(&text).map_err(|e| Error::Internal(format!("writing the package: {e}")))?;
+            count += 1;
+        }
+        Ok(count)
     }
 }
 

@@ -81,6 +81,23 @@ pub fn tables_of(system: &System, activities: &[Activity], kind: RequestKind) ->
         .collect()
 }
 
+/// The record sets an HTTP system's export gives, as tables (issue #22). A portability package
+/// gives them whole too: a service's records are not mapped to catalog holdings field by field.
+pub fn http_tables_of(system: &System) -> Vec<TablePlan> {
+    let Some(definition) = &system.http else {
+        return Vec::new();
+    };
+    crate::connectors::http::HttpConnector::export_tables(definition)
+        .into_iter()
+        .map(|(name, key, columns)| TablePlan {
+            name,
+            key,
+            columns,
+            withheld: Vec::new(),
+        })
+        .collect()
+}
+
 /// `(table, column)` places of provided or observed data under consent or contract; a `None`
 /// column is the whole table.
 fn portable_locations(

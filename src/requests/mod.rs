@@ -117,7 +117,7 @@ impl RequestService {
         let systems = crate::catalog::list::<crate::catalog::model::System>(&self.store).await?;
         Ok(systems
             .into_iter()
-            .filter(|system| self.connectors.reaches(system))
+            .filter(|system| self.connectors.reaches_any(system))
             .map(|system| system.key)
             .collect())
     }

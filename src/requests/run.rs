@@ -30,6 +30,7 @@ use crate::audit::{Actor, Change};
 use crate::catalog::model::{Activity, IdentifierKind, System};
 use crate::catalog::Item;
 use crate::connectors::{ConnectorError, ErasureMethods, SqlConnector, TableCounts};
+use crate::connectors::http::HttpConnector;
 use crate::db::models::kept::KeptRowRow;
 use crate::db::models::requests::TaskRow;
 use crate::db::DbConnection;
@@ -140,6 +141,12 @@ enum Operation {
         table: String,
         column: String,
         value: String,
+    },
+    /// An HTTP system's `erase`, `anonymise`, `restrict` or `correct` on the person's located
+    /// records (issue #22); a correction carries its field and value.
+    Http {
+        operation: &'static str,
+        correction: Option<(String, String)>,
     },
 }
 
@@ -485,7 +492,7 @@ impl RequestService {
                     let reachable = !systems.is_empty()
                         && systems
                             .iter()
-                            .all(|system| service.connectors.reaches(system));
+                            .all(|system| service.connectors.reaches_any(system));
                     if reachable {
                         due.push((task.id.clone(), task.position, task.version));
                     }
@@ -555,6 +562,19 @@ impl RequestService {
             self.check_reachable(&system, &identifiers)?;
             let choices = self.keep_choices(conn, &case, &system.key)?;
             let mut operation = self.operation(kind, task, &system, &run, &choices)?;
+            if matches!(
+                &operation,
+                Operation::Http {
+                    operation: "erase" | "anonymise",
+                    ..
+                }
+            ) && self.hold_on(conn, &case, &system.key)?.is_some()
+            {
+                return Err(Error::Conflict(format!(
+                    "a legal hold is in force on {}; keep everything there (Art. 17(3)(e))",
+                    system.key
+                )));
+            }
             if let Operation::Erase { keep, .. } | Operation::Keep { keep } = &mut operation {
                 hold = self.hold_on(conn, &case, &system.key)?;
                 keep.held = hold.is_some();
@@ -607,6 +627,9 @@ impl RequestService {
         identifiers: &[(IdentifierKind, String)],
     ) -> Result<()> {
         let key = &system.key;
+        if self.connectors.reaches_http(system) {
+            return check_http_searchable(system, identifiers);
+        }
         if !self.connectors.reaches(system) {
             let why = match (&system.sql, system.connector) {
                 (_, crate::catalog::model::ConnectorKind::Manual) => {
@@ -653,6 +676,9 @@ impl RequestService {
         run: &RunTask,
         choices: &[(String, KeptRule)],
     ) -> Result<Operation> {
+        if self.connectors.reaches_http(system) {
+            return self.http_operation(kind, system, run);
+        }
         let mapping = system.sql.as_ref().ok_or_else(|| {
             Error::Internal(format!(
                 "system {} is reachable without a mapping",
@@ -708,6 +734,77 @@ impl RequestService {
                     "task",
                     format!("a {other} task is not run through a connector"),
                 ))
+            }
+        })
+    }
+
+    /// What a task does on an HTTP system. What the law says to keep there (a retention rule
+    /// with a legal duty on the system) is left to a person: a service's records cannot be
+    /// split into kept and erased by loket.
+    fn http_operation(&self, kind: TaskKind, system: &System, run: &RunTask) -> Result<Operation> {
+        let key = &system.key;
+        let has = |operation: &str| {
+            system
+                .http
+                .as_ref()
+                .is_some_and(|definition| definition.operations.contains_key(operation))
+        };
+        let missing = |what: &str| {
+            Error::Conflict(format!(
+                "the HTTP definition of {key} has no `{what}` operation; do this task by hand"
+            ))
+        };
+        let plain = |operation: &'static str| Operation::Http {
+            operation,
+            correction: None,
+        };
+        Ok(match kind {
+            TaskKind::ExportData if has("export") => Operation::Export,
+            TaskKind::ExportData => return Err(missing("export")),
+            TaskKind::EraseData => {
+                let duty = self
+                    .policies
+                    .retention
+                    .iter()
+                    .any(|rule| rule.legal_duty && rule.system == system.key);
+                if duty {
+                    return Err(Error::Conflict(format!(
+                        "a retention rule with legal_duty keeps data of {key}; erase what may go by hand"
+                    )));
+                }
+                if has("erase") {
+                    plain("erase")
+                } else if has("anonymise") {
+                    plain("anonymise")
+                } else {
+                    return Err(missing("erase"));
+                }
+            }
+            TaskKind::RestrictData | TaskKind::StopProcessing if has("restrict") => {
+                plain("restrict")
+            }
+            TaskKind::RestrictData | TaskKind::StopProcessing => return Err(missing("restrict")),
+            TaskKind::CorrectData if has("correct") => {
+                let mut errors = Vec::new();
+                for (field, value) in [("column", &run.column), ("value", &run.value)] {
+                    if value.is_none() {
+                        errors.push(FieldError::new(
+                            field,
+                            "is required to run a correct_data task",
+                        ));
+                    }
+                }
+                crate::error::all_valid(errors)?;
+                Operation::Http {
+                    operation: "correct",
+                    correction: run.column.clone().zip(run.value.clone()),
+                }
+            }
+            TaskKind::CorrectData => return Err(missing("correct")),
+            other => {
+                return Err(Error::Conflict(format!(
+                    "a {other} task on {key} is not run through its HTTP connector; do it by hand"
+                )))
             }
         })
     }
@@ -823,6 +920,11 @@ impl RequestService {
                         system: step.system.key.clone(),
                         message: error.to_string(),
                     };
+                    if connectors.reaches_http(&step.system) {
+                        let mut connector = connectors.open_http(&step.system).map_err(failed)?;
+                        return run_http_step(&mut connector, &step.operation, &plan.identifiers)
+                            .map_err(failed);
+                    }
                     let mut connector = connectors.open(&step.system).map_err(failed)?;
                     run_step(
                         &mut connector,
@@ -1033,6 +1135,84 @@ fn correction(mapping: &crate::catalog::model::SqlMapping, run: &RunTask) -> Res
     })
 }
 
+/// The system can be searched over HTTP by at least one of the requester's identifiers: a
+/// `locate` request uses only identifiers the requester gave.
+fn check_http_searchable(system: &System, identifiers: &[(IdentifierKind, String)]) -> Result<()> {
+    if http_searchable(system, identifiers) {
+        return Ok(());
+    }
+    Err(Error::Conflict(format!(
+        "system {} finds people by identifiers the requester did not give; do this task by hand",
+        system.key
+    )))
+}
+
+/// Whether a `locate` request of the HTTP system needs only identifiers the requester gave.
+pub fn http_searchable(system: &System, identifiers: &[(IdentifierKind, String)]) -> bool {
+    let locate = system
+        .http
+        .as_ref()
+        .and_then(|definition| definition.operations.get("locate"))
+        .cloned()
+        .unwrap_or_default();
+    let given: Vec<IdentifierKind> = identifiers.iter().map(|(kind, _)| *kind).collect();
+    locate.iter().any(|call| {
+        call.identifier_kinds()
+            .iter()
+            .all(|kind| given.contains(kind))
+    })
+}
+
+/// One HTTP system's part of a run: the export's records are hashed like an SQL export.
+fn run_http_step(
+    connector: &mut HttpConnector,
+    operation: &Operation,
+    identifiers: &[(IdentifierKind, String)],
+) -> std::result::Result<StepOutcome, ConnectorError> {
+    let mut outcome = StepOutcome {
+        system: connector.system().to_string(),
+        ..StepOutcome::default()
+    };
+    match operation {
+        Operation::Export => {
+            let records = connector.export(identifiers)?;
+            let bytes = serde_json::to_vec(&records).unwrap_or_default();
+            outcome.export_sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+            outcome.exported = records
+                .iter()
+                .map(|(name, rows)| (name.clone(), rows.len() as u64))
+                .collect();
+        }
+        Operation::Http {
+            operation,
+            correction,
+        } => {
+            let correction = correction
+                .as_ref()
+                .map(|(column, value)| (column.as_str(), value.as_str()));
+            let counts = connector.apply(operation, identifiers, correction)?;
+            match *operation {
+                "restrict" => outcome.restricted = counts,
+                "correct" => {
+                    let rows = counts.values().sum();
+                    let (column, _) = correction.unwrap_or_default();
+                    let name = counts.keys().next().cloned().unwrap_or_default();
+                    outcome.corrected = Some((name, column.to_string(), rows));
+                }
+                _ => outcome.erased = counts,
+            }
+        }
+        // The plan gives an HTTP system only the two kinds above.
+        _ => {
+            return Err(ConnectorError::NotReachable {
+                system: connector.system().to_string(),
+                reason: "this operation does not run over HTTP".into(),
+            })
+        }
+    }
+    Ok(outcome)
+}
+
 fn run_step(
     connector: &mut SqlConnector,
     operation: &Operation,
@@ -1073,6 +1253,12 @@ fn run_step(
         } => {
             let rows = connector.correct(identifiers, table, column, value)?;
             outcome.corrected = Some((table.clone(), column.clone(), rows));
+        }
+        Operation::Http { .. } => {
+            return Err(ConnectorError::NotReachable {
+                system: connector.system().to_string(),
+                reason: "an HTTP operation reached the SQL connector".into(),
+            })
         }
     }
     Ok(outcome)

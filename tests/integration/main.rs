@@ -16,6 +16,7 @@ mod erasure_law;
 mod desk_live;
 mod guide;
 mod hardening;
+mod http_connector;
 mod mail;
 mod packages;
 mod register;

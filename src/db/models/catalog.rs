@@ -40,6 +40,8 @@ pub struct SystemRow {
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
     pub hosting_country: Option<String>,
+    /// The HTTP connector's definition as JSON, for `connector: http` systems (issue #22).
+    pub http_definition: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -233,6 +235,7 @@ pub fn save_system(
                 systems::connector.eq(&row.connector),
                 systems::sql_mapping.eq(&row.sql_mapping),
                 systems::hosting_country.eq(&row.hosting_country),
+                systems::http_definition.eq(&row.http_definition),
                 systems::updated_at.eq(row.updated_at),
             ))
             .execute(conn)?;

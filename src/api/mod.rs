@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod grounds;
 pub mod health;
+pub mod openapi;
 pub mod packages;
 pub mod permissions;
 pub mod public;
@@ -98,6 +99,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
         web::scope("/api/v1")
             .route("/auth/token", web::post().to(auth::issue_token))
             .route("/auth/sign-out", web::post().to(auth::sign_out))
+            .route("/openapi.json", web::get().to(openapi::serve))
             .service(
                 web::resource("/users")
                     .route(web::get().to(users::list))

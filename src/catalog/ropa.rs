@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The register as a whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Register {
     pub organisation: Option<Organisation>,
     /// RFC 3339.
@@ -26,7 +26,7 @@ pub struct Register {
 }
 
 /// One processing activity as the register shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterEntry {
     pub key: String,
     pub name: String,
@@ -53,7 +53,7 @@ pub struct RegisterEntry {
 
 /// A category of data an activity uses. Names are empty and `sensitivity` is `None` only when
 /// the code was missing from the lookup (which is also reported as a warning).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterCategory {
     pub code: String,
     pub name_nl: String,
@@ -62,7 +62,7 @@ pub struct RegisterCategory {
     pub retention: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRecipient {
     pub name: String,
     pub kind: RecipientKind,
@@ -73,7 +73,7 @@ pub struct RegisterRecipient {
 
 /// A system an activity's data lives in. Name and owner are empty only when the key was missing
 /// from the systems passed in (also reported as a warning).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterSystem {
     pub key: String,
     pub name: String,
@@ -82,7 +82,7 @@ pub struct RegisterSystem {
 }
 
 /// A gap in the record. `activity` or `system` names the object, `field` the place within it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     pub activity: Option<String>,
     pub system: Option<String>,
@@ -92,7 +92,19 @@ pub struct Warning {
 }
 
 /// What kind of gap a [`Warning`] is; stable, for filtering and for clients to translate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningCode {
     /// No Art. 6(1) basis.

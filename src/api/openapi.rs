@@ -202,8 +202,34 @@ pub fn document() -> Document {
         .map(|(path, item)| (format!("/api/v1{path}"), item))
         .collect();
     unique_operation_ids(&mut document);
-    document
+    local_date_times(document)
 }
+
+/// loket writes its timestamps as UTC without an offset (`2026-12-03T14:48:02.168679`, chrono's
+/// `NaiveDateTime`), which is not an RFC 3339 `date-time`; the document says what is sent, as
+/// a pattern that also admits the offset an input may carry.
+fn local_date_times(document: Document) -> Document {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if map.get("format").and_then(|f| f.as_str()) == Some("date-time") {
+                    map.remove("format");
+                    map.insert("pattern".into(), DATE_TIME_PATTERN.into());
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(document).expect("the document serialises");
+    walk(&mut value);
+    serde_json::from_value(value).expect("the document reads back")
+}
+
+/// A date and time in UTC, `YYYY-MM-DDTHH:MM:SS[.ffffff]`, with an optional offset on input.
+const DATE_TIME_PATTERN: &str =
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$";
 
 /// The document as `openapi.json` holds it: pretty JSON with a final newline.
 pub fn document_json() -> String {

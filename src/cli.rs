@@ -39,6 +39,9 @@ enum Command {
     Demo,
     /// Apply pending database migrations and exit
     Migrate,
+    /// Print the OpenAPI 3.1 document of the HTTP API (as served at /api/v1/openapi.json);
+    /// `loket openapi > openapi.json` refreshes the repository's copy
+    Openapi,
     /// Manage staff accounts (agents, privacy officers, admins, service accounts)
     #[command(subcommand)]
     User(UserCommand),
@@ -242,6 +245,11 @@ pub async fn run() -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Needs no configuration, database or keys: the document comes from the code alone.
+    if let Command::Openapi = cli.command {
+        print!("{}", crate::api::openapi::document_json());
+        return Ok(ExitCode::SUCCESS);
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     crate::telemetry::init(settings.log_format);
     match cli.command {
@@ -251,6 +259,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!("loket stopped");
         }
         Command::Demo => demo(&settings, cli.config).await?,
+        Command::Openapi => unreachable!("answered before the settings are read"),
         Command::Migrate => {
             open_store(&settings).await?;
             println!("database is up to date");

@@ -4,7 +4,7 @@
 use crate::db::StoreError;
 
 /// A problem with one input field, named by its path (e.g. `systems[2].holdings[0].category`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -4,16 +4,19 @@ use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::extract::{Page, Paginated};
 use super::AppState;
+use crate::audit::{AuditEvent, Verification};
 use crate::auth::Permission;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventFilter {
     object_type: Option<String>,
     object_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/audit/events", tag = "audit", params(Page, EventFilter), responses((status = 200, description = "The trail, newest first", body = Paginated<AuditEvent>)))]
 pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -50,6 +53,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/audit/verify", tag = "audit", responses((status = 200, description = "Whether the chain holds, and its first broken link", body = Verification)))]
 pub async fn verify(
     state: web::Data<AppState>,
     user: CurrentUser,

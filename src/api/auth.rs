@@ -135,14 +135,14 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -151,6 +151,7 @@ struct TokenResponse {
 }
 
 /// `POST /api/v1/auth/token`: exchanges a username and password for an access token.
+#[utoipa::path(post, path = "/auth/token", tag = "auth", request_body = Credentials, security(()), responses((status = 200, description = "An access token", body = TokenResponse), (status = 401, description = "Wrong username or password", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many failed attempts (`Retry-After`)", body = crate::api::openapi::ErrorBody)))]
 pub async fn issue_token(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -186,6 +187,7 @@ pub async fn issue_token(
 }
 
 /// `POST /api/v1/auth/sign-out`: revokes every token and desk session of the caller.
+#[utoipa::path(post, path = "/auth/sign-out", tag = "auth", responses((status = 204, description = "Every token and desk session of the caller is revoked")))]
 pub async fn sign_out(
     state: web::Data<AppState>,
     user: CurrentUser,

@@ -5,7 +5,10 @@ use super::error::ApiError;
 use super::extract::{Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
-use crate::catalog::model::{Activity, Category, Organisation, ProcessingForOthers, System};
+use crate::catalog::model::{
+    Activity, CatalogDocument, Category, Organisation, ProcessingForOthers, System,
+};
+use crate::catalog::ropa::Register;
 use crate::catalog::{self, Item};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
@@ -91,6 +94,7 @@ async fn delete<T: Item>(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(get, path = "/catalog/organisation", tag = "catalog", responses((status = 200, description = "The controller", body = Organisation)))]
 async fn get_organisation(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -102,6 +106,7 @@ async fn get_organisation(
     }
 }
 
+#[utoipa::path(put, path = "/catalog/organisation", tag = "catalog", request_body = Organisation, responses((status = 200, description = "The controller as stored", body = Organisation)))]
 async fn put_organisation(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -113,6 +118,7 @@ async fn put_organisation(
 }
 
 /// `GET /api/v1/catalog/export`: the whole catalog as JSON, in the import format.
+#[utoipa::path(get, path = "/catalog/export", tag = "catalog", responses((status = 200, description = "The whole catalog in the import format", body = CatalogDocument)))]
 async fn export(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ReadCatalog)?;
     Ok(HttpResponse::Ok().json(catalog::export(&state.store).await?))
@@ -120,6 +126,7 @@ async fn export(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpRes
 
 /// `GET /api/v1/ropa`: the Art. 30 register as JSON, or CSV with `?format=csv` or
 /// `Accept: text/csv`.
+#[utoipa::path(get, path = "/ropa", tag = "catalog", params(("format" = Option<String>, Query, description = "`json` (the default) or `csv`")), responses((status = 200, description = "The Art. 30 register with its warnings", content((Register = "application/json"), (String = "text/csv")))))]
 async fn ropa(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -163,4 +170,69 @@ fn wants_csv(request: &HttpRequest) -> Result<bool, ApiError> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/csv"))),
     }
+}
+
+/// The OpenAPI operations of the generic handlers above, one module per kind of item (a
+/// generic fn cannot carry one `#[utoipa::path]` per path it is mounted at).
+pub(super) mod doc {
+    macro_rules! item_paths {
+        ($module:ident, $item:ty, $list:literal, $one:literal, [$l:literal, $c:literal, $g:literal, $r:literal, $d:literal]) => {
+            #[allow(dead_code)] // Stubs that carry the documentation only.
+            pub mod $module {
+                use crate::api::extract::{Page, Paginated};
+                #[allow(unused_imports)]
+                use crate::catalog::model::*;
+
+                #[utoipa::path(get, path = $list, operation_id = $l, tag = "catalog", params(Page), responses((status = 200, description = "The items", body = Paginated<$item>)))]
+                pub fn list() {}
+                #[utoipa::path(post, path = $list, operation_id = $c, tag = "catalog", request_body = $item, responses((status = 201, description = "The item is created", body = $item), (status = 409, description = "The key is taken", body = crate::api::openapi::ErrorBody)))]
+                pub fn create() {}
+                #[utoipa::path(get, path = $one, operation_id = $g, tag = "catalog", params(("key" = String, Path, description = "The item's key or code")), responses((status = 200, description = "The item", body = $item)))]
+                pub fn get() {}
+                #[utoipa::path(put, path = $one, operation_id = $r, tag = "catalog", params(("key" = String, Path, description = "The item's key or code")), request_body = $item, responses((status = 200, description = "The item as stored", body = $item), (status = 409, description = "Built in, or the key differs", body = crate::api::openapi::ErrorBody)))]
+                pub fn replace() {}
+                #[utoipa::path(delete, path = $one, operation_id = $d, tag = "catalog", params(("key" = String, Path, description = "The item's key or code")), responses((status = 204, description = "Deleted"), (status = 409, description = "Built in, or still in use", body = crate::api::openapi::ErrorBody)))]
+                pub fn delete() {}
+            }
+        };
+    }
+    item_paths!(
+        categories,
+        Category,
+        "/catalog/categories",
+        "/catalog/categories/{key}",
+        [
+            "list_categories",
+            "create_category",
+            "get_category",
+            "replace_category",
+            "delete_category"
+        ]
+    );
+    item_paths!(
+        systems,
+        System,
+        "/catalog/systems",
+        "/catalog/systems/{key}",
+        [
+            "list_systems",
+            "create_system",
+            "get_system",
+            "replace_system",
+            "delete_system"
+        ]
+    );
+    item_paths!(
+        activities,
+        Activity,
+        "/catalog/activities",
+        "/catalog/activities/{key}",
+        [
+            "list_activities",
+            "create_activity",
+            "get_activity",
+            "replace_activity",
+            "delete_activity"
+        ]
+    );
 }

@@ -199,9 +199,14 @@ fn strip_position(message: &str) -> String {
 }
 
 /// `?page=N&per_page=M`, validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// From 1 (the default).
+    #[param(required = false, minimum = 1, maximum = 1_000_000)]
     pub page: i64,
+    /// From 1 to 200 (50 by default).
+    #[param(required = false, minimum = 1, maximum = 200)]
     pub per_page: i64,
 }
 
@@ -250,7 +255,7 @@ fn parse_page(query: &str) -> Result<Page, ApiError> {
 }
 
 /// A page of results as every list route returns it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Paginated<T: serde::Serialize> {
     pub items: Vec<T>,
     pub page: i64,
@@ -273,6 +278,35 @@ impl<T: serde::Serialize> Paginated<T> {
             per_page: page.per_page,
             total,
         }
+    }
+}
+
+/// The whole of a short list, as `{"items": [...]}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Items<T: serde::Serialize> {
+    pub items: Vec<T>,
+}
+
+/// `201 Created`: the new object as JSON, and its address in `Location`.
+#[derive(Debug)]
+pub struct Created<T> {
+    location: String,
+    body: T,
+}
+
+impl<T> Created<T> {
+    pub fn at(location: String, body: T) -> Self {
+        Created { location, body }
+    }
+}
+
+impl<T: serde::Serialize> actix_web::Responder for Created<T> {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> actix_web::HttpResponse {
+        actix_web::HttpResponse::Created()
+            .insert_header((actix_web::http::header::LOCATION, self.location))
+            .json(self.body)
     }
 }
 

@@ -6,6 +6,7 @@ use super::extract::Json;
 use super::AppState;
 use crate::auth::Permission;
 use crate::requests::grounds::{LiftRestriction, RecordGround};
+use crate::requests::view::RequestView;
 use actix_web::{web, HttpResponse};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
+#[utoipa::path(put, path = "/requests/{id}/ground", tag = "requests", request_body = RecordGround, responses((status = 200, description = "The ground is recorded", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn record_ground(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -31,6 +33,7 @@ async fn record_ground(
 }
 
 /// A decision for a privacy officer: an agent may not lift a restriction.
+#[utoipa::path(post, path = "/requests/{id}/restriction/lift", tag = "requests", request_body = LiftRestriction, responses((status = 200, description = "The restriction is lifted", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn lift_restriction(
     state: web::Data<AppState>,
     user: CurrentUser,

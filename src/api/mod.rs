@@ -11,6 +11,7 @@ pub mod grounds;
 pub mod guide;
 pub mod health;
 pub mod keeps;
+pub mod openapi;
 pub mod packages;
 pub mod permissions;
 pub mod public;
@@ -100,6 +101,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
         web::scope("/api/v1")
             .route("/auth/token", web::post().to(auth::issue_token))
             .route("/auth/sign-out", web::post().to(auth::sign_out))
+            .route("/openapi.json", web::get().to(openapi::serve))
             .service(
                 web::resource("/users")
                     .route(web::get().to(users::list))

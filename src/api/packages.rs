@@ -9,9 +9,11 @@ use super::public::prefers_english;
 use super::AppState;
 use crate::auth::Permission;
 use crate::error::Error;
-use crate::packages::attachments::{NewAttachment, NewRedaction, MAX_ATTACHMENT_BYTES};
+use crate::packages::attachments::{
+    Attachment, NewAttachment, NewRedaction, Redaction, MAX_ATTACHMENT_BYTES,
+};
 use crate::packages::download::Landing;
-use crate::packages::NewPackage;
+use crate::packages::{NewPackage, Package};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -55,6 +57,7 @@ pub fn configure_public(cfg: &mut web::ServiceConfig, rate_limit: &super::public
     );
 }
 
+#[utoipa::path(post, path = "/requests/{id}/packages", tag = "packages", request_body = NewPackage, responses((status = 201, description = "The package is built", body = Package), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -69,6 +72,7 @@ async fn create(
     Ok(HttpResponse::Created().json(package))
 }
 
+#[utoipa::path(get, path = "/requests/{id}/packages", tag = "packages", responses((status = 200, description = "The request's packages, newest first", body = Vec<Package>)))]
 async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -78,6 +82,7 @@ async fn list(
     Ok(HttpResponse::Ok().json(state.packages.list(id.into_inner()).await?))
 }
 
+#[utoipa::path(delete, path = "/requests/{id}/packages/{package}", tag = "packages", responses((status = 200, description = "Revoked; its content is deleted", body = Package), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn revoke(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -88,14 +93,18 @@ async fn revoke(
     Ok(HttpResponse::Ok().json(state.packages.revoke(staff, id, package).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AttachQuery {
+    /// The task (of a system loket cannot reach) the file belongs to.
     task: String,
+    /// The file's name.
     name: String,
 }
 
 /// The file is the raw body; its type is the Content-Type; task and name are in the query.
+#[utoipa::path(post, path = "/requests/{id}/attachments", tag = "packages", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its `Content-Type` is kept"), params(AttachQuery), responses((status = 201, description = "The file is attached, sealed", body = Attachment), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn attach(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -130,6 +139,7 @@ async fn attach(
     Ok(HttpResponse::Created().json(attachment))
 }
 
+#[utoipa::path(get, path = "/requests/{id}/attachments", tag = "packages", responses((status = 200, description = "The request's attachments", body = Vec<Attachment>)))]
 async fn attachments(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -139,6 +149,7 @@ async fn attachments(
     Ok(HttpResponse::Ok().json(state.packages.attachments(id.into_inner()).await?))
 }
 
+#[utoipa::path(post, path = "/requests/{id}/redactions", tag = "packages", request_body = NewRedaction, responses((status = 201, description = "Withheld from the packages", body = Redaction), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn withhold(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -153,6 +164,7 @@ async fn withhold(
     Ok(HttpResponse::Created().json(redaction))
 }
 
+#[utoipa::path(get, path = "/requests/{id}/redactions", tag = "packages", responses((status = 200, description = "What is withheld", body = Vec<Redaction>)))]
 async fn redactions(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -162,6 +174,7 @@ async fn redactions(
     Ok(HttpResponse::Ok().json(state.packages.redactions(id.into_inner()).await?))
 }
 
+#[utoipa::path(delete, path = "/requests/{id}/redactions/{redaction}", tag = "packages", responses((status = 204, description = "The redaction is taken back"), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn unwithhold(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -173,6 +186,7 @@ async fn unwithhold(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(get, path = "/packages/schema", tag = "packages", security(()), responses((status = 200, description = "The JSON Schema of `package.json`", content_type = "application/schema+json", body = Object)))]
 async fn schema() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/schema+json")

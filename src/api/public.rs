@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::extract::Json;
 use super::AppState;
-use crate::requests::public::PublicRequest;
+use crate::requests::public::{PublicRequest, PublicStatus, Submitted};
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
 use actix_governor::governor::NotUntil;
 use actix_governor::{
@@ -76,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, config: &RateLimit) {
     );
 }
 
+#[utoipa::path(post, path = "/public/requests", tag = "public", request_body = PublicRequest, security(()), responses((status = 202, description = "Kept apart until the code sent to the address comes back", body = Submitted), (status = 429, description = "Too many requests from this address (`Retry-After`)", body = crate::api::openapi::ErrorBody)))]
 async fn submit(
     state: web::Data<AppState>,
     body: Json<PublicRequest>,
@@ -84,12 +85,13 @@ async fn submit(
     Ok(HttpResponse::Accepted().json(submitted))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Confirmation {
     code: String,
 }
 
+#[utoipa::path(post, path = "/public/requests/{reference}/confirm", tag = "public", request_body = Confirmation, security(()), responses((status = 200, description = "Confirmed; the receipt confirmation is sent", body = PublicStatus), (status = 410, description = "The code expired", body = crate::api::openapi::ErrorBody), (status = 429, description = "Too many tries", body = crate::api::openapi::ErrorBody)))]
 async fn confirm(
     state: web::Data<AppState>,
     reference: web::Path<String>,
@@ -102,6 +104,7 @@ async fn confirm(
     Ok(HttpResponse::Ok().json(status))
 }
 
+#[utoipa::path(get, path = "/public/status/{token}", tag = "public", security(()), responses((status = 200, description = "State and due date only", body = PublicStatus), (status = 429, description = "Too many requests from this address", body = crate::api::openapi::ErrorBody)))]
 async fn status_json(
     state: web::Data<AppState>,
     token: web::Path<String>,

@@ -3,20 +3,23 @@
 
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::extract::{Json, Page, Paginated};
+use super::extract::{Created, Items, Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
+use crate::mail::outbox::OutboxEntry;
 use crate::requests::answer::CopyByPost;
 use crate::requests::first_line::{NewCall, Visibility};
 use crate::requests::intake::NewRequest;
+use crate::requests::letters::Preview;
 use crate::requests::lifecycle::{
     AnswerByPost, Assignment, EndPause, Extension, LetterRequest, StartPause, Transition,
     VerifyIdentity,
 };
 use crate::requests::model::{RequestKind, RequestState};
-use crate::requests::overview::QueueFilter;
+use crate::requests::overview::{QueueFilter, Stats};
 use crate::requests::run::RunTask;
 use crate::requests::tasks::TaskUpdate;
+use crate::requests::view::{RequestSummary, RequestView};
 use crate::requests::Staff;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -70,6 +73,7 @@ impl CurrentUser {
     }
 }
 
+#[utoipa::path(post, path = "/requests", tag = "requests", request_body = NewRequest, responses((status = 201, description = "Registered, with its checklist and due date", body = RequestView, headers(("Location" = String, description = "The new request's address"))), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -134,12 +138,13 @@ async fn get(
     }
 }
 
+#[utoipa::path(get, path = "/requests", tag = "requests", params(Page, RawQueueFilter), responses((status = 200, description = "The queue, soonest due first", body = Paginated<RequestSummary>)))]
 async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
     page: Page,
     request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Paginated<RequestSummary>>, ApiError> {
     user.require(Permission::ReadRequestStatus)?;
     let mut filter = parse_queue_filter(request.query_string())?;
     filter.team = Visibility::of(&user.0).team();
@@ -147,7 +152,7 @@ async fn list(
         .requests
         .queue(filter, page.offset(), page.per_page)
         .await?;
-    Ok(HttpResponse::Ok().json(Paginated {
+    Ok(web::Json(Paginated {
         items: queue.items,
         page: page.page,
         per_page: page.per_page,
@@ -158,9 +163,11 @@ async fn list(
 /// `?state=received,in_progress&kind=erasure&assignee=anna&due_before=2026-12-01&email=…&q=…`
 /// (also `customer_number`, `phone`, `bsn`: found through their lookup hashes);
 /// `page` and `per_page` belong to [`Page`].
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RawQueueFilter {
+    /// States, comma-separated: `received,in_progress`.
     state: Option<String>,
     kind: Option<String>,
     assignee: Option<String>,
@@ -174,8 +181,10 @@ struct RawQueueFilter {
     unassigned: Option<String>,
     bsn: Option<String>,
     #[allow(dead_code)]
+    #[param(ignore)]
     page: Option<String>,
     #[allow(dead_code)]
+    #[param(ignore)]
     per_page: Option<String>,
 }
 
@@ -243,6 +252,7 @@ fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
     })
 }
 
+#[utoipa::path(patch, path = "/requests/{id}", tag = "requests", request_body = Assignment, responses((status = 200, description = "Assigned", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn assign(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -257,6 +267,7 @@ async fn assign(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(post, path = "/requests/{id}/transition", tag = "requests", request_body = Transition, responses((status = 200, description = "Moved to the new state", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn transition(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -271,6 +282,7 @@ async fn transition(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(post, path = "/requests/{id}/identity", tag = "requests", request_body = VerifyIdentity, responses((status = 200, description = "Identity recorded as verified", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn verify_identity(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -291,6 +303,7 @@ async fn verify_identity(
     }
 }
 
+#[utoipa::path(post, path = "/requests/{id}/pauses", tag = "requests", request_body = StartPause, responses((status = 200, description = "The clock stands still", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn start_pause(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -305,6 +318,7 @@ async fn start_pause(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(post, path = "/requests/{id}/copy", tag = "requests", request_body = CopyByPost, responses((status = 200, description = "The copy by post is recorded", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn copy_by_post(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -334,6 +348,7 @@ async fn answer_by_post(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(post, path = "/requests/{id}/pauses/end", tag = "requests", request_body = EndPause, responses((status = 200, description = "The clock runs again", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn end_pause(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -348,6 +363,7 @@ async fn end_pause(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(post, path = "/requests/{id}/extension", tag = "requests", request_body = Extension, responses((status = 200, description = "Extended by two months", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn extend(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -362,6 +378,7 @@ async fn extend(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(patch, path = "/requests/{id}/tasks/{task}", tag = "requests", request_body = TaskUpdate, responses((status = 200, description = "The task changed", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn update_task(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -375,6 +392,7 @@ async fn update_task(
 }
 
 /// Runs the task through its system's connector and closes it with the outcome as evidence.
+#[utoipa::path(post, path = "/requests/{id}/tasks/{task}/run", tag = "requests", request_body = RunTask, responses((status = 200, description = "Run and closed with the outcome as evidence", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody), (status = 502, description = "The system's connector failed; `system` names it", body = crate::api::openapi::ErrorBody)))]
 async fn run_task(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -400,12 +418,13 @@ async fn preview_run(
     Ok(HttpResponse::Ok().json(preview))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewComment {
     body: String,
 }
 
+#[utoipa::path(post, path = "/requests/{id}/tasks/{task}/comments", tag = "requests", request_body = NewComment, responses((status = 201, description = "The comment is added", body = RequestView)))]
 async fn add_comment(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -421,6 +440,7 @@ async fn add_comment(
     Ok(HttpResponse::Created().json(view))
 }
 
+#[utoipa::path(get, path = "/requests/{id}/letters", tag = "requests", responses((status = 200, description = "The letters in the outbox with their delivery status", body = Items<OutboxEntry>)))]
 async fn letters(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -428,11 +448,11 @@ async fn letters(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ReadRequests)?;
     let entries = state.requests.letters(id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": entries })))
+    Ok(HttpResponse::Ok().json(Items { items: entries }))
 }
 
 /// `{"letter": KIND, "message"?: TEXT, "version": N}`
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SendLetter {
     version: i32,
@@ -441,6 +461,7 @@ struct SendLetter {
     message: Option<String>,
 }
 
+#[utoipa::path(post, path = "/requests/{id}/letters", tag = "requests", request_body = SendLetter, responses((status = 200, description = "The letter is queued", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn send_letter(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -465,6 +486,7 @@ async fn send_letter(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(post, path = "/requests/{id}/letters/preview", tag = "requests", request_body = LetterRequest, responses((status = 200, description = "The letter as it would be sent; nothing is stored", body = Preview)))]
 async fn preview(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -479,6 +501,7 @@ async fn preview(
     Ok(HttpResponse::Ok().json(preview))
 }
 
+#[utoipa::path(get, path = "/stats", tag = "requests", responses((status = 200, description = "The figures of the desk", body = Stats)))]
 async fn stats(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ReadRequests)?;
     Ok(HttpResponse::Ok().json(state.requests.stats().await?))

@@ -3,10 +3,12 @@
 
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::extract::{Json, Page, Paginated};
+use super::extract::{Items, Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
-use crate::retention::{NewLegalHold, SweepOptions};
+use crate::retention::holds::LegalHold;
+use crate::retention::sweep::RuleReport;
+use crate::retention::{NewLegalHold, SweepOptions, SweepRun};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
@@ -24,17 +26,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/retention/holds/{id}", web::delete().to(lift_hold));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RunsQuery {
+    /// Only the runs of this rule.
     rule: Option<String>,
     // Read by `Page`.
     #[serde(rename = "page")]
+    #[param(ignore)]
     _page: Option<String>,
     #[serde(rename = "per_page")]
+    #[param(ignore)]
     _per_page: Option<String>,
 }
 
+#[utoipa::path(get, path = "/retention/runs", tag = "retention", params(Page, RunsQuery), responses((status = 200, description = "The sweep runs, newest first", body = Paginated<SweepRun>)))]
 async fn runs(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -49,11 +56,12 @@ async fn runs(
     Ok(HttpResponse::Ok().json(Paginated::from_vec(runs, page)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SweepRequest {
     /// A dry run unless the caller says `false`: changing data must be meant.
     #[serde(default = "yes")]
+    #[schema(default = true)]
     dry_run: bool,
     #[serde(default)]
     rule: Option<String>,
@@ -66,6 +74,7 @@ fn yes() -> bool {
 }
 
 /// Sweeps now and answers with one report per rule when it is done.
+#[utoipa::path(post, path = "/retention/sweeps", tag = "retention", request_body = SweepRequest, responses((status = 200, description = "One report per rule", body = SweepReports), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn sweep_now(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -81,16 +90,25 @@ async fn sweep_now(
         ..SweepOptions::default()
     };
     let reports = state.sweeps.sweep(options, |_| {}).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "rules": reports })))
+    Ok(HttpResponse::Ok().json(SweepReports { rules: reports }))
 }
 
-#[derive(Deserialize)]
+/// What a sweep did (or, in a dry run, would do): one report per rule.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct SweepReports {
+    rules: Vec<RuleReport>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct HoldsQuery {
+    /// Lifted holds too.
     #[serde(default)]
     include_lifted: bool,
 }
 
+#[utoipa::path(get, path = "/retention/holds", tag = "retention", params(HoldsQuery), responses((status = 200, description = "Legal holds", body = Items<LegalHold>)))]
 async fn holds(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -98,9 +116,10 @@ async fn holds(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ManageRetention)?;
     let holds = state.sweeps.holds(query.include_lifted).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": holds })))
+    Ok(HttpResponse::Ok().json(Items { items: holds }))
 }
 
+#[utoipa::path(post, path = "/retention/holds", tag = "retention", request_body = NewLegalHold, responses((status = 201, description = "The hold is placed", body = LegalHold)))]
 async fn place_hold(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -111,6 +130,7 @@ async fn place_hold(
     Ok(HttpResponse::Created().json(hold))
 }
 
+#[utoipa::path(delete, path = "/retention/holds/{id}", tag = "retention", responses((status = 200, description = "The hold is lifted", body = LegalHold), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn lift_hold(
     state: web::Data<AppState>,
     user: CurrentUser,

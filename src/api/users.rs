@@ -4,10 +4,11 @@ use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::extract::{Json, Page, Paginated};
 use super::AppState;
-use crate::auth::{NewUser, Permission, Role};
+use crate::auth::{NewUser, Permission, Role, User};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+#[utoipa::path(get, path = "/users", tag = "users", params(Page), responses((status = 200, description = "The accounts", body = Paginated<User>)))]
 pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -18,6 +19,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Paginated::from_vec(users, page)))
 }
 
+#[utoipa::path(post, path = "/users", tag = "users", request_body = NewUser, responses((status = 201, description = "The account is created", body = User), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -28,7 +30,7 @@ pub async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
     active: Option<bool>,
@@ -37,6 +39,7 @@ pub struct UserChange {
 
 /// `PATCH /api/v1/users/{username}` with `{"active": false}` disables an account, with
 /// `{"role": "agent"}` gives it another role; either revokes its tokens and sessions.
+#[utoipa::path(patch, path = "/users/{username}", tag = "users", request_body = UserChange, responses((status = 200, description = "The account as changed", body = User), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
     user: CurrentUser,

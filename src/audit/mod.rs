@@ -72,7 +72,7 @@ pub struct Change<'a> {
     pub summary: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
     pub seq: i64,
     pub occurred_at: chrono::NaiveDateTime,
@@ -163,7 +163,7 @@ fn for_each_part(row: &AuditEventRow, mut feed: impl FnMut(&[u8])) {
 }
 
 /// The outcome of checking the whole chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {
     /// Events checked.
     pub events: i64,
@@ -171,7 +171,7 @@ pub struct Verification {
     pub broken: Option<BrokenLink>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrokenLink {
     /// The sequence number where the chain stops holding.
     pub seq: i64,

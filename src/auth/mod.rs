@@ -13,7 +13,7 @@ use std::str::FromStr;
 pub use token::{Claims, TokenError, TokenService};
 pub use users::{NewUser, User, UserService};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Customer-service agent: registers and works requests.

@@ -9,7 +9,7 @@ use crate::error::{Error, FieldError, Result};
 use serde::{Deserialize, Serialize};
 
 /// An account as the rest of loket sees it: never with its password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: String,
     pub username: String,
@@ -46,7 +46,7 @@ impl TryFrom<UserRow> for User {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub username: String,

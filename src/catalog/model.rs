@@ -57,7 +57,7 @@ pub const EEA_COUNTRIES: &[&str] = &[
 // --- categories ---------------------------------------------------------------------------------
 
 /// How strictly a category of data must be handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sensitivity {
     Normal,
@@ -82,7 +82,7 @@ impl Sensitivity {
 }
 
 /// A category of personal data (`contact`, `financial`, or an organisation's own).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Category {
     pub code: String,
@@ -233,7 +233,19 @@ pub fn is_builtin_category(code: &str) -> bool {
 // --- systems ------------------------------------------------------------------------------------
 
 /// How a person is found in a system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifierKind {
     Email,
@@ -297,7 +309,7 @@ impl IdentifierKind {
 }
 
 /// Where data came from; portability (Art. 20) covers provided and observed data, not inferred.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// Given by the person (a form, a call).
@@ -309,7 +321,9 @@ pub enum Origin {
 }
 
 /// Whether loket can search a system itself or someone has to look by hand.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectorKind {
     #[default]
@@ -320,7 +334,7 @@ pub enum ConnectorKind {
 }
 
 /// One category of data a system holds, and where.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Holding {
     pub category: String,
@@ -330,7 +344,7 @@ pub struct Holding {
 }
 
 /// An application or store holding personal data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct System {
     pub key: String,
@@ -363,7 +377,7 @@ pub struct System {
 }
 
 /// The tables of an SQL system that hold personal data, and how they find a person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlMapping {
     pub tables: Vec<SqlTable>,
@@ -371,7 +385,7 @@ pub struct SqlMapping {
 
 /// One table of an [`SqlMapping`]. A table finds a person by its own identifier columns, through
 /// its parent (an invoice through its customer), or both.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlTable {
     pub name: String,
@@ -404,7 +418,7 @@ pub struct SqlTable {
 }
 
 /// How a system writes an identifier in its column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StoredForm {
     /// Exactly as the person gives it, trimmed (an account number `A-1`).
@@ -452,7 +466,7 @@ impl StoredForm {
 }
 
 /// The foreign key from a child table to its parent's key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlParent {
     pub table: String,
@@ -524,7 +538,7 @@ impl SqlTable {
 // --- activities ---------------------------------------------------------------------------------
 
 /// The lawful basis of a processing activity, Art. 6(1)(a)-(f).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LegalBasis {
     Consent,
@@ -561,7 +575,7 @@ impl LegalBasis {
 }
 
 /// The exception to the Art. 9(1) ban that allows processing special category data, Art. 9(2)(a)-(j).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpecialCategoryGround {
     ExplicitConsent,
@@ -611,7 +625,7 @@ impl SpecialCategoryGround {
 
 /// The role of whoever receives the data; Art. 30 lists processors and other recipients alike,
 /// but an erasure or rectification is passed on to them differently (Art. 19, Art. 28).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecipientKind {
     Processor,
@@ -631,7 +645,7 @@ impl RecipientKind {
 }
 
 /// What makes a transfer outside the EEA lawful (Art. 45, 46(2)(c), 47, 49).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferSafeguard {
     AdequacyDecision,
@@ -653,7 +667,7 @@ impl TransferSafeguard {
 }
 
 /// Someone the data of an activity is disclosed to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recipient {
     pub name: String,
@@ -677,7 +691,7 @@ pub fn is_eea_country(country: &str) -> bool {
 }
 
 /// A category of data an activity uses, with how long it is kept for that purpose.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityCategory {
     pub category: String,
@@ -687,7 +701,7 @@ pub struct ActivityCategory {
 }
 
 /// A processing activity: one purpose-bound use of personal data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Activity {
     pub key: String,
@@ -733,7 +747,9 @@ pub struct Activity {
 /// What kind of controller the organisation is. It decides the judicial remedy against a refusal:
 /// a public body's decision is a *besluit* open to *bezwaar* under the Awb (UAVG art. 34); against
 /// a private controller the person petitions the district court (UAVG art. 35).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OrganisationKind {
     #[default]
@@ -742,7 +758,7 @@ pub enum OrganisationKind {
 }
 
 /// The controller and its data protection officer (Art. 30(1)(a)).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
     #[serde(default)]
@@ -769,7 +785,7 @@ pub struct Organisation {
 
 /// The whole catalog as a document (YAML file or export). `categories` holds only the
 /// organisation's own categories; the built-in ones are always there.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogDocument {
     #[serde(default)]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The register as a whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Register {
     pub organisation: Option<Organisation>,
     /// RFC 3339.
@@ -29,7 +29,7 @@ pub struct Register {
 }
 
 /// One processing activity as the register shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterEntry {
     pub key: String,
     pub name: String,
@@ -56,7 +56,7 @@ pub struct RegisterEntry {
 
 /// A category of data an activity uses. Names are empty and `sensitivity` is `None` only when
 /// the code was missing from the lookup (which is also reported as a warning).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterCategory {
     pub code: String,
     pub name_nl: String,
@@ -65,7 +65,7 @@ pub struct RegisterCategory {
     pub retention: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRecipient {
     pub name: String,
     pub kind: RecipientKind,
@@ -76,7 +76,7 @@ pub struct RegisterRecipient {
 
 /// A system an activity's data lives in. Name and owner are empty only when the key was missing
 /// from the systems passed in (also reported as a warning).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterSystem {
     pub key: String,
     pub name: String,
@@ -88,7 +88,7 @@ pub struct RegisterSystem {
 }
 
 /// A gap in the record. `activity` or `system` names the object, `field` the place within it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     pub activity: Option<String>,
     pub system: Option<String>,
@@ -101,7 +101,19 @@ pub struct Warning {
 }
 
 /// What kind of gap a [`Warning`] is; stable, for filtering and for clients to translate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningCode {
     /// No Art. 6(1) basis.

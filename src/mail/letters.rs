@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 #[derive(
+    utoipa::ToSchema,
     Debug,
     Clone,
     Copy,

@@ -54,7 +54,7 @@ impl OutboxStatus {
 }
 
 /// A message as an agent or administrator sees it: decrypted, without the body.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct OutboxEntry {
     pub id: String,
     pub request_id: Option<String>,

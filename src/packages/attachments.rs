@@ -38,7 +38,7 @@ pub struct NewAttachment {
     pub bytes: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Attachment {
     pub id: String,
     pub task_id: String,
@@ -51,7 +51,7 @@ pub struct Attachment {
 }
 
 /// What to withhold: a table, a column (optionally of one row) of a system, or an attachment.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewRedaction {
     #[serde(default)]
@@ -67,7 +67,7 @@ pub struct NewRedaction {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Redaction {
     pub id: String,
     pub system: Option<String>,

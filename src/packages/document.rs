@@ -105,7 +105,7 @@ pub struct WithheldItem {
 }
 
 /// What a package holds, in counts: stored with the package and shown to agents.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Summary {
     /// Rows per system and table.
     pub rows: BTreeMap<String, BTreeMap<String, u64>>,

@@ -53,7 +53,7 @@ pub const DEFAULT_MAX_DOWNLOADS: i32 = 3;
 pub const MAX_DOWNLOADS: i32 = 10;
 
 /// How an agent asks for a package; the kind is the request's.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewPackage {
     /// Of the HTML summary and the markers; the request's language by default.
@@ -93,7 +93,7 @@ impl NewPackage {
 }
 
 /// A package as agents see it: what it holds in counts, never the data.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Package {
     pub id: String,
     pub request_id: String,

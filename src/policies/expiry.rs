@@ -10,7 +10,9 @@ use std::fmt;
 use strum::{EnumIter, IntoEnumIterator};
 
 /// What a sweep does with an expired row (`on_expiry:`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OnExpiry {
     Delete,

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 
 /// `{"version", "sent_by_post_on"}`: the copy of the data went by post on that day.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CopyByPost {
     pub version: i32,

@@ -62,7 +62,7 @@ pub enum RestrictionGround {
 }
 
 /// `{"ground": "consent_withdrawn", "note": "…"}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordGround {
     pub ground: String,
@@ -71,14 +71,14 @@ pub struct RecordGround {
 }
 
 /// `{"reason": "…"}`: why the restriction ends.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LiftRestriction {
     pub reason: String,
 }
 
 /// A request's ground and lift as the desk shows them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct GroundView {
     pub ground: Option<String>,
     /// `Art. 17(1)(b)`.

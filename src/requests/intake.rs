@@ -22,7 +22,7 @@ const MAX_RECEIPT_AGE_DAYS: i64 = 366;
 const MAX_RECEIPT_FUTURE_MINUTES: i64 = 5;
 
 /// A request as an agent registers it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     pub kind: RequestKind,
@@ -44,7 +44,7 @@ pub struct NewRequest {
 }
 
 /// How identity was verified, and anything worth noting (never the document itself).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityCheck {
     pub method: super::model::VerificationMethod,

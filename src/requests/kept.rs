@@ -367,7 +367,7 @@ impl super::RequestService {
 }
 
 /// The rows a request kept in one table under one exception, as the desk shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeptView {
     pub system: String,
     pub table: String,

@@ -51,7 +51,7 @@ pub fn answer_letter(kind: RequestKind) -> LetterKind {
 }
 
 /// A rendered letter and where it would go.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, serde::Serialize)]
 pub struct Preview {
     pub letter: LetterKind,
     pub language: Language,

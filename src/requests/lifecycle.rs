@@ -25,7 +25,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 /// `{"to": STATE, "version": N, …}`: move a request to another state.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transition {
     pub to: RequestState,
@@ -54,7 +54,7 @@ pub struct Transition {
 
 /// How the person said they withdraw their request. Only the person can withdraw it: an agent
 /// who closes a request without their word would drop it from the deadline figures unnoticed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Withdrawal {
     /// Where the person said it (a call, an e-mail, a letter, …).
@@ -65,7 +65,7 @@ pub struct Withdrawal {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProposedOutcome {
     Completed,
@@ -81,7 +81,7 @@ impl ProposedOutcome {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyIdentity {
     pub version: i32,
@@ -92,7 +92,7 @@ pub struct VerifyIdentity {
 
 /// `{"version", "reason", "question", "asked_via", "asked_on"}`: the clock stops only while
 /// loket waits for the answer to a question it asked (EDPB 01/2022).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartPause {
     pub version: i32,
@@ -110,14 +110,14 @@ pub struct StartPause {
 }
 
 /// `{"version", "answered_on"}`: the answer arrived, the clock runs again from that day.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndPause {
     pub version: i32,
     pub answered_on: NaiveDate,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Extension {
     pub version: i32,
@@ -127,7 +127,7 @@ pub struct Extension {
     pub explanation: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assignment {
     pub version: i32,
@@ -144,7 +144,7 @@ pub struct AnswerByPost {
 }
 
 /// A letter an agent previews or sends.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LetterRequest {
     pub letter: LetterKind,

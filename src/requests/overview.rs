@@ -79,7 +79,7 @@ pub struct Queue {
     pub total: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, Serialize)]
 pub struct Stats {
     pub open: i64,
     pub open_by_kind: BTreeMap<String, i64>,
@@ -101,7 +101,7 @@ pub struct Stats {
 pub const WEEKS_SHOWN: usize = 12;
 
 /// The requests received in one week and how their answers went.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct WeekFigures {
     /// The Monday the week starts on.
     pub week_start: NaiveDate,

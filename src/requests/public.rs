@@ -26,7 +26,7 @@ pub const MAX_CODE_ATTEMPTS: i32 = 5;
 const CODE_PLACE: &str = "requests.confirmation_code";
 const WEB_FORM: &str = "web_form";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublicRequest {
     pub kind: RequestKind,
@@ -46,13 +46,13 @@ pub struct PublicRequest {
     pub representative: Option<super::requester::Representative>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Submitted {
     pub reference: String,
     pub message: &'static str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct PublicStatus {
     pub reference: String,
     pub kind: RequestKind,

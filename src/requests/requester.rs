@@ -15,7 +15,7 @@ const MAX_IDENTIFIER: usize = 100;
 pub const MAX_DETAILS: usize = 10_000;
 
 /// The identifiers a person gives; at least one of e-mail, customer number or phone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requester {
     #[serde(default)]
@@ -87,7 +87,7 @@ impl Serialize for Bsn {
 
 /// Someone acting for the person (a lawyer, a parent of a child under 16), with the proof of
 /// authorisation that was shown (kept with the request, GDPR rules §3). Letters go to them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Representative {
     pub name: String,
@@ -105,7 +105,7 @@ pub struct Representative {
 }
 
 /// Why someone may act for the person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RepresentativeKind {
     /// A parent or guardian of a child under 16, who exercises the child's rights.

@@ -41,7 +41,7 @@ use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
 /// `{"version": N}`, and for a correct_data task also `{"table", "column", "value"}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunTask {
     /// The version of the task the run is based on.

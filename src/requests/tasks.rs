@@ -16,7 +16,7 @@ use crate::error::{Error, FieldError, Result};
 use serde::{Deserialize, Deserializer};
 
 /// A change to one task; only the fields given change.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskUpdate {
     /// The version of the task the change is based on.

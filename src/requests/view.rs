@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct RequestView {
     pub id: String,
     pub reference: String,
@@ -58,7 +58,7 @@ pub struct RequestView {
     pub ground: Option<super::grounds::GroundView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct TaskView {
     pub id: String,
     pub position: i32,
@@ -84,7 +84,7 @@ pub struct TaskView {
     pub comments: Vec<CommentView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct CommentView {
     pub id: String,
     pub author: String,
@@ -92,7 +92,7 @@ pub struct CommentView {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct PauseView {
     /// The day the question was asked: the clock stands still from then.
     pub started_on: NaiveDate,
@@ -107,7 +107,7 @@ pub struct PauseView {
 }
 
 /// A line in the queue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct RequestSummary {
     pub id: String,
     pub reference: String,

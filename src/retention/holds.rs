@@ -23,7 +23,7 @@ const MAX_IDENTIFIER: usize = 320;
 const MAX_REASON: usize = 2000;
 
 /// A hold to place.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewLegalHold {
     /// The system the hold is about; absent for every system.
@@ -36,7 +36,7 @@ pub struct NewLegalHold {
 }
 
 /// A hold as shown: never the identifier itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct LegalHold {
     pub id: String,
     pub system: Option<String>,

@@ -85,7 +85,7 @@ impl std::fmt::Debug for SweepService {
 }
 
 /// A run as the API and the CLI show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct SweepRun {
     pub id: String,
     pub rule: String,
@@ -108,7 +108,7 @@ pub struct SweepRun {
 }
 
 /// What a run found and did, over all its batches and resumptions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub batches: i64,
     /// Expired rows found (acted on or skipped).

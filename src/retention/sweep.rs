@@ -49,7 +49,7 @@ pub struct SweepOptions {
 }
 
 /// How a rule's sweep ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every expired row was processed (or, in a dry run, counted).
@@ -78,7 +78,7 @@ pub fn exit_status(reports: &[RuleReport]) -> u8 {
 }
 
 /// What a sweep did with one rule; the figures are the whole run's, across resumptions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleReport {
     pub rule: String,
     pub system: String,

@@ -10,6 +10,7 @@ mod auth;
 mod catalog;
 mod connector_tasks;
 mod connectors;
+mod contract;
 mod demo;
 mod desk;
 mod erasure_law;

@@ -8,6 +8,8 @@
 pub mod model;
 pub mod privacy;
 pub mod ropa;
+pub mod terms;
+pub mod text;
 mod rows;
 pub mod yaml;
 

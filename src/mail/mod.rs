@@ -8,3 +8,6 @@ pub mod letters;
 pub mod outbox;
 pub mod transport;
 pub mod worker;
+pub mod lint;
+#[cfg(test)]
+mod snapshots;

@@ -8,9 +8,9 @@
 pub mod model;
 pub mod privacy;
 pub mod ropa;
+mod rows;
 pub mod terms;
 pub mod text;
-mod rows;
 pub mod yaml;
 
 use crate::audit::{self, Actor, Change};

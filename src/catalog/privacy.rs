@@ -4,8 +4,8 @@
 //! the statement would be incomplete.
 
 use super::model::{LegalBasis, OrganisationKind};
-use super::terms;
 use super::ropa::{Register, RegisterEntry, RegisterRecipient};
+use super::terms;
 use crate::requests::model::Language;
 
 /// Where the public request form is served (`serve`).
@@ -129,10 +129,16 @@ fn activity(entry: &RegisterEntry, text: &Text) -> Vec<Block> {
     if let Some(source) = entry.source.as_ref().map(|s| s.get(language)) {
         facts.push(format!("{}: {source}", text.source));
     }
-    facts.push(match entry.automated_decision_logic.as_ref().map(|l| l.get(language)) {
-        Some(logic) => format!("{}: {logic}", text.automated),
-        None => text.no_automated.into(),
-    });
+    facts.push(
+        match entry
+            .automated_decision_logic
+            .as_ref()
+            .map(|l| l.get(language))
+        {
+            Some(logic) => format!("{}: {logic}", text.automated),
+            None => text.no_automated.into(),
+        },
+    );
     vec![Block::Heading(2, entry.name.clone()), Block::List(facts)]
 }
 
@@ -448,7 +454,10 @@ mod tests {
         // Legitimate interest is named as such; consent can be withdrawn; non-EEA transfers say so.
         assert!(nl.contains("Ons gerechtvaardigd belang"));
         assert!(nl.contains("artikel 7, lid 3 AVG"));
-        assert!(nl.contains("buiten de EER, waarborg: modelcontractbepalingen"), "{nl}");
+        assert!(
+            nl.contains("buiten de EER, waarborg: modelcontractbepalingen"),
+            "{nl}"
+        );
     }
 
     #[test]

@@ -1049,7 +1049,7 @@ mod tests {
         );
         assert_eq!(
             &analytics[11],
-            "usage (14 months after the visit); location (14 months after the visit)"
+            "usage (14 maanden na het bezoek); location (14 maanden na het bezoek)"
         );
         assert_eq!(&analytics[17], "");
         assert_eq!(

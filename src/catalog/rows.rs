@@ -2,8 +2,8 @@
 //! stored as their snake_case names and lists as JSON text, both through serde, so the stored
 //! form is exactly the API's.
 
-use super::text::Text;
 use super::model::{Activity, ActivityCategory, Category, Holding, Organisation, System};
+use super::text::Text;
 use crate::db::models::catalog::{
     ActivityCategoryRow, ActivityRow, ActivityRows, ActivitySystemRow, CategoryRow, HoldingRow,
     OrganisationRow, SystemRow,

@@ -10,7 +10,10 @@ use crate::requests::model::Language;
 pub fn basis_name(basis: LegalBasis, language: Language) -> &'static str {
     let (nl, en) = match basis {
         LegalBasis::Consent => ("toestemming", "consent"),
-        LegalBasis::Contract => ("uitvoering van een overeenkomst", "performance of a contract"),
+        LegalBasis::Contract => (
+            "uitvoering van een overeenkomst",
+            "performance of a contract",
+        ),
         LegalBasis::LegalObligation => ("wettelijke verplichting", "legal obligation"),
         LegalBasis::VitalInterests => ("vitaal belang", "vital interests"),
         LegalBasis::PublicTask => (
@@ -82,7 +85,10 @@ pub fn country(code: &str, language: Language) -> String {
     COUNTRIES
         .iter()
         .find(|(c, _, _)| c.eq_ignore_ascii_case(code))
-        .map_or_else(|| code.to_string(), |(_, nl, en)| pick(language, nl, en).into())
+        .map_or_else(
+            || code.to_string(),
+            |(_, nl, en)| pick(language, nl, en).into(),
+        )
 }
 
 fn pick(language: Language, nl: &'static str, en: &'static str) -> &'static str {

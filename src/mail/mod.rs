@@ -5,9 +5,9 @@
 //! configured [`transport`].
 
 pub mod letters;
-pub mod outbox;
-pub mod transport;
-pub mod worker;
 pub mod lint;
+pub mod outbox;
 #[cfg(test)]
 mod snapshots;
+pub mod transport;
+pub mod worker;

@@ -234,14 +234,20 @@ fn answers_without_withheld_or_kept_data_and_under_a_legal_hold() {
         held.recipients_notified.clear();
         let letter = render(LetterKind::ErasureConfirmation, language, &held).expect("renders");
         check_clean("erasure under a hold", language, &letter);
-        snapshot(&format!("erasure_confirmation__{language}__legal_hold"), &letter);
+        snapshot(
+            &format!("erasure_confirmation__{language}__legal_hold"),
+            &letter,
+        );
 
         let mut nothing = context(RequestKind::Erasure, language);
         nothing.kept.clear();
         let letter = render(LetterKind::ErasureConfirmation, language, &nothing).expect("renders");
         assert!(letter.body.contains("Nieuwsbrief"));
         check_clean("erasure all erased", language, &letter);
-        snapshot(&format!("erasure_confirmation__{language}__all_erased"), &letter);
+        snapshot(
+            &format!("erasure_confirmation__{language}__all_erased"),
+            &letter,
+        );
     }
 }
 

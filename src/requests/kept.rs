@@ -11,9 +11,9 @@
 //! loket records every kept row in its own store by keyed hash, with its key sealed, so the
 //! retention sweep can erase it when its end comes ([`crate::retention`]).
 
+use super::model::Language;
 use crate::catalog::model::{IdentifierKind, SqlMapping};
 use crate::connectors::{ConnectorError, SqlConnector, TableCounts};
-use super::model::Language;
 use crate::policies::Period;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,8 @@
 
 use super::case::Case;
 use super::checklist::CatalogSnapshot;
-use super::model::{Language, RequestKind, TaskKind, TaskState};
 use super::kept::KeepException;
+use super::model::{Language, RequestKind, TaskKind, TaskState};
 use super::requester::{open, place, Representative, RepresentativeKind};
 use super::view::split_codes;
 use super::RequestService;
@@ -251,14 +251,21 @@ impl RequestService {
     /// Why data is kept, as the person reads it: the exception of Art. 17(3) in the letter's
     /// language and the law behind the duty ("AWR art. 52"), never the task's recorded text,
     /// which mixes languages and may name internal keys.
-    fn keep_reason(&self, task: &crate::db::models::requests::TaskRow, language: Language) -> String {
+    fn keep_reason(
+        &self,
+        task: &crate::db::models::requests::TaskRow,
+        language: Language,
+    ) -> String {
         let exception = task
             .legal_exception
             .as_deref()
             .and_then(KeepException::of_recorded)
             .unwrap_or(KeepException::LegalObligation);
         let described = exception.describe(language);
-        match self.keep_rule(task).and_then(|rule| rule.legal_basis.as_deref()) {
+        match self
+            .keep_rule(task)
+            .and_then(|rule| rule.legal_basis.as_deref())
+        {
             Some(law) if exception != KeepException::LegalClaims => format!("{described}; {law}"),
             _ => described.to_string(),
         }
@@ -383,11 +390,18 @@ fn withheld_what(
         };
     }
     let Some(system) = system else {
-        return if nl { "een deel van uw gegevens" } else { "part of your data" }.into();
+        return if nl {
+            "een deel van uw gegevens"
+        } else {
+            "part of your data"
+        }
+        .into();
     };
     let mapped = system.sql.as_ref().and_then(|m| m.table(table?));
     let labels: Vec<&str> = [
-        mapped.and_then(|t| t.label.as_ref()).map(|l| l.get(language)),
+        mapped
+            .and_then(|t| t.label.as_ref())
+            .map(|l| l.get(language)),
         mapped
             .zip(column)
             .and_then(|(t, c)| t.labels.get(c))
@@ -537,7 +551,9 @@ fn facts_of(a: &Activity, names: &CategoryNames) -> ActivityFacts {
                 kind: terms::recipient_kind(r.kind, language).to_string(),
                 country: terms::country(&r.country, language),
                 outside_eea: r.outside_eea(),
-                safeguard: r.safeguard.map(|s| terms::safeguard(s, language).to_string()),
+                safeguard: r
+                    .safeguard
+                    .map(|s| terms::safeguard(s, language).to_string()),
                 description: text(&r.description),
             })
             .collect(),

@@ -13,6 +13,7 @@ mod connectors;
 mod demo;
 mod desk;
 mod hardening;
+mod letters;
 mod mail;
 mod packages;
 mod requests;

@@ -520,7 +520,7 @@ async fn an_access_package_holds_exactly_the_persons_rows_and_the_facts(desk: De
     assert!(fiscal["categories"][0]["retention"]
         .as_str()
         .unwrap()
-        .contains("7 years"));
+        .contains("7 jaar"));
     assert_eq!(document["controller"]["name"], "Telco Noord B.V.");
     let summary = zip.text("overzicht.html");
     for part in [

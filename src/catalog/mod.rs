@@ -10,6 +10,8 @@ pub mod model;
 pub mod privacy;
 pub mod ropa;
 mod rows;
+pub mod terms;
+pub mod text;
 pub mod yaml;
 
 use crate::audit::{self, Actor, Change};

@@ -12,6 +12,7 @@
 //! A [`CatalogDocument`] does both against its own contents and the built-in taxonomy. Every rule
 //! runs, so a person fixing a file sees all problems at once instead of one per attempt.
 
+use super::text::Text;
 use crate::error::FieldError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -402,6 +403,12 @@ pub struct SqlTable {
     /// A boolean column set when processing is restricted (Art. 18).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restricted_column: Option<String>,
+    /// What the table holds, for people (the package summary, letters): "Bestellingen".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Text>,
+    /// Column -> what it holds, for people: `email: {nl: E-mailadres, en: E-mail address}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, Text>,
     /// How the system writes each identifier column, where it always writes it one way: loket
     /// then writes the person's identifier the same way and compares with plain equality, which
     /// an ordinary index serves. Without it loket matches forgivingly (case, spaces, phone
@@ -676,6 +683,9 @@ pub struct Recipient {
     pub country: String,
     #[serde(default)]
     pub safeguard: Option<TransferSafeguard>,
+    /// What the recipient does with the data, for the person ("delivers your orders").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Text>,
 }
 
 impl Recipient {
@@ -695,9 +705,9 @@ pub fn is_eea_country(country: &str) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ActivityCategory {
     pub category: String,
-    /// A period or the criteria that set it, e.g. "7 years (AWR art. 52)".
+    /// A period or the criteria that set it, e.g. "7 jaar (AWR art. 52)".
     #[serde(default)]
-    pub retention: Option<String>,
+    pub retention: Option<Text>,
 }
 
 /// A processing activity: one purpose-bound use of personal data.
@@ -707,9 +717,9 @@ pub struct Activity {
     pub key: String,
     pub name: String,
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     #[serde(default)]
-    pub purposes: Vec<String>,
+    pub purposes: Vec<Text>,
     #[serde(default)]
     pub legal_basis: Option<LegalBasis>,
     #[serde(default)]
@@ -730,13 +740,13 @@ pub struct Activity {
     #[serde(default)]
     pub recipients: Vec<Recipient>,
     #[serde(default)]
-    pub security_measures: Vec<String>,
+    pub security_measures: Vec<Text>,
     /// Where the data comes from when not from the person (Art. 15(1)(g)).
     #[serde(default)]
-    pub source: Option<String>,
+    pub source: Option<Text>,
     /// The logic of automated decisions, if any (Art. 15(1)(h)).
     #[serde(default)]
-    pub automated_decision_logic: Option<String>,
+    pub automated_decision_logic: Option<Text>,
     /// Keys of the systems the activity's data lives in.
     #[serde(default)]
     pub systems: Vec<String>,
@@ -939,6 +949,41 @@ impl Errors {
         }
         self.duplicates(field, items.iter().map(|item| item.trim()), |item| {
             format!("duplicate entry '{item}'")
+        });
+    }
+
+    /// A text per language (or plain): each version given is filled in and not too long, and a
+    /// `{}` without any language is refused.
+    fn text(&mut self, field: &str, text: &Text, max: usize) {
+        let parts = text.parts(field);
+        if parts.is_empty() {
+            self.add(field, "must give the text in nl, en or both");
+        }
+        for (field, value) in parts {
+            self.required(&field, value, max);
+        }
+    }
+
+    /// An optional text: as [`Errors::optional`] for each version given.
+    fn optional_text(&mut self, field: &str, text: Option<&Text>, max: usize) {
+        let Some(text) = text else { return };
+        let parts = text.parts(field);
+        if parts.is_empty() {
+            self.add(field, "must give the text in nl, en or both");
+        }
+        for (field, value) in parts {
+            self.optional(&field, Some(value), max);
+        }
+    }
+
+    /// [`Errors::texts`] for texts per language; a repeat is the same text in every language.
+    fn translated_texts(&mut self, field: &str, items: &[Text]) {
+        self.list_len(field, items.len());
+        for (index, item) in items.iter().enumerate() {
+            self.text(&format!("{field}[{index}]"), item, MAX_TEXT_LEN);
+        }
+        self.duplicates(field, items.iter(), |item| {
+            format!("duplicate entry '{}'", item.default_text().trim())
         });
     }
 
@@ -1189,14 +1234,14 @@ impl Validate for Activity {
         let mut errors = Errors::default();
         errors.key("key", &self.key);
         errors.required("name", &self.name, MAX_NAME_LEN);
-        errors.optional("description", self.description.as_deref(), MAX_TEXT_LEN);
+        errors.optional_text("description", self.description.as_ref(), MAX_TEXT_LEN);
 
         // Purpose limitation (Art. 5(1)(b)): processing without a stated purpose is not allowed
         // at all, unlike a missing legal basis, which the register reports as a gap to fill.
         if self.purposes.is_empty() {
             errors.add("purposes", "at least one purpose is required");
         }
-        errors.texts("purposes", &self.purposes);
+        errors.translated_texts("purposes", &self.purposes);
         errors.optional(
             "legal_basis_detail",
             self.legal_basis_detail.as_deref(),
@@ -1217,9 +1262,9 @@ impl Validate for Activity {
                 &category.category,
                 MAX_KEY_LEN,
             );
-            errors.optional(
+            errors.optional_text(
                 &format!("categories[{index}].retention"),
-                category.retention.as_deref(),
+                category.retention.as_ref(),
                 MAX_TEXT_LEN,
             );
         }
@@ -1233,6 +1278,11 @@ impl Validate for Activity {
         for (index, recipient) in self.recipients.iter().enumerate() {
             let field = format!("recipients[{index}]");
             errors.required(&format!("{field}.name"), &recipient.name, MAX_NAME_LEN);
+            errors.optional_text(
+                &format!("{field}.description"),
+                recipient.description.as_ref(),
+                MAX_TEXT_LEN,
+            );
             if !is_country_code(&recipient.country) {
                 errors.add(
                     format!("{field}.country"),
@@ -1260,11 +1310,11 @@ impl Validate for Activity {
             |(name, country)| format!("duplicate recipient '{name}' ({country})"),
         );
 
-        errors.texts("security_measures", &self.security_measures);
-        errors.optional("source", self.source.as_deref(), MAX_TEXT_LEN);
-        errors.optional(
+        errors.translated_texts("security_measures", &self.security_measures);
+        errors.optional_text("source", self.source.as_ref(), MAX_TEXT_LEN);
+        errors.optional_text(
             "automated_decision_logic",
-            self.automated_decision_logic.as_deref(),
+            self.automated_decision_logic.as_ref(),
             MAX_TEXT_LEN,
         );
 
@@ -1623,6 +1673,7 @@ mod tests {
                 kind: RecipientKind::Processor,
                 country: "NL".into(),
                 safeguard: None,
+                description: None,
             }],
             security_measures: vec!["Encryption at rest".into()],
             source: None,
@@ -1768,8 +1819,8 @@ mod tests {
         assert_eq!(fine.validate(), Ok(()));
 
         let mut bad = activity();
-        bad.categories[0].retention = Some("x".repeat(2001));
-        bad.purposes = (0..101).map(|i| format!("purpose {i}")).collect();
+        bad.categories[0].retention = Some("x".repeat(2001).into());
+        bad.purposes = (0..101).map(|i| format!("purpose {i}").into()).collect();
         assert_error(bad.validate(), "categories[0].retention", "at most 2000");
         assert_error(bad.validate(), "purposes", "at most 100 entries (got 101)");
     }
@@ -1805,6 +1856,7 @@ mod tests {
             kind: RecipientKind::Processor,
             country: country.into(),
             safeguard: None,
+            description: None,
         };
         for inside in ["NL", "DE", "GR", "NO", "IS", "LI"] {
             assert!(!recipient(inside).outside_eea(), "{inside}");

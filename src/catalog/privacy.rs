@@ -3,8 +3,9 @@
 //! there keeps statement and record from drifting apart, and the register's warnings show where
 //! the statement would be incomplete.
 
-use super::model::{LegalBasis, OrganisationKind, RecipientKind, TransferSafeguard};
+use super::model::{LegalBasis, OrganisationKind, RecipientKind};
 use super::ropa::{Register, RegisterEntry, RegisterRecipient};
+use super::terms;
 use crate::requests::model::Language;
 
 /// Where the public request form is served (`serve`).
@@ -42,7 +43,7 @@ pub fn statement(register: &Register, language: Language, format: Format) -> Str
 
 /// The legal basis as each language's law names it ("uitvoering van een overeenkomst").
 pub fn basis_name(basis: LegalBasis, language: Language) -> &'static str {
-    Text::of(language).basis_name(basis)
+    terms::basis_name(basis, language)
 }
 
 fn who_we_are(register: &Register, text: &Text) -> Vec<Block> {
@@ -91,7 +92,9 @@ fn who_we_are(register: &Register, text: &Text) -> Vec<Block> {
 }
 
 fn activity(entry: &RegisterEntry, text: &Text) -> Vec<Block> {
-    let mut facts = vec![format!("{}: {}", text.purposes, entry.purposes.join("; "))];
+    let language = text.language();
+    let purposes: Vec<&str> = entry.purposes.iter().map(|p| p.get(language)).collect();
+    let mut facts = vec![format!("{}: {}", text.purposes, purposes.join("; "))];
     let categories: Vec<String> = entry
         .categories
         .iter()
@@ -102,7 +105,7 @@ fn activity(entry: &RegisterEntry, text: &Text) -> Vec<Block> {
                 &c.name_en
             };
             let name = if name.is_empty() { &c.code } else { name };
-            match &c.retention {
+            match c.retention.as_ref().map(|r| r.get(language)) {
                 Some(retention) => format!("{name} ({}: {retention})", text.retention),
                 None => name.clone(),
             }
@@ -110,12 +113,7 @@ fn activity(entry: &RegisterEntry, text: &Text) -> Vec<Block> {
         .collect();
     facts.push(format!("{}: {}", text.categories, categories.join("; ")));
     if let Some(basis) = entry.legal_basis {
-        let mut line = format!(
-            "{}: {} ({})",
-            text.basis,
-            text.basis_name(basis),
-            text.article(basis)
-        );
+        let mut line = format!("{}: {}", text.basis, terms::basis(basis, text.language()));
         if let Some(detail) = &entry.legal_basis_detail {
             let label = if basis == LegalBasis::LegitimateInterests {
                 text.interest
@@ -135,27 +133,31 @@ fn activity(entry: &RegisterEntry, text: &Text) -> Vec<Block> {
             .collect();
         facts.push(format!("{}: {}", text.recipients, recipients.join("; ")));
     }
-    if let Some(source) = &entry.source {
+    if let Some(source) = entry.source.as_ref().map(|s| s.get(language)) {
         facts.push(format!("{}: {source}", text.source));
     }
-    facts.push(match &entry.automated_decision_logic {
-        Some(logic) => format!("{}: {logic}", text.automated),
-        None => text.no_automated.into(),
-    });
+    facts.push(
+        match entry
+            .automated_decision_logic
+            .as_ref()
+            .map(|l| l.get(language))
+        {
+            Some(logic) => format!("{}: {logic}", text.automated),
+            None => text.no_automated.into(),
+        },
+    );
     vec![Block::Heading(2, entry.name.clone()), Block::List(facts)]
 }
 
 fn recipient(recipient: &RegisterRecipient, text: &Text) -> String {
-    let kind = match recipient.kind {
-        RecipientKind::Processor => text.processor,
-        RecipientKind::Controller => text.other_controller,
-        RecipientKind::PublicAuthority => text.authority,
-    };
-    let mut line = format!("{} ({kind}, {})", recipient.name, recipient.country);
+    let language = text.language();
+    let kind = terms::recipient_kind(recipient.kind, language);
+    let country = terms::country(&recipient.country, language);
+    let mut line = format!("{} ({kind}, {country})", recipient.name);
     if recipient.outside_eea {
         let safeguard = recipient
             .safeguard
-            .map_or(text.no_safeguard, |s| text.safeguard(s));
+            .map_or(text.no_safeguard, |s| terms::safeguard(s, language));
         line.push_str(&format!(", {}: {safeguard}", text.outside_eea));
     }
     line
@@ -251,9 +253,6 @@ struct Text {
     detail: &'static str,
     interest: &'static str,
     recipients: &'static str,
-    processor: &'static str,
-    other_controller: &'static str,
-    authority: &'static str,
     outside_eea: &'static str,
     no_safeguard: &'static str,
     source: &'static str,
@@ -266,10 +265,7 @@ struct Text {
     or_mail: &'static str,
     complaint_title: &'static str,
     complaint: &'static str,
-    bases: [&'static str; 6],
     requirement: [&'static str; 3],
-    /// Art. 45, 46(2)(c), 47 and 49, in [`TransferSafeguard`]'s order.
-    safeguards: [&'static str; 4],
 }
 
 impl Text {
@@ -280,21 +276,11 @@ impl Text {
         }
     }
 
-    fn basis_name(&self, basis: LegalBasis) -> &'static str {
-        self.bases[basis as usize]
-    }
-
-    fn safeguard(&self, safeguard: TransferSafeguard) -> &'static str {
-        self.safeguards[safeguard as usize]
-    }
-
-    /// Art. 6(1)(a)-(f), written as each language's law writes it.
-    fn article(&self, basis: LegalBasis) -> String {
-        let point = char::from(b'a' + basis as u8);
+    fn language(&self) -> Language {
         if self.lang == "nl" {
-            format!("artikel 6, lid 1, onder {point} AVG")
+            Language::Nl
         } else {
-            format!("Article 6(1)({point}) GDPR")
+            Language::En
         }
     }
 
@@ -324,9 +310,6 @@ const NL: Text = Text {
     detail: "Toelichting",
     interest: "Ons gerechtvaardigd belang",
     recipients: "Ontvangers",
-    processor: "verwerker",
-    other_controller: "verwerkingsverantwoordelijke",
-    authority: "overheidsinstantie",
     outside_eea: "buiten de EER, waarborg",
     no_safeguard: "geen",
     source: "Bron (niet van u zelf verkregen)",
@@ -348,24 +331,10 @@ const NL: Text = Text {
     or_mail: "of per e-mail aan",
     complaint_title: "Klacht",
     complaint: "U kunt een klacht indienen bij de Autoriteit Persoonsgegevens (autoriteitpersoonsgegevens.nl).",
-    bases: [
-        "toestemming",
-        "uitvoering van een overeenkomst",
-        "wettelijke verplichting",
-        "vitaal belang",
-        "taak van algemeen belang of openbaar gezag",
-        "gerechtvaardigd belang",
-    ],
     requirement: [
         "Zonder deze gegevens kunnen wij de overeenkomst niet sluiten of uitvoeren.",
         "De wet verplicht tot het verstrekken van deze gegevens.",
         "U bent niet verplicht deze gegevens te verstrekken.",
-    ],
-    safeguards: [
-        "adequaatheidsbesluit (artikel 45 AVG)",
-        "modelcontractbepalingen (artikel 46, lid 2, onder c AVG)",
-        "bindende bedrijfsvoorschriften (artikel 47 AVG)",
-        "uitzondering voor een specifieke situatie (artikel 49 AVG)",
     ],
 };
 
@@ -385,9 +354,6 @@ const EN: Text = Text {
     detail: "Explanation",
     interest: "Our legitimate interest",
     recipients: "Recipients",
-    processor: "processor",
-    other_controller: "controller",
-    authority: "public authority",
     outside_eea: "outside the EEA, safeguard",
     no_safeguard: "none",
     source: "Source (not obtained from you)",
@@ -409,24 +375,10 @@ const EN: Text = Text {
     or_mail: "or by e-mail to",
     complaint_title: "Complaints",
     complaint: "You may lodge a complaint with the Dutch supervisory authority, the Autoriteit Persoonsgegevens (autoriteitpersoonsgegevens.nl).",
-    bases: [
-        "consent",
-        "performance of a contract",
-        "legal obligation",
-        "vital interests",
-        "public task or official authority",
-        "legitimate interests",
-    ],
     requirement: [
         "Without this data we cannot enter into or perform the contract.",
         "The law requires this data to be provided.",
         "You are not required to provide this data.",
-    ],
-    safeguards: [
-        "adequacy decision (Article 45 GDPR)",
-        "standard contractual clauses (Article 46(2)(c) GDPR)",
-        "binding corporate rules (Article 47 GDPR)",
-        "derogation for a specific situation (Article 49 GDPR)",
     ],
 };
 
@@ -476,11 +428,9 @@ mod tests {
                 entry
                     .purposes
                     .iter()
-                    .for_each(|p| assert!(text.contains(p.as_str()), "{p}"));
+                    .for_each(|p| assert!(text.contains(p.get(language)), "{p}"));
                 let basis = entry.legal_basis.expect("basis");
-                assert!(
-                    text.contains(words.basis_name(basis)) && text.contains(&words.article(basis))
-                );
+                assert!(text.contains(&terms::basis(basis, language)));
                 for category in &entry.categories {
                     let name = if language == Language::Nl {
                         &category.name_nl
@@ -488,20 +438,20 @@ mod tests {
                         &category.name_en
                     };
                     assert!(text.contains(name.as_str()), "{name}");
-                    assert!(text.contains(category.retention.as_deref().expect("retention")));
+                    let retention = category.retention.as_ref().expect("retention");
+                    assert!(text.contains(retention.get(language)));
                 }
                 for recipient in &entry.recipients {
                     assert!(text.contains(&recipient.name), "{}", recipient.name);
                 }
-                for value in [
-                    &entry.source,
-                    &entry.automated_decision_logic,
-                    &entry.legal_basis_detail,
-                ]
-                .into_iter()
-                .flatten()
+                for value in [&entry.source, &entry.automated_decision_logic]
+                    .into_iter()
+                    .flatten()
                 {
-                    assert!(text.contains(value.as_str()), "{value}");
+                    assert!(text.contains(value.get(language)), "{value}");
+                }
+                if let Some(detail) = &entry.legal_basis_detail {
+                    assert!(text.contains(detail.as_str()), "{detail}");
                 }
             }
         }
@@ -518,9 +468,10 @@ mod tests {
         // Legitimate interest is named as such; consent can be withdrawn; non-EEA transfers say so.
         assert!(nl.contains("Ons gerechtvaardigd belang"));
         assert!(nl.contains("artikel 7, lid 3 AVG"));
-        assert!(nl.contains(
-            "buiten de EER, waarborg: modelcontractbepalingen (artikel 46, lid 2, onder c AVG)"
-        ));
+        assert!(
+            nl.contains("buiten de EER, waarborg: modelcontractbepalingen"),
+            "{nl}"
+        );
         let html = statement(&register, Language::Nl, Format::Html);
         assert!(html.contains("<a href=\"/verzoek\">/verzoek</a>"), "{html}");
     }

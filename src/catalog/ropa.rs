@@ -12,6 +12,7 @@ use super::model::{
     is_eea_country, Activity, Category, LegalBasis, Organisation, ProcessingForOthers,
     RecipientKind, Sensitivity, SpecialCategoryGround, System, TransferSafeguard,
 };
+use super::text::Text;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -33,8 +34,8 @@ pub struct Register {
 pub struct RegisterEntry {
     pub key: String,
     pub name: String,
-    pub description: Option<String>,
-    pub purposes: Vec<String>,
+    pub description: Option<Text>,
+    pub purposes: Vec<Text>,
     pub legal_basis: Option<LegalBasis>,
     /// "Art. 6(1)(b)" and so on.
     pub legal_basis_article: Option<String>,
@@ -48,9 +49,9 @@ pub struct RegisterEntry {
     pub data_subjects: Vec<String>,
     pub categories: Vec<RegisterCategory>,
     pub recipients: Vec<RegisterRecipient>,
-    pub security_measures: Vec<String>,
-    pub source: Option<String>,
-    pub automated_decision_logic: Option<String>,
+    pub security_measures: Vec<Text>,
+    pub source: Option<Text>,
+    pub automated_decision_logic: Option<Text>,
     pub systems: Vec<RegisterSystem>,
 }
 
@@ -62,7 +63,7 @@ pub struct RegisterCategory {
     pub name_nl: String,
     pub name_en: String,
     pub sensitivity: Option<Sensitivity>,
-    pub retention: Option<String>,
+    pub retention: Option<Text>,
 }
 
 #[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +73,8 @@ pub struct RegisterRecipient {
     pub country: String,
     pub outside_eea: bool,
     pub safeguard: Option<TransferSafeguard>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Text>,
 }
 
 /// A system an activity's data lives in. Name and owner are empty only when the key was missing
@@ -256,6 +259,7 @@ fn entry(
                 country: r.country.clone(),
                 outside_eea: r.outside_eea(),
                 safeguard: r.safeguard,
+                description: r.description.clone(),
             })
             .collect(),
         security_measures: activity.security_measures.clone(),
@@ -281,6 +285,12 @@ fn entry(
 /// Blank counts as missing: a register must not pass a whitespace retention period as filled in.
 fn is_missing(value: &Option<String>) -> bool {
     value.as_deref().is_none_or(|v| v.trim().is_empty())
+}
+
+fn is_missing_text(value: &Option<Text>) -> bool {
+    value
+        .as_ref()
+        .is_none_or(|v| v.default_text().trim().is_empty())
 }
 
 fn activity_warnings(
@@ -349,7 +359,7 @@ fn activity_warnings(
     let mut criminal = Vec::new();
     for (index, used) in activity.categories.iter().enumerate() {
         let code = used.category.as_str();
-        if is_missing(&used.retention) {
+        if is_missing_text(&used.retention) {
             warn(
                 format!("categories[{index}].retention"),
                 WarningCode::NoRetention,
@@ -641,11 +651,20 @@ pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
             .map(|w| w.message.as_str())
             .collect();
         let opt = |value: &Option<String>| value.clone().unwrap_or_default();
+        // One cell per field: a text per language gives its default-language version.
+        let text = |value: &Option<Text>| value.as_ref().map(Text::to_string).unwrap_or_default();
+        let texts = |values: &[Text]| {
+            values
+                .iter()
+                .map(Text::to_string)
+                .collect::<Vec<_>>()
+                .join(LIST_SEPARATOR)
+        };
         let record: [String; 21] = [
             entry.key.clone(),
             entry.name.clone(),
-            opt(&entry.description),
-            entry.purposes.join(LIST_SEPARATOR),
+            text(&entry.description),
+            texts(&entry.purposes),
             entry
                 .legal_basis
                 .map(|b| b.as_str().to_string())
@@ -671,9 +690,9 @@ pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
                 .map(recipient_cell)
                 .collect::<Vec<_>>()
                 .join(LIST_SEPARATOR),
-            entry.security_measures.join(LIST_SEPARATOR),
-            opt(&entry.source),
-            opt(&entry.automated_decision_logic),
+            texts(&entry.security_measures),
+            text(&entry.source),
+            text(&entry.automated_decision_logic),
             entry
                 .systems
                 .iter()
@@ -793,7 +812,7 @@ fn dpo_cell(organisation: &Organisation) -> String {
 }
 
 fn category_cell(category: &RegisterCategory) -> String {
-    match category.retention.as_deref() {
+    match category.retention.as_ref().map(Text::default_text) {
         Some(retention) if !retention.trim().is_empty() => {
             format!("{} ({retention})", category.code)
         }
@@ -892,6 +911,7 @@ mod tests {
                     kind: RecipientKind::Processor,
                     country: "NL".into(),
                     safeguard: None,
+                    description: None,
                 }],
                 security_measures: vec!["Encryption at rest".into()],
                 source: None,
@@ -1062,6 +1082,7 @@ mod tests {
             kind: RecipientKind::Processor,
             country: "US".into(),
             safeguard: None,
+            description: None,
         });
         let register = register_of(&document);
         assert_eq!(codes(&register), [WarningCode::TransferWithoutSafeguard]);
@@ -1386,7 +1407,7 @@ security_measures: [Encryption at rest]
         );
         assert_eq!(
             &analytics[11],
-            "usage (14 months after the visit); location (14 months after the visit)"
+            "usage (14 maanden na het bezoek); location (14 maanden na het bezoek)"
         );
         assert_eq!(&analytics[17], "");
         assert_eq!(
@@ -1427,6 +1448,7 @@ security_measures: [Encryption at rest]
             kind: RecipientKind::Controller,
             country: "US".into(),
             safeguard: None,
+            description: None,
         });
         let register = register_of(&document);
         let text = register_to_csv(&register).expect("csv");

@@ -3,6 +3,7 @@
 //! form is exactly the API's.
 
 use super::model::{Activity, ActivityCategory, Category, Holding, Organisation, System};
+use super::text::Text;
 use crate::db::models::catalog::{
     ActivityCategoryRow, ActivityRow, ActivityRows, ActivitySystemRow, CategoryRow, HoldingRow,
     OrganisationRow, SystemRow,
@@ -29,6 +30,26 @@ fn decode<T: DeserializeOwned>(column: &str, text: &str) -> Result<T> {
 
 fn decode_opt<T: DeserializeOwned>(column: &str, text: Option<String>) -> Result<Option<T>> {
     text.map(|t| decode(column, &t)).transpose()
+}
+
+/// A catalog text in a text column: a plain text as written, so the column reads as before for
+/// every other reader; a text per language as its JSON object.
+fn text_column(text: Option<&Text>) -> Option<String> {
+    text.map(|text| match text {
+        Text::Plain(text) => text.clone(),
+        Text::Translated { .. } => encode(text),
+    })
+}
+
+/// The reverse of [`text_column`]: only a JSON object of languages is a text per language.
+fn text_from_column(column: Option<String>) -> Option<Text> {
+    column.map(|column| {
+        let translated = column
+            .starts_with('{')
+            .then(|| serde_json::from_str::<Text>(&column).ok())
+            .flatten();
+        translated.unwrap_or(Text::Plain(column))
+    })
 }
 
 fn position(index: usize) -> i32 {
@@ -135,17 +156,17 @@ pub fn activity_from_rows((row, categories, systems): ActivityRows) -> Result<Ac
             .into_iter()
             .map(|c| ActivityCategory {
                 category: c.category_code,
-                retention: c.retention,
+                retention: text_from_column(c.retention),
             })
             .collect(),
         systems: systems.into_iter().map(|s| s.system_key).collect(),
         key: row.key,
         name: row.name,
-        description: row.description,
+        description: text_from_column(row.description),
         legal_basis_detail: row.legal_basis_detail,
         criminal_data_basis: row.criminal_data_basis,
-        source: row.source,
-        automated_decision_logic: row.automated_decision_logic,
+        source: text_from_column(row.source),
+        automated_decision_logic: text_from_column(row.automated_decision_logic),
         bsn_law: row.bsn_law,
     })
 }
@@ -155,7 +176,7 @@ pub fn activity_rows(activity: &Activity) -> ActivityRows {
     let row = ActivityRow {
         key: activity.key.clone(),
         name: activity.name.clone(),
-        description: activity.description.clone(),
+        description: text_column(activity.description.as_ref()),
         purposes: encode(&activity.purposes),
         legal_basis: activity.legal_basis.as_ref().map(encode),
         legal_basis_detail: activity.legal_basis_detail.clone(),
@@ -164,8 +185,8 @@ pub fn activity_rows(activity: &Activity) -> ActivityRows {
         data_subjects: encode(&activity.data_subjects),
         recipients: encode(&activity.recipients),
         security_measures: encode(&activity.security_measures),
-        source: activity.source.clone(),
-        automated_decision_logic: activity.automated_decision_logic.clone(),
+        source: text_column(activity.source.as_ref()),
+        automated_decision_logic: text_column(activity.automated_decision_logic.as_ref()),
         created_at: now,
         updated_at: now,
         bsn_law: activity.bsn_law.clone(),
@@ -178,7 +199,7 @@ pub fn activity_rows(activity: &Activity) -> ActivityRows {
             activity_key: activity.key.clone(),
             position: position(index),
             category_code: c.category.clone(),
-            retention: c.retention.clone(),
+            retention: text_column(c.retention.as_ref()),
         })
         .collect();
     let systems = activity

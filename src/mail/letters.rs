@@ -98,6 +98,8 @@ pub struct RecipientFact {
     pub country: String,
     pub outside_eea: bool,
     pub safeguard: Option<String>,
+    /// What the recipient does with the data, in the letter's language.
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -507,6 +509,7 @@ mod tests {
                         country: "NL".into(),
                         outside_eea: false,
                         safeguard: None,
+                        description: None,
                     },
                     RecipientFact {
                         name: "MailCloud Inc.".into(),
@@ -514,6 +517,7 @@ mod tests {
                         country: "US".into(),
                         outside_eea: true,
                         safeguard: Some("Standard contractual clauses".into()),
+                        description: None,
                     },
                 ],
                 source: Some("Credit agency Acme".into()),
@@ -744,7 +748,7 @@ mod tests {
                 for part in [
                     "https://loket.example/packages/abc.def.ghi",
                     "14 ",
-                    "3 download(s)",
+                    "3 ",
                     "- CRM, interactions, field summary: It names another customer.",
                     "15",
                 ] {

@@ -5,6 +5,9 @@
 //! configured [`transport`].
 
 pub mod letters;
+pub mod lint;
 pub mod outbox;
+#[cfg(test)]
+mod snapshots;
 pub mod transport;
 pub mod worker;

@@ -9,7 +9,7 @@
 //! Every task has a Dutch and an English title that says what to do, where and on what ground;
 //! titles name category and identifier kinds, never the requester's own data.
 
-use super::model::{RequestKind, TaskKind};
+use super::model::{Language, RequestKind, TaskKind};
 use crate::catalog::model::{
     builtin_categories, Activity, Category, IdentifierKind, LegalBasis, Origin, RecipientKind,
     System,
@@ -699,9 +699,13 @@ fn identifier_names(kind: IdentifierKind) -> (&'static str, &'static str) {
 /// The catalog has no field for it, so an activity is direct marketing when its key, name or a
 /// purpose says "marketing"; a wrong guess errs towards honouring the objection.
 pub(crate) fn is_direct_marketing(activity: &Activity) -> bool {
-    std::iter::once(&activity.key)
-        .chain(std::iter::once(&activity.name))
-        .chain(&activity.purposes)
+    let purposes = activity
+        .purposes
+        .iter()
+        .flat_map(|p| [Language::Nl, Language::En].map(|l| p.get(l)));
+    [activity.key.as_str(), activity.name.as_str()]
+        .into_iter()
+        .chain(purposes)
         .any(|text| text.to_lowercase().contains("marketing"))
 }
 

@@ -11,6 +11,7 @@
 //! loket records every kept row in its own store by keyed hash, with its key sealed, so the
 //! retention sweep can erase it when its end comes ([`crate::retention`]).
 
+use super::model::Language;
 use crate::catalog::model::{IdentifierKind, SqlMapping};
 use crate::connectors::{ConnectorError, SqlConnector, TableCounts};
 use crate::policies::Period;
@@ -57,6 +58,51 @@ pub enum KeepException {
 impl KeepException {
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+
+    /// The exception a task's recorded `legal_exception` ("Art. 17(3)(b) AVG/GDPR; …") names.
+    pub fn of_recorded(recorded: &str) -> Option<KeepException> {
+        use strum::VariantArray;
+        KeepException::VARIANTS
+            .iter()
+            .copied()
+            .find(|e| recorded.starts_with(e.article()))
+    }
+
+    /// The exception as a letter to the person names it, with its article.
+    pub fn describe(self, language: Language) -> &'static str {
+        match (self, language) {
+            (KeepException::LegalObligation, Language::Nl) => {
+                "een wettelijke plicht om deze gegevens te bewaren (artikel 17, lid 3, onder b AVG)"
+            }
+            (KeepException::LegalObligation, Language::En) => {
+                "a legal obligation to keep this data (Article 17(3)(b) GDPR)"
+            }
+            (KeepException::PublicTask, Language::Nl) => {
+                "de vervulling van een taak van algemeen belang of openbaar gezag (artikel 17, lid 3, onder b AVG)"
+            }
+            (KeepException::PublicTask, Language::En) => {
+                "the performance of a task in the public interest or of official authority (Article 17(3)(b) GDPR)"
+            }
+            (KeepException::PublicHealth, Language::Nl) => {
+                "redenen van algemeen belang op het gebied van de volksgezondheid (artikel 17, lid 3, onder c AVG)"
+            }
+            (KeepException::PublicHealth, Language::En) => {
+                "reasons of public interest in the area of public health (Article 17(3)(c) GDPR)"
+            }
+            (KeepException::Archiving, Language::Nl) => {
+                "archivering in het algemeen belang, wetenschappelijk of historisch onderzoek of statistiek (artikel 17, lid 3, onder d AVG)"
+            }
+            (KeepException::Archiving, Language::En) => {
+                "archiving in the public interest, scientific or historical research or statistics (Article 17(3)(d) GDPR)"
+            }
+            (KeepException::LegalClaims, Language::Nl) => {
+                "de instelling, uitoefening of onderbouwing van een rechtsvordering (artikel 17, lid 3, onder e AVG)"
+            }
+            (KeepException::LegalClaims, Language::En) => {
+                "the establishment, exercise or defence of legal claims (Article 17(3)(e) GDPR)"
+            }
+        }
     }
 
     /// `Art. 17(3)(b)`.

@@ -3,11 +3,14 @@
 
 use super::case::Case;
 use super::checklist::CatalogSnapshot;
+use super::kept::KeepException;
 use super::model::{Language, RequestKind, TaskKind, TaskState};
 use super::requester::{open, place, Representative, RepresentativeKind};
 use super::view::split_codes;
 use super::RequestService;
 use crate::catalog::model::{Activity, Organisation, OrganisationKind, Origin};
+use crate::catalog::terms;
+use crate::catalog::text::Text;
 use crate::catalog::Item;
 use crate::db::models::packages::{PackageRow, RedactionRow, READY};
 use crate::db::DbConnection;
@@ -150,13 +153,13 @@ impl RequestService {
                 .iter()
                 .filter(move |t| t.kind == kind.as_str() && t.state == TaskState::Done.as_str())
         };
-        let outcome = |task: &crate::db::models::requests::TaskRow| -> Result<SystemOutcome> {
-            Ok(SystemOutcome {
-                system: system_name(&task.system_key),
-                note: open(&self.cipher, place::TASK_EVIDENCE, &task.evidence_enc)?,
-                outcome: None,
-                rows: None,
-            })
+        // Where data was erased, never the agent's evidence: that is internal text (who ran the
+        // connector, row counts per table, hashes).
+        let erased = |task: &crate::db::models::requests::TaskRow| SystemOutcome {
+            system: system_name(&task.system_key),
+            note: None,
+            outcome: None,
+            rows: None,
         };
         // What each search found, never the agent's evidence: that is internal text.
         let searched: Vec<SystemOutcome> = done(TaskKind::ExportData)
@@ -202,9 +205,7 @@ impl RequestService {
             systems_searched: searched,
             copy_sent_by_post_on: case.row.copy_sent_by_post_on,
             extension_ground: case.row.extension_ground.clone(),
-            erased: done(TaskKind::EraseData)
-                .map(outcome)
-                .collect::<Result<_>>()?,
+            erased: done(TaskKind::EraseData).map(erased).collect(),
             kept: case
                 .tasks
                 .iter()
@@ -219,7 +220,7 @@ impl RequestService {
                         .iter()
                         .map(|code| names.name(code))
                         .collect(),
-                    exception: t.legal_exception.clone().unwrap_or_default(),
+                    exception: self.keep_reason(t, language),
                     legal_claims: t.legal_exception.as_deref().is_some_and(|e| {
                         e.starts_with(super::kept::KeepException::LegalClaims.article())
                     }),
@@ -232,9 +233,44 @@ impl RequestService {
                 .collect(),
             recipients_named: self.names_recipients(conn, case)?,
             package: self.package_link(conn, case)?,
-            withheld: self.withheld(conn, case, &catalog)?,
+            withheld: self.withheld(conn, case, &catalog, language)?,
             suppressed: self.is_suppressed(conn, case)?,
         })
+    }
+
+    /// The retention rule with a legal duty behind a keep task, if a rule sets it.
+    fn keep_rule(
+        &self,
+        task: &crate::db::models::requests::TaskRow,
+    ) -> Option<&crate::policies::RetentionRule> {
+        self.policies.retention.iter().find(|rule| {
+            rule.legal_duty
+                && Some(&rule.system) == task.system_key.as_ref()
+                && (task.activity_key.is_none() || rule.activity == task.activity_key)
+        })
+    }
+
+    /// Why data is kept, as the person reads it: the exception of Art. 17(3) in the letter's
+    /// language and the law behind the duty ("AWR art. 52"), never the task's recorded text,
+    /// which mixes languages and may name internal keys.
+    fn keep_reason(
+        &self,
+        task: &crate::db::models::requests::TaskRow,
+        language: Language,
+    ) -> String {
+        let exception = task
+            .legal_exception
+            .as_deref()
+            .and_then(KeepException::of_recorded)
+            .unwrap_or(KeepException::LegalObligation);
+        let described = exception.describe(language);
+        match self
+            .keep_rule(task)
+            .and_then(|rule| rule.legal_basis.as_deref())
+        {
+            Some(law) if exception != KeepException::LegalClaims => format!("{described}; {law}"),
+            _ => described.to_string(),
+        }
     }
 
     /// How long a keep task's rule keeps each item, for a letter without an end date: "7 jaar
@@ -244,11 +280,7 @@ impl RequestService {
         task: &crate::db::models::requests::TaskRow,
         language: Language,
     ) -> Option<String> {
-        let rule = self.policies.retention.iter().find(|rule| {
-            rule.legal_duty
-                && Some(&rule.system) == task.system_key.as_ref()
-                && (task.activity_key.is_none() || rule.activity == task.activity_key)
-        })?;
+        let rule = self.keep_rule(task)?;
         Some(match language {
             Language::Nl => format!(
                 "{} na het begin van de bewaartermijn van elk gegeven",
@@ -278,31 +310,30 @@ impl RequestService {
         }))
     }
 
-    /// What agents withheld from the request's packages, named for the person.
+    /// What agents withheld from the request's packages, named for the person: the system and,
+    /// where the catalog mapping gives them, the labels of the table and column; never the
+    /// database's own names.
     fn withheld(
         &self,
         conn: &mut DbConnection,
         case: &Case,
         catalog: &CatalogSnapshot,
+        language: Language,
     ) -> Result<Vec<WithheldFact>> {
         RedactionRow::of_request(conn, case.id())?
             .into_iter()
             .map(|row| {
-                let system = row.system_key.as_deref().map(|key| {
-                    catalog
-                        .systems
-                        .iter()
-                        .find(|s| s.key == key)
-                        .map_or(key.to_string(), |s| s.name.clone())
-                });
-                let what = match (&row.attachment_id, system) {
-                    (Some(_), _) => "a document".to_string(),
-                    (None, system) => [system, row.table_name.clone(), row.column_name.clone()]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                };
+                let system = row
+                    .system_key
+                    .as_deref()
+                    .and_then(|key| catalog.systems.iter().find(|s| s.key == key));
+                let what = withheld_what(
+                    system,
+                    row.attachment_id.is_some(),
+                    row.table_name.as_deref(),
+                    row.column_name.as_deref(),
+                    language,
+                );
                 let reason = self
                     .cipher
                     .decrypt(REASON_PLACE, &row.reason_enc)
@@ -342,6 +373,52 @@ impl RequestService {
     }
 }
 
+/// A withheld part of the copy as the person reads it: "een document", "CRM: Contactmomenten,
+/// Samenvatting". Tables and columns appear only by their labels in the catalog mapping.
+fn withheld_what(
+    system: Option<&crate::catalog::model::System>,
+    document: bool,
+    table: Option<&str>,
+    column: Option<&str>,
+    language: Language,
+) -> String {
+    let nl = language == Language::Nl;
+    if document {
+        return match system {
+            Some(system) if nl => format!("een document in {}", system.name),
+            Some(system) => format!("a document in {}", system.name),
+            None if nl => "een document".into(),
+            None => "a document".into(),
+        };
+    }
+    let Some(system) = system else {
+        return if nl {
+            "een deel van uw gegevens"
+        } else {
+            "part of your data"
+        }
+        .into();
+    };
+    let mapped = system.sql.as_ref().and_then(|m| m.table(table?));
+    let labels: Vec<&str> = [
+        mapped
+            .and_then(|t| t.label.as_ref())
+            .map(|l| l.get(language)),
+        mapped
+            .zip(column)
+            .and_then(|(t, c)| t.labels.get(c))
+            .map(|l| l.get(language)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if labels.is_empty() {
+        system.name.clone()
+    } else {
+        format!("{}: {}", system.name, labels.join(", "))
+    }
+}
+
 /// The catalog as the checklist and the letters read it.
 pub fn load_catalog(conn: &mut DbConnection) -> Result<CatalogSnapshot> {
     Ok(CatalogSnapshot {
@@ -352,12 +429,16 @@ pub fn load_catalog(conn: &mut DbConnection) -> Result<CatalogSnapshot> {
 }
 
 /// Category names in the letter's language.
-struct CategoryNames(HashMap<String, String>);
+struct CategoryNames {
+    names: HashMap<String, String>,
+    language: Language,
+}
 
 impl CategoryNames {
     fn new(catalog: &CatalogSnapshot, language: Language) -> Self {
-        CategoryNames(
-            catalog
+        CategoryNames {
+            language,
+            names: catalog
                 .categories
                 .iter()
                 .map(|c| {
@@ -368,11 +449,11 @@ impl CategoryNames {
                     (c.code.clone(), name.clone())
                 })
                 .collect(),
-        )
+        }
     }
 
     fn name(&self, code: &str) -> String {
-        self.0
+        self.names
             .get(code)
             .cloned()
             .unwrap_or_else(|| code.to_string())
@@ -443,19 +524,25 @@ pub fn facts_by_activity(
         .collect()
 }
 
+/// The facts of one activity in the letter's language, in the law's own words: never a code of
+/// the catalog's vocabularies.
 fn facts_of(a: &Activity, names: &CategoryNames) -> ActivityFacts {
+    let language = names.language;
+    let text = |text: &Option<Text>| text.as_ref().map(|t| t.get(language).to_string());
     ActivityFacts {
         name: a.name.clone(),
-        purposes: a.purposes.clone(),
-        legal_basis: a
-            .legal_basis
-            .map(|b| format!("{} ({})", b.as_str().replace('_', " "), b.article())),
+        purposes: a
+            .purposes
+            .iter()
+            .map(|p| p.get(language).to_string())
+            .collect(),
+        legal_basis: a.legal_basis.map(|b| terms::basis(b, language)),
         categories: a
             .categories
             .iter()
             .map(|c| CategoryFact {
                 name: names.name(&c.category),
-                retention: c.retention.clone(),
+                retention: text(&c.retention),
             })
             .collect(),
         recipients: a
@@ -463,15 +550,18 @@ fn facts_of(a: &Activity, names: &CategoryNames) -> ActivityFacts {
             .iter()
             .map(|r| RecipientFact {
                 name: r.name.clone(),
-                kind: r.kind.as_str().to_string(),
-                country: r.country.clone(),
+                kind: terms::recipient_kind(r.kind, language).to_string(),
+                country: terms::country(&r.country, language),
                 outside_eea: r.outside_eea(),
-                safeguard: r.safeguard.map(|s| s.as_str().replace('_', " ")),
+                safeguard: r
+                    .safeguard
+                    .map(|s| terms::safeguard(s, language).to_string()),
+                description: text(&r.description),
             })
             .collect(),
-        source: a.source.clone(),
+        source: text(&a.source),
         origins: Vec::new(),
-        automated_decision_logic: a.automated_decision_logic.clone(),
+        automated_decision_logic: text(&a.automated_decision_logic),
     }
 }
 

@@ -437,14 +437,22 @@ pub fn normalise_email(value: &str) -> String {
     IdentifierKind::Email.normalise(value)
 }
 
+/// The form of a customer number in the keyed index: letters and digits only, in capitals, so
+/// `TN-448812`, `tn 448812` and `TN.448812` find the same earlier requests. (Connectors compare
+/// with the form the system writes, [`IdentifierKind::normalise`], which keeps the dash.)
 pub fn normalise_customer_number(value: &str) -> String {
-    IdentifierKind::CustomerNumber.normalise(value)
+    value
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect()
 }
 
-/// Digits only, with the Dutch country code written as a leading 0 (`+31 6 …`, `0031 6 …` and
-/// `06 …` are the same number).
+/// Digits only, with the Dutch country code written as a leading 0 (`+31 6 …`, `0031 6 …`,
+/// `+31 (0)6 …` and `06 …` are the same number).
 pub fn normalise_phone(value: &str) -> String {
-    IdentifierKind::Phone.normalise(value)
+    // The trunk zero some write after the country code, "+31 (0)6", is not dialled.
+    IdentifierKind::Phone.normalise(&value.replace("(0)", ""))
 }
 
 /// Whether free `text` holds a BSN: a number of exactly nine digits (dots allowed, "1112.22.333")
@@ -540,6 +548,21 @@ mod tests {
         assert_eq!(normalise_phone("0031-6-12345678"), "0612345678");
         assert_eq!(normalise_phone("06 12345678"), "0612345678");
         assert_eq!(normalise_phone("+32 470 12 34 56"), "32470123456");
+        assert_eq!(normalise_phone("+31 (0)6-1234 5678"), "0612345678");
+        assert_eq!(normalise_phone("(06) 12 34 56 78"), "0612345678");
+    }
+
+    #[test]
+    fn customer_numbers_index_however_they_are_typed() {
+        for typed in [
+            "TN-448812",
+            "tn 448812",
+            "TN448812",
+            " TN.448812 ",
+            "tn–448812",
+        ] {
+            assert_eq!(normalise_customer_number(typed), "TN448812", "{typed}");
+        }
     }
 
     #[test]

@@ -255,7 +255,7 @@ backend_tests_with! {
         assert!(letter.contains(": geen gegevens van u gevonden"), "{letter}");
         // The source follows the origin of the data: call detail records are observed, with the
         // network named as their source in the catalog.
-        assert!(letter.contains("vastgelegd bij uw gebruik van onze diensten; verkregen van: Network elements"), "{letter}");
+        assert!(letter.contains("vastgelegd bij uw gebruik van onze diensten; verkregen van: Netwerkonderdelen"), "{letter}");
         assert!(letter.contains("Bron: van u zelf ontvangen\n"), "{letter}");
         for internal in ["SHA-256", "Run through the connector", "anna", "gezocht op klantnummer"] {
             assert!(!letter.contains(internal), "internal text '{internal}' in the letter:\n{letter}");

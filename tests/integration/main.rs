@@ -18,6 +18,7 @@ mod desk_live;
 mod guide;
 mod hardening;
 mod http_connector;
+mod letters;
 mod mail;
 mod packages;
 mod register;

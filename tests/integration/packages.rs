@@ -501,11 +501,11 @@ async fn an_access_package_holds_exactly_the_persons_rows_and_the_facts(desk: De
     assert!(customer_service["purposes"][0]
         .as_str()
         .unwrap()
-        .contains("Answering customers"));
+        .contains("Vragen van klanten"));
     assert!(customer_service["legal_basis"]
         .as_str()
         .unwrap()
-        .contains("contract"));
+        .contains("overeenkomst"));
     let fiscal = facts
         .iter()
         .find(|f| f["name"] == "Fiscale bewaarplicht")
@@ -520,7 +520,7 @@ async fn an_access_package_holds_exactly_the_persons_rows_and_the_facts(desk: De
     assert!(fiscal["categories"][0]["retention"]
         .as_str()
         .unwrap()
-        .contains("7 years"));
+        .contains("7 jaar"));
     assert_eq!(document["controller"]["name"], "Telco Noord B.V.");
     let summary = zip.text("overzicht.html");
     for part in [
@@ -772,7 +772,7 @@ async fn attachments_and_withheld_data_are_in_the_package_and_the_letter(desk: D
         body.contains("Noemt een andere klant") && body.contains("Brief van een derde"),
         "{body}"
     );
-    assert!(body.contains("artikel 15 lid 4"), "{body}");
+    assert!(body.contains("artikel 15, lid 4"), "{body}");
 
     // Taking a redaction back gives the value in the next package.
     let first = listed[0]["id"].as_str().unwrap();

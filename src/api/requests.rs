@@ -3,7 +3,7 @@
 
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::extract::{Created, Items, Json, Page, Paginated};
+use super::extract::{Items, Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
 use crate::mail::outbox::OutboxEntry;
@@ -119,6 +119,7 @@ async fn create_call(
     Ok(HttpResponse::Created().json(serde_json::json!({ "id": first, "items": items })))
 }
 
+#[utoipa::path(get, path = "/requests/{id}", tag = "requests", responses((status = 200, description = "The request in full (a partner agent gets its status only)", body = RequestView)))]
 async fn get(
     state: web::Data<AppState>,
     user: CurrentUser,

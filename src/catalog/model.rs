@@ -374,6 +374,7 @@ pub struct System {
     pub hosting_country: Option<String>,
     /// How a `connector: http` system is reached. Secrets are named, never written, here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub http: Option<crate::connectors::http::HttpDefinition>,
 }
 
@@ -421,6 +422,7 @@ pub struct SqlTable {
     /// Empty: the rows are deleted. Every identifier column must be among them, or the person
     /// would still be found.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, Object>)]
     pub anonymise_on_erasure: BTreeMap<String, crate::policies::AnonymiseStrategy>,
 }
 
@@ -1506,7 +1508,7 @@ impl Validate for CatalogDocument {
 
 /// One kind of processing the organisation carries out as a processor, on behalf of other
 /// controllers: an entry of the processor's record (Art. 30(2)).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessingForOthers {
     pub key: String,
@@ -1529,7 +1531,7 @@ pub struct ProcessingForOthers {
 }
 
 /// A controller the organisation processes for, as Art. 30(2)(a) names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ControllerContact {
     pub name: String,
@@ -1542,7 +1544,7 @@ pub struct ControllerContact {
 }
 
 /// Data sent to a third country or an international organisation, with what makes it lawful.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     pub recipient: String,

@@ -3,7 +3,7 @@
 //! there keeps statement and record from drifting apart, and the register's warnings show where
 //! the statement would be incomplete.
 
-use super::model::{LegalBasis, OrganisationKind, RecipientKind};
+use super::model::{LegalBasis, OrganisationKind};
 use super::ropa::{Register, RegisterEntry, RegisterRecipient};
 use super::terms;
 use crate::requests::model::Language;

@@ -1121,6 +1121,7 @@ mod tests {
             kind: RecipientKind::Processor,
             country: "US".into(),
             safeguard: None,
+            description: None,
         });
         assert_eq!(
             codes(&register_of(&document)),
@@ -1222,6 +1223,7 @@ security_measures: [Encryption at rest]
             kind: RecipientKind::Processor,
             country: "US".into(),
             safeguard: None,
+            description: None,
         }];
         activity.systems.push("missing".into());
         let mut unlinked = document.activities[0].clone();

@@ -26,6 +26,24 @@ pub enum Text {
     },
 }
 
+/// In the OpenAPI document: a plain string, or `{nl, en}`.
+impl utoipa::PartialSchema for Text {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        OneOfBuilder::new()
+            .item(string())
+            .item(
+                ObjectBuilder::new()
+                    .property("nl", string())
+                    .property("en", string()),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Text {}
+
 impl Text {
     /// The text in `language`; where the catalog does not give it in that language, the text in
     /// the language it has, so a letter never has a hole (the language check of the letters

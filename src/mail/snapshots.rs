@@ -139,6 +139,7 @@ fn context(kind: RequestKind, language: Language) -> LetterContext {
             criterion: None,
         }],
         recipients_notified: vec!["PostNL".into()],
+        recipients_named: true,
         package: Some(PackageLink {
             url: "https://loket.example/packages/abc.def.ghi".into(),
             expires_on: date(2026, 12, 16),

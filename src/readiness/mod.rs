@@ -140,6 +140,8 @@ pub fn article(code: WarningCode) -> &'static str {
         NoRecipients => "Art. 30(1)(d)",
         NoSecurityMeasures => "Art. 30(1)(g), 32",
         TransferWithoutSafeguard => "Art. 44-49",
+        HostingWithoutTransfer => "Art. 30(1)(e), 44-46",
+        NoControllers | NoCategoriesOfProcessing => "Art. 30(2)",
         NoSystems | UncoveredHolding | UnknownReference => "Art. 30(1)",
     }
 }
@@ -152,7 +154,8 @@ fn risk(code: WarningCode) -> u8 {
         | NoSpecialCategoryGround
         | NoCriminalDataBasis
         | NationalIdWithoutNamedLaw
-        | TransferWithoutSafeguard => 5,
+        | TransferWithoutSafeguard
+        | HostingWithoutTransfer => 5,
         NoRetention => 4,
         NoSecurityMeasures | NoRecipients => 3,
         _ => 2,
@@ -244,9 +247,12 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
                 .flat_map(|a| &a.categories)
                 .find(|c| {
                     c.category == holding.category
-                        && c.retention.as_deref().is_some_and(|r| !r.trim().is_empty())
+                        && c
+                            .retention
+                            .as_ref()
+                            .is_some_and(|r| !r.to_string().trim().is_empty())
                 })
-                .and_then(|c| c.retention.clone());
+                .and_then(|c| c.retention.as_ref().map(|r| r.to_string()));
             let at = HoldingRef {
                 system: system.key.clone(),
                 category: holding.category.clone(),

@@ -28,6 +28,8 @@ pub struct Requester {
     pub phone: Option<String>,
     /// Only where the catalog names the law that allows the BSN (UAVG art. 46).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Masked when shown: `*****1234`.
+    #[schema(value_type = Option<String>)]
     pub bsn: Option<Bsn>,
 }
 

@@ -282,14 +282,19 @@ impl RequestService {
                         system: step.system.key.clone(),
                         message: error.to_string(),
                     };
-                    let mut connector = connectors.open(&step.system).map_err(failed)?;
-                    let tables = dry_run(
-                        &mut connector,
-                        &step.operation,
-                        &plan.identifiers,
-                        plan.today,
-                    )
-                    .map_err(failed)?;
+                    let tables = if let Operation::Http { operation, .. } = &step.operation {
+                        let connector = connectors.open_http(&step.system).map_err(failed)?;
+                        http_dry_run(&connector, operation, &plan.identifiers).map_err(failed)?
+                    } else {
+                        let mut connector = connectors.open(&step.system).map_err(failed)?;
+                        dry_run(
+                            &mut connector,
+                            &step.operation,
+                            &plan.identifiers,
+                            plan.today,
+                        )
+                        .map_err(failed)?
+                    };
                     Ok(SystemPreview {
                         system: step.system.key.clone(),
                         system_name: step.system.name.clone(),
@@ -1264,6 +1269,30 @@ fn run_step(
     Ok(outcome)
 }
 
+/// What an HTTP operation would do: the person's records the system locates, per record set.
+fn http_dry_run(
+    connector: &HttpConnector,
+    operation: &str,
+    identifiers: &[(IdentifierKind, String)],
+) -> std::result::Result<Vec<TablePreview>, ConnectorError> {
+    let effect = match operation {
+        "erase" => Effect::Delete,
+        "anonymise" => Effect::Anonymise,
+        "restrict" => Effect::Restrict,
+        _ => Effect::Change,
+    };
+    let located = connector.locate(identifiers)?;
+    Ok(located
+        .counts
+        .into_iter()
+        .map(|(table, rows)| TablePreview {
+            table,
+            rows,
+            effect,
+        })
+        .collect())
+}
+
 /// What a run would do on one system, per table: counted, nothing changed.
 fn dry_run(
     connector: &mut SqlConnector,
@@ -1313,6 +1342,8 @@ fn dry_run(
             found.retain(|name, _| name == table);
             each(found, Effect::Change).collect()
         }
+        // Counted through the HTTP connector by `http_dry_run`; an SQL connector has none.
+        Operation::Http { .. } => Vec::new(),
     })
 }
 

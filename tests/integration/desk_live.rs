@@ -77,6 +77,7 @@ async fn desk(app: &TestApp) -> String {
                 display_name: Some("Anna de Boer".into()),
                 role: Role::Agent,
                 password: common::PASSWORD.into(),
+                team: None,
             },
         )
         .await

@@ -89,6 +89,11 @@ async fn assert_statement_complete(app: &TestApp, catalog: &str) {
     let document = loket::catalog::parse_yaml(catalog).expect("parses");
     let organisation = document.organisation.as_ref().expect("organisation");
     for (lang, words) in [("nl", STATEMENT_NL), ("en", STATEMENT_EN)] {
+        let language = if lang == "nl" {
+            loket::requests::model::Language::Nl
+        } else {
+            loket::requests::model::Language::En
+        };
         let response = app.get(&format!("/privacy?lang={lang}"), None).await;
         assert_eq!(response.status(), 200);
         let html = response.text().await.unwrap();
@@ -110,7 +115,7 @@ async fn assert_statement_complete(app: &TestApp, catalog: &str) {
             must("activity", &activity.name);
             // Purposes and legal basis (Art. 13(1)(c)); whether providing data is required (13(2)(e)).
             for purpose in &activity.purposes {
-                must("purpose", purpose);
+                must("purpose", purpose.get(language));
             }
             let basis = activity.legal_basis.expect("basis");
             must("legal basis", words.bases[basis as usize]);
@@ -138,15 +143,15 @@ async fn assert_statement_complete(app: &TestApp, catalog: &str) {
             for category in &activity.categories {
                 must(
                     "retention",
-                    category.retention.as_deref().expect("retention"),
+                    category.retention.as_ref().expect("retention").get(language),
                 );
             }
             // The source, for data not from the person (Art. 14(2)(f)); automated decisions (13(2)(f)).
             if let Some(source) = &activity.source {
-                must("source", source);
+                must("source", source.get(language));
             }
             match &activity.automated_decision_logic {
-                Some(logic) => must("automated decision logic", logic),
+                Some(logic) => must("automated decision logic", logic.get(language)),
                 None => must("no automated decisions", words.no_automated),
             }
         }

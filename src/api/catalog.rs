@@ -210,6 +210,19 @@ pub(super) mod doc {
         ]
     );
     item_paths!(
+        processing_for_others,
+        ProcessingForOthers,
+        "/catalog/processing-for-others",
+        "/catalog/processing-for-others/{key}",
+        [
+            "list_processing_for_others",
+            "create_processing_for_others",
+            "get_processing_for_others",
+            "replace_processing_for_others",
+            "delete_processing_for_others"
+        ]
+    );
+    item_paths!(
         systems,
         System,
         "/catalog/systems",

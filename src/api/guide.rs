@@ -31,6 +31,7 @@ pub struct GuideQuery {
 }
 
 /// `GET /guide?q=…`: the kinds whose guide matches the search (all without `q`).
+#[utoipa::path(get, path = "/guide", tag = "guide", responses((status = 200, description = "The agent's guide: every kind of request, searchable with `q`")))]
 async fn index(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -53,6 +54,7 @@ pub struct Said {
 }
 
 /// `GET /guide/recognise?text=…`: the kinds the caller's words suggest, with the words matched.
+#[utoipa::path(get, path = "/guide/recognise", tag = "guide", responses((status = 200, description = "The kinds of request the caller's words suggest, with the words that matched")))]
 async fn recognise(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -65,6 +67,7 @@ async fn recognise(
 }
 
 /// `GET /guide/{kind}?lang=nl|en`: one kind's page, with the catalog's facts.
+#[utoipa::path(get, path = "/guide/{kind}", tag = "guide", responses((status = 200, description = "The guide for one kind of request, from the catalog")))]
 async fn page(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -109,6 +112,7 @@ fn check_length(field: &str, text: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /readiness`: the readiness report as it stands now.
+#[utoipa::path(get, path = "/readiness", tag = "readiness", responses((status = 200, description = "The readiness report: scores per area and the last steps")))]
 async fn readiness(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -119,6 +123,7 @@ async fn readiness(
 }
 
 /// `GET /readiness/snapshots`: the kept snapshots, newest first (the trend).
+#[utoipa::path(get, path = "/readiness/snapshots", tag = "readiness", responses((status = 200, description = "The kept readiness snapshots, newest first")))]
 async fn snapshots(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -129,6 +134,7 @@ async fn snapshots(
 }
 
 /// `POST /readiness/snapshots`: keeps the report as it stands now.
+#[utoipa::path(post, path = "/readiness/snapshots", tag = "readiness", responses((status = 201, description = "A snapshot of the readiness report is kept")))]
 async fn snapshot(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ReadRegister)?;
     let report = crate::readiness::current(&state.store, &state.requests, &state.sweeps).await?;

@@ -7,6 +7,8 @@ use super::extract::Json;
 use super::AppState;
 use crate::auth::Permission;
 use crate::requests::choices::{NewKeepChoice, WantsRecipients};
+#[allow(unused_imports)]
+use crate::requests::view::RequestView;
 use actix_web::{web, HttpResponse};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -17,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
+#[utoipa::path(post, path = "/requests/{id}/keeps", tag = "requests", request_body = Object, responses((status = 201, description = "A keep under an Art. 17(3) exception is chosen", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn choose_keep(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -31,6 +34,7 @@ async fn choose_keep(
     Ok(HttpResponse::Created().json(view))
 }
 
+#[utoipa::path(put, path = "/requests/{id}/wants-recipients", tag = "requests", request_body = Object, responses((status = 200, description = "Whether the person asked who the recipients are (Art. 19)", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn wants_recipients(
     state: web::Data<AppState>,
     user: CurrentUser,

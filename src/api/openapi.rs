@@ -4,7 +4,9 @@
 //! `/api/v1/openapi.json` and kept in the repository as `openapi.json` (`loket openapi`
 //! writes it; a test fails when the two drift).
 
-use super::{audit, auth, catalog, grounds, packages, public, requests, retention, users};
+use super::{
+    audit, auth, catalog, grounds, guide, keeps, packages, public, requests, retention, users,
+};
 use crate::error::FieldError;
 use actix_web::HttpResponse;
 use std::sync::LazyLock;
@@ -64,6 +66,11 @@ pub struct ErrorBody {
         catalog::doc::activities::get,
         catalog::doc::activities::replace,
         catalog::doc::activities::delete,
+        catalog::doc::processing_for_others::list,
+        catalog::doc::processing_for_others::create,
+        catalog::doc::processing_for_others::get,
+        catalog::doc::processing_for_others::replace,
+        catalog::doc::processing_for_others::delete,
         catalog::get_organisation,
         catalog::put_organisation,
         catalog::export,
@@ -87,6 +94,17 @@ pub struct ErrorBody {
         requests::send_letter,
         requests::preview,
         requests::stats,
+        requests::create_call,
+        requests::answer_by_post,
+        requests::preview_run,
+        keeps::choose_keep,
+        keeps::wants_recipients,
+        guide::index,
+        guide::recognise,
+        guide::page,
+        guide::readiness,
+        guide::snapshots,
+        guide::snapshot,
         grounds::record_ground,
         grounds::lift_restriction,
         retention::runs,

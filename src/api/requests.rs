@@ -96,6 +96,7 @@ async fn create(
 
 /// `POST /requests/calls`: one request per kind the caller asked for, linked, in one
 /// transaction. Answers `{"items": [...]}` (a partner gets the statuses only).
+#[utoipa::path(post, path = "/requests/calls", tag = "requests", request_body = Object, responses((status = 201, description = "One request per kind the caller asked for, linked"), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn create_call(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -335,6 +336,7 @@ async fn copy_by_post(
 }
 
 /// The answer letter was printed and posted: completes the send-answer step.
+#[utoipa::path(post, path = "/requests/{id}/answer/post", tag = "requests", request_body = Object, responses((status = 200, description = "The answer was sent by post: the send step is done", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn answer_by_post(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -407,6 +409,7 @@ async fn run_task(
 }
 
 /// A dry run: what running the task would do, counted per table; nothing changes.
+#[utoipa::path(post, path = "/requests/{id}/tasks/{task}/run/preview", tag = "requests", request_body = Object, responses((status = 200, description = "What the run would do per table, counted; nothing changes"), (status = 502, description = "The system could not be reached", body = crate::api::openapi::ErrorBody), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn preview_run(
     state: web::Data<AppState>,
     user: CurrentUser,

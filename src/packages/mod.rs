@@ -30,8 +30,8 @@ pub use keys::{PackageKey, PackageKeys};
 
 use crate::audit::{self, Change};
 use crate::catalog::model::{IdentifierKind, System};
-use crate::connectors::Checkout;
 use crate::connectors::http::WHOLE_RECORD;
+use crate::connectors::Checkout;
 use crate::crypto::Cipher;
 use crate::db::models::packages::{self as rows, AttachmentRow, PackageRow, RedactionRow};
 use crate::db::DbConnection;

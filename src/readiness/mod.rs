@@ -247,8 +247,7 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
                 .flat_map(|a| &a.categories)
                 .find(|c| {
                     c.category == holding.category
-                        && c
-                            .retention
+                        && c.retention
                             .as_ref()
                             .is_some_and(|r| !r.to_string().trim().is_empty())
                 })

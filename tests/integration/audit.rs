@@ -64,7 +64,7 @@ async fn verify(app: &TestApp, token: &str) -> serde_json::Value {
     expect_json(app.get("/api/v1/audit/verify", Some(token)).await, 200).await
 }
 
-/// Three users make three events plus the admin's own.
+/// Three users make three events plus the admin's own, after the guide's `guide.loaded` at start.
 async fn with_events(app: &TestApp) -> String {
     let admin = app.token_for(Role::Admin).await;
     for name in ["eva", "femke", "gijs"] {
@@ -84,15 +84,15 @@ backend_tests! {
     async fn changes_are_recorded_with_actor_and_summary(app: TestApp) {
         let admin = with_events(&app).await;
         let page = expect_json(app.get("/api/v1/audit/events?per_page=2", Some(&admin)).await, 200).await;
-        assert_eq!(page["total"], 4);
+        assert_eq!(page["total"], 5);
         assert_eq!(page["items"].as_array().unwrap().len(), 2);
         let newest = &page["items"][0];
-        assert_eq!(newest["seq"], 4);
+        assert_eq!(newest["seq"], 5);
         assert_eq!(newest["action"], "user.created");
         assert_eq!(newest["actor"], "user:admin-1");
         assert!(newest["summary"].as_str().unwrap().contains("gijs"));
         let report = verify(&app, &admin).await;
-        assert_eq!(report, json!({"events": 4, "broken": null}));
+        assert_eq!(report, json!({"events": 5, "broken": null}));
     }
 
     async fn events_cannot_be_changed_through_the_database_triggers(app: TestApp) {
@@ -150,7 +150,7 @@ backend_tests! {
     async fn signed_checkpoints_catch_a_trail_rewritten_from_its_first_event(app: TestApp) {
         let admin = with_events(&app).await;
         let point = loket::audit::checkpoint(&app.store).await.unwrap();
-        assert_eq!(point.seq, 4);
+        assert_eq!(point.seq, 5);
         let file = app.settings.data_dir.join("checkpoints.jsonl");
         loket::audit::checkpoints::append(&file, &point).unwrap();
         let stored = loket::audit::checkpoints::read(&file).unwrap();
@@ -163,7 +163,7 @@ backend_tests! {
         // ... but not against the checkpoint taken before.
         let problems = loket::audit::check_checkpoints(&app.store, stored).await.unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("checkpoint mismatch at event 4"), "{problems:?}");
+        assert!(problems[0].contains("checkpoint mismatch at event 5"), "{problems:?}");
         let mut forged = point;
         forged.hash = loket::audit::GENESIS_HASH.into();
         let problems = loket::audit::check_checkpoints(&app.store, vec![forged]).await.unwrap();
@@ -176,6 +176,6 @@ backend_tests! {
             let response = app.send_json(method, "/api/v1/audit/events", Some(&admin), &json!({})).await;
             assert!(response.status() == 404 || response.status() == 405);
         }
-        assert_eq!(verify(&app, &admin).await["events"], 4);
+        assert_eq!(verify(&app, &admin).await["events"], 5);
     }
 }

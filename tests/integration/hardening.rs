@@ -120,8 +120,8 @@ fn staff_routes() -> Vec<(&'static str, String, Permission)> {
         ("GET", "/ropa".into(), ReadRegister),
         ("GET", "/audit/events".into(), ReadAudit),
         ("GET", "/audit/verify".into(), ReadAudit),
-        ("GET", "/requests".into(), ReadRequests),
-        ("POST", "/requests".into(), WorkRequests),
+        ("GET", "/requests".into(), ReadRequestStatus),
+        ("POST", "/requests".into(), RegisterRequests),
         ("GET", "/requests/x".into(), ReadRequests),
         ("PATCH", "/requests/x".into(), WorkRequests),
         ("GET", "/requests/x/letters".into(), ReadRequests),
@@ -145,13 +145,9 @@ fn staff_routes() -> Vec<(&'static str, String, Permission)> {
         ("POST", "/retention/holds".into(), ManageRetention),
         ("DELETE", "/retention/holds/x".into(), ManageRetention),
     ];
-    for action in [
-        "transition",
-        "identity",
-        "pauses",
-        "pauses/end",
-        "extension",
-    ] {
+    // A first-line partner records identity checks, and does nothing else to a request.
+    routes.push(("POST", "/requests/x/identity".into(), RegisterRequests));
+    for action in ["transition", "pauses", "pauses/end", "extension"] {
         routes.push(("POST", format!("/requests/x/{action}"), WorkRequests));
     }
     for plural in ["categories", "systems", "activities"] {

@@ -143,7 +143,11 @@ async fn assert_statement_complete(app: &TestApp, catalog: &str) {
             for category in &activity.categories {
                 must(
                     "retention",
-                    category.retention.as_ref().expect("retention").get(language),
+                    category
+                        .retention
+                        .as_ref()
+                        .expect("retention")
+                        .get(language),
                 );
             }
             // The source, for data not from the person (Art. 14(2)(f)); automated decisions (13(2)(f)).

@@ -149,6 +149,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     // Roles.
     ("agent", "Medewerker", "Agent"),
     ("privacy_officer", "Privacyfunctionaris", "Privacy officer"),
+    (
+        "partner_agent",
+        "Medewerker eerste lijn (partner)",
+        "First-line partner agent",
+    ),
     ("admin", "Beheerder", "Administrator"),
     ("service", "Systeemaccount", "Service account"),
     // Sensitivity of data categories.

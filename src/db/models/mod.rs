@@ -3,9 +3,9 @@
 
 pub mod audit;
 pub mod catalog;
-pub mod keep_choices;
-pub mod for_others;
 pub mod first_line;
+pub mod for_others;
+pub mod keep_choices;
 pub mod kept;
 pub mod outbox;
 pub mod package_keys;

@@ -131,7 +131,8 @@ impl TestApp {
                     display_name: None,
                     role,
                     password: PASSWORD.into(),
-                    team: None,
+                    // A first-line partner always belongs to a team.
+                    team: (role == Role::PartnerAgent).then(|| "partner-a".into()),
                 },
             )
             .await

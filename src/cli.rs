@@ -284,7 +284,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
         } => {
             use crate::catalog::privacy::{statement, Format};
-            use crate::requests::model::Language;
+            use crate::vocabulary::Language;
             let store = open_store(&settings).await?;
             let register = crate::catalog::register(&store).await?;
             let language = match lang {

@@ -144,6 +144,7 @@ pub fn request_service(
         &settings.mail.from,
     )
     .with_connectors(connectors_of(settings, secrets))
+    .with_package_builder(crate::packages::automatic_builder())
 }
 
 /// Retention sweeps as this configuration has them, for the command line.
@@ -256,7 +257,7 @@ pub async fn policy_problems(
     store: &Store,
     policies: &Policies,
 ) -> anyhow::Result<Vec<crate::policies::PolicyProblem>> {
-    let catalog = store.read(crate::requests::letters::load_catalog).await?;
+    let catalog = store.read(crate::catalog::load_catalog).await?;
     Ok(policies.check_against(&catalog))
 }
 

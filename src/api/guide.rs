@@ -5,7 +5,7 @@ use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::Permission;
-use crate::requests::model::{Language, RequestKind};
+use crate::vocabulary::{Language, RequestKind};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 

@@ -15,7 +15,7 @@ use crate::requests::lifecycle::{
     AnswerByPost, Assignment, EndPause, Extension, LetterRequest, StartPause, Transition,
     VerifyIdentity,
 };
-use crate::requests::model::{RequestKind, RequestState};
+use crate::vocabulary::{RequestKind, RequestState};
 use crate::requests::overview::{QueueFilter, Stats};
 use crate::requests::run::RunTask;
 use crate::requests::tasks::TaskUpdate;

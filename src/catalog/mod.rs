@@ -10,6 +10,7 @@ pub mod model;
 pub mod privacy;
 pub mod ropa;
 mod rows;
+pub mod snapshot;
 pub mod terms;
 pub mod text;
 pub mod yaml;
@@ -24,6 +25,7 @@ use model::{
 use std::collections::HashSet;
 use std::fmt;
 
+pub use snapshot::{load_catalog, CatalogSnapshot};
 pub use yaml::{parse_yaml, YamlError};
 
 /// A kind of catalog entry, keyed by a stable code (`crm`, `direct_marketing`).

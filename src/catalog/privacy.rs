@@ -6,7 +6,7 @@
 use super::model::{LegalBasis, OrganisationKind};
 use super::ropa::{Register, RegisterEntry, RegisterRecipient};
 use super::terms;
-use crate::requests::model::Language;
+use crate::vocabulary::Language;
 
 /// Where the public request form is served (`serve`).
 pub const REQUEST_FORM_PATH: &str = "/verzoek";

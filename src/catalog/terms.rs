@@ -4,7 +4,7 @@
 //! never show the serialised codes (`legal_obligation`, `processor`) nor an ISO code.
 
 use super::model::{LegalBasis, RecipientKind, TransferSafeguard};
-use crate::requests::model::Language;
+use crate::vocabulary::Language;
 
 /// The basis's own name: "uitvoering van een overeenkomst", "performance of a contract".
 pub fn basis_name(basis: LegalBasis, language: Language) -> &'static str {

@@ -6,7 +6,7 @@
 //! language (Dutch, [`DEFAULT_LANGUAGE`]), or as `{nl: …, en: …}`. Both forms are stored and
 //! exported as written, so an import and an export give the same file.
 
-use crate::requests::model::Language;
+use crate::vocabulary::Language;
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

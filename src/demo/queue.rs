@@ -6,7 +6,7 @@ use super::organisation::Customer;
 use crate::auth::Role;
 use crate::crypto::Cipher;
 use crate::db::schema::{outbox, requests};
-use crate::requests::model::TaskKind;
+use crate::vocabulary::TaskKind;
 use crate::requests::public::PublicRequest;
 use crate::requests::{RequestService, Staff};
 use anyhow::Context;

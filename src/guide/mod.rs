@@ -12,8 +12,8 @@
 
 use crate::catalog::model::{ConnectorKind, Sensitivity};
 use crate::policies::Policies;
-use crate::requests::checklist::CatalogSnapshot;
-use crate::requests::model::{Language, RequestKind};
+use crate::catalog::CatalogSnapshot;
+use crate::vocabulary::{Language, RequestKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -421,7 +421,7 @@ pub async fn current_facts(
     policies: &Policies,
     language: Language,
 ) -> crate::error::Result<Vec<SystemFacts>> {
-    let catalog = store.read(crate::requests::letters::load_catalog).await?;
+    let catalog = store.read(crate::catalog::load_catalog).await?;
     Ok(system_facts(&catalog, policies, language))
 }
 

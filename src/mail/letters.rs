@@ -7,7 +7,7 @@
 //! error, never a letter with a hole in it.
 
 use crate::catalog::model::OrganisationKind;
-use crate::requests::model::{Language, RefusalGround, RequestKind};
+use crate::vocabulary::{Language, RefusalGround, RequestKind};
 use chrono::{Datelike, NaiveDate};
 use minijinja::{Environment, ErrorKind, State, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 //! snapshots and the end-to-end letter tests run every letter through [`problems`], so a template
 //! or a context that lets internal text through fails a test instead of reaching a citizen.
 
-use crate::requests::model::Language;
+use crate::vocabulary::Language;
 
 /// Codes of loket's vocabularies that must never reach a letter as such (the law's words do).
 /// Codes with an underscore are never ordinary words; single-word codes are caught by the other

@@ -8,7 +8,7 @@ use super::letters::LetterKind;
 use crate::crypto::Cipher;
 use crate::db::models::outbox::{self as rows, OutboxRow};
 use crate::db::{DbConnection, StoreError};
-use crate::requests::model::Language;
+use crate::vocabulary::Language;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 

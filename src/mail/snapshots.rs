@@ -6,7 +6,7 @@
 use super::letters::*;
 use super::lint;
 use crate::catalog::model::OrganisationKind;
-use crate::requests::model::{Language, RefusalGround, RequestKind};
+use crate::vocabulary::{Language, RefusalGround, RequestKind};
 use chrono::NaiveDate;
 use strum::VariantArray;
 

@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where attachment names are sealed (and their associated data).
 pub const NAME_PLACE: &str = "attachments.name";
-/// Where the reasons for withholding are sealed.
-pub const REASON_PLACE: &str = "redactions.reason";
+pub use crate::db::models::packages::REDACTION_REASON_PLACE as REASON_PLACE;
 /// The largest attachment taken.
 pub const MAX_ATTACHMENT_BYTES: usize = 25 * 1024 * 1024;
 const MAX_NAME: usize = 200;

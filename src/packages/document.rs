@@ -13,10 +13,10 @@
 use super::selection::TablePlan;
 use crate::error::{Error, Result};
 use crate::mail::letters::{ActivityFacts, OrganisationInfo};
-use crate::requests::model::{Language, RequestKind};
+use crate::vocabulary::{Language, RequestKind};
+pub use crate::db::models::packages::Summary;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::LazyLock;
 use zip::write::SimpleFileOptions;
@@ -102,21 +102,6 @@ pub struct WithheldItem {
     pub row_key: Option<String>,
     pub attachment: Option<String>,
     pub reason: String,
-}
-
-/// What a package holds, in counts: stored with the package and shown to agents.
-#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Summary {
-    /// Rows per system and table.
-    pub rows: BTreeMap<String, BTreeMap<String, u64>>,
-    pub attachments: usize,
-    pub withheld: usize,
-}
-
-impl Summary {
-    pub fn total_rows(&self) -> u64 {
-        self.rows.values().flat_map(|tables| tables.values()).sum()
-    }
 }
 
 /// The value given for what is withheld.

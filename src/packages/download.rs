@@ -16,8 +16,8 @@ use crate::db::Store;
 use crate::error::{Error, Result};
 use serde::Serialize;
 
-/// The audience of download links: never valid as a status link or an API token.
-pub const DOWNLOAD_LINK_AUDIENCE: &str = "loket-package";
+pub use crate::requests::letters::download_url;
+pub use crate::requests::DOWNLOAD_LINK_AUDIENCE;
 /// Wrong passphrases before the package locks; a new one has to be issued then.
 pub const MAX_PASSPHRASE_ATTEMPTS: i32 = 5;
 
@@ -38,23 +38,6 @@ pub struct Download {
     pub file_name: String,
     pub size_bytes: i64,
     pub body: tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
-}
-
-/// The download link of a package, for its answer letter.
-pub fn download_url(
-    links: &crate::auth::TokenService,
-    public_url: &str,
-    package: &PackageRow,
-) -> Result<String> {
-    let token = links
-        .issue_download_link(
-            DOWNLOAD_LINK_AUDIENCE,
-            &package.id,
-            package.expires_at.and_utc().timestamp(),
-            package.max_downloads,
-        )
-        .map_err(|_| Error::Internal("could not sign a download link".into()))?;
-    Ok(format!("{public_url}/packages/{token}"))
 }
 
 impl PackageService {

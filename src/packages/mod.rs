@@ -37,13 +37,14 @@ use crate::db::models::packages::{self as rows, AttachmentRow, PackageRow, Redac
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::requests::case::Case;
-use crate::requests::model::{Language, RequestKind};
+use crate::vocabulary::{Language, RequestKind};
 use crate::requests::requester::Requester;
 use crate::requests::{RequestService, Staff};
 use document::{AttachmentOutline, Outline, Source, Summary, SystemOutline, WithheldItem};
 use selection::Withheld;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Days a download link works when the agent does not say.
 pub const DEFAULT_EXPIRY_DAYS: i64 = 14;
@@ -122,12 +123,26 @@ pub struct Package {
     pub passphrase: Option<String>,
 }
 
+/// The hook through which request handling builds a package by itself
+/// (`requests.run_automatically`): a default package, made by `actor` as `created_by`.
+pub fn automatic_builder() -> crate::requests::BuildPackage {
+    Arc::new(|requests, actor, created_by, request_id| {
+        Box::pin(async move {
+            let keys = PackageKeys::new(requests.store.clone(), requests.cipher.clone());
+            let (package, read) = PackageService::new(requests, keys)
+                .create_as(actor, created_by, request_id, NewPackage::default())
+                .await?;
+            Ok((package.id, read))
+        })
+    })
+}
+
 impl From<PackageRow> for Package {
     fn from(row: PackageRow) -> Self {
         Package {
             link_state: link_state(&row, crate::db::now()),
             downloads_left: (row.max_downloads - row.downloads).max(0),
-            contents: serde_json::from_str(&row.contents).unwrap_or_default(),
+            contents: row.summary(),
             passphrase_required: row.passphrase_hash.is_some(),
             id: row.id,
             request_id: row.request_id,
@@ -368,7 +383,7 @@ impl PackageService {
         };
         let requester = Requester::open(&self.requests.cipher, &case.row)?;
         let identifiers = requester.search_identifiers();
-        let catalog = crate::requests::letters::load_catalog(conn)?;
+        let catalog = crate::catalog::load_catalog(conn)?;
         let attachments = AttachmentRow::of_request(conn, request_id)?;
         let redactions = RedactionRow::of_request(conn, request_id)?;
         let withheld = self.withheld_items(&redactions, &attachments)?;
@@ -611,7 +626,7 @@ impl PackageService {
                     reason: self
                         .requests
                         .cipher
-                        .decrypt(attachments::REASON_PLACE, &r.reason_enc)
+                        .decrypt(rows::REDACTION_REASON_PLACE, &r.reason_enc)
                         .map_err(|e| Error::Internal(e.to_string()))?,
                 })
             })
@@ -626,13 +641,7 @@ impl PackageService {
     }
 }
 
-/// What a build read of one system: rows per table and the SHA-256 of the rows as read (each
-/// row's JSON followed by a newline, tables in package order): the evidence of an export.
-#[derive(Debug, Clone, Default)]
-pub struct SystemRead {
-    pub rows: crate::connectors::TableCounts,
-    pub sha256: String,
-}
+pub use crate::requests::SystemRead;
 
 /// The most bytes of rows a build keeps between the first read of a table (for `package.json`)
 /// and the second use (its CSV file). A person's rows are usually a few kilobytes; beyond this

@@ -11,7 +11,7 @@
 //! column; the value is replaced by a marker and the package says why.
 
 use crate::catalog::model::{Activity, LegalBasis, Origin, SqlTable, System};
-use crate::requests::model::RequestKind;
+use crate::vocabulary::RequestKind;
 use std::collections::BTreeSet;
 
 /// What is withheld from one table, by column (`None`: the whole table) and row key (`None`:

@@ -3,7 +3,7 @@
 
 use super::{OnExpiry, PolicyProblem, RetentionRule};
 use crate::catalog::model::{is_builtin_category, Activity, ConnectorKind, System};
-use crate::requests::checklist::CatalogSnapshot;
+use crate::catalog::CatalogSnapshot;
 
 impl RetentionRule {
     /// The category codes the rule covers in its system, in the order the system holds them:

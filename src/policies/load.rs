@@ -12,7 +12,7 @@ use super::{
 use crate::catalog::model::is_valid_key;
 use crate::catalog::yaml::locate;
 use crate::error::FieldError;
-use crate::requests::model::TaskKind;
+use crate::vocabulary::TaskKind;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fs;

@@ -26,7 +26,7 @@ pub use schedule::{CronSchedule, ScheduleError, SCHEDULE_EXPECTED};
 
 use chrono::{DateTime, Utc};
 
-use crate::requests::model::{RequestKind, TaskKind};
+use crate::vocabulary::{RequestKind, TaskKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -348,7 +348,7 @@ impl Policies {
     /// activity uses the system and that the system holds the categories. Empty when all is well.
     pub fn check_against(
         &self,
-        catalog: &crate::requests::checklist::CatalogSnapshot,
+        catalog: &crate::catalog::CatalogSnapshot,
     ) -> Vec<PolicyProblem> {
         check::check_rules(&self.retention, catalog)
     }
@@ -364,7 +364,7 @@ impl Policies {
 pub(crate) mod testing {
     use super::Policies;
     use crate::catalog::model::builtin_categories;
-    use crate::requests::checklist::CatalogSnapshot;
+    use crate::catalog::CatalogSnapshot;
     use std::path::{Path, PathBuf};
 
     pub fn shipped_dir() -> PathBuf {

@@ -15,7 +15,7 @@ use crate::db::models::requests::StatsRow;
 use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::policies::Policies;
-use crate::requests::checklist::CatalogSnapshot;
+use crate::catalog::CatalogSnapshot;
 use crate::requests::overview::Stats;
 use crate::retention::SweepRun;
 use serde::{Deserialize, Serialize};
@@ -548,7 +548,7 @@ pub async fn current(
     sweeps: &crate::retention::SweepService,
 ) -> Result<Report> {
     let register = crate::catalog::register(store).await?;
-    let catalog = store.read(crate::requests::letters::load_catalog).await?;
+    let catalog = store.read(crate::catalog::load_catalog).await?;
     let runs = sweeps.runs(None, RUNS_READ).await?;
     let stats = requests.stats().await?;
     let rows = store

@@ -10,7 +10,7 @@
 //! by post, or every search recorded as `not_found`.
 
 use super::case::Case;
-use super::model::{RequestKind, SearchOutcome, TaskKind, TaskState};
+use crate::vocabulary::{RequestKind, SearchOutcome, TaskKind, TaskState};
 use super::view::RequestView;
 use super::{RequestService, Staff};
 use crate::db::models::packages::{AttachmentRow, PackageRow, READY};
@@ -95,7 +95,7 @@ impl RequestService {
             .find(|p| p.state == READY && p.expires_at > now && p.downloads < p.max_downloads)
         {
             findings.package_ready = true;
-            let contents = crate::packages::Package::from(package).contents;
+            let contents = package.summary();
             findings.found.extend(
                 contents
                     .rows

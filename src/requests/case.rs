@@ -2,7 +2,7 @@
 //! together, changed in memory, and saved under optimistic concurrency.
 
 use super::deadline::{self, DeadlineInput, Pause};
-use super::model::{RequestKind, RequestState, TaskState};
+use crate::vocabulary::{RequestKind, RequestState, TaskState};
 use crate::audit::{self, Actor, Change};
 use crate::db::models::requests::{self as rows, PauseRow, RequestRow, TaskRow};
 use crate::db::DbConnection;
@@ -92,7 +92,7 @@ impl Case {
     }
 
     /// The first open task of `kind`, if any.
-    pub fn open_task_mut(&mut self, kind: super::model::TaskKind) -> Option<&mut TaskRow> {
+    pub fn open_task_mut(&mut self, kind: crate::vocabulary::TaskKind) -> Option<&mut TaskRow> {
         self.tasks
             .iter_mut()
             .find(|t| t.kind == kind.as_str() && t.state == TaskState::Open.as_str())

@@ -9,22 +9,16 @@
 //! Every task has a Dutch and an English title that says what to do, where and on what ground;
 //! titles name category and identifier kinds, never the requester's own data.
 
-use super::model::{Language, RequestKind, TaskKind};
+use crate::vocabulary::{Language, RequestKind, TaskKind};
 use crate::catalog::model::{
-    builtin_categories, Activity, Category, IdentifierKind, LegalBasis, Origin, RecipientKind,
+    builtin_categories, Activity, IdentifierKind, LegalBasis, Origin, RecipientKind,
     System,
 };
 use crate::policies::{Policies, RetentionRule};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 
-/// The catalog as the checklist needs it.
-#[derive(Debug, Clone, Default)]
-pub struct CatalogSnapshot {
-    pub systems: Vec<System>,
-    pub activities: Vec<Activity>,
-    pub categories: Vec<Category>,
-}
+pub use crate::catalog::CatalogSnapshot;
 
 pub struct ChecklistInput<'a> {
     pub kind: RequestKind,

@@ -12,7 +12,7 @@
 use super::case::Case;
 use super::checklist::TaskDraft;
 use super::kept::{KeepException, KeptRule};
-use super::model::{RequestKind, TaskKind};
+use crate::vocabulary::{RequestKind, TaskKind};
 use super::requester::check_texts;
 use super::view::RequestView;
 use super::{RequestService, Staff};

@@ -3,7 +3,7 @@
 //! registered, and of those only the status — never the file, connector results or packages.
 
 use super::intake::NewRequest;
-use super::model::{RequestKind, RequestState};
+use crate::vocabulary::{RequestKind, RequestState};
 use super::view::RequestView;
 use super::{RequestService, Staff};
 use crate::auth::{Role, User};

@@ -7,7 +7,7 @@
 //! the notice (a connector failed) is finished by asking again; the notice is not sent twice.
 
 use super::case::Case;
-use super::model::{RequestKind, TaskKind, TaskState};
+use crate::vocabulary::{RequestKind, TaskKind, TaskState};
 use super::requester::{check_texts, Requester};
 use super::view::RequestView;
 use super::{RequestService, Staff};

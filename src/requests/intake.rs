@@ -3,8 +3,9 @@
 
 use super::case::Case;
 use super::checklist::{self, ChecklistInput, TaskDraft};
-use super::letters::{load_catalog, Extras};
-use super::model::{Channel, Language, RequestKind, RequestState, TaskKind, TaskState};
+use super::letters::Extras;
+use crate::catalog::load_catalog;
+use crate::vocabulary::{Channel, Language, RequestKind, RequestState, TaskKind, TaskState};
 use super::requester::{check_text, place, Representative, Requester, MAX_DETAILS};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
@@ -47,7 +48,7 @@ pub struct NewRequest {
 #[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityCheck {
-    pub method: super::model::VerificationMethod,
+    pub method: crate::vocabulary::VerificationMethod,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -69,7 +70,7 @@ impl IdentityCheck {
             .as_deref()
             .map(str::trim)
             .filter(|n| !n.is_empty());
-        if self.method == super::model::VerificationMethod::IdDocumentChecked && note.is_none() {
+        if self.method == crate::vocabulary::VerificationMethod::IdDocumentChecked && note.is_none() {
             return vec![FieldError::new(
                 format!("{prefix}.note"),
                 "say why a copy of an ID document was necessary (it is deleted after the check; only the fact and this note are kept)",
@@ -87,7 +88,7 @@ impl IdentityCheck {
         prefix: &str,
         representative: Option<&Representative>,
     ) -> Vec<FieldError> {
-        let method = super::model::VerificationMethod::RepresentativeAuthorisation;
+        let method = crate::vocabulary::VerificationMethod::RepresentativeAuthorisation;
         let proven = representative.is_some_and(|r| r.authorisation.is_some());
         if self.method == method && !proven {
             return vec![FieldError::new(

@@ -2,16 +2,15 @@
 //! checklist and the catalog), and queueing them in the outbox inside the request's transaction.
 
 use super::case::Case;
-use super::checklist::CatalogSnapshot;
+use crate::catalog::CatalogSnapshot;
 use super::kept::KeepException;
-use super::model::{Language, RequestKind, TaskKind, TaskState};
+use crate::vocabulary::{Language, RequestKind, TaskKind, TaskState};
 use super::requester::{open, place, Representative, RepresentativeKind};
 use super::view::split_codes;
 use super::RequestService;
 use crate::catalog::model::{Activity, Organisation, OrganisationKind, Origin};
 use crate::catalog::terms;
 use crate::catalog::text::Text;
-use crate::catalog::Item;
 use crate::db::models::packages::{PackageRow, RedactionRow, READY};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
@@ -22,8 +21,7 @@ use crate::mail::letters::{
 };
 use crate::mail::letters::{PackageLink, WithheldFact};
 use crate::mail::outbox::{self, NewMail};
-use crate::packages::attachments::REASON_PLACE;
-use crate::packages::download::download_url;
+use crate::db::models::packages::REDACTION_REASON_PLACE;
 use std::collections::{BTreeSet, HashMap};
 
 /// What the caller adds to a letter beyond what loket knows.
@@ -336,7 +334,7 @@ impl RequestService {
                 );
                 let reason = self
                     .cipher
-                    .decrypt(REASON_PLACE, &row.reason_enc)
+                    .decrypt(REDACTION_REASON_PLACE, &row.reason_enc)
                     .map_err(|e| Error::Internal(e.to_string()))?;
                 Ok(WithheldFact { what, reason })
             })
@@ -419,13 +417,23 @@ fn withheld_what(
     }
 }
 
-/// The catalog as the checklist and the letters read it.
-pub fn load_catalog(conn: &mut DbConnection) -> Result<CatalogSnapshot> {
-    Ok(CatalogSnapshot {
-        systems: crate::catalog::model::System::load_all(conn)?,
-        activities: Activity::load_all(conn)?,
-        categories: crate::catalog::model::Category::load_all(conn)?,
-    })
+pub use crate::catalog::load_catalog;
+
+/// The download link of a package, for its answer letter.
+pub fn download_url(
+    links: &crate::auth::TokenService,
+    public_url: &str,
+    package: &PackageRow,
+) -> Result<String> {
+    let token = links
+        .issue_download_link(
+            super::DOWNLOAD_LINK_AUDIENCE,
+            &package.id,
+            package.expires_at.and_utc().timestamp(),
+            package.max_downloads,
+        )
+        .map_err(|_| Error::Internal("could not sign a download link".into()))?;
+    Ok(format!("{public_url}/packages/{token}"))
 }
 
 /// Category names in the letter's language.

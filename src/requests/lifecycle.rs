@@ -9,7 +9,7 @@
 use super::case::Case;
 use super::intake::IdentityCheck;
 use super::letters::{answer_letter, Extras, Preview};
-use super::model::{
+use crate::vocabulary::{
     ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestState, TaskKind, TaskState,
 };
 use super::requester::{check_texts, open, place};
@@ -58,7 +58,7 @@ pub struct Transition {
 #[serde(deny_unknown_fields)]
 pub struct Withdrawal {
     /// Where the person said it (a call, an e-mail, a letter, …).
-    pub channel: super::model::Channel,
+    pub channel: crate::vocabulary::Channel,
     /// The day they said it (Dutch time).
     pub received_on: chrono::NaiveDate,
     /// What they said, in a few words; kept sealed, never in a letter.
@@ -85,7 +85,7 @@ impl ProposedOutcome {
 #[serde(deny_unknown_fields)]
 pub struct VerifyIdentity {
     pub version: i32,
-    pub method: super::model::VerificationMethod,
+    pub method: crate::vocabulary::VerificationMethod,
     #[serde(default)]
     pub note: Option<String>,
 }

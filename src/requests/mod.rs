@@ -29,10 +29,15 @@ use crate::auth::{Role, TokenService};
 use crate::crypto::Cipher;
 use crate::db::Store;
 use crate::policies::Policies;
+use futures_util::future::BoxFuture;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The audience of the status links sent to people.
 pub const STATUS_LINK_AUDIENCE: &str = "loket-status";
+/// The audience of package download links (signed for the answer letter, checked by
+/// `packages::download`): never valid as a status link or an API token.
+pub const DOWNLOAD_LINK_AUDIENCE: &str = "loket-package";
 
 /// A member of staff acting on a request.
 #[derive(Debug, Clone)]
@@ -52,6 +57,29 @@ impl Staff {
 /// Called after a transaction that queued mail has committed, to wake the delivery worker.
 pub type MailQueued = Arc<dyn Fn() + Send + Sync>;
 
+/// What a build read of one system: rows per table and the SHA-256 of the rows as read (each
+/// row's JSON followed by a newline, tables in package order): the evidence of an export.
+#[derive(Debug, Clone, Default)]
+pub struct SystemRead {
+    pub rows: crate::connectors::TableCounts,
+    pub sha256: String,
+}
+
+/// Builds the package of a request as `actor`, recorded as made by the given name, and returns
+/// its id and what it read of each system searched. Packages read requests, so request handling
+/// reaches them only through this hook, set where the services are wired
+/// ([`RequestService::with_package_builder`]).
+pub type BuildPackage = Arc<
+    dyn Fn(
+            RequestService,
+            Actor,
+            String,
+            String,
+        ) -> BoxFuture<'static, crate::error::Result<(String, BTreeMap<String, SystemRead>)>>
+        + Send
+        + Sync,
+>;
+
 /// Everything request handling needs, cheap to clone into each blocking database closure.
 #[derive(Clone)]
 pub struct RequestService {
@@ -66,6 +94,9 @@ pub struct RequestService {
     pub(crate) mail_queued: MailQueued,
     /// The systems whose checklist tasks loket can run itself.
     pub(crate) connectors: crate::connectors::Connectors,
+    /// Builds packages for `requests.run_automatically`; without it the export tasks run one
+    /// by one.
+    pub(crate) build_package: Option<BuildPackage>,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -94,6 +125,7 @@ impl RequestService {
             mail_from: mail_from.to_string(),
             mail_queued: Arc::new(|| {}),
             connectors: crate::connectors::Connectors::default(),
+            build_package: None,
         }
     }
 
@@ -106,6 +138,12 @@ impl RequestService {
     /// Lets checklist tasks on reachable systems be run through their connectors.
     pub fn with_connectors(mut self, connectors: crate::connectors::Connectors) -> Self {
         self.connectors = connectors;
+        self
+    }
+
+    /// Lets an access or portability request be answered by a package built by loket itself.
+    pub fn with_package_builder(mut self, build: BuildPackage) -> Self {
+        self.build_package = Some(build);
         self
     }
 

@@ -5,7 +5,7 @@
 //! run and found nothing of the person, that recipient's task is closed as not applicable.
 
 use super::case::Case;
-use super::model::{TaskKind, TaskState};
+use crate::vocabulary::{TaskKind, TaskState};
 use super::run::Runner;
 use super::tasks::store_task;
 use super::RequestService;
@@ -33,7 +33,7 @@ impl RequestService {
         runner: &Runner,
     ) -> Result<()> {
         let found = self.found_per_system(conn, case)?;
-        let catalog = super::letters::load_catalog(conn)?;
+        let catalog = crate::catalog::load_catalog(conn)?;
         for index in 0..case.tasks.len() {
             let task = &case.tasks[index];
             if task.kind != TaskKind::NotifyRecipient.as_str()

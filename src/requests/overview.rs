@@ -2,7 +2,7 @@
 //! privacy officer watches.
 
 use super::case::{parse_stored, Case};
-use super::model::{RequestKind, RequestState};
+use crate::vocabulary::{RequestKind, RequestState};
 use super::requester::{normalise_customer_number, normalise_email, normalise_phone, place};
 use super::view::{RequestSummary, RequestView};
 use super::{deadline, RequestService};

@@ -10,7 +10,7 @@
 use super::case::Case;
 use super::intake::NewRequest;
 use super::letters::Extras;
-use super::model::{Channel, Language, RequestKind, RequestState};
+use crate::vocabulary::{Channel, Language, RequestKind, RequestState};
 use super::requester::Requester;
 use super::{RequestService, Staff, STATUS_LINK_AUDIENCE};
 use crate::audit::Actor;

@@ -21,7 +21,7 @@
 
 use super::case::{stale, Case};
 use super::kept::{self, Decision, KeepException, KeepPlan, Kept, KeptRule};
-use super::model::{RequestState, SearchOutcome, TaskKind, TaskState};
+use crate::vocabulary::{RequestState, SearchOutcome, TaskKind, TaskState};
 use super::requester::{check_texts, Requester};
 use super::tasks::{store_task, task_index};
 use super::view::RequestView;
@@ -382,6 +382,9 @@ impl RequestService {
     /// is nothing to search.
     async fn answer_by_package(&self, request_id: &str) -> Result<()> {
         let kinds = &self.policies.requests.run_automatically;
+        let Some(build_package) = self.build_package.clone() else {
+            return Ok(());
+        };
         if !kinds.contains(&TaskKind::ExportData) {
             return Ok(());
         }
@@ -393,7 +396,7 @@ impl RequestService {
                 let case = Case::load(conn, &id)?;
                 let answers_with_package = matches!(
                     case.kind()?,
-                    super::model::RequestKind::Access | super::model::RequestKind::Portability
+                    crate::vocabulary::RequestKind::Access | crate::vocabulary::RequestKind::Portability
                 );
                 if !answers_with_package || !case.row.identity_verified {
                     return Ok(false);
@@ -416,19 +419,14 @@ impl RequestService {
         if !due {
             return Ok(());
         }
-        let packages = crate::packages::PackageService::new(
-            self.clone(),
-            crate::packages::PackageKeys::new(self.store.clone(), self.cipher.clone()),
-        );
         let runner = Runner::automatic();
-        let (package, read) = packages
-            .create_as(
-                runner.actor.clone(),
-                runner.name.clone(),
-                request_id.to_string(),
-                crate::packages::NewPackage::default(),
-            )
-            .await?;
+        let (package_id, read) = build_package(
+            self.clone(),
+            runner.actor.clone(),
+            runner.name.clone(),
+            request_id.to_string(),
+        )
+        .await?;
         let service = self.clone();
         let id = request_id.to_string();
         self.store
@@ -453,7 +451,7 @@ impl RequestService {
                     };
                     let note = format!(
                         "; read once for package {} (the export and the package are the same rows)",
-                        package.id
+                        package_id
                     );
                     service.close_run(conn, &mut case, index, &runner, None, &[outcome], &note)?;
                 }
@@ -463,7 +461,7 @@ impl RequestService {
                     .run_automatically
                     .contains(&TaskKind::CompileAccessFacts);
                 if facts
-                    && case.kind()? == super::model::RequestKind::Access
+                    && case.kind()? == crate::vocabulary::RequestKind::Access
                     && service.findings(conn, &case)?.open_searches.is_empty()
                 {
                     let loket = Staff {

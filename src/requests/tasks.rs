@@ -4,7 +4,7 @@
 //! gets a conflict instead of overwriting.
 
 use super::case::{stale, Case};
-use super::model::{SearchOutcome, TaskKind, TaskState};
+use crate::vocabulary::{SearchOutcome, TaskKind, TaskState};
 use super::requester::{check_text, check_texts, place, MAX_DETAILS};
 use super::view::RequestView;
 use super::{RequestService, Staff};
@@ -112,7 +112,7 @@ impl TaskUpdate {
 
     /// Search tasks say what they found; the export tasks of an access or portability request
     /// must, because the answer's facts and copy follow from it.
-    fn check_outcome_for(&self, task: &TaskRow, kind: super::model::RequestKind) -> Result<()> {
+    fn check_outcome_for(&self, task: &TaskRow, kind: crate::vocabulary::RequestKind) -> Result<()> {
         let task_kind: TaskKind = super::case::parse_stored(&task.kind, "request_tasks.kind")?;
         if self.outcome.is_some() && !task_kind.searches_a_system() {
             return Err(Error::invalid(
@@ -122,7 +122,7 @@ impl TaskUpdate {
         }
         let answers_with_copy = matches!(
             kind,
-            super::model::RequestKind::Access | super::model::RequestKind::Portability
+            crate::vocabulary::RequestKind::Access | crate::vocabulary::RequestKind::Portability
         );
         if answers_with_copy
             && task_kind == TaskKind::ExportData

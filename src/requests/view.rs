@@ -2,7 +2,7 @@
 //! next spelled out.
 
 use super::case::{parse_stored, Case};
-use super::model::{RequestKind, RequestState, TaskKind, TaskState};
+use crate::vocabulary::{RequestKind, RequestState, TaskKind, TaskState};
 use super::requester::{open, place, Representative, Requester};
 use crate::crypto::Cipher;
 use crate::db::models::requests::{CommentRow, RequestRow, TaskRow};

@@ -214,7 +214,7 @@ impl SweepService {
         let rules = self.select(options)?;
         let catalog = {
             let mut conn = self.store.connection()?;
-            crate::requests::letters::load_catalog(&mut conn)?
+            crate::catalog::load_catalog(&mut conn)?
         };
         let mut reports = rules
             .into_iter()

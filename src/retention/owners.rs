@@ -11,7 +11,7 @@ use crate::crypto::Cipher;
 use crate::db::models::sweeps;
 use crate::db::{DbConnection, StoreError};
 use crate::policies::{Exception, RetentionRule};
-use crate::requests::model::RequestState;
+use crate::vocabulary::RequestState;
 use crate::requests::requester::{
     normalise_customer_number, normalise_email, normalise_phone, place,
 };

@@ -7,7 +7,7 @@ use common::{expect_json, TestApp};
 use loket::audit::Actor;
 use loket::auth::Role;
 use loket::mail::lint;
-use loket::requests::model::Language;
+use loket::vocabulary::Language;
 use serde_json::{json, Value};
 
 const EXAMPLE: &str = include_str!("../../examples/catalog.yaml");

@@ -11,7 +11,7 @@ use loket::db::StoreError;
 use loket::mail::letters::LetterKind;
 use loket::mail::outbox::{self, NewMail, OutboxEntry, OutboxStatus};
 use loket::mail::worker::{self, WorkerHandle};
-use loket::requests::model::Language;
+use loket::vocabulary::Language;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

@@ -90,9 +90,9 @@ async fn assert_statement_complete(app: &TestApp, catalog: &str) {
     let organisation = document.organisation.as_ref().expect("organisation");
     for (lang, words) in [("nl", STATEMENT_NL), ("en", STATEMENT_EN)] {
         let language = if lang == "nl" {
-            loket::requests::model::Language::Nl
+            loket::vocabulary::Language::Nl
         } else {
-            loket::requests::model::Language::En
+            loket::vocabulary::Language::En
         };
         let response = app.get(&format!("/privacy?lang={lang}"), None).await;
         assert_eq!(response.status(), 200);

@@ -8,7 +8,7 @@ use crate::auth::Permission;
 use crate::catalog::model::{Category, System};
 use crate::mail::letters::LetterKind;
 use crate::requests::first_line::Visibility;
-use crate::requests::model::{
+use crate::vocabulary::{
     Channel, ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestKind,
     RequestState, TaskKind, TaskState, VerificationMethod,
 };

@@ -5,7 +5,7 @@ use super::{ok, staff_context, Lang, PageResult};
 use crate::api::guide::{guide_page, parse_kind};
 use crate::api::AppState;
 use crate::auth::Permission;
-use crate::requests::model::Language;
+use crate::vocabulary::Language;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
 

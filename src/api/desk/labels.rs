@@ -205,7 +205,7 @@ pub fn word(code: &str, english: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::LABELS;
-    use crate::requests::model::{
+    use crate::vocabulary::{
         Channel, RefusalGround, RequestKind, RequestState, TaskState, VerificationMethod,
     };
     use strum::VariantArray;

@@ -6,7 +6,7 @@ use super::{chart, ok, staff_context, Lang, PageResult};
 use crate::api::AppState;
 use crate::auth::Permission;
 use crate::catalog::model::{Activity, System};
-use crate::requests::model::RequestState;
+use crate::vocabulary::RequestState;
 use crate::requests::overview::QueueFilter;
 use actix_web::{web, HttpRequest};
 

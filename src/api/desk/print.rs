@@ -47,7 +47,7 @@ pub async fn print_letter(
         .preview_letter(id, LetterRequest { letter, message })
         .await?;
     let organisation = crate::catalog::get_organisation(&state.store).await?;
-    let english = preview.language == crate::requests::model::Language::En;
+    let english = preview.language == crate::vocabulary::Language::En;
     // "Stationsplein 1, 3511 ED Utrecht": one line each on the sheet; the town (after the
     // postcode) dates the letter.
     let address_lines: Vec<String> = organisation

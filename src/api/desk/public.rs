@@ -3,7 +3,7 @@
 //! token: it is rate-limited and takes only JSON, which no other site's form can send.
 
 use super::{ok, Lang, PageResult};
-use crate::requests::model::RequestKind;
+use crate::vocabulary::RequestKind;
 use actix_web::{web, HttpRequest};
 use strum::VariantArray;
 
@@ -38,7 +38,7 @@ pub async fn request_form(
 #[derive(Debug, serde::Deserialize)]
 pub struct StatementQuery {
     #[serde(default)]
-    lang: Option<crate::requests::model::Language>,
+    lang: Option<crate::vocabulary::Language>,
 }
 
 /// `GET /privacy`: the privacy statement (Art. 13/14) written from the catalog, for anyone.
@@ -48,7 +48,7 @@ pub async fn privacy_statement(
     query: web::Query<StatementQuery>,
 ) -> PageResult {
     use crate::catalog::privacy::{statement, Format};
-    use crate::requests::model::Language;
+    use crate::vocabulary::Language;
     let language = query.lang.unwrap_or(match person_lang(&request) {
         Lang::En => Language::En,
         Lang::Nl => Language::Nl,

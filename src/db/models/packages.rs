@@ -7,6 +7,33 @@ use crate::db::schema::{attachments, packages, redactions, sealed_blobs};
 use crate::db::{DbConnection, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use std::collections::BTreeMap;
+
+/// What a package holds, in counts: stored with the package and shown to agents.
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Rows per system and table.
+    pub rows: BTreeMap<String, BTreeMap<String, u64>>,
+    pub attachments: usize,
+    pub withheld: usize,
+}
+
+impl Summary {
+    pub fn total_rows(&self) -> u64 {
+        self.rows.values().flat_map(|tables| tables.values()).sum()
+    }
+}
+
+impl PackageRow {
+    /// What the package holds, as stored with it; a row from before the counts were kept holds
+    /// none.
+    pub fn summary(&self) -> Summary {
+        serde_json::from_str(&self.contents).unwrap_or_default()
+    }
+}
+
+/// Where the reasons for withholding are sealed: packages seal them, the answer letter opens them.
+pub const REDACTION_REASON_PLACE: &str = "redactions.reason";
 
 pub const BUILDING: &str = "building";
 pub const READY: &str = "ready";

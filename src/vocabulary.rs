@@ -8,12 +8,15 @@
 use serde::{Deserialize, Serialize};
 
 /// Declares a closed vocabulary stored as snake_case text, with its wire and database names from
-/// one derive so the two can never drift apart.
+/// one derive so the two can never drift apart. Rows hold the enum itself: its `ToSql`/`FromSql`
+/// are in `db::sql_text`.
 macro_rules! vocabulary {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[derive(strum::EnumString, strum::IntoStaticStr, strum::Display, strum::VariantArray)]
+        #[derive(diesel::AsExpression, diesel::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         #[serde(rename_all = "snake_case")]
         #[strum(serialize_all = "snake_case")]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
@@ -202,6 +205,28 @@ vocabulary! {
         IdDocumentChecked,
         /// No reasonable doubt about identity (e.g. the request came from the address on file).
         NotNeeded,
+    }
+}
+
+vocabulary! {
+    /// What an agent proposes for a request awaiting an officer's approval.
+    pub enum ProposedOutcome {
+        Completed,
+        Refused,
+    }
+}
+
+vocabulary! {
+    /// Where a package stands.
+    pub enum PackageState {
+        /// Being read and sealed.
+        Building,
+        /// Sealed and downloadable through its link.
+        Ready,
+        /// Its blob is gone: spent, expired or withdrawn.
+        Deleted,
+        /// The build stopped; nothing can be downloaded.
+        Failed,
     }
 }
 

@@ -15,12 +15,12 @@ use crate::requests::lifecycle::{
     AnswerByPost, Assignment, EndPause, Extension, LetterRequest, StartPause, Transition,
     VerifyIdentity,
 };
-use crate::vocabulary::{RequestKind, RequestState};
 use crate::requests::overview::{QueueFilter, Stats};
 use crate::requests::run::RunTask;
 use crate::requests::tasks::TaskUpdate;
 use crate::requests::view::{RequestSummary, RequestView};
 use crate::requests::Staff;
+use crate::vocabulary::{RequestKind, RequestState};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 

@@ -4,6 +4,7 @@
 
 pub mod models;
 pub mod schema;
+mod sql_text;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;

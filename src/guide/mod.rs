@@ -11,8 +11,8 @@
 //! words it matched, and the agent confirms.
 
 use crate::catalog::model::{ConnectorKind, Sensitivity};
-use crate::policies::Policies;
 use crate::catalog::CatalogSnapshot;
+use crate::policies::Policies;
 use crate::vocabulary::{Language, RequestKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,10 +11,10 @@
 //! JSON document and once for the CSV files, so memory stays flat however many rows there are.
 
 use super::selection::TablePlan;
+pub use crate::db::models::packages::Summary;
 use crate::error::{Error, Result};
 use crate::mail::letters::{ActivityFacts, OrganisationInfo};
 use crate::vocabulary::{Language, RequestKind};
-pub use crate::db::models::packages::Summary;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io::Write;

@@ -11,9 +11,10 @@
 use super::{blobs, package_place, reference_of, PackageKeys, PackageService};
 use crate::audit::{self, Actor, Change};
 use crate::auth::token::TokenError;
-use crate::db::models::packages::{self as rows, PackageRow};
+use crate::db::models::packages::PackageRow;
 use crate::db::Store;
 use crate::error::{Error, Result};
+use crate::vocabulary::{Language, PackageState};
 use serde::Serialize;
 
 pub use crate::requests::letters::download_url;
@@ -55,8 +56,8 @@ impl PackageService {
             downloads_left: limit.min(row.max_downloads) - row.downloads,
             passphrase_required: row.passphrase_hash.is_some(),
             file_name: file_name(&row),
-            kind: row.kind,
-            language: row.language,
+            kind: row.kind.to_string(),
+            language: row.language.to_string(),
             expires_at: row.expires_at,
             size_bytes: row.plain_bytes,
         })
@@ -159,7 +160,7 @@ pub async fn verify(store: &Store, keys: &PackageKeys, package_id: String) -> Re
         let mut conn = store.connection()?;
         let row = PackageRow::find(&mut conn, &package_id)?
             .ok_or_else(|| Error::not_found(format!("package '{package_id}'")))?;
-        if row.state != rows::READY {
+        if row.state != PackageState::Ready {
             return Err(Error::Conflict(format!("the package is {}", row.state)));
         }
         let place = package_place(&package_id);
@@ -182,7 +183,7 @@ fn not_valid() -> Error {
 /// Refuses a package that is gone, expired, used up or locked.
 fn usable(row: &PackageRow, limit: i32, now: chrono::NaiveDateTime) -> Result<()> {
     let gone = |why: &str| Err(Error::Gone(format!("{why}; ask us for a new one")));
-    if row.state != rows::READY {
+    if row.state != PackageState::Ready {
         return gone("this package is no longer available");
     }
     if row.expires_at <= now {
@@ -245,9 +246,9 @@ pub fn normalise_passphrase(given: &str) -> String {
 
 fn file_name(row: &PackageRow) -> String {
     let day = row.created_at.format("%Y-%m-%d");
-    match row.language.as_str() {
-        "nl" => format!("{}-gegevens-{day}.zip", dutch_kind(&row.kind)),
-        _ => format!("{}-data-{day}.zip", row.kind),
+    match row.language {
+        Language::Nl => format!("{}-gegevens-{day}.zip", dutch_kind(row.kind.as_str())),
+        Language::En => format!("{}-data-{day}.zip", row.kind),
     }
 }
 

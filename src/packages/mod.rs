@@ -37,9 +37,10 @@ use crate::db::models::packages::{self as rows, AttachmentRow, PackageRow, Redac
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::requests::case::Case;
-use crate::vocabulary::{Language, RequestKind};
 use crate::requests::requester::Requester;
 use crate::requests::{RequestService, Staff};
+use crate::vocabulary::PackageState;
+use crate::vocabulary::{Language, RequestKind};
 use document::{AttachmentOutline, Outline, Source, Summary, SystemOutline, WithheldItem};
 use selection::Withheld;
 use serde::{Deserialize, Serialize};
@@ -146,9 +147,9 @@ impl From<PackageRow> for Package {
             passphrase_required: row.passphrase_hash.is_some(),
             id: row.id,
             request_id: row.request_id,
-            kind: row.kind,
-            language: row.language,
-            state: row.state,
+            kind: row.kind.to_string(),
+            language: row.language.to_string(),
+            state: row.state.to_string(),
             key_id: row.key_id,
             sealed_bytes: row.sealed_bytes,
             plain_bytes: row.plain_bytes,
@@ -166,10 +167,10 @@ impl From<PackageRow> for Package {
 
 /// What the download link of `row` does at `now`.
 fn link_state(row: &PackageRow, now: chrono::NaiveDateTime) -> &'static str {
-    match row.state.as_str() {
-        rows::BUILDING => "building",
-        rows::DELETED => "deleted",
-        rows::FAILED => "failed",
+    match row.state {
+        PackageState::Building => "building",
+        PackageState::Deleted => "deleted",
+        PackageState::Failed => "failed",
         _ if row.expires_at <= now => "expired",
         _ if row.downloads >= row.max_downloads => "used_up",
         _ => "usable",
@@ -225,6 +226,7 @@ impl PackageService {
     /// [`PackageService::create`] by `actor` (an agent, or loket itself), recorded as made by
     /// `created_by`; also returns what was read of each system searched, so the export tasks
     /// can be closed from the same read.
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub(crate) async fn create_as(
         &self,
         actor: crate::audit::Actor,
@@ -304,6 +306,7 @@ impl PackageService {
     }
 
     /// Deletes a package before its time (sent to the wrong address, replaced); audited.
+    #[tracing::instrument(skip_all, fields(request_id = %request_id, package_id = %package_id))]
     pub async fn revoke(
         &self,
         staff: Staff,
@@ -338,7 +341,7 @@ impl PackageService {
     ) -> Result<Plan> {
         let case = Case::load(conn, request_id)?;
         case.expect_open()?;
-        let kind = case.kind()?;
+        let kind = case.kind();
         if !matches!(kind, RequestKind::Access | RequestKind::Portability) {
             return Err(Error::Conflict(format!(
                 "packages answer access and portability requests; this is a {kind} request"
@@ -352,16 +355,16 @@ impl PackageService {
         }
         let language = match new.language {
             Some(language) => language,
-            None => crate::requests::case::parse_stored(&case.row.language, "language")?,
+            None => case.row.language,
         };
         let now = crate::db::now();
         let days = new.expires_in_days.unwrap_or(DEFAULT_EXPIRY_DAYS);
         let row = PackageRow {
             id: uuid::Uuid::new_v4().to_string(),
             request_id: request_id.to_string(),
-            kind: kind.as_str().to_string(),
-            language: language.as_str().to_string(),
-            state: rows::BUILDING.to_string(),
+            kind,
+            language,
+            state: PackageState::Building,
             key_id: None,
             sealed_bytes: 0,
             plain_bytes: 0,
@@ -592,7 +595,7 @@ impl PackageService {
             .store
             .write(move |conn| {
                 rows::delete_blobs(conn, &package_place(&id))?;
-                PackageRow::mark_gone(conn, &id, rows::FAILED, &reason, crate::db::now())?;
+                PackageRow::mark_gone(conn, &id, PackageState::Failed, &reason, crate::db::now())?;
                 Ok::<_, Error>(())
             })
             .await;

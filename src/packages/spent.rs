@@ -8,6 +8,7 @@ use crate::audit::{self, Actor, Change};
 use crate::db::models::packages::{self as rows, PackageRow};
 use crate::db::{DbConnection, PooledConnection};
 use crate::error::{Error, Result};
+use crate::vocabulary::PackageState;
 use serde::Serialize;
 
 /// A package still building after this long was left behind by an instance that stopped (one on
@@ -52,7 +53,13 @@ pub fn delete(
     reason: &str,
     actor: &Actor,
 ) -> Result<bool> {
-    if !PackageRow::mark_gone(conn, &row.id, rows::DELETED, reason, crate::db::now())? {
+    if !PackageRow::mark_gone(
+        conn,
+        &row.id,
+        PackageState::Deleted,
+        reason,
+        crate::db::now(),
+    )? {
         return Ok(false);
     }
     let pieces = rows::delete_blobs(conn, &package_place(&row.id))?;
@@ -88,7 +95,7 @@ fn orphaned_builds(conn: &mut DbConnection, found: &[PackageRow]) -> Result<Vec<
 }
 
 fn why_spent(row: &PackageRow, now: chrono::NaiveDateTime) -> &'static str {
-    if row.state == rows::BUILDING {
+    if row.state == PackageState::Building {
         "building stopped and was not resumed"
     } else if row.downloads >= row.max_downloads {
         "download limit reached"

@@ -346,10 +346,7 @@ impl Policies {
 
     /// Checks that every rule's system, activity and categories exist in `catalog`, that the
     /// activity uses the system and that the system holds the categories. Empty when all is well.
-    pub fn check_against(
-        &self,
-        catalog: &crate::catalog::CatalogSnapshot,
-    ) -> Vec<PolicyProblem> {
+    pub fn check_against(&self, catalog: &crate::catalog::CatalogSnapshot) -> Vec<PolicyProblem> {
         check::check_rules(&self.retention, catalog)
     }
 

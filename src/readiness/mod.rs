@@ -10,12 +10,12 @@
 
 use crate::catalog::model::ConnectorKind;
 use crate::catalog::ropa::{Register, WarningCode};
+use crate::catalog::CatalogSnapshot;
 use crate::db::models::first_line::SnapshotRow;
 use crate::db::models::requests::StatsRow;
 use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::policies::Policies;
-use crate::catalog::CatalogSnapshot;
 use crate::requests::overview::Stats;
 use crate::retention::SweepRun;
 use serde::{Deserialize, Serialize};
@@ -328,11 +328,11 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
     let mut per_channel: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
     for row in inputs.rows {
         per_kind
-            .entry(row.kind.clone())
+            .entry(row.kind.to_string())
             .or_default()
             .push(row.clone());
         per_channel
-            .entry(row.channel.clone())
+            .entry(row.channel.to_string())
             .or_default()
             .push(row.clone());
     }
@@ -511,8 +511,7 @@ fn handling(stats: &Stats, rows: &[StatsRow], today: chrono::NaiveDate) -> Resul
                 refused += 1;
                 let ground = row
                     .refusal_ground
-                    .clone()
-                    .unwrap_or_else(|| "unknown".into());
+                    .map_or_else(|| "unknown".into(), |g| g.to_string());
                 *refusals_by_ground.entry(ground).or_insert(0) += 1;
             }
             "withdrawn" => continue,

@@ -10,12 +10,13 @@
 //! by post, or every search recorded as `not_found`.
 
 use super::case::Case;
-use crate::vocabulary::{RequestKind, SearchOutcome, TaskKind, TaskState};
 use super::view::RequestView;
 use super::{RequestService, Staff};
-use crate::db::models::packages::{AttachmentRow, PackageRow, READY};
+use crate::db::models::packages::{AttachmentRow, PackageRow};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
+use crate::vocabulary::PackageState;
+use crate::vocabulary::{RequestKind, SearchOutcome, TaskKind, TaskState};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -63,27 +64,17 @@ impl RequestService {
     /// the attachments.
     pub(crate) fn findings(&self, conn: &mut DbConnection, case: &Case) -> Result<Findings> {
         let mut findings = Findings::default();
-        for task in case
-            .tasks
-            .iter()
-            .filter(|t| t.kind == TaskKind::ExportData.as_str())
-        {
+        for task in case.tasks.iter().filter(|t| t.kind == TaskKind::ExportData) {
             let system = task.system_key.clone().unwrap_or_default();
-            let outcome = task
-                .outcome
-                .as_deref()
-                .map(|o| super::case::parse_stored::<SearchOutcome>(o, "request_tasks.outcome"));
-            match (task.state.as_str(), outcome.transpose()?) {
-                (state, _) if state == TaskState::Open.as_str() => {
-                    findings.open_searches.push(system)
-                }
+            match (task.state, task.outcome) {
+                (TaskState::Open, _) => findings.open_searches.push(system),
                 (_, Some(SearchOutcome::Found)) => {
                     findings.found.insert(system);
                 }
                 (_, Some(SearchOutcome::NotReachable)) => findings.not_reachable.push(system),
                 (_, Some(SearchOutcome::NotFound)) => {}
                 // Closed before outcomes were recorded: done counts as found, as it did then.
-                (state, None) if state == TaskState::Done.as_str() => {
+                (TaskState::Done, None) => {
                     findings.found.insert(system);
                 }
                 (_, None) => {}
@@ -92,7 +83,11 @@ impl RequestService {
         let now = crate::db::now();
         if let Some(package) = PackageRow::of_request(conn, case.id())?
             .into_iter()
-            .find(|p| p.state == READY && p.expires_at > now && p.downloads < p.max_downloads)
+            .find(|p| {
+                p.state == PackageState::Ready
+                    && p.expires_at > now
+                    && p.downloads < p.max_downloads
+            })
         {
             findings.package_ready = true;
             let contents = package.summary();
@@ -181,6 +176,7 @@ impl RequestService {
 
     /// Records that the copy of the data was sent by post on a day, for an answer without a
     /// package.
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub async fn record_copy_by_post(
         &self,
         staff: Staff,
@@ -193,10 +189,10 @@ impl RequestService {
             copy.version,
             move |_, _, case| {
                 case.expect_open()?;
-                if !answers_with_copy(case.kind()?) {
+                if !answers_with_copy(case.kind()) {
                     return Err(Error::Conflict(format!(
                         "only an access or portability answer comes with a copy; this is a {} request",
-                        case.kind()?
+                        case.kind()
                     )));
                 }
                 let received = super::dutch_date(case.row.received_at);

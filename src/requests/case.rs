@@ -2,12 +2,11 @@
 //! together, changed in memory, and saved under optimistic concurrency.
 
 use super::deadline::{self, DeadlineInput, Pause};
-use crate::vocabulary::{RequestKind, RequestState, TaskState};
 use crate::audit::{self, Actor, Change};
 use crate::db::models::requests::{self as rows, PauseRow, RequestRow, TaskRow};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
-use std::str::FromStr;
+use crate::vocabulary::{RequestKind, RequestState, TaskState};
 
 pub struct Case {
     pub row: RequestRow,
@@ -32,12 +31,12 @@ impl Case {
         &self.row.id
     }
 
-    pub fn kind(&self) -> Result<RequestKind> {
-        parse_stored(&self.row.kind, "requests.kind")
+    pub fn kind(&self) -> RequestKind {
+        self.row.kind
     }
 
-    pub fn state(&self) -> Result<RequestState> {
-        parse_stored(&self.row.state, "requests.state")
+    pub fn state(&self) -> RequestState {
+        self.row.state
     }
 
     /// Refuses a change based on an older version of the request than the stored one.
@@ -51,7 +50,7 @@ impl Case {
 
     /// Refuses any change to a closed request.
     pub fn expect_open(&self) -> Result<()> {
-        let state = self.state()?;
+        let state = self.state();
         if state.is_closed() {
             Err(Error::Conflict(format!(
                 "the request is {state}; a closed request cannot be changed"
@@ -86,16 +85,14 @@ impl Case {
     }
 
     pub fn open_tasks(&self) -> impl Iterator<Item = &TaskRow> {
-        self.tasks
-            .iter()
-            .filter(|t| t.state == TaskState::Open.as_str())
+        self.tasks.iter().filter(|t| t.state == TaskState::Open)
     }
 
     /// The first open task of `kind`, if any.
     pub fn open_task_mut(&mut self, kind: crate::vocabulary::TaskKind) -> Option<&mut TaskRow> {
         self.tasks
             .iter_mut()
-            .find(|t| t.kind == kind.as_str() && t.state == TaskState::Open.as_str())
+            .find(|t| t.kind == kind && t.state == TaskState::Open)
     }
 
     /// Saves the request row as the next version, with an audit event.
@@ -141,11 +138,4 @@ pub fn stale(what: &str, current: i32) -> Error {
     Error::Conflict(format!(
         "the {what} was changed by someone else in the meantime (current version {current}); reload it and try again"
     ))
-}
-
-/// Reads an enum stored as text; a value this build does not know is a fault of the store.
-pub fn parse_stored<T: FromStr>(value: &str, column: &str) -> Result<T> {
-    value
-        .parse()
-        .map_err(|_| Error::Internal(format!("{column} holds an unknown value '{value}'")))
 }

@@ -9,12 +9,11 @@
 //! Every task has a Dutch and an English title that says what to do, where and on what ground;
 //! titles name category and identifier kinds, never the requester's own data.
 
-use crate::vocabulary::{Language, RequestKind, TaskKind};
 use crate::catalog::model::{
-    builtin_categories, Activity, IdentifierKind, LegalBasis, Origin, RecipientKind,
-    System,
+    builtin_categories, Activity, IdentifierKind, LegalBasis, Origin, RecipientKind, System,
 };
 use crate::policies::{Policies, RetentionRule};
+use crate::vocabulary::{Language, RequestKind, TaskKind};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 

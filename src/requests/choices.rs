@@ -12,7 +12,6 @@
 use super::case::Case;
 use super::checklist::TaskDraft;
 use super::kept::{KeepException, KeptRule};
-use crate::vocabulary::{RequestKind, TaskKind};
 use super::requester::check_texts;
 use super::view::RequestView;
 use super::{RequestService, Staff};
@@ -23,6 +22,7 @@ use crate::db::models::keep_choices::{self as rows, KeepChoiceRow};
 use crate::db::models::requests::insert_tasks;
 use crate::db::DbConnection;
 use crate::error::{all_valid, Error, FieldError, Result};
+use crate::vocabulary::{RequestKind, TaskKind};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -226,7 +226,7 @@ impl RequestService {
             .write(move |conn| {
                 let case = Case::load(conn, &request_id)?;
                 case.expect_open()?;
-                let kind = case.kind()?;
+                let kind = case.kind();
                 if kind != RequestKind::Erasure {
                     return Err(Error::Conflict(format!(
                         "only an erasure keeps data under Art. 17(3); this is a {kind} request"
@@ -293,7 +293,7 @@ impl RequestService {
             .write(move |conn| {
                 let case = Case::load(conn, &request_id)?;
                 case.expect_open()?;
-                let kind = case.kind()?;
+                let kind = case.kind();
                 if !kind.notifies_recipients() {
                     return Err(Error::invalid(
                         "wants_recipients",

@@ -3,12 +3,12 @@
 //! registered, and of those only the status — never the file, connector results or packages.
 
 use super::intake::NewRequest;
-use crate::vocabulary::{RequestKind, RequestState};
 use super::view::RequestView;
 use super::{RequestService, Staff};
 use crate::auth::{Role, User};
 use crate::db::models::first_line as calls;
 use crate::error::{Error, FieldError, Result};
+use crate::vocabulary::{RequestKind, RequestState};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +131,7 @@ impl RequestService {
     /// Registers one request per kind the caller asked for, linked as one call, in one
     /// transaction: either all are registered (each with its deadline, checklist and receipt
     /// confirmation) or none.
+    #[tracing::instrument(skip_all)]
     pub async fn register_call(&self, staff: Staff, call: NewCall) -> Result<Vec<RequestView>> {
         let now = crate::db::now();
         let requests = call

@@ -7,7 +7,6 @@
 //! the notice (a connector failed) is finished by asking again; the notice is not sent twice.
 
 use super::case::Case;
-use crate::vocabulary::{RequestKind, TaskKind, TaskState};
 use super::requester::{check_texts, Requester};
 use super::view::RequestView;
 use super::{RequestService, Staff};
@@ -18,6 +17,7 @@ use crate::db::models::kept::GroundRow;
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::LetterKind;
+use crate::vocabulary::{RequestKind, TaskKind, TaskState};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
@@ -170,7 +170,7 @@ impl RequestService {
         self.store
             .write(move |conn| {
                 let case = Case::load(conn, &request_id)?;
-                let article = article_of(case.kind()?, &ground)?;
+                let article = article_of(case.kind(), &ground)?;
                 let mut row = GroundRow::of(conn, case.id())?.unwrap_or_else(|| GroundRow {
                     request_id: case.id().to_string(),
                     ..GroundRow::default()
@@ -255,7 +255,7 @@ impl RequestService {
         reason: &str,
     ) -> Result<Lift> {
         let case = Case::load(conn, request_id)?;
-        let kind = case.kind()?;
+        let kind = case.kind();
         if kind != RequestKind::Restriction {
             return Err(Error::Conflict(format!(
                 "only a restriction is lifted; this is a {kind} request"
@@ -269,9 +269,11 @@ impl RequestService {
             return Err(Error::Conflict("the restriction was lifted already".into()));
         }
         let mut systems = Vec::new();
-        for task in case.tasks.iter().filter(|t| {
-            t.kind == TaskKind::RestrictData.as_str() && t.state == TaskState::Done.as_str()
-        }) {
+        for task in case
+            .tasks
+            .iter()
+            .filter(|t| t.kind == TaskKind::RestrictData && t.state == TaskState::Done)
+        {
             systems.extend(self.systems_of(conn, task)?);
         }
         if systems.is_empty() {
@@ -365,7 +367,7 @@ impl RequestService {
                 .map_err(|e| Error::Internal(format!("{place}: {e}")))
         };
         let article = match &row.ground {
-            Some(ground) => Some(article_of(case.kind()?, ground)?),
+            Some(ground) => Some(article_of(case.kind(), ground)?),
             None => None,
         };
         Ok(Some(GroundView {

@@ -4,15 +4,15 @@
 use super::case::Case;
 use super::checklist::{self, ChecklistInput, TaskDraft};
 use super::letters::Extras;
-use crate::catalog::load_catalog;
-use crate::vocabulary::{Channel, Language, RequestKind, RequestState, TaskKind, TaskState};
 use super::requester::{check_text, place, Representative, Requester, MAX_DETAILS};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
+use crate::catalog::load_catalog;
 use crate::db::models::requests::{self as rows, RequestRow, TaskRow};
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
 use crate::mail::letters::LetterKind;
+use crate::vocabulary::{Channel, Language, RequestKind, RequestState, TaskKind, TaskState};
 use chrono::{NaiveDateTime, TimeDelta};
 use serde::Deserialize;
 
@@ -70,7 +70,8 @@ impl IdentityCheck {
             .as_deref()
             .map(str::trim)
             .filter(|n| !n.is_empty());
-        if self.method == crate::vocabulary::VerificationMethod::IdDocumentChecked && note.is_none() {
+        if self.method == crate::vocabulary::VerificationMethod::IdDocumentChecked && note.is_none()
+        {
             return vec![FieldError::new(
                 format!("{prefix}.note"),
                 "say why a copy of an ID document was necessary (it is deleted after the check; only the fact and this note are kept)",
@@ -167,6 +168,7 @@ fn new_reference(received: NaiveDateTime) -> String {
 
 impl RequestService {
     /// Registers a request from a member of staff.
+    #[tracing::instrument(skip_all, fields(request_id = tracing::field::Empty))]
     pub async fn register(&self, staff: Staff, new: NewRequest) -> Result<RequestView> {
         let now = crate::db::now();
         let new = new.validate(now)?;
@@ -176,6 +178,7 @@ impl RequestService {
             .write(move |conn| service.register_in(conn, &staff, &new, now))
             .await?;
         (self.mail_queued)();
+        tracing::Span::current().record("request_id", view.id.as_str());
         if view.identity_verified {
             self.run_automatically(&view.id);
         }
@@ -216,10 +219,10 @@ impl RequestService {
         let mut row = RequestRow {
             id: uuid::Uuid::new_v4().to_string(),
             reference: new_reference(received),
-            kind: new.kind.as_str().into(),
-            channel: new.channel.as_str().into(),
-            state: RequestState::Received.as_str().into(),
-            language: new.language.unwrap_or(Language::Nl).as_str().into(),
+            kind: new.kind,
+            channel: new.channel,
+            state: RequestState::Received,
+            language: new.language.unwrap_or(Language::Nl),
             received_at: received,
             due_on: deadline::first_due_date(received_on),
             extended: false,
@@ -368,7 +371,7 @@ pub(super) fn task_row(
         id: uuid::Uuid::new_v4().to_string(),
         request_id: request_id.to_string(),
         position: position as i32,
-        kind: draft.kind.as_str().into(),
+        kind: draft.kind,
         title_nl: draft.title_nl,
         title_en: draft.title_en,
         system_key: draft.system_key,
@@ -377,7 +380,7 @@ pub(super) fn task_row(
         recipient: draft.recipient,
         legal_exception: draft.legal_exception,
         keep_until: draft.keep_until,
-        state: TaskState::Open.as_str().into(),
+        state: TaskState::Open,
         assignee: None,
         evidence_enc: None,
         closed_by: None,

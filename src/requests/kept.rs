@@ -11,10 +11,10 @@
 //! loket records every kept row in its own store by keyed hash, with its key sealed, so the
 //! retention sweep can erase it when its end comes ([`crate::retention`]).
 
-use crate::vocabulary::Language;
 use crate::catalog::model::{IdentifierKind, SqlMapping};
 use crate::connectors::{ConnectorError, SqlConnector, TableCounts};
 use crate::policies::Period;
+use crate::vocabulary::Language;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -2,16 +2,16 @@
 //! checklist and the catalog), and queueing them in the outbox inside the request's transaction.
 
 use super::case::Case;
-use crate::catalog::CatalogSnapshot;
 use super::kept::KeepException;
-use crate::vocabulary::{Language, RequestKind, TaskKind, TaskState};
 use super::requester::{open, place, Representative, RepresentativeKind};
 use super::view::split_codes;
 use super::RequestService;
 use crate::catalog::model::{Activity, Organisation, OrganisationKind, Origin};
 use crate::catalog::terms;
 use crate::catalog::text::Text;
-use crate::db::models::packages::{PackageRow, RedactionRow, READY};
+use crate::catalog::CatalogSnapshot;
+use crate::db::models::packages::REDACTION_REASON_PLACE;
+use crate::db::models::packages::{PackageRow, RedactionRow};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::{
@@ -21,7 +21,8 @@ use crate::mail::letters::{
 };
 use crate::mail::letters::{PackageLink, WithheldFact};
 use crate::mail::outbox::{self, NewMail};
-use crate::db::models::packages::REDACTION_REASON_PLACE;
+use crate::vocabulary::PackageState;
+use crate::vocabulary::{Language, RequestKind, TaskKind, TaskState};
 use std::collections::{BTreeSet, HashMap};
 
 /// What the caller adds to a letter beyond what loket knows.
@@ -77,7 +78,7 @@ impl RequestService {
                 format!("a {letter} letter needs your own words: the question, reason or outcome"),
             ));
         }
-        let language: Language = super::case::parse_stored(&case.row.language, "language")?;
+        let language = case.row.language;
         let context = self.letter_context(conn, case, extras, language)?;
         let RenderedLetter { subject, body } = mail_letters::render(letter, language, &context)
             .map_err(|e| Error::Internal(e.to_string()))?;
@@ -149,7 +150,7 @@ impl RequestService {
         let done = |kind: TaskKind| {
             case.tasks
                 .iter()
-                .filter(move |t| t.kind == kind.as_str() && t.state == TaskState::Done.as_str())
+                .filter(move |t| t.kind == kind && t.state == TaskState::Done)
         };
         // Where data was erased, never the agent's evidence: that is internal text (who ran the
         // connector, row counts per table, hashes).
@@ -164,11 +165,11 @@ impl RequestService {
             .map(|t| SystemOutcome {
                 system: system_name(&t.system_key),
                 note: None,
-                outcome: t.outcome.clone(),
+                outcome: t.outcome.map(|o| o.to_string()),
                 rows: t.found_rows,
             })
             .collect();
-        let kind = case.kind()?;
+        let kind = case.kind();
         let facts = if kind == RequestKind::Access {
             let found = self.findings(conn, case)?.found;
             activity_facts(&catalog, &found, &names)
@@ -202,15 +203,14 @@ impl RequestService {
             facts,
             systems_searched: searched,
             copy_sent_by_post_on: case.row.copy_sent_by_post_on,
-            extension_ground: case.row.extension_ground.clone(),
+            extension_ground: case.row.extension_ground.map(|g| g.to_string()),
             erased: done(TaskKind::EraseData).map(erased).collect(),
             kept: case
                 .tasks
                 .iter()
                 .filter(|t| {
-                    (t.kind == TaskKind::KeepUnderException.as_str()
-                        || t.kind == TaskKind::ReviewRetention.as_str())
-                        && t.state == TaskState::Done.as_str()
+                    (t.kind == TaskKind::KeepUnderException || t.kind == TaskKind::ReviewRetention)
+                        && t.state == TaskState::Done
                 })
                 .map(|t| KeptData {
                     system: system_name(&t.system_key),
@@ -296,7 +296,11 @@ impl RequestService {
         let now = crate::db::now();
         let Some(package) = PackageRow::of_request(conn, case.id())?
             .into_iter()
-            .find(|p| p.state == READY && p.expires_at > now && p.downloads < p.max_downloads)
+            .find(|p| {
+                p.state == PackageState::Ready
+                    && p.expires_at > now
+                    && p.downloads < p.max_downloads
+            })
         else {
             return Ok(None);
         };

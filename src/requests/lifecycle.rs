@@ -9,9 +9,6 @@
 use super::case::Case;
 use super::intake::IdentityCheck;
 use super::letters::{answer_letter, Extras, Preview};
-use crate::vocabulary::{
-    ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestState, TaskKind, TaskState,
-};
 use super::requester::{check_texts, open, place};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
@@ -21,6 +18,9 @@ use crate::db::models::requests::{self as rows, PauseRow};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::{LetterKind, RefusalInfo};
+use crate::vocabulary::{
+    ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestState, TaskKind, TaskState,
+};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -65,21 +65,7 @@ pub struct Withdrawal {
     pub note: String,
 }
 
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProposedOutcome {
-    Completed,
-    Refused,
-}
-
-impl ProposedOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            ProposedOutcome::Completed => "completed",
-            ProposedOutcome::Refused => "refused",
-        }
-    }
-}
+pub use crate::vocabulary::ProposedOutcome;
 
 #[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +139,7 @@ pub struct LetterRequest {
 }
 
 impl RequestService {
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub async fn transition(
         &self,
         staff: Staff,
@@ -184,7 +171,7 @@ impl RequestService {
         staff: &Staff,
         t: &Transition,
     ) -> Result<String> {
-        let from = case.state()?;
+        let from = case.state();
         if !from.can_move_to(t.to) {
             return Err(illegal_transition(from, t.to));
         }
@@ -256,7 +243,7 @@ impl RequestService {
                     Error::invalid("reason", "a refusal needs a written reason for the person")
                 })?;
                 if ground == RefusalGround::NoDataProcessed
-                    && super::answer::answers_with_copy(case.kind()?)
+                    && super::answer::answers_with_copy(case.kind())
                 {
                     return Err(Error::invalid(
                         "refusal_ground",
@@ -271,7 +258,7 @@ impl RequestService {
                         "\"manifestly unfounded or excessive\" needs a written justification (Art. 12(5)); a repeat after a year or more never qualifies",
                     ));
                 }
-                case.row.refusal_ground = Some(ground.as_str().into());
+                case.row.refusal_ground = Some(ground);
                 case.row.decision_reason_enc =
                     Some(self.cipher.encrypt(place::DECISION_REASON, reason.trim()));
                 case.row.justification_enc = self
@@ -294,7 +281,7 @@ impl RequestService {
                 );
             }
         }
-        case.row.proposed_outcome = Some(outcome.as_str().into());
+        case.row.proposed_outcome = Some(outcome);
         case.row.proposed_by = Some(staff.username.clone());
         Ok(())
     }
@@ -307,10 +294,10 @@ impl RequestService {
         from: RequestState,
         t: &Transition,
     ) -> Result<()> {
-        let kind = case.kind()?;
+        let kind = case.kind();
         if from == RequestState::AwaitingApproval {
             require_approver(staff, case)?;
-            if case.row.proposed_outcome.as_deref() != Some("completed") {
+            if case.row.proposed_outcome != Some(ProposedOutcome::Completed) {
                 return Err(Error::Conflict(
                     "the proposal awaiting approval is a refusal: approve it by moving to refused, or send it back to in_progress".into(),
                 ));
@@ -333,15 +320,16 @@ impl RequestService {
 
     fn refuse(&self, conn: &mut DbConnection, case: &mut Case, staff: &Staff) -> Result<()> {
         require_approver(staff, case)?;
-        if case.row.proposed_outcome.as_deref() != Some("refused") {
+        if case.row.proposed_outcome != Some(ProposedOutcome::Refused) {
             return Err(Error::Conflict(
                 "the proposal awaiting approval is a completion, not a refusal".into(),
             ));
         }
-        let ground = super::case::parse_stored(
-            case.row.refusal_ground.as_deref().unwrap_or_default(),
-            "requests.refusal_ground",
-        )?;
+        let ground = case.row.refusal_ground.ok_or_else(|| {
+            Error::Internal(
+                "a proposed refusal without its ground in requests.refusal_ground".into(),
+            )
+        })?;
         let reason = open(
             &self.cipher,
             place::DECISION_REASON,
@@ -377,16 +365,14 @@ impl RequestService {
         staff: &Staff,
         reason: &str,
     ) -> Result<()> {
-        let open: Vec<TaskKind> = case
-            .open_tasks()
-            .filter_map(|t| t.kind.parse().ok())
-            .collect();
+        let open: Vec<TaskKind> = case.open_tasks().map(|t| t.kind).collect();
         for kind in open {
             self.close_task(conn, case, staff, kind, TaskState::NotApplicable, reason)?;
         }
         Ok(())
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub async fn verify_identity(
         &self,
         staff: Staff,
@@ -437,7 +423,7 @@ impl RequestService {
         check: &IdentityCheck,
     ) -> Result<String> {
         case.expect_open()?;
-        let state = case.state()?;
+        let state = case.state();
         if state == RequestState::AwaitingApproval {
             return Err(Error::Conflict(
                 "the request awaits approval; send it back to in_progress first".into(),
@@ -452,7 +438,7 @@ impl RequestService {
                 .collect(),
         )?;
         case.row.identity_verified = true;
-        case.row.verification_method = Some(check.method.as_str().into());
+        case.row.verification_method = Some(check.method);
         case.row.verified_by = Some(staff.username.clone());
         case.row.verified_at = Some(crate::db::now());
         let evidence = match &check.note {
@@ -471,7 +457,7 @@ impl RequestService {
         let waiting_for_identity = case
             .pauses
             .iter()
-            .any(|p| p.ended_on.is_none() && p.reason == PauseReason::Identity.as_str());
+            .any(|p| p.ended_on.is_none() && p.reason == PauseReason::Identity);
         if waiting_for_identity {
             rows::end_open_pause(conn, case.id(), super::today(), super::today())?;
             case.pauses = rows::list_pauses(conn, case.id())?;
@@ -481,11 +467,12 @@ impl RequestService {
             state,
             RequestState::Received | RequestState::VerifyingIdentity
         ) {
-            case.row.state = RequestState::InProgress.as_str().into();
+            case.row.state = RequestState::InProgress;
         }
         Ok(format!("identity verified ({})", check.method))
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub async fn start_pause(
         &self,
         staff: Staff,
@@ -563,18 +550,18 @@ impl RequestService {
                         request_id: case.id().to_string(),
                         started_on: start,
                         ended_on: None,
-                        reason: pause.reason.as_str().into(),
+                        reason: pause.reason,
                         created_by: staff.username.clone(),
                         created_at: crate::db::now(),
                         question_enc: Some(service.cipher.encrypt(place::PAUSE_QUESTION, &question)),
-                        asked_via: Some(via.as_str().into()),
+                        asked_via: Some(via),
                         ended_recorded_on: None,
                     },
                 )?;
                 case.pauses = rows::list_pauses(conn, case.id())?;
-                if pause.reason == PauseReason::Identity && case.state()? == RequestState::Received
+                if pause.reason == PauseReason::Identity && case.state() == RequestState::Received
                 {
-                    case.row.state = RequestState::VerifyingIdentity.as_str().into();
+                    case.row.state = RequestState::VerifyingIdentity;
                 }
                 case.refresh_due_date(today);
                 Ok(format!(
@@ -586,6 +573,7 @@ impl RequestService {
         .await
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub async fn end_pause(
         &self,
         staff: Staff,
@@ -619,6 +607,7 @@ impl RequestService {
         .await
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub async fn extend(
         &self,
         staff: Staff,
@@ -644,7 +633,7 @@ impl RequestService {
             deadline::check_extension_allowed(&case.deadline_input(), today, today)
                 .map_err(|e| Error::Conflict(e.to_string()))?;
             case.row.extended = true;
-            case.row.extension_ground = Some(extension.ground.as_str().into());
+            case.row.extension_ground = Some(extension.ground);
             case.row.extension_reason = Some(extension.explanation.trim().to_string());
             case.refresh_due_date(today);
             let extras = Extras {
@@ -688,6 +677,7 @@ impl RequestService {
 
     /// Sends a letter an agent chose: the answer (which closes the send-answer task), the
     /// receipt confirmation again, or a clarification question.
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub async fn send_letter(
         &self,
         staff: Staff,
@@ -698,7 +688,7 @@ impl RequestService {
         check_message(&letter)?;
         self.on_case(staff.actor(), request_id, version, move |service, conn, case| {
             case.expect_open()?;
-            let kind = case.kind()?;
+            let kind = case.kind();
             match letter.letter {
                 l if l == answer_letter(kind) => {
                     service.check_answer_may_go(conn, case)?;
@@ -768,11 +758,11 @@ impl RequestService {
     }
 
     fn proposed_refusal(&self, case: &Case) -> Result<Option<RefusalInfo>> {
-        let Some(ground) = case.row.refusal_ground.as_deref() else {
+        let Some(ground) = case.row.refusal_ground else {
             return Ok(None);
         };
         Ok(Some(RefusalInfo {
-            ground: super::case::parse_stored(ground, "requests.refusal_ground")?,
+            ground,
             reason: open(
                 &self.cipher,
                 place::DECISION_REASON,
@@ -785,7 +775,7 @@ impl RequestService {
     /// The agent sends the answer themselves only when it needs no approval, every other task
     /// is done and nothing is withheld from the copy.
     fn check_answer_may_go(&self, conn: &mut DbConnection, case: &Case) -> Result<()> {
-        let kind = case.kind()?;
+        let kind = case.kind();
         if self.policies.needs_approval(kind) {
             return Err(Error::Conflict(format!(
                 "the answer to a {kind} request is sent when a privacy officer approves it"
@@ -803,6 +793,7 @@ impl RequestService {
     /// Records that the answer letter, printed from its print view, went by post on a day: post
     /// is a channel like e-mail, so this completes the send-answer step as sending does. The
     /// day lies between the day the request arrived and today.
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub async fn record_answer_by_post(
         &self,
         staff: Staff,
@@ -823,11 +814,11 @@ impl RequestService {
                     ));
                 }
                 service.check_answer_may_go(conn, case)?;
-                if super::answer::answers_with_copy(case.kind()?) {
+                if super::answer::answers_with_copy(case.kind()) {
                     service.copy_for_answer(conn, case)?;
                     service.compile_access_facts(conn, case, &staff)?;
                 }
-                let letter = answer_letter(case.kind()?);
+                let letter = answer_letter(case.kind());
                 let evidence = format!("{letter} sent by post on {}", post.sent_on);
                 service.close_task(
                     conn,
@@ -852,7 +843,7 @@ impl RequestService {
         letter: LetterKind,
         message: Option<String>,
     ) -> Result<()> {
-        if super::answer::answers_with_copy(case.kind()?) {
+        if super::answer::answers_with_copy(case.kind()) {
             self.copy_for_answer(conn, case)?;
             self.compile_access_facts(conn, case, staff)?;
         }
@@ -918,7 +909,7 @@ fn check_message(letter: &LetterRequest) -> Result<()> {
 
 /// Moves the case to the transition's state, and stamps the closing time of a final one.
 fn close(case: &mut Case, t: &Transition) {
-    case.row.state = t.to.as_str().into();
+    case.row.state = t.to;
     if t.to.is_closed() {
         case.row.closed_at = Some(crate::db::now());
     }
@@ -1014,7 +1005,7 @@ fn clear_proposal(case: &mut Case) {
 fn ensure_tasks_closed(case: &Case, except: &[TaskKind]) -> Result<()> {
     let open: Vec<String> = case
         .open_tasks()
-        .filter(|t| !except.iter().any(|k| k.as_str() == t.kind))
+        .filter(|t| !except.contains(&t.kind))
         .map(|t| format!("{} ({})", t.position + 1, t.title_en))
         .collect();
     if open.is_empty() {

@@ -75,7 +75,8 @@ pub type BuildPackage = Arc<
             Actor,
             String,
             String,
-        ) -> BoxFuture<'static, crate::error::Result<(String, BTreeMap<String, SystemRead>)>>
+        )
+            -> BoxFuture<'static, crate::error::Result<(String, BTreeMap<String, SystemRead>)>>
         + Send
         + Sync,
 >;

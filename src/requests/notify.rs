@@ -5,7 +5,6 @@
 //! run and found nothing of the person, that recipient's task is closed as not applicable.
 
 use super::case::Case;
-use crate::vocabulary::{TaskKind, TaskState};
 use super::run::Runner;
 use super::tasks::store_task;
 use super::RequestService;
@@ -13,6 +12,7 @@ use crate::audit::Change;
 use crate::db::models::kept::findings_of;
 use crate::db::DbConnection;
 use crate::error::Result;
+use crate::vocabulary::{TaskKind, TaskState};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The tasks that search a system for the person's data and act on it.
@@ -36,9 +36,7 @@ impl RequestService {
         let catalog = crate::catalog::load_catalog(conn)?;
         for index in 0..case.tasks.len() {
             let task = &case.tasks[index];
-            if task.kind != TaskKind::NotifyRecipient.as_str()
-                || task.state != TaskState::Open.as_str()
-            {
+            if task.kind != TaskKind::NotifyRecipient || task.state != TaskState::Open {
                 continue;
             }
             let Some(name) = task.recipient.clone() else {
@@ -97,11 +95,10 @@ impl RequestService {
         let findings = findings_of(conn, case.id())?;
         let mut found: BTreeMap<String, bool> = BTreeMap::new();
         for task in &case.tasks {
-            let searching = SEARCHING.iter().any(|kind| task.kind == kind.as_str());
-            let (true, Some(system)) = (
-                searching && task.state == TaskState::Done.as_str(),
-                &task.system_key,
-            ) else {
+            let searching = SEARCHING.contains(&task.kind);
+            let (true, Some(system)) =
+                (searching && task.state == TaskState::Done, &task.system_key)
+            else {
                 continue;
             };
             let rows: Vec<i64> = findings

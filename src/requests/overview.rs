@@ -1,8 +1,7 @@
 //! Reading requests: one request in full, the queue sorted by due date, and the figures a
 //! privacy officer watches.
 
-use super::case::{parse_stored, Case};
-use crate::vocabulary::{RequestKind, RequestState};
+use super::case::Case;
 use super::requester::{normalise_customer_number, normalise_email, normalise_phone, place};
 use super::view::{RequestSummary, RequestView};
 use super::{deadline, RequestService};
@@ -10,6 +9,7 @@ use crate::catalog::model::IdentifierKind;
 use crate::db::models::requests::{self as rows, RequestFilter};
 use crate::db::DbConnection;
 use crate::error::Result;
+use crate::vocabulary::{RequestKind, RequestState};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -329,7 +329,7 @@ pub(crate) fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Resul
     };
     let (mut within_one, mut within_three) = (0i64, 0i64);
     for row in found {
-        let state: RequestState = parse_stored(&row.state, "requests.state")?;
+        let state = row.state;
         if state.is_closed() {
             // Withdrawn requests were never answered; they count neither way.
             if state == RequestState::Withdrawn {
@@ -356,8 +356,11 @@ pub(crate) fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Resul
             continue;
         }
         stats.open += 1;
-        *stats.open_by_kind.entry(row.kind.clone()).or_default() += 1;
-        *stats.open_by_state.entry(row.state.clone()).or_default() += 1;
+        *stats.open_by_kind.entry(row.kind.to_string()).or_default() += 1;
+        *stats
+            .open_by_state
+            .entry(row.state.to_string())
+            .or_default() += 1;
         if row.due_on < today {
             stats.overdue += 1;
         } else if row.due_on <= today + chrono::TimeDelta::days(7) {
@@ -400,7 +403,7 @@ fn weekly_figures(found: &[rows::StatsRow], today: NaiveDate) -> Result<Vec<Week
             continue;
         };
         week.received += 1;
-        let state: RequestState = parse_stored(&row.state, "requests.state")?;
+        let state = row.state;
         if let (true, Some(closed_at)) = (
             state.is_closed() && state != RequestState::Withdrawn,
             row.closed_at,
@@ -467,12 +470,12 @@ mod tests {
         };
         let received_at = at(received);
         rows::StatsRow {
-            kind: "access".into(),
-            state: state.into(),
+            kind: RequestKind::Access,
+            state: state.parse().expect("a request state"),
             due_on: deadline::first_due_date(received_at.date()),
             received_at,
             closed_at: closed.map(at),
-            channel: "phone".into(),
+            channel: crate::vocabulary::Channel::Phone,
             refusal_ground: None,
         }
     }

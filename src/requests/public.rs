@@ -10,7 +10,6 @@
 use super::case::Case;
 use super::intake::NewRequest;
 use super::letters::Extras;
-use crate::vocabulary::{Channel, Language, RequestKind, RequestState};
 use super::requester::Requester;
 use super::{RequestService, Staff, STATUS_LINK_AUDIENCE};
 use crate::audit::Actor;
@@ -18,6 +17,7 @@ use crate::auth::Role;
 use crate::db::models::requests as rows;
 use crate::error::{Error, Result};
 use crate::mail::letters::LetterKind;
+use crate::vocabulary::{Channel, Language, RequestKind, RequestState};
 use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +93,7 @@ pub fn purge_unconfirmed(
 }
 
 impl RequestService {
+    #[tracing::instrument(skip_all)]
     pub async fn submit_public(&self, form: PublicRequest) -> Result<Submitted> {
         let now = crate::db::now();
         let contact = form.email.clone();
@@ -256,8 +257,8 @@ impl RequestService {
 fn public_status(case: &Case) -> Result<PublicStatus> {
     Ok(PublicStatus {
         reference: case.row.reference.clone(),
-        kind: case.kind()?,
-        state: case.state()?,
+        kind: case.kind(),
+        state: case.state(),
         received_on: super::dutch_date(case.row.received_at),
         due_on: case.row.due_on,
         paused: case.is_paused(),

@@ -21,7 +21,6 @@
 
 use super::case::{stale, Case};
 use super::kept::{self, Decision, KeepException, KeepPlan, Kept, KeptRule};
-use crate::vocabulary::{RequestState, SearchOutcome, TaskKind, TaskState};
 use super::requester::{check_texts, Requester};
 use super::tasks::{store_task, task_index};
 use super::view::RequestView;
@@ -35,6 +34,7 @@ use crate::db::models::kept::KeptRowRow;
 use crate::db::models::requests::TaskRow;
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
+use crate::vocabulary::{RequestState, SearchOutcome, TaskKind, TaskState};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -311,6 +311,7 @@ impl RequestService {
         .map_err(|e| Error::Internal(format!("the connector thread failed: {e}")))?
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request_id, task_id = %task_id))]
     async fn run_as(
         &self,
         runner: Runner,
@@ -380,6 +381,7 @@ impl RequestService {
     /// task is closed as well: the package holds the facts of the systems where data was found.
     /// Tasks on manual systems and the answer stay with the agents. Nothing happens when there
     /// is nothing to search.
+    #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     async fn answer_by_package(&self, request_id: &str) -> Result<()> {
         let kinds = &self.policies.requests.run_automatically;
         let Some(build_package) = self.build_package.clone() else {
@@ -395,14 +397,15 @@ impl RequestService {
             .read(move |conn| {
                 let case = Case::load(conn, &id)?;
                 let answers_with_package = matches!(
-                    case.kind()?,
-                    crate::vocabulary::RequestKind::Access | crate::vocabulary::RequestKind::Portability
+                    case.kind(),
+                    crate::vocabulary::RequestKind::Access
+                        | crate::vocabulary::RequestKind::Portability
                 );
                 if !answers_with_package || !case.row.identity_verified {
                     return Ok(false);
                 }
                 for task in case.open_tasks() {
-                    if task.kind != TaskKind::ExportData.as_str() {
+                    if task.kind != TaskKind::ExportData {
                         continue;
                     }
                     let systems = service.systems_of(conn, task)?;
@@ -436,8 +439,8 @@ impl RequestService {
                     .tasks
                     .iter()
                     .enumerate()
-                    .filter(|(_, t)| t.state == TaskState::Open.as_str())
-                    .filter(|(_, t)| t.kind == TaskKind::ExportData.as_str())
+                    .filter(|(_, t)| t.state == TaskState::Open)
+                    .filter(|(_, t)| t.kind == TaskKind::ExportData)
                     .filter_map(|(index, t)| Some((index, t.system_key.clone()?)))
                     .filter(|(_, system)| read.contains_key(system))
                     .collect();
@@ -461,7 +464,7 @@ impl RequestService {
                     .run_automatically
                     .contains(&TaskKind::CompileAccessFacts);
                 if facts
-                    && case.kind()? == crate::vocabulary::RequestKind::Access
+                    && case.kind() == crate::vocabulary::RequestKind::Access
                     && service.findings(conn, &case)?.open_searches.is_empty()
                 {
                     let loket = Staff {
@@ -485,9 +488,7 @@ impl RequestService {
                 let kinds = &service.policies.requests.run_automatically;
                 let mut due = Vec::new();
                 for task in case.open_tasks() {
-                    let Ok(kind) = task.kind.parse::<TaskKind>() else {
-                        continue;
-                    };
+                    let kind = task.kind;
                     if !kinds.contains(&kind) {
                         continue;
                     }
@@ -516,7 +517,7 @@ impl RequestService {
     ) -> Result<Plan> {
         let case = Case::load(conn, request_id)?;
         let task = &case.tasks[task_index(&case, task_id)?];
-        let state = case.state()?;
+        let state = case.state();
         if state != RequestState::InProgress {
             return Err(Error::Conflict(format!(
                 "tasks are run while a request is in_progress; this one is {state}"
@@ -530,14 +531,14 @@ impl RequestService {
         if task.version != run.version {
             return Err(stale("task", task.version));
         }
-        if task.state != TaskState::Open.as_str() {
+        if task.state != TaskState::Open {
             return Err(Error::Conflict(format!(
                 "task {} is {}; only an open task is run",
                 task.position + 1,
                 task.state
             )));
         }
-        let kind: TaskKind = super::case::parse_stored(&task.kind, "request_tasks.kind")?;
+        let kind = task.kind;
         if !kind.runs_through_connector() {
             return Err(Error::invalid(
                 "task",
@@ -605,7 +606,7 @@ impl RequestService {
     ) -> Result<Vec<System>> {
         let keys: Vec<String> = match (&task.system_key, &task.activity_key) {
             (Some(system), _) => vec![system.clone()],
-            (None, Some(activity)) if task.kind == TaskKind::StopProcessing.as_str() => {
+            (None, Some(activity)) if task.kind == TaskKind::StopProcessing => {
                 <Activity as Item>::load(conn, activity)?
                     .map(|activity| activity.systems)
                     .unwrap_or_default()
@@ -956,7 +957,7 @@ impl RequestService {
         let mut case = Case::load(conn, request_id)?;
         let index = task_index(&case, &plan.task_id)?;
         let task = &case.tasks[index];
-        if task.version != plan.task_version || task.state != TaskState::Open.as_str() {
+        if task.version != plan.task_version || task.state != TaskState::Open {
             return Err(Error::Conflict(format!(
                 "task {} was changed by someone else while the connector ran (current version {}); reload it: the connector did its work, running it again finds what is left",
                 task.position + 1,
@@ -1005,7 +1006,7 @@ impl RequestService {
             .collect();
         // A run that found nothing more to keep (an erasure before it took what was not kept)
         // leaves the end the task had.
-        if task.kind == TaskKind::KeepUnderException.as_str() && !ends.is_empty() {
+        if task.kind == TaskKind::KeepUnderException && !ends.is_empty() {
             task.keep_until = kept::latest_end(ends.into_iter());
         }
         let counts = describe(outcomes);
@@ -1016,7 +1017,7 @@ impl RequestService {
         );
         evidence.push_str(note);
         let erases_marketing =
-            task.kind == TaskKind::EraseData.as_str() && self.is_marketing(conn, &task)?;
+            task.kind == TaskKind::EraseData && self.is_marketing(conn, &task)?;
         if erases_marketing && self.suppress_email(conn, case)? {
             evidence.push_str("; the e-mail address is on the suppression list as a keyed hash, so no mail is sent to it again");
         }
@@ -1389,7 +1390,7 @@ fn keep_and_end(
 /// reason is for staff and stays in the title, never in a letter.
 fn turn_into_keep(task: &mut TaskRow, reason: &str) {
     let system = task.system_key.clone().unwrap_or_default();
-    task.kind = TaskKind::KeepUnderException.as_str().to_string();
+    task.kind = TaskKind::KeepUnderException;
     task.title_nl = format!(
         "Bewaar alles in {system} zolang de juridische blokkade loopt (uitzondering art. 17 lid 3 sub e AVG: {reason})"
     );

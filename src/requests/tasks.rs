@@ -4,7 +4,6 @@
 //! gets a conflict instead of overwriting.
 
 use super::case::{stale, Case};
-use crate::vocabulary::{SearchOutcome, TaskKind, TaskState};
 use super::requester::{check_text, check_texts, place, MAX_DETAILS};
 use super::view::RequestView;
 use super::{RequestService, Staff};
@@ -13,6 +12,7 @@ use crate::db::models::requests::{self as rows, CommentRow, TaskRow};
 use crate::db::models::users::UserRow;
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
+use crate::vocabulary::{SearchOutcome, TaskKind, TaskState};
 use serde::{Deserialize, Deserializer};
 
 /// A change to one task; only the fields given change.
@@ -112,8 +112,12 @@ impl TaskUpdate {
 
     /// Search tasks say what they found; the export tasks of an access or portability request
     /// must, because the answer's facts and copy follow from it.
-    fn check_outcome_for(&self, task: &TaskRow, kind: crate::vocabulary::RequestKind) -> Result<()> {
-        let task_kind: TaskKind = super::case::parse_stored(&task.kind, "request_tasks.kind")?;
+    fn check_outcome_for(
+        &self,
+        task: &TaskRow,
+        kind: crate::vocabulary::RequestKind,
+    ) -> Result<()> {
+        let task_kind = task.kind;
         if self.outcome.is_some() && !task_kind.searches_a_system() {
             return Err(Error::invalid(
                 "outcome",
@@ -156,7 +160,7 @@ impl TaskKind {
 
 /// Records what a search found on a task closed as done.
 pub(crate) fn record_outcome(task: &mut TaskRow, outcome: SearchOutcome, rows: Option<i64>) {
-    task.outcome = Some(outcome.as_str().into());
+    task.outcome = Some(outcome);
     task.found_rows = rows.filter(|_| outcome == SearchOutcome::Found);
 }
 
@@ -192,11 +196,11 @@ impl RequestService {
                     task.assignee = assignee.clone();
                 }
                 if let Some(state) = update.state {
-                    update.check_outcome_for(&task, case.kind()?)?;
+                    update.check_outcome_for(&task, case.kind())?;
                     // An answer posted by hand still needs its copy (Art. 15(3)).
                     if state == TaskState::Done
-                        && task.kind == TaskKind::SendAnswer.as_str()
-                        && super::answer::answers_with_copy(case.kind()?)
+                        && task.kind == TaskKind::SendAnswer
+                        && super::answer::answers_with_copy(case.kind())
                     {
                         service.copy_for_answer(conn, &case)?;
                     }
@@ -258,7 +262,7 @@ impl RequestService {
         note: Option<&str>,
         closed_by: &str,
     ) {
-        task.state = state.as_str().into();
+        task.state = state;
         task.outcome = None;
         task.found_rows = None;
         if state.is_open() {

@@ -1,12 +1,12 @@
 //! What the desk shows of a request: decrypted for staff who may read it, with what can be done
 //! next spelled out.
 
-use super::case::{parse_stored, Case};
-use crate::vocabulary::{RequestKind, RequestState, TaskKind, TaskState};
+use super::case::Case;
 use super::requester::{open, place, Representative, Requester};
 use crate::crypto::Cipher;
 use crate::db::models::requests::{CommentRow, RequestRow, TaskRow};
 use crate::error::{Error, Result};
+use crate::vocabulary::{RequestKind, RequestState, TaskKind, TaskState};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
@@ -127,12 +127,12 @@ pub struct RequestSummary {
 
 impl RequestSummary {
     pub fn from_row(cipher: &Cipher, row: &RequestRow, today: NaiveDate) -> Result<Self> {
-        let state: RequestState = parse_stored(&row.state, "requests.state")?;
+        let state = row.state;
         Ok(RequestSummary {
             id: row.id.clone(),
             reference: row.reference.clone(),
-            kind: parse_stored(&row.kind, "requests.kind")?,
-            channel: row.channel.clone(),
+            kind: row.kind,
+            channel: row.channel.to_string(),
             state,
             received_at: row.received_at,
             due_on: row.due_on,
@@ -151,7 +151,7 @@ impl TaskView {
         Ok(TaskView {
             id: row.id.clone(),
             position: row.position,
-            kind: parse_stored(&row.kind, "request_tasks.kind")?,
+            kind: row.kind,
             title_nl: row.title_nl.clone(),
             title_en: row.title_en.clone(),
             system_key: row.system_key.clone(),
@@ -160,12 +160,12 @@ impl TaskView {
             recipient: row.recipient.clone(),
             legal_exception: row.legal_exception.clone(),
             keep_until: row.keep_until,
-            state: parse_stored(&row.state, "request_tasks.state")?,
+            state: row.state,
             assignee: row.assignee.clone(),
             evidence: open(cipher, place::TASK_EVIDENCE, &row.evidence_enc)?,
             closed_by: row.closed_by.clone(),
             closed_at: row.closed_at,
-            outcome: row.outcome.clone(),
+            outcome: row.outcome.map(|v| v.to_string()),
             found_rows: row.found_rows,
             version: row.version,
             comments: comments
@@ -204,8 +204,8 @@ impl RequestView {
         today: NaiveDate,
     ) -> Result<Self> {
         let row = &case.row;
-        let state = case.state()?;
-        let kind = case.kind()?;
+        let state = case.state();
+        let kind = case.kind();
         let representative = Representative::open(cipher, row)?;
         let tasks = case
             .tasks
@@ -217,19 +217,19 @@ impl RequestView {
             reference: row.reference.clone(),
             kind,
             article: kind.article(),
-            channel: row.channel.clone(),
+            channel: row.channel.to_string(),
             state,
-            language: row.language.clone(),
+            language: row.language.to_string(),
             received_at: row.received_at,
             due_on: row.due_on,
             overdue: !state.is_closed() && row.due_on < today,
             paused: case.is_paused(),
             extended: row.extended,
             extension_reason: row.extension_reason.clone(),
-            extension_ground: row.extension_ground.clone(),
+            extension_ground: row.extension_ground.map(|v| v.to_string()),
             copy_sent_by_post_on: row.copy_sent_by_post_on,
             identity_verified: row.identity_verified,
-            verification_method: row.verification_method.clone(),
+            verification_method: row.verification_method.map(|v| v.to_string()),
             verified_by: row.verified_by.clone(),
             verified_at: row.verified_at,
             email_confirmed: row.email_confirmed,
@@ -237,8 +237,8 @@ impl RequestView {
             representative,
             details: open(cipher, place::DETAILS, &row.details_enc)?,
             assignee: row.assignee.clone(),
-            proposed_outcome: row.proposed_outcome.clone(),
-            refusal_ground: row.refusal_ground.clone(),
+            proposed_outcome: row.proposed_outcome.map(|v| v.to_string()),
+            refusal_ground: row.refusal_ground.map(|v| v.to_string()),
             decision_reason: open(cipher, place::DECISION_REASON, &row.decision_reason_enc)?,
             justification: open(cipher, place::JUSTIFICATION, &row.justification_enc)?,
             proposed_by: row.proposed_by.clone(),
@@ -259,9 +259,9 @@ impl RequestView {
                         started_on: p.started_on,
                         ended_on: p.ended_on,
                         ended_recorded_on: p.ended_recorded_on,
-                        reason: p.reason.clone(),
+                        reason: p.reason.to_string(),
                         question: open(cipher, place::PAUSE_QUESTION, &p.question_enc)?,
-                        asked_via: p.asked_via.clone(),
+                        asked_via: p.asked_via.map(|v| v.to_string()),
                         created_by: p.created_by.clone(),
                     })
                 })

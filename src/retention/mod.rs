@@ -193,6 +193,7 @@ impl SweepService {
     }
 
     /// Sweeps the rules `options` selects, one after another, on a blocking thread.
+    #[tracing::instrument(skip_all, fields(rule = ?options.rule, system = ?options.system, dry_run = options.dry_run))]
     pub async fn sweep(
         &self,
         options: SweepOptions,

@@ -11,10 +11,10 @@ use crate::crypto::Cipher;
 use crate::db::models::sweeps;
 use crate::db::{DbConnection, StoreError};
 use crate::policies::{Exception, RetentionRule};
-use crate::vocabulary::RequestState;
 use crate::requests::requester::{
     normalise_customer_number, normalise_email, normalise_phone, place,
 };
+use crate::vocabulary::RequestState;
 use std::collections::HashSet;
 
 /// The lookup hash of one identifier. E-mail addresses, customer numbers and phone numbers hash

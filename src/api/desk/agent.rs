@@ -8,11 +8,11 @@ use crate::auth::Permission;
 use crate::catalog::model::{Category, System};
 use crate::mail::letters::LetterKind;
 use crate::requests::first_line::Visibility;
+use crate::requests::overview::QueueFilter;
 use crate::vocabulary::{
     Channel, ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestKind,
     RequestState, TaskKind, TaskState, VerificationMethod,
 };
-use crate::requests::overview::QueueFilter;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
 use std::collections::BTreeMap;

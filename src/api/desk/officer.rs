@@ -6,8 +6,8 @@ use super::{chart, ok, staff_context, Lang, PageResult};
 use crate::api::AppState;
 use crate::auth::Permission;
 use crate::catalog::model::{Activity, System};
-use crate::vocabulary::RequestState;
 use crate::requests::overview::QueueFilter;
+use crate::vocabulary::RequestState;
 use actix_web::{web, HttpRequest};
 
 /// How many sweep runs the retention page lists.

@@ -5,12 +5,15 @@
 
 use crate::db::schema::{attachments, packages, redactions, sealed_blobs};
 use crate::db::{DbConnection, StoreError};
+use crate::vocabulary::{Language, RequestKind};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 
 /// What a package holds, in counts: stored with the package and shown to agents.
-#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+)]
 pub struct Summary {
     /// Rows per system and table.
     pub rows: BTreeMap<String, BTreeMap<String, u64>>,
@@ -35,19 +38,16 @@ impl PackageRow {
 /// Where the reasons for withholding are sealed: packages seal them, the answer letter opens them.
 pub const REDACTION_REASON_PLACE: &str = "redactions.reason";
 
-pub const BUILDING: &str = "building";
-pub const READY: &str = "ready";
-pub const DELETED: &str = "deleted";
-pub const FAILED: &str = "failed";
+pub use crate::vocabulary::PackageState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = packages)]
 pub struct PackageRow {
     pub id: String,
     pub request_id: String,
-    pub kind: String,
-    pub language: String,
-    pub state: String,
+    pub kind: RequestKind,
+    pub language: Language,
+    pub state: PackageState,
     pub key_id: Option<String>,
     pub sealed_bytes: i64,
     pub plain_bytes: i64,
@@ -69,7 +69,7 @@ impl PackageRow {
     /// Packages being built now, or left half-built.
     pub fn building(conn: &mut DbConnection) -> Result<Vec<Self>, StoreError> {
         Ok(packages::table
-            .filter(packages::state.eq(BUILDING))
+            .filter(packages::state.eq(PackageState::Building))
             .select(Self::as_select())
             .load(conn)?)
     }
@@ -109,7 +109,7 @@ impl PackageRow {
     ) -> Result<(), StoreError> {
         diesel::update(packages::table.find(id))
             .set((
-                packages::state.eq(READY),
+                packages::state.eq(PackageState::Ready),
                 packages::key_id.eq(key_id),
                 packages::sealed_bytes.eq(sealed_bytes),
                 packages::plain_bytes.eq(plain_bytes),
@@ -123,14 +123,14 @@ impl PackageRow {
     pub fn mark_gone(
         conn: &mut DbConnection,
         id: &str,
-        state: &str,
+        state: PackageState,
         reason: &str,
         at: NaiveDateTime,
     ) -> Result<bool, StoreError> {
         let changed = diesel::update(
             packages::table
                 .find(id)
-                .filter(packages::state.eq_any([READY, BUILDING])),
+                .filter(packages::state.eq_any([PackageState::Ready, PackageState::Building])),
         )
         .set((
             packages::state.eq(state),
@@ -151,7 +151,7 @@ impl PackageRow {
         let changed = diesel::update(
             packages::table
                 .find(id)
-                .filter(packages::state.eq(READY))
+                .filter(packages::state.eq(PackageState::Ready))
                 .filter(packages::expires_at.gt(now))
                 .filter(packages::downloads.lt(packages::max_downloads))
                 .filter(packages::downloads.lt(limit)),
@@ -179,13 +179,13 @@ impl PackageRow {
         now: NaiveDateTime,
         stale_before: NaiveDateTime,
     ) -> Result<Vec<Self>, StoreError> {
-        let spent = packages::state.eq(READY).and(
+        let spent = packages::state.eq(PackageState::Ready).and(
             packages::expires_at
                 .le(now)
                 .or(packages::downloads.ge(packages::max_downloads)),
         );
         let abandoned = packages::state
-            .eq(BUILDING)
+            .eq(PackageState::Building)
             .and(packages::created_at.lt(stale_before));
         Ok(packages::table
             .filter(spent.or(abandoned))

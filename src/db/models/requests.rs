@@ -6,6 +6,11 @@
 
 use crate::db::schema::{request_pauses, request_tasks, requests, task_comments};
 use crate::db::{DbConnection, StoreError};
+use crate::vocabulary::{
+    Channel, ExtensionGround, Language, PauseReason, ProposedOutcome, QuestionChannel,
+    RefusalGround, RequestKind, RequestState, SearchOutcome, TaskKind, TaskState,
+    VerificationMethod,
+};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -13,16 +18,16 @@ use diesel::prelude::*;
 pub struct RequestRow {
     pub id: String,
     pub reference: String,
-    pub kind: String,
-    pub channel: String,
-    pub state: String,
-    pub language: String,
+    pub kind: RequestKind,
+    pub channel: Channel,
+    pub state: RequestState,
+    pub language: Language,
     pub received_at: chrono::NaiveDateTime,
     pub due_on: chrono::NaiveDate,
     pub extended: bool,
     pub extension_reason: Option<String>,
     pub identity_verified: bool,
-    pub verification_method: Option<String>,
+    pub verification_method: Option<VerificationMethod>,
     pub verified_by: Option<String>,
     pub verified_at: Option<chrono::NaiveDateTime>,
     pub email_confirmed: bool,
@@ -39,8 +44,8 @@ pub struct RequestRow {
     pub customer_number_index: Option<String>,
     pub phone_index: Option<String>,
     pub assignee: Option<String>,
-    pub proposed_outcome: Option<String>,
-    pub refusal_ground: Option<String>,
+    pub proposed_outcome: Option<ProposedOutcome>,
+    pub refusal_ground: Option<RefusalGround>,
     pub decision_reason_enc: Option<String>,
     pub justification_enc: Option<String>,
     pub proposed_by: Option<String>,
@@ -53,7 +58,7 @@ pub struct RequestRow {
     /// The day a copy of the data was posted, for an answer without a package (Art. 15(3)).
     pub copy_sent_by_post_on: Option<chrono::NaiveDate>,
     /// The ground of the extension from the law's list (Art. 12(3)).
-    pub extension_ground: Option<String>,
+    pub extension_ground: Option<ExtensionGround>,
     /// What the answer refuses and why, for a partial refusal awaiting or past approval.
     pub partial_refusal_enc: Option<String>,
     /// A BSN given as an identifier, sealed, and its lookup hash (UAVG art. 46: only where the
@@ -68,7 +73,7 @@ pub struct TaskRow {
     pub id: String,
     pub request_id: String,
     pub position: i32,
-    pub kind: String,
+    pub kind: TaskKind,
     pub title_nl: String,
     pub title_en: String,
     pub system_key: Option<String>,
@@ -77,7 +82,7 @@ pub struct TaskRow {
     pub recipient: Option<String>,
     pub legal_exception: Option<String>,
     pub keep_until: Option<chrono::NaiveDate>,
-    pub state: String,
+    pub state: TaskState,
     pub assignee: Option<String>,
     pub evidence_enc: Option<String>,
     pub closed_by: Option<String>,
@@ -86,7 +91,7 @@ pub struct TaskRow {
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
     /// What the search of the task's system found: found, not_found or not_reachable.
-    pub outcome: Option<String>,
+    pub outcome: Option<SearchOutcome>,
     /// The rows found, with outcome found.
     pub found_rows: Option<i64>,
 }
@@ -98,13 +103,13 @@ pub struct PauseRow {
     pub request_id: String,
     pub started_on: chrono::NaiveDate,
     pub ended_on: Option<chrono::NaiveDate>,
-    pub reason: String,
+    pub reason: PauseReason,
     pub created_by: String,
     pub created_at: chrono::NaiveDateTime,
     /// The question the pause waits for an answer to, sealed.
     pub question_enc: Option<String>,
     /// How the question was asked: email (the clarification letter), phone or post.
-    pub asked_via: Option<String>,
+    pub asked_via: Option<QuestionChannel>,
     /// The day the end of the pause was recorded (`ended_on` is the day the answer arrived).
     pub ended_recorded_on: Option<chrono::NaiveDate>,
 }
@@ -144,13 +149,13 @@ pub struct RequestFilter {
 /// The columns the statistics need, without any personal data.
 #[derive(Debug, Clone, Queryable)]
 pub struct StatsRow {
-    pub kind: String,
-    pub state: String,
+    pub kind: RequestKind,
+    pub state: RequestState,
     pub due_on: chrono::NaiveDate,
     pub received_at: chrono::NaiveDateTime,
     pub closed_at: Option<chrono::NaiveDateTime>,
-    pub channel: String,
-    pub refusal_ground: Option<String>,
+    pub channel: Channel,
+    pub refusal_ground: Option<RefusalGround>,
 }
 
 pub fn insert_request(conn: &mut DbConnection, row: &RequestRow) -> Result<(), StoreError> {

@@ -416,8 +416,7 @@ async fn demo(settings: &Settings, config: Option<PathBuf>) -> anyhow::Result<()
 async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     let (secrets, _) = settings.secrets()?;
-    let keys =
-        crate::packages::PackageKeys::new(store, crate::crypto::Cipher::from_secrets(&secrets));
+    let keys = crate::packages::PackageKeys::new(store, secrets.cipher());
     match command {
         KeysCommand::Rotate => {
             let key = keys
@@ -449,10 +448,7 @@ async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
 async fn verify_package(settings: &Settings, id: String) -> anyhow::Result<ExitCode> {
     let store = open_store(settings).await?;
     let (secrets, _) = settings.secrets()?;
-    let keys = crate::packages::PackageKeys::new(
-        store.clone(),
-        crate::crypto::Cipher::from_secrets(&secrets),
-    );
+    let keys = crate::packages::PackageKeys::new(store.clone(), secrets.cipher());
     match crate::packages::download::verify(&store, &keys, id.clone()).await {
         Ok(bytes) => {
             println!("package {id} is whole: {bytes} bytes opened");

@@ -229,6 +229,14 @@ pub struct Secrets {
     pub audit_key: [u8; 32],
 }
 
+impl Secrets {
+    /// The cipher of the data keys. It is made here, not in `crypto`, because the configuration
+    /// already uses `crypto` to derive its keys: `crypto` knows nothing of the configuration.
+    pub fn cipher(&self) -> crate::crypto::Cipher {
+        crate::crypto::Cipher::new(&self.data_key, &self.old_data_keys, self.index_key)
+    }
+}
+
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secrets(***)")

@@ -3,7 +3,6 @@
 use crate::api::{self, extract::BodyLimit, ApiConfig, AppState};
 use crate::auth::{TokenService, UserService};
 use crate::config::Settings;
-use crate::crypto::Cipher;
 use crate::db::Store;
 use crate::mail::worker::WorkerHandle;
 use crate::policies::Policies;
@@ -44,7 +43,7 @@ impl Application {
                 );
             }
         }
-        let cipher = Cipher::from_secrets(&secrets);
+        let cipher = secrets.cipher();
         let policies = Arc::new(policies);
         let connectors = connectors_of(settings, &secrets);
         let sweeps = SweepService::new(
@@ -137,7 +136,7 @@ pub fn request_service(
     let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
     RequestService::new(
         store.clone(),
-        Cipher::from_secrets(secrets),
+        secrets.cipher(),
         policies,
         tokens,
         &settings.public_url,
@@ -152,7 +151,7 @@ pub fn sweep_service(settings: &Settings, store: &Store) -> anyhow::Result<Sweep
     let (secrets, _) = settings.secrets()?;
     Ok(SweepService::new(
         store.clone(),
-        Cipher::from_secrets(&secrets),
+        secrets.cipher(),
         connectors_of(settings, &secrets),
         Arc::new(load_policies(settings)?),
     ))

@@ -208,8 +208,9 @@ vocabulary! {
     }
 }
 
+// What an agent proposes for a request awaiting an officer's approval (a plain comment: a doc
+// comment would change the OpenAPI document's description of the type).
 vocabulary! {
-    /// What an agent proposes for a request awaiting an officer's approval.
     pub enum ProposedOutcome {
         Completed,
         Refused,

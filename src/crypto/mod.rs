@@ -95,10 +95,6 @@ impl Cipher {
         }
     }
 
-    pub fn from_secrets(secrets: &crate::config::Secrets) -> Self {
-        Cipher::new(&secrets.data_key, &secrets.old_data_keys, secrets.index_key)
-    }
-
     pub fn current_key_id(&self) -> &str {
         &self.current_id
     }

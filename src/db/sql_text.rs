@@ -94,7 +94,13 @@ mod tests {
         let error = diesel::select("teleportation".into_sql::<Text>())
             .get_result::<RequestKind>(&mut conn)
             .expect_err("not a kind");
-        let message = error.to_string();
+        // diesel names the field; the cause says what was wrong with it.
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
         assert!(message.contains("RequestKind 'teleportation'"), "{message}");
         assert!(message.contains("human_review"), "{message}");
     }

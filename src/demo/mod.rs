@@ -317,7 +317,7 @@ async fn register_queue(
     let (secrets, _) = settings.secrets()?;
     let policies = Arc::new(crate::startup::load_policies(settings)?);
     let service = crate::startup::request_service(settings, store, &secrets, policies);
-    let cipher = crate::crypto::Cipher::from_secrets(&secrets);
+    let cipher = secrets.cipher();
     let customers = organisation::customers(crate::requests::today());
     let references = queue::register(&service, &cipher, &customers, AGENT.0).await?;
     report.lines.push(format!(

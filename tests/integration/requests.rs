@@ -533,7 +533,7 @@ backend_tests! {
             .unwrap()
             .expect("stored apart");
         assert!(!row.email_confirmed);
-        assert_eq!(row.channel, "web_form");
+        assert_eq!(row.channel, loket::vocabulary::Channel::WebForm);
         let id = row.id;
         assert_eq!(letters(&app, &desk.agent, &id).await, vec!["verification_code".to_string()]);
 

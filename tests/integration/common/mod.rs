@@ -320,7 +320,7 @@ macro_rules! backend_tests_with {
 /// The cipher the test app encrypts with, for reading what it stored.
 pub fn cipher_of(settings: &Settings) -> loket::crypto::Cipher {
     let (secrets, _) = settings.secrets().expect("test secrets");
-    loket::crypto::Cipher::from_secrets(&secrets)
+    secrets.cipher()
 }
 
 /// The newest letter of `kind` to a request, decrypted from the outbox: (recipient, body).

@@ -453,7 +453,7 @@ async fn verify_package(settings: &Settings, id: String) -> anyhow::Result<ExitC
         store.clone(),
         crate::crypto::Cipher::from_secrets(&secrets),
     );
-    match crate::packages::download::verify(&store, &keys, id.clone()).await {
+    match crate::packages::download::verify(&store, &keys, id.clone().into()).await {
         Ok(bytes) => {
             println!("package {id} is whole: {bytes} bytes opened");
             Ok(ExitCode::SUCCESS)

@@ -5,9 +5,10 @@ use super::error::ApiError;
 use super::extract::Json;
 use super::AppState;
 use crate::auth::Permission;
+use crate::ids::RequestId;
 use crate::requests::grounds::{LiftRestriction, RecordGround};
 use crate::requests::view::RequestView;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/requests/{id}/ground", web::put().to(record_ground))
@@ -21,15 +22,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn record_ground(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<RecordGround>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state
         .requests
         .record_ground(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
 /// A decision for a privacy officer: an agent may not lift a restriction.
@@ -37,13 +38,13 @@ async fn record_ground(
 async fn lift_restriction(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<LiftRestriction>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::ApproveRequests)?;
     let view = state
         .requests
         .lift_restriction(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }

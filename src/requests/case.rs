@@ -6,7 +6,8 @@ use super::model::{RequestKind, RequestState, TaskState};
 use crate::audit::{self, Actor, Change};
 use crate::db::models::requests::{self as rows, PauseRow, RequestRow, TaskRow};
 use crate::db::DbConnection;
-use crate::error::{Error, Result};
+use crate::error::{ConflictCode, Error, Result};
+use crate::ids::RequestId;
 use std::str::FromStr;
 
 pub struct Case {
@@ -16,7 +17,7 @@ pub struct Case {
 }
 
 impl Case {
-    pub fn load(conn: &mut DbConnection, id: &str) -> Result<Case> {
+    pub fn load(conn: &mut DbConnection, id: &RequestId) -> Result<Case> {
         let row = rows::find_request(conn, id)?
             .ok_or_else(|| Error::not_found(format!("request '{id}'")))?;
         Self::with_row(conn, row)
@@ -28,7 +29,7 @@ impl Case {
         Ok(Case { row, tasks, pauses })
     }
 
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &RequestId {
         &self.row.id
     }
 
@@ -53,9 +54,10 @@ impl Case {
     pub fn expect_open(&self) -> Result<()> {
         let state = self.state()?;
         if state.is_closed() {
-            Err(Error::Conflict(format!(
-                "the request is {state}; a closed request cannot be changed"
-            )))
+            Err(Error::conflict(
+                ConflictCode::Closed,
+                format!("the request is {state}; a closed request cannot be changed"),
+            ))
         } else {
             Ok(())
         }
@@ -138,7 +140,7 @@ impl Case {
 
 /// The answer to a stale update: someone else saved first.
 pub fn stale(what: &str, current: i32) -> Error {
-    Error::Conflict(format!(
+    Error::conflict(ConflictCode::Stale, format!(
         "the {what} was changed by someone else in the meantime (current version {current}); reload it and try again"
     ))
 }
@@ -147,5 +149,5 @@ pub fn stale(what: &str, current: i32) -> Error {
 pub fn parse_stored<T: FromStr>(value: &str, column: &str) -> Result<T> {
     value
         .parse()
-        .map_err(|_| Error::Internal(format!("{column} holds an unknown value '{value}'")))
+        .map_err(|_| Error::Internal(anyhow::anyhow!("{column} holds an unknown value '{value}'")))
 }

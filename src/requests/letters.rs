@@ -24,6 +24,7 @@ use crate::mail::letters::{PackageLink, WithheldFact};
 use crate::mail::outbox::{self, NewMail};
 use crate::packages::attachments::REASON_PLACE;
 use crate::packages::download::download_url;
+use anyhow::Context;
 use std::collections::{BTreeSet, HashMap};
 
 /// What the caller adds to a letter beyond what loket knows.
@@ -82,7 +83,7 @@ impl RequestService {
         let language: Language = super::case::parse_stored(&case.row.language, "language")?;
         let context = self.letter_context(conn, case, extras, language)?;
         let RenderedLetter { subject, body } = mail_letters::render(letter, language, &context)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .with_context(|| format!("rendering the {letter} letter"))?;
         Ok(Preview {
             letter,
             language,
@@ -337,7 +338,7 @@ impl RequestService {
                 let reason = self
                     .cipher
                     .decrypt(REASON_PLACE, &row.reason_enc)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                    .context(REASON_PLACE)?;
                 Ok(WithheldFact { what, reason })
             })
             .collect()

@@ -16,7 +16,8 @@ use super::{RequestService, Staff, STATUS_LINK_AUDIENCE};
 use crate::audit::Actor;
 use crate::auth::Role;
 use crate::db::models::requests as rows;
-use crate::error::{Error, Result};
+use crate::error::{ConflictCode, Error, Result};
+use crate::ids::RequestId;
 use crate::mail::letters::LetterKind;
 use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
@@ -190,11 +191,15 @@ impl RequestService {
     ) -> Result<CodeCheck> {
         let actor = Actor::System(WEB_FORM);
         if case.row.email_confirmed {
-            return Err(Error::Conflict("this request was already confirmed".into()));
+            return Err(Error::conflict(
+                ConflictCode::AlreadyDone,
+                "this request was already confirmed",
+            ));
         }
         if case.row.confirmation_attempts >= MAX_CODE_ATTEMPTS {
-            return Err(Error::Conflict(
-                "too many wrong codes: send the form again for a new code".into(),
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                "too many wrong codes: send the form again for a new code",
             ));
         }
         let expired = case
@@ -240,6 +245,7 @@ impl RequestService {
         let request_id = self
             .links
             .verify_link(STATUS_LINK_AUDIENCE, &token)
+            .map(RequestId::from)
             .map_err(|_| Error::Forbidden("this status link is not valid or has expired".into()))?;
         self.store
             .read(move |conn| public_status(&Case::load(conn, &request_id)?))
@@ -247,7 +253,7 @@ impl RequestService {
     }
 
     /// Codes are kept only as a keyed hash bound to their request.
-    fn code_hash(&self, request_id: &str, code: &str) -> String {
+    fn code_hash(&self, request_id: &RequestId, code: &str) -> String {
         self.cipher
             .index(CODE_PLACE, &format!("{request_id}:{code}"))
     }

@@ -5,6 +5,7 @@
 
 use crate::db::schema::{attachments, packages, redactions, sealed_blobs};
 use crate::db::{DbConnection, StoreError};
+use crate::ids::{PackageId, RequestId, TaskId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -16,8 +17,8 @@ pub const FAILED: &str = "failed";
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = packages)]
 pub struct PackageRow {
-    pub id: String,
-    pub request_id: String,
+    pub id: PackageId,
+    pub request_id: RequestId,
     pub kind: String,
     pub language: String,
     pub state: String,
@@ -203,8 +204,8 @@ pub fn delete_blobs(conn: &mut DbConnection, owner: &str) -> Result<usize, Store
 #[diesel(table_name = attachments)]
 pub struct AttachmentRow {
     pub id: String,
-    pub request_id: String,
-    pub task_id: String,
+    pub request_id: RequestId,
+    pub task_id: TaskId,
     pub system_key: Option<String>,
     pub name_enc: String,
     pub content_type: String,
@@ -235,7 +236,7 @@ impl AttachmentRow {
 #[diesel(table_name = redactions)]
 pub struct RedactionRow {
     pub id: String,
-    pub request_id: String,
+    pub request_id: RequestId,
     pub system_key: Option<String>,
     pub table_name: Option<String>,
     pub column_name: Option<String>,

@@ -18,7 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[utoipa::path(put, path = "/requests/{id}/ground", tag = "requests", request_body = RecordGround, responses((status = 200, description = "The ground is recorded", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(put, path = "/requests/{id}/ground", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = RecordGround, responses((status = 200, description = "The ground is recorded", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn record_ground(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -34,7 +34,7 @@ async fn record_ground(
 }
 
 /// A decision for a privacy officer: an agent may not lift a restriction.
-#[utoipa::path(post, path = "/requests/{id}/restriction/lift", tag = "requests", request_body = LiftRestriction, responses((status = 200, description = "The restriction is lifted", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/restriction/lift", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = LiftRestriction, responses((status = 200, description = "The restriction is lifted", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn lift_restriction(
     state: web::Data<AppState>,
     user: CurrentUser,

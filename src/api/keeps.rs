@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[utoipa::path(post, path = "/requests/{id}/keeps", tag = "requests", request_body = Object, responses((status = 201, description = "A keep under an Art. 17(3) exception is chosen", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/keeps", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Object, responses((status = 201, description = "A keep under an Art. 17(3) exception is chosen", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn choose_keep(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -36,7 +36,7 @@ async fn choose_keep(
     Ok((web::Json(view), StatusCode::CREATED))
 }
 
-#[utoipa::path(put, path = "/requests/{id}/wants-recipients", tag = "requests", request_body = Object, responses((status = 200, description = "Whether the person asked who the recipients are (Art. 19)", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(put, path = "/requests/{id}/wants-recipients", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Object, responses((status = 200, description = "Whether the person asked who the recipients are (Art. 19)", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn wants_recipients(
     state: web::Data<AppState>,
     user: CurrentUser,

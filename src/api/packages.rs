@@ -58,7 +58,7 @@ pub fn configure_public(cfg: &mut web::ServiceConfig, rate_limit: &super::public
     );
 }
 
-#[utoipa::path(post, path = "/requests/{id}/packages", tag = "packages", request_body = NewPackage, responses((status = 201, description = "The package is built", body = Package), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/packages", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), request_body = NewPackage, responses((status = 201, description = "The package is built", body = Package), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -73,7 +73,7 @@ async fn create(
     Ok((web::Json(package), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}/packages", tag = "packages", responses((status = 200, description = "The request's packages, newest first", body = Vec<Package>)))]
+#[utoipa::path(get, path = "/requests/{id}/packages", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "The request's packages, newest first", body = Vec<Package>)))]
 async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -105,7 +105,7 @@ struct AttachQuery {
 }
 
 /// The file is the raw body; its type is the Content-Type; task and name are in the query.
-#[utoipa::path(post, path = "/requests/{id}/attachments", tag = "packages", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its `Content-Type` is kept"), params(AttachQuery), responses((status = 201, description = "The file is attached, sealed", body = Attachment), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/attachments", tag = "packages", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its `Content-Type` is kept"), params(("id" = RequestId, Path, description = "The request's id"), AttachQuery), responses((status = 201, description = "The file is attached, sealed", body = Attachment), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn attach(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -140,7 +140,7 @@ async fn attach(
     Ok((web::Json(attachment), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}/attachments", tag = "packages", responses((status = 200, description = "The request's attachments", body = Vec<Attachment>)))]
+#[utoipa::path(get, path = "/requests/{id}/attachments", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "The request's attachments", body = Vec<Attachment>)))]
 async fn attachments(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -152,7 +152,7 @@ async fn attachments(
     ))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/redactions", tag = "packages", request_body = NewRedaction, responses((status = 201, description = "Withheld from the packages", body = Redaction), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/redactions", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), request_body = NewRedaction, responses((status = 201, description = "Withheld from the packages", body = Redaction), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn withhold(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -167,7 +167,7 @@ async fn withhold(
     Ok((web::Json(redaction), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}/redactions", tag = "packages", responses((status = 200, description = "What is withheld", body = Vec<Redaction>)))]
+#[utoipa::path(get, path = "/requests/{id}/redactions", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "What is withheld", body = Vec<Redaction>)))]
 async fn redactions(
     state: web::Data<AppState>,
     user: CurrentUser,

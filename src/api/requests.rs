@@ -137,7 +137,7 @@ async fn create_call(
     Ok((web::Json(CallRegistered { id, items }), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}", tag = "requests", responses((status = 200, description = "The request in full (a partner agent gets its status only)", body = RequestView)))]
+#[utoipa::path(get, path = "/requests/{id}", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "The request in full (a partner agent gets its status only)", body = RequestView)))]
 async fn get(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -275,7 +275,7 @@ fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
     })
 }
 
-#[utoipa::path(patch, path = "/requests/{id}", tag = "requests", request_body = Assignment, responses((status = 200, description = "Assigned", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(patch, path = "/requests/{id}", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Assignment, responses((status = 200, description = "Assigned", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn assign(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -290,7 +290,7 @@ async fn assign(
     Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/transition", tag = "requests", request_body = Transition, responses((status = 200, description = "Moved to the new state", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/transition", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Transition, responses((status = 200, description = "Moved to the new state", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn transition(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -305,7 +305,7 @@ async fn transition(
     Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/identity", tag = "requests", request_body = VerifyIdentity, responses((status = 200, description = "Identity recorded as verified", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/identity", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = VerifyIdentity, responses((status = 200, description = "Identity recorded as verified", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn verify_identity(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -323,7 +323,7 @@ async fn verify_identity(
     Ok(web::Json(Shown::of(&state, &visibility, view).await?))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/pauses", tag = "requests", request_body = StartPause, responses((status = 200, description = "The clock stands still", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/pauses", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = StartPause, responses((status = 200, description = "The clock stands still", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn start_pause(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -338,7 +338,7 @@ async fn start_pause(
     Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/copy", tag = "requests", request_body = CopyByPost, responses((status = 200, description = "The copy by post is recorded", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/copy", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = CopyByPost, responses((status = 200, description = "The copy by post is recorded", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn copy_by_post(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -354,7 +354,7 @@ async fn copy_by_post(
 }
 
 /// The answer letter was printed and posted: completes the send-answer step.
-#[utoipa::path(post, path = "/requests/{id}/answer/post", tag = "requests", request_body = Object, responses((status = 200, description = "The answer was sent by post: the send step is done", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/answer/post", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Object, responses((status = 200, description = "The answer was sent by post: the send step is done", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn answer_by_post(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -369,7 +369,7 @@ async fn answer_by_post(
     Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/pauses/end", tag = "requests", request_body = EndPause, responses((status = 200, description = "The clock runs again", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/pauses/end", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = EndPause, responses((status = 200, description = "The clock runs again", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn end_pause(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -384,7 +384,7 @@ async fn end_pause(
     Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/extension", tag = "requests", request_body = Extension, responses((status = 200, description = "Extended by two months", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/extension", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Extension, responses((status = 200, description = "Extended by two months", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn extend(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -462,7 +462,7 @@ async fn add_comment(
     Ok((web::Json(view), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}/letters", tag = "requests", responses((status = 200, description = "The letters in the outbox with their delivery status", body = Items<OutboxEntry>)))]
+#[utoipa::path(get, path = "/requests/{id}/letters", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "The letters in the outbox with their delivery status", body = Items<OutboxEntry>)))]
 async fn letters(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -483,7 +483,7 @@ struct SendLetter {
     message: Option<String>,
 }
 
-#[utoipa::path(post, path = "/requests/{id}/letters", tag = "requests", request_body = SendLetter, responses((status = 200, description = "The letter is queued", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/letters", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = SendLetter, responses((status = 200, description = "The letter is queued", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn send_letter(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -508,7 +508,7 @@ async fn send_letter(
     Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/letters/preview", tag = "requests", request_body = LetterRequest, responses((status = 200, description = "The letter as it would be sent; nothing is stored", body = Preview)))]
+#[utoipa::path(post, path = "/requests/{id}/letters/preview", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = LetterRequest, responses((status = 200, description = "The letter as it would be sent; nothing is stored", body = Preview)))]
 async fn preview(
     state: web::Data<AppState>,
     user: CurrentUser,

@@ -184,7 +184,7 @@ struct Desk {
     store: Store,
     packages: PackageService,
     staff: Staff,
-    request_id: String,
+    request_id: loket::ids::RequestId,
     _store_database: Option<TargetDb>,
     _dir: tempfile::TempDir,
 }

@@ -449,7 +449,7 @@ async fn verify_package(settings: &Settings, id: String) -> anyhow::Result<ExitC
     let store = open_store(settings).await?;
     let (secrets, _) = settings.secrets()?;
     let keys = crate::packages::PackageKeys::new(store.clone(), secrets.cipher());
-    match crate::packages::download::verify(&store, &keys, id.clone()).await {
+    match crate::packages::download::verify(&store, &keys, id.clone().into()).await {
         Ok(bytes) => {
             println!("package {id} is whole: {bytes} bytes opened");
             Ok(ExitCode::SUCCESS)

@@ -16,6 +16,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod guide;
+pub mod ids;
 pub mod mail;
 pub mod packages;
 pub mod policies;

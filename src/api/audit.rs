@@ -6,7 +6,7 @@ use super::extract::{Page, Paginated};
 use super::AppState;
 use crate::audit::{AuditEvent, Verification};
 use crate::auth::Permission;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -22,7 +22,7 @@ pub async fn list(
     user: CurrentUser,
     page: Page,
     filter: web::Query<EventFilter>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Paginated<AuditEvent>>, ApiError> {
     user.require(Permission::ReadAudit)?;
     let EventFilter {
         object_type,
@@ -45,7 +45,7 @@ pub async fn list(
         }
     };
     let events = crate::audit::list(&state.store, object, page.offset(), page.per_page).await?;
-    Ok(HttpResponse::Ok().json(Paginated {
+    Ok(web::Json(Paginated {
         items: events.items,
         page: page.page,
         per_page: page.per_page,
@@ -57,8 +57,8 @@ pub async fn list(
 pub async fn verify(
     state: web::Data<AppState>,
     user: CurrentUser,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Verification>, ApiError> {
     user.require(Permission::ReadAudit)?;
     let verification = crate::audit::verify_chain(&state.store).await?;
-    Ok(HttpResponse::Ok().json(verification))
+    Ok(web::Json(verification))
 }

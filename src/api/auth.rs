@@ -8,6 +8,7 @@ use crate::audit::Actor;
 use crate::auth::{Permission, TokenError, User};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use anyhow::Context;
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
@@ -143,7 +144,7 @@ pub struct Credentials {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct TokenResponse {
+pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
@@ -156,7 +157,7 @@ pub async fn issue_token(
     state: web::Data<AppState>,
     request: HttpRequest,
     credentials: Json<Credentials>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<TokenResponse>, ApiError> {
     let Credentials { username, password } = credentials.0;
     if username.is_empty() || username.len() > 64 {
         return Err(ApiError::InvalidField {
@@ -177,8 +178,8 @@ pub async fn issue_token(
     let access_token = state
         .tokens
         .issue(&user.id, &user.username, user.role, user.session_epoch)
-        .map_err(|_| crate::error::Error::Internal("could not sign token".into()))?;
-    Ok(HttpResponse::Ok().json(TokenResponse {
+        .context("could not sign token")?;
+    Ok(web::Json(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: state.tokens.ttl_seconds(),

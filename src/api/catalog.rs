@@ -10,7 +10,9 @@ use crate::catalog::model::{
 };
 use crate::catalog::ropa::Register;
 use crate::catalog::{self, Item};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -47,30 +49,30 @@ async fn list<T: Item + Serialize>(
     state: web::Data<AppState>,
     user: CurrentUser,
     page: Page,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Paginated<T>>, ApiError> {
     user.require(Permission::ReadCatalog)?;
     let items = catalog::list::<T>(&state.store).await?;
-    Ok(HttpResponse::Ok().json(Paginated::from_vec(items, page)))
+    Ok(web::Json(Paginated::from_vec(items, page)))
 }
 
 async fn get<T: Item + Serialize>(
     state: web::Data<AppState>,
     user: CurrentUser,
     key: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<T>, ApiError> {
     user.require(Permission::ReadCatalog)?;
     let item = catalog::get::<T>(&state.store, key.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(item))
+    Ok(web::Json(item))
 }
 
 async fn create<T: Item + Serialize + DeserializeOwned>(
     state: web::Data<AppState>,
     user: CurrentUser,
     body: Json<T>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<T>, StatusCode), ApiError> {
     user.require(Permission::EditCatalog)?;
     let item = catalog::create(&state.store, user.actor(), body.0).await?;
-    Ok(HttpResponse::Created().json(item))
+    Ok((web::Json(item), StatusCode::CREATED))
 }
 
 async fn replace<T: Item + Serialize + DeserializeOwned>(
@@ -78,10 +80,10 @@ async fn replace<T: Item + Serialize + DeserializeOwned>(
     user: CurrentUser,
     key: web::Path<String>,
     body: Json<T>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<T>, ApiError> {
     user.require(Permission::EditCatalog)?;
     let item = catalog::replace(&state.store, user.actor(), key.into_inner(), body.0).await?;
-    Ok(HttpResponse::Ok().json(item))
+    Ok(web::Json(item))
 }
 
 async fn delete<T: Item>(
@@ -98,10 +100,10 @@ async fn delete<T: Item>(
 async fn get_organisation(
     state: web::Data<AppState>,
     user: CurrentUser,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Organisation>, ApiError> {
     user.require(Permission::ReadCatalog)?;
     match catalog::get_organisation(&state.store).await? {
-        Some(organisation) => Ok(HttpResponse::Ok().json(organisation)),
+        Some(organisation) => Ok(web::Json(organisation)),
         None => Err(crate::error::Error::not_found("organisation").into()),
     }
 }
@@ -111,17 +113,20 @@ async fn put_organisation(
     state: web::Data<AppState>,
     user: CurrentUser,
     body: Json<Organisation>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Organisation>, ApiError> {
     user.require(Permission::EditCatalog)?;
     let organisation = catalog::put_organisation(&state.store, user.actor(), body.0).await?;
-    Ok(HttpResponse::Ok().json(organisation))
+    Ok(web::Json(organisation))
 }
 
 /// `GET /api/v1/catalog/export`: the whole catalog as JSON, in the import format.
 #[utoipa::path(get, path = "/catalog/export", tag = "catalog", responses((status = 200, description = "The whole catalog in the import format", body = CatalogDocument)))]
-async fn export(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+async fn export(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<web::Json<CatalogDocument>, ApiError> {
     user.require(Permission::ReadCatalog)?;
-    Ok(HttpResponse::Ok().json(catalog::export(&state.store).await?))
+    Ok(web::Json(catalog::export(&state.store).await?))
 }
 
 /// `GET /api/v1/ropa`: the Art. 30 register as JSON, or CSV with `?format=csv` or
@@ -135,8 +140,7 @@ async fn ropa(
     user.require(Permission::ReadRegister)?;
     let register = catalog::register(&state.store).await?;
     if wants_csv(&request)? {
-        let csv = catalog::ropa::register_to_csv(&register)
-            .map_err(|e| crate::error::Error::Internal(format!("CSV rendering failed: {e}")))?;
+        let csv = catalog::ropa::register_to_csv(&register).context("CSV rendering failed")?;
         Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header(("Content-Disposition", "attachment; filename=\"ropa.csv\""))

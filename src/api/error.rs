@@ -107,34 +107,6 @@ pub const FIELD_CODES: &[&str] = &[
     "invalid",
 ];
 
-/// The situation of a conflict. The domain words its conflicts for developers; the few kinds a
-/// person can act on are told apart here, in the one place errors meet HTTP, so the domain's
-/// fifty conflict sites need no HTTP vocabulary.
-fn conflict_code(message: &str) -> &'static str {
-    let has = |part: &str| message.contains(part);
-    if has("changed by someone else") {
-        "stale"
-    } else if has("task(s) still open") {
-        "tasks_open"
-    } else if has("no e-mail address on file") {
-        "no_email"
-    } else if has("a closed request cannot be changed") {
-        "closed"
-    } else if has("when a privacy officer approves") || has("which a privacy officer approves") {
-        "needs_approval"
-    } else if has("record how identity was verified") {
-        "identity_first"
-    } else if has("cannot move from") || has("tasks are run while") {
-        "wrong_state"
-    } else if has("with this key already exists") {
-        "exists"
-    } else if has("already") {
-        "already_done"
-    } else {
-        "conflict"
-    }
-}
-
 /// The kind of a field's problem, from the words serde and the domain's checks use for it.
 pub fn field_code(message: &str) -> &'static str {
     let text = message.to_ascii_lowercase();
@@ -184,29 +156,19 @@ fn listed(errors: &[FieldError]) -> Vec<FieldBody<'_>> {
 }
 
 impl ApiError {
-    /// The situation, finer than the class: one of [`ERROR_CODES`].
+    /// The situation, finer than the class: one of [`ERROR_CODES`]. The domain sets it
+    /// ([`Error::code`]), so no message is read to find it.
     pub fn situation(&self) -> &'static str {
         match self {
-            ApiError::Domain(Error::Conflict(message)) => conflict_code(message),
+            ApiError::Domain(error) => error.code(),
             _ => self.code(),
         }
     }
 
     fn code(&self) -> &'static str {
         match self {
-            ApiError::Domain(error) => match error {
-                Error::NotFound { .. } => "not_found",
-                Error::Invalid(_) => "validation_failed",
-                Error::Conflict(_) => "conflict",
-                Error::InvalidCredentials => "invalid_credentials",
-                Error::TooManyAttempts { .. } => "too_many_attempts",
-                Error::Busy { .. } => "busy",
-                Error::Forbidden(_) => "forbidden",
-                Error::Gone(_) => "gone",
-                Error::Connector { .. } => "connector_failed",
-                Error::Store(StoreError::Connect(_)) => "unavailable",
-                Error::Store(_) | Error::Internal(_) => "internal_error",
-            },
+            ApiError::Domain(Error::Conflict { .. }) => "conflict",
+            ApiError::Domain(error) => error.code(),
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::InvalidField { .. } => "validation_failed",
             ApiError::Unauthenticated(_) => "unauthenticated",
@@ -237,7 +199,7 @@ impl ResponseError for ApiError {
             ApiError::Domain(error) => match error {
                 Error::NotFound { .. } => StatusCode::NOT_FOUND,
                 Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                Error::Conflict(_) => StatusCode::CONFLICT,
+                Error::Conflict { .. } => StatusCode::CONFLICT,
                 Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
                 Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -315,8 +277,54 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        ApiError::Domain(Error::from(error))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         ApiError::Domain(Error::from(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ConflictCode;
+
+    #[test]
+    fn a_conflict_carries_the_code_the_domain_gave_it_whatever_its_words() {
+        let error = ApiError::from(Error::conflict(ConflictCode::Stale, "reworded freely"));
+        assert_eq!(error.situation(), "stale");
+        assert_eq!(error.code(), "conflict");
+        assert_eq!(error.status_code(), StatusCode::CONFLICT);
+        let other = ApiError::from(Error::conflict(
+            ConflictCode::Other,
+            "already done, it says",
+        ));
+        assert_eq!(other.situation(), "conflict");
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_for_the_log_and_tells_the_client_nothing() {
+        let cause = std::io::Error::other("disk full");
+        let error = ApiError::from(Error::from(
+            anyhow::Error::new(cause).context("writing the package"),
+        ));
+        // The log line (Display) has the whole chain; the body has only the stable sentence.
+        assert_eq!(
+            error.to_string(),
+            "internal error: writing the package: disk full"
+        );
+        assert_eq!(error.situation(), "internal_error");
+        let body = actix_web::body::to_bytes(error.error_response().into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!text.contains("disk full"), "{text}");
+        assert!(text.contains("\"code\":\"internal_error\""), "{text}");
     }
 }

@@ -5,9 +5,10 @@ use super::error::ApiError;
 use super::extract::Json;
 use super::AppState;
 use crate::auth::Permission;
+use crate::ids::RequestId;
 use crate::requests::grounds::{LiftRestriction, RecordGround};
 use crate::requests::view::RequestView;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/requests/{id}/ground", web::put().to(record_ground))
@@ -17,33 +18,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[utoipa::path(put, path = "/requests/{id}/ground", tag = "requests", request_body = RecordGround, responses((status = 200, description = "The ground is recorded", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(put, path = "/requests/{id}/ground", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = RecordGround, responses((status = 200, description = "The ground is recorded", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn record_ground(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<RecordGround>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state
         .requests
         .record_ground(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
 /// A decision for a privacy officer: an agent may not lift a restriction.
-#[utoipa::path(post, path = "/requests/{id}/restriction/lift", tag = "requests", request_body = LiftRestriction, responses((status = 200, description = "The restriction is lifted", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/restriction/lift", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = LiftRestriction, responses((status = 200, description = "The restriction is lifted", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn lift_restriction(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<LiftRestriction>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::ApproveRequests)?;
     let view = state
         .requests
         .lift_restriction(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }

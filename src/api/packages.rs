@@ -9,6 +9,7 @@ use super::public::prefers_english;
 use super::AppState;
 use crate::auth::Permission;
 use crate::error::Error;
+use crate::ids::{PackageId, RequestId, TaskId};
 use crate::packages::attachments::{
     Attachment, NewAttachment, NewRedaction, Redaction, MAX_ATTACHMENT_BYTES,
 };
@@ -57,40 +58,40 @@ pub fn configure_public(cfg: &mut web::ServiceConfig, rate_limit: &super::public
     );
 }
 
-#[utoipa::path(post, path = "/requests/{id}/packages", tag = "packages", request_body = NewPackage, responses((status = 201, description = "The package is built", body = Package), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/packages", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), request_body = NewPackage, responses((status = 201, description = "The package is built", body = Package), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<NewPackage>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<Package>, StatusCode), ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let package = state
         .packages
         .create(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Created().json(package))
+    Ok((web::Json(package), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}/packages", tag = "packages", responses((status = 200, description = "The request's packages, newest first", body = Vec<Package>)))]
+#[utoipa::path(get, path = "/requests/{id}/packages", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "The request's packages, newest first", body = Vec<Package>)))]
 async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+    id: web::Path<RequestId>,
+) -> Result<web::Json<Vec<Package>>, ApiError> {
     user.require(Permission::ReadRequests)?;
-    Ok(HttpResponse::Ok().json(state.packages.list(id.into_inner()).await?))
+    Ok(web::Json(state.packages.list(id.into_inner()).await?))
 }
 
 #[utoipa::path(delete, path = "/requests/{id}/packages/{package}", tag = "packages", responses((status = 200, description = "Revoked; its content is deleted", body = Package), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn revoke(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+    path: web::Path<(RequestId, PackageId)>,
+) -> Result<web::Json<Package>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let (id, package) = path.into_inner();
-    Ok(HttpResponse::Ok().json(state.packages.revoke(staff, id, package).await?))
+    Ok(web::Json(state.packages.revoke(staff, id, package).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -98,21 +99,21 @@ async fn revoke(
 #[into_params(parameter_in = Query)]
 struct AttachQuery {
     /// The task (of a system loket cannot reach) the file belongs to.
-    task: String,
+    task: TaskId,
     /// The file's name.
     name: String,
 }
 
 /// The file is the raw body; its type is the Content-Type; task and name are in the query.
-#[utoipa::path(post, path = "/requests/{id}/attachments", tag = "packages", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its `Content-Type` is kept"), params(AttachQuery), responses((status = 201, description = "The file is attached, sealed", body = Attachment), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/attachments", tag = "packages", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its `Content-Type` is kept"), params(("id" = RequestId, Path, description = "The request's id"), AttachQuery), responses((status = 201, description = "The file is attached, sealed", body = Attachment), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn attach(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     query: web::Query<AttachQuery>,
     request: HttpRequest,
     payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<Attachment>, StatusCode), ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let content_type = request
         .headers()
@@ -136,49 +137,51 @@ async fn attach(
             },
         )
         .await?;
-    Ok(HttpResponse::Created().json(attachment))
+    Ok((web::Json(attachment), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}/attachments", tag = "packages", responses((status = 200, description = "The request's attachments", body = Vec<Attachment>)))]
+#[utoipa::path(get, path = "/requests/{id}/attachments", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "The request's attachments", body = Vec<Attachment>)))]
 async fn attachments(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+    id: web::Path<RequestId>,
+) -> Result<web::Json<Vec<Attachment>>, ApiError> {
     user.require(Permission::ReadRequests)?;
-    Ok(HttpResponse::Ok().json(state.packages.attachments(id.into_inner()).await?))
+    Ok(web::Json(
+        state.packages.attachments(id.into_inner()).await?,
+    ))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/redactions", tag = "packages", request_body = NewRedaction, responses((status = 201, description = "Withheld from the packages", body = Redaction), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/redactions", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), request_body = NewRedaction, responses((status = 201, description = "Withheld from the packages", body = Redaction), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn withhold(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<NewRedaction>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<Redaction>, StatusCode), ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let redaction = state
         .packages
         .withhold(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Created().json(redaction))
+    Ok((web::Json(redaction), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}/redactions", tag = "packages", responses((status = 200, description = "What is withheld", body = Vec<Redaction>)))]
+#[utoipa::path(get, path = "/requests/{id}/redactions", tag = "packages", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "What is withheld", body = Vec<Redaction>)))]
 async fn redactions(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+    id: web::Path<RequestId>,
+) -> Result<web::Json<Vec<Redaction>>, ApiError> {
     user.require(Permission::ReadRequests)?;
-    Ok(HttpResponse::Ok().json(state.packages.redactions(id.into_inner()).await?))
+    Ok(web::Json(state.packages.redactions(id.into_inner()).await?))
 }
 
 #[utoipa::path(delete, path = "/requests/{id}/redactions/{redaction}", tag = "packages", responses((status = 204, description = "The redaction is taken back"), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn unwithhold(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RequestId, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let (id, redaction) = path.into_inner();

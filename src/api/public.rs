@@ -96,21 +96,21 @@ async fn confirm(
     state: web::Data<AppState>,
     reference: web::Path<String>,
     body: Json<Confirmation>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<PublicStatus>, ApiError> {
     let status = state
         .requests
         .confirm_public(reference.into_inner(), body.0.code)
         .await?;
-    Ok(HttpResponse::Ok().json(status))
+    Ok(web::Json(status))
 }
 
 #[utoipa::path(get, path = "/public/status/{token}", tag = "public", security(()), responses((status = 200, description = "State and due date only", body = PublicStatus), (status = 429, description = "Too many requests from this address", body = crate::api::openapi::ErrorBody)))]
 async fn status_json(
     state: web::Data<AppState>,
     token: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<PublicStatus>, ApiError> {
     let status = state.requests.public_status(token.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(status))
+    Ok(web::Json(status))
 }
 
 /// `GET /status/{token}`: the page the link in the receipt confirmation opens. It shows the

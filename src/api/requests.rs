@@ -3,12 +3,13 @@
 
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::extract::{Items, Json, Page, Paginated};
+use super::extract::{Created, Items, Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
+use crate::ids::{RequestId, TaskId};
 use crate::mail::outbox::OutboxEntry;
 use crate::requests::answer::CopyByPost;
-use crate::requests::first_line::{NewCall, Visibility};
+use crate::requests::first_line::{NewCall, RequestStatus, Visibility};
 use crate::requests::intake::NewRequest;
 use crate::requests::letters::Preview;
 use crate::requests::lifecycle::{
@@ -21,8 +22,9 @@ use crate::requests::tasks::TaskUpdate;
 use crate::requests::view::{RequestSummary, RequestView};
 use crate::requests::Staff;
 use crate::vocabulary::{RequestKind, RequestState};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -78,20 +80,42 @@ async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
     body: Json<NewRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Created<Shown>, ApiError> {
     let staff = user.staff(Permission::RegisterRequests)?;
     let created = state.requests.register(staff, body.0).await?;
     let location = format!("/api/v1/requests/{}", created.id);
-    let created = match Visibility::of(&user.0) {
-        Visibility::All => serde_json::to_value(created),
-        Visibility::Team(_) => {
-            serde_json::to_value(state.requests.status(created.id.clone()).await?)
-        }
+    let shown = Shown::of(&state, &Visibility::of(&user.0), created).await?;
+    Ok(Created::at(location, shown))
+}
+
+/// A request as the caller may see it: in full, or only where it stands for a partner agent
+/// (`RequestStatus`).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Shown {
+    Full(Box<RequestView>),
+    Status(Box<RequestStatus>),
+}
+
+impl Shown {
+    async fn of(
+        state: &AppState,
+        visibility: &Visibility,
+        view: RequestView,
+    ) -> Result<Shown, ApiError> {
+        Ok(match visibility {
+            Visibility::All => Shown::Full(Box::new(view)),
+            Visibility::Team(_) => Shown::Status(Box::new(state.requests.status(view.id).await?)),
+        })
     }
-    .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", location))
-        .json(created))
+}
+
+/// The requests registered in one call, and the first one's id so a client (the desk) can go
+/// on to it as after one request.
+#[derive(Serialize)]
+struct CallRegistered {
+    id: Option<RequestId>,
+    items: Vec<Shown>,
 }
 
 /// `POST /requests/calls`: one request per kind the caller asked for, linked, in one
@@ -101,31 +125,24 @@ async fn create_call(
     state: web::Data<AppState>,
     user: CurrentUser,
     body: Json<NewCall>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<CallRegistered>, StatusCode), ApiError> {
     let staff = user.staff(Permission::RegisterRequests)?;
     let created = state.requests.register_call(staff, body.0).await?;
-    // The first request's id, so a client (the desk) can go on to it as after one request.
-    let first = created.first().map(|v| v.id.clone());
-    let items = match Visibility::of(&user.0) {
-        Visibility::All => serde_json::to_value(created),
-        Visibility::Team(_) => {
-            let mut statuses = Vec::new();
-            for view in created {
-                statuses.push(state.requests.status(view.id).await?);
-            }
-            serde_json::to_value(statuses)
-        }
+    let id = created.first().map(|v| v.id.clone());
+    let visibility = Visibility::of(&user.0);
+    let mut items = Vec::new();
+    for view in created {
+        items.push(Shown::of(&state, &visibility, view).await?);
     }
-    .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "id": first, "items": items })))
+    Ok((web::Json(CallRegistered { id, items }), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}", tag = "requests", responses((status = 200, description = "The request in full (a partner agent gets its status only)", body = RequestView)))]
+#[utoipa::path(get, path = "/requests/{id}", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "The request in full (a partner agent gets its status only)", body = RequestView)))]
 async fn get(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+    id: web::Path<RequestId>,
+) -> Result<web::Json<Shown>, ApiError> {
     user.require(Permission::ReadRequestStatus)?;
     let id = id.into_inner();
     let visibility = Visibility::of(&user.0);
@@ -134,9 +151,13 @@ async fn get(
         .check_visible(&visibility, id.clone())
         .await?;
     if visibility == Visibility::All && user.0.role.allows(Permission::ReadRequests) {
-        Ok(HttpResponse::Ok().json(state.requests.get(id).await?))
+        Ok(web::Json(Shown::Full(Box::new(
+            state.requests.get(id).await?,
+        ))))
     } else {
-        Ok(HttpResponse::Ok().json(state.requests.status(id).await?))
+        Ok(web::Json(Shown::Status(Box::new(
+            state.requests.status(id).await?,
+        ))))
     }
 }
 
@@ -254,43 +275,43 @@ fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
     })
 }
 
-#[utoipa::path(patch, path = "/requests/{id}", tag = "requests", request_body = Assignment, responses((status = 200, description = "Assigned", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(patch, path = "/requests/{id}", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Assignment, responses((status = 200, description = "Assigned", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn assign(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<Assignment>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state
         .requests
         .assign(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/transition", tag = "requests", request_body = Transition, responses((status = 200, description = "Moved to the new state", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/transition", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Transition, responses((status = 200, description = "Moved to the new state", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn transition(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<Transition>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state
         .requests
         .transition(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/identity", tag = "requests", request_body = VerifyIdentity, responses((status = 200, description = "Identity recorded as verified", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/identity", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = VerifyIdentity, responses((status = 200, description = "Identity recorded as verified", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn verify_identity(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<VerifyIdentity>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Shown>, ApiError> {
     let staff = user.staff(Permission::RegisterRequests)?;
     let id = id.into_inner();
     let visibility = Visibility::of(&user.0);
@@ -299,99 +320,96 @@ async fn verify_identity(
         .check_visible(&visibility, id.clone())
         .await?;
     let view = state.requests.verify_identity(staff, id, body.0).await?;
-    match visibility {
-        Visibility::All => Ok(HttpResponse::Ok().json(view)),
-        Visibility::Team(_) => Ok(HttpResponse::Ok().json(state.requests.status(view.id).await?)),
-    }
+    Ok(web::Json(Shown::of(&state, &visibility, view).await?))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/pauses", tag = "requests", request_body = StartPause, responses((status = 200, description = "The clock stands still", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/pauses", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = StartPause, responses((status = 200, description = "The clock stands still", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn start_pause(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<StartPause>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state
         .requests
         .start_pause(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/copy", tag = "requests", request_body = CopyByPost, responses((status = 200, description = "The copy by post is recorded", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/copy", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = CopyByPost, responses((status = 200, description = "The copy by post is recorded", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn copy_by_post(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<CopyByPost>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state
         .requests
         .record_copy_by_post(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
 /// The answer letter was printed and posted: completes the send-answer step.
-#[utoipa::path(post, path = "/requests/{id}/answer/post", tag = "requests", request_body = Object, responses((status = 200, description = "The answer was sent by post: the send step is done", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/answer/post", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Object, responses((status = 200, description = "The answer was sent by post: the send step is done", body = RequestView), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn answer_by_post(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<AnswerByPost>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state
         .requests
         .record_answer_by_post(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/pauses/end", tag = "requests", request_body = EndPause, responses((status = 200, description = "The clock runs again", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/pauses/end", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = EndPause, responses((status = 200, description = "The clock runs again", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn end_pause(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<EndPause>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state
         .requests
         .end_pause(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/extension", tag = "requests", request_body = Extension, responses((status = 200, description = "Extended by two months", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/extension", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = Extension, responses((status = 200, description = "Extended by two months", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn extend(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<Extension>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let view = state
         .requests
         .extend(staff, id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
 #[utoipa::path(patch, path = "/requests/{id}/tasks/{task}", tag = "requests", request_body = TaskUpdate, responses((status = 200, description = "The task changed", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn update_task(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RequestId, TaskId)>,
     body: Json<TaskUpdate>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let (id, task) = path.into_inner();
     let view = state.requests.update_task(staff, id, task, body.0).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
 /// Runs the task through its system's connector and closes it with the outcome as evidence.
@@ -399,13 +417,13 @@ async fn update_task(
 async fn run_task(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RequestId, TaskId)>,
     body: Json<RunTask>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let (id, task) = path.into_inner();
     let view = state.requests.run_task(staff, id, task, body.0).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
 /// A dry run: what running the task would do, counted per table; nothing changes.
@@ -413,7 +431,7 @@ async fn run_task(
 async fn preview_run(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RequestId, TaskId)>,
     body: Json<RunTask>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::WorkRequests)?;
@@ -432,27 +450,27 @@ struct NewComment {
 async fn add_comment(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<(String, String)>,
+    path: web::Path<(RequestId, TaskId)>,
     body: Json<NewComment>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<RequestView>, StatusCode), ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let (id, task) = path.into_inner();
     let view = state
         .requests
         .add_comment(staff, id, task, body.0.body)
         .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok((web::Json(view), StatusCode::CREATED))
 }
 
-#[utoipa::path(get, path = "/requests/{id}/letters", tag = "requests", responses((status = 200, description = "The letters in the outbox with their delivery status", body = Items<OutboxEntry>)))]
+#[utoipa::path(get, path = "/requests/{id}/letters", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), responses((status = 200, description = "The letters in the outbox with their delivery status", body = Items<OutboxEntry>)))]
 async fn letters(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+    id: web::Path<RequestId>,
+) -> Result<web::Json<Items<OutboxEntry>>, ApiError> {
     user.require(Permission::ReadRequests)?;
     let entries = state.requests.letters(id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(Items { items: entries }))
+    Ok(web::Json(Items { items: entries }))
 }
 
 /// `{"letter": KIND, "message"?: TEXT, "version": N}`
@@ -465,13 +483,13 @@ struct SendLetter {
     message: Option<String>,
 }
 
-#[utoipa::path(post, path = "/requests/{id}/letters", tag = "requests", request_body = SendLetter, responses((status = 200, description = "The letter is queued", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/letters", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = SendLetter, responses((status = 200, description = "The letter is queued", body = RequestView), (status = 409, description = "The request changed since `version` was read, or this step is not allowed in its state", body = crate::api::openapi::ErrorBody)))]
 async fn send_letter(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<SendLetter>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RequestView>, ApiError> {
     let staff = user.staff(Permission::WorkRequests)?;
     let SendLetter {
         version,
@@ -487,26 +505,29 @@ async fn send_letter(
             LetterRequest { letter, message },
         )
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(web::Json(view))
 }
 
-#[utoipa::path(post, path = "/requests/{id}/letters/preview", tag = "requests", request_body = LetterRequest, responses((status = 200, description = "The letter as it would be sent; nothing is stored", body = Preview)))]
+#[utoipa::path(post, path = "/requests/{id}/letters/preview", tag = "requests", params(("id" = RequestId, Path, description = "The request's id")), request_body = LetterRequest, responses((status = 200, description = "The letter as it would be sent; nothing is stored", body = Preview)))]
 async fn preview(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: Json<LetterRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Preview>, ApiError> {
     user.require(Permission::ReadRequests)?;
     let preview = state
         .requests
         .preview_letter(id.into_inner(), body.0)
         .await?;
-    Ok(HttpResponse::Ok().json(preview))
+    Ok(web::Json(preview))
 }
 
 #[utoipa::path(get, path = "/stats", tag = "requests", responses((status = 200, description = "The figures of the desk", body = Stats)))]
-async fn stats(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+async fn stats(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<web::Json<Stats>, ApiError> {
     user.require(Permission::ReadRequests)?;
-    Ok(HttpResponse::Ok().json(state.requests.stats().await?))
+    Ok(web::Json(state.requests.stats().await?))
 }

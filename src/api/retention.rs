@@ -9,7 +9,8 @@ use crate::auth::Permission;
 use crate::retention::holds::LegalHold;
 use crate::retention::sweep::RuleReport;
 use crate::retention::{NewLegalHold, SweepOptions, SweepRun};
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::web;
 use serde::Deserialize;
 
 /// Runs kept in view; older ones stay in the database and on the audit trail.
@@ -47,13 +48,13 @@ async fn runs(
     user: CurrentUser,
     page: Page,
     query: web::Query<RunsQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Paginated<SweepRun>>, ApiError> {
     user.require(Permission::ManageRetention)?;
     let runs = state
         .sweeps
         .runs(query.into_inner().rule, RUNS_SHOWN)
         .await?;
-    Ok(HttpResponse::Ok().json(Paginated::from_vec(runs, page)))
+    Ok(web::Json(Paginated::from_vec(runs, page)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -79,7 +80,7 @@ async fn sweep_now(
     state: web::Data<AppState>,
     user: CurrentUser,
     body: Json<SweepRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<SweepReports>, ApiError> {
     user.require(Permission::ManageRetention)?;
     let body = body.0;
     let options = SweepOptions {
@@ -90,7 +91,7 @@ async fn sweep_now(
         ..SweepOptions::default()
     };
     let reports = state.sweeps.sweep(options, |_| {}).await?;
-    Ok(HttpResponse::Ok().json(SweepReports { rules: reports }))
+    Ok(web::Json(SweepReports { rules: reports }))
 }
 
 /// What a sweep did (or, in a dry run, would do): one report per rule.
@@ -113,10 +114,10 @@ async fn holds(
     state: web::Data<AppState>,
     user: CurrentUser,
     query: web::Query<HoldsQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Items<LegalHold>>, ApiError> {
     user.require(Permission::ManageRetention)?;
     let holds = state.sweeps.holds(query.include_lifted).await?;
-    Ok(HttpResponse::Ok().json(Items { items: holds }))
+    Ok(web::Json(Items { items: holds }))
 }
 
 #[utoipa::path(post, path = "/retention/holds", tag = "retention", request_body = NewLegalHold, responses((status = 201, description = "The hold is placed", body = LegalHold)))]
@@ -124,10 +125,10 @@ async fn place_hold(
     state: web::Data<AppState>,
     user: CurrentUser,
     body: Json<NewLegalHold>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<LegalHold>, StatusCode), ApiError> {
     user.require(Permission::ManageRetention)?;
     let hold = state.sweeps.place_hold(user.actor(), body.0).await?;
-    Ok(HttpResponse::Created().json(hold))
+    Ok((web::Json(hold), StatusCode::CREATED))
 }
 
 #[utoipa::path(delete, path = "/retention/holds/{id}", tag = "retention", responses((status = 200, description = "The hold is lifted", body = LegalHold), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
@@ -135,11 +136,11 @@ async fn lift_hold(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<LegalHold>, ApiError> {
     user.require(Permission::ManageRetention)?;
     let hold = state
         .sweeps
         .lift_hold(user.actor(), id.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(hold))
+    Ok(web::Json(hold))
 }

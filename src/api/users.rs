@@ -5,7 +5,8 @@ use super::error::ApiError;
 use super::extract::{Json, Page, Paginated};
 use super::AppState;
 use crate::auth::{NewUser, Permission, Role, User};
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::web;
 use serde::Deserialize;
 
 #[utoipa::path(get, path = "/users", tag = "users", params(Page), responses((status = 200, description = "The accounts", body = Paginated<User>)))]
@@ -13,10 +14,10 @@ pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
     page: Page,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Paginated<User>>, ApiError> {
     user.require(Permission::ManageUsers)?;
     let users = state.users.list().await?;
-    Ok(HttpResponse::Ok().json(Paginated::from_vec(users, page)))
+    Ok(web::Json(Paginated::from_vec(users, page)))
 }
 
 #[utoipa::path(post, path = "/users", tag = "users", request_body = NewUser, responses((status = 201, description = "The account is created", body = User), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
@@ -24,10 +25,10 @@ pub async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
     body: Json<NewUser>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(web::Json<User>, StatusCode), ApiError> {
     user.require(Permission::ManageUsers)?;
     let created = state.users.create(user.actor(), body.0).await?;
-    Ok(HttpResponse::Created().json(created))
+    Ok((web::Json(created), StatusCode::CREATED))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -45,15 +46,9 @@ pub async fn update(
     user: CurrentUser,
     username: web::Path<String>,
     body: Json<UserChange>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<User>, ApiError> {
     user.require(Permission::ManageUsers)?;
     let UserChange { active, role } = body.0;
-    if active.is_none() && role.is_none() {
-        return Err(ApiError::InvalidField {
-            field: "body".into(),
-            message: "give active, role or both".into(),
-        });
-    }
     let username = username.into_inner();
     let mut changed = None;
     if let Some(role) = role {
@@ -72,5 +67,11 @@ pub async fn update(
                 .await?,
         );
     }
-    Ok(HttpResponse::Ok().json(changed))
+    // Neither given: nothing was changed.
+    changed
+        .map(web::Json)
+        .ok_or_else(|| ApiError::InvalidField {
+            field: "body".into(),
+            message: "give active, role or both".into(),
+        })
 }

@@ -16,6 +16,7 @@ pub mod checkpoints;
 use crate::db::models::audit::{self as rows, AuditEventRow};
 use crate::db::{DbConnection, Store, StoreError};
 use crate::error::Result;
+use anyhow::Context;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -302,9 +303,7 @@ impl Checkpoint {
 
 /// Signs the current head of the chain.
 pub async fn checkpoint(store: &Store) -> Result<Checkpoint> {
-    let key = chain_key().ok_or_else(|| {
-        crate::error::Error::Internal("no audit key is configured to sign a checkpoint".into())
-    })?;
+    let key = chain_key().context("no audit key is configured to sign a checkpoint")?;
     let head = store.read(rows::read_head).await?;
     let taken_at = crate::db::now();
     Ok(Checkpoint {

@@ -5,7 +5,8 @@ use super::{password, Role};
 use crate::audit::{self, Actor, Change};
 use crate::db::models::users::UserRow;
 use crate::db::{DbConnection, Store};
-use crate::error::{Error, FieldError, Result};
+use crate::error::{ConflictCode, Error, FieldError, Result};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 /// An account as the rest of loket sees it: never with its password hash.
@@ -31,7 +32,7 @@ impl TryFrom<UserRow> for User {
         let role = row
             .role
             .parse()
-            .map_err(|e: String| Error::Internal(format!("user {}: {e}", row.id)))?;
+            .map_err(|e: String| anyhow::anyhow!("user {}: {e}", row.id))?;
         Ok(User {
             id: row.id,
             username: row.username,
@@ -157,10 +158,10 @@ impl UserService {
         self.store
             .write(move |conn| {
                 if UserRow::find_by_username(conn, &new.username)?.is_some() {
-                    return Err(Error::Conflict(format!(
-                        "user '{}' already exists",
-                        new.username
-                    )));
+                    return Err(Error::conflict(
+                        ConflictCode::Exists,
+                        format!("user '{}' already exists", new.username),
+                    ));
                 }
                 let now = crate::db::now();
                 let row = UserRow {
@@ -171,7 +172,7 @@ impl UserService {
                         .unwrap_or_else(|| new.username.clone()),
                     username: new.username.clone(),
                     password_hash: password::hash(&new.password)
-                        .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))?,
+                        .context("password hashing failed")?,
                     role: new.role.as_str().to_string(),
                     active: true,
                     created_at: now,
@@ -415,8 +416,9 @@ fn refuse_last_admin(conn: &mut DbConnection, disabling_id: &str) -> Result<()> 
         .filter(|u| u.active && u.role == Role::Admin.as_str() && u.id != disabling_id)
         .count();
     if other_admins == 0 {
-        Err(Error::Conflict(
-            "this is the last active admin; add another admin before disabling it".into(),
+        Err(Error::conflict(
+            ConflictCode::Other,
+            "this is the last active admin; add another admin before disabling it",
         ))
     } else {
         Ok(())

@@ -6,6 +6,7 @@ use super::{Item, Known};
 use crate::db::models::for_others as store;
 use crate::db::{DbConnection, StoreError};
 use crate::error::{FieldError, Result};
+use anyhow::Context;
 
 impl Item for ProcessingForOthers {
     const KIND: &'static str = "processing_for_others";
@@ -22,8 +23,7 @@ impl Item for ProcessingForOthers {
     }
     fn save(&self, conn: &mut DbConnection, exists: bool) -> Result<()> {
         let now = crate::db::now();
-        let body = serde_json::to_string(self)
-            .map_err(|e| crate::error::Error::Internal(format!("processing_for_others: {e}")))?;
+        let body = serde_json::to_string(self).context("processing_for_others")?;
         let row = store::ForOthersRow {
             key: self.key.clone(),
             body,

@@ -18,7 +18,7 @@ pub mod yaml;
 use crate::audit::{self, Actor, Change};
 use crate::db::models::catalog as store;
 use crate::db::{DbConnection, Store};
-use crate::error::{Error, FieldError, Result};
+use crate::error::{ConflictCode, Error, FieldError, Result};
 use model::{
     Activity, CatalogDocument, Category, Organisation, ProcessingForOthers, System, Validate,
 };
@@ -97,11 +97,10 @@ pub async fn create<T: Item>(store: &Store, actor: Actor, item: T) -> Result<T> 
     store
         .write(move |conn| {
             if T::load(conn, item.key())?.is_some() {
-                return Err(Error::Conflict(format!(
-                    "{} '{}' already exists",
-                    T::KIND,
-                    item.key()
-                )));
+                return Err(Error::conflict(
+                    ConflictCode::Exists,
+                    format!("{} '{}' already exists", T::KIND, item.key()),
+                ));
             }
             upsert(conn, &actor, &item)?;
             Ok(item)
@@ -232,17 +231,20 @@ impl Item for Category {
         if systems.is_empty() && activities.is_empty() {
             return Ok(());
         }
-        Err(Error::Conflict(format!(
-            "category '{key}' is still used by systems [{}] and activities [{}]",
-            systems.join(", "),
-            activities.join(", ")
-        )))
+        Err(Error::conflict(
+            ConflictCode::Other,
+            format!(
+                "category '{key}' is still used by systems [{}] and activities [{}]",
+                systems.join(", "),
+                activities.join(", ")
+            ),
+        ))
     }
 }
 
 fn refuse_builtin(code: &str) -> Result<()> {
     if model::BUILTIN_CATEGORY_CODES.contains(&code) {
-        Err(Error::Conflict(format!(
+        Err(Error::conflict(ConflictCode::Other, format!(
             "category '{code}' is built in and cannot be changed or deleted; add your own category instead"
         )))
     } else {
@@ -285,10 +287,13 @@ impl Item for System {
         if activities.is_empty() {
             Ok(())
         } else {
-            Err(Error::Conflict(format!(
-                "system '{key}' is still used by activities [{}]",
-                activities.join(", ")
-            )))
+            Err(Error::conflict(
+                ConflictCode::Other,
+                format!(
+                    "system '{key}' is still used by activities [{}]",
+                    activities.join(", ")
+                ),
+            ))
         }
     }
 }

@@ -6,6 +6,7 @@ use super::organisation::Customer;
 use crate::auth::Role;
 use crate::crypto::Cipher;
 use crate::db::schema::{outbox, requests};
+use crate::ids::RequestId;
 use crate::requests::public::PublicRequest;
 use crate::requests::{RequestService, Staff};
 use crate::vocabulary::TaskKind;
@@ -140,7 +141,7 @@ async fn follow_up(
     service: &RequestService,
     agent: &Staff,
     then: Then,
-    id: String,
+    id: RequestId,
     version: i32,
 ) -> anyhow::Result<()> {
     match then {
@@ -182,7 +183,7 @@ async fn follow_up(
 }
 
 /// Closes every task with evidence, sends the answer and completes the request.
-async fn complete(service: &RequestService, agent: &Staff, id: String) -> anyhow::Result<()> {
+async fn complete(service: &RequestService, agent: &Staff, id: RequestId) -> anyhow::Result<()> {
     let view = service.get(id.clone()).await?;
     // The answer letter closes its own task.
     for task in view.tasks.iter().filter(|task| task.state.is_open()) {

@@ -9,6 +9,7 @@ use crate::crypto::Cipher;
 use crate::db::models::outbox::{self as rows, OutboxRow};
 use crate::db::{DbConnection, StoreError};
 use crate::vocabulary::Language;
+use crate::ids::RequestId;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
@@ -57,7 +58,7 @@ impl OutboxStatus {
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct OutboxEntry {
     pub id: String,
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
     pub letter: String,
     pub language: String,
     pub recipient: String,
@@ -80,7 +81,7 @@ pub fn enqueue(
     let now = crate::db::now();
     let row = OutboxRow {
         id: uuid::Uuid::new_v4().to_string(),
-        request_id: mail.request_id.map(str::to_string),
+        request_id: mail.request_id.map(RequestId::from),
         template: mail.letter.to_string(),
         language: mail.language.as_str().to_string(),
         recipient_enc: cipher.encrypt(RECIPIENT, mail.recipient),
@@ -101,7 +102,7 @@ pub fn enqueue(
 pub fn list_for_request(
     conn: &mut DbConnection,
     cipher: &Cipher,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Vec<OutboxEntry>, crate::error::Error> {
     let rows = OutboxRow::for_request(conn, request_id)?;
     Ok(decrypt_all(cipher, rows)?)

@@ -11,8 +11,10 @@ use crate::audit::{self, Change};
 use crate::db::models::packages::{AttachmentRow, RedactionRow};
 use crate::db::models::requests::TaskRow;
 use crate::error::{Error, FieldError, Result};
+use crate::ids::{RequestId, TaskId};
 use crate::requests::case::Case;
 use crate::requests::Staff;
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 /// Where attachment names are sealed (and their associated data).
@@ -31,7 +33,7 @@ pub fn attachment_place(id: &str) -> String {
 /// A new attachment: the bytes and what they are.
 #[derive(Debug, Clone)]
 pub struct NewAttachment {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub name: String,
     pub content_type: String,
     pub bytes: Vec<u8>,
@@ -40,7 +42,7 @@ pub struct NewAttachment {
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Attachment {
     pub id: String,
-    pub task_id: String,
+    pub task_id: TaskId,
     pub system: Option<String>,
     pub name: String,
     pub content_type: String,
@@ -84,7 +86,7 @@ impl PackageService {
     pub async fn attach(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         new: NewAttachment,
     ) -> Result<Attachment> {
         check_attachment(&new)?;
@@ -110,13 +112,13 @@ impl PackageService {
                 // Sealed and stored before the row that points at it, in the same transaction.
                 let place = attachment_place(&row.id);
                 let sealing = |e: crate::crypto::stream::StreamError| {
-                    Error::Internal(format!("sealing the attachment: {e}"))
+                    Error::Internal(anyhow::Error::new(e).context("sealing the attachment"))
                 };
                 let mut sealer = cipher
                     .sealer(&place, blobs::BlobWriter::new(conn, &place))
                     .map_err(sealing)?;
                 std::io::Write::write_all(&mut sealer, &new.bytes)
-                    .map_err(|e| Error::Internal(format!("sealing the attachment: {e}")))?;
+                    .context("sealing the attachment")?;
                 sealer.finish().map_err(sealing)?.1.finish()?;
                 row.insert(conn)?;
                 audit::record(
@@ -141,7 +143,7 @@ impl PackageService {
             .await
     }
 
-    pub async fn attachments(&self, request_id: String) -> Result<Vec<Attachment>> {
+    pub async fn attachments(&self, request_id: RequestId) -> Result<Vec<Attachment>> {
         self.of_request(request_id, AttachmentRow::of_request, Self::attachment_view)
             .await
     }
@@ -150,7 +152,7 @@ impl PackageService {
     pub async fn withhold(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         new: NewRedaction,
     ) -> Result<Redaction> {
         check_redaction(&new)?;
@@ -192,7 +194,7 @@ impl PackageService {
             .await
     }
 
-    pub async fn redactions(&self, request_id: String) -> Result<Vec<Redaction>> {
+    pub async fn redactions(&self, request_id: RequestId) -> Result<Vec<Redaction>> {
         self.of_request(request_id, RedactionRow::of_request, Self::redaction_view)
             .await
     }
@@ -201,7 +203,7 @@ impl PackageService {
     pub async fn unwithhold(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         redaction_id: String,
     ) -> Result<()> {
         self.requests
@@ -232,7 +234,7 @@ impl PackageService {
     fn check_target(
         &self,
         conn: &mut crate::db::DbConnection,
-        request_id: &str,
+        request_id: &RequestId,
         new: &NewRedaction,
     ) -> Result<()> {
         if let Some(attachment) = &new.attachment {
@@ -294,7 +296,7 @@ impl PackageService {
                 .requests
                 .cipher
                 .decrypt(REASON_PLACE, &row.reason_enc)
-                .map_err(|e| Error::Internal(e.to_string()))?,
+                .context(REASON_PLACE)?,
             id: row.id,
             system: row.system_key,
             table: row.table_name,
@@ -307,11 +309,12 @@ impl PackageService {
     }
 }
 
-fn task_of<'c>(case: &'c Case, task_id: &str) -> Result<&'c TaskRow> {
-    let task =
-        case.tasks.iter().find(|t| t.id == task_id).ok_or_else(|| {
-            Error::invalid("task", format!("no task '{task_id}' in this request"))
-        })?;
+fn task_of<'c>(case: &'c Case, task_id: &TaskId) -> Result<&'c TaskRow> {
+    let task = case
+        .tasks
+        .iter()
+        .find(|t| t.id == *task_id)
+        .ok_or_else(|| Error::invalid("task", format!("no task '{task_id}' in this request")))?;
     if task.system_key.is_none() {
         return Err(Error::invalid(
             "task",

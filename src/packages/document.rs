@@ -13,8 +13,10 @@
 use super::selection::TablePlan;
 pub use crate::db::models::packages::Summary;
 use crate::error::{Error, Result};
+use crate::ids::PackageId;
 use crate::mail::letters::{ActivityFacts, OrganisationInfo};
 use crate::vocabulary::{Language, RequestKind};
+use anyhow::Context;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -44,7 +46,7 @@ pub trait Source {
 /// Everything about a package but its rows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outline {
-    pub id: String,
+    pub id: PackageId,
     pub kind: RequestKind,
     pub language: Language,
     pub created_at: chrono::NaiveDateTime,
@@ -332,19 +334,21 @@ fn facts_found<'o>(outline: &'o Outline, summary: &Summary) -> Vec<&'o Facts> {
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Internal(format!("package JSON: {e}")))
+    serde_json::to_string(value)
+        .context("package JSON")
+        .map_err(Error::from)
 }
 
 fn io_error(error: std::io::Error) -> Error {
-    Error::Internal(format!("writing the package failed: {error}"))
+    Error::Internal(anyhow::Error::new(error).context("writing the package failed"))
 }
 
 fn zip_error(error: zip::result::ZipError) -> Error {
-    Error::Internal(format!("writing the package ZIP failed: {error}"))
+    Error::Internal(anyhow::Error::new(error).context("writing the package ZIP failed"))
 }
 
 fn csv_error(error: csv::Error) -> Error {
-    Error::Internal(format!("writing a package CSV file failed: {error}"))
+    Error::Internal(anyhow::Error::new(error).context("writing a package CSV file failed"))
 }
 
 static SUMMARIES: LazyLock<std::result::Result<minijinja::Environment<'static>, String>> =
@@ -369,7 +373,7 @@ static SUMMARIES: LazyLock<std::result::Result<minijinja::Environment<'static>, 
 pub fn render_summary(outline: &Outline, summary: &Summary) -> Result<String> {
     let env = SUMMARIES
         .as_ref()
-        .map_err(|e| Error::Internal(format!("package summary template: {e}")))?;
+        .map_err(|e| anyhow::anyhow!("package summary template: {e}"))?;
     let name = format!("{}/summary.html", outline.language.as_str());
     env.get_template(&name)
         .and_then(|template| {
@@ -381,5 +385,6 @@ pub fn render_summary(outline: &Outline, summary: &Summary) -> Result<String> {
                 marker => withheld_marker(outline.language),
             })
         })
-        .map_err(|e| Error::Internal(format!("package summary {name}: {e}")))
+        .with_context(|| format!("package summary {name}"))
+        .map_err(Error::from)
 }

@@ -13,8 +13,10 @@ use crate::audit::{self, Actor, Change};
 use crate::auth::token::TokenError;
 use crate::db::models::packages::PackageRow;
 use crate::db::Store;
-use crate::error::{Error, Result};
 use crate::vocabulary::{Language, PackageState};
+use crate::error::{ConflictCode, Error, Result};
+use crate::ids::PackageId;
+use anyhow::Context;
 use serde::Serialize;
 
 pub use crate::requests::letters::download_url;
@@ -40,6 +42,7 @@ pub struct Download {
     pub size_bytes: i64,
     pub body: tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
 }
+
 
 impl PackageService {
     /// What the link leads to, if it can still be used.
@@ -153,7 +156,7 @@ impl PackageService {
 /// Opens a stored package to the end without giving it to anyone: whether it is whole (`loket
 /// packages verify`). Returns its size opened; an altered or cut-off package fails with the
 /// chunk where it broke.
-pub async fn verify(store: &Store, keys: &PackageKeys, package_id: String) -> Result<u64> {
+pub async fn verify(store: &Store, keys: &PackageKeys, package_id: PackageId) -> Result<u64> {
     let cipher = keys.cipher().await?;
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
@@ -161,7 +164,10 @@ pub async fn verify(store: &Store, keys: &PackageKeys, package_id: String) -> Re
         let row = PackageRow::find(&mut conn, &package_id)?
             .ok_or_else(|| Error::not_found(format!("package '{package_id}'")))?;
         if row.state != PackageState::Ready {
-            return Err(Error::Conflict(format!("the package is {}", row.state)));
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                format!("the package is {}", row.state),
+            ));
         }
         let place = package_place(&package_id);
         cipher
@@ -170,10 +176,11 @@ pub async fn verify(store: &Store, keys: &PackageKeys, package_id: String) -> Re
                 blobs::BlobReader::new(conn, &place),
                 std::io::sink(),
             )
-            .map_err(|e| Error::Internal(format!("package {package_id} does not open: {e}")))
+            .with_context(|| format!("package {package_id} does not open"))
+            .map_err(Error::from)
     })
     .await
-    .map_err(|_| Error::Internal("verifying the package stopped".into()))?
+    .context("verifying the package stopped")?
 }
 
 fn not_valid() -> Error {

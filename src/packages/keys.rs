@@ -8,6 +8,7 @@ use crate::crypto::{derive_index_key, key_id, Cipher};
 use crate::db::models::package_keys::PackageKeyRow;
 use crate::db::Store;
 use crate::error::{Error, Result};
+use anyhow::Context;
 use base64::Engine;
 use chrono::NaiveDateTime;
 use rand::RngCore;
@@ -106,7 +107,7 @@ impl PackageKeys {
             .collect::<Result<Vec<[u8; 32]>>>()?;
         let (current, older) = keys
             .split_last()
-            .ok_or_else(|| Error::Internal("no package key after creating one".into()))?;
+            .context("no package key after creating one")?;
         // Packages are never looked up by hash; the index key is only there because a Cipher
         // has one.
         Ok(Cipher::new(current, older, derive_index_key(current)))
@@ -116,11 +117,12 @@ impl PackageKeys {
         let encoded = self
             .cipher
             .decrypt(PLACE, &row.key_enc)
-            .map_err(|e| Error::Internal(format!("package key {}: {e}", row.id)))?;
+            .with_context(|| format!("package key {}", row.id))?;
         base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .ok()
             .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
-            .ok_or_else(|| Error::Internal(format!("package key {} is corrupt", row.id)))
+            .with_context(|| format!("package key {} is corrupt", row.id))
+            .map_err(Error::from)
     }
 }

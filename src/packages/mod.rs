@@ -35,12 +35,14 @@ use crate::connectors::Checkout;
 use crate::crypto::Cipher;
 use crate::db::models::packages::{self as rows, AttachmentRow, PackageRow, RedactionRow};
 use crate::db::DbConnection;
-use crate::error::{Error, Result};
+use crate::error::{ConflictCode, Error, Result};
+use crate::ids::{PackageId, RequestId};
 use crate::requests::case::Case;
 use crate::requests::requester::Requester;
 use crate::requests::{RequestService, Staff};
 use crate::vocabulary::PackageState;
 use crate::vocabulary::{Language, RequestKind};
+use anyhow::Context;
 use document::{AttachmentOutline, Outline, Source, Summary, SystemOutline, WithheldItem};
 use selection::Withheld;
 use serde::{Deserialize, Serialize};
@@ -97,8 +99,8 @@ impl NewPackage {
 /// A package as agents see it: what it holds in counts, never the data.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Package {
-    pub id: String,
-    pub request_id: String,
+    pub id: PackageId,
+    pub request_id: RequestId,
     pub kind: String,
     pub language: String,
     pub state: String,
@@ -214,7 +216,7 @@ impl PackageService {
     pub async fn create(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         new: NewPackage,
     ) -> Result<Package> {
         let (package, _) = self
@@ -231,7 +233,7 @@ impl PackageService {
         &self,
         actor: crate::audit::Actor,
         created_by: String,
-        request_id: String,
+        request_id: RequestId,
         new: NewPackage,
     ) -> Result<(Package, BTreeMap<String, SystemRead>)> {
         new.validate()?;
@@ -246,7 +248,7 @@ impl PackageService {
                 let passphrase_hash = given
                     .map(|p| {
                         crate::auth::password::hash(&download::normalise_passphrase(&p))
-                            .map_err(|e| Error::Internal(format!("hashing the passphrase: {e}")))
+                            .context("hashing the passphrase")
                     })
                     .transpose()?;
                 let mut plan =
@@ -261,7 +263,7 @@ impl PackageService {
         let id = plan.row.id.clone();
         let built = tokio::task::spawn_blocking(move || service.build(plan, &cipher))
             .await
-            .map_err(|_| Error::Internal("building the package stopped".into()))?;
+            .context("building the package stopped")?;
         let (mut package, read) = match built {
             Ok(built) => built,
             Err(error) => {
@@ -274,7 +276,7 @@ impl PackageService {
     }
 
     /// The packages of a request, newest first.
-    pub async fn list(&self, request_id: String) -> Result<Vec<Package>> {
+    pub async fn list(&self, request_id: RequestId) -> Result<Vec<Package>> {
         self.of_request(request_id, PackageRow::of_request, |_, row| {
             Ok(Package::from(row))
         })
@@ -284,7 +286,7 @@ impl PackageService {
     /// What `load` finds for a request that exists, each made into what agents see.
     async fn of_request<R, V>(
         &self,
-        request_id: String,
+        request_id: RequestId,
         load: fn(&mut DbConnection, &str) -> std::result::Result<Vec<R>, crate::db::StoreError>,
         view: fn(&PackageService, R) -> Result<V>,
     ) -> Result<Vec<V>>
@@ -310,8 +312,8 @@ impl PackageService {
     pub async fn revoke(
         &self,
         staff: Staff,
-        request_id: String,
-        package_id: String,
+        request_id: RequestId,
+        package_id: PackageId,
     ) -> Result<Package> {
         self.requests
             .store
@@ -320,10 +322,10 @@ impl PackageService {
                     .filter(|row| row.request_id == request_id)
                     .ok_or_else(|| Error::not_found(format!("package '{package_id}'")))?;
                 if !spent::delete(conn, &row, "revoked by an agent", &staff.actor())? {
-                    return Err(Error::Conflict(format!(
-                        "the package is {} already",
-                        row.state
-                    )));
+                    return Err(Error::conflict(
+                        ConflictCode::AlreadyDone,
+                        format!("the package is {} already", row.state),
+                    ));
                 }
                 Ok(PackageRow::find(conn, &package_id)?.map(Package::from))
             })
@@ -335,7 +337,7 @@ impl PackageService {
         &self,
         conn: &mut DbConnection,
         created_by: &str,
-        request_id: &str,
+        request_id: &RequestId,
         new: &NewPackage,
         passphrase_hash: Option<String>,
     ) -> Result<Plan> {
@@ -343,14 +345,17 @@ impl PackageService {
         case.expect_open()?;
         let kind = case.kind();
         if !matches!(kind, RequestKind::Access | RequestKind::Portability) {
-            return Err(Error::Conflict(format!(
-                "packages answer access and portability requests; this is a {kind} request"
-            )));
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                format!(
+                    "packages answer access and portability requests; this is a {kind} request"
+                ),
+            ));
         }
         if !case.row.identity_verified {
-            return Err(Error::Conflict(
-                "verify the requester's identity first: sending someone else's data is a data breach"
-                    .into(),
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                "verify the requester's identity first: sending someone else's data is a data breach",
             ));
         }
         let language = match new.language {
@@ -360,8 +365,8 @@ impl PackageService {
         let now = crate::db::now();
         let days = new.expires_in_days.unwrap_or(DEFAULT_EXPIRY_DAYS);
         let row = PackageRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            request_id: request_id.to_string(),
+            id: PackageId::generate(),
+            request_id: request_id.clone(),
             kind,
             language,
             state: PackageState::Building,
@@ -540,8 +545,7 @@ impl PackageService {
         let (summary, sealer) = document::write_package(sealer, &plan.outline, &mut source)?;
         let (plain_bytes, blobs) = sealer.finish().map_err(stream_error)?;
         let sealed_bytes = blobs.finish()?;
-        let contents = serde_json::to_string(&summary)
-            .map_err(|e| Error::Internal(format!("package contents: {e}")))?;
+        let contents = serde_json::to_string(&summary).context("package contents")?;
         let id = plan.row.id.clone();
         let key_id = cipher.sealing_key_id().to_string();
         let actor = plan.actor.clone();
@@ -579,7 +583,7 @@ impl PackageService {
         })?;
         let package = PackageRow::find(&mut conn, &id)?
             .map(Package::from)
-            .ok_or_else(|| Error::Internal("the package vanished after it was built".into()))?;
+            .context("the package vanished after it was built")?;
         Ok((package, read))
     }
 
@@ -630,7 +634,7 @@ impl PackageService {
                         .requests
                         .cipher
                         .decrypt(rows::REDACTION_REASON_PLACE, &r.reason_enc)
-                        .map_err(|e| Error::Internal(e.to_string()))?,
+                        .context(rows::REDACTION_REASON_PLACE)?,
                 })
             })
             .collect()
@@ -640,7 +644,8 @@ impl PackageService {
         self.requests
             .cipher
             .decrypt(attachments::NAME_PLACE, &attachment.name_enc)
-            .map_err(|e| Error::Internal(e.to_string()))
+            .context(attachments::NAME_PLACE)
+            .map_err(Error::from)
     }
 }
 
@@ -722,7 +727,7 @@ impl Source for LiveSource<'_> {
         if let Some(rows) = self.kept.remove(&(system.to_string(), table.to_string())) {
             self.kept_bytes -= rows.iter().map(String::len).sum::<usize>();
             for row in &rows {
-                visit(row).map_err(|e| Error::Internal(format!("writing the package: {e}")))?;
+                visit(row).context("writing the package")?;
             }
             return Ok(rows.len() as u64);
         }
@@ -733,7 +738,7 @@ impl Source for LiveSource<'_> {
         let definition = self
             .systems
             .get(system)
-            .ok_or_else(|| Error::Internal(format!("system {system} left the catalog")))?;
+            .with_context(|| format!("system {system} left the catalog"))?;
         if self.service.requests.connectors.reaches_http(definition) {
             return self.http_rows(definition, table, visit);
         }
@@ -816,8 +821,8 @@ impl LiveSource<'_> {
                 _ => serde_json::Map::new(),
             };
             row.insert(WHOLE_RECORD.into(), record.clone());
-            let text = serde_json::to_string(&row).map_err(|e| Error::Internal(e.to_string()))?;
-            visit(&text).map_err(|e| Error::Internal(format!("writing the package: {e}")))?;
+            let text = serde_json::to_string(&row).context("a package record")?;
+            visit(&text).context("writing the package")?;
             count += 1;
         }
         Ok(count)
@@ -825,7 +830,7 @@ impl LiveSource<'_> {
 }
 
 /// A request's reference, which names it on the audit trail like every other request event.
-fn reference_of(conn: &mut DbConnection, request_id: &str) -> Result<String> {
+fn reference_of(conn: &mut DbConnection, request_id: &RequestId) -> Result<String> {
     crate::db::models::requests::find_request(conn, request_id)?
         .map(|row| row.reference)
         .ok_or_else(|| Error::not_found(format!("request '{request_id}'")))
@@ -837,7 +842,7 @@ pub fn package_place(id: &str) -> String {
 }
 
 fn stream_error(error: crate::crypto::stream::StreamError) -> Error {
-    Error::Internal(format!("sealed stream: {error}"))
+    Error::Internal(anyhow::Error::new(error).context("sealed stream"))
 }
 
 /// Four groups of four letters and digits, without look-alikes (0/O, 1/I/L): about 76 bits,

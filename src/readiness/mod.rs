@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::policies::Policies;
 use crate::requests::overview::Stats;
 use crate::retention::SweepRun;
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -588,7 +589,7 @@ pub async fn take_snapshot(
         taken_at: crate::db::now(),
         origin: origin.into(),
         score: report.score as i32,
-        report: serde_json::to_string(report).map_err(|e| Error::Internal(e.to_string()))?,
+        report: serde_json::to_string(report).context("readiness report")?,
     };
     let snapshot = snapshot_of(&row)?;
     store
@@ -612,7 +613,7 @@ pub async fn take_snapshot(
 
 fn snapshot_of(row: &SnapshotRow) -> Result<Snapshot> {
     let report: Report = serde_json::from_str(&row.report)
-        .map_err(|e| Error::Internal(format!("readiness snapshot {}: {e}", row.id)))?;
+        .with_context(|| format!("readiness snapshot {}", row.id))?;
     Ok(Snapshot {
         id: row.id.clone(),
         taken_at: row.taken_at,

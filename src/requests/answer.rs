@@ -14,9 +14,10 @@ use super::view::RequestView;
 use super::{RequestService, Staff};
 use crate::db::models::packages::{AttachmentRow, PackageRow};
 use crate::db::DbConnection;
-use crate::error::{Error, Result};
 use crate::vocabulary::PackageState;
 use crate::vocabulary::{RequestKind, SearchOutcome, TaskKind, TaskState};
+use crate::error::{ConflictCode, Error, Result};
+use crate::ids::RequestId;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -141,10 +142,13 @@ impl RequestService {
                 findings.found.iter().cloned().collect::<Vec<_>>().join(", ")
             ));
         }
-        Err(Error::Conflict(format!(
-            "no answer without the copy of the data (Art. 15(3)); missing: {}",
-            missing.join("; ")
-        )))
+        Err(Error::conflict(
+            ConflictCode::Other,
+            format!(
+                "no answer without the copy of the data (Art. 15(3)); missing: {}",
+                missing.join("; ")
+            ),
+        ))
     }
 
     /// The answer letter states the Art. 15(1) facts loket compiles from the register for the
@@ -180,7 +184,7 @@ impl RequestService {
     pub async fn record_copy_by_post(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         copy: CopyByPost,
     ) -> Result<RequestView> {
         self.on_case(
@@ -190,7 +194,7 @@ impl RequestService {
             move |_, _, case| {
                 case.expect_open()?;
                 if !answers_with_copy(case.kind()) {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::conflict(ConflictCode::Other, format!(
                         "only an access or portability answer comes with a copy; this is a {} request",
                         case.kind()
                     )));

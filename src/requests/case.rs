@@ -5,8 +5,9 @@ use super::deadline::{self, DeadlineInput, Pause};
 use crate::audit::{self, Actor, Change};
 use crate::db::models::requests::{self as rows, PauseRow, RequestRow, TaskRow};
 use crate::db::DbConnection;
-use crate::error::{Error, Result};
 use crate::vocabulary::{RequestKind, RequestState, TaskState};
+use crate::error::{ConflictCode, Error, Result};
+use crate::ids::RequestId;
 
 pub struct Case {
     pub row: RequestRow,
@@ -15,7 +16,7 @@ pub struct Case {
 }
 
 impl Case {
-    pub fn load(conn: &mut DbConnection, id: &str) -> Result<Case> {
+    pub fn load(conn: &mut DbConnection, id: &RequestId) -> Result<Case> {
         let row = rows::find_request(conn, id)?
             .ok_or_else(|| Error::not_found(format!("request '{id}'")))?;
         Self::with_row(conn, row)
@@ -27,7 +28,7 @@ impl Case {
         Ok(Case { row, tasks, pauses })
     }
 
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &RequestId {
         &self.row.id
     }
 
@@ -52,9 +53,10 @@ impl Case {
     pub fn expect_open(&self) -> Result<()> {
         let state = self.state();
         if state.is_closed() {
-            Err(Error::Conflict(format!(
-                "the request is {state}; a closed request cannot be changed"
-            )))
+            Err(Error::conflict(
+                ConflictCode::Closed,
+                format!("the request is {state}; a closed request cannot be changed"),
+            ))
         } else {
             Ok(())
         }
@@ -135,7 +137,8 @@ impl Case {
 
 /// The answer to a stale update: someone else saved first.
 pub fn stale(what: &str, current: i32) -> Error {
-    Error::Conflict(format!(
+    Error::conflict(ConflictCode::Stale, format!(
         "the {what} was changed by someone else in the meantime (current version {current}); reload it and try again"
     ))
 }
+

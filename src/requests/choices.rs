@@ -21,8 +21,10 @@ use crate::catalog::Item;
 use crate::db::models::keep_choices::{self as rows, KeepChoiceRow};
 use crate::db::models::requests::insert_tasks;
 use crate::db::DbConnection;
-use crate::error::{all_valid, Error, FieldError, Result};
 use crate::vocabulary::{RequestKind, TaskKind};
+use crate::error::{all_valid, ConflictCode, Error, FieldError, Result};
+use crate::ids::{RequestId, TaskId};
+use anyhow::Context;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -132,8 +134,7 @@ impl NewKeepChoice {
             },
         };
         all_valid(errors)?;
-        let exception = exception
-            .ok_or_else(|| Error::Internal("a checked choice lost its exception".into()))?;
+        let exception = exception.context("a checked choice lost its exception")?;
         Ok(Checked {
             system: self.system.trim().to_string(),
             exception,
@@ -216,7 +217,7 @@ impl RequestService {
     pub async fn choose_keep(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         body: NewKeepChoice,
     ) -> Result<RequestView> {
         let checked = body.check(super::today())?;
@@ -228,9 +229,12 @@ impl RequestService {
                 case.expect_open()?;
                 let kind = case.kind();
                 if kind != RequestKind::Erasure {
-                    return Err(Error::Conflict(format!(
-                        "only an erasure keeps data under Art. 17(3); this is a {kind} request"
-                    )));
+                    return Err(Error::conflict(
+                        ConflictCode::Other,
+                        format!(
+                            "only an erasure keeps data under Art. 17(3); this is a {kind} request"
+                        ),
+                    ));
                 }
                 let system = <System as Item>::load(conn, &checked.system)?.ok_or_else(|| {
                     Error::invalid(
@@ -250,7 +254,7 @@ impl RequestService {
                 insert_tasks(conn, std::slice::from_ref(&row))?;
                 KeepChoiceRow {
                     task_id: row.id.clone(),
-                    request_id: case.id().to_string(),
+                    request_id: case.id().clone(),
                     system_key: system.key.clone(),
                     exception: checked.exception.as_str().to_string(),
                     tables: checked.tables.join(","),
@@ -285,7 +289,7 @@ impl RequestService {
     pub async fn record_wants_recipients(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         body: WantsRecipients,
     ) -> Result<RequestView> {
         let service = self.clone();
@@ -341,13 +345,16 @@ impl RequestService {
         conn: &mut DbConnection,
         case: &Case,
         system: &str,
-    ) -> Result<Vec<(String, KeptRule)>> {
+    ) -> Result<Vec<(TaskId, KeptRule)>> {
         KeepChoiceRow::of_request(conn, case.id())?
             .into_iter()
             .filter(|row| row.system_key == system)
             .map(|row| {
                 let exception = row.exception.parse::<KeepException>().map_err(|_| {
-                    Error::Internal(format!("keep_choices.exception: '{}'", row.exception))
+                    Error::Internal(anyhow::anyhow!(
+                        "keep_choices.exception: '{}'",
+                        row.exception
+                    ))
                 })?;
                 let rule = KeptRule {
                     rule: None,

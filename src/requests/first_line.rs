@@ -9,6 +9,7 @@ use crate::auth::{Role, User};
 use crate::db::models::first_line as calls;
 use crate::error::{Error, FieldError, Result};
 use crate::vocabulary::{RequestKind, RequestState};
+use crate::ids::RequestId;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +44,7 @@ impl Visibility {
 /// What a partner agent sees of a request: where it stands, never what it holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestStatus {
-    pub id: String,
+    pub id: RequestId,
     pub reference: String,
     pub kind: RequestKind,
     pub channel: String,
@@ -176,7 +177,11 @@ impl RequestService {
     }
 
     /// Refuses (403) a request another partner team registered; own staff see every request.
-    pub async fn check_visible(&self, visibility: &Visibility, request_id: String) -> Result<()> {
+    pub async fn check_visible(
+        &self,
+        visibility: &Visibility,
+        request_id: RequestId,
+    ) -> Result<()> {
         let Visibility::Team(team) = visibility else {
             return Ok(());
         };
@@ -194,7 +199,7 @@ impl RequestService {
     }
 
     /// A request's status, as a partner agent sees it.
-    pub async fn status(&self, request_id: String) -> Result<RequestStatus> {
+    pub async fn status(&self, request_id: RequestId) -> Result<RequestStatus> {
         let view = self.get(request_id.clone()).await?;
         let same_call = self.same_call(request_id).await?;
         Ok(RequestStatus::of(
@@ -204,7 +209,7 @@ impl RequestService {
     }
 
     /// The id and reference of the requests registered in the same call.
-    pub async fn same_call(&self, request_id: String) -> Result<Vec<(String, String)>> {
+    pub async fn same_call(&self, request_id: RequestId) -> Result<Vec<(String, String)>> {
         self.store
             .read(move |conn| Ok::<_, Error>(calls::same_call(conn, &request_id)?))
             .await

@@ -15,9 +15,11 @@ use crate::catalog::model::{IdentifierKind, System};
 use crate::connectors::TableCounts;
 use crate::db::models::kept::GroundRow;
 use crate::db::DbConnection;
-use crate::error::{Error, Result};
+use crate::error::{ConflictCode, Error, Result};
+use crate::ids::RequestId;
 use crate::mail::letters::LetterKind;
 use crate::vocabulary::{RequestKind, TaskKind, TaskState};
+use anyhow::Context;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
@@ -149,7 +151,7 @@ impl RequestService {
     pub async fn record_ground(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         body: RecordGround,
     ) -> Result<RequestView> {
         check_texts(&[
@@ -172,7 +174,7 @@ impl RequestService {
                 let case = Case::load(conn, &request_id)?;
                 let article = article_of(case.kind(), &ground)?;
                 let mut row = GroundRow::of(conn, case.id())?.unwrap_or_else(|| GroundRow {
-                    request_id: case.id().to_string(),
+                    request_id: case.id().clone(),
                     ..GroundRow::default()
                 });
                 row.ground = Some(ground);
@@ -200,7 +202,7 @@ impl RequestService {
     pub async fn lift_restriction(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         body: LiftRestriction,
     ) -> Result<RequestView> {
         check_texts(&[("reason", Some(&body.reason))])?;
@@ -224,8 +226,8 @@ impl RequestService {
         self.store
             .write(move |conn| {
                 let case = Case::load(conn, &request_id)?;
-                let mut row = GroundRow::of(conn, case.id())?
-                    .ok_or_else(|| Error::Internal("a noticed lift lost its record".into()))?;
+                let mut row =
+                    GroundRow::of(conn, case.id())?.context("a noticed lift lost its record")?;
                 row.lifted_by = Some(staff.username.clone());
                 row.lifted_at = Some(crate::db::now());
                 row.save(conn)?;
@@ -250,23 +252,27 @@ impl RequestService {
     fn notify_lift(
         &self,
         conn: &mut DbConnection,
-        request_id: &str,
+        request_id: &RequestId,
         staff: &Staff,
         reason: &str,
     ) -> Result<Lift> {
         let case = Case::load(conn, request_id)?;
         let kind = case.kind();
         if kind != RequestKind::Restriction {
-            return Err(Error::Conflict(format!(
-                "only a restriction is lifted; this is a {kind} request"
-            )));
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                format!("only a restriction is lifted; this is a {kind} request"),
+            ));
         }
         let mut row = GroundRow::of(conn, case.id())?.unwrap_or_else(|| GroundRow {
-            request_id: case.id().to_string(),
+            request_id: case.id().clone(),
             ..GroundRow::default()
         });
         if row.lifted_at.is_some() {
-            return Err(Error::Conflict("the restriction was lifted already".into()));
+            return Err(Error::conflict(
+                ConflictCode::AlreadyDone,
+                "the restriction was lifted already",
+            ));
         }
         let mut systems = Vec::new();
         for task in case
@@ -277,8 +283,9 @@ impl RequestService {
             systems.extend(self.systems_of(conn, task)?);
         }
         if systems.is_empty() {
-            return Err(Error::Conflict(
-                "no restrict_data task is done: nothing is restricted to lift".into(),
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                "no restrict_data task is done: nothing is restricted to lift",
             ));
         }
         if row.lift_noticed_at.is_none() {
@@ -287,9 +294,9 @@ impl RequestService {
                 .queue_letter(conn, &case, LetterKind::RestrictionLiftNotice, &extras)?
                 .is_none()
             {
-                return Err(Error::Conflict(
-                    "the person has no e-mail address on file: the Art. 18(3) notice must go by post before the lift"
-                        .into(),
+                return Err(Error::conflict(
+                    ConflictCode::NoEmail,
+                    "the person has no e-mail address on file: the Art. 18(3) notice must go by post before the lift",
                 ));
             }
             row.lift_reason_enc = Some(self.cipher.encrypt(LIFT_REASON_PLACE, reason));
@@ -349,7 +356,7 @@ impl RequestService {
             Ok(parts.join(" | "))
         })
         .await
-        .map_err(|e| Error::Internal(format!("the connector thread failed: {e}")))?
+        .context("the connector thread failed")?
     }
 
     /// The request's ground and lift, opened for staff.
@@ -364,7 +371,7 @@ impl RequestService {
         let open = |place: &str, value: &Option<String>| {
             self.cipher
                 .decrypt_opt(place, value.as_deref())
-                .map_err(|e| Error::Internal(format!("{place}: {e}")))
+                .with_context(|| place.to_string())
         };
         let article = match &row.ground {
             Some(ground) => Some(article_of(case.kind(), ground)?),

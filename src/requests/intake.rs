@@ -11,8 +11,10 @@ use crate::catalog::load_catalog;
 use crate::db::models::requests::{self as rows, RequestRow, TaskRow};
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
+use crate::ids::{RequestId, TaskId};
 use crate::mail::letters::LetterKind;
 use crate::vocabulary::{Channel, Language, RequestKind, RequestState, TaskKind, TaskState};
+use anyhow::Context;
 use chrono::{NaiveDateTime, TimeDelta};
 use serde::Deserialize;
 
@@ -217,7 +219,7 @@ impl RequestService {
         let now = crate::db::now();
         let received_on = super::dutch_date(received);
         let mut row = RequestRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: RequestId::generate(),
             reference: new_reference(received),
             kind: new.kind,
             channel: new.channel,
@@ -246,8 +248,7 @@ impl RequestService {
                 .representative
                 .as_ref()
                 .map(|r| {
-                    let json = serde_json::to_string(r)
-                        .map_err(|e| Error::Internal(format!("representative: {e}")))?;
+                    let json = serde_json::to_string(r).context("representative")?;
                     Ok::<_, Error>(self.cipher.encrypt(place::REPRESENTATIVE, &json))
                 })
                 .transpose()?,
@@ -362,14 +363,14 @@ fn check_bsn_allowed(
 }
 
 pub(super) fn task_row(
-    request_id: &str,
+    request_id: &RequestId,
     position: usize,
     draft: TaskDraft,
     now: NaiveDateTime,
 ) -> TaskRow {
     TaskRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        request_id: request_id.to_string(),
+        id: TaskId::generate(),
+        request_id: request_id.clone(),
         position: position as i32,
         kind: draft.kind,
         title_nl: draft.title_nl,

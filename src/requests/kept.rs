@@ -13,6 +13,7 @@
 
 use crate::catalog::model::{IdentifierKind, SqlMapping};
 use crate::connectors::{ConnectorError, SqlConnector, TableCounts};
+use crate::ids::RequestId;
 use crate::policies::Period;
 use crate::vocabulary::Language;
 use chrono::NaiveDate;
@@ -432,7 +433,7 @@ pub struct KeptView {
 /// What the request with `request_id` kept, grouped by system, table and exception.
 pub fn views(
     conn: &mut crate::db::DbConnection,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> crate::error::Result<Vec<KeptView>> {
     let rows = crate::db::models::kept::KeptRowRow::of_request(conn, request_id)?;
     let mut grouped: BTreeMap<(String, String, String), Vec<_>> = BTreeMap::new();

@@ -23,6 +23,7 @@ use crate::mail::letters::{PackageLink, WithheldFact};
 use crate::mail::outbox::{self, NewMail};
 use crate::vocabulary::PackageState;
 use crate::vocabulary::{Language, RequestKind, TaskKind, TaskState};
+use anyhow::Context;
 use std::collections::{BTreeSet, HashMap};
 
 /// What the caller adds to a letter beyond what loket knows.
@@ -81,7 +82,7 @@ impl RequestService {
         let language = case.row.language;
         let context = self.letter_context(conn, case, extras, language)?;
         let RenderedLetter { subject, body } = mail_letters::render(letter, language, &context)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .with_context(|| format!("rendering the {letter} letter"))?;
         Ok(Preview {
             letter,
             language,
@@ -339,7 +340,7 @@ impl RequestService {
                 let reason = self
                     .cipher
                     .decrypt(REDACTION_REASON_PLACE, &row.reason_enc)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                    .context(REDACTION_REASON_PLACE)?;
                 Ok(WithheldFact { what, reason })
             })
             .collect()
@@ -436,7 +437,7 @@ pub fn download_url(
             package.expires_at.and_utc().timestamp(),
             package.max_downloads,
         )
-        .map_err(|_| Error::Internal("could not sign a download link".into()))?;
+        .context("could not sign a download link")?;
     Ok(format!("{public_url}/packages/{token}"))
 }
 

@@ -16,7 +16,8 @@ use crate::auth::Permission;
 use crate::db::models::packages::RedactionRow;
 use crate::db::models::requests::{self as rows, PauseRow};
 use crate::db::DbConnection;
-use crate::error::{Error, Result};
+use crate::error::{ConflictCode, Error, Result};
+use crate::ids::RequestId;
 use crate::mail::letters::{LetterKind, RefusalInfo};
 use crate::vocabulary::{
     ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestState, TaskKind, TaskState,
@@ -143,7 +144,7 @@ impl RequestService {
     pub async fn transition(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         transition: Transition,
     ) -> Result<RequestView> {
         check_transition_text(&transition)?;
@@ -184,8 +185,9 @@ impl RequestService {
             }
             RequestState::InProgress => {
                 if !case.row.identity_verified {
-                    return Err(Error::Conflict(
-                        "record how identity was verified before the work starts".into(),
+                    return Err(Error::conflict(
+                        ConflictCode::IdentityFirst,
+                        "record how identity was verified before the work starts",
                     ));
                 }
             }
@@ -267,7 +269,7 @@ impl RequestService {
             }
             ProposedOutcome::Completed => {
                 if from != RequestState::InProgress {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::conflict(ConflictCode::Other, format!(
                         "only a request in progress can be proposed as completed (this one is {from})"
                     )));
                 }
@@ -298,8 +300,9 @@ impl RequestService {
         if from == RequestState::AwaitingApproval {
             require_approver(staff, case)?;
             if case.row.proposed_outcome != Some(ProposedOutcome::Completed) {
-                return Err(Error::Conflict(
-                    "the proposal awaiting approval is a refusal: approve it by moving to refused, or send it back to in_progress".into(),
+                return Err(Error::conflict(
+                    ConflictCode::Other,
+                    "the proposal awaiting approval is a refusal: approve it by moving to refused, or send it back to in_progress",
                 ));
             }
             let message = open(
@@ -310,7 +313,7 @@ impl RequestService {
             self.send_answer(conn, case, staff, answer_letter(kind), message)?;
             case.row.approved_by = Some(staff.username.clone());
         } else if self.policies.needs_approval(kind) {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(ConflictCode::Other, format!(
                 "completing a {kind} request needs a privacy officer's approval: move it to awaiting_approval with outcome completed"
             )));
         }
@@ -321,14 +324,15 @@ impl RequestService {
     fn refuse(&self, conn: &mut DbConnection, case: &mut Case, staff: &Staff) -> Result<()> {
         require_approver(staff, case)?;
         if case.row.proposed_outcome != Some(ProposedOutcome::Refused) {
-            return Err(Error::Conflict(
-                "the proposal awaiting approval is a completion, not a refusal".into(),
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                "the proposal awaiting approval is a completion, not a refusal",
             ));
         }
         let ground = case.row.refusal_ground.ok_or_else(|| {
-            Error::Internal(
-                "a proposed refusal without its ground in requests.refusal_ground".into(),
-            )
+            Error::Internal(anyhow::anyhow!(
+                "a proposed refusal without its ground in requests.refusal_ground"
+            ))
         })?;
         let reason = open(
             &self.cipher,
@@ -376,7 +380,7 @@ impl RequestService {
     pub async fn verify_identity(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         verify: VerifyIdentity,
     ) -> Result<RequestView> {
         check_texts(&[("note", verify.note.as_deref())])?;
@@ -425,8 +429,9 @@ impl RequestService {
         case.expect_open()?;
         let state = case.state();
         if state == RequestState::AwaitingApproval {
-            return Err(Error::Conflict(
-                "the request awaits approval; send it back to in_progress first".into(),
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                "the request awaits approval; send it back to in_progress first",
             ));
         }
         let representative = super::requester::Representative::open(&self.cipher, &case.row)?;
@@ -476,7 +481,7 @@ impl RequestService {
     pub async fn start_pause(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         pause: StartPause,
     ) -> Result<RequestView> {
         check_texts(&[("question", pause.question.as_deref())])?;
@@ -514,11 +519,12 @@ impl RequestService {
             move |service, conn, case| {
                 case.expect_open()?;
                 if case.is_paused() {
-                    return Err(Error::Conflict("the request is already paused".into()));
+                    return Err(Error::conflict(ConflictCode::AlreadyDone, "the request is already paused"));
                 }
                 if pause.reason == PauseReason::Identity && case.row.identity_verified {
-                    return Err(Error::Conflict(
-                        "identity was verified already; an identity pause is only for while it is not".into(),
+                    return Err(Error::conflict(
+                        ConflictCode::AlreadyDone,
+                        "identity was verified already; an identity pause is only for while it is not",
                     ));
                 }
                 let today = super::today();
@@ -526,7 +532,7 @@ impl RequestService {
                 deadline::check_pause_start(&case.deadline_input(), case.row.due_on, start, today)
                     .map_err(|e| match e {
                         deadline::DeadlineError::PauseAfterDueDate { .. } => {
-                            Error::Conflict(e.to_string())
+                            Error::conflict(ConflictCode::Other, e.to_string())
                         }
                         _ => Error::invalid("asked_on", e.to_string()),
                     })?;
@@ -538,8 +544,9 @@ impl RequestService {
                     service
                         .queue_letter(conn, case, LetterKind::ClarificationQuestion, &extras)?
                         .ok_or_else(|| {
-                            Error::Conflict(
-                                "no e-mail address on file: ask by phone or post and record it with asked_via and asked_on".into(),
+                            Error::conflict(
+                                ConflictCode::NoEmail,
+                                "no e-mail address on file: ask by phone or post and record it with asked_via and asked_on",
                             )
                         })?;
                 }
@@ -547,7 +554,7 @@ impl RequestService {
                     conn,
                     &PauseRow {
                         id: uuid::Uuid::new_v4().to_string(),
-                        request_id: case.id().to_string(),
+                        request_id: case.id().clone(),
                         started_on: start,
                         ended_on: None,
                         reason: pause.reason,
@@ -577,7 +584,7 @@ impl RequestService {
     pub async fn end_pause(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         body: EndPause,
     ) -> Result<RequestView> {
         self.on_case(
@@ -592,7 +599,9 @@ impl RequestService {
                     .iter()
                     .find(|p| p.ended_on.is_none())
                     .map(|p| p.started_on)
-                    .ok_or_else(|| Error::Conflict("the request is not paused".into()))?;
+                    .ok_or_else(|| {
+                        Error::conflict(ConflictCode::Other, "the request is not paused")
+                    })?;
                 deadline::check_pause_end(start, body.answered_on, today)
                     .map_err(|e| Error::invalid("answered_on", e.to_string()))?;
                 rows::end_open_pause(conn, case.id(), body.answered_on, today)?;
@@ -611,7 +620,7 @@ impl RequestService {
     pub async fn extend(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         extension: Extension,
     ) -> Result<RequestView> {
         check_texts(&[("explanation", Some(&extension.explanation))])?;
@@ -625,13 +634,14 @@ impl RequestService {
         self.on_case(staff.actor(), request_id, extension.version, move |service, conn, case| {
             case.expect_open()?;
             if case.row.extended {
-                return Err(Error::Conflict(
-                    "the request was already extended; two further months is the most the law allows".into(),
+                return Err(Error::conflict(
+                    ConflictCode::AlreadyDone,
+                    "the request was already extended; two further months is the most the law allows",
                 ));
             }
             let today = super::today();
             deadline::check_extension_allowed(&case.deadline_input(), today, today)
-                .map_err(|e| Error::Conflict(e.to_string()))?;
+                .map_err(|e| Error::conflict(ConflictCode::Other, e.to_string()))?;
             case.row.extended = true;
             case.row.extension_ground = Some(extension.ground);
             case.row.extension_reason = Some(extension.explanation.trim().to_string());
@@ -655,7 +665,7 @@ impl RequestService {
     pub async fn assign(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         assignment: Assignment,
     ) -> Result<RequestView> {
         self.on_case(
@@ -681,7 +691,7 @@ impl RequestService {
     pub async fn send_letter(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         version: i32,
         letter: LetterRequest,
     ) -> Result<RequestView> {
@@ -725,7 +735,7 @@ impl RequestService {
     /// Renders a letter for review; nothing is stored.
     pub async fn preview_letter(
         &self,
-        request_id: String,
+        request_id: RequestId,
         letter: LetterRequest,
     ) -> Result<Preview> {
         check_message(&letter)?;
@@ -777,14 +787,18 @@ impl RequestService {
     fn check_answer_may_go(&self, conn: &mut DbConnection, case: &Case) -> Result<()> {
         let kind = case.kind();
         if self.policies.needs_approval(kind) {
-            return Err(Error::Conflict(format!(
-                "the answer to a {kind} request is sent when a privacy officer approves it"
-            )));
+            return Err(Error::conflict(
+                ConflictCode::NeedsApproval,
+                format!(
+                    "the answer to a {kind} request is sent when a privacy officer approves it"
+                ),
+            ));
         }
         ensure_tasks_closed(case, &[TaskKind::SendAnswer, TaskKind::CompileAccessFacts])?;
         if !RedactionRow::of_request(conn, case.id())?.is_empty() {
-            return Err(Error::Conflict(
-                "data is withheld from the copy (Art. 15(4)): that is a partial refusal, which a privacy officer approves; move the request to awaiting_approval with outcome completed and partial_refusal giving the reasons".into(),
+            return Err(Error::conflict(
+                ConflictCode::NeedsApproval,
+                "data is withheld from the copy (Art. 15(4)): that is a partial refusal, which a privacy officer approves; move the request to awaiting_approval with outcome completed and partial_refusal giving the reasons",
             ));
         }
         Ok(())
@@ -797,7 +811,7 @@ impl RequestService {
     pub async fn record_answer_by_post(
         &self,
         staff: Staff,
-        request_id: String,
+        request_id: RequestId,
         post: AnswerByPost,
     ) -> Result<RequestView> {
         self.on_case(
@@ -873,7 +887,7 @@ impl RequestService {
     pub(crate) async fn on_case<F>(
         &self,
         actor: crate::audit::Actor,
-        request_id: String,
+        request_id: RequestId,
         version: i32,
         work: F,
     ) -> Result<RequestView>
@@ -955,8 +969,9 @@ fn check_transition_text(t: &Transition) -> Result<()> {
 /// previewed letter and records that as the task's evidence.
 fn require_email(outbox_id: Option<String>) -> Result<String> {
     outbox_id.ok_or_else(|| {
-        Error::Conflict(
-            "no e-mail address on file: print the letter preview, send it by post, and complete the send_answer task with that as evidence".into(),
+        Error::conflict(
+            ConflictCode::NoEmail,
+            "no e-mail address on file: print the letter preview, send it by post, and complete the send_answer task with that as evidence",
         )
     })
 }
@@ -972,9 +987,10 @@ fn illegal_transition(from: RequestState, to: RequestState) -> Error {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    Error::Conflict(format!(
-        "a request cannot move from {from} to {to}; allowed from {from}: {allowed}"
-    ))
+    Error::conflict(
+        ConflictCode::WrongState,
+        format!("a request cannot move from {from} to {to}; allowed from {from}: {allowed}"),
+    )
 }
 
 /// Approving needs the role, and another person than the one who proposed (four eyes).
@@ -1011,10 +1027,9 @@ fn ensure_tasks_closed(case: &Case, except: &[TaskKind]) -> Result<()> {
     if open.is_empty() {
         Ok(())
     } else {
-        Err(Error::Conflict(format!(
-            "{} task(s) still open: {}",
-            open.len(),
-            open.join("; ")
-        )))
+        Err(Error::conflict(
+            ConflictCode::TasksOpen,
+            format!("{} task(s) still open: {}", open.len(), open.join("; ")),
+        ))
     }
 }

@@ -28,9 +28,11 @@ use crate::audit::Actor;
 use crate::auth::{Role, TokenService};
 use crate::crypto::Cipher;
 use crate::db::Store;
+use crate::ids::RequestId;
 use crate::policies::Policies;
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
+use anyhow::Context;
 use std::sync::Arc;
 
 /// The audience of the status links sent to people.
@@ -74,9 +76,11 @@ pub type BuildPackage = Arc<
             RequestService,
             Actor,
             String,
-            String,
-        )
-            -> BoxFuture<'static, crate::error::Result<(String, BTreeMap<String, SystemRead>)>>
+            crate::ids::RequestId,
+        ) -> BoxFuture<
+            'static,
+            crate::error::Result<(crate::ids::PackageId, BTreeMap<String, SystemRead>)>,
+        >
         + Send
         + Sync,
 >;
@@ -166,12 +170,12 @@ impl RequestService {
     }
 
     /// The link to a request's status page, valid for the policy's number of days.
-    pub(crate) fn status_url(&self, request_id: &str) -> crate::error::Result<String> {
+    pub(crate) fn status_url(&self, request_id: &RequestId) -> crate::error::Result<String> {
         let ttl = self.policies.requests.status_link_days * 24 * 3600;
         let token = self
             .links
             .issue_link(STATUS_LINK_AUDIENCE, request_id, ttl)
-            .map_err(|_| crate::error::Error::Internal("could not sign a status link".into()))?;
+            .context("could not sign a status link")?;
         Ok(format!("{}/status/{token}", self.public_url))
     }
 }

@@ -10,6 +10,7 @@ use crate::db::models::requests::{self as rows, RequestFilter};
 use crate::db::DbConnection;
 use crate::error::Result;
 use crate::vocabulary::{RequestKind, RequestState};
+use crate::ids::RequestId;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -114,7 +115,7 @@ pub struct WeekFigures {
 }
 
 impl RequestService {
-    pub async fn get(&self, request_id: String) -> Result<RequestView> {
+    pub async fn get(&self, request_id: RequestId) -> Result<RequestView> {
         let service = self.clone();
         self.store
             .read(move |conn| {
@@ -249,7 +250,7 @@ impl RequestService {
     /// The letters queued for a request, newest last, with their delivery status.
     pub async fn letters(
         &self,
-        request_id: String,
+        request_id: RequestId,
     ) -> Result<Vec<crate::mail::outbox::OutboxEntry>> {
         let cipher = self.cipher.clone();
         self.store
@@ -261,7 +262,7 @@ impl RequestService {
     }
 
     /// The request's history from the audit trail, oldest first.
-    pub async fn timeline(&self, request_id: String) -> Result<Vec<crate::audit::AuditEvent>> {
+    pub async fn timeline(&self, request_id: RequestId) -> Result<Vec<crate::audit::AuditEvent>> {
         let reference = self
             .store
             .read(move |conn| -> Result<String> {

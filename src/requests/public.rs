@@ -15,7 +15,8 @@ use super::{RequestService, Staff, STATUS_LINK_AUDIENCE};
 use crate::audit::Actor;
 use crate::auth::Role;
 use crate::db::models::requests as rows;
-use crate::error::{Error, Result};
+use crate::error::{ConflictCode, Error, Result};
+use crate::ids::RequestId;
 use crate::mail::letters::LetterKind;
 use crate::vocabulary::{Channel, Language, RequestKind, RequestState};
 use chrono::{NaiveDate, TimeDelta};
@@ -191,11 +192,15 @@ impl RequestService {
     ) -> Result<CodeCheck> {
         let actor = Actor::System(WEB_FORM);
         if case.row.email_confirmed {
-            return Err(Error::Conflict("this request was already confirmed".into()));
+            return Err(Error::conflict(
+                ConflictCode::AlreadyDone,
+                "this request was already confirmed",
+            ));
         }
         if case.row.confirmation_attempts >= MAX_CODE_ATTEMPTS {
-            return Err(Error::Conflict(
-                "too many wrong codes: send the form again for a new code".into(),
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                "too many wrong codes: send the form again for a new code",
             ));
         }
         let expired = case
@@ -241,6 +246,7 @@ impl RequestService {
         let request_id = self
             .links
             .verify_link(STATUS_LINK_AUDIENCE, &token)
+            .map(RequestId::from)
             .map_err(|_| Error::Forbidden("this status link is not valid or has expired".into()))?;
         self.store
             .read(move |conn| public_status(&Case::load(conn, &request_id)?))
@@ -248,7 +254,7 @@ impl RequestService {
     }
 
     /// Codes are kept only as a keyed hash bound to their request.
-    fn code_hash(&self, request_id: &str, code: &str) -> String {
+    fn code_hash(&self, request_id: &RequestId, code: &str) -> String {
         self.cipher
             .index(CODE_PLACE, &format!("{request_id}:{code}"))
     }

@@ -8,6 +8,7 @@ use crate::catalog::model::IdentifierKind;
 use crate::crypto::Cipher;
 use crate::db::models::requests::RequestRow;
 use crate::error::{FieldError, Result};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 const MAX_NAME: usize = 200;
@@ -374,9 +375,9 @@ impl Representative {
     pub fn open(cipher: &Cipher, row: &RequestRow) -> Result<Option<Self>> {
         open(cipher, place::REPRESENTATIVE, &row.representative_enc)?
             .map(|json| {
-                serde_json::from_str(&json).map_err(|e| {
-                    crate::error::Error::Internal(format!("stored representative: {e}"))
-                })
+                serde_json::from_str(&json)
+                    .context("stored representative")
+                    .map_err(crate::error::Error::from)
             })
             .transpose()
     }
@@ -386,7 +387,8 @@ impl Representative {
 pub fn open(cipher: &Cipher, place: &str, sealed: &Option<String>) -> Result<Option<String>> {
     cipher
         .decrypt_opt(place, sealed.as_deref())
-        .map_err(|e| crate::error::Error::Internal(format!("{place}: {e}")))
+        .with_context(|| place.to_string())
+        .map_err(crate::error::Error::from)
 }
 
 /// Checks free text written by staff or the person; absent optional fields pass.

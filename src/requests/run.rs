@@ -33,8 +33,10 @@ use crate::connectors::{ConnectorError, ErasureMethods, SqlConnector, TableCount
 use crate::db::models::kept::KeptRowRow;
 use crate::db::models::requests::TaskRow;
 use crate::db::DbConnection;
-use crate::error::{Error, FieldError, Result};
 use crate::vocabulary::{RequestState, SearchOutcome, TaskKind, TaskState};
+use crate::error::{ConflictCode, Error, FieldError, Result};
+use crate::ids::{RequestId, TaskId};
+use anyhow::Context;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -160,7 +162,7 @@ struct Step {
 /// Everything a run needs, worked out before the connector is called.
 #[derive(Debug, Clone)]
 struct Plan {
-    task_id: String,
+    task_id: TaskId,
     task_version: i32,
     steps: Vec<Step>,
     identifiers: Vec<(IdentifierKind, String)>,
@@ -248,8 +250,8 @@ impl RequestService {
     pub async fn run_task(
         &self,
         staff: Staff,
-        request_id: String,
-        task_id: String,
+        request_id: RequestId,
+        task_id: TaskId,
         run: RunTask,
     ) -> Result<RequestView> {
         run.validate()?;
@@ -262,8 +264,8 @@ impl RequestService {
     /// confirm an erasure; nothing is written, here or in the system, and nothing is audited.
     pub async fn preview_run(
         &self,
-        request_id: String,
-        task_id: String,
+        request_id: RequestId,
+        task_id: TaskId,
         run: RunTask,
     ) -> Result<RunPreview> {
         run.validate()?;
@@ -308,15 +310,15 @@ impl RequestService {
             })
         })
         .await
-        .map_err(|e| Error::Internal(format!("the connector thread failed: {e}")))?
+        .context("the connector thread failed")?
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %request_id, task_id = %task_id))]
     async fn run_as(
         &self,
         runner: Runner,
-        request_id: String,
-        task_id: String,
+        request_id: RequestId,
+        task_id: TaskId,
         run: RunTask,
     ) -> Result<RequestView> {
         let service = self.clone();
@@ -335,12 +337,12 @@ impl RequestService {
     /// Runs, in the background after a request's identity was verified, its open tasks of the
     /// kinds `requests.run_automatically` lists on systems the connectors reach. A failure is
     /// logged and leaves the task open for an agent.
-    pub(crate) fn run_automatically(&self, request_id: &str) {
+    pub(crate) fn run_automatically(&self, request_id: &RequestId) {
         if self.policies.requests.run_automatically.is_empty() {
             return;
         }
         let service = self.clone();
-        let request_id = request_id.to_string();
+        let request_id = request_id.clone();
         tokio::spawn(async move {
             if let Err(error) = service.answer_by_package(&request_id).await {
                 tracing::warn!(request = %request_id, %error, "the package could not be built automatically; the tasks run one by one");
@@ -382,7 +384,7 @@ impl RequestService {
     /// Tasks on manual systems and the answer stay with the agents. Nothing happens when there
     /// is nothing to search.
     #[tracing::instrument(skip_all, fields(request_id = %request_id))]
-    async fn answer_by_package(&self, request_id: &str) -> Result<()> {
+    async fn answer_by_package(&self, request_id: &RequestId) -> Result<()> {
         let kinds = &self.policies.requests.run_automatically;
         let Some(build_package) = self.build_package.clone() else {
             return Ok(());
@@ -391,7 +393,7 @@ impl RequestService {
             return Ok(());
         }
         let service = self.clone();
-        let id = request_id.to_string();
+        let id = request_id.clone();
         let due = self
             .store
             .read(move |conn| {
@@ -427,11 +429,11 @@ impl RequestService {
             self.clone(),
             runner.actor.clone(),
             runner.name.clone(),
-            request_id.to_string(),
+            request_id.clone(),
         )
         .await?;
         let service = self.clone();
-        let id = request_id.to_string();
+        let id = request_id.clone();
         self.store
             .write(move |conn| {
                 let mut case = Case::load(conn, &id)?;
@@ -480,7 +482,7 @@ impl RequestService {
     }
 
     /// (id, position, version) of the open tasks to run automatically.
-    async fn automatic_tasks(&self, request_id: String) -> Result<Vec<(String, i32, i32)>> {
+    async fn automatic_tasks(&self, request_id: RequestId) -> Result<Vec<(TaskId, i32, i32)>> {
         let service = self.clone();
         self.store
             .read(move |conn| {
@@ -511,32 +513,37 @@ impl RequestService {
     fn plan(
         &self,
         conn: &mut DbConnection,
-        request_id: &str,
-        task_id: &str,
+        request_id: &RequestId,
+        task_id: &TaskId,
         run: RunTask,
     ) -> Result<Plan> {
         let case = Case::load(conn, request_id)?;
         let task = &case.tasks[task_index(&case, task_id)?];
         let state = case.state();
         if state != RequestState::InProgress {
-            return Err(Error::Conflict(format!(
-                "tasks are run while a request is in_progress; this one is {state}"
-            )));
+            return Err(Error::conflict(
+                ConflictCode::WrongState,
+                format!("tasks are run while a request is in_progress; this one is {state}"),
+            ));
         }
         if !case.row.identity_verified {
-            return Err(Error::Conflict(
-                "record how identity was verified before running tasks".into(),
+            return Err(Error::conflict(
+                ConflictCode::IdentityFirst,
+                "record how identity was verified before running tasks",
             ));
         }
         if task.version != run.version {
             return Err(stale("task", task.version));
         }
         if task.state != TaskState::Open {
-            return Err(Error::Conflict(format!(
-                "task {} is {}; only an open task is run",
-                task.position + 1,
-                task.state
-            )));
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                format!(
+                    "task {} is {}; only an open task is run",
+                    task.position + 1,
+                    task.state
+                ),
+            ));
         }
         let kind = task.kind;
         if !kind.runs_through_connector() {
@@ -574,10 +581,13 @@ impl RequestService {
                 }
             ) && self.hold_on(conn, &case, &system.key)?.is_some()
             {
-                return Err(Error::Conflict(format!(
-                    "a legal hold is in force on {}; keep everything there (Art. 17(3)(e))",
-                    system.key
-                )));
+                return Err(Error::conflict(
+                    ConflictCode::Other,
+                    format!(
+                        "a legal hold is in force on {}; keep everything there (Art. 17(3)(e))",
+                        system.key
+                    ),
+                ));
             }
             if let Operation::Erase { keep, .. } | Operation::Keep { keep } = &mut operation {
                 hold = self.hold_on(conn, &case, &system.key)?;
@@ -616,9 +626,10 @@ impl RequestService {
         keys.iter()
             .map(|key| {
                 <System as Item>::load(conn, key)?.ok_or_else(|| {
-                    Error::Conflict(format!(
-                        "system {key} is no longer in the catalog; do this task by hand"
-                    ))
+                    Error::conflict(
+                        ConflictCode::Other,
+                        format!("system {key} is no longer in the catalog; do this task by hand"),
+                    )
                 })
             })
             .collect()
@@ -663,11 +674,14 @@ impl RequestService {
                 names.dedup();
                 names.join(", ")
             };
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(
+                ConflictCode::Other,
+                format!(
                 "system {key} finds people by {}, and the requester gave {}; do this task by hand",
                 names(&mut searchable.iter().copied()),
                 names(&mut identifiers.iter().map(|(kind, _)| *kind)),
-            )));
+            ),
+            ));
         }
         Ok(())
     }
@@ -678,17 +692,15 @@ impl RequestService {
         task: &TaskRow,
         system: &System,
         run: &RunTask,
-        choices: &[(String, KeptRule)],
+        choices: &[(TaskId, KeptRule)],
     ) -> Result<Operation> {
         if self.connectors.reaches_http(system) {
             return self.http_operation(kind, system, run);
         }
-        let mapping = system.sql.as_ref().ok_or_else(|| {
-            Error::Internal(format!(
-                "system {} is reachable without a mapping",
-                system.key
-            ))
-        })?;
+        let mapping = system
+            .sql
+            .as_ref()
+            .with_context(|| format!("system {} is reachable without a mapping", system.key))?;
         let key = &system.key;
         Ok(match kind {
             TaskKind::ExportData => Operation::Export,
@@ -710,7 +722,7 @@ impl RequestService {
                     .map(|table| table.name.clone())
                     .collect();
                 if tables.is_empty() {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::conflict(ConflictCode::Other, format!(
                         "no table of {key} has a restricted_column in the catalog's sql mapping; do this task by hand"
                     )));
                 }
@@ -726,7 +738,7 @@ impl RequestService {
                     None => self.keep_plan(system, task.activity_key.as_deref())?,
                 };
                 if keep.rules.iter().all(|rule| rule.tables.is_empty()) {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::conflict(ConflictCode::Other, format!(
                         "no retention rule with legal_duty names a table of {key} for this data; keep it by hand"
                     )));
                 }
@@ -754,9 +766,12 @@ impl RequestService {
                 .is_some_and(|definition| definition.operations.contains_key(operation))
         };
         let missing = |what: &str| {
-            Error::Conflict(format!(
-                "the HTTP definition of {key} has no `{what}` operation; do this task by hand"
-            ))
+            Error::conflict(
+                ConflictCode::Other,
+                format!(
+                    "the HTTP definition of {key} has no `{what}` operation; do this task by hand"
+                ),
+            )
         };
         let plain = |operation: &'static str| Operation::Http {
             operation,
@@ -772,7 +787,7 @@ impl RequestService {
                     .iter()
                     .any(|rule| rule.legal_duty && rule.system == system.key);
                 if duty {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::conflict(ConflictCode::Other, format!(
                         "a retention rule with legal_duty keeps data of {key}; erase what may go by hand"
                     )));
                 }
@@ -806,9 +821,12 @@ impl RequestService {
             }
             TaskKind::CorrectData => return Err(missing("correct")),
             other => {
-                return Err(Error::Conflict(format!(
+                return Err(Error::conflict(
+                    ConflictCode::Other,
+                    format!(
                     "a {other} task on {key} is not run through its HTTP connector; do it by hand"
-                )))
+                ),
+                ))
             }
         })
     }
@@ -941,7 +959,7 @@ impl RequestService {
                 .collect()
         })
         .await
-        .map_err(|e| Error::Internal(format!("the connector thread failed: {e}")))?
+        .context("the connector thread failed")?
     }
 
     // --- record ----------------------------------------------------------------------------
@@ -949,7 +967,7 @@ impl RequestService {
     fn record(
         &self,
         conn: &mut DbConnection,
-        request_id: &str,
+        request_id: &RequestId,
         runner: &Runner,
         plan: &Plan,
         outcomes: &[StepOutcome],
@@ -958,7 +976,7 @@ impl RequestService {
         let index = task_index(&case, &plan.task_id)?;
         let task = &case.tasks[index];
         if task.version != plan.task_version || task.state != TaskState::Open {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(ConflictCode::Stale, format!(
                 "task {} was changed by someone else while the connector ran (current version {}); reload it: the connector did its work, running it again finds what is left",
                 task.position + 1,
                 task.version
@@ -1064,7 +1082,7 @@ impl RequestService {
     fn store_kept(
         &self,
         conn: &mut DbConnection,
-        request_id: &str,
+        request_id: &RequestId,
         outcome: &StepOutcome,
     ) -> Result<()> {
         let now = crate::db::now();
@@ -1072,7 +1090,7 @@ impl RequestService {
             let place = format!("{}\u{1f}{}\u{1f}{}", outcome.system, kept.table, kept.key);
             KeptRowRow {
                 id: uuid::Uuid::new_v4().to_string(),
-                request_id: request_id.to_string(),
+                request_id: request_id.clone(),
                 system_key: outcome.system.clone(),
                 table_name: kept.table.clone(),
                 row_hash: self.cipher.index(kept::ROW_PLACE, &place),
@@ -1111,7 +1129,7 @@ fn correction(mapping: &crate::catalog::model::SqlMapping, run: &RunTask) -> Res
     );
     crate::error::all_valid(errors)?;
     let (Some(table), Some(column), Some(value)) = (table, column, value) else {
-        return Err(Error::Internal("a checked correction lost a field".into()));
+        return Err(anyhow::anyhow!("a checked correction lost a field").into());
     };
     let Some(mapped) = mapping.table(&table) else {
         let names: Vec<&str> = mapping.tables.iter().map(|t| t.name.as_str()).collect();
@@ -1145,10 +1163,13 @@ fn check_http_searchable(system: &System, identifiers: &[(IdentifierKind, String
     if http_searchable(system, identifiers) {
         return Ok(());
     }
-    Err(Error::Conflict(format!(
+    Err(Error::conflict(
+        ConflictCode::Other,
+        format!(
         "system {} finds people by identifiers the requester did not give; do this task by hand",
         system.key
-    )))
+    ),
+    ))
 }
 
 /// Whether a `locate` request of the HTTP system needs only identifiers the requester gave.

@@ -13,6 +13,7 @@ use crate::db::models::users::UserRow;
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
 use crate::vocabulary::{SearchOutcome, TaskKind, TaskState};
+use crate::ids::{RequestId, TaskId};
 use serde::{Deserialize, Deserializer};
 
 /// A change to one task; only the fields given change.
@@ -175,8 +176,8 @@ impl RequestService {
     pub async fn update_task(
         &self,
         staff: Staff,
-        request_id: String,
-        task_id: String,
+        request_id: RequestId,
+        task_id: TaskId,
         update: TaskUpdate,
     ) -> Result<RequestView> {
         update.validate()?;
@@ -221,8 +222,8 @@ impl RequestService {
     pub async fn add_comment(
         &self,
         staff: Staff,
-        request_id: String,
-        task_id: String,
+        request_id: RequestId,
+        task_id: TaskId,
         body: String,
     ) -> Result<RequestView> {
         check_texts(&[("body", Some(&body))])?;
@@ -303,10 +304,10 @@ impl RequestService {
     }
 }
 
-pub(super) fn task_index(case: &Case, task_id: &str) -> Result<usize> {
+pub(super) fn task_index(case: &Case, task_id: &TaskId) -> Result<usize> {
     case.tasks
         .iter()
-        .position(|t| t.id == task_id)
+        .position(|t| t.id == *task_id)
         .ok_or_else(|| Error::not_found(format!("task '{task_id}' of this request")))
 }
 

@@ -5,14 +5,16 @@ use super::case::Case;
 use super::requester::{open, place, Representative, Requester};
 use crate::crypto::Cipher;
 use crate::db::models::requests::{CommentRow, RequestRow, TaskRow};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::vocabulary::{RequestKind, RequestState, TaskKind, TaskState};
+use crate::ids::{RequestId, TaskId};
+use anyhow::Context;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct RequestView {
-    pub id: String,
+    pub id: RequestId,
     pub reference: String,
     pub kind: RequestKind,
     pub article: &'static str,
@@ -60,7 +62,7 @@ pub struct RequestView {
 
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct TaskView {
-    pub id: String,
+    pub id: TaskId,
     pub position: i32,
     pub kind: TaskKind,
     pub title_nl: String,
@@ -109,7 +111,7 @@ pub struct PauseView {
 /// A line in the queue.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct RequestSummary {
-    pub id: String,
+    pub id: RequestId,
     pub reference: String,
     pub kind: RequestKind,
     pub channel: String,
@@ -177,7 +179,7 @@ impl TaskView {
                         author: c.author.clone(),
                         body: cipher
                             .decrypt(place::COMMENT, &c.body_enc)
-                            .map_err(|e| Error::Internal(format!("comment: {e}")))?,
+                            .context("comment")?,
                         created_at: c.created_at,
                     })
                 })

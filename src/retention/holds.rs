@@ -13,7 +13,8 @@ use crate::catalog::model::IdentifierKind;
 use crate::db;
 use crate::db::models::catalog::find_system;
 use crate::db::models::sweeps::LegalHoldRow;
-use crate::error::{all_valid, Error, FieldError, Result};
+use crate::error::{all_valid, ConflictCode, Error, FieldError, Result};
+use anyhow::Context;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
@@ -147,7 +148,10 @@ impl SweepService {
                     return Err(Error::not_found("legal hold"));
                 };
                 if !LegalHoldRow::lift(conn, &id, &actor.to_string(), now)? {
-                    return Err(Error::Conflict("the legal hold was lifted already".into()));
+                    return Err(Error::conflict(
+                        ConflictCode::AlreadyDone,
+                        "the legal hold was lifted already",
+                    ));
                 }
                 // What an erasure kept only for this hold is due for erasure from today; the
                 // next sweep of its system erases it (rows a legal duty keeps longer stay).
@@ -201,5 +205,6 @@ impl SweepService {
 pub(crate) fn reason_of(cipher: &crate::crypto::Cipher, row: &LegalHoldRow) -> Result<String> {
     cipher
         .decrypt(REASON_PLACE, &row.reason_enc)
-        .map_err(|e| Error::Internal(format!("{REASON_PLACE}: {e}")))
+        .context(REASON_PLACE)
+        .map_err(Error::from)
 }

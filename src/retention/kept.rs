@@ -11,9 +11,10 @@ use crate::connectors::TableCounts;
 use crate::db::models::kept::{keepers, KeptRowRow};
 use crate::db::models::sweeps::held_indexes;
 use crate::db::{self, write_transaction, DbConnection};
-use crate::error::{Error, Result};
+use crate::error::{ConflictCode, Error, Result};
 use crate::policies::OnExpiry;
 use crate::requests::kept::ROW_KEY_PLACE;
+use anyhow::Context;
 use std::collections::{BTreeMap, HashSet};
 
 /// The name under which sweeps report the erasure of kept rows whose duty ended; `--rule
@@ -61,14 +62,14 @@ impl SweepService {
         options: &SweepOptions,
         report: &mut RuleReport,
     ) -> Result<()> {
-        let request_ids: Vec<String> = rows.iter().map(|r| r.request_id.clone()).collect();
+        let request_ids: Vec<String> = rows.iter().map(|r| r.request_id.to_string()).collect();
         let keepers = keepers(conn, &request_ids)?;
         let indexes: Vec<String> = keepers.values().flat_map(|k| k.indexes.clone()).collect();
         let held: HashSet<String> = held_indexes(conn, key, &indexes)?;
         let (on_hold, act_on): (Vec<KeptRowRow>, Vec<KeptRowRow>) =
             rows.into_iter().partition(|row| {
                 keepers
-                    .get(&row.request_id)
+                    .get(row.request_id.as_str())
                     .is_some_and(|k| k.indexes.iter().any(|i| held.contains(i)))
             });
         report.counts.batches = 1;
@@ -78,12 +79,16 @@ impl SweepService {
             report.counts.changed = count(act_on.len());
             return Ok(());
         }
-        let system = system
-            .ok_or_else(|| Error::Conflict(format!("system {key} is no longer in the catalog")))?;
+        let system = system.ok_or_else(|| {
+            Error::conflict(
+                ConflictCode::Other,
+                format!("system {key} is no longer in the catalog"),
+            )
+        })?;
         let mut connector = self
             .connectors
             .open(system)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .with_context(|| format!("opening the connector of {key}"))?;
         let mut erased = TableCounts::new();
         // A table the erasure anonymises (a customer row kept invoices refer to) is anonymised
         // here too: deleting it would take the rows under it, kept or not.
@@ -97,19 +102,20 @@ impl SweepService {
                 .map(|r| {
                     self.cipher
                         .decrypt(ROW_KEY_PLACE, &r.row_key_enc)
-                        .map_err(|e| Error::Internal(format!("{ROW_KEY_PLACE}: {e}")))
+                        .context(ROW_KEY_PLACE)
+                        .map_err(Error::from)
                 })
                 .collect::<Result<Vec<String>>>()?;
             if let Some(strategies) = methods.get(table) {
                 let rows = connector
                     .anonymise_keys(table, &keys, strategies)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                    .with_context(|| format!("anonymising kept rows in {key}.{table}"))?;
                 *erased.entry(table.to_string()).or_default() += rows;
                 continue;
             }
             let deleted = connector
                 .delete_keys(table, &keys)
-                .map_err(|e| Error::Internal(e.to_string()))?;
+                .with_context(|| format!("erasing kept rows in {key}.{table}"))?;
             for (table, rows) in deleted {
                 *erased.entry(table).or_default() += rows;
             }
@@ -157,7 +163,10 @@ impl SweepService {
 fn group_by_request(rows: &[KeptRowRow]) -> BTreeMap<&str, Vec<&KeptRowRow>> {
     let mut grouped: BTreeMap<&str, Vec<&KeptRowRow>> = BTreeMap::new();
     for row in rows {
-        grouped.entry(&row.request_id).or_default().push(row);
+        grouped
+            .entry(row.request_id.as_str())
+            .or_default()
+            .push(row);
     }
     grouped
 }

@@ -27,6 +27,7 @@ use crate::db::models::sweeps::SweepRunRow;
 use crate::db::{Store, StoreError};
 use crate::error::{Error, FieldError};
 use crate::policies::{Policies, RetentionRule};
+use anyhow::Context;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use std::sync::Arc;
@@ -59,7 +60,7 @@ impl From<RetentionError> for Error {
         match error {
             RetentionError::Domain(error) => error,
             RetentionError::Store(error) => Error::from(error),
-            other => Error::Internal(other.to_string()),
+            other => Error::Internal(anyhow::Error::new(other)),
         }
     }
 }
@@ -202,7 +203,7 @@ impl SweepService {
         let service = self.clone();
         tokio::task::spawn_blocking(move || service.sweep_blocking(&options, &progress))
             .await
-            .map_err(|_| Error::from(StoreError::Cancelled))?
+            .context("the sweep thread stopped")?
     }
 
     /// [`SweepService::sweep`] for a caller on a blocking thread (the CLI). A rule that fails is

@@ -817,7 +817,7 @@ fn replace_pieces(desk: &Desk, package: &Value, pieces: &[Vec<u8>]) {
 
 async fn verify(desk: &Desk, package: &Value) -> Result<u64, String> {
     let keys = keys_of(&desk.app).await;
-    loket::packages::download::verify(&desk.app.store, &keys, id(package).to_string())
+    loket::packages::download::verify(&desk.app.store, &keys, id(package).into())
         .await
         .map_err(|e| e.to_string())
 }

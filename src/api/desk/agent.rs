@@ -6,6 +6,7 @@ use super::{ok, staff_context, DeskError, Lang, PageResult};
 use crate::api::AppState;
 use crate::auth::Permission;
 use crate::catalog::model::{Category, System};
+use crate::ids::RequestId;
 use crate::mail::letters::LetterKind;
 use crate::requests::first_line::Visibility;
 use crate::requests::overview::QueueFilter;
@@ -154,7 +155,7 @@ pub async fn request_page(
     state: web::Data<AppState>,
     user: DeskUser,
     request: HttpRequest,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
 ) -> PageResult {
     user.require(Permission::ReadRequestStatus)?;
     let id = id.into_inner();

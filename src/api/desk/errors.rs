@@ -139,6 +139,22 @@ pub fn texts_json(english: bool) -> String {
 mod tests {
     use super::*;
     use crate::api::error::{ERROR_CODES, FIELD_CODES};
+    use crate::error::Error;
+
+    #[test]
+    fn every_code_the_domain_sets_is_listed_and_has_words_in_both_languages() {
+        let (dutch, english) = (texts(false), texts(true));
+        for code in Error::codes() {
+            assert!(ERROR_CODES.contains(&code), "{code} is not in ERROR_CODES");
+            for (table, language) in [(&dutch, "nl"), (&english, "en")] {
+                let text = table.get(code).and_then(|t| t.as_str());
+                assert!(
+                    text.is_some_and(|t| !t.trim().is_empty()),
+                    "no {language} words for the domain's code {code}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn every_code_the_api_gives_has_words_in_both_languages() {

@@ -162,9 +162,14 @@ async fn choose_language(
         .http_only(true)
         .finish();
     let mut response = redirect(&safe_next(query.next.as_deref()));
-    response
-        .add_cookie(&cookie)
-        .map_err(|e| DeskError::Api(crate::error::Error::Internal(e.to_string()).into()))?;
+    response.add_cookie(&cookie).map_err(|e| {
+        DeskError::Api(
+            crate::error::Error::Internal(
+                anyhow::Error::new(e).context("setting the language cookie"),
+            )
+            .into(),
+        )
+    })?;
     Ok(response)
 }
 

@@ -10,6 +10,7 @@ use super::session::DeskUser;
 use super::{ok, Lang, PageResult};
 use crate::api::error::ApiError;
 use crate::auth::Permission;
+use crate::ids::RequestId;
 use crate::requests::lifecycle::LetterRequest;
 use actix_web::{web, HttpRequest};
 
@@ -27,7 +28,7 @@ pub async fn print_letter(
     state: web::Data<crate::api::AppState>,
     user: DeskUser,
     request: HttpRequest,
-    id: web::Path<String>,
+    id: web::Path<RequestId>,
     body: web::Bytes,
 ) -> PageResult {
     user.require(Permission::ReadRequests)?;

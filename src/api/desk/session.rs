@@ -11,6 +11,7 @@ use actix_web::cookie::{time::Duration, Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use anyhow::Context;
 use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 
@@ -221,7 +222,8 @@ pub async fn sign_in(
     let (token, _) = state
         .tokens
         .issue_session(&user.id, user.session_epoch)
-        .map_err(|_| crate::error::Error::Internal("could not sign the session".into()))?;
+        .context("could not sign the session")
+        .map_err(crate::error::Error::from)?;
     let mut session = cookie(SESSION_COOKIE, token, &request);
     session.set_max_age(Duration::seconds(state.tokens.ttl_seconds()));
     // Lax, so a link to a request in an e-mail opens it signed in; changes still need the token.
@@ -232,7 +234,8 @@ pub async fn sign_in(
     for cookie in [&session, &spent] {
         response
             .add_cookie(cookie)
-            .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+            .context("setting the session cookie")
+            .map_err(crate::error::Error::from)?;
     }
     tracing::info!(username = %user.username, "signed in to the desk");
     Ok(response)
@@ -291,7 +294,8 @@ pub async fn sign_out(
     let mut response = redirect("/desk/sign-in");
     response
         .add_cookie(&gone)
-        .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+        .context("removing the session cookie")
+        .map_err(crate::error::Error::from)?;
     Ok(response)
 }
 

@@ -3,14 +3,15 @@
 
 use crate::db::schema::{keep_choices, recipients_asked};
 use crate::db::{DbConnection, StoreError};
+use crate::ids::{RequestId, TaskId};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = keep_choices)]
 pub struct KeepChoiceRow {
-    pub task_id: String,
-    pub request_id: String,
+    pub task_id: TaskId,
+    pub request_id: RequestId,
     pub system_key: String,
     pub exception: String,
     /// Mapped table names, comma-separated.

@@ -8,6 +8,7 @@ use crate::db::schema::{
     task_findings,
 };
 use crate::db::{DbConnection, StoreError};
+use crate::ids::{RequestId, TaskId};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 #[diesel(table_name = kept_rows)]
 pub struct KeptRowRow {
     pub id: String,
-    pub request_id: String,
+    pub request_id: RequestId,
     pub system_key: String,
     pub table_name: String,
     pub row_hash: String,
@@ -196,7 +197,7 @@ pub fn holds_on(
 /// Records how many of the person's rows a task found in a system (a run again replaces it).
 pub fn record_finding(
     conn: &mut DbConnection,
-    task_id: &str,
+    task_id: &TaskId,
     system: &str,
     rows_found: i64,
 ) -> Result<(), StoreError> {
@@ -236,7 +237,7 @@ pub fn findings_of(
 #[derive(Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = request_grounds, treat_none_as_null = true)]
 pub struct GroundRow {
-    pub request_id: String,
+    pub request_id: RequestId,
     pub ground: Option<String>,
     pub note_enc: Option<String>,
     pub recorded_by: Option<String>,

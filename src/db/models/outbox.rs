@@ -7,6 +7,7 @@
 
 use crate::db::schema::outbox;
 use crate::db::{DbConnection, StoreError};
+use crate::ids::RequestId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -18,7 +19,7 @@ pub const FAILED: &str = "failed";
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
     pub id: String,
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
     pub template: String,
     pub language: String,
     pub recipient_enc: String,

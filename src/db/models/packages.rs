@@ -6,6 +6,7 @@
 use crate::db::schema::{attachments, packages, redactions, sealed_blobs};
 use crate::db::{DbConnection, StoreError};
 use crate::vocabulary::{Language, RequestKind};
+use crate::ids::{PackageId, RequestId, TaskId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::BTreeMap;
@@ -43,11 +44,11 @@ pub use crate::vocabulary::PackageState;
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = packages)]
 pub struct PackageRow {
-    pub id: String,
-    pub request_id: String,
     pub kind: RequestKind,
     pub language: Language,
     pub state: PackageState,
+    pub id: PackageId,
+    pub request_id: RequestId,
     pub key_id: Option<String>,
     pub sealed_bytes: i64,
     pub plain_bytes: i64,
@@ -230,8 +231,8 @@ pub fn delete_blobs(conn: &mut DbConnection, owner: &str) -> Result<usize, Store
 #[diesel(table_name = attachments)]
 pub struct AttachmentRow {
     pub id: String,
-    pub request_id: String,
-    pub task_id: String,
+    pub request_id: RequestId,
+    pub task_id: TaskId,
     pub system_key: Option<String>,
     pub name_enc: String,
     pub content_type: String,
@@ -262,7 +263,7 @@ impl AttachmentRow {
 #[diesel(table_name = redactions)]
 pub struct RedactionRow {
     pub id: String,
-    pub request_id: String,
+    pub request_id: RequestId,
     pub system_key: Option<String>,
     pub table_name: Option<String>,
     pub column_name: Option<String>,

@@ -11,12 +11,13 @@ use crate::vocabulary::{
     RefusalGround, RequestKind, RequestState, SearchOutcome, TaskKind, TaskState,
     VerificationMethod,
 };
+use crate::ids::{RequestId, TaskId};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = requests, treat_none_as_null = true)]
 pub struct RequestRow {
-    pub id: String,
+    pub id: RequestId,
     pub reference: String,
     pub kind: RequestKind,
     pub channel: Channel,
@@ -70,8 +71,8 @@ pub struct RequestRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = request_tasks, treat_none_as_null = true)]
 pub struct TaskRow {
-    pub id: String,
-    pub request_id: String,
+    pub id: TaskId,
+    pub request_id: RequestId,
     pub position: i32,
     pub kind: TaskKind,
     pub title_nl: String,
@@ -100,7 +101,7 @@ pub struct TaskRow {
 #[diesel(table_name = request_pauses)]
 pub struct PauseRow {
     pub id: String,
-    pub request_id: String,
+    pub request_id: RequestId,
     pub started_on: chrono::NaiveDate,
     pub ended_on: Option<chrono::NaiveDate>,
     pub reason: PauseReason,
@@ -118,7 +119,7 @@ pub struct PauseRow {
 #[diesel(table_name = task_comments)]
 pub struct CommentRow {
     pub id: String,
-    pub task_id: String,
+    pub task_id: TaskId,
     pub author: String,
     pub body_enc: String,
     pub created_at: chrono::NaiveDateTime,

@@ -368,7 +368,7 @@ impl PackageService {
         };
         let requester = Requester::open(&self.requests.cipher, &case.row)?;
         let identifiers = requester.search_identifiers();
-        let catalog = crate::requests::letters::load_catalog(conn)?;
+        let catalog = self.requests.catalog.get(conn)?;
         let attachments = AttachmentRow::of_request(conn, request_id)?;
         let redactions = RedactionRow::of_request(conn, request_id)?;
         let withheld = self.withheld_items(&redactions, &attachments)?;
@@ -413,8 +413,8 @@ impl PackageService {
             identifiers,
             systems: catalog
                 .systems
-                .into_iter()
-                .map(|system| (system.key.clone(), system))
+                .iter()
+                .map(|system| (system.key.clone(), system.clone()))
                 .collect(),
         })
     }

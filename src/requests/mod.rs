@@ -66,6 +66,8 @@ pub struct RequestService {
     pub(crate) mail_queued: MailQueued,
     /// The systems whose checklist tasks loket can run itself.
     pub(crate) connectors: crate::connectors::Connectors,
+    /// The catalog, read again only when it changed.
+    pub(crate) catalog: letters::CatalogCache,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -94,6 +96,7 @@ impl RequestService {
             mail_from: mail_from.to_string(),
             mail_queued: Arc::new(|| {}),
             connectors: crate::connectors::Connectors::default(),
+            catalog: letters::CatalogCache::default(),
         }
     }
 

@@ -110,8 +110,7 @@ impl SqlConnector {
         let layout = &self.layout;
         let root = layout.table(table)?;
         layout.existing_column(root, counted_from)?;
-        if layout.dialect == super::Dialect::Mysql || layout.children_first(Some(table)).len() > 1
-        {
+        if layout.dialect == super::Dialect::Mysql || layout.children_first(Some(table)).len() > 1 {
             return Ok(None);
         }
         let key = layout.dialect.quote(&root.key);

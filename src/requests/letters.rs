@@ -436,7 +436,10 @@ fn withheld_what(
 /// use checks the stamp (one single-row read), so a change made by another instance sharing
 /// the store is seen at once.
 #[derive(Debug, Clone, Default)]
-pub struct CatalogCache(Arc<Mutex<Option<(i64, Arc<CatalogSnapshot>)>>>);
+pub struct CatalogCache(Arc<Mutex<Option<Stamped>>>);
+
+/// A catalog snapshot and the stamp it was read under.
+type Stamped = (i64, Arc<CatalogSnapshot>);
 
 impl CatalogCache {
     /// The catalog as stored now: the cached copy while the stamp is unchanged, else read again.
@@ -454,8 +457,10 @@ impl CatalogCache {
         Ok(snapshot)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(i64, Arc<CatalogSnapshot>)>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Stamped>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -13,9 +13,9 @@
 //! A deletion that honours no exception (`exceptions: []`) needs nothing of the rows before
 //! deleting them, so each batch is one `DELETE … WHERE key IN (SELECT key … LIMIT n) RETURNING`
 //! (on SQLite and PostgreSQL; MySQL cannot, and a table with child tables in the mapping needs
-//! them deleted first), and its count is written after it, without a claim. The price: an
-//! instance stopped between such a batch and its account leaves that one batch's rows
-//! uncounted (they are deleted; the resumed run goes on with the rest).
+//! them deleted first), and the count is written every [`COUNT_EVERY`] and at the end, without
+//! a claim. The price: an instance stopped in between leaves the rows deleted since the last
+//! count uncounted (they are deleted; the resumed run goes on with the rest).
 
 use super::owners::{sort_batch, Sorted};
 use super::{Counts, RetentionError, SweepService};
@@ -27,6 +27,10 @@ use crate::db::{self, write_transaction, DbConnection};
 use crate::policies::{OnExpiry, RetentionRule};
 use chrono::NaiveDateTime;
 use serde::Serialize;
+
+/// How often a deletion without exceptions writes its count (and renews its lease): a write
+/// per batch would double the time of a 4 ms batch on PostgreSQL.
+const COUNT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What to sweep and how.
 #[derive(Debug, Clone, Default)]
@@ -394,7 +398,10 @@ impl SweepService {
                         run.batches += 1;
                         run.matched += deleted;
                         run.changed += deleted;
-                        self.save_run(conn, rule, run, false)?;
+                        if saved_at.elapsed() >= COUNT_EVERY {
+                            self.save_run(conn, rule, run, false)?;
+                            saved_at = std::time::Instant::now();
+                        }
                         batches_now += 1;
                         progress(Progress::of(rule, run));
                         continue;

@@ -249,6 +249,37 @@ speed_tests! {
         let current = expect_json(app.get(&path, Some(&token)).await, 200).await;
         assert_eq!(task_of(&current, "send_answer", None)["state"], "open");
     }
+
+    // The catalog is cached between intakes, and a change is seen at the next one: made here
+    // through the API, or behind loket's back as another instance on the same store would.
+    async fn the_cached_catalog_follows_every_change(app, None) {
+        let token = import(&app, false).await;
+        let before = export_systems(&app, &token).await;
+        assert!(before.contains(&"ticketing".to_string()), "{before:?}");
+        assert_eq!(export_systems(&app, &token).await, before, "cached, unchanged");
+
+        // Another instance (or a DBA) changes the catalog tables directly.
+        {
+            use diesel::RunQueryDsl;
+            let mut conn = app.store.connection().unwrap();
+            let conn: &mut loket::db::DbConnection = &mut conn;
+            diesel::sql_query("DELETE FROM system_holdings WHERE system_key = 'ticketing'")
+                .execute(conn)
+                .unwrap();
+        }
+        let after = export_systems(&app, &token).await;
+        let expected: Vec<String> = before.iter().filter(|s| *s != "ticketing").cloned().collect();
+        assert_eq!(after, expected, "the system without holdings is no longer searched");
+
+        // And back through the API of this instance.
+        let admin = app.token_for(Role::Admin).await;
+        let mut document = loket::catalog::parse_yaml(EXAMPLE).expect("example catalog");
+        let ticketing = document.systems.drain(..).find(|s| s.key == "ticketing").unwrap();
+        let path = "/api/v1/catalog/systems/ticketing";
+        let body = serde_json::to_value(&ticketing).unwrap();
+        expect_json(app.put_json(path, Some(&admin), &body).await, 200).await;
+        assert_eq!(export_systems(&app, &token).await, before);
+    }
 }
 
 /// The request once its crm and billing export tasks are done (or after five seconds).
@@ -293,7 +324,10 @@ fn migrate_on_a_fresh_sqlite_store_reports_no_lock_errors() {
             !stderr.contains("database is locked") && !stderr.contains("ERROR"),
             "loket migrate logged an error on a fresh store:\n{stderr}"
         );
-        assert!(dir.path().join("loket.db").exists(), "the store was created");
+        assert!(
+            dir.path().join("loket.db").exists(),
+            "the store was created"
+        );
     }
 }
 
@@ -307,37 +341,4 @@ async fn export_systems(app: &TestApp, token: &str) -> Vec<String> {
         .filter(|task| task["kind"] == "export_data")
         .map(|task| task["system_key"].as_str().unwrap_or_default().to_string())
         .collect()
-}
-
-backend_tests! {
-    /// The catalog is cached between intakes, and a change is seen at the next one: made here
-    /// through the API, or behind loket's back as another instance on the same store would.
-    async fn the_cached_catalog_follows_every_change(app: TestApp) {
-        let token = import(&app, false).await;
-        let before = export_systems(&app, &token).await;
-        assert!(before.contains(&"ticketing".to_string()), "{before:?}");
-        assert_eq!(export_systems(&app, &token).await, before, "cached, unchanged");
-
-        // Another instance (or a DBA) changes the catalog tables directly.
-        {
-            use diesel::RunQueryDsl;
-            let mut conn = app.store.connection().unwrap();
-            let conn: &mut loket::db::DbConnection = &mut conn;
-            diesel::sql_query("DELETE FROM system_holdings WHERE system_key = 'ticketing'")
-                .execute(conn)
-                .unwrap();
-        }
-        let after = export_systems(&app, &token).await;
-        let expected: Vec<String> = before.iter().filter(|s| *s != "ticketing").cloned().collect();
-        assert_eq!(after, expected, "the system without holdings is no longer searched");
-
-        // And back through the API of this instance.
-        let admin = app.token_for(Role::Admin).await;
-        let mut document = loket::catalog::parse_yaml(EXAMPLE).expect("example catalog");
-        let ticketing = document.systems.drain(..).find(|s| s.key == "ticketing").unwrap();
-        let path = "/api/v1/catalog/systems/ticketing";
-        let body = serde_json::to_value(&ticketing).unwrap();
-        expect_json(app.put_json(path, Some(&admin), &body).await, 200).await;
-        assert_eq!(export_systems(&app, &token).await, before);
-    }
 }

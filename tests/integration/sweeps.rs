@@ -330,9 +330,10 @@ async fn sweep_deletes_exactly_the_expired_rows(scene: Scene) {
 /// and resumed by another instance.
 async fn a_deletion_without_exceptions_counts_every_row_once(scene: Scene) {
     let policies = scene.app.settings.policies_dir.join("retention.yaml");
-    let rules = std::fs::read_to_string(&policies)
-        .unwrap()
-        .replace("    on_expiry: delete\n", "    on_expiry: delete\n    exceptions: []\n");
+    let rules = std::fs::read_to_string(&policies).unwrap().replace(
+        "    on_expiry: delete\n",
+        "    on_expiry: delete\n    exceptions: []\n",
+    );
     std::fs::write(&policies, rules).unwrap();
     let rule = "crm_interactions";
     let paused = SweepOptions {
@@ -343,7 +344,9 @@ async fn a_deletion_without_exceptions_counts_every_row_once(scene: Scene) {
     assert_eq!(paused.outcome, Outcome::Paused, "{paused:?}");
     // batch_size 7 in the test's sweeps.yaml.
     assert_eq!((paused.counts.batches, paused.counts.changed), (2, 14));
-    let finished = sweep(&scene.instance("instance-2"), only(rule)).await.remove(0);
+    let finished = sweep(&scene.instance("instance-2"), only(rule))
+        .await
+        .remove(0);
     assert_eq!(finished.outcome, Outcome::Finished, "{finished:?}");
     assert!(finished.resumed);
     assert_eq!(finished.counts.matched, EXPIRED_INTERACTIONS);

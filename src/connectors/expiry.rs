@@ -94,12 +94,13 @@ impl SqlConnector {
             .collect()
     }
 
-    /// Deletes at most `limit` expired rows of `table` in one statement and returns how many:
-    /// the plain batched `DELETE … WHERE key IN (SELECT key … LIMIT n)` with `RETURNING`, for a
-    /// rule that honours no exceptions (nothing about the owner needs reading first). `None`
-    /// when that cannot be done in one statement: MySQL has no `DELETE … RETURNING` and refuses
-    /// a subquery on the table it deletes from, and child tables in the mapping must be
-    /// deleted first; the sweep then reads each page before deleting it.
+    /// Deletes at most `limit` expired rows of `table` in one statement and returns how many
+    /// (the count of rows the statement affected; the keys are not needed, so nothing is
+    /// returned): the plain batched `DELETE … WHERE key IN (SELECT key … LIMIT n)`, for a rule
+    /// that honours no exceptions (nothing about the owner needs reading first). `None` when
+    /// that cannot be done in one statement: MySQL refuses a subquery with `LIMIT` on the table
+    /// it deletes from, and child tables in the mapping must be deleted first; the sweep then
+    /// reads each page before deleting it.
     pub fn delete_expired(
         &mut self,
         table: &str,
@@ -124,12 +125,8 @@ impl SqlConnector {
             .name(counted_from)
             .push(" < ")
             .timestamp(cutoff)
-            .push(&format!(
-                " LIMIT {limit}) RETURNING NULL AS a, {} AS b",
-                layout.dialect.as_text(&key)
-            ));
-        let deleted = load(&mut self.conn, layout, &statement)?.len();
-        Ok(Some(u64::try_from(deleted).unwrap_or(u64::MAX)))
+            .push(&format!(" LIMIT {limit})"));
+        Ok(Some(super::execute(&mut self.conn, layout, &statement)?))
     }
 
     /// Marks the rows of `table` with these keys restricted; one short transaction. Returns the

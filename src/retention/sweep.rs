@@ -11,8 +11,8 @@
 //! uncounted (`related`): once deleted, nothing says how many there were.
 //!
 //! A deletion that honours no exception (`exceptions: []`) needs nothing of the rows before
-//! deleting them, so each batch is one `DELETE … WHERE key IN (SELECT key … LIMIT n) RETURNING`
-//! (on SQLite and PostgreSQL; MySQL cannot, and a table with child tables in the mapping needs
+//! deleting them, so each batch is one `DELETE … WHERE key IN (SELECT key … LIMIT n)`, counted
+//! by the rows it affected (on SQLite and PostgreSQL; MySQL cannot, and a table with child tables in the mapping needs
 //! them deleted first), and the count is written every [`COUNT_EVERY`] and at the end, without
 //! a claim. The price: an instance stopped in between leaves the rows deleted since the last
 //! count uncounted (they are deleted; the resumed run goes on with the rest).
@@ -380,7 +380,7 @@ impl SweepService {
         let renew_every = (self.lease / 4).to_std().unwrap_or_default();
         let mut saved_at = std::time::Instant::now();
         // A deletion that honours no exception needs nothing of the rows before deleting them:
-        // one `DELETE … RETURNING` per batch, as a hand-written batched delete would do.
+        // one `DELETE` per batch, as a hand-written batched delete would do.
         let mut in_one_statement =
             rule.on_expiry == OnExpiry::Delete && rule.exceptions.is_empty() && !options.dry_run;
         loop {
@@ -460,8 +460,8 @@ impl SweepService {
 
     /// Writes the run's progress and extends the lease; fails when the lease was lost (the
     /// instance stalled longer than the lease and another took the rule over). A claim must be
-    /// on disk before the batch it claims is changed; a count after a `DELETE … RETURNING`
-    /// need not wait for the disk (`flush: false`), as it claims nothing.
+    /// on disk before the batch it claims is changed; the count of a deletion without
+    /// exceptions need not wait for the disk (`flush: false`), as it claims nothing.
     fn save_run(
         &self,
         conn: &mut DbConnection,

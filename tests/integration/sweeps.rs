@@ -325,7 +325,7 @@ async fn sweep_deletes_exactly_the_expired_rows(scene: Scene) {
     assert_eq!(again[0]["matched"], 0);
 }
 
-/// A deletion that honours no exception takes each batch in one `DELETE … RETURNING` (on
+/// A deletion that honours no exception takes each batch in one `DELETE` (on
 /// MySQL, which cannot, the page is read first) and counts every row once, also when paused
 /// and resumed by another instance.
 async fn a_deletion_without_exceptions_counts_every_row_once(scene: Scene) {

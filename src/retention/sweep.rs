@@ -12,10 +12,11 @@
 //!
 //! A deletion that honours no exception (`exceptions: []`) needs nothing of the rows before
 //! deleting them, so each batch is one `DELETE … WHERE key IN (SELECT key … LIMIT n)`, counted
-//! by the rows it affected (on SQLite and PostgreSQL; MySQL cannot, and a table with child tables in the mapping needs
-//! them deleted first), and the count is written every [`COUNT_EVERY`] and at the end, without
-//! a claim. The price: an instance stopped in between leaves the rows deleted since the last
-//! count uncounted (they are deleted; the resumed run goes on with the rest).
+//! by the rows it affected (on SQLite and PostgreSQL; MySQL cannot, and a table with child
+//! tables in the mapping needs them deleted first), and the count is written every
+//! [`COUNT_EVERY`] and at the end, without a claim. The price: an instance stopped in between
+//! leaves the rows deleted since the last count uncounted (they are deleted; the resumed run
+//! goes on with the rest).
 
 use super::owners::{sort_batch, Sorted};
 use super::{Counts, RetentionError, SweepService};
@@ -29,7 +30,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 /// How often a deletion without exceptions writes its count (and renews its lease): a write
-/// per batch would double the time of a 4 ms batch on PostgreSQL.
+/// transaction per 4 ms batch made the PostgreSQL sweep 1.4–1.7× the plain DELETE.
 const COUNT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What to sweep and how.

@@ -95,8 +95,11 @@ thread_local! {
     /// The events of the write transactions open on this thread, innermost last, with the link
     /// function. A transaction runs on one blocking thread from `BEGIN` to `COMMIT`, and
     /// diesel's connection cannot carry state of ours, so the thread holds the list.
-    static PENDING: RefCell<Vec<(Vec<AuditEventRow>, Option<Link>)>> = const { RefCell::new(Vec::new()) };
+    static PENDING: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
 }
+
+/// One open write transaction's events, and the link function to chain them with.
+type Frame = (Vec<AuditEventRow>, Option<Link>);
 
 /// Keeps `event` for the write transaction open on this thread; gives it back when there is
 /// none (the caller then appends it at once, in its own transaction).

@@ -102,23 +102,27 @@ impl From<AuditEventRow> for AuditEvent {
     }
 }
 
-/// Appends an event for `change` inside the caller's transaction.
-pub fn record(conn: &mut DbConnection, actor: &Actor, change: Change<'_>) -> Result<AuditEvent> {
-    let head = rows::lock_head(conn)?;
-    let mut row = AuditEventRow {
-        seq: head.seq + 1,
+/// Records `change` in the caller's transaction. Inside [`crate::db::write_transaction`] the
+/// event is chained and appended with the transaction's other events just before it commits
+/// (the head of the chain is then locked for one insert, not for the whole transaction);
+/// elsewhere it is appended at once.
+pub fn record(conn: &mut DbConnection, actor: &Actor, change: Change<'_>) -> Result<()> {
+    let row = AuditEventRow {
+        // Sequence, time and links are set when the event is chained.
+        seq: 0,
         occurred_at: crate::db::now(),
         actor: actor.to_string(),
         action: change.action.to_string(),
         object_type: change.object_type.to_string(),
         object_id: change.object_id.to_string(),
         summary: change.summary,
-        prev_hash: head.hash,
+        prev_hash: String::new(),
         hash: String::new(),
     };
-    row.hash = event_hash(&row);
-    rows::append(conn, &row)?;
-    Ok(row.into())
+    if let Some(row) = rows::defer(row, event_hash) {
+        rows::append_chained(conn, vec![row], event_hash)?;
+    }
+    Ok(())
 }
 
 /// The link of `row` as this process writes it: keyed when a key is set.

@@ -94,6 +94,41 @@ impl SqlConnector {
             .collect()
     }
 
+    /// Deletes at most `limit` expired rows of `table` in one statement and returns how many
+    /// (the count of rows the statement affected; the keys are not needed, so nothing is
+    /// returned): the plain batched `DELETE … WHERE key IN (SELECT key … LIMIT n)`, for a rule
+    /// that honours no exceptions (nothing about the owner needs reading first). `None` when
+    /// that cannot be done in one statement: MySQL refuses a subquery with `LIMIT` on the table
+    /// it deletes from, and child tables in the mapping must be deleted first; the sweep then
+    /// reads each page before deleting it.
+    pub fn delete_expired(
+        &mut self,
+        table: &str,
+        counted_from: &str,
+        cutoff: NaiveDateTime,
+        limit: u32,
+    ) -> Result<Option<u64>> {
+        let layout = &self.layout;
+        let root = layout.table(table)?;
+        layout.existing_column(root, counted_from)?;
+        if layout.dialect == super::Dialect::Mysql || layout.children_first(Some(table)).len() > 1 {
+            return Ok(None);
+        }
+        let key = layout.dialect.quote(&root.key);
+        let mut statement = layout.statement();
+        statement
+            .push("DELETE FROM ")
+            .name(&root.name)
+            .push(&format!(" WHERE {key} IN (SELECT {key} FROM "))
+            .name(&root.name)
+            .push(" WHERE ")
+            .name(counted_from)
+            .push(" < ")
+            .timestamp(cutoff)
+            .push(&format!(" LIMIT {limit})"));
+        Ok(Some(super::execute(&mut self.conn, layout, &statement)?))
+    }
+
     /// Marks the rows of `table` with these keys restricted; one short transaction. Returns the
     /// rows changed.
     pub fn restrict_keys(&mut self, table: &str, keys: &[String]) -> Result<u64> {

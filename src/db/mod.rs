@@ -252,7 +252,8 @@ impl Store {
     }
 }
 
-/// Runs `work` inside a transaction that is ready to write from its first statement.
+/// Runs `work` inside a transaction that is ready to write from its first statement; the audit
+/// events it records are appended together just before the commit.
 ///
 /// SQLite's default deferred `BEGIN` takes the write lock only at the first write; if another
 /// connection committed in between, that write fails at once with SQLITE_BUSY instead of waiting.
@@ -263,18 +264,35 @@ where
     E: From<StoreError>,
 {
     begin_write(conn).map_err(StoreError::from)?;
+    let events = models::audit::Deferred::open();
     match work(conn) {
         Ok(value) => {
+            if let Err(error) = events.flush(conn) {
+                let _ = finish(conn, false);
+                return Err(error.into());
+            }
             finish(conn, true).map_err(StoreError::from)?;
             Ok(value)
         }
         Err(error) => {
+            drop(events);
             // The work's error is what the caller needs; a failed rollback leaves the connection
             // marked broken by diesel, so it is not reused.
             let _ = finish(conn, false);
             Err(error)
         }
     }
+}
+
+/// Lets the open write transaction's commit return before PostgreSQL has flushed it to disk: a
+/// crash of the database server (not of loket) can lose it; nothing is corrupted. For progress
+/// records written many times a second whose loss costs only a count. SQLite's store commits
+/// without waiting for the disk anyway (`synchronous = NORMAL`).
+pub fn commit_without_flush(conn: &mut DbConnection) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(c) = conn {
+        c.batch_execute("SET LOCAL synchronous_commit = off")?;
+    }
+    Ok(())
 }
 
 fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {

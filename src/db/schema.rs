@@ -143,6 +143,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    catalog_stamp (id) {
+        id -> Integer,
+        stamp -> BigInt,
+    }
+}
+
+diesel::table! {
     requests (id) {
         id -> Text,
         reference -> Text,

@@ -391,7 +391,7 @@ impl PackageService {
         };
         let requester = Requester::open(&self.requests.cipher, &case.row)?;
         let identifiers = requester.search_identifiers();
-        let catalog = crate::catalog::load_catalog(conn)?;
+        let catalog = self.requests.catalog.get(conn)?;
         let attachments = AttachmentRow::of_request(conn, request_id)?;
         let redactions = RedactionRow::of_request(conn, request_id)?;
         let withheld = self.withheld_items(&redactions, &attachments)?;
@@ -436,8 +436,8 @@ impl PackageService {
             identifiers,
             systems: catalog
                 .systems
-                .into_iter()
-                .map(|system| (system.key.clone(), system))
+                .iter()
+                .map(|system| (system.key.clone(), system.clone()))
                 .collect(),
         })
     }

@@ -3,11 +3,10 @@
 
 use super::case::Case;
 use super::checklist::{self, ChecklistInput, TaskDraft};
-use super::letters::Extras;
+use super::letters::{Extras, Preview};
 use super::requester::{check_text, place, Representative, Requester, MAX_DETAILS};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
-use crate::catalog::load_catalog;
 use crate::db::models::requests::{self as rows, RequestRow, TaskRow};
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
@@ -174,12 +173,37 @@ impl RequestService {
     pub async fn register(&self, staff: Staff, new: NewRequest) -> Result<RequestView> {
         let now = crate::db::now();
         let new = new.validate(now)?;
+        let received = new.received_at.map(|r| r.naive_utc()).unwrap_or(now);
+        // What only reads (the catalog, the receipt letter rendered) happens before the write
+        // transaction, so the write lock is held for the inserts alone.
+        let (service, draft, username) = (self.clone(), new.clone(), staff.username.clone());
+        let (case, receipt) = self
+            .store
+            .read(move |conn| {
+                let case = service.new_case(conn, &username, &draft, received, true)?;
+                let receipt = service.render_receipt(conn, &case)?;
+                Ok::<_, Error>((case, receipt))
+            })
+            .await?;
+        let service = self.clone();
+        let case = self
+            .store
+            .write(move |conn| {
+                let mut case = case;
+                service.insert_case(conn, &staff.actor(), &new, &case)?;
+                service.send_receipt(conn, &mut case, &staff, receipt)?;
+                service.identity_during_call(conn, &mut case, &staff, &new)?;
+                Ok::<_, Error>(case)
+            })
+            .await?;
+        (self.mail_queued)();
+        // The view only reads (comments, earlier requests of the person): after the commit,
+        // so the write lock is not held for it.
         let service = self.clone();
         let view = self
             .store
-            .write(move |conn| service.register_in(conn, &staff, &new, now))
+            .read(move |conn| service.view_in(conn, &case))
             .await?;
-        (self.mail_queued)();
         tracing::Span::current().record("request_id", view.id.as_str());
         if view.identity_verified {
             self.run_automatically(&view.id);
@@ -188,7 +212,7 @@ impl RequestService {
     }
 
     /// Registers one validated request inside an open transaction: the case, its receipt
-    /// confirmation and the identity check made during the call.
+    /// confirmation and the identity check made during the call; returns its view.
     pub(crate) fn register_in(
         &self,
         conn: &mut DbConnection,
@@ -200,10 +224,22 @@ impl RequestService {
         let mut case =
             self.open_case(conn, &staff.actor(), &staff.username, new, received, true)?;
         self.confirm_receipt(conn, &mut case, staff)?;
-        if let Some(identity) = &new.identity {
-            self.record_identity(conn, &mut case, staff, identity)?;
-        }
+        self.identity_during_call(conn, &mut case, staff, new)?;
         self.view_in(conn, &case)
+    }
+
+    /// Records the identity check the agent made during the call, if any.
+    fn identity_during_call(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+        new: &NewRequest,
+    ) -> Result<()> {
+        match &new.identity {
+            Some(identity) => self.record_identity(conn, case, staff, identity),
+            None => Ok(()),
+        }
     }
 
     /// Inserts the request and its checklist, with the audit event of its receipt.
@@ -211,6 +247,21 @@ impl RequestService {
         &self,
         conn: &mut DbConnection,
         actor: &crate::audit::Actor,
+        created_by: &str,
+        new: &NewRequest,
+        received: NaiveDateTime,
+        email_confirmed: bool,
+    ) -> Result<Case> {
+        let case = self.new_case(conn, created_by, new, received, email_confirmed)?;
+        self.insert_case(conn, actor, new, &case)?;
+        Ok(case)
+    }
+
+    /// The request and its checklist as they will be stored, built in memory (reading only
+    /// the catalog).
+    fn new_case(
+        &self,
+        conn: &mut DbConnection,
         created_by: &str,
         new: &NewRequest,
         received: NaiveDateTime,
@@ -273,10 +324,9 @@ impl RequestService {
             bsn_enc: None,
             bsn_index: None,
         };
-        let catalog = load_catalog(conn)?;
+        let catalog = self.catalog.get(conn)?;
         check_bsn_allowed(&new.requester, &catalog.activities)?;
         new.requester.seal_into(&self.cipher, &mut row);
-        rows::insert_request(conn, &row)?;
         let drafts = checklist::generate(&ChecklistInput {
             kind: new.kind,
             catalog: &catalog,
@@ -289,12 +339,23 @@ impl RequestService {
             .enumerate()
             .map(|(position, draft)| task_row(&row.id, position, draft, now))
             .collect();
-        rows::insert_tasks(conn, &tasks)?;
-        let case = Case {
+        Ok(Case {
             row,
             tasks,
             pauses: Vec::new(),
-        };
+        })
+    }
+
+    /// Stores a case built by [`Self::new_case`], with the audit event of its receipt.
+    fn insert_case(
+        &self,
+        conn: &mut DbConnection,
+        actor: &crate::audit::Actor,
+        new: &NewRequest,
+        case: &Case,
+    ) -> Result<()> {
+        rows::insert_request(conn, &case.row)?;
+        rows::insert_tasks(conn, &case.tasks)?;
         crate::audit::record(
             conn,
             actor,
@@ -310,7 +371,7 @@ impl RequestService {
                 ),
             ),
         )?;
-        Ok(case)
+        Ok(())
     }
 
     /// Sends the receipt confirmation with the status link and ticks off its task; without an
@@ -321,13 +382,28 @@ impl RequestService {
         case: &mut Case,
         staff: &Staff,
     ) -> Result<()> {
+        let receipt = self.render_receipt(conn, case)?;
+        self.send_receipt(conn, case, staff, receipt)
+    }
+
+    /// The receipt confirmation of `case`, with its status link.
+    fn render_receipt(&self, conn: &mut DbConnection, case: &Case) -> Result<Preview> {
         let extras = Extras {
             status_link: true,
             ..Extras::default()
         };
-        if let Some(outbox_id) =
-            self.queue_letter(conn, case, LetterKind::ReceiptConfirmation, &extras)?
-        {
+        self.render_letter(conn, case, LetterKind::ReceiptConfirmation, &extras)
+    }
+
+    /// Queues the rendered receipt confirmation and ticks off its task.
+    fn send_receipt(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+        receipt: Preview,
+    ) -> Result<()> {
+        if let Some(outbox_id) = self.queue_rendered(conn, case, &receipt)? {
             let evidence = format!("receipt confirmation e-mailed (outbox {outbox_id})");
             self.close_task(
                 conn,

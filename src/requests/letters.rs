@@ -25,6 +25,7 @@ use crate::vocabulary::PackageState;
 use crate::vocabulary::{Language, RequestKind, TaskKind, TaskState};
 use anyhow::Context;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 /// What the caller adds to a letter beyond what loket knows.
 #[derive(Debug, Clone, Default)]
@@ -111,6 +112,17 @@ impl RequestService {
         extras: &Extras,
     ) -> Result<Option<String>> {
         let preview = self.render_letter(conn, case, letter, extras)?;
+        self.queue_rendered(conn, case, &preview)
+    }
+
+    /// Queues a letter rendered before (outside the write transaction, say); as
+    /// [`Self::queue_letter`].
+    pub(crate) fn queue_rendered(
+        &self,
+        conn: &mut DbConnection,
+        case: &Case,
+        preview: &Preview,
+    ) -> Result<Option<String>> {
         let Some(recipient) = preview.recipient.as_deref() else {
             return Ok(None);
         };
@@ -119,7 +131,7 @@ impl RequestService {
             &self.cipher,
             NewMail {
                 request_id: Some(case.id()),
-                letter,
+                letter: preview.letter,
                 language: preview.language,
                 recipient,
                 subject: &preview.subject,
@@ -136,7 +148,7 @@ impl RequestService {
         extras: &Extras,
         language: Language,
     ) -> Result<LetterContext> {
-        let catalog = load_catalog(conn)?;
+        let catalog = self.catalog.get(conn)?;
         let organisation = self.organisation(conn)?;
         let names = CategoryNames::new(&catalog, language);
         let system_name = |key: &Option<String>| {
@@ -439,6 +451,39 @@ pub fn download_url(
         )
         .context("could not sign a download link")?;
     Ok(format!("{public_url}/packages/{token}"))
+}
+
+/// The catalog as last read, with the stamp it was read under, shared by a service's clones:
+/// intake and letters read it many times a second and it changes a few times a year. Every
+/// use checks the stamp (one single-row read), so a change made by another instance sharing
+/// the store is seen at once.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogCache(Arc<Mutex<Option<Stamped>>>);
+
+/// A catalog snapshot and the stamp it was read under.
+type Stamped = (i64, Arc<CatalogSnapshot>);
+
+impl CatalogCache {
+    /// The catalog as stored now: the cached copy while the stamp is unchanged, else read again.
+    pub fn get(&self, conn: &mut DbConnection) -> Result<Arc<CatalogSnapshot>> {
+        // The stamp first: a change committed between the two reads then only costs a reload
+        // next time, never a stale copy kept under the new stamp.
+        let stamp = crate::db::models::catalog::stamp(conn)?;
+        if let Some((cached, snapshot)) = &*self.lock() {
+            if *cached == stamp {
+                return Ok(snapshot.clone());
+            }
+        }
+        let snapshot = Arc::new(load_catalog(conn)?);
+        *self.lock() = Some((stamp, snapshot.clone()));
+        Ok(snapshot)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Stamped>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Category names in the letter's language.

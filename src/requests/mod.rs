@@ -102,6 +102,8 @@ pub struct RequestService {
     /// Builds packages for `requests.run_automatically`; without it the export tasks run one
     /// by one.
     pub(crate) build_package: Option<BuildPackage>,
+    /// The catalog, read again only when it changed.
+    pub(crate) catalog: letters::CatalogCache,
 }
 
 impl std::fmt::Debug for RequestService {
@@ -131,6 +133,7 @@ impl RequestService {
             mail_queued: Arc::new(|| {}),
             connectors: crate::connectors::Connectors::default(),
             build_package: None,
+            catalog: letters::CatalogCache::default(),
         }
     }
 

@@ -33,7 +33,7 @@ impl RequestService {
         runner: &Runner,
     ) -> Result<()> {
         let found = self.found_per_system(conn, case)?;
-        let catalog = crate::catalog::load_catalog(conn)?;
+        let catalog = self.catalog.get(conn)?;
         for index in 0..case.tasks.len() {
             let task = &case.tasks[index];
             if task.kind != TaskKind::NotifyRecipient || task.state != TaskState::Open {

@@ -9,6 +9,14 @@
 //! rows are recognised, see [`crate::connectors::Pending`]), so nothing is done twice and every
 //! row is counted once. Only the rows of child tables deleted with such an interrupted batch go
 //! uncounted (`related`): once deleted, nothing says how many there were.
+//!
+//! A deletion that honours no exception (`exceptions: []`) needs nothing of the rows before
+//! deleting them, so each batch is one `DELETE … WHERE key IN (SELECT key … LIMIT n)`, counted
+//! by the rows it affected (on SQLite and PostgreSQL; MySQL cannot, and a table with child
+//! tables in the mapping needs them deleted first), and the count is written every
+//! [`COUNT_EVERY`] and at the end, without a claim. The price: an instance stopped in between
+//! leaves the rows deleted since the last count uncounted (they are deleted; the resumed run
+//! goes on with the rest).
 
 use super::owners::{sort_batch, Sorted};
 use super::{Counts, RetentionError, SweepService};
@@ -20,6 +28,10 @@ use crate::db::{self, write_transaction, DbConnection};
 use crate::policies::{OnExpiry, RetentionRule};
 use chrono::NaiveDateTime;
 use serde::Serialize;
+
+/// How often a deletion without exceptions writes its count (and renews its lease): a write
+/// transaction per 4 ms batch made the PostgreSQL sweep 1.4–1.7× the plain DELETE.
+const COUNT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What to sweep and how.
 #[derive(Debug, Clone, Default)]
@@ -101,6 +113,17 @@ pub struct Progress<'a> {
     pub batches: i64,
     pub matched: i64,
     pub changed: i64,
+}
+
+impl<'a> Progress<'a> {
+    fn of(rule: &'a RetentionRule, run: &SweepRunRow) -> Self {
+        Progress {
+            rule: &rule.name,
+            batches: run.batches,
+            matched: run.matched,
+            changed: run.changed,
+        }
+    }
 }
 
 impl RuleReport {
@@ -357,9 +380,35 @@ impl SweepService {
         let mut batches_now = 0;
         let renew_every = (self.lease / 4).to_std().unwrap_or_default();
         let mut saved_at = std::time::Instant::now();
+        // A deletion that honours no exception needs nothing of the rows before deleting them:
+        // one `DELETE` per batch, as a hand-written batched delete would do.
+        let mut in_one_statement =
+            rule.on_expiry == OnExpiry::Delete && rule.exceptions.is_empty() && !options.dry_run;
         loop {
             if options.max_batches.is_some_and(|max| batches_now >= max) {
                 return Ok(Some(Stop::Paused));
+            }
+            if in_one_statement && run.claim_end.is_none() {
+                match connector.delete_expired(table, counted_from, run.cutoff, batch_size)? {
+                    Some(0) => return Ok(None),
+                    Some(deleted) => {
+                        if options.die_before_checkpoint == Some(batches_now + 1) {
+                            return Ok(Some(Stop::Died));
+                        }
+                        let deleted = count_u64(deleted);
+                        run.batches += 1;
+                        run.matched += deleted;
+                        run.changed += deleted;
+                        if saved_at.elapsed() >= COUNT_EVERY {
+                            self.save_run(conn, rule, run, false)?;
+                            saved_at = std::time::Instant::now();
+                        }
+                        batches_now += 1;
+                        progress(Progress::of(rule, run));
+                        continue;
+                    }
+                    None => in_one_statement = false,
+                }
             }
             let claim = run.claim_end.clone();
             let rows = connector.expired_rows(&ExpiredQuery {
@@ -390,7 +439,7 @@ impl SweepService {
             if !options.dry_run && !sorted.act_on.is_empty() {
                 run.claim_end = Some(last_key.clone());
                 run.claim_rows = found;
-                self.save_run(conn, rule, run)?;
+                self.save_run(conn, rule, run, true)?;
                 saved_at = std::time::Instant::now();
                 changed = apply(&mut connector, rule, table, &strategies, &sorted.act_on)?;
                 if options.die_before_checkpoint == Some(batches_now + 1) {
@@ -402,30 +451,31 @@ impl SweepService {
             // write per batch. A stretch of batches that change nothing (all skipped, or a dry
             // run) still writes now and then, to keep the lease.
             if saved_at.elapsed() >= renew_every {
-                self.save_run(conn, rule, run)?;
+                self.save_run(conn, rule, run, true)?;
                 saved_at = std::time::Instant::now();
             }
             batches_now += 1;
-            progress(Progress {
-                rule: &rule.name,
-                batches: run.batches,
-                matched: run.matched,
-                changed: run.changed,
-            });
+            progress(Progress::of(rule, run));
         }
     }
 
     /// Writes the run's progress and extends the lease; fails when the lease was lost (the
-    /// instance stalled longer than the lease and another took the rule over).
+    /// instance stalled longer than the lease and another took the rule over). A claim must be
+    /// on disk before the batch it claims is changed; the count of a deletion without
+    /// exceptions need not wait for the disk (`flush: false`), as it claims nothing.
     fn save_run(
         &self,
         conn: &mut DbConnection,
         rule: &RetentionRule,
         run: &mut SweepRunRow,
+        flush: bool,
     ) -> Result<(), RetentionError> {
         let now = db::now();
         run.updated_at = now;
         let kept = write_transaction(conn, |conn| {
+            if !flush {
+                db::commit_without_flush(conn)?;
+            }
             let kept = sweeps::renew_lease(conn, &rule.name, &self.holder, now, now + self.lease)?;
             if kept {
                 run.save(conn)?;

@@ -60,6 +60,28 @@ fn rewrite_with_plain_hashes(app: &TestApp, from: i64) {
     }
 }
 
+/// Records a test event for object `n`.
+fn change(conn: &mut DbConnection, n: i64) -> loket::error::Result<()> {
+    loket::audit::record(
+        conn,
+        &loket::audit::Actor::Cli,
+        loket::audit::Change {
+            action: "test.changed",
+            object_type: "test",
+            object_id: &n.to_string(),
+            summary: format!("change {n}"),
+        },
+    )
+}
+
+/// The whole trail, oldest first.
+async fn events(app: &TestApp) -> Vec<loket::db::models::audit::AuditEventRow> {
+    app.store
+        .read(|conn| loket::db::models::audit::list_after(conn, 0, 10_000))
+        .await
+        .unwrap()
+}
+
 async fn verify(app: &TestApp, token: &str) -> serde_json::Value {
     expect_json(app.get("/api/v1/audit/verify", Some(token)).await, 200).await
 }
@@ -168,6 +190,87 @@ backend_tests! {
         forged.hash = loket::audit::GENESIS_HASH.into();
         let problems = loket::audit::check_checkpoints(&app.store, vec![forged]).await.unwrap();
         assert!(problems[0].contains("wrong signature"), "{problems:?}");
+    }
+
+    async fn a_transaction_appends_its_events_together_just_before_commit(app: TestApp) {
+        let admin = with_events(&app).await;
+        let before = events(&app).await;
+        let written = app
+            .store
+            .write(|conn| {
+                for n in 1..=3 {
+                    change(conn, n)?;
+                }
+                // Nothing is appended before the commit: the head is not locked yet.
+                let head = loket::db::models::audit::read_head(conn)?;
+                Ok::<_, loket::error::Error>(head.seq)
+            })
+            .await
+            .unwrap();
+        assert_eq!(written, before.len() as i64, "no event appended before the commit");
+        let after = events(&app).await;
+        let new: Vec<_> = after[before.len()..].iter().collect();
+        let seqs: Vec<i64> = new.iter().map(|e| e.seq).collect();
+        let first = before.len() as i64 + 1;
+        assert_eq!(seqs, [first, first + 1, first + 2], "consecutive, in the order recorded");
+        let ids: Vec<&str> = new.iter().map(|e| e.object_id.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "3"]);
+        assert!(new.iter().all(|e| e.occurred_at == new[0].occurred_at), "stamped together");
+        assert_eq!(new[0].prev_hash, before.last().unwrap().hash);
+        assert_eq!(verify(&app, &admin).await, json!({"events": first + 2, "broken": null}));
+        // Outside a write transaction an event is appended at once.
+        app.store.read(|conn| change(conn, 4)).await.unwrap();
+        assert_eq!(verify(&app, &admin).await["events"], first + 3);
+    }
+
+    async fn a_failed_transaction_leaves_no_events_behind(app: TestApp) {
+        let admin = with_events(&app).await;
+        let before = verify(&app, &admin).await["events"].as_i64().unwrap();
+        let failed = app
+            .store
+            .write(|conn| {
+                change(conn, 1)?;
+                change(conn, 2)?;
+                Err::<(), _>(loket::error::Error::conflict(
+                    loket::error::ConflictCode::Other,
+                    "changed my mind",
+                ))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(verify(&app, &admin).await, json!({"events": before, "broken": null}));
+        // The next transaction, on whichever thread, carries only its own event.
+        app.store.write(|conn| change(conn, 3)).await.unwrap();
+        let after = events(&app).await;
+        assert_eq!(after.len() as i64, before + 1);
+        assert_eq!(after.last().unwrap().object_id, "3");
+        assert_eq!(verify(&app, &admin).await["broken"], json!(null));
+    }
+
+    async fn concurrent_transactions_keep_one_unbroken_chain(app: TestApp) {
+        let admin = with_events(&app).await;
+        let before = events(&app).await.len();
+        let writes: Vec<_> = (0..24).map(|n| {
+            let store = app.store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |conn| {
+                        change(conn, 100 + n)?;
+                        change(conn, 200 + n)
+                    })
+                    .await
+            })
+        }).collect();
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        let after = events(&app).await;
+        assert_eq!(after.len(), before + 48);
+        for pair in after[before..].chunks(2) {
+            let n: i64 = pair[0].object_id.parse::<i64>().unwrap() - 100;
+            assert_eq!(pair[1].object_id, (200 + n).to_string(), "a transaction's events adjacent");
+        }
+        assert_eq!(verify(&app, &admin).await, json!({"events": after.len(), "broken": null}));
     }
 
     async fn there_is_no_route_to_change_events(app: TestApp) {

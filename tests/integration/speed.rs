@@ -249,6 +249,37 @@ speed_tests! {
         let current = expect_json(app.get(&path, Some(&token)).await, 200).await;
         assert_eq!(task_of(&current, "send_answer", None)["state"], "open");
     }
+
+    // The catalog is cached between intakes, and a change is seen at the next one: made here
+    // through the API, or behind loket's back as another instance on the same store would.
+    async fn the_cached_catalog_follows_every_change(app, None) {
+        let token = import(&app, false).await;
+        let before = export_systems(&app, &token).await;
+        assert!(before.contains(&"ticketing".to_string()), "{before:?}");
+        assert_eq!(export_systems(&app, &token).await, before, "cached, unchanged");
+
+        // Another instance (or a DBA) changes the catalog tables directly.
+        {
+            use diesel::RunQueryDsl;
+            let mut conn = app.store.connection().unwrap();
+            let conn: &mut loket::db::DbConnection = &mut conn;
+            diesel::sql_query("DELETE FROM system_holdings WHERE system_key = 'ticketing'")
+                .execute(conn)
+                .unwrap();
+        }
+        let after = export_systems(&app, &token).await;
+        let expected: Vec<String> = before.iter().filter(|s| *s != "ticketing").cloned().collect();
+        assert_eq!(after, expected, "the system without holdings is no longer searched");
+
+        // And back through the API of this instance.
+        let admin = app.token_for(Role::Admin).await;
+        let mut document = loket::catalog::parse_yaml(EXAMPLE).expect("example catalog");
+        let ticketing = document.systems.drain(..).find(|s| s.key == "ticketing").unwrap();
+        let path = "/api/v1/catalog/systems/ticketing";
+        let body = serde_json::to_value(&ticketing).unwrap();
+        expect_json(app.put_json(path, Some(&admin), &body).await, 200).await;
+        assert_eq!(export_systems(&app, &token).await, before);
+    }
 }
 
 /// The request once its crm and billing export tasks are done (or after five seconds).
@@ -264,4 +295,50 @@ async fn wait_for_exports(app: &TestApp, token: &str, path: &str) -> Value {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     current
+}
+
+/// `loket migrate` on a fresh SQLite file: the pool used to open its connections in background
+/// threads while the migrations held the write lock, and the command printed `ERROR r2d2:
+/// database is locked`. The race depends on timing, so the command runs a few times, each on
+/// a new file, with a pool larger than one.
+#[test]
+fn migrate_on_a_fresh_sqlite_store_reports_no_lock_errors() {
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_loket"))
+            .arg("migrate")
+            .env_clear()
+            .env("LOKET_DATA_DIR", dir.path())
+            .env("LOKET_POOL_SIZE", "8")
+            .current_dir(dir.path())
+            .output()
+            .expect("loket migrate runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "loket migrate failed: {stderr}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("database is up to date"),
+            "stdout: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        assert!(
+            !stderr.contains("database is locked") && !stderr.contains("ERROR"),
+            "loket migrate logged an error on a fresh store:\n{stderr}"
+        );
+        assert!(
+            dir.path().join("loket.db").exists(),
+            "the store was created"
+        );
+    }
+}
+
+/// The export tasks of a new access request, by system.
+async fn export_systems(app: &TestApp, token: &str) -> Vec<String> {
+    let request = access(app, token, false).await;
+    request["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|task| task["kind"] == "export_data")
+        .map(|task| task["system_key"].as_str().unwrap_or_default().to_string())
+        .collect()
 }

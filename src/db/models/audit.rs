@@ -1,8 +1,13 @@
 //! The audit trail's rows. Events are only ever inserted; the head row is the lock appenders take.
+//!
+//! Inside [`crate::db::write_transaction`] events are not appended one by one: they wait in a
+//! list of the transaction and are appended together just before it commits (see [`Deferred`]),
+//! so the head of the chain is locked for one insert instead of the whole transaction.
 
 use crate::db::schema::{audit_events, audit_head};
 use crate::db::{DbConnection, StoreError};
 use diesel::prelude::*;
+use std::cell::RefCell;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
@@ -43,17 +48,110 @@ pub fn read_head(conn: &mut DbConnection) -> Result<AuditHead, StoreError> {
         .first(conn)?)
 }
 
-pub fn append(conn: &mut DbConnection, event: &AuditEventRow) -> Result<(), StoreError> {
-    diesel::insert_into(audit_events::table)
-        .values(event)
-        .execute(conn)?;
+/// How the audit module links an event to the one before it (its keyed hash); the store
+/// layer only calls it, so the key never leaves the audit module.
+pub type Link = fn(&AuditEventRow) -> String;
+
+/// Chains `events` (seq, prev_hash, hash and the time are filled in here) after the head and
+/// appends them: one lock of the head, one multi-row insert, one update of the head.
+pub fn append_chained(
+    conn: &mut DbConnection,
+    mut events: Vec<AuditEventRow>,
+    link: Link,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let head = lock_head(conn)?;
+    // Stamped now, under the lock: the trail's times rise with its sequence numbers even
+    // though transactions commit in another order than they started.
+    let occurred_at = crate::db::now();
+    let (mut seq, mut prev_hash) = (head.seq, head.hash);
+    for event in &mut events {
+        seq += 1;
+        event.seq = seq;
+        event.occurred_at = occurred_at;
+        event.prev_hash = std::mem::take(&mut prev_hash);
+        event.hash = link(event);
+        prev_hash = event.hash.clone();
+    }
+    // One statement for them all, on the concrete connection: diesel's MultiConnection has
+    // no batch insert.
+    match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(audit_events::table)
+            .values(&events)
+            .execute(c)?,
+        DbConnection::Postgres(c) => diesel::insert_into(audit_events::table)
+            .values(&events)
+            .execute(c)?,
+    };
     diesel::update(audit_head::table.find(1))
-        .set((
-            audit_head::seq.eq(event.seq),
-            audit_head::hash.eq(&event.hash),
-        ))
+        .set((audit_head::seq.eq(seq), audit_head::hash.eq(&prev_hash)))
         .execute(conn)?;
     Ok(())
+}
+
+thread_local! {
+    /// The events of the write transactions open on this thread, innermost last, with the link
+    /// function. A transaction runs on one blocking thread from `BEGIN` to `COMMIT`, and
+    /// diesel's connection cannot carry state of ours, so the thread holds the list.
+    static PENDING: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One open write transaction's events, and the link function to chain them with.
+type Frame = (Vec<AuditEventRow>, Option<Link>);
+
+/// Keeps `event` for the write transaction open on this thread; gives it back when there is
+/// none (the caller then appends it at once, in its own transaction).
+pub fn defer(event: AuditEventRow, link: Link) -> Option<AuditEventRow> {
+    PENDING.with(|pending| match pending.borrow_mut().last_mut() {
+        Some((events, links)) => {
+            events.push(event);
+            *links = Some(link);
+            None
+        }
+        None => Some(event),
+    })
+}
+
+/// The audit events of one write transaction, collected while it runs. Dropped without
+/// [`Deferred::flush`] (the work failed, or panicked), its events go with the rollback.
+#[must_use]
+pub struct Deferred {
+    depth: usize,
+}
+
+impl Deferred {
+    pub fn open() -> Self {
+        let depth = PENDING.with(|pending| {
+            let mut pending = pending.borrow_mut();
+            pending.push((Vec::new(), None));
+            pending.len()
+        });
+        Deferred { depth }
+    }
+
+    /// Appends the transaction's events; call it last before `COMMIT`.
+    pub fn flush(self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        let (events, link) = PENDING.with(|pending| {
+            let mut pending = pending.borrow_mut();
+            debug_assert_eq!(pending.len(), self.depth, "transactions close in order");
+            pending
+                .last_mut()
+                .map(|(events, link)| (std::mem::take(events), *link))
+                .unwrap_or_default()
+        });
+        match link {
+            Some(link) => append_chained(conn, events, link),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        PENDING.with(|pending| pending.borrow_mut().truncate(self.depth - 1));
+    }
 }
 
 /// Events in chain order, starting after `after_seq`, at most `limit` of them.

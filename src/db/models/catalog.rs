@@ -5,8 +5,8 @@
 //! a reader never sees half an update.
 
 use crate::db::schema::{
-    activity_categories, activity_systems, data_categories, organisation, processing_activities,
-    system_holdings, systems,
+    activity_categories, activity_systems, catalog_stamp, data_categories, organisation,
+    processing_activities, system_holdings, systems,
 };
 use crate::db::{DbConnection, StoreError};
 use diesel::prelude::*;
@@ -378,6 +378,15 @@ pub fn delete_activity(conn: &mut DbConnection, key: &str) -> Result<(), StoreEr
 }
 
 // --- organisation -----------------------------------------------------------------------------
+
+/// The catalog's stamp: it changes (triggers set a new random value) whenever any catalog
+/// table does, so a copy of the catalog loaded under the same stamp is still the catalog.
+pub fn stamp(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    Ok(catalog_stamp::table
+        .find(1)
+        .select(catalog_stamp::stamp)
+        .first(conn)?)
+}
 
 pub fn find_organisation(conn: &mut DbConnection) -> Result<Option<OrganisationRow>, StoreError> {
     Ok(organisation::table

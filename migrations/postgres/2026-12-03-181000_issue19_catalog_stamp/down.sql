@@ -1,0 +1,10 @@
+DROP TRIGGER organisation_stamp ON organisation;
+DROP TRIGGER data_categories_stamp ON data_categories;
+DROP TRIGGER systems_stamp ON systems;
+DROP TRIGGER system_holdings_stamp ON system_holdings;
+DROP TRIGGER processing_for_others_stamp ON processing_for_others;
+DROP TRIGGER processing_activities_stamp ON processing_activities;
+DROP TRIGGER activity_categories_stamp ON activity_categories;
+DROP TRIGGER activity_systems_stamp ON activity_systems;
+DROP FUNCTION catalog_stamp_change();
+DROP TABLE catalog_stamp;

@@ -171,15 +171,13 @@ impl TargetConnection {
                         tables.push(first_word(scanned));
                     } else if let Some(scanned) = node.strip_prefix("Bitmap Heap Scan on ") {
                         heap = Some(first_word(scanned));
-                    } else if node.starts_with("Bitmap Index Scan") {
-                        if !conditioned() {
-                            tables.extend(heap.clone());
-                        }
-                    } else if node.starts_with("Index Scan") || node.starts_with("Index Only Scan")
+                    } else if node.starts_with("Bitmap Index Scan") && !conditioned() {
+                        tables.extend(heap.clone());
+                    } else if (node.starts_with("Index Scan")
+                        || node.starts_with("Index Only Scan"))
+                        && !conditioned()
                     {
-                        if !conditioned() {
-                            tables.extend(node.split_once(" on ").map(|(_, t)| first_word(t)));
-                        }
+                        tables.extend(node.split_once(" on ").map(|(_, t)| first_word(t)));
                     }
                 }
             }

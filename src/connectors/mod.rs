@@ -39,7 +39,7 @@ use schema::{Schema, TextPair};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use statement::Statement;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io::Write;
 use target::{TargetConnection, TargetError};
@@ -184,6 +184,15 @@ enum Scope<'a> {
     Keys { table: &'a str, keys: &'a [String] },
 }
 
+/// One lookup of [`Layout::lookup_probes`]: the table narrowed to one identifier column (or
+/// to its parent link), sample identifiers, and the index that serves the column.
+struct Probe {
+    table: SqlTable,
+    identifiers: Vec<(IdentifierKind, String)>,
+    column: String,
+    create_index: String,
+}
+
 /// A connection to one system's database with its mapping.
 pub struct SqlConnector {
     layout: Layout,
@@ -220,6 +229,7 @@ impl SqlConnector {
             schema: Schema::default(),
             statements: Cell::new(0),
             failed: Cell::new(false),
+            recorded: RefCell::new(None),
         };
         layout.schema =
             Schema::load(&mut conn, dialect, &layout.mapping).map_err(|e| layout.failed(e))?;
@@ -315,48 +325,59 @@ impl SqlConnector {
     }
 
     /// Where looking a person up would read a whole table, and the index that would stop it:
-    /// one line per index to add, naming the system. The lookups are the real ones (the count
-    /// of each mapped table by every identifier kind the mapping has), and the verdict is the
-    /// database's own query plan.
+    /// one line per identifier or parent-key column without a usable index, naming the system,
+    /// the column and the exact `CREATE INDEX` (an expression index where the lookup applies a
+    /// function to the column). Each column is probed on its own with the lookup loket runs
+    /// (a plan for `a = ? OR b = ?` shows a full scan without saying which side lacks its
+    /// index), and the verdict is the database's own query plan.
     pub fn index_advice(&mut self) -> Result<Vec<String>> {
-        let identifiers: Vec<(IdentifierKind, String)> = self
-            .layout
-            .mapping
-            .tables
-            .iter()
-            .flat_map(|table| table.identifiers.keys().copied())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .map(|kind| (kind, sample_identifier(kind).to_string()))
-            .collect();
         let layout = &self.layout;
-        let mut scanned = std::collections::BTreeSet::new();
-        // One identifier at a time: a plan for `a = ? OR b = ?` shows a full scan without
-        // saying which side lacks its index.
-        for identifier in identifiers.chunks(1) {
-            for table in &layout.mapping.tables {
-                let scope = Scope::Person(identifier);
-                let statement = layout.scoped("SELECT COUNT(*) AS n FROM ", table, scope);
-                let plan = self
+        let mut advice = Vec::new();
+        for table in &layout.mapping.tables {
+            for probe in layout.lookup_probes(table) {
+                let scope = Scope::Person(&probe.identifiers);
+                let statement = layout.scoped("SELECT COUNT(*) AS n FROM ", &probe.table, scope);
+                let scanned = self
                     .conn
                     .full_scans(&statement)
                     .map_err(|e| layout.failed(e))?;
-                scanned.extend(plan);
+                if scanned.contains(&table.name) {
+                    advice.push(format!(
+                        "{}: a lookup by {}.{} reads all of {}; add: {}",
+                        layout.system, table.name, probe.column, table.name, probe.create_index
+                    ));
+                }
             }
         }
-        Ok(layout
-            .mapping
-            .tables
+        Ok(advice)
+    }
+
+    /// Keeps a copy of every statement this connector runs on rows from now on, for
+    /// [`SqlConnector::recorded_plans`].
+    pub fn record_statements(&mut self) {
+        self.layout.recorded.replace(Some(Vec::new()));
+    }
+
+    /// Each statement recorded since [`SqlConnector::record_statements`], with the mapped
+    /// tables the database's query plan for it reads whole (empty: every table is reached
+    /// through an index). The statements are explained again with the values they ran with.
+    pub fn recorded_plans(&mut self) -> Result<Vec<(String, Vec<String>)>> {
+        let recorded = self.layout.recorded.borrow().clone().unwrap_or_default();
+        let layout = &self.layout;
+        recorded
             .iter()
-            .filter(|table| scanned.contains(&table.name))
-            .flat_map(|table| layout.indexes_for(table))
-            .map(|create| {
-                format!(
-                    "{}: a lookup reads all of a table; add: {create}",
-                    layout.system
-                )
+            .map(|statement| {
+                let scanned = self
+                    .conn
+                    .full_scans(statement)
+                    .map_err(|e| layout.failed(e))?;
+                let mapped = scanned
+                    .into_iter()
+                    .filter(|table| layout.mapping.table(table).is_some())
+                    .collect();
+                Ok((statement.sql().to_string(), mapped))
             })
-            .collect())
+            .collect()
     }
 
     /// How many of the person's rows each mapped table holds.
@@ -707,11 +728,17 @@ struct Layout {
     statements: Cell<u64>,
     /// Set by [`Layout::failed`]: the connection may be broken.
     failed: Cell<bool>,
+    /// A copy of every statement counted in `statements`, once
+    /// [`SqlConnector::record_statements`] asked for it.
+    recorded: RefCell<Option<Vec<Statement>>>,
 }
 
 impl Layout {
-    fn ran(&self) {
+    fn ran(&self, statement: &Statement) {
         self.statements.set(self.statements.get() + 1);
+        if let Some(recorded) = self.recorded.borrow_mut().as_mut() {
+            recorded.push(statement.clone());
+        }
     }
 
     fn statement(&self) -> Statement {
@@ -806,12 +833,13 @@ impl Layout {
     /// `UPDATE table SET column = `: the caller writes the value and the condition.
     fn update_set(&self, table: &SqlTable, column: &str) -> Statement {
         let mut statement = self.statement();
-        statement
-            .push("UPDATE ")
-            .name(&table.name)
-            .push(" SET ")
-            .name(column)
-            .push(" = ");
+        statement.push("UPDATE ").name(&table.name);
+        if self.dialect == Dialect::Mysql {
+            // As in `delete`: the multi-table form, so that the rows under a parent are found
+            // through the index on the parent key on MariaDB before 11.1 too.
+            statement.push(", (SELECT 1 AS one) AS loket_one_row");
+        }
+        statement.push(" SET ").name(column).push(" = ");
         statement
     }
 
@@ -824,51 +852,76 @@ impl Layout {
     }
 
     /// Writes the condition selecting the rows of `table` in `scope`, in parentheses.
+    ///
+    /// A row is the person's when one of its identifiers matches or its parent is the person's:
+    /// `(email = ? OR customer_id IN (SELECT id FROM customers WHERE …))`. Written like that,
+    /// neither PostgreSQL nor MySQL/MariaDB can combine two indexes (the subquery under the OR
+    /// becomes a filter on every row), so the table is read whole. PostgreSQL gets the parent
+    /// keys as an array computed once (`customer_id = ANY(ARRAY(SELECT …))`), an index
+    /// condition like a list of values; MySQL/MariaDB gets the parts as a UNION of keys, each
+    /// part served by its own index (`id IN (SELECT id FROM (SELECT id … UNION SELECT id …))`).
     fn condition(&self, statement: &mut Statement, table: &SqlTable, scope: Scope<'_>) {
-        let mut parts = 0;
-        let mut or = |statement: &mut Statement| {
-            if parts > 0 {
-                statement.push(" OR ");
-            }
-            parts += 1;
-        };
-        statement.push("(");
-        let is_root = match scope {
-            Scope::Person(identifiers) => {
-                for (kind, value) in identifiers {
-                    if let Some(column) = table.identifiers.get(kind) {
-                        or(statement);
-                        self.identifier_matches(statement, table, *kind, column, value);
-                    }
-                }
-                false
-            }
-            Scope::Keys { table: root, keys } if root == table.name => {
-                or(statement);
-                statement.one_of(&table.key, keys, self.column_type(table, &table.key));
-                true
-            }
-            Scope::Keys { .. } => false,
-        };
+        let is_root = matches!(scope, Scope::Keys { table: root, .. } if root == table.name);
         let parent = table
             .parent
             .as_ref()
             .filter(|_| !is_root)
             .and_then(|link| Some((link, self.mapping.table(&link.table)?)));
+        let own: Vec<(IdentifierKind, &String, &String)> = match scope {
+            Scope::Person(identifiers) => identifiers
+                .iter()
+                .filter_map(|(kind, value)| Some((*kind, table.identifiers.get(kind)?, value)))
+                .collect(),
+            Scope::Keys { .. } => Vec::new(),
+        };
+        let union = self.dialect == Dialect::Mysql && parent.is_some() && !own.is_empty();
+        let key = self.dialect.quote(&table.key);
+        let branch = format!(
+            " UNION SELECT {key} FROM {} WHERE ",
+            self.dialect.quote(&table.name)
+        );
+        let mut parts = 0;
+        let mut or = |statement: &mut Statement| {
+            if parts > 0 {
+                statement.push(if union { &branch } else { " OR " });
+            }
+            parts += 1;
+        };
+        statement.push("(");
+        if union {
+            statement.push(&format!("{key} IN (SELECT {key} FROM (SELECT {key} FROM "));
+            statement.name(&table.name).push(" WHERE ");
+        }
+        for (kind, column, value) in own {
+            or(statement);
+            self.identifier_matches(statement, table, kind, column, value);
+        }
+        if let (Scope::Keys { keys, .. }, true) = (scope, is_root) {
+            or(statement);
+            statement.one_of(&table.key, keys, self.column_type(table, &table.key));
+        }
         if let Some((link, parent)) = parent {
             or(statement);
+            statement.name(&link.column).push(match self.dialect {
+                Dialect::Postgres => " = ANY(ARRAY(SELECT ",
+                Dialect::Sqlite | Dialect::Mysql => " IN (SELECT ",
+            });
             statement
-                .name(&link.column)
-                .push(" IN (SELECT ")
                 .name(&parent.key)
                 .push(" FROM ")
                 .name(&parent.name)
                 .push(" WHERE ");
             self.condition(statement, parent, scope);
-            statement.push(")");
+            statement.push(match self.dialect {
+                Dialect::Postgres => "))",
+                Dialect::Sqlite | Dialect::Mysql => ")",
+            });
         }
         if parts == 0 {
             statement.push("1 = 0");
+        }
+        if union {
+            statement.push(") AS loket_union)");
         }
         statement.push(")");
     }
@@ -929,33 +982,83 @@ impl Layout {
         }
     }
 
-    /// The indexes that serve the lookups of `table`: one on each identifier column, as the
-    /// lookup compares it (an expression index where it matches forgivingly), and one on the
-    /// column that refers to the parent.
-    fn indexes_for(&self, table: &SqlTable) -> Vec<String> {
-        let mut indexes: Vec<(String, String)> = table
+    /// The lookups of `table` to probe one column at a time, each with the index that serves
+    /// it: one per identifier column, as the lookup compares it (an expression index where it
+    /// matches forgivingly), and one through the column that refers to the parent (the parent
+    /// found by every identifier kind of the mapping).
+    fn lookup_probes(&self, table: &SqlTable) -> Vec<Probe> {
+        let sample = |kind: IdentifierKind| (kind, sample_identifier(kind).to_string());
+        let mut probes: Vec<Probe> = table
             .identifiers
             .iter()
-            .map(
-                |(kind, column)| match self.forgiving_match(table, *kind, column) {
-                    Some(expression) => (format!("{column}_match"), format!("({expression})")),
-                    None => (column.clone(), self.dialect.quote(column)),
-                },
-            )
+            .map(|(kind, column)| {
+                let mut only = table.clone();
+                only.identifiers = BTreeMap::from([(*kind, column.clone())]);
+                only.parent = None;
+                let create_index = match self.forgiving_match(table, *kind, column) {
+                    Some(expression) => self.expression_index(table, column, &expression),
+                    None => self.create_index(table, column, &self.dialect.quote(column)),
+                };
+                Probe {
+                    table: only,
+                    identifiers: vec![sample(*kind)],
+                    column: column.clone(),
+                    create_index,
+                }
+            })
             .collect();
         if let Some(parent) = &table.parent {
-            indexes.push((parent.column.clone(), self.dialect.quote(&parent.column)));
+            let mut through_parent = table.clone();
+            through_parent.identifiers.clear();
+            let kinds: std::collections::BTreeSet<IdentifierKind> = self
+                .mapping
+                .tables
+                .iter()
+                .flat_map(|t| t.identifiers.keys().copied())
+                .collect();
+            probes.push(Probe {
+                table: through_parent,
+                identifiers: kinds.into_iter().map(sample).collect(),
+                column: parent.column.clone(),
+                create_index: self.create_index(
+                    table,
+                    &parent.column,
+                    &self.dialect.quote(&parent.column),
+                ),
+            });
         }
-        indexes
-            .into_iter()
-            .map(|(suffix, indexed)| {
-                let name = self.dialect.quote(&format!("{}_{suffix}", table.name));
-                format!(
-                    "CREATE INDEX {name} ON {} ({indexed});",
-                    self.dialect.quote(&table.name)
-                )
-            })
-            .collect()
+        probes
+    }
+
+    /// `CREATE INDEX "table_suffix" ON "table" (indexed);`
+    fn create_index(&self, table: &SqlTable, suffix: &str, indexed: &str) -> String {
+        let name = self.dialect.quote(&format!("{}_{suffix}", table.name));
+        format!(
+            "CREATE INDEX {name} ON {} ({indexed});",
+            self.dialect.quote(&table.name)
+        )
+    }
+
+    /// The index on the expression a forgiving match compares (`LOWER("email")`). MariaDB has
+    /// no expression indexes, so on MySQL/MariaDB the advice also names the way that works on
+    /// both: declaring the column's stored form, which makes the lookup a plain comparison.
+    fn expression_index(&self, table: &SqlTable, column: &str, expression: &str) -> String {
+        let create = self.create_index(
+            table,
+            &format!("{column}_match"),
+            &format!("({expression})"),
+        );
+        match self.dialect {
+            Dialect::Mysql => format!(
+                "{create} (MySQL 8.0.13 or later; on MariaDB declare how the system writes \
+                 {column} under `stored:` in the mapping and index the column itself: \
+                 CREATE INDEX {} ON {} ({});)",
+                self.dialect.quote(&format!("{}_{column}", table.name)),
+                self.dialect.quote(&table.name),
+                self.dialect.quote(column)
+            ),
+            Dialect::Sqlite | Dialect::Postgres => create,
+        }
     }
 
     /// The expression a forgiving match applies to `column` (`LOWER(email)`), or `None` when the
@@ -1079,7 +1182,7 @@ impl Layout {
 // --- execution --------------------------------------------------------------------------------
 
 fn execute(conn: &mut TargetConnection, layout: &Layout, statement: &Statement) -> Result<u64> {
-    layout.ran();
+    layout.ran(statement);
     let rows = conn.execute(statement).map_err(|e| layout.failed(e))?;
     Ok(u64::try_from(rows).unwrap_or(u64::MAX))
 }
@@ -1089,7 +1192,7 @@ fn load(
     layout: &Layout,
     statement: &Statement,
 ) -> Result<Vec<TextPair>> {
-    layout.ran();
+    layout.ran(statement);
     conn.load_pairs(statement).map_err(|e| layout.failed(e))
 }
 
@@ -1100,7 +1203,7 @@ fn count(
     scope: Scope<'_>,
 ) -> Result<u64> {
     let statement = layout.scoped("SELECT COUNT(*) AS n FROM ", table, scope);
-    layout.ran();
+    layout.ran(&statement);
     let n = conn.count(&statement).map_err(|e| layout.failed(e))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
@@ -1111,7 +1214,14 @@ fn delete(
     table: &SqlTable,
     scope: Scope<'_>,
 ) -> Result<u64> {
-    let statement = layout.scoped("DELETE FROM ", table, scope);
+    let head = match layout.dialect {
+        // MariaDB before 11.1 (and MySQL before 8.0.21) reads the whole table for a
+        // single-table DELETE whose condition has a subquery (the rows under a parent); the
+        // multi-table form is planned as a join and uses the index on the parent key.
+        Dialect::Mysql => format!("DELETE {} FROM ", layout.dialect.quote(&table.name)),
+        Dialect::Sqlite | Dialect::Postgres => "DELETE FROM ".to_string(),
+    };
+    let statement = layout.scoped(&head, table, scope);
     execute(conn, layout, &statement)
 }
 

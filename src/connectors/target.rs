@@ -56,6 +56,9 @@ struct PgPlanLine {
     line: String,
 }
 
+/// Rows under which MySQL may rightly read a table whole although an index was possible.
+const MYSQL_SMALL_TABLE: u64 = 1_000;
+
 /// Runs `$body` with `$conn` bound to the concrete diesel connection and `$db` to its backend
 /// type; `$mysql` handles the MySQL driver's connection.
 macro_rules! on_backend {
@@ -132,7 +135,8 @@ impl TargetConnection {
 
     /// The tables the database would read whole to run `statement`: its query plan, with
     /// PostgreSQL told to avoid sequential scans wherever an index can serve (so a small test
-    /// table shows what a large one would get) and MySQL's `possible_keys` as the measure.
+    /// table shows what a large one would get; a whole index read in order counts as a scan),
+    /// MySQL's `ALL` and `index` accesses without a usable key.
     pub fn full_scans(&mut self, statement: &Statement) -> TargetResult<Vec<String>> {
         let mut tables = Vec::new();
         match self {
@@ -149,9 +153,31 @@ impl TargetConnection {
                 conn.batch_execute("SET enable_seqscan = off")?;
                 let plan = bound::<Pg>(&statement.prefixed("EXPLAIN ")).load::<PgPlanLine>(conn);
                 conn.batch_execute("RESET enable_seqscan")?;
-                for line in plan? {
-                    if let Some((_, scanned)) = line.line.split_once("Seq Scan on ") {
+                let lines: Vec<String> = plan?.into_iter().map(|line| line.line).collect();
+                // The table of the bitmap heap scan the index scans below belong to.
+                let mut heap: Option<String> = None;
+                for (index, line) in lines.iter().enumerate() {
+                    let node = line.trim_start().trim_start_matches("->").trim_start();
+                    // With sequential scans off, PostgreSQL reads a whole index rather than the
+                    // table: an index scan without an index condition (its details run to the
+                    // next node) reads every row just the same.
+                    let conditioned = || {
+                        lines[index + 1..]
+                            .iter()
+                            .take_while(|l| !l.trim_start().starts_with("->"))
+                            .any(|l| l.trim_start().starts_with("Index Cond:"))
+                    };
+                    if let Some(scanned) = node.strip_prefix("Seq Scan on ") {
                         tables.push(first_word(scanned));
+                    } else if let Some(scanned) = node.strip_prefix("Bitmap Heap Scan on ") {
+                        heap = Some(first_word(scanned));
+                    } else if node.starts_with("Bitmap Index Scan") && !conditioned() {
+                        tables.extend(heap.clone());
+                    } else if (node.starts_with("Index Scan")
+                        || node.starts_with("Index Only Scan"))
+                        && !conditioned()
+                    {
+                        tables.extend(node.split_once(" on ").map(|(_, t)| first_word(t)));
                     }
                 }
             }
@@ -164,7 +190,17 @@ impl TargetConnection {
                             .and_then(Result::ok)
                             .flatten()
                     };
-                    if text("type").as_deref() == Some("ALL") && text("possible_keys").is_none() {
+                    // `index` reads the whole of an index in order: as much as the table. A
+                    // possible key the optimizer did not use (an OR it could not split) is no
+                    // help either, unless the table is so small that reading it is cheaper.
+                    let whole = matches!(text("type").as_deref(), Some("ALL" | "index"));
+                    let rows = row
+                        .get_opt::<Option<u64>, _>("rows")
+                        .and_then(Result::ok)
+                        .flatten()
+                        .unwrap_or(0);
+                    let unusable = text("possible_keys").is_none() || rows >= MYSQL_SMALL_TABLE;
+                    if whole && unusable {
                         tables.extend(text("table"));
                     }
                 }

@@ -331,6 +331,174 @@ fn migrate_on_a_fresh_sqlite_store_reports_no_lock_errors() {
     }
 }
 
+/// Every statement a connector runs on the person's rows of the shop (`common::shop`): the
+/// searches, the export, the erase preview, a correction, an anonymisation and the erasure.
+/// What is asserted is the database's own query plan, never time.
+mod query_plans {
+    use super::common;
+    use common::shop;
+    use common::targets::{TargetDb, TargetKind};
+    use loket::catalog::model::{IdentifierKind, SqlMapping};
+    use loket::connectors::{ErasureMethods, SqlConnector, Strategy};
+
+    /// Enough rows that a planner weighs an index against a scan; far from the benchmark's.
+    const CUSTOMERS: u64 = 2_000;
+
+    fn mapping() -> SqlMapping {
+        let document = loket::catalog::parse_yaml(shop::CATALOG).expect("shop catalog is valid");
+        document.systems[0]
+            .sql
+            .clone()
+            .expect("the shop is an SQL system")
+    }
+
+    fn open(target: &TargetDb, mapping: SqlMapping) -> SqlConnector {
+        SqlConnector::open("shop", &target.url, mapping)
+            .expect("connector opens")
+            .with_hash_key(&[7u8; 32])
+    }
+
+    fn drop_index(target: &TargetDb, table: &str, index: &str) {
+        target.execute(&match target.kind {
+            TargetKind::Mysql => format!("DROP INDEX {index} ON {table}"),
+            _ => format!("DROP INDEX {index}"),
+        });
+    }
+
+    /// The statements (with the tables they read whole) whose plan has a full scan.
+    fn scans(connector: &mut SqlConnector) -> Vec<(String, Vec<String>)> {
+        let plans = connector.recorded_plans().expect("plans read");
+        assert!(!plans.is_empty(), "nothing was recorded");
+        plans
+            .into_iter()
+            .filter(|(_, scanned)| !scanned.is_empty())
+            .collect()
+    }
+
+    pub fn every_statement_uses_an_index_on(target: TargetDb) {
+        shop::create(&target, CUSTOMERS);
+        let mut connector = open(&target, mapping());
+        connector.record_statements();
+        let person = [
+            (IdentifierKind::Email, "Klant42@Example.nl".to_string()),
+            (IdentifierKind::CustomerNumber, "sh-42".to_string()),
+        ];
+        let found = connector.locate(&person).expect("located");
+        let expected = [("customers", 1), ("orders", 3), ("tickets", 2)];
+        let expected =
+            loket::connectors::TableCounts::from(expected.map(|(t, n)| (t.to_string(), n)));
+        assert_eq!(found, expected, "the right rows");
+        connector.export_json(&person).expect("exported");
+        connector
+            .erase_preview(&person, &[], &ErasureMethods::new())
+            .expect("previewed");
+        connector
+            .correct(&person, "customers", "name", "K. Lant")
+            .expect("corrected");
+        let strategies = [("body".to_string(), Strategy::Null)].into();
+        connector
+            .anonymise(&person, "tickets", &strategies)
+            .expect("anonymised");
+        let erased = connector.erase(&person, &[]).expect("erased");
+        assert_eq!(erased.deleted.values().sum::<u64>(), 6, "{erased:?}");
+        let scanned = scans(&mut connector);
+        assert!(
+            scanned.is_empty(),
+            "statements reading a whole table: {scanned:#?}"
+        );
+
+        // The check can fail: without the index on the orders' parent key, the search reads
+        // all orders.
+        drop_index(&target, "orders", "orders_customer_id");
+        let mut connector = open(&target, mapping());
+        connector.record_statements();
+        let other = [(IdentifierKind::Email, "klant7@example.nl".to_string())];
+        connector.locate(&other).expect("located");
+        let scanned = scans(&mut connector);
+        assert!(
+            scanned
+                .iter()
+                .any(|(_, tables)| tables == &["orders".to_string()]),
+            "{scanned:#?}"
+        );
+    }
+
+    /// The advice lines of `connectors check` for the shop with `mapping`.
+    fn advice(target: &TargetDb, mapping: SqlMapping) -> Vec<String> {
+        open(target, mapping).index_advice().expect("advice read")
+    }
+
+    /// `connectors check` names every identifier and parent-key column without a usable index
+    /// with the exact statement to add, and that statement, run, is what silences it.
+    pub fn check_names_each_missing_index_on(target: TargetDb) {
+        shop::create(&target, CUSTOMERS);
+        assert_eq!(
+            advice(&target, mapping()),
+            Vec::<String>::new(),
+            "all indexed"
+        );
+
+        drop_index(&target, "customers", "customers_email");
+        drop_index(&target, "orders", "orders_customer_id");
+        drop_index(&target, "tickets", "tickets_email");
+        let found = advice(&target, mapping());
+        let quote = |name: &str| match target.kind {
+            TargetKind::Mysql => format!("`{name}`"),
+            _ => format!("\"{name}\""),
+        };
+        let expected: Vec<String> = [
+            ("customers", "email"),
+            ("orders", "customer_id"),
+            ("tickets", "email"),
+        ]
+        .iter()
+        .map(|(table, column)| {
+            format!(
+                "shop: a lookup by {table}.{column} reads all of {table}; add: CREATE INDEX {} ON {} ({});",
+                quote(&format!("{table}_{column}")),
+                quote(table),
+                quote(column)
+            )
+        })
+        .collect();
+        assert_eq!(found, expected);
+        for line in &found {
+            let (_, create) = line.split_once("add: ").expect("a statement");
+            target.execute(create.trim_end_matches(';'));
+        }
+        assert_eq!(
+            advice(&target, mapping()),
+            Vec::<String>::new(),
+            "the advice was enough"
+        );
+
+        // Without `stored:` the e-mail address is matched whatever its case, through LOWER():
+        // the plain index no longer serves and the advice is an expression index.
+        let mut forgiving = mapping();
+        forgiving.tables[0].stored.remove(&IdentifierKind::Email);
+        let found = advice(&target, forgiving.clone());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let expression_index = format!(
+            "CREATE INDEX {} ON {} ((LOWER({})));",
+            quote("customers_email_match"),
+            quote("customers"),
+            quote("email")
+        );
+        assert!(found[0].contains(&expression_index), "{found:#?}");
+        if target.kind == TargetKind::Mysql {
+            // MariaDB has no expression indexes: the advice names the way that works on both.
+            assert!(found[0].contains("stored:"), "{found:#?}");
+            return;
+        }
+        target.execute(expression_index.trim_end_matches(';'));
+        assert_eq!(
+            advice(&target, forgiving),
+            Vec::<String>::new(),
+            "served by the expression"
+        );
+    }
+}
+
 /// The export tasks of a new access request, by system.
 async fn export_systems(app: &TestApp, token: &str) -> Vec<String> {
     let request = access(app, token, false).await;
@@ -341,4 +509,48 @@ async fn export_systems(app: &TestApp, token: &str) -> Vec<String> {
         .filter(|task| task["kind"] == "export_data")
         .map(|task| task["system_key"].as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+#[test]
+fn every_connector_statement_uses_an_index_on_sqlite() {
+    query_plans::every_statement_uses_an_index_on(TargetDb::sqlite());
+}
+
+#[test]
+#[cfg_attr(
+    not(loket_test_postgres),
+    ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
+fn every_connector_statement_uses_an_index_on_postgres() {
+    query_plans::every_statement_uses_an_index_on(TargetDb::postgres());
+}
+
+#[test]
+fn every_connector_statement_uses_an_index_on_mysql() {
+    match TargetDb::mysql() {
+        Some(target) => query_plans::every_statement_uses_an_index_on(target),
+        None => eprintln!("skipped: set LOKET_TEST_MYSQL_URL to run on MySQL/MariaDB"),
+    }
+}
+
+#[test]
+fn connectors_check_names_each_missing_index_on_sqlite() {
+    query_plans::check_names_each_missing_index_on(TargetDb::sqlite());
+}
+
+#[test]
+#[cfg_attr(
+    not(loket_test_postgres),
+    ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
+fn connectors_check_names_each_missing_index_on_postgres() {
+    query_plans::check_names_each_missing_index_on(TargetDb::postgres());
+}
+
+#[test]
+fn connectors_check_names_each_missing_index_on_mysql() {
+    match TargetDb::mysql() {
+        Some(target) => query_plans::check_names_each_missing_index_on(target),
+        None => eprintln!("skipped: set LOKET_TEST_MYSQL_URL to run on MySQL/MariaDB"),
+    }
 }

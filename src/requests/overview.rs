@@ -474,6 +474,7 @@ mod tests {
             closed_at: closed.map(at),
             channel: "phone".into(),
             refusal_ground: None,
+            partly_refused: false,
         }
     }
 

@@ -89,12 +89,18 @@ mod tests {
     fn only_privacy_officers_and_admins_read_the_readiness_report_or_keep_its_snapshots() {
         let officers = [Role::PrivacyOfficer, Role::Admin];
         assert_eq!(allowed(Method::GET, "/api/v1/readiness"), officers);
-        assert_eq!(allowed(Method::GET, "/api/v1/readiness/snapshots"), officers);
+        assert_eq!(
+            allowed(Method::GET, "/api/v1/readiness/snapshots"),
+            officers
+        );
         assert_eq!(
             route_permission(&Method::POST, "/api/v1/readiness/snapshots"),
             Some(Permission::KeepReadinessSnapshots)
         );
-        assert_eq!(allowed(Method::POST, "/api/v1/readiness/snapshots"), officers);
+        assert_eq!(
+            allowed(Method::POST, "/api/v1/readiness/snapshots"),
+            officers
+        );
     }
 
     #[test]

@@ -514,7 +514,11 @@ mod tests {
     #[test]
     fn any_change_to_the_texts_changes_the_digest() {
         let guide = shipped();
-        assert_eq!(guide.digest(), shipped().digest(), "the same guide, the same digest");
+        assert_eq!(
+            guide.digest(),
+            shipped().digest(),
+            "the same guide, the same digest"
+        );
         assert_eq!(guide.digest().len(), 12);
         let mut changed = shipped();
         let erasure = changed.kinds.get_mut(&RequestKind::Erasure).unwrap();

@@ -184,7 +184,9 @@ impl Worker {
     fn new(store: Store, cipher: Cipher, settings: &Settings) -> Result<Self, MailError> {
         let policy = RetryPolicy::from_settings(&settings.mail)?;
         let from: Mailbox = settings.mail.from.parse().map_err(|_| {
-            MailError::Config("mail.from must be an address like `Name <privacy@example.nl>`".into())
+            MailError::Config(
+                "mail.from must be an address like `Name <privacy@example.nl>`".into(),
+            )
         })?;
         Ok(Worker {
             store,

@@ -451,7 +451,11 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         last_steps.push(Step {
             risk: risk(gap.code),
             area: "register".into(),
-            nl: format!("Register, {object}: {} ({}).", remedy_nl(gap.code), gap.article),
+            nl: format!(
+                "Register, {object}: {} ({}).",
+                remedy_nl(gap.code),
+                gap.article
+            ),
             en: format!("Register, {object}: {} ({}).", gap.message, gap.article),
         });
     }
@@ -629,7 +633,8 @@ fn system_readiness(
         .filter(|a| a.systems.contains(&system.key))
         .filter_map(|a| activities.iter().find(|r| r.key == a.key))
         .collect();
-    let all = |check: fn(&ActivityReadiness) -> bool| !users.is_empty() && users.iter().all(|a| check(a));
+    let all =
+        |check: fn(&ActivityReadiness) -> bool| !users.is_empty() && users.iter().all(|a| check(a));
     let uncovered = register.warnings.iter().any(|w| {
         w.system.as_deref() == Some(system.key.as_str()) && w.code == WarningCode::UncoveredHolding
     });
@@ -667,8 +672,8 @@ fn missed(inputs: &Inputs, newest: &BTreeMap<&str, &SweepRun>) -> Vec<MissedSwee
         .filter(|rule| rule.is_sweepable())
         .filter_map(|rule| {
             let last_run = newest.get(rule.name.as_str()).map(|run| run.started_at);
-            let due = last_run
-                .and_then(|at| rule.next_run_after(&inputs.policies.sweeps, at.and_utc()));
+            let due =
+                last_run.and_then(|at| rule.next_run_after(&inputs.policies.sweeps, at.and_utc()));
             let missed = match due {
                 Some(due) => due < late,
                 // Never swept; a run that is running now has a start and so is not here.
@@ -736,7 +741,14 @@ pub async fn take_snapshot(
     origin: &'static str,
     actor: crate::audit::Actor,
 ) -> Result<Snapshot> {
-    let kept = keep(store, report, origin, actor, None::<fn(&mut crate::db::DbConnection) -> Result<bool>>).await?;
+    let kept = keep(
+        store,
+        report,
+        origin,
+        actor,
+        None::<fn(&mut crate::db::DbConnection) -> Result<bool>>,
+    )
+    .await?;
     kept.ok_or_else(|| Error::Internal("a snapshot asked for unconditionally was not kept".into()))
 }
 

@@ -94,7 +94,9 @@ fn report(
         stats: &stats,
         rows,
         today,
-        now: Utc.with_ymd_and_hms(TODAY.0, TODAY.1, TODAY.2, 12, 0, 0).unwrap(),
+        now: Utc
+            .with_ymd_and_hms(TODAY.0, TODAY.1, TODAY.2, 12, 0, 0)
+            .unwrap(),
     })
     .unwrap()
 }
@@ -105,21 +107,36 @@ fn area(report: &Report, key: &str) -> u32 {
 
 #[test]
 fn request_handling_is_counted_per_kind_and_per_channel_from_the_rows() {
-    let mut refused = closed(row("erasure", "phone", "refused", (2026, 10, 1)), (2026, 10, 5));
+    let mut refused = closed(
+        row("erasure", "phone", "refused", (2026, 10, 1)),
+        (2026, 10, 5),
+    );
     refused.refusal_ground = Some("manifestly_unfounded_or_excessive".into());
-    let mut partly = closed(row("objection", "email", "completed", (2026, 11, 2)), (2026, 11, 4));
+    let mut partly = closed(
+        row("objection", "email", "completed", (2026, 11, 2)),
+        (2026, 11, 4),
+    );
     partly.partly_refused = true;
     let rows = vec![
         // 10 days: within one month.
-        closed(row("access", "phone", "completed", (2026, 9, 1)), (2026, 9, 11)),
+        closed(
+            row("access", "phone", "completed", (2026, 9, 1)),
+            (2026, 9, 11),
+        ),
         // 61 days: within three months, not one.
-        closed(row("access", "email", "completed", (2026, 6, 1)), (2026, 8, 1)),
+        closed(
+            row("access", "email", "completed", (2026, 6, 1)),
+            (2026, 8, 1),
+        ),
         refused,
         partly,
         // Due 2 November: overdue on 3 December.
         row("erasure", "web_form", "in_progress", (2026, 10, 1)),
         row("access", "phone", "in_progress", (2026, 11, 30)),
-        closed(row("objection", "phone", "withdrawn", (2026, 11, 1)), (2026, 11, 2)),
+        closed(
+            row("objection", "phone", "withdrawn", (2026, 11, 1)),
+            (2026, 11, 2),
+        ),
     ];
     let report = report(&example_catalog(), &shipped_policies(), &rows, &[]);
     let all = &report.requests;
@@ -147,14 +164,23 @@ fn request_handling_is_counted_per_kind_and_per_channel_from_the_rows() {
     assert_eq!(report.per_channel["web_form"].overdue, 1);
     // The sum over the kinds and over the channels is the whole.
     for split in [&report.per_kind, &report.per_channel] {
-        assert_eq!(split.values().map(|h| h.received).sum::<i64>(), all.received);
+        assert_eq!(
+            split.values().map(|h| h.received).sum::<i64>(),
+            all.received
+        );
         assert_eq!(split.values().map(|h| h.open).sum::<i64>(), all.open);
     }
     // An overdue request is the riskiest last step.
     assert_eq!(report.last_steps[0].area, "requests");
     assert_eq!(report.last_steps[0].risk, 5);
-    assert!(report.last_steps[0].nl.starts_with("1 verzoek(en) over de termijn"));
-    assert_eq!(area(&report, "requests"), 38, "0.75 on time x (1 - 1/2 overdue)");
+    assert!(report.last_steps[0]
+        .nl
+        .starts_with("1 verzoek(en) over de termijn"));
+    assert_eq!(
+        area(&report, "requests"),
+        38,
+        "0.75 on time x (1 - 1/2 overdue)"
+    );
 }
 
 #[test]
@@ -183,7 +209,11 @@ fn failed_abandoned_and_missed_sweeps_are_reported_and_cost_the_sweeps_score() {
     let names = |refs: &[SweepRef]| refs.iter().map(|r| r.rule.clone()).collect::<Vec<_>>();
     assert_eq!(names(&swept.failed_sweeps), [sweepable[1]]);
     assert_eq!(names(&swept.skipped_sweeps), [sweepable[2]]);
-    let missed: Vec<&str> = swept.missed_sweeps.iter().map(|m| m.rule.as_str()).collect();
+    let missed: Vec<&str> = swept
+        .missed_sweeps
+        .iter()
+        .map(|m| m.rule.as_str())
+        .collect();
     assert_eq!(missed, [sweepable[3]]);
     assert_eq!(swept.missed_sweeps[0].last_run, Some(at(2026, 11, 30)));
     let swept_well = sweepable.len() - 3;
@@ -191,10 +221,9 @@ fn failed_abandoned_and_missed_sweeps_are_reported_and_cost_the_sweeps_score() {
         area(&swept, "sweeps"),
         percent(swept_well as f64, policies.retention.len() as f64)
     );
-    assert!(swept
-        .last_steps
-        .iter()
-        .any(|s| s.area == "sweeps" && s.nl.contains(sweepable[3]) && s.nl.contains("niet gedraaid")));
+    assert!(swept.last_steps.iter().any(|s| s.area == "sweeps"
+        && s.nl.contains(sweepable[3])
+        && s.nl.contains("niet gedraaid")));
 
     // No run at all: every sweepable rule was never swept.
     let never = report(&example_catalog(), &policies, &[], &[]);
@@ -214,7 +243,11 @@ fn systems_are_connected_over_sql_or_http_and_checked_like_their_activities() {
             .collect::<Vec<_>>()
     };
     assert_eq!(reachable(&report_before), ["crm", "billing"]);
-    let ticketing = catalog.systems.iter_mut().find(|s| s.key == "ticketing").unwrap();
+    let ticketing = catalog
+        .systems
+        .iter_mut()
+        .find(|s| s.key == "ticketing")
+        .unwrap();
     ticketing.connector = ConnectorKind::Http;
     let after = report(&catalog, &shipped_policies(), &[], &[]);
     assert_eq!(reachable(&after), ["crm", "billing", "ticketing"]);
@@ -228,13 +261,29 @@ fn systems_are_connected_over_sql_or_http_and_checked_like_their_activities() {
             .filter(|a| system.activities.contains(&a.key))
             .collect();
         assert!(!users.is_empty(), "{} is used", system.key);
-        assert_eq!(system.security, users.iter().all(|a| a.security), "{}", system.key);
-        assert_eq!(system.legal_basis, users.iter().all(|a| a.legal_basis), "{}", system.key);
+        assert_eq!(
+            system.security,
+            users.iter().all(|a| a.security),
+            "{}",
+            system.key
+        );
+        assert_eq!(
+            system.legal_basis,
+            users.iter().all(|a| a.legal_basis),
+            "{}",
+            system.key
+        );
     }
     // Without any activity a system records nothing.
-    catalog.activities.retain(|a| !a.systems.contains(&"recruitment".to_string()));
+    catalog
+        .activities
+        .retain(|a| !a.systems.contains(&"recruitment".to_string()));
     let orphan = report(&catalog, &shipped_policies(), &[], &[]);
-    let recruitment = orphan.systems.iter().find(|s| s.key == "recruitment").unwrap();
+    let recruitment = orphan
+        .systems
+        .iter()
+        .find(|s| s.key == "recruitment")
+        .unwrap();
     assert!(recruitment.activities.is_empty());
     assert!(!recruitment.data && !recruitment.legal_basis && !recruitment.retention);
 }
@@ -265,14 +314,20 @@ fn a_holding_without_a_rule_costs_the_retention_score_until_a_rule_covers_it() {
         .iter()
         .filter(|h| h.system == "ticketing")
         .count();
-    assert!(covered_ticketing < held, "the shipped rule covers ticketing");
+    assert!(
+        covered_ticketing < held,
+        "the shipped rule covers ticketing"
+    );
     assert!(area(&uncovered, "retention") < area(&covered, "retention"));
-    assert!(uncovered
+    assert!(uncovered.last_steps.iter().any(|s| s.area == "retention"
+        && s.nl.contains("ticketing")
+        && s.nl.contains("geen bewaarregel")));
+    // Every gap's step is in Dutch (not the register's English message), with the article.
+    let steps: Vec<&Step> = uncovered
         .last_steps
         .iter()
-        .any(|s| s.area == "retention" && s.nl.contains("ticketing") && s.nl.contains("geen bewaarregel")));
-    // Every gap's step is in Dutch (not the register's English message), with the article.
-    let steps: Vec<&Step> = uncovered.last_steps.iter().filter(|s| s.area == "register").collect();
+        .filter(|s| s.area == "register")
+        .collect();
     assert_eq!(steps.len(), uncovered.gaps.len());
     for step in steps {
         assert!(

@@ -73,17 +73,19 @@ async fn delete_spent_packages(service: SweepService) {
 }
 
 /// How often `serve` asks each daily job whether its day's work is due. Hourly, so a job whose
-/// moment passed while loket was down runs within the hour after it starts again; each job
+/// moment passed while loket was down runs within the hour after it is up again; each job
 /// decides itself (from what it recorded) whether a day has passed.
 pub const DAILY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
-/// Runs `job` at start and every [`DAILY_CHECK_INTERVAL`]; the job keeps itself to once a day.
+/// Runs `job` every [`DAILY_CHECK_INTERVAL`], the first time one interval after start (so a
+/// start-up, or a test's server, is not slowed by it); the job keeps itself to once a day.
 async fn daily<F, Fut>(service: SweepService, job: F)
 where
     F: Fn(SweepService) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let mut interval = tokio::time::interval(DAILY_CHECK_INTERVAL);
+    let first = tokio::time::Instant::now() + DAILY_CHECK_INTERVAL;
+    let mut interval = tokio::time::interval_at(first, DAILY_CHECK_INTERVAL);
     loop {
         interval.tick().await;
         job(service.clone()).await;

@@ -169,15 +169,28 @@ backend_tests! { browser;
 
 /// The kept readiness snapshots, newest first.
 async fn trend(app: &TestApp, officer: &str) -> Vec<Value> {
-    let kept = expect_json(app.get("/api/v1/readiness/snapshots", Some(officer)).await, 200).await;
+    let kept = expect_json(
+        app.get("/api/v1/readiness/snapshots", Some(officer)).await,
+        200,
+    )
+    .await;
     kept["items"].as_array().unwrap().clone()
 }
 
 /// The object ids (`version@digest`) of the guides recorded as loaded.
 async fn loaded(app: &TestApp, admin: &str) -> Vec<String> {
-    let events = expect_json(app.get("/api/v1/audit/events?per_page=200", Some(admin)).await, 200).await;
+    let events = expect_json(
+        app.get("/api/v1/audit/events?per_page=200", Some(admin))
+            .await,
+        200,
+    )
+    .await;
     let items = events["items"].as_array().unwrap();
-    items.iter().filter(|e| e["action"] == "guide.loaded").map(|e| e["object_id"].as_str().unwrap().to_string()).collect()
+    items
+        .iter()
+        .filter(|e| e["action"] == "guide.loaded")
+        .map(|e| e["object_id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The API side, without a browser.

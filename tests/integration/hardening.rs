@@ -148,7 +148,11 @@ fn staff_routes() -> Vec<(&'static str, String, Permission)> {
         ("GET", "/guide/erasure".into(), ReadGuide),
         ("GET", "/readiness".into(), ReadRegister),
         ("GET", "/readiness/snapshots".into(), ReadRegister),
-        ("POST", "/readiness/snapshots".into(), KeepReadinessSnapshots),
+        (
+            "POST",
+            "/readiness/snapshots".into(),
+            KeepReadinessSnapshots,
+        ),
     ];
     // A first-line partner records identity checks, and does nothing else to a request.
     routes.push(("POST", "/requests/x/identity".into(), RegisterRequests));

@@ -22,6 +22,8 @@ pub struct Application {
     sweep_scheduler: tokio::task::JoinHandle<()>,
     /// The connector pools the server uses, for what they did ([`crate::connectors::Usage`]).
     connectors: crate::connectors::Connectors,
+    /// What requests set running in the background.
+    background: crate::requests::Background,
 }
 
 impl Application {
@@ -61,6 +63,7 @@ impl Application {
         let requests = request_service(settings, &store, &secrets, policies)
             .with_connectors(connectors.clone())
             .on_mail_queued(Arc::new(move || waker.wake()));
+        let background = requests.background();
         let mut state = AppState::new(store, tokens, requests, sweeps);
         state.users = state.users.with_guard(crate::auth::guard::SignInGuard::new(
             settings.sign_in.clone(),
@@ -93,6 +96,7 @@ impl Application {
             mail_worker: Some(mail_worker),
             sweep_scheduler,
             connectors,
+            background,
         })
     }
 
@@ -103,6 +107,11 @@ impl Application {
     /// The connectors the server uses (their pools and usage).
     pub fn connectors(&self) -> crate::connectors::Connectors {
         self.connectors.clone()
+    }
+
+    /// The work requests set running in the background, to await it (tests).
+    pub fn background(&self) -> crate::requests::Background {
+        self.background.clone()
     }
 
     /// Hands the outbox worker to the caller, who then decides when it stops (the test harness

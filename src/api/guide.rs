@@ -118,7 +118,7 @@ async fn readiness(
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Permission::ReadRegister)?;
-    let report = crate::readiness::current(&state.store, &state.requests, &state.sweeps).await?;
+    let report = crate::readiness::current(&state.sweeps).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -136,8 +136,8 @@ async fn snapshots(
 /// `POST /readiness/snapshots`: keeps the report as it stands now.
 #[utoipa::path(post, path = "/readiness/snapshots", tag = "readiness", responses((status = 201, description = "A snapshot of the readiness report is kept")))]
 async fn snapshot(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
-    user.require(Permission::ReadRegister)?;
-    let report = crate::readiness::current(&state.store, &state.requests, &state.sweeps).await?;
+    user.require(Permission::KeepReadinessSnapshots)?;
+    let report = crate::readiness::current(&state.sweeps).await?;
     let snapshot =
         crate::readiness::take_snapshot(&state.store, &report, "on_demand", user.actor()).await?;
     Ok(HttpResponse::Created().json(snapshot))

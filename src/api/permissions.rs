@@ -32,7 +32,9 @@ pub fn route_permission(method: &Method, pattern: &str) -> Option<Permission> {
             by_method(Permission::ReadRequestStatus, Permission::RegisterRequests)
         }
         "guide" => Some(Permission::ReadGuide),
-        "readiness" => Some(Permission::ReadRegister),
+        // Reading the report is reading the register; keeping a snapshot (the trend the board
+        // sees) is the privacy officer's.
+        "readiness" => by_method(Permission::ReadRegister, Permission::KeepReadinessSnapshots),
         "requests" | "stats" => by_method(Permission::ReadRequests, Permission::WorkRequests),
         _ => None,
     }
@@ -67,4 +69,50 @@ pub async fn authorise_first(
         request.extensions_mut().insert(user);
     }
     next.call(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    /// The roles that may do what `method pattern` needs.
+    fn allowed(method: Method, pattern: &str) -> Vec<Role> {
+        let permission = route_permission(&method, pattern).expect("a staff route");
+        Role::ALL
+            .into_iter()
+            .filter(|role| role.allows(permission))
+            .collect()
+    }
+
+    #[test]
+    fn only_privacy_officers_and_admins_read_the_readiness_report_or_keep_its_snapshots() {
+        let officers = [Role::PrivacyOfficer, Role::Admin];
+        assert_eq!(allowed(Method::GET, "/api/v1/readiness"), officers);
+        assert_eq!(
+            allowed(Method::GET, "/api/v1/readiness/snapshots"),
+            officers
+        );
+        assert_eq!(
+            route_permission(&Method::POST, "/api/v1/readiness/snapshots"),
+            Some(Permission::KeepReadinessSnapshots)
+        );
+        assert_eq!(
+            allowed(Method::POST, "/api/v1/readiness/snapshots"),
+            officers
+        );
+    }
+
+    #[test]
+    fn every_agent_reads_the_guide() {
+        assert_eq!(
+            allowed(Method::GET, "/api/v1/guide/{kind}"),
+            [
+                Role::Agent,
+                Role::PartnerAgent,
+                Role::PrivacyOfficer,
+                Role::Admin
+            ]
+        );
+    }
 }

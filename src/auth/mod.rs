@@ -110,6 +110,8 @@ pub enum Permission {
     /// Approving (or sending back) a proposed outcome, above all a refusal.
     ApproveRequests,
     ReadRegister,
+    /// Keeping a snapshot of the readiness report, the trend the board is shown.
+    KeepReadinessSnapshots,
     ReadAudit,
     /// Appending events on behalf of automated jobs.
     RecordAudit,

@@ -110,6 +110,16 @@ pub struct Suggestion {
 pub const MAX_SAID: usize = 2000;
 
 impl GuidePolicy {
+    /// A short digest of the guide's texts and words, recorded with its version: a change
+    /// shipped without raising `version` is on the audit trail too.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        // Maps are ordered and lists keep their order, so the same guide gives the same digest.
+        let text = serde_json::to_vec(self).unwrap_or_default();
+        let hash = sha2::Sha256::digest(&text);
+        hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Problems with the section, as `(field, message)`.
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
@@ -425,22 +435,26 @@ pub async fn current_facts(
     Ok(system_facts(&catalog, policies, language))
 }
 
-/// Records a guide version the audit trail has not seen yet, so every change of the guide a
-/// privacy officer ships is on the record (the text itself is in the versioned policy files).
+/// Records a guide the audit trail has not seen yet (a new version, or new texts under the old
+/// one), so every change of the guide a privacy officer ships is on the record, with its
+/// version and digest; the text itself is in the versioned policy files. Returns whether it was
+/// new.
 pub async fn record_version(
     store: &crate::db::Store,
     guide: &GuidePolicy,
-) -> crate::error::Result<()> {
-    let version = guide.version.to_string();
+) -> crate::error::Result<bool> {
+    let version = guide.version;
+    let digest = guide.digest();
+    let object_id = format!("{version}@{digest}");
     store
         .write(move |conn| {
             if crate::db::models::first_line::audit_event_exists(
                 conn,
                 "guide.loaded",
                 "guide",
-                &version,
+                &object_id,
             )? {
-                return Ok(());
+                return Ok(false);
             }
             crate::audit::record(
                 conn,
@@ -448,11 +462,11 @@ pub async fn record_version(
                 crate::audit::Change {
                     action: "guide.loaded",
                     object_type: "guide",
-                    object_id: &version,
-                    summary: format!("agent's guide version {version} in use"),
+                    object_id: &object_id,
+                    summary: format!("agent's guide version {version} in use (texts {digest})"),
                 },
             )?;
-            Ok(())
+            Ok(true)
         })
         .await
 }
@@ -495,6 +509,21 @@ mod tests {
             );
         }
         assert!(guide.problems().is_empty());
+    }
+
+    #[test]
+    fn any_change_to_the_texts_changes_the_digest() {
+        let guide = shipped();
+        assert_eq!(
+            guide.digest(),
+            shipped().digest(),
+            "the same guide, the same digest"
+        );
+        assert_eq!(guide.digest().len(), 12);
+        let mut changed = shipped();
+        let erasure = changed.kinds.get_mut(&RequestKind::Erasure).unwrap();
+        erasure.words.nl.push("wissen alstublieft".into());
+        assert_ne!(changed.digest(), guide.digest());
     }
 
     #[test]

@@ -81,21 +81,9 @@ impl std::fmt::Debug for MailWaker {
 /// Starts the delivery worker on the current tokio runtime.
 pub fn spawn(store: Store, cipher: Cipher, settings: &Settings) -> Result<WorkerHandle, MailError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| MailError::NoRuntime)?;
-    let policy = RetryPolicy::from_settings(&settings.mail)?;
-    let from: Mailbox = settings.mail.from.parse().map_err(|_| {
-        MailError::Config("mail.from must be an address like `Name <privacy@example.nl>`".into())
-    })?;
-    let transport = Transport::from_settings(settings)?;
-    let waker = MailWaker::default();
+    let worker = Worker::new(store, cipher, settings)?;
+    let waker = worker.waker.clone();
     let (stop, stopped) = oneshot::channel();
-    let worker = Worker {
-        store,
-        cipher,
-        transport,
-        from,
-        policy,
-        waker: waker.clone(),
-    };
     let task = runtime.spawn(worker.run(stopped));
     tracing::info!(transport = ?settings.mail.transport, "mail worker started");
     Ok(WorkerHandle {
@@ -103,6 +91,24 @@ pub fn spawn(store: Store, cipher: Cipher, settings: &Settings) -> Result<Worker
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// The delivery worker without its loop, driven one round at a time: what the tests use
+/// instead of sleeping until the background loop has come round.
+pub struct Stepper(Worker);
+
+impl Stepper {
+    pub fn new(store: Store, cipher: Cipher, settings: &Settings) -> Result<Self, MailError> {
+        Ok(Stepper(Worker::new(store, cipher, settings)?))
+    }
+
+    /// One round of the background loop: delivers (or tries once) every message due now, then
+    /// returns. A failed attempt is due again after the configured backoff, as in the loop.
+    pub async fn run_once(&self) {
+        // Nobody stops a single round: the sender lives until it is over.
+        let (_running, mut stopped) = oneshot::channel::<()>();
+        self.0.deliver_due(&mut stopped).await;
+    }
 }
 
 /// When to look again and when to give up.
@@ -175,6 +181,23 @@ struct Worker {
 }
 
 impl Worker {
+    fn new(store: Store, cipher: Cipher, settings: &Settings) -> Result<Self, MailError> {
+        let policy = RetryPolicy::from_settings(&settings.mail)?;
+        let from: Mailbox = settings.mail.from.parse().map_err(|_| {
+            MailError::Config(
+                "mail.from must be an address like `Name <privacy@example.nl>`".into(),
+            )
+        })?;
+        Ok(Worker {
+            store,
+            cipher,
+            transport: Transport::from_settings(settings)?,
+            from,
+            policy,
+            waker: MailWaker::default(),
+        })
+    }
+
     async fn run(self, mut stopped: oneshot::Receiver<()>) {
         loop {
             if self.deliver_due(&mut stopped).await == Round::Stopped {

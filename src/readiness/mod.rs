@@ -1,10 +1,12 @@
 //! The readiness report (issue 21) for the privacy officer and the board: how far the
 //! organisation is with the AVG, from what loket knows. Per activity whether data, legal basis,
 //! recipients, retention and security are recorded (from the register's own gap check,
-//! [`crate::catalog::ropa`]); per holding whether a retention rule covers it and whether it is
-//! swept; failed and skipped sweeps; which systems loket reaches; how requests are handled (the
+//! [`crate::catalog::ropa`]), and per system over the activities using it; per holding whether a
+//! retention rule covers it and whether it is swept; failed, abandoned and missed sweeps; which
+//! systems loket reaches; how requests are handled (the
 //! request statistics, [`crate::requests::overview`], per kind and per channel); a score per
-//! area and the "last steps", riskiest first. Snapshots of the figures are kept for the trend.
+//! area and the "last steps", riskiest first. Snapshots of the figures are kept for the trend:
+//! on demand and daily by the scheduler ([`daily_snapshot`]).
 //!
 //! The report holds figures and names of systems and activities only, never personal data.
 
@@ -40,6 +42,8 @@ pub struct Report {
     pub holdings_without_sweep: Vec<HoldingRef>,
     pub failed_sweeps: Vec<SweepRef>,
     pub skipped_sweeps: Vec<SweepRef>,
+    /// Rules a sweep can act on whose scheduled sweep did not run (or never ran).
+    pub missed_sweeps: Vec<MissedSweep>,
     pub requests: Handling,
     pub per_kind: BTreeMap<String, Handling>,
     pub per_channel: BTreeMap<String, Handling>,
@@ -68,13 +72,25 @@ pub struct ActivityReadiness {
     pub security: bool,
 }
 
+/// One system: whether loket reaches it, and whether the register records, for the activities
+/// that use it, what [`ActivityReadiness`] checks (false when no activity uses it at all).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SystemReadiness {
     pub key: String,
     pub name: String,
-    /// loket searches and changes it through a connector; otherwise its owner does by hand.
+    /// loket searches and changes it through a connector (SQL or HTTP); otherwise its owner
+    /// does by hand.
     pub reachable: bool,
     pub holdings: usize,
+    /// The activities that use it.
+    pub activities: Vec<String>,
+    /// It holds categories, and every one belongs to an activity.
+    pub data: bool,
+    pub legal_basis: bool,
+    pub recipients: bool,
+    /// Every category it holds has a period in the register.
+    pub retention: bool,
+    pub security: bool,
 }
 
 /// A category a system holds.
@@ -94,6 +110,21 @@ pub struct SweepRef {
     pub started_at: chrono::NaiveDateTime,
 }
 
+/// A sweepable rule whose sweep should have run by now and did not.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MissedSweep {
+    pub rule: String,
+    pub system: String,
+    /// The newest run loket knows of; `None`: never swept.
+    pub last_run: Option<chrono::NaiveDateTime>,
+    /// When the next run after it was due.
+    pub due: Option<chrono::NaiveDateTime>,
+}
+
+/// How long after its slot a sweep may start before it counts as missed: the scheduler may
+/// be busy with other rules, or an instance restarting.
+const SWEEP_GRACE_HOURS: i64 = 6;
+
 /// How requests were handled: the request statistics' shares, and what they do not break down.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Handling {
@@ -105,6 +136,9 @@ pub struct Handling {
     pub answered_within_three_months: Option<f64>,
     pub refused: i64,
     pub refusals_by_ground: BTreeMap<String, i64>,
+    /// Answered with a partial refusal (an objection partly rejected, data withheld, a
+    /// rectification partly refused): a refusal too, with its reasons in the letter.
+    pub partly_refused: i64,
     /// Days from receipt to answer, averaged over the answered requests.
     pub average_handling_days: Option<f64>,
 }
@@ -172,7 +206,8 @@ pub struct Inputs<'a> {
     pub stats: &'a Stats,
     pub rows: &'a [StatsRow],
     pub today: chrono::NaiveDate,
-    pub generated_at: String,
+    /// When the report is made: its timestamp, and what a sweep should have run by.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 fn percent(part: f64, whole: f64) -> u32 {
@@ -297,6 +332,7 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         .filter(|r| r.status == crate::db::models::sweeps::ABANDONED)
         .map(|r| sweep_ref(r))
         .collect();
+    let missed_sweeps = missed(inputs, &newest);
     let rules = inputs.policies.retention.len();
     let rules_swept_well = inputs
         .policies
@@ -308,6 +344,7 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
                     .iter()
                     .chain(&skipped_sweeps)
                     .any(|s| s.rule == r.name)
+                && !missed_sweeps.iter().any(|m| m.rule == r.name)
         })
         .count();
 
@@ -315,16 +352,11 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         .catalog
         .systems
         .iter()
-        .map(|s| SystemReadiness {
-            key: s.key.clone(),
-            name: s.name.clone(),
-            reachable: s.connector == ConnectorKind::Sql,
-            holdings: s.holdings.len(),
-        })
+        .map(|s| system_readiness(s, inputs.catalog, &activities, register))
         .collect();
     let reachable = systems.iter().filter(|s| s.reachable).count();
 
-    let requests = handling(inputs.stats, inputs.rows, inputs.today)?;
+    let requests = handling(inputs.stats, inputs.rows);
     let mut per_kind: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
     let mut per_channel: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
     for row in inputs.rows {
@@ -342,7 +374,7 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             .into_iter()
             .map(|(key, rows)| {
                 let stats = crate::requests::overview::compute_stats(&rows, inputs.today)?;
-                Ok((key, handling(&stats, &rows, inputs.today)?))
+                Ok((key, handling(&stats, &rows)))
             })
             .collect()
     };
@@ -420,7 +452,11 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         last_steps.push(Step {
             risk: risk(gap.code),
             area: "register".into(),
-            nl: format!("Register, {object}: {} ({}).", gap.message, gap.article),
+            nl: format!(
+                "Register, {object}: {} ({}).",
+                remedy_nl(gap.code),
+                gap.article
+            ),
             en: format!("Register, {object}: {} ({}).", gap.message, gap.article),
         });
     }
@@ -435,6 +471,20 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             en: format!(
                 "Sweep {} in {} failed: fix the cause and run it again.",
                 run.rule, run.system
+            ),
+        });
+    }
+    for sweep in &missed_sweeps {
+        last_steps.push(Step {
+            risk: 3,
+            area: "sweeps".into(),
+            nl: format!(
+                "Opschoning {} in {} is niet gedraaid zoals gepland: controleer of de planner loopt.",
+                sweep.rule, sweep.system
+            ),
+            en: format!(
+                "Sweep {} in {} did not run as scheduled: check that the scheduler runs.",
+                sweep.rule, sweep.system
             ),
         });
     }
@@ -484,7 +534,9 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
     last_steps.sort_by_key(|step| std::cmp::Reverse(step.risk));
 
     Ok(Report {
-        generated_at: inputs.generated_at.clone(),
+        generated_at: inputs
+            .now
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         score,
         areas,
         activities,
@@ -493,6 +545,7 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         holdings_without_sweep: without_sweep,
         failed_sweeps,
         skipped_sweeps,
+        missed_sweeps,
         requests,
         per_kind,
         per_channel,
@@ -502,10 +555,9 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
 }
 
 /// The statistics' figures for `rows`, with refusals, their grounds and the handling time.
-fn handling(stats: &Stats, rows: &[StatsRow], today: chrono::NaiveDate) -> Result<Handling> {
-    let _ = today;
+fn handling(stats: &Stats, rows: &[StatsRow]) -> Handling {
     let mut refusals_by_ground = BTreeMap::new();
-    let (mut refused, mut days, mut answered) = (0i64, 0i64, 0i64);
+    let (mut refused, mut partly_refused, mut days, mut answered) = (0i64, 0i64, 0i64, 0i64);
     for row in rows {
         match row.state.as_str() {
             "refused" => {
@@ -516,6 +568,7 @@ fn handling(stats: &Stats, rows: &[StatsRow], today: chrono::NaiveDate) -> Resul
                 *refusals_by_ground.entry(ground).or_insert(0) += 1;
             }
             "withdrawn" => continue,
+            "completed" if row.partly_refused => partly_refused += 1,
             _ => {}
         }
         if let (Some(closed), true) = (
@@ -528,7 +581,7 @@ fn handling(stats: &Stats, rows: &[StatsRow], today: chrono::NaiveDate) -> Resul
             .num_days();
         }
     }
-    Ok(Handling {
+    Handling {
         received: rows.len() as i64,
         open: stats.open,
         overdue: stats.overdue,
@@ -537,33 +590,134 @@ fn handling(stats: &Stats, rows: &[StatsRow], today: chrono::NaiveDate) -> Resul
         answered_within_three_months: stats.answered_within_three_months,
         refused,
         refusals_by_ground,
+        partly_refused,
         average_handling_days: (answered > 0).then(|| days as f64 / answered as f64),
-    })
+    }
 }
 
-/// Reads everything the report needs and builds it.
-pub async fn current(
-    store: &Store,
-    requests: &crate::requests::RequestService,
-    sweeps: &crate::retention::SweepService,
-) -> Result<Report> {
+/// Reads everything the report needs and builds it. The sweep service carries the store and
+/// the policies, so the scheduler, which has only it, can take the daily snapshot.
+pub async fn current(sweeps: &crate::retention::SweepService) -> Result<Report> {
+    let store = sweeps.store();
     let register = crate::catalog::register(store).await?;
     let catalog = store.read(crate::catalog::load_catalog).await?;
     let runs = sweeps.runs(None, RUNS_READ).await?;
-    let stats = requests.stats().await?;
     let rows = store
         .read(|conn| Ok::<_, Error>(crate::db::models::requests::stats_rows(conn)?))
         .await?;
+    let today = crate::requests::today();
+    // The statistics from the same rows, so the report's figures agree among themselves.
+    let stats = crate::requests::overview::compute_stats(&rows, today)?;
     build(&Inputs {
         register: &register,
         catalog: &catalog,
-        policies: requests.policies(),
+        policies: sweeps.policies(),
         runs: &runs,
         stats: &stats,
         rows: &rows,
-        today: crate::requests::today(),
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        today,
+        now: chrono::Utc::now(),
     })
+}
+
+/// A system's line: reached or manual, and the register's checks over the activities using it.
+fn system_readiness(
+    system: &crate::catalog::model::System,
+    catalog: &CatalogSnapshot,
+    activities: &[ActivityReadiness],
+    register: &Register,
+) -> SystemReadiness {
+    let users: Vec<&ActivityReadiness> = catalog
+        .activities
+        .iter()
+        .filter(|a| a.systems.contains(&system.key))
+        .filter_map(|a| activities.iter().find(|r| r.key == a.key))
+        .collect();
+    let all =
+        |check: fn(&ActivityReadiness) -> bool| !users.is_empty() && users.iter().all(|a| check(a));
+    let uncovered = register.warnings.iter().any(|w| {
+        w.system.as_deref() == Some(system.key.as_str()) && w.code == WarningCode::UncoveredHolding
+    });
+    // Every category it holds has a period in an activity that uses the system.
+    let periods = system.holdings.iter().all(|holding| {
+        catalog
+            .activities
+            .iter()
+            .filter(|a| a.systems.contains(&system.key))
+            .flat_map(|a| &a.categories)
+            .any(|c| c.category == holding.category && c.retention.is_some())
+    });
+    SystemReadiness {
+        key: system.key.clone(),
+        name: system.name.clone(),
+        reachable: system.connector != ConnectorKind::Manual,
+        holdings: system.holdings.len(),
+        activities: users.iter().map(|a| a.key.clone()).collect(),
+        data: !system.holdings.is_empty() && !uncovered && all(|a| a.data),
+        legal_basis: all(|a| a.legal_basis),
+        recipients: all(|a| a.recipients),
+        retention: !users.is_empty() && periods && all(|a| a.retention),
+        security: all(|a| a.security),
+    }
+}
+
+/// The sweepable rules whose next slot after their newest run (or ever, when none ran) has
+/// passed by more than [`SWEEP_GRACE_HOURS`] without a run.
+fn missed(inputs: &Inputs, newest: &BTreeMap<&str, &SweepRun>) -> Vec<MissedSweep> {
+    let late = inputs.now - chrono::TimeDelta::hours(SWEEP_GRACE_HOURS);
+    inputs
+        .policies
+        .retention
+        .iter()
+        .filter(|rule| rule.is_sweepable())
+        .filter_map(|rule| {
+            let last_run = newest.get(rule.name.as_str()).map(|run| run.started_at);
+            let due =
+                last_run.and_then(|at| rule.next_run_after(&inputs.policies.sweeps, at.and_utc()));
+            let missed = match due {
+                Some(due) => due < late,
+                // Never swept; a run that is running now has a start and so is not here.
+                None => last_run.is_none(),
+            };
+            missed.then(|| MissedSweep {
+                rule: rule.name.clone(),
+                system: rule.system.clone(),
+                last_run,
+                due: due.map(|d| d.naive_utc()),
+            })
+        })
+        .collect()
+}
+
+/// What to do about a register gap, in Dutch (the register's own messages are English).
+fn remedy_nl(code: WarningCode) -> &'static str {
+    use WarningCode::*;
+    match code {
+        NoLegalBasis => "leg de grondslag vast",
+        NoRetention => "leg per gegevenscategorie de bewaartermijn vast",
+        NoSpecialCategoryGround => {
+            "leg de uitzondering vast die de verwerking van bijzondere persoonsgegevens toestaat"
+        }
+        NoCriminalDataBasis => "leg de grondslag voor de strafrechtelijke gegevens vast",
+        NationalIdWithoutNamedLaw => {
+            "noem de wet die het gebruik van het BSN voorschrijft, of stop met het gebruik"
+        }
+        NoDataSubjects => "leg de categorieën betrokkenen vast",
+        NoCategories => "leg de categorieën persoonsgegevens vast",
+        NoRecipients => "leg de ontvangers vast",
+        NoSecurityMeasures => "beschrijf de beveiligingsmaatregelen",
+        TransferWithoutSafeguard => {
+            "leg de waarborg vast voor de doorgifte buiten de EER (bijvoorbeeld modelcontractbepalingen)"
+        }
+        HostingWithoutTransfer => {
+            "het systeem staat buiten de EER: leg de doorgifte en haar waarborg vast bij een verwerking"
+        }
+        NoControllers => "noem de verwerkingsverantwoordelijken voor wie u verwerkt",
+        NoCategoriesOfProcessing => "leg de categorieën verwerkingen voor anderen vast",
+        NoSystems => "leg vast in welke systemen de gegevens staan",
+        UncoveredHolding => "koppel de gegevens in dit systeem aan een verwerking",
+        UnknownReference => "herstel de verwijzing naar een onbekend onderdeel",
+    }
 }
 
 /// A kept snapshot, for the trend.
@@ -577,6 +731,9 @@ pub struct Snapshot {
     pub areas: BTreeMap<String, u32>,
 }
 
+/// The origin of the snapshots the scheduler takes.
+pub const SCHEDULER: &str = "scheduler";
+
 /// Keeps the report's figures as a snapshot (`on_demand` or `scheduler`), on the audit trail.
 pub async fn take_snapshot(
     store: &Store,
@@ -584,6 +741,32 @@ pub async fn take_snapshot(
     origin: &'static str,
     actor: crate::audit::Actor,
 ) -> Result<Snapshot> {
+    let kept = keep(
+        store,
+        report,
+        origin,
+        actor,
+        None::<fn(&mut crate::db::DbConnection) -> Result<bool>>,
+    )
+    .await?;
+    kept.ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!(
+            "a snapshot asked for unconditionally was not kept"
+        ))
+    })
+}
+
+/// Keeps a snapshot unless `skip` (run in the same write transaction) says not to.
+async fn keep<F>(
+    store: &Store,
+    report: &Report,
+    origin: &'static str,
+    actor: crate::audit::Actor,
+    skip: Option<F>,
+) -> Result<Option<Snapshot>>
+where
+    F: FnOnce(&mut crate::db::DbConnection) -> Result<bool> + Send + 'static,
+{
     let row = SnapshotRow {
         id: uuid::Uuid::new_v4().to_string(),
         taken_at: crate::db::now(),
@@ -592,8 +775,13 @@ pub async fn take_snapshot(
         report: serde_json::to_string(report).context("readiness report")?,
     };
     let snapshot = snapshot_of(&row)?;
-    store
+    let kept = store
         .write(move |conn| {
+            if let Some(skip) = skip {
+                if skip(conn)? {
+                    return Ok::<_, Error>(false);
+                }
+            }
             row.insert(conn)?;
             crate::audit::record(
                 conn,
@@ -605,21 +793,27 @@ pub async fn take_snapshot(
                     summary: format!("readiness snapshot ({origin}), score {}", row.score),
                 },
             )?;
-            Ok::<_, Error>(())
+            Ok(true)
         })
         .await?;
-    Ok(snapshot)
+    Ok(kept.then_some(snapshot))
 }
 
 fn snapshot_of(row: &SnapshotRow) -> Result<Snapshot> {
-    let report: Report = serde_json::from_str(&row.report)
+    /// Only what the trend shows, so snapshots kept by an older loket, whose report had other
+    /// fields, still read.
+    #[derive(Deserialize)]
+    struct Kept {
+        areas: Vec<Area>,
+    }
+    let kept: Kept = serde_json::from_str(&row.report)
         .with_context(|| format!("readiness snapshot {}", row.id))?;
     Ok(Snapshot {
         id: row.id.clone(),
         taken_at: row.taken_at,
         origin: row.origin.clone(),
         score: row.score,
-        areas: report.areas.into_iter().map(|a| (a.key, a.score)).collect(),
+        areas: kept.areas.into_iter().map(|a| (a.key, a.score)).collect(),
     })
 }
 
@@ -631,25 +825,28 @@ pub async fn trend(store: &Store) -> Result<Vec<Snapshot>> {
     rows.iter().map(snapshot_of).collect()
 }
 
-/// Takes the scheduler's snapshot when none was taken by it in the last day.
-pub async fn daily_snapshot(
-    store: &Store,
-    requests: &crate::requests::RequestService,
-    sweeps: &crate::retention::SweepService,
-) -> Result<Option<Snapshot>> {
-    let last = store
-        .read(|conn| Ok::<_, Error>(SnapshotRow::last_taken(conn, "scheduler")?))
-        .await?;
-    if last.is_some_and(|at| crate::db::now() - at < chrono::TimeDelta::hours(24)) {
+/// Takes the scheduler's snapshot when none was taken by it in the last day; `None` when one
+/// was. Checked again in the transaction that keeps it, so two instances asked at once keep one
+/// on SQLite (whose writers queue) and, at worst, two a second apart on PostgreSQL.
+pub async fn daily_snapshot(sweeps: &crate::retention::SweepService) -> Result<Option<Snapshot>> {
+    let store = sweeps.store();
+    let recent = |conn: &mut crate::db::DbConnection| -> Result<bool> {
+        let last = SnapshotRow::last_taken(conn, SCHEDULER)?;
+        Ok(last.is_some_and(|at| crate::db::now() - at < chrono::TimeDelta::hours(24)))
+    };
+    if store.read(recent).await? {
         return Ok(None);
     }
-    let report = current(store, requests, sweeps).await?;
-    take_snapshot(
+    let report = current(sweeps).await?;
+    keep(
         store,
         &report,
-        "scheduler",
+        SCHEDULER,
         crate::audit::Actor::System("readiness"),
+        Some(recent),
     )
     .await
-    .map(Some)
 }
+
+#[cfg(test)]
+mod tests;

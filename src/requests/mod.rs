@@ -104,6 +104,37 @@ pub struct RequestService {
     pub(crate) build_package: Option<BuildPackage>,
     /// The catalog, read again only when it changed.
     pub(crate) catalog: letters::CatalogCache,
+    /// What a request set running in the background, to be awaited.
+    pub(crate) background: Background,
+}
+
+/// The work requests start in the background (their tasks run once identity is verified),
+/// kept so that it can be awaited: by a test, one step at a time instead of polling for its
+/// effect.
+#[derive(Clone, Default)]
+pub struct Background(Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>);
+
+impl Background {
+    pub(crate) fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(work);
+        let mut running = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|h| !h.is_finished());
+        running.push(handle);
+    }
+
+    /// Waits until all background work started so far, and any it started in turn, is done.
+    pub async fn settle(&self) {
+        loop {
+            let running = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+            if running.is_empty() {
+                return;
+            }
+            for handle in running {
+                // A panicked task was logged by tokio; what is left is the next round's.
+                let _ = handle.await;
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for RequestService {
@@ -134,7 +165,13 @@ impl RequestService {
             connectors: crate::connectors::Connectors::default(),
             build_package: None,
             catalog: letters::CatalogCache::default(),
+            background: Background::default(),
         }
+    }
+
+    /// The work this service set running in the background.
+    pub fn background(&self) -> Background {
+        self.background.clone()
     }
 
     /// Sets what to call after mail was queued (the outbox worker's wake-up).

@@ -478,6 +478,7 @@ mod tests {
             closed_at: closed.map(at),
             channel: crate::vocabulary::Channel::Phone,
             refusal_ground: None,
+            partly_refused: false,
         }
     }
 

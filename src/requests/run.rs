@@ -343,7 +343,7 @@ impl RequestService {
         }
         let service = self.clone();
         let request_id = request_id.clone();
-        tokio::spawn(async move {
+        self.background.clone().spawn(async move {
             if let Err(error) = service.answer_by_package(&request_id).await {
                 tracing::warn!(request = %request_id, %error, "the package could not be built automatically; the tasks run one by one");
             }

@@ -1,5 +1,6 @@
-//! Runs each retention rule on its cron schedule while `serve` runs, and deletes spent packages
-//! every quarter of an hour.
+//! Runs each retention rule on its cron schedule while `serve` runs, deletes spent packages
+//! every quarter of an hour, and runs the daily jobs (each its own function below, registered
+//! with one line in [`spawn`]).
 //!
 //! Every instance behind a load balancer runs this loop. When a slot comes, each tries the due
 //! rules; the lease lets one sweep a rule, and the slot recorded on its run keeps the others
@@ -17,7 +18,11 @@ pub const PACKAGE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::fro
 /// Starts the loop on the current runtime; abort the handle to stop it.
 pub fn spawn(service: SweepService) -> JoinHandle<()> {
     tokio::spawn(async move {
-        tokio::join!(run_rules(service.clone()), delete_spent_packages(service));
+        tokio::join!(
+            run_rules(service.clone()),
+            daily(service.clone(), readiness_snapshot),
+            delete_spent_packages(service),
+        );
     })
 }
 
@@ -64,6 +69,38 @@ async fn delete_spent_packages(service: SweepService) {
             }
             Err(error) => tracing::error!(%error, "spent packages could not be swept"),
         }
+    }
+}
+
+/// How often `serve` asks each daily job whether its day's work is due. Hourly, so a job whose
+/// moment passed while loket was down runs within the hour after it is up again; each job
+/// decides itself (from what it recorded) whether a day has passed.
+pub const DAILY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Runs `job` every [`DAILY_CHECK_INTERVAL`], the first time one interval after start (so a
+/// start-up, or a test's server, is not slowed by it); the job keeps itself to once a day.
+async fn daily<F, Fut>(service: SweepService, job: F)
+where
+    F: Fn(SweepService) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let first = tokio::time::Instant::now() + DAILY_CHECK_INTERVAL;
+    let mut interval = tokio::time::interval_at(first, DAILY_CHECK_INTERVAL);
+    loop {
+        interval.tick().await;
+        job(service.clone()).await;
+    }
+}
+
+/// The daily readiness snapshot, for the report's trend (issue 21): taken when the last one the
+/// scheduler took is a day old. Also what the tests drive, one step at a time.
+pub async fn readiness_snapshot(service: SweepService) {
+    match crate::readiness::daily_snapshot(&service).await {
+        Ok(Some(snapshot)) => {
+            tracing::info!(score = snapshot.score, "readiness snapshot taken")
+        }
+        Ok(None) => tracing::debug!("today's readiness snapshot was already taken"),
+        Err(error) => tracing::error!(%error, "the readiness snapshot could not be taken"),
     }
 }
 

@@ -143,6 +143,54 @@ backend_tests! { browser;
         assert_eq!(page.status(), 403, "another team's request page");
         browser.close().await;
     }
+
+    async fn the_readiness_report_shows_the_daily_trend_and_prints(app: TestApp) {
+        example_catalog(&app).await;
+        app.add_user("petra", Role::PrivacyOfficer).await;
+        let sweeps = loket::startup::sweep_service(&app.settings, &app.store).expect("sweeps");
+        let browser = Browser::open(&app.address).await;
+        browser.sign_in("petra").await;
+        browser.goto("/desk/readiness").await;
+        assert!(browser.text("#trend").await.contains("Nog geen momentopnamen"));
+        loket::retention::scheduler::readiness_snapshot(sweeps).await;
+        browser.goto("/desk/readiness").await;
+        let trend = browser.text("#trend").await;
+        assert!(trend.contains("dagelijks"), "{trend}");
+        let score = browser.text("#total-score").await;
+        assert!(trend.contains(score.trim()), "{score} in {trend}");
+        let systems = browser.text("#systems").await;
+        assert!(systems.contains("KlantBeeld CRM") && systems.contains("gekoppeld") && systems.contains("handmatig"), "{systems}");
+        assert!(browser.exists("#print-report").await);
+        assert!(browser.exists("#take-snapshot").await, "an officer keeps snapshots");
+        browser.screenshot("readiness").await;
+        browser.close().await;
+    }
+}
+
+/// The kept readiness snapshots, newest first.
+async fn trend(app: &TestApp, officer: &str) -> Vec<Value> {
+    let kept = expect_json(
+        app.get("/api/v1/readiness/snapshots", Some(officer)).await,
+        200,
+    )
+    .await;
+    kept["items"].as_array().unwrap().clone()
+}
+
+/// The object ids (`version@digest`) of the guides recorded as loaded.
+async fn loaded(app: &TestApp, admin: &str) -> Vec<String> {
+    let events = expect_json(
+        app.get("/api/v1/audit/events?per_page=200", Some(admin))
+            .await,
+        200,
+    )
+    .await;
+    let items = events["items"].as_array().unwrap();
+    items
+        .iter()
+        .filter(|e| e["action"] == "guide.loaded")
+        .map(|e| e["object_id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The API side, without a browser.
@@ -219,6 +267,59 @@ mod api {
             assert_eq!(scores, vec![after["score"].as_u64().unwrap(), report["score"].as_u64().unwrap()], "newest first");
             let agent = app.token_for(Role::Agent).await;
             assert_eq!(app.get("/api/v1/readiness", Some(&agent)).await.status(), 403);
+            let kept = app.post_json("/api/v1/readiness/snapshots", Some(&agent), &json!({})).await;
+            assert_eq!(kept.status(), 403, "only privacy officers and admins keep snapshots");
+            let admin = app.token_for(Role::Admin).await;
+            expect_json(app.post_json("/api/v1/readiness/snapshots", Some(&admin), &json!({})).await, 201).await;
+        }
+
+        async fn the_scheduler_keeps_one_readiness_snapshot_a_day(app: TestApp) {
+            example_catalog(&app).await;
+            let officer = app.token_for(Role::PrivacyOfficer).await;
+            let sweeps = loket::startup::sweep_service(&app.settings, &app.store).expect("sweeps");
+            assert!(trend(&app, &officer).await.is_empty(), "none before the scheduler's first round");
+
+            // The scheduler's daily job, driven one round at a time.
+            loket::retention::scheduler::readiness_snapshot(sweeps.clone()).await;
+            let kept = trend(&app, &officer).await;
+            assert_eq!(kept.len(), 1, "{kept:#?}");
+            assert_eq!(kept[0]["origin"], "scheduler");
+            let report = expect_json(app.get("/api/v1/readiness", Some(&officer)).await, 200).await;
+            assert_eq!(kept[0]["score"], report["score"]);
+            for area in report["areas"].as_array().unwrap() {
+                assert_eq!(kept[0]["areas"][area["key"].as_str().unwrap()], area["score"], "{area}");
+            }
+            // Later the same day: nothing more; a snapshot on demand does not count as the day's.
+            expect_json(app.post_json("/api/v1/readiness/snapshots", Some(&officer), &json!({})).await, 201).await;
+            loket::retention::scheduler::readiness_snapshot(sweeps.clone()).await;
+            let kept = trend(&app, &officer).await;
+            let origins: Vec<&str> = kept.iter().map(|s| s["origin"].as_str().unwrap()).collect();
+            assert_eq!(origins, ["on_demand", "scheduler"], "newest first");
+
+            let admin = app.token_for(Role::Admin).await;
+            let events = expect_json(app.get("/api/v1/audit/events?per_page=200", Some(&admin)).await, 200).await;
+            let actors: Vec<&str> = events["items"].as_array().unwrap().iter().filter(|e| e["action"] == "readiness.snapshot").map(|e| e["actor"].as_str().unwrap()).collect();
+            assert_eq!(actors.iter().filter(|a| **a == "system:readiness").count(), 1, "{actors:?}");
+        }
+
+        async fn a_changed_guide_is_on_the_audit_trail_with_its_version(app: TestApp) {
+            let admin = app.token_for(Role::Admin).await;
+            let shipped = loket::policies::Policies::shipped().expect("shipped policies").guide;
+            let at_start = loaded(&app, &admin).await;
+            assert_eq!(at_start, [format!("{}@{}", shipped.version, shipped.digest())], "the guide in use at start");
+            // The same guide again (another instance, a restart): nothing new.
+            assert!(!loket::guide::record_version(&app.store, &shipped).await.unwrap());
+            // A privacy officer's new version, and a text changed without raising it: both recorded.
+            let mut next = shipped.clone();
+            next.version += 1;
+            next.hand_over[0].when.nl.push_str(" (bijgewerkt)");
+            assert!(loket::guide::record_version(&app.store, &next).await.unwrap());
+            let mut unversioned = next.clone();
+            unversioned.hand_over[0].when.nl.push_str(" (nogmaals)");
+            assert!(loket::guide::record_version(&app.store, &unversioned).await.unwrap());
+            let ids = loaded(&app, &admin).await;
+            assert_eq!(ids.len(), 3, "{ids:?}");
+            assert!(ids.iter().filter(|id| id.starts_with(&format!("{}@", next.version))).count() == 2, "{ids:?}");
         }
     }
 }

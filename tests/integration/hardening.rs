@@ -144,6 +144,15 @@ fn staff_routes() -> Vec<(&'static str, String, Permission)> {
         ("GET", "/retention/holds".into(), ManageRetention),
         ("POST", "/retention/holds".into(), ManageRetention),
         ("DELETE", "/retention/holds/x".into(), ManageRetention),
+        ("GET", "/guide".into(), ReadGuide),
+        ("GET", "/guide/erasure".into(), ReadGuide),
+        ("GET", "/readiness".into(), ReadRegister),
+        ("GET", "/readiness/snapshots".into(), ReadRegister),
+        (
+            "POST",
+            "/readiness/snapshots".into(),
+            KeepReadinessSnapshots,
+        ),
     ];
     // A first-line partner records identity checks, and does nothing else to a request.
     routes.push(("POST", "/requests/x/identity".into(), RegisterRequests));

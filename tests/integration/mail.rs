@@ -1,6 +1,7 @@
 //! The outbox and its delivery worker, end to end on both backends: an SMTP server that is down
 //! and then comes up gets the letter exactly once; the file transport writes one `.eml`; the
-//! outbox columns hold no plaintext.
+//! outbox columns hold no plaintext. The worker is driven one round at a time
+//! ([`worker::Stepper::run_once`], the loop's own round), so no test waits for it to come round.
 
 use crate::common;
 
@@ -10,7 +11,7 @@ use loket::crypto::Cipher;
 use loket::db::StoreError;
 use loket::mail::letters::LetterKind;
 use loket::mail::outbox::{self, NewMail, OutboxEntry, OutboxStatus};
-use loket::mail::worker::{self, WorkerHandle};
+use loket::mail::worker::{self, Stepper, WorkerHandle};
 use loket::vocabulary::Language;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,13 +21,13 @@ use tokio::net::{TcpListener, TcpStream};
 const RECIPIENT: &str = "jan.jansen@example.nl";
 const SUBJECT: &str = "Ontvangstbevestiging AVG-2026-0042";
 const BODY: &str = "Beste Jan Jansen, wij hebben uw verzoek ontvangen.";
-const POLL_MS: u64 = 50;
+/// The wait before a failed letter is due again: a test waits it out once, it does not poll.
+const BACKOFF_MS: u64 = 2;
 
-/// Fast polling and retries, so a test sees several rounds in well under a second.
+/// Quick retries, so a test waits only milliseconds for a retry to be due.
 fn quick_mail(settings: &mut Settings) {
-    settings.mail.poll_interval_ms = POLL_MS;
-    settings.mail.backoff_base_ms = 100;
-    settings.mail.backoff_max_ms = 200;
+    settings.mail.backoff_base_ms = BACKOFF_MS;
+    settings.mail.backoff_max_ms = BACKOFF_MS;
     settings.mail.max_attempts = 1_000;
     settings.mail.smtp_timeout_secs = 5;
 }
@@ -46,6 +47,19 @@ fn smtp_on_free_port(settings: &mut Settings) {
 
 fn spawn_worker(app: &TestApp) -> WorkerHandle {
     worker::spawn(app.store.clone(), cipher_of(&app.settings), &app.settings).expect("worker")
+}
+
+/// A worker driven by the test, one round at a time; two stand for two loket instances. The
+/// server's own worker is stopped first, so the test's rounds are the only ones.
+async fn stepper(app: &TestApp) -> Stepper {
+    app.stop_mail_worker().await;
+    Stepper::new(app.store.clone(), cipher_of(&app.settings), &app.settings).expect("worker")
+}
+
+/// Waits out the backoff after a failed attempt (a known, fixed delay), so the next round
+/// finds the letter due.
+async fn backoff_passes() {
+    tokio::time::sleep(Duration::from_millis(BACKOFF_MS + 1)).await;
 }
 
 async fn enqueue(app: &TestApp) -> String {
@@ -76,27 +90,6 @@ async fn entry(app: &TestApp, cipher: &Cipher, id: &str) -> OutboxEntry {
         .await
         .expect("outbox read")
         .expect("outbox entry exists")
-}
-
-/// Polls the entry until `done` holds, for at most ten seconds.
-async fn wait_for(
-    app: &TestApp,
-    id: &str,
-    what: &str,
-    done: impl Fn(&OutboxEntry) -> bool,
-) -> OutboxEntry {
-    let cipher = cipher_of(&app.settings);
-    for _ in 0..200 {
-        let current = entry(app, &cipher, id).await;
-        if done(&current) {
-            return current;
-        }
-        tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
-    }
-    panic!(
-        "outbox entry never got {what}: {:?}",
-        entry(app, &cipher, id).await
-    );
 }
 
 /// A minimal SMTP server that accepts everything and records each message's DATA.
@@ -170,40 +163,56 @@ async fn smtp_session(socket: TcpStream, messages: Arc<Mutex<Vec<String>>>) -> s
 backend_tests_with! {
     async fn smtp_down_then_up_delivers_exactly_once(app: TestApp) configured smtp_on_free_port; {
         // Two workers stand for two loket instances sharing the database.
-        let first = spawn_worker(&app);
-        let _second = spawn_worker(&app);
+        let (first, second) = (stepper(&app).await, stepper(&app).await);
+        let cipher = cipher_of(&app.settings);
         let id = enqueue(&app).await;
-        first.wake();
 
-        let waiting = wait_for(&app, &id, "a failed attempt", |e| e.attempts >= 1 && e.last_error.is_some()).await;
+        first.run_once().await;
+        let waiting = entry(&app, &cipher, &id).await;
+        assert_eq!(waiting.attempts, 1);
         assert_eq!(waiting.status, "pending", "SMTP down: the letter waits, it is not lost");
         let error = waiting.last_error.unwrap();
         assert!(error.starts_with("smtp:"), "{error}");
         assert!(!error.contains("jan"), "no personal data in the error: {error}");
 
         let server = SmtpServer::start(app.settings.mail.smtp_port).await;
-        let sent = wait_for(&app, &id, "status sent", |e| e.status == "sent").await;
+        backoff_passes().await;
+        second.run_once().await;
+        let sent = entry(&app, &cipher, &id).await;
+        assert_eq!(sent.status, "sent");
+        assert_eq!(sent.attempts, 2);
         assert!(sent.sent_at.is_some());
         assert_eq!(sent.last_error, None);
 
-        // Several more poll rounds of both workers: still delivered once.
-        tokio::time::sleep(Duration::from_millis(POLL_MS * 8)).await;
+        // More rounds of both workers: still delivered once.
+        backoff_passes().await;
+        for _ in 0..3 {
+            first.run_once().await;
+            second.run_once().await;
+        }
         let received = server.received();
         assert_eq!(received.len(), 1, "delivered exactly once");
         assert!(received[0].contains(&format!("Subject: {SUBJECT}")), "{}", received[0]);
         assert!(received[0].contains("To: jan.jansen@example.nl"), "{}", received[0]);
-        assert_eq!(entry(&app, &cipher_of(&app.settings), &id).await.status, "sent");
-        first.shutdown().await.expect("worker stops cleanly");
+        assert_eq!(entry(&app, &cipher, &id).await.status, "sent");
     }
 
     async fn a_letter_that_can_never_go_is_marked_failed(app: TestApp) configured |s: &mut Settings| { smtp_on_free_port(s); s.mail.max_attempts = 2; }; {
-        let worker = spawn_worker(&app);
+        let worker = stepper(&app).await;
+        let cipher = cipher_of(&app.settings);
         let id = enqueue(&app).await;
-        worker.wake();
-        let failed = wait_for(&app, &id, "status failed", |e| e.status == "failed").await;
+        worker.run_once().await;
+        assert_eq!(entry(&app, &cipher, &id).await.status, "pending", "one failure is retried");
+        backoff_passes().await;
+        worker.run_once().await;
+        let failed = entry(&app, &cipher, &id).await;
+        assert_eq!(failed.status, "failed");
         assert_eq!(failed.attempts, 2);
         assert!(failed.last_error.is_some());
-        let cipher = cipher_of(&app.settings);
+        // Given up: no further round tries it.
+        backoff_passes().await;
+        worker.run_once().await;
+        assert_eq!(entry(&app, &cipher, &id).await.attempts, 2);
         let (failed_list, total) = app
             .store
             .read(move |conn| outbox::list(conn, &cipher, Some(OutboxStatus::Failed), 0, 10))
@@ -214,17 +223,19 @@ backend_tests_with! {
     }
 
     async fn file_transport_writes_one_eml_file(app: TestApp) configured quick_mail; {
-        let worker = spawn_worker(&app);
+        let worker = stepper(&app).await;
         let id = enqueue(&app).await;
-        worker.wake();
-        let sent = wait_for(&app, &id, "status sent", |e| e.status == "sent").await;
+        worker.run_once().await;
+        let sent = entry(&app, &cipher_of(&app.settings), &id).await;
+        assert_eq!(sent.status, "sent");
         assert_eq!(sent.attempts, 1);
         assert_eq!(sent.recipient, RECIPIENT);
         assert_eq!(sent.subject, SUBJECT);
         assert_eq!(sent.letter, "receipt_confirmation");
         assert_eq!(sent.language, "nl");
 
-        tokio::time::sleep(Duration::from_millis(POLL_MS * 4)).await;
+        // Another round sends nothing more.
+        worker.run_once().await;
         let files: Vec<_> = std::fs::read_dir(app.settings.mail_dir())
             .unwrap()
             .map(|entry| entry.unwrap().path())
@@ -244,7 +255,6 @@ backend_tests_with! {
             .unwrap();
         assert!(pending.is_empty());
         assert_eq!(total, 0);
-        worker.shutdown().await.expect("worker stops cleanly");
     }
 
     async fn outbox_columns_hold_no_plaintext(app: TestApp) configured quick_mail; {
@@ -289,7 +299,8 @@ backend_tests_with! {
         }
         let worker = spawn_worker(&app);
         worker.wake();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Let the woken worker start its round; where it is when told to stop does not matter.
+        tokio::task::yield_now().await;
         tokio::time::timeout(Duration::from_secs(10), worker.shutdown())
             .await
             .expect("worker stops within the SMTP timeout")

@@ -232,16 +232,9 @@ speed_tests! {
         let path = format!("/api/v1/requests/{}", id(&request));
         let body = json!({"version": request["version"], "method": "code_to_known_contact"});
         expect_json(app.post_json(&format!("{path}/identity"), Some(&token), &body).await, 200).await;
-        wait_for_exports(&app, &token, &path).await;
-        let mut facts = Value::Null;
-        for _ in 0..100 {
-            let current = expect_json(app.get(&path, Some(&token)).await, 200).await;
-            facts = task_of(&current, "compile_access_facts", None).clone();
-            if facts["state"] == "done" {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        app.settle().await;
+        let current = expect_json(app.get(&path, Some(&token)).await, 200).await;
+        let facts = task_of(&current, "compile_access_facts", None).clone();
         assert_eq!(facts["state"], "done", "{facts:#}");
         let evidence = facts["evidence"].as_str().expect("evidence");
         assert!(evidence.contains("crm") && evidence.contains("billing"), "{evidence}");
@@ -282,19 +275,10 @@ speed_tests! {
     }
 }
 
-/// The request once its crm and billing export tasks are done (or after five seconds).
+/// The request once the work its identity check set running in the background is done.
 async fn wait_for_exports(app: &TestApp, token: &str, path: &str) -> Value {
-    let mut current = Value::Null;
-    for _ in 0..100 {
-        current = expect_json(app.get(path, Some(token)).await, 200).await;
-        let done = ["crm", "billing"]
-            .map(|system| task_of(&current, "export_data", Some(system))["state"] == "done");
-        if done.iter().all(|d| *d) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    current
+    app.settle().await;
+    expect_json(app.get(path, Some(token)).await, 200).await
 }
 
 /// `loket migrate` on a fresh SQLite file: the pool used to open its connections in background

@@ -84,13 +84,14 @@ pub async fn readiness(
     request: HttpRequest,
 ) -> PageResult {
     user.require(Permission::ReadRegister)?;
-    let report = crate::readiness::current(&state.store, &state.requests, &state.sweeps).await?;
+    let report = crate::readiness::current(&state.sweeps).await?;
     let trend = crate::readiness::trend(&state.store).await?;
     ok(
         "readiness.html",
         minijinja::context! {
             report => report,
             trend => trend,
+            keeps_snapshots => user.user.role.allows(Permission::KeepReadinessSnapshots),
             ..staff_context(&user, Lang::of(&request), "readiness")
         },
     )

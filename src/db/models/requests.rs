@@ -157,6 +157,8 @@ pub struct StatsRow {
     pub closed_at: Option<chrono::NaiveDateTime>,
     pub channel: Channel,
     pub refusal_ground: Option<RefusalGround>,
+    /// Completed with a partial refusal (its reasons are sealed; only the fact is read).
+    pub partly_refused: bool,
 }
 
 pub fn insert_request(conn: &mut DbConnection, row: &RequestRow) -> Result<(), StoreError> {
@@ -314,6 +316,7 @@ pub fn stats_rows(conn: &mut DbConnection) -> Result<Vec<StatsRow>, StoreError> 
             requests::closed_at,
             requests::channel,
             requests::refusal_ground,
+            requests::partial_refusal_enc.is_not_null(),
         ))
         .load(conn)?)
 }

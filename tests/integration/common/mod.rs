@@ -63,7 +63,7 @@ macro_rules! backend_tests {
 
 pub struct TestApp {
     /// First, so it is dropped (and the worker told to stop) before the database goes.
-    _mail_worker: Option<loket::mail::worker::WorkerHandle>,
+    mail_worker: std::sync::Mutex<Option<loket::mail::worker::WorkerHandle>>,
     pub address: String,
     pub client: reqwest::Client,
     pub store: Store,
@@ -71,6 +71,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The server's connectors: what they did to each system (`usage`).
     pub connectors: loket::connectors::Connectors,
+    /// What the server's requests set running in the background.
+    background: loket::requests::Background,
     _data_dir: tempfile::TempDir,
     _database: Option<targets::TargetDb>,
 }
@@ -102,20 +104,37 @@ impl TestApp {
         let mut app = Application::build(&settings).await.expect("app starts");
         let mail_worker = app.take_mail_worker();
         let connectors = app.connectors();
+        let background = app.background();
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         let store = Store::open(&settings.database_url(), 2).expect("test store");
         TestApp {
-            _mail_worker: mail_worker,
+            mail_worker: std::sync::Mutex::new(mail_worker),
             address,
             client: reqwest::Client::new(),
             store,
             settings,
             backend,
             connectors,
+            background,
             _data_dir: data_dir,
             _database: database,
         }
+    }
+
+    /// Stops the server's own outbox worker, for a test that drives delivery round by round
+    /// ([`loket::mail::worker::Stepper`]) and must be the only one delivering.
+    pub async fn stop_mail_worker(&self) {
+        let worker = self.mail_worker.lock().expect("mail worker lock").take();
+        if let Some(worker) = worker {
+            worker.shutdown().await.expect("the mail worker stops");
+        }
+    }
+
+    /// Waits until the work the server's requests set running in the background (tasks run
+    /// once identity is verified) is done: one step, instead of polling for its effect.
+    pub async fn settle(&self) {
+        self.background.settle().await;
     }
 
     pub fn url(&self, path: &str) -> String {

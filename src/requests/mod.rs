@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod model;
 mod notify;
 pub mod overview;
+pub mod owners;
 pub mod public;
 pub mod requester;
 pub mod run;

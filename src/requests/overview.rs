@@ -142,6 +142,7 @@ impl RequestService {
         let mut view = RequestView::build(&self.cipher, case, &comments, earlier, today)?;
         view.kept = super::kept::views(conn, case.id())?;
         view.ground = self.ground_view(conn, case)?;
+        view.owner_links = self.owner_links_in(conn, case.id())?;
         Ok(view)
     }
 

@@ -56,6 +56,8 @@ pub struct RequestView {
     pub kept: Vec<super::kept::KeptView>,
     /// The Art. 17(1) or Art. 18(1) ground, and the lifting of a restriction.
     pub ground: Option<super::grounds::GroundView>,
+    /// Tasks sent to a system's owner as a link to a form, oldest first (issue #22).
+    pub owner_links: Vec<super::owners::OwnerLink>,
 }
 
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
@@ -269,6 +271,7 @@ impl RequestView {
             earlier_requests,
             kept: Vec::new(),
             ground: None,
+            owner_links: Vec::new(),
         })
     }
 }

@@ -8,17 +8,66 @@
 use super::{Outcome, SweepOptions, SweepService};
 use crate::audit::Actor;
 use crate::policies::{Policies, RetentionRule};
-use chrono::{DateTime, Utc};
+use crate::requests::RequestService;
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::task::JoinHandle;
 
 /// How often `serve` deletes spent packages.
 pub const PACKAGE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// When the daily jobs run, in UTC: early in the Dutch working day.
+pub const DAILY_AT_HOUR_UTC: u32 = 6;
+
 /// Starts the loop on the current runtime; abort the handle to stop it.
-pub fn spawn(service: SweepService) -> JoinHandle<()> {
+pub fn spawn(service: SweepService, requests: RequestService) -> JoinHandle<()> {
     tokio::spawn(async move {
-        tokio::join!(run_rules(service.clone()), delete_spent_packages(service));
+        tokio::join!(
+            run_rules(service.clone()),
+            delete_spent_packages(service),
+            daily(move |today| remind_owners(requests.clone(), today)),
+        );
     })
+}
+
+/// Runs `job` every day at [`DAILY_AT_HOUR_UTC`] with the Dutch date of that day. Every
+/// instance runs it, so a job records what it did and does nothing twice.
+async fn daily<F, Fut>(job: F)
+where
+    F: Fn(NaiveDate) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    loop {
+        let next = next_daily(Utc::now());
+        tokio::time::sleep((next - Utc::now()).to_std().unwrap_or_default()).await;
+        job(crate::requests::today()).await;
+    }
+}
+
+/// The next daily slot strictly after `now`.
+pub fn next_daily(now: DateTime<Utc>) -> DateTime<Utc> {
+    let today = now
+        .date_naive()
+        .and_hms_opt(DAILY_AT_HOUR_UTC, 0, 0)
+        .expect("a whole hour exists")
+        .and_utc();
+    if today > now {
+        today
+    } else {
+        today + chrono::TimeDelta::days(1)
+    }
+}
+
+/// Tasks sent to a system's owner (issue #22): a reminder before the due date, the privacy
+/// officer told when it has passed.
+async fn remind_owners(requests: RequestService, today: NaiveDate) {
+    match requests.remind_and_escalate_owners(today).await {
+        Ok(run) => tracing::info!(
+            reminded = run.reminded,
+            escalated = run.escalated,
+            "owner tasks"
+        ),
+        Err(error) => tracing::error!(%error, "owner tasks could not be reminded"),
+    }
 }
 
 async fn run_rules(service: SweepService) {
@@ -127,6 +176,14 @@ mod tests {
         let (slot, rules) = next_slot(&policies, now).unwrap();
         assert_eq!(slot, Utc.with_ymd_and_hms(2026, 11, 24, 2, 30, 0).unwrap());
         assert_eq!(rules.len(), policies.retention.len());
+    }
+
+    #[test]
+    fn daily_jobs_run_at_the_next_slot() {
+        let before = Utc.with_ymd_and_hms(2026, 12, 3, 5, 59, 0).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 12, 3, DAILY_AT_HOUR_UTC, 0, 0).unwrap();
+        assert_eq!(next_daily(before), at);
+        assert_eq!(next_daily(at), at + chrono::TimeDelta::days(1));
     }
 
     #[test]

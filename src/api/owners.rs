@@ -106,7 +106,12 @@ async fn read_answer(
         .to_string();
     let body = read_body(payload, MAX_ATTACHMENT_BYTES + 256 * 1024)
         .await
-        .map_err(|_| Error::invalid("files", format!("at most {MAX_ATTACHMENT_BYTES} bytes in all")))?;
+        .map_err(|_| {
+            Error::invalid(
+                "files",
+                format!("at most {MAX_ATTACHMENT_BYTES} bytes in all"),
+            )
+        })?;
     let parts = if content_type.starts_with("multipart/form-data") {
         multipart::parse(&content_type, &body)
             .ok_or_else(|| Error::invalid("body", "send the form from the page"))?
@@ -147,7 +152,10 @@ async fn read_answer(
             continue;
         };
         if text.contains('\0') {
-            errors.push(FieldError::new(part.name, "must not contain NUL characters"));
+            errors.push(FieldError::new(
+                part.name,
+                "must not contain NUL characters",
+            ));
             continue;
         }
         match part.name.as_str() {
@@ -168,7 +176,10 @@ async fn read_answer(
         }
     }
     if files.len() > MAX_FILES {
-        errors.push(FieldError::new("files", format!("at most {MAX_FILES} files")));
+        errors.push(FieldError::new(
+            "files",
+            format!("at most {MAX_FILES} files"),
+        ));
     }
     crate::error::all_valid(errors)?;
     Ok((statement, files))

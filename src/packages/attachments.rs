@@ -166,7 +166,10 @@ impl PackageService {
                         request_id: task.request_id.clone(),
                         task_id: task.id.clone(),
                         system_key: task.system_key.clone(),
-                        name_enc: service.requests.cipher.encrypt(NAME_PLACE, file.name.trim()),
+                        name_enc: service
+                            .requests
+                            .cipher
+                            .encrypt(NAME_PLACE, file.name.trim()),
                         content_type: file.content_type.clone(),
                         size_bytes: file.bytes.len() as i64,
                         created_by: owner.clone(),

@@ -270,9 +270,8 @@ impl RequestService {
                 "only a task on one system can be sent to that system's owner",
             ));
         };
-        let system = System::load(conn, key)?.ok_or_else(|| {
-            Error::Conflict(format!("system {key} is no longer in the catalog"))
-        })?;
+        let system = System::load(conn, key)?
+            .ok_or_else(|| Error::Conflict(format!("system {key} is no longer in the catalog")))?;
         if self.connectors.reaches_any(&system) {
             return Err(Error::Conflict(format!(
                 "loket reaches system {key} itself: run the task through its connector"
@@ -337,9 +336,8 @@ impl RequestService {
             .read(move |conn| {
                 let (row, case, index) = open_link(conn, &token)?;
                 let task = &case.tasks[index];
-                let system = System::load(conn, &row.system_key)?.ok_or_else(|| {
-                    Error::Gone("the system is no longer in the catalog".into())
-                })?;
+                let system = System::load(conn, &row.system_key)?
+                    .ok_or_else(|| Error::Gone("the system is no longer in the catalog".into()))?;
                 let context = service.mail_context(conn, &case, task, &system, &row)?;
                 let language = context.language;
                 let requester = Requester::open(&service.cipher, &case.row)?;
@@ -387,7 +385,10 @@ impl RequestService {
         let language = parse_stored::<Language>(&row.language, "owner_links.language")?;
         let evidence = evidence(statement, &recipient, now, files, language);
         self.set_task_state(&mut task, TaskState::Done, Some(&evidence), &recipient);
-        if let Some(outcome) = statement.outcome.filter(|_| asks_outcome(&task).unwrap_or(false)) {
+        if let Some(outcome) = statement
+            .outcome
+            .filter(|_| asks_outcome(&task).unwrap_or(false))
+        {
             super::tasks::record_outcome(&mut task, outcome, statement.rows);
         }
         super::tasks::store_task(conn, &mut task)?;
@@ -654,6 +655,9 @@ fn owner_due_on(asked: Option<NaiveDate>, case: &Case, expires_on: NaiveDate) ->
     let today = super::today();
     let latest = expires_on.min(case.row.due_on);
     let due_on = asked.unwrap_or(latest).max(today);
+    if asked.is_some_and(|asked| asked < today) {
+        return Err(Error::invalid("due_on", format!("from today ({today}) on")));
+    }
     if due_on > latest {
         return Err(Error::invalid(
             "due_on",
@@ -681,10 +685,14 @@ fn identifiers_for(
         .filter_map(|kind| {
             let (nl_label, en_label, value) = match kind {
                 IdentifierKind::Email => ("E-mailadres", "E-mail address", requester.email.clone()),
-                IdentifierKind::CustomerNumber => {
-                    ("Klantnummer", "Customer number", requester.customer_number.clone())
+                IdentifierKind::CustomerNumber => (
+                    "Klantnummer",
+                    "Customer number",
+                    requester.customer_number.clone(),
+                ),
+                IdentifierKind::Phone => {
+                    ("Telefoonnummer", "Phone number", requester.phone.clone())
                 }
-                IdentifierKind::Phone => ("Telefoonnummer", "Phone number", requester.phone.clone()),
                 IdentifierKind::Name => ("Naam", "Name", requester.name.clone()),
                 IdentifierKind::Bsn => (
                     "BSN (afgeschermd)",
@@ -853,7 +861,10 @@ mod tests {
             _ => Vec::new(),
         };
         let blank = OwnerStatement::default();
-        assert_eq!(fields(&blank, true), ["searched", "found", "did", "outcome"]);
+        assert_eq!(
+            fields(&blank, true),
+            ["searched", "found", "did", "outcome"]
+        );
         assert_eq!(fields(&blank, false), ["searched", "found", "did"]);
         let no_rows = OwnerStatement {
             rows: None,

@@ -181,7 +181,9 @@ mod tests {
     #[test]
     fn daily_jobs_run_at_the_next_slot() {
         let before = Utc.with_ymd_and_hms(2026, 12, 3, 5, 59, 0).unwrap();
-        let at = Utc.with_ymd_and_hms(2026, 12, 3, DAILY_AT_HOUR_UTC, 0, 0).unwrap();
+        let at = Utc
+            .with_ymd_and_hms(2026, 12, 3, DAILY_AT_HOUR_UTC, 0, 0)
+            .unwrap();
         assert_eq!(next_daily(before), at);
         assert_eq!(next_daily(at), at + chrono::TimeDelta::days(1));
     }

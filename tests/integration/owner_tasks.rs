@@ -18,15 +18,14 @@ struct Owned {
     request: Value,
 }
 
-/// The example catalog with an owner's address on the ticketing system (manual), and Jan's
+/// The example catalog (its ticketing system is manual and names its owner's address), and Jan's
 /// erasure request, identity checked during the call.
 async fn owned(app: TestApp) -> Owned {
-    let yaml = EXAMPLE.replace(
-        "    owner: Teamleider Klachtenafhandeling\n",
-        &format!("    owner: Teamleider Klachtenafhandeling\n    owner_email: {OWNER}\n"),
+    assert!(
+        EXAMPLE.contains(&format!("owner_email: {OWNER}")),
+        "the example catalog changed"
     );
-    assert!(yaml.contains(OWNER), "the example catalog changed");
-    let catalog = loket::catalog::parse_yaml(&yaml).expect("catalog is valid");
+    let catalog = loket::catalog::parse_yaml(EXAMPLE).expect("catalog is valid");
     loket::catalog::import(&app.store, Actor::Cli, catalog)
         .await
         .expect("catalog imported");

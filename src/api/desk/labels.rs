@@ -11,7 +11,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("objection", "Bezwaar", "Objection"),
     ("human_review", "Menselijke blik", "Human review"),
     // Links sent to a system's owner (issue #22).
-    ("owner_link_open", "wacht op de eigenaar", "waiting for the owner"),
+    (
+        "owner_link_open",
+        "wacht op de eigenaar",
+        "waiting for the owner",
+    ),
     ("owner_link_used", "ingevuld", "answered"),
     ("owner_link_expired", "verlopen", "expired"),
     // Channels.

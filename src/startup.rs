@@ -55,7 +55,6 @@ impl Application {
             policies.clone(),
         );
         check_connectors(&store, connectors.clone(), policies.clone());
-        let sweep_scheduler = crate::retention::scheduler::spawn(sweeps.clone());
         let mail_worker = crate::mail::worker::spawn(store.clone(), cipher.clone(), settings)?;
         let waker = mail_worker.waker();
         let tokens = TokenService::new(&secrets.jwt_secret, settings.token_ttl_minutes * 60);
@@ -64,6 +63,7 @@ impl Application {
             .with_connectors(connectors.clone())
             .on_mail_queued(Arc::new(move || waker.wake()));
         let background = requests.background();
+        let sweep_scheduler = crate::retention::scheduler::spawn(sweeps.clone(), requests.clone());
         let mut state = AppState::new(store, tokens, requests, sweeps);
         state.users = state.users.with_guard(crate::auth::guard::SignInGuard::new(
             settings.sign_in.clone(),

@@ -12,6 +12,7 @@ pub mod guide;
 pub mod health;
 pub mod keeps;
 pub mod openapi;
+pub mod owners;
 pub mod packages;
 pub mod permissions;
 pub mod public;
@@ -97,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
     )
     .configure(|cfg| desk::configure(cfg, &api.public_rate_limit))
     .configure(|cfg| packages::configure_public(cfg, &api.public_rate_limit))
+    .configure(|cfg| owners::configure_public(cfg, &api.public_rate_limit))
     .service(
         web::scope("/api/v1")
             .route("/auth/token", web::post().to(auth::issue_token))

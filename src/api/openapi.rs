@@ -89,6 +89,7 @@ pub struct ErrorBody {
         requests::copy_by_post,
         requests::update_task,
         requests::run_task,
+        requests::send_to_owner,
         requests::add_comment,
         requests::letters,
         requests::send_letter,

@@ -176,6 +176,10 @@ static PAGES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
             "package.html",
             include_str!("../../templates/pages/package.html"),
         ),
+        (
+            "owner_task.html",
+            include_str!("../../templates/pages/owner_task.html"),
+        ),
     ] {
         env.add_template(name, source)
             .expect("the page templates are valid");

@@ -48,6 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/requests/{id}/tasks/{task}", web::patch().to(update_task))
     .route("/requests/{id}/tasks/{task}/run", web::post().to(run_task))
     .route(
+        "/requests/{id}/tasks/{task}/owner",
+        web::post().to(send_to_owner),
+    )
+    .route(
         "/requests/{id}/tasks/{task}/run/preview",
         web::post().to(preview_run),
     )
@@ -424,6 +428,24 @@ async fn run_task(
     let (id, task) = path.into_inner();
     let view = state.requests.run_task(staff, id, task, body.0).await?;
     Ok(web::Json(view))
+}
+
+/// Sends an open task on a system loket cannot reach to the system's owner (`owner_email` in
+/// the catalog): a mail through the outbox with a single-use, expiring link to a form.
+#[utoipa::path(post, path = "/requests/{id}/tasks/{task}/owner", tag = "requests", request_body = crate::requests::owners::OwnerSend, responses((status = 201, description = "The link is on its way to the owner; earlier open links of the task are revoked", body = crate::requests::owners::OwnerLink), (status = 409, description = "The task changed since `version` was read, is closed, its system is reachable by loket or has no owner_email", body = crate::api::openapi::ErrorBody)))]
+async fn send_to_owner(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(RequestId, TaskId)>,
+    body: Json<crate::requests::owners::OwnerSend>,
+) -> Result<(web::Json<crate::requests::owners::OwnerLink>, StatusCode), ApiError> {
+    let staff = user.staff(Permission::WorkRequests)?;
+    let (id, task) = path.into_inner();
+    let link = state
+        .requests
+        .send_to_owner(staff, id, task, body.0)
+        .await?;
+    Ok((web::Json(link), StatusCode::CREATED))
 }
 
 /// A dry run: what running the task would do, counted per table; nothing changes.

@@ -353,6 +353,11 @@ pub struct System {
     #[serde(default)]
     pub description: Option<String>,
     pub owner: String,
+    /// Where the owner of a system loket cannot reach is written to: a checklist task on the
+    /// system can be sent there as a link to a form (issue #22). A team's address, not a person's
+    /// private one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
     #[serde(default)]
     pub hosting: Option<String>,
     #[serde(default)]
@@ -1042,6 +1047,9 @@ impl Validate for System {
         errors.required("name", &self.name, MAX_NAME_LEN);
         errors.optional("description", self.description.as_deref(), MAX_TEXT_LEN);
         errors.required("owner", &self.owner, MAX_NAME_LEN);
+        if let Some(email) = &self.owner_email {
+            errors.email("owner_email", email);
+        }
         errors.optional("hosting", self.hosting.as_deref(), MAX_NAME_LEN);
         errors.optional("processor", self.processor.as_deref(), MAX_NAME_LEN);
 
@@ -1651,6 +1659,7 @@ mod tests {
             sql: None,
             hosting_country: None,
             http: None,
+            owner_email: None,
         }
     }
 

@@ -890,6 +890,7 @@ mod tests {
                 sql: None,
                 hosting_country: None,
                 http: None,
+                owner_email: None,
             }],
             activities: vec![Activity {
                 key: "customer_service".into(),

@@ -101,6 +101,7 @@ pub fn system_from_rows((row, holdings): (SystemRow, Vec<HoldingRow>)) -> Result
         name: row.name,
         description: row.description,
         owner: row.owner,
+        owner_email: row.owner_email,
         hosting: row.hosting,
         processor: row.processor,
     })
@@ -120,6 +121,7 @@ pub fn system_rows(system: &System) -> (SystemRow, Vec<HoldingRow>) {
         sql_mapping: system.sql.as_ref().map(encode),
         hosting_country: system.hosting_country.clone(),
         http_definition: system.http.as_ref().map(encode),
+        owner_email: system.owner_email.clone(),
         created_at: now,
         updated_at: now,
     };

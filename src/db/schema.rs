@@ -60,6 +60,7 @@ diesel::table! {
         sql_mapping -> Nullable<Text>,
         hosting_country -> Nullable<Text>,
         http_definition -> Nullable<Text>,
+        owner_email -> Nullable<Text>,
     }
 }
 
@@ -479,6 +480,29 @@ diesel::table! {
     }
 }
 
+// Issue 22: tasks sent to a system's owner as a single-use link.
+diesel::table! {
+    owner_links (id) {
+        id -> Text,
+        request_id -> Text,
+        task_id -> Text,
+        system_key -> Text,
+        token_hash -> Text,
+        recipient_enc -> Text,
+        language -> Text,
+        note_enc -> Nullable<Text>,
+        due_on -> Date,
+        expires_at -> Timestamp,
+        sent_by -> Text,
+        sent_at -> Timestamp,
+        reminded_at -> Nullable<Timestamp>,
+        escalated_at -> Nullable<Timestamp>,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(owner_links -> requests (request_id));
 diesel::joinable!(request_calls -> requests (request_id));
 diesel::joinable!(system_holdings -> systems (system_key));
 diesel::joinable!(system_holdings -> data_categories (category_code));
@@ -533,4 +557,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     redactions,
     request_calls,
     readiness_snapshots,
+    owner_links,
 );

@@ -8,8 +8,8 @@ use super::letters::LetterKind;
 use crate::crypto::Cipher;
 use crate::db::models::outbox::{self as rows, OutboxRow};
 use crate::db::{DbConnection, StoreError};
-use crate::vocabulary::Language;
 use crate::ids::RequestId;
+use crate::vocabulary::Language;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
@@ -78,11 +78,43 @@ pub fn enqueue(
     cipher: &Cipher,
     mail: NewMail<'_>,
 ) -> Result<String, StoreError> {
+    let template = mail.letter.to_string();
+    enqueue_notice(
+        conn,
+        cipher,
+        Notice {
+            request_id: mail.request_id,
+            template: &template,
+            language: mail.language,
+            recipient: mail.recipient,
+            subject: mail.subject,
+            body: mail.body,
+        },
+    )
+}
+
+/// A message to staff rather than a letter to the person who made the request (a task for a
+/// system's owner, its reminder, its escalation): named by its `template`, not a [`LetterKind`].
+pub struct Notice<'a> {
+    pub request_id: Option<&'a str>,
+    pub template: &'a str,
+    pub language: Language,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+}
+
+/// Puts a [`Notice`] in the outbox, delivered like a letter; see [`enqueue`].
+pub fn enqueue_notice(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    mail: Notice<'_>,
+) -> Result<String, StoreError> {
     let now = crate::db::now();
     let row = OutboxRow {
         id: uuid::Uuid::new_v4().to_string(),
         request_id: mail.request_id.map(RequestId::from),
-        template: mail.letter.to_string(),
+        template: mail.template.to_string(),
         language: mail.language.as_str().to_string(),
         recipient_enc: cipher.encrypt(RECIPIENT, mail.recipient),
         subject_enc: cipher.encrypt(SUBJECT, mail.subject),

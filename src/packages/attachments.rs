@@ -13,6 +13,7 @@ use crate::db::models::requests::TaskRow;
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{RequestId, TaskId};
 use crate::requests::case::Case;
+use crate::requests::owners::OwnerStatement;
 use crate::requests::Staff;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -109,18 +110,7 @@ impl PackageService {
                     created_by: staff.username.clone(),
                     created_at: crate::db::now(),
                 };
-                // Sealed and stored before the row that points at it, in the same transaction.
-                let place = attachment_place(&row.id);
-                let sealing = |e: crate::crypto::stream::StreamError| {
-                    Error::Internal(anyhow::Error::new(e).context("sealing the attachment"))
-                };
-                let mut sealer = cipher
-                    .sealer(&place, blobs::BlobWriter::new(conn, &place))
-                    .map_err(sealing)?;
-                std::io::Write::write_all(&mut sealer, &new.bytes)
-                    .context("sealing the attachment")?;
-                sealer.finish().map_err(sealing)?.1.finish()?;
-                row.insert(conn)?;
+                store_sealed(conn, &cipher, &row, &new.bytes)?;
                 audit::record(
                     conn,
                     &staff.actor(),
@@ -139,6 +129,56 @@ impl PackageService {
                     },
                 )?;
                 service.attachment_view(row)
+            })
+            .await
+    }
+
+    /// The owner's answer through the link of an owner task (`requests::owners`): the task is
+    /// closed with the statement as evidence, and the files are sealed as attachments of the
+    /// task, like an agent's, all in one transaction.
+    pub async fn complete_owner_task(
+        &self,
+        token: String,
+        statement: OwnerStatement,
+        files: Vec<NewAttachment>,
+    ) -> Result<()> {
+        for file in &files {
+            check_attachment(file)?;
+        }
+        let total: usize = files.iter().map(|f| f.bytes.len()).sum();
+        if total > MAX_ATTACHMENT_BYTES {
+            return Err(Error::invalid(
+                "files",
+                format!("at most {MAX_ATTACHMENT_BYTES} bytes in all"),
+            ));
+        }
+        let cipher = self.keys.cipher().await?;
+        let service = self.clone();
+        self.requests
+            .store
+            .write(move |conn| {
+                let (task, owner) =
+                    service
+                        .requests
+                        .complete_by_owner(conn, &token, &statement, files.len())?;
+                for file in files {
+                    let row = AttachmentRow {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        request_id: task.request_id.clone(),
+                        task_id: task.id.clone(),
+                        system_key: task.system_key.clone(),
+                        name_enc: service
+                            .requests
+                            .cipher
+                            .encrypt(NAME_PLACE, file.name.trim()),
+                        content_type: file.content_type.clone(),
+                        size_bytes: file.bytes.len() as i64,
+                        created_by: owner.clone(),
+                        created_at: crate::db::now(),
+                    };
+                    store_sealed(conn, &cipher, &row, &file.bytes)?;
+                }
+                Ok(())
             })
             .await
     }
@@ -307,6 +347,28 @@ impl PackageService {
             created_at: row.created_at,
         })
     }
+}
+
+/// Seals an attachment's bytes under the package keys and stores them, then the row that points
+/// at them, in the caller's transaction.
+fn store_sealed(
+    conn: &mut crate::db::DbConnection,
+    cipher: &crate::crypto::Cipher,
+    row: &AttachmentRow,
+    bytes: &[u8],
+) -> Result<()> {
+    let place = attachment_place(&row.id);
+    let sealing = |e: crate::crypto::stream::StreamError| {
+        Error::Internal(anyhow::Error::new(e).context("sealing the attachment"))
+    };
+    let mut sealer = cipher
+        .sealer(&place, blobs::BlobWriter::new(conn, &place))
+        .map_err(sealing)?;
+    std::io::Write::write_all(&mut sealer, bytes)
+        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("sealing the attachment")))?;
+    sealer.finish().map_err(sealing)?.1.finish()?;
+    row.insert(conn)?;
+    Ok(())
 }
 
 fn task_of<'c>(case: &'c Case, task_id: &TaskId) -> Result<&'c TaskRow> {

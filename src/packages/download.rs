@@ -13,9 +13,9 @@ use crate::audit::{self, Actor, Change};
 use crate::auth::token::TokenError;
 use crate::db::models::packages::PackageRow;
 use crate::db::Store;
-use crate::vocabulary::{Language, PackageState};
 use crate::error::{ConflictCode, Error, Result};
 use crate::ids::PackageId;
+use crate::vocabulary::{Language, PackageState};
 use anyhow::Context;
 use serde::Serialize;
 
@@ -42,7 +42,6 @@ pub struct Download {
     pub size_bytes: i64,
     pub body: tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
 }
-
 
 impl PackageService {
     /// What the link leads to, if it can still be used.

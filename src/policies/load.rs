@@ -37,6 +37,8 @@ struct PolicyFile {
 const MAX_STATUS_LINK_DAYS: i64 = 730;
 /// The longest a one-time code may stay valid; a code is meant to be used right away.
 const MAX_VERIFICATION_CODE_MINUTES: i64 = 24 * 60;
+/// An owner link is for a few days of work; months would leave a working link lying around.
+const MAX_OWNER_LINK_DAYS: i64 = 60;
 
 const KEY_RULE: &str = "must start with a lower-case letter and contain only a-z, 0-9 and _";
 
@@ -322,6 +324,18 @@ fn validate_requests(requests: &RequestPolicy, errors: &mut Vec<FieldError>) {
         requests.verification_code_minutes,
         MAX_VERIFICATION_CODE_MINUTES,
         "minutes",
+    );
+    in_range(
+        "owner_link_days",
+        requests.owner_link_days,
+        MAX_OWNER_LINK_DAYS,
+        "days",
+    );
+    in_range(
+        "owner_reminder_days",
+        requests.owner_reminder_days,
+        MAX_OWNER_LINK_DAYS,
+        "days",
     );
     for (index, kind) in requests.run_automatically.iter().enumerate() {
         let field = format!("requests.run_automatically[{index}]");

@@ -70,6 +70,13 @@ pub struct RequestPolicy {
     pub status_link_days: i64,
     /// How long a one-time code sent to confirm an e-mail address stays valid.
     pub verification_code_minutes: i64,
+    /// How long a link that sends a checklist task to a system's owner stays valid, in days; the
+    /// owner's due date defaults to the same day, never after the request's own (issue #22).
+    #[serde(default = "default_owner_link_days")]
+    pub owner_link_days: i64,
+    /// How many days before the owner's due date the owner is reminded once.
+    #[serde(default = "default_owner_reminder_days")]
+    pub owner_reminder_days: i64,
     /// Checklist task kinds loket runs itself through the connectors once a request's identity
     /// is verified, on the systems they reach; the rest waits for an agent.
     #[serde(default)]
@@ -235,6 +242,14 @@ fn join_lines(problems: &[PolicyProblem]) -> String {
         .join("\n")
 }
 
+fn default_owner_link_days() -> i64 {
+    7
+}
+
+fn default_owner_reminder_days() -> i64 {
+    2
+}
+
 /// The shipped request-handling defaults, for running without a policy directory.
 impl Default for RequestPolicy {
     fn default() -> Self {
@@ -242,6 +257,8 @@ impl Default for RequestPolicy {
             approval_required_for: Vec::new(),
             status_link_days: 120,
             verification_code_minutes: 30,
+            owner_link_days: default_owner_link_days(),
+            owner_reminder_days: default_owner_reminder_days(),
             run_automatically: Vec::new(),
             extension_needs_privacy_officer: false,
             name_recipients_in_letters: false,

@@ -5,9 +5,9 @@ use super::deadline::{self, DeadlineInput, Pause};
 use crate::audit::{self, Actor, Change};
 use crate::db::models::requests::{self as rows, PauseRow, RequestRow, TaskRow};
 use crate::db::DbConnection;
-use crate::vocabulary::{RequestKind, RequestState, TaskState};
 use crate::error::{ConflictCode, Error, Result};
 use crate::ids::RequestId;
+use crate::vocabulary::{RequestKind, RequestState, TaskState};
 
 pub struct Case {
     pub row: RequestRow,
@@ -141,4 +141,3 @@ pub fn stale(what: &str, current: i32) -> Error {
         "the {what} was changed by someone else in the meantime (current version {current}); reload it and try again"
     ))
 }
-

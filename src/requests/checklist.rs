@@ -141,7 +141,8 @@ fn send_answer(kind: RequestKind) -> TaskDraft {
     )
 }
 
-fn right_names(kind: RequestKind) -> (&'static str, &'static str) {
+/// The right's name inside a sentence, in Dutch and English: "het verzoek om {nl}".
+pub(crate) fn right_names(kind: RequestKind) -> (&'static str, &'static str) {
     match kind {
         RequestKind::Access => ("inzage", "access"),
         RequestKind::Rectification => ("rectificatie", "rectification"),

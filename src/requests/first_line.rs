@@ -8,8 +8,8 @@ use super::{RequestService, Staff};
 use crate::auth::{Role, User};
 use crate::db::models::first_line as calls;
 use crate::error::{Error, FieldError, Result};
-use crate::vocabulary::{RequestKind, RequestState};
 use crate::ids::RequestId;
+use crate::vocabulary::{RequestKind, RequestState};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 

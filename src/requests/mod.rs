@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod model;
 mod notify;
 pub mod overview;
+pub mod owners;
 pub mod public;
 pub mod requester;
 pub mod run;
@@ -30,9 +31,9 @@ use crate::crypto::Cipher;
 use crate::db::Store;
 use crate::ids::RequestId;
 use crate::policies::Policies;
+use anyhow::Context;
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
-use anyhow::Context;
 use std::sync::Arc;
 
 /// The audience of the status links sent to people.
@@ -80,8 +81,7 @@ pub type BuildPackage = Arc<
         ) -> BoxFuture<
             'static,
             crate::error::Result<(crate::ids::PackageId, BTreeMap<String, SystemRead>)>,
-        >
-        + Send
+        > + Send
         + Sync,
 >;
 

@@ -9,8 +9,8 @@ use crate::catalog::model::IdentifierKind;
 use crate::db::models::requests::{self as rows, RequestFilter};
 use crate::db::DbConnection;
 use crate::error::Result;
-use crate::vocabulary::{RequestKind, RequestState};
 use crate::ids::RequestId;
+use crate::vocabulary::{RequestKind, RequestState};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -143,6 +143,7 @@ impl RequestService {
         let mut view = RequestView::build(&self.cipher, case, &comments, earlier, today)?;
         view.kept = super::kept::views(conn, case.id())?;
         view.ground = self.ground_view(conn, case)?;
+        view.owner_links = self.owner_links_in(conn, case.id())?;
         Ok(view)
     }
 

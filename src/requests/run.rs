@@ -33,9 +33,9 @@ use crate::connectors::{ConnectorError, ErasureMethods, SqlConnector, TableCount
 use crate::db::models::kept::KeptRowRow;
 use crate::db::models::requests::TaskRow;
 use crate::db::DbConnection;
-use crate::vocabulary::{RequestState, SearchOutcome, TaskKind, TaskState};
 use crate::error::{ConflictCode, Error, FieldError, Result};
 use crate::ids::{RequestId, TaskId};
+use crate::vocabulary::{RequestState, SearchOutcome, TaskKind, TaskState};
 use anyhow::Context;
 use chrono::NaiveDate;
 use serde::Deserialize;

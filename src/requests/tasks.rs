@@ -12,8 +12,8 @@ use crate::db::models::requests::{self as rows, CommentRow, TaskRow};
 use crate::db::models::users::UserRow;
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
-use crate::vocabulary::{SearchOutcome, TaskKind, TaskState};
 use crate::ids::{RequestId, TaskId};
+use crate::vocabulary::{SearchOutcome, TaskKind, TaskState};
 use serde::{Deserialize, Deserializer};
 
 /// A change to one task; only the fields given change.

@@ -6,8 +6,8 @@ use super::requester::{open, place, Representative, Requester};
 use crate::crypto::Cipher;
 use crate::db::models::requests::{CommentRow, RequestRow, TaskRow};
 use crate::error::Result;
-use crate::vocabulary::{RequestKind, RequestState, TaskKind, TaskState};
 use crate::ids::{RequestId, TaskId};
+use crate::vocabulary::{RequestKind, RequestState, TaskKind, TaskState};
 use anyhow::Context;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
@@ -58,6 +58,8 @@ pub struct RequestView {
     pub kept: Vec<super::kept::KeptView>,
     /// The Art. 17(1) or Art. 18(1) ground, and the lifting of a restriction.
     pub ground: Option<super::grounds::GroundView>,
+    /// Tasks sent to a system's owner as a link to a form, oldest first (issue #22).
+    pub owner_links: Vec<super::owners::OwnerLink>,
 }
 
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
@@ -271,6 +273,7 @@ impl RequestView {
             earlier_requests,
             kept: Vec::new(),
             ground: None,
+            owner_links: Vec::new(),
         })
     }
 }

@@ -9,21 +9,37 @@
 use super::{Outcome, SweepOptions, SweepService};
 use crate::audit::Actor;
 use crate::policies::{Policies, RetentionRule};
-use chrono::{DateTime, Utc};
+use crate::requests::RequestService;
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::task::JoinHandle;
 
 /// How often `serve` deletes spent packages.
 pub const PACKAGE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Starts the loop on the current runtime; abort the handle to stop it.
-pub fn spawn(service: SweepService) -> JoinHandle<()> {
+pub fn spawn(service: SweepService, requests: RequestService) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let snapshots = service.clone();
         tokio::join!(
             run_rules(service.clone()),
-            daily(service.clone(), readiness_snapshot),
+            daily(move || readiness_snapshot(snapshots.clone())),
+            daily(move || remind_owners(requests.clone(), crate::requests::today())),
             delete_spent_packages(service),
         );
     })
+}
+
+/// Tasks sent to a system's owner (issue #22): a reminder before the due date, the privacy
+/// officer told when it has passed.
+async fn remind_owners(requests: RequestService, today: NaiveDate) {
+    match requests.remind_and_escalate_owners(today).await {
+        Ok(run) => tracing::info!(
+            reminded = run.reminded,
+            escalated = run.escalated,
+            "owner tasks"
+        ),
+        Err(error) => tracing::error!(%error, "owner tasks could not be reminded"),
+    }
 }
 
 async fn run_rules(service: SweepService) {
@@ -78,17 +94,18 @@ async fn delete_spent_packages(service: SweepService) {
 pub const DAILY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 /// Runs `job` every [`DAILY_CHECK_INTERVAL`], the first time one interval after start (so a
-/// start-up, or a test's server, is not slowed by it); the job keeps itself to once a day.
-async fn daily<F, Fut>(service: SweepService, job: F)
+/// start-up, or a test's server, is not slowed by it); the job keeps itself to once a day (or
+/// once per thing it tells), so every instance behind a load balancer may run it.
+async fn daily<F, Fut>(job: F)
 where
-    F: Fn(SweepService) -> Fut,
+    F: Fn() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     let first = tokio::time::Instant::now() + DAILY_CHECK_INTERVAL;
     let mut interval = tokio::time::interval_at(first, DAILY_CHECK_INTERVAL);
     loop {
         interval.tick().await;
-        job(service.clone()).await;
+        job().await;
     }
 }
 

@@ -20,6 +20,7 @@ mod hardening;
 mod http_connector;
 mod letters;
 mod mail;
+mod owner_tasks;
 mod packages;
 mod register;
 mod requests;

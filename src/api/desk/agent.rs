@@ -223,6 +223,11 @@ pub async fn request_page(
         .collect();
     let systems = crate::catalog::list::<System>(&state.store).await?;
     let columns = correctable_columns(&systems, &category_names);
+    // Systems whose owner a task can be sent to (issue #22), with the owner's address.
+    let owners: BTreeMap<&str, &str> = systems
+        .iter()
+        .filter_map(|s| Some((s.key.as_str(), s.owner_email.as_deref()?)))
+        .collect();
     let today = crate::requests::today();
     ok(
         "request.html",
@@ -245,6 +250,7 @@ pub async fn request_page(
             extension_grounds => names(ExtensionGround::VARIANTS),
             r => view,
             reachable => reachable,
+            owners => owners,
             packages => packages,
             letter_kinds => letter_kinds.iter().map(|k| <&str>::from(*k)).collect::<Vec<_>>(),
             methods => names(VerificationMethod::VARIANTS),

@@ -10,6 +10,14 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("portability", "Overdraagbaarheid", "Portability"),
     ("objection", "Bezwaar", "Objection"),
     ("human_review", "Menselijke blik", "Human review"),
+    // Links sent to a system's owner (issue #22).
+    (
+        "owner_link_open",
+        "wacht op de eigenaar",
+        "waiting for the owner",
+    ),
+    ("owner_link_used", "ingevuld", "answered"),
+    ("owner_link_expired", "verlopen", "expired"),
     // Channels.
     ("phone", "Telefoon", "Phone"),
     ("email", "E-mail", "E-mail"),

@@ -42,6 +42,8 @@ pub struct SystemRow {
     pub hosting_country: Option<String>,
     /// The HTTP connector's definition as JSON, for `connector: http` systems (issue #22).
     pub http_definition: Option<String>,
+    /// Where tasks on the system are sent to its owner (issue #22).
+    pub owner_email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -236,6 +238,7 @@ pub fn save_system(
                 systems::sql_mapping.eq(&row.sql_mapping),
                 systems::hosting_country.eq(&row.hosting_country),
                 systems::http_definition.eq(&row.http_definition),
+                systems::owner_email.eq(&row.owner_email),
                 systems::updated_at.eq(row.updated_at),
             ))
             .execute(conn)?;

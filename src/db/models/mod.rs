@@ -8,6 +8,7 @@ pub mod for_others;
 pub mod keep_choices;
 pub mod kept;
 pub mod outbox;
+pub mod owner_links;
 pub mod package_keys;
 pub mod packages;
 pub mod requests;

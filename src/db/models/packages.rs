@@ -5,8 +5,8 @@
 
 use crate::db::schema::{attachments, packages, redactions, sealed_blobs};
 use crate::db::{DbConnection, StoreError};
-use crate::vocabulary::{Language, RequestKind};
 use crate::ids::{PackageId, RequestId, TaskId};
+use crate::vocabulary::{Language, RequestKind};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::BTreeMap;

@@ -6,12 +6,12 @@
 
 use crate::db::schema::{request_pauses, request_tasks, requests, task_comments};
 use crate::db::{DbConnection, StoreError};
+use crate::ids::{RequestId, TaskId};
 use crate::vocabulary::{
     Channel, ExtensionGround, Language, PauseReason, ProposedOutcome, QuestionChannel,
     RefusalGround, RequestKind, RequestState, SearchOutcome, TaskKind, TaskState,
     VerificationMethod,
 };
-use crate::ids::{RequestId, TaskId};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

@@ -24,3 +24,4 @@ pub mod requests;
 pub mod retention;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;

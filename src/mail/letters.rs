@@ -402,13 +402,18 @@ fn long_date(state: &State, value: String) -> Result<String, minijinja::Error> {
     let dutch = state
         .lookup("language")
         .is_some_and(|language| language.as_str() == Some("nl"));
+    Ok(date_in(date, dutch))
+}
+
+/// A date as "5 maart 2026" (Dutch) or "5 March 2026".
+pub fn date_in(date: NaiveDate, dutch: bool) -> String {
     let months = if dutch { &MONTHS_NL } else { &MONTHS_EN };
-    Ok(format!(
+    format!(
         "{} {} {}",
         date.day(),
         months[date.month0() as usize],
         date.year()
-    ))
+    )
 }
 
 const MONTHS_NL: [&str; 12] = [

@@ -69,6 +69,31 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
+/// A message to a member of staff (the reminder digest): no request, its own template name.
+pub struct StaffMail<'a> {
+    pub template: &'a str,
+    pub language: &'a str,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+}
+
+/// Puts a message to staff in the outbox, due at once, sealed like letters; see [`enqueue`].
+pub fn enqueue_staff(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    mail: StaffMail<'_>,
+) -> Result<String, StoreError> {
+    insert(
+        conn,
+        cipher,
+        None,
+        mail.template,
+        mail.language,
+        [mail.recipient, mail.subject, mail.body],
+    )
+}
+
 /// Puts a message in the outbox, due at once. Runs on the caller's connection and inside the
 /// caller's transaction, so the message exists exactly when the caller's change commits; wake
 /// the worker (`WorkerHandle::wake`) after the commit to deliver it without waiting for a poll.
@@ -77,15 +102,34 @@ pub fn enqueue(
     cipher: &Cipher,
     mail: NewMail<'_>,
 ) -> Result<String, StoreError> {
+    insert(
+        conn,
+        cipher,
+        mail.request_id,
+        &mail.letter.to_string(),
+        mail.language.as_str(),
+        [mail.recipient, mail.subject, mail.body],
+    )
+}
+
+/// Inserts a pending message: recipient, subject and body sealed, each for its column.
+fn insert(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    request_id: Option<&str>,
+    template: &str,
+    language: &str,
+    [recipient, subject, body]: [&str; 3],
+) -> Result<String, StoreError> {
     let now = crate::db::now();
     let row = OutboxRow {
         id: uuid::Uuid::new_v4().to_string(),
-        request_id: mail.request_id.map(str::to_string),
-        template: mail.letter.to_string(),
-        language: mail.language.as_str().to_string(),
-        recipient_enc: cipher.encrypt(RECIPIENT, mail.recipient),
-        subject_enc: cipher.encrypt(SUBJECT, mail.subject),
-        body_enc: cipher.encrypt(BODY, mail.body),
+        request_id: request_id.map(str::to_string),
+        template: template.to_string(),
+        language: language.to_string(),
+        recipient_enc: cipher.encrypt(RECIPIENT, recipient),
+        subject_enc: cipher.encrypt(SUBJECT, subject),
+        body_enc: cipher.encrypt(BODY, body),
         status: rows::PENDING.to_string(),
         attempts: 0,
         next_attempt_at: now,

@@ -7,6 +7,7 @@ use crate::audit::{self, Actor, Change};
 use crate::db::models::requests::{self as rows, PauseRow, RequestRow, TaskRow};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
+use crate::webhooks::{EventData, RequestFacts, WebhookEvent};
 use std::str::FromStr;
 
 pub struct Case {
@@ -122,7 +123,22 @@ impl Case {
                 summary,
             },
         )?;
+        if let Some(event) = webhook_event(action, &self.row.state) {
+            self.notify(conn, event)?;
+        }
         Ok(())
+    }
+
+    /// Tells webhook subscribers about `event` of this request, in the caller's transaction:
+    /// reference, kind, state and dates, nothing about the person.
+    pub fn notify(&self, conn: &mut DbConnection, event: WebhookEvent) -> Result<()> {
+        crate::webhooks::emit(conn, event, EventData::Request(self.facts()), None)?;
+        Ok(())
+    }
+
+    /// What a webhook may say about this request.
+    pub fn facts(&self) -> RequestFacts {
+        facts_of(&self.row)
     }
 
     /// An audit change about this request; summaries never hold personal data.
@@ -133,6 +149,29 @@ impl Case {
             object_id: &self.row.reference,
             summary,
         }
+    }
+}
+
+/// What a webhook may say about a request: reference, kind, state and dates.
+pub fn facts_of(row: &RequestRow) -> RequestFacts {
+    RequestFacts {
+        request_id: row.id.clone(),
+        reference: row.reference.clone(),
+        kind: row.kind.clone(),
+        state: row.state.clone(),
+        received_on: super::dutch_date(row.received_at),
+        due_on: row.due_on,
+        closed_at: row.closed_at,
+    }
+}
+
+/// The webhook event a saved change is, if any: an identity check, or a move to a final state.
+fn webhook_event(action: &str, state: &str) -> Option<WebhookEvent> {
+    match (action, state.parse().ok()?) {
+        ("request.identity_verified", _) => Some(WebhookEvent::IdentityVerified),
+        ("request.state_changed", RequestState::Completed) => Some(WebhookEvent::RequestCompleted),
+        ("request.state_changed", RequestState::Refused) => Some(WebhookEvent::RequestRefused),
+        _ => None,
     }
 }
 

@@ -148,7 +148,7 @@ fn send_answer(kind: RequestKind) -> TaskDraft {
     )
 }
 
-fn right_names(kind: RequestKind) -> (&'static str, &'static str) {
+pub(crate) fn right_names(kind: RequestKind) -> (&'static str, &'static str) {
     match kind {
         RequestKind::Access => ("inzage", "access"),
         RequestKind::Rectification => ("rectificatie", "rectification"),

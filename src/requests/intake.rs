@@ -12,6 +12,7 @@ use crate::db::models::requests::{self as rows, RequestRow, TaskRow};
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
 use crate::mail::letters::LetterKind;
+use crate::webhooks::WebhookEvent;
 use chrono::{NaiveDateTime, TimeDelta};
 use serde::Deserialize;
 
@@ -305,6 +306,10 @@ impl RequestService {
                 ),
             ),
         )?;
+        // A web-form request is one only once its address is confirmed (`public::check_code`).
+        if new.channel != Channel::WebForm {
+            case.notify(conn, WebhookEvent::RequestReceived)?;
+        }
         Ok(case)
     }
 

@@ -25,3 +25,4 @@ mod register;
 mod requests;
 mod speed;
 mod sweeps;
+mod webhooks;

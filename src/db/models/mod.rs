@@ -13,3 +13,4 @@ pub mod packages;
 pub mod requests;
 pub mod sweeps;
 pub mod users;
+pub mod webhooks;

@@ -62,7 +62,8 @@ macro_rules! backend_tests {
 
 pub struct TestApp {
     /// First, so it is dropped (and the worker told to stop) before the database goes.
-    _mail_worker: Option<loket::mail::worker::WorkerHandle>,
+    /// Behind a lock so a test can stop it and deliver by hand (`stop_mail_worker`).
+    mail_worker: std::sync::Mutex<Option<loket::mail::worker::WorkerHandle>>,
     pub address: String,
     pub client: reqwest::Client,
     pub store: Store,
@@ -105,7 +106,7 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         let store = Store::open(&settings.database_url(), 2).expect("test store");
         TestApp {
-            _mail_worker: mail_worker,
+            mail_worker: std::sync::Mutex::new(mail_worker),
             address,
             client: reqwest::Client::new(),
             store,
@@ -114,6 +115,15 @@ impl TestApp {
             connectors,
             _data_dir: data_dir,
             _database: database,
+        }
+    }
+
+    /// Stops the outbox worker (letters and webhooks), so the test delivers one step at a
+    /// time itself (`loket::mail::worker::deliver_webhooks_now`).
+    pub async fn stop_mail_worker(&self) {
+        let worker = self.mail_worker.lock().unwrap().take();
+        if let Some(worker) = worker {
+            worker.shutdown().await.expect("the mail worker stops");
         }
     }
 

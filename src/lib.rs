@@ -26,3 +26,4 @@ pub mod retention;
 pub mod startup;
 pub mod telemetry;
 pub mod vocabulary;
+pub mod webhooks;

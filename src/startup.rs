@@ -20,6 +20,8 @@ pub struct Application {
     mail_worker: Option<WorkerHandle>,
     /// Runs the retention rules on their schedules; stopped with the server.
     sweep_scheduler: tokio::task::JoinHandle<()>,
+    /// The daily jobs on requests (reminder digests); stopped with the server.
+    daily_jobs: tokio::task::JoinHandle<()>,
     /// The connector pools the server uses, for what they did ([`crate::connectors::Usage`]).
     connectors: crate::connectors::Connectors,
     /// What requests set running in the background.
@@ -64,6 +66,7 @@ impl Application {
             .on_mail_queued(Arc::new(move || waker.wake()));
         let background = requests.background();
         let sweep_scheduler = crate::retention::scheduler::spawn(sweeps.clone(), requests.clone());
+        let daily_jobs = crate::retention::scheduler::spawn_daily(requests.clone());
         let mut state = AppState::new(store, tokens, requests, sweeps);
         state.users = state.users.with_guard(crate::auth::guard::SignInGuard::new(
             settings.sign_in.clone(),
@@ -95,6 +98,7 @@ impl Application {
             server,
             mail_worker: Some(mail_worker),
             sweep_scheduler,
+            daily_jobs,
             connectors,
             background,
         })
@@ -126,6 +130,7 @@ impl Application {
         let served = self.server.await;
         // A sweep in progress stops at its last checkpoint; the next one resumes it.
         self.sweep_scheduler.abort();
+        self.daily_jobs.abort();
         if let Some(worker) = self.mail_worker {
             if let Err(error) = worker.shutdown().await {
                 tracing::warn!(%error, "mail worker did not stop cleanly");

@@ -19,6 +19,7 @@ pub mod public;
 pub mod requests;
 pub mod retention;
 pub mod users;
+pub mod webhooks;
 
 use crate::auth::{TokenService, UserService};
 use crate::db::Store;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub requests: RequestService,
     pub sweeps: SweepService,
     pub packages: PackageService,
+    /// Outgoing webhook subscriptions and their deliveries (admins).
+    pub webhooks: crate::webhooks::WebhookService,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
         Self {
             packages: PackageService::new(requests.clone(), keys),
             users: UserService::new(store.clone()),
+            webhooks: crate::webhooks::WebhookService::new(store.clone(), requests.cipher.clone()),
             store,
             tokens,
             requests,
@@ -119,6 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
             .configure(guide::configure)
             .configure(retention::configure)
             .configure(packages::configure)
+            .configure(webhooks::configure)
             .configure(|cfg| public::configure(cfg, &api.public_rate_limit)),
     )
     .default_service(web::to(|| async {

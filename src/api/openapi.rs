@@ -6,6 +6,7 @@
 
 use super::{
     audit, auth, catalog, grounds, guide, keeps, packages, public, requests, retention, users,
+    webhooks,
 };
 use crate::error::FieldError;
 use actix_web::HttpResponse;
@@ -125,6 +126,12 @@ pub struct ErrorBody {
         public::submit,
         public::confirm,
         public::status_json,
+        webhooks::list,
+        webhooks::create,
+        webhooks::get,
+        webhooks::replace,
+        webhooks::delete,
+        webhooks::deliveries,
         serve,
     ),
     components(schemas(ErrorBody)),

@@ -21,6 +21,7 @@ pub fn route_permission(method: &Method, pattern: &str) -> Option<Permission> {
     let area = route.trim_start_matches('/').split('/').next()?;
     match area {
         "users" => Some(Permission::ManageUsers),
+        "webhooks" => Some(Permission::ManageWebhooks),
         "catalog" => by_method(Permission::ReadCatalog, Permission::EditCatalog),
         "ropa" => Some(Permission::ReadRegister),
         "audit" => Some(Permission::ReadAudit),

@@ -36,6 +36,10 @@ pub async fn create(
 pub struct UserChange {
     active: Option<bool>,
     role: Option<Role>,
+    /// Where the reminder digest goes; `""` removes the address.
+    email: Option<String>,
+    /// The language of the reminder digest: `nl` (the default) or `en`.
+    language: Option<String>,
 }
 
 /// `PATCH /api/v1/users/{username}` with `{"active": false}` disables an account, with
@@ -48,9 +52,28 @@ pub async fn update(
     body: Json<UserChange>,
 ) -> Result<web::Json<User>, ApiError> {
     user.require(Permission::ManageUsers)?;
-    let UserChange { active, role } = body.0;
+    let UserChange {
+        active,
+        role,
+        email,
+        language,
+    } = body.0;
+    if active.is_none() && role.is_none() && email.is_none() && language.is_none() {
+        return Err(ApiError::InvalidField {
+            field: "body".into(),
+            message: "give active, role, email or language".into(),
+        });
+    }
     let username = username.into_inner();
     let mut changed = None;
+    if email.is_some() || language.is_some() {
+        changed = Some(
+            state
+                .users
+                .set_contact(user.actor(), username.clone(), email, language)
+                .await?,
+        );
+    }
     if let Some(role) = role {
         changed = Some(
             state

@@ -54,7 +54,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::PrivacyOfficer => !matches!(permission, ManageUsers),
+            Role::PrivacyOfficer => !matches!(permission, ManageUsers | ManageWebhooks),
             Role::Agent => matches!(
                 permission,
                 ReadCatalog
@@ -118,4 +118,7 @@ pub enum Permission {
     /// Legal holds and the record of retention sweeps.
     ManageRetention,
     ManageUsers,
+    /// Outgoing webhook subscriptions and their deliveries: administrators only, as the
+    /// subscriptions decide where loket sends what.
+    ManageWebhooks,
 }

@@ -360,6 +360,58 @@ impl UserService {
             .await
     }
 
+    /// Sets where the account gets its reminder digest (`""` removes the address) and the
+    /// language it reads (`nl` or `en`). Audited without the address.
+    pub async fn set_contact(
+        &self,
+        actor: Actor,
+        username: String,
+        email: Option<String>,
+        language: Option<String>,
+    ) -> Result<User> {
+        let email = email.map(|e| e.trim().to_string());
+        let mut errors = Vec::new();
+        if let Some(address) = email.as_deref().filter(|a| !a.is_empty()) {
+            let plausible = address.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty() && host.contains('.') && !host.ends_with('.')
+            });
+            if !plausible || address.len() > 254 || address.chars().any(char::is_whitespace) {
+                errors.push(FieldError::new("email", "must be an e-mail address"));
+            }
+        }
+        if language.as_deref().is_some_and(|l| l != "nl" && l != "en") {
+            errors.push(FieldError::new("language", "must be nl or en"));
+        }
+        crate::error::all_valid(errors)?;
+        self.store
+            .write(move |conn| {
+                let row = find_row(conn, &username)?;
+                let address = email.as_deref().map(|a| Some(a).filter(|a| !a.is_empty()));
+                crate::db::models::users::set_contact(
+                    conn,
+                    &username,
+                    address,
+                    language.as_deref(),
+                    crate::db::now(),
+                )?;
+                audit::record(
+                    conn,
+                    &actor,
+                    Change {
+                        action: "user.contact_changed",
+                        object_type: "user",
+                        object_id: &row.id,
+                        summary: format!(
+                            "account '{}': reminder address or language changed",
+                            row.username
+                        ),
+                    },
+                )?;
+                User::try_from(find_row(conn, &username)?)
+            })
+            .await
+    }
+
     /// Enables or disables an account. A disabled account's tokens stop working at once, and
     /// stay revoked when it is enabled again.
     pub async fn set_active(&self, actor: Actor, username: String, active: bool) -> Result<User> {

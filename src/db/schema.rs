@@ -13,6 +13,8 @@ diesel::table! {
         updated_at -> Timestamp,
         session_epoch -> BigInt,
         team -> Nullable<Text>,
+        email -> Nullable<Text>,
+        language -> Text,
     }
 }
 
@@ -503,6 +505,54 @@ diesel::table! {
 }
 
 diesel::joinable!(owner_links -> requests (request_id));
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        url -> Text,
+        description -> Nullable<Text>,
+        secret_enc -> Text,
+        events -> Text,
+        active -> Bool,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Text,
+        event -> Text,
+        dedup_key -> Nullable<Text>,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        event_id -> Text,
+        subscription_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        last_status_code -> Nullable<Integer>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    daily_job_runs (job, day) {
+        job -> Text,
+        day -> Date,
+        started_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(request_calls -> requests (request_id));
 diesel::joinable!(system_holdings -> systems (system_key));
 diesel::joinable!(system_holdings -> data_categories (category_code));
@@ -523,6 +573,8 @@ diesel::joinable!(recipients_asked -> requests (request_id));
 diesel::joinable!(packages -> requests (request_id));
 diesel::joinable!(attachments -> requests (request_id));
 diesel::joinable!(redactions -> requests (request_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -558,4 +610,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     request_calls,
     readiness_snapshots,
     owner_links,
+    webhook_subscriptions,
+    webhook_events,
+    webhook_deliveries,
+    daily_job_runs,
 );

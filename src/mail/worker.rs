@@ -7,6 +7,9 @@
 //! failed for a person to look at. Logs name message ids, attempts and error kinds only: never a
 //! recipient, subject or body.
 //!
+//! The same loop delivers the outgoing webhooks (`crate::webhooks::delivery`) with the same
+//! retry policy: the outbox has two kinds, letters and webhook deliveries.
+//!
 //! A claim is a lease: if an instance dies mid-send, the message becomes due again when the lease
 //! runs out, so it is delivered at least once, and exactly once unless an instance crashes
 //! between handing the message to the server and recording it.
@@ -203,6 +206,7 @@ impl Worker {
             if self.deliver_due(&mut stopped).await == Round::Stopped {
                 break;
             }
+            self.deliver_webhooks().await;
             tokio::select! {
                 _ = &mut stopped => break,
                 _ = self.waker.0.notified() => {}
@@ -236,6 +240,20 @@ impl Worker {
             if !full {
                 return Round::Done;
             }
+        }
+    }
+
+    /// One webhook step on a blocking thread (its HTTP calls block).
+    async fn deliver_webhooks(&self) {
+        let (store, cipher, policy) = (self.store.clone(), self.cipher.clone(), self.policy);
+        let step = tokio::task::spawn_blocking(move || {
+            webhook_step(&store, &cipher, &policy, crate::db::now())
+        })
+        .await;
+        match step {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "webhook deliveries could not be recorded"),
+            Err(error) => tracing::warn!(%error, "webhook delivery step stopped"),
         }
     }
 
@@ -303,6 +321,30 @@ impl Worker {
             }
         }
     }
+}
+
+/// Delivers the webhook deliveries due at `now` once each, retrying failures with the outbox's
+/// policy (`mail.max_attempts`, `mail.backoff_*`). Blocking. The worker runs it after every
+/// round of mail; tests run it themselves, one step at a time, with a `now` of their choosing.
+pub fn deliver_webhooks_now(
+    store: &Store,
+    cipher: &Cipher,
+    mail: &MailSettings,
+    now: NaiveDateTime,
+) -> Result<crate::webhooks::delivery::StepReport, MailError> {
+    let policy = RetryPolicy::from_settings(mail)?;
+    webhook_step(store, cipher, &policy, now).map_err(|e| MailError::Worker(e.to_string()))
+}
+
+fn webhook_step(
+    store: &Store,
+    cipher: &Cipher,
+    policy: &RetryPolicy,
+    now: NaiveDateTime,
+) -> Result<crate::webhooks::delivery::StepReport, StoreError> {
+    crate::webhooks::delivery::deliver_due(store, cipher, now, |at, attempts, permanent| {
+        policy.retry_at(at, attempts, permanent)
+    })
 }
 
 /// Whether the handle asked the worker to stop (or is gone).

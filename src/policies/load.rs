@@ -35,6 +35,8 @@ struct PolicyFile {
 
 /// The longest a status link may stay valid: a link to a closed request is of no use for long.
 const MAX_STATUS_LINK_DAYS: i64 = 730;
+/// The widest reminder window: a month ahead is the whole legal period.
+const MAX_REMINDER_DAYS: i64 = 31;
 /// The longest a one-time code may stay valid; a code is meant to be used right away.
 const MAX_VERIFICATION_CODE_MINUTES: i64 = 24 * 60;
 /// An owner link is for a few days of work; months would leave a working link lying around.
@@ -337,6 +339,21 @@ fn validate_requests(requests: &RequestPolicy, errors: &mut Vec<FieldError>) {
         MAX_OWNER_LINK_DAYS,
         "days",
     );
+    in_range(
+        "reminders.due_within_days",
+        requests.reminders.due_within_days,
+        MAX_REMINDER_DAYS,
+        "days",
+    );
+    if requests.reminders.send_hour > 23 {
+        errors.push(FieldError::new(
+            "requests.reminders.send_hour",
+            format!(
+                "must be an hour from 0 to 23 (got {})",
+                requests.reminders.send_hour
+            ),
+        ));
+    }
     for (index, kind) in requests.run_automatically.iter().enumerate() {
         let field = format!("requests.run_automatically[{index}]");
         if !kind.runs_automatically() {

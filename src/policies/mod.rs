@@ -88,6 +88,47 @@ pub struct RequestPolicy {
     /// told of it (Art. 19) even when the person did not ask who they are.
     #[serde(default)]
     pub name_recipients_in_letters: bool,
+    /// The daily reminder digest to assignees and privacy officers (issue 22).
+    #[serde(default)]
+    pub reminders: ReminderPolicy,
+}
+
+/// The daily reminder digest (`requests.reminders`): each assignee gets their open requests due
+/// within `due_within_days` days or overdue, each privacy officer all of them; the same daily
+/// scan tells webhook subscribers once per request that it is due soon or overdue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderPolicy {
+    #[serde(default = "ReminderPolicy::default_enabled")]
+    pub enabled: bool,
+    /// A request due within this many days (today included) is "due soon".
+    #[serde(default = "ReminderPolicy::default_days")]
+    pub due_within_days: i64,
+    /// The hour (0-23, Amsterdam time) at which the digest goes out each day.
+    #[serde(default = "ReminderPolicy::default_hour")]
+    pub send_hour: u32,
+}
+
+impl ReminderPolicy {
+    fn default_enabled() -> bool {
+        true
+    }
+    fn default_days() -> i64 {
+        5
+    }
+    fn default_hour() -> u32 {
+        7
+    }
+}
+
+impl Default for ReminderPolicy {
+    fn default() -> Self {
+        ReminderPolicy {
+            enabled: Self::default_enabled(),
+            due_within_days: Self::default_days(),
+            send_hour: Self::default_hour(),
+        }
+    }
 }
 
 /// How long one set of data is kept, and whether a law obliges keeping it (`rules:`).
@@ -262,6 +303,7 @@ impl Default for RequestPolicy {
             run_automatically: Vec::new(),
             extension_needs_privacy_officer: false,
             name_recipients_in_letters: false,
+            reminders: ReminderPolicy::default(),
         }
     }
 }

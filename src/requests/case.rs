@@ -8,6 +8,7 @@ use crate::db::DbConnection;
 use crate::error::{ConflictCode, Error, Result};
 use crate::ids::RequestId;
 use crate::vocabulary::{RequestKind, RequestState, TaskState};
+use crate::webhooks::{EventData, RequestFacts, WebhookEvent};
 
 pub struct Case {
     pub row: RequestRow,
@@ -121,7 +122,22 @@ impl Case {
                 summary,
             },
         )?;
+        if let Some(event) = webhook_event(action, self.row.state.as_str()) {
+            self.notify(conn, event)?;
+        }
         Ok(())
+    }
+
+    /// Tells webhook subscribers about `event` of this request, in the caller's transaction:
+    /// reference, kind, state and dates, nothing about the person.
+    pub fn notify(&self, conn: &mut DbConnection, event: WebhookEvent) -> Result<()> {
+        crate::webhooks::emit(conn, event, EventData::Request(self.facts()), None)?;
+        Ok(())
+    }
+
+    /// What a webhook may say about this request.
+    pub fn facts(&self) -> RequestFacts {
+        facts_of(&self.row)
     }
 
     /// An audit change about this request; summaries never hold personal data.
@@ -132,6 +148,29 @@ impl Case {
             object_id: &self.row.reference,
             summary,
         }
+    }
+}
+
+/// What a webhook may say about a request: reference, kind, state and dates.
+pub fn facts_of(row: &RequestRow) -> RequestFacts {
+    RequestFacts {
+        request_id: row.id.to_string(),
+        reference: row.reference.clone(),
+        kind: row.kind.to_string(),
+        state: row.state.to_string(),
+        received_on: super::dutch_date(row.received_at),
+        due_on: row.due_on,
+        closed_at: row.closed_at,
+    }
+}
+
+/// The webhook event a saved change is, if any: an identity check, or a move to a final state.
+fn webhook_event(action: &str, state: &str) -> Option<WebhookEvent> {
+    match (action, state.parse().ok()?) {
+        ("request.identity_verified", _) => Some(WebhookEvent::IdentityVerified),
+        ("request.state_changed", RequestState::Completed) => Some(WebhookEvent::RequestCompleted),
+        ("request.state_changed", RequestState::Refused) => Some(WebhookEvent::RequestRefused),
+        _ => None,
     }
 }
 

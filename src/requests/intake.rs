@@ -13,6 +13,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::{RequestId, TaskId};
 use crate::mail::letters::LetterKind;
 use crate::vocabulary::{Channel, Language, RequestKind, RequestState, TaskKind, TaskState};
+use crate::webhooks::WebhookEvent;
 use anyhow::Context;
 use chrono::{NaiveDateTime, TimeDelta};
 use serde::Deserialize;
@@ -371,6 +372,10 @@ impl RequestService {
                 ),
             ),
         )?;
+        // A web-form request is one only once its address is confirmed (`public::check_code`).
+        if new.channel != Channel::WebForm {
+            case.notify(conn, WebhookEvent::RequestReceived)?;
+        }
         Ok(())
     }
 

@@ -238,6 +238,7 @@ impl RequestService {
             "request.email_confirmed",
             "e-mail address confirmed with the code".into(),
         )?;
+        case.notify(conn, crate::webhooks::WebhookEvent::RequestReceived)?;
         Ok(CodeCheck::Confirmed(public_status(case)?))
     }
 

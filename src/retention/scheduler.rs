@@ -121,6 +121,13 @@ pub async fn readiness_snapshot(service: SweepService) {
     }
 }
 
+/// Daily jobs on request handling, one line each; abort the handle to stop them.
+pub fn spawn_daily(requests: crate::requests::RequestService) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::join!(crate::requests::reminders::every_day(requests.clone()));
+    })
+}
+
 pub fn next_slot(policies: &Policies, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Vec<String>)> {
     let runs: Vec<(DateTime<Utc>, &RetentionRule)> = policies
         .retention

@@ -26,6 +26,7 @@ use crate::connectors::{ExpiredQuery, Pending, SqlConnector, Strategies};
 use crate::db::models::sweeps::{self, SweepRunRow, ABANDONED, FAILED, FINISHED, RUNNING};
 use crate::db::{self, write_transaction, DbConnection};
 use crate::policies::{OnExpiry, RetentionRule};
+use crate::webhooks::{EventData, SweepFacts, WebhookEvent};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
@@ -271,7 +272,7 @@ impl SweepService {
             .unwrap_or(Actor::System("retention-sweep"));
         write_transaction(conn, |conn| {
             run.save(conn)?;
-            audit::record(conn, &actor, run_event(rule, &run, outcome))
+            record_run(conn, &actor, rule, &run, outcome)
         })?;
         Ok(RuleReport::of_run(rule, &run, outcome))
     }
@@ -514,7 +515,7 @@ impl SweepService {
             .unwrap_or(Actor::System("retention-sweep"));
         write_transaction(conn, |conn| {
             run.insert(conn)?;
-            audit::record(conn, &actor, run_event(rule, &run, Outcome::ReviewDue))
+            record_run(conn, &actor, rule, &run, Outcome::ReviewDue)
         })?;
         Ok(RuleReport::of_run(rule, &run, Outcome::ReviewDue))
     }
@@ -568,6 +569,37 @@ fn apply(
 /// The policy's anonymisation as the connector's.
 pub(crate) fn strategies_of(rule: &RetentionRule) -> Strategies {
     crate::policies::connector_strategies(&rule.anonymise)
+}
+
+/// Audits a run that ended (or paused); one that ended is also a `sweep.finished` webhook event
+/// with the counts, in the same transaction.
+fn record_run(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    rule: &RetentionRule,
+    run: &SweepRunRow,
+    outcome: Outcome,
+) -> crate::error::Result<()> {
+    audit::record(conn, actor, run_event(rule, run, outcome))?;
+    if outcome != Outcome::Paused {
+        let facts = SweepFacts {
+            run_id: run.id.clone(),
+            rule: run.rule.clone(),
+            system: Some(run.system_key.clone()),
+            status: run.status.clone(),
+            dry_run: run.dry_run,
+            matched: run.matched,
+            changed: run.changed,
+            finished_at: run.finished_at,
+        };
+        crate::webhooks::emit(
+            conn,
+            WebhookEvent::SweepFinished,
+            EventData::Sweep(facts),
+            None,
+        )?;
+    }
+    Ok(())
 }
 
 /// The audit event of a run that ended (or paused): the rule, where, and the counts; never a

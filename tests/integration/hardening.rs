@@ -153,6 +153,12 @@ fn staff_routes() -> Vec<(&'static str, String, Permission)> {
             "/readiness/snapshots".into(),
             KeepReadinessSnapshots,
         ),
+        ("GET", "/webhooks".into(), ManageWebhooks),
+        ("POST", "/webhooks".into(), ManageWebhooks),
+        ("GET", "/webhooks/x".into(), ManageWebhooks),
+        ("PUT", "/webhooks/x".into(), ManageWebhooks),
+        ("DELETE", "/webhooks/x".into(), ManageWebhooks),
+        ("GET", "/webhooks/x/deliveries".into(), ManageWebhooks),
     ];
     // A first-line partner records identity checks, and does nothing else to a request.
     routes.push(("POST", "/requests/x/identity".into(), RegisterRequests));

@@ -26,3 +26,4 @@ mod register;
 mod requests;
 mod speed;
 mod sweeps;
+mod webhooks;

@@ -44,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, public_rate_limit: &super::public
         .route("/desk/dashboard", web::get().to(officer::dashboard))
         .route("/desk/catalog", web::get().to(officer::catalog))
         .route("/desk/retention", web::get().to(officer::retention))
+        .route("/desk/webhooks", web::get().to(officer::webhooks))
         .route("/desk/guide", web::get().to(guide::index))
         .route("/desk/guide/{kind}", web::get().to(guide::kind))
         .route("/desk/readiness", web::get().to(guide::readiness))
@@ -220,6 +221,7 @@ pub fn staff_context(user: &DeskUser, lang: Lang, active: &str) -> minijinja::Va
             approves => role.allows(Permission::ApproveRequests),
             reads_register => role.allows(Permission::ReadRegister),
             manages_retention => role.allows(Permission::ManageRetention),
+            manages_webhooks => role.allows(Permission::ManageWebhooks),
             works_requests => role.allows(Permission::WorkRequests),
             team => user.user.team.clone(),
         },
@@ -296,6 +298,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         "catalog.html",
         "catalog_for_others.html",
         "retention.html",
+        "webhooks.html",
         "public_form.html",
         "public_confirm.html",
         "print.html",

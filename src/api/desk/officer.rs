@@ -58,6 +58,39 @@ pub async fn dashboard(
     )
 }
 
+/// Deliveries shown per subscription on the webhooks page.
+const DELIVERIES_SHOWN: i64 = 10;
+
+/// `GET /desk/webhooks`: the outgoing webhook subscriptions (administrators), each with its
+/// latest deliveries, and the form to add one; never a secret.
+pub async fn webhooks(
+    state: web::Data<AppState>,
+    user: DeskUser,
+    request: HttpRequest,
+) -> PageResult {
+    user.require(Permission::ManageWebhooks)?;
+    let mut subscriptions = Vec::new();
+    for subscription in state.webhooks.list().await? {
+        let (deliveries, total) = state
+            .webhooks
+            .deliveries(Some(subscription.id.clone()), 0, DELIVERIES_SHOWN)
+            .await?;
+        subscriptions.push(minijinja::context! {
+            subscription => subscription,
+            deliveries => deliveries,
+            total => total,
+        });
+    }
+    ok(
+        "webhooks.html",
+        minijinja::context! {
+            subscriptions => subscriptions,
+            events => crate::webhooks::WebhookEvent::names(),
+            ..staff_context(&user, Lang::of(&request), "webhooks")
+        },
+    )
+}
+
 /// `GET /desk/catalog`: the systems, the activities and the register's gaps.
 pub async fn catalog(
     state: web::Data<AppState>,

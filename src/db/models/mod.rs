@@ -14,3 +14,4 @@ pub mod packages;
 pub mod requests;
 pub mod sweeps;
 pub mod users;
+pub mod webhooks;

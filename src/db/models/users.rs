@@ -82,3 +82,53 @@ impl UserRow {
         Ok(())
     }
 }
+
+/// Where an account is reached by mail (reminder digests) and the language it reads.
+#[derive(Debug, Clone, Queryable)]
+pub struct ContactRow {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub email: Option<String>,
+    pub language: String,
+}
+
+/// Sets an account's mail address (`None` removes it) and language; whether the account exists.
+pub fn set_contact(
+    conn: &mut DbConnection,
+    username: &str,
+    email: Option<Option<&str>>,
+    language: Option<&str>,
+    now: chrono::NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let target = || users::table.filter(users::username.eq(username));
+    let mut changed = diesel::update(target())
+        .set(users::updated_at.eq(now))
+        .execute(conn)?;
+    if let Some(email) = email {
+        changed = diesel::update(target())
+            .set(users::email.eq(email))
+            .execute(conn)?;
+    }
+    if let Some(language) = language {
+        changed = diesel::update(target())
+            .set(users::language.eq(language))
+            .execute(conn)?;
+    }
+    Ok(changed == 1)
+}
+
+/// The contact of every active account, by username.
+pub fn active_contacts(conn: &mut DbConnection) -> Result<Vec<ContactRow>, StoreError> {
+    Ok(users::table
+        .filter(users::active.eq(true))
+        .order(users::username.asc())
+        .select((
+            users::username,
+            users::display_name,
+            users::role,
+            users::email,
+            users::language,
+        ))
+        .load(conn)?)
+}

@@ -63,6 +63,7 @@ macro_rules! backend_tests {
 
 pub struct TestApp {
     /// First, so it is dropped (and the worker told to stop) before the database goes.
+    /// Behind a lock so a test can stop it and deliver by hand (`stop_mail_worker`).
     mail_worker: std::sync::Mutex<Option<loket::mail::worker::WorkerHandle>>,
     pub address: String,
     pub client: reqwest::Client,

@@ -1,0 +1,288 @@
+//! Outgoing webhooks: subscriptions, the events emitted once each, and one delivery per event and
+//! subscription. The secret is ciphertext here; payloads hold no personal data by construction
+//! (see `crate::webhooks`).
+//!
+//! Deliveries are claimed like the mail outbox's messages ([`super::outbox::claim`]): a
+//! conditional UPDATE moves `next_attempt_at` past a lease, and only the worker whose UPDATE
+//! changed the row sends it.
+
+use crate::db::schema::{
+    daily_job_runs, webhook_deliveries, webhook_events, webhook_subscriptions,
+};
+use crate::db::{DbConnection, StoreError};
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = webhook_subscriptions)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub secret_enc: String,
+    pub events: String,
+    pub active: bool,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_events)]
+pub struct EventRow {
+    pub id: String,
+    pub event: String,
+    pub dedup_key: Option<String>,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub last_status_code: Option<i32>,
+    pub created_at: NaiveDateTime,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+impl SubscriptionRow {
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        diesel::insert_into(webhook_subscriptions::table)
+            .values(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn update(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        diesel::update(webhook_subscriptions::table.find(&self.id))
+            .set(self)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, StoreError> {
+        Ok(webhook_subscriptions::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Every subscription, oldest first.
+    pub fn list(conn: &mut DbConnection) -> Result<Vec<Self>, StoreError> {
+        Ok(webhook_subscriptions::table
+            .order((
+                webhook_subscriptions::created_at.asc(),
+                webhook_subscriptions::id.asc(),
+            ))
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
+    /// Deletes the subscription with its deliveries; whether it existed.
+    pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+        diesel::delete(
+            webhook_deliveries::table.filter(webhook_deliveries::subscription_id.eq(id)),
+        )
+        .execute(conn)?;
+        let deleted = diesel::delete(webhook_subscriptions::table.find(id)).execute(conn)?;
+        Ok(deleted == 1)
+    }
+}
+
+/// Stores an event once. With a dedup key already used, nothing is stored and `false` returned.
+pub fn insert_event(conn: &mut DbConnection, row: &EventRow) -> Result<bool, StoreError> {
+    if let Some(key) = &row.dedup_key {
+        let seen: i64 = webhook_events::table
+            .filter(webhook_events::dedup_key.eq(key))
+            .count()
+            .get_result(conn)?;
+        if seen > 0 {
+            return Ok(false);
+        }
+    }
+    diesel::insert_into(webhook_events::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(true)
+}
+
+pub fn insert_deliveries(conn: &mut DbConnection, rows: &[DeliveryRow]) -> Result<(), StoreError> {
+    // One per subscription, and subscriptions are few.
+    for row in rows {
+        diesel::insert_into(webhook_deliveries::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// One page of deliveries, newest first, optionally of one subscription; with the total.
+pub fn deliveries_page(
+    conn: &mut DbConnection,
+    subscription: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<(DeliveryRow, String)>, i64), StoreError> {
+    let filtered = || {
+        let mut query = webhook_deliveries::table
+            .inner_join(webhook_events::table)
+            .into_boxed();
+        if let Some(id) = subscription {
+            query = query.filter(webhook_deliveries::subscription_id.eq(id.to_string()));
+        }
+        query
+    };
+    let total = filtered().count().get_result(conn)?;
+    let rows = filtered()
+        .order((
+            webhook_deliveries::created_at.desc(),
+            webhook_deliveries::id.desc(),
+        ))
+        .offset(offset)
+        .limit(limit)
+        .select((DeliveryRow::as_select(), webhook_events::event))
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// Ids of pending deliveries due at `now`, those waiting longest first.
+pub fn due_ids(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq(PENDING))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .order((
+            webhook_deliveries::next_attempt_at.asc(),
+            webhook_deliveries::id.asc(),
+        ))
+        .limit(limit)
+        .select(webhook_deliveries::id)
+        .load(conn)?)
+}
+
+/// A claimed delivery with what sending it takes.
+pub struct ClaimedRow {
+    pub delivery: DeliveryRow,
+    pub event: EventRow,
+    pub subscription: SubscriptionRow,
+}
+
+/// Takes a due delivery until `lease_until` and counts the attempt; `None` when another worker
+/// was first or it is no longer due.
+pub fn claim(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> Result<Option<ClaimedRow>, StoreError> {
+    let changed = diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq(id))
+            .filter(webhook_deliveries::status.eq(PENDING))
+            .filter(webhook_deliveries::next_attempt_at.le(now)),
+    )
+    .set((
+        webhook_deliveries::next_attempt_at.eq(lease_until),
+        webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+    ))
+    .execute(conn)?;
+    if changed != 1 {
+        return Ok(None);
+    }
+    let (delivery, event, subscription) = webhook_deliveries::table
+        .inner_join(webhook_events::table)
+        .inner_join(webhook_subscriptions::table)
+        .filter(webhook_deliveries::id.eq(id))
+        .select((
+            DeliveryRow::as_select(),
+            EventRow::as_select(),
+            SubscriptionRow::as_select(),
+        ))
+        .first(conn)?;
+    Ok(Some(ClaimedRow {
+        delivery,
+        event,
+        subscription,
+    }))
+}
+
+pub fn mark_delivered(
+    conn: &mut DbConnection,
+    id: &str,
+    status_code: i32,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::update(webhook_deliveries::table.find(id))
+        .set((
+            webhook_deliveries::status.eq(DELIVERED),
+            webhook_deliveries::delivered_at.eq(Some(now)),
+            webhook_deliveries::last_status_code.eq(Some(status_code)),
+            webhook_deliveries::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.
+pub fn mark_attempt_failed(
+    conn: &mut DbConnection,
+    id: &str,
+    error: &str,
+    status_code: Option<i32>,
+    retry_at: Option<NaiveDateTime>,
+) -> Result<(), StoreError> {
+    let target = webhook_deliveries::table.find(id);
+    let common = (
+        webhook_deliveries::last_error.eq(error),
+        webhook_deliveries::last_status_code.eq(status_code),
+    );
+    match retry_at {
+        Some(at) => diesel::update(target)
+            .set((common, webhook_deliveries::next_attempt_at.eq(at)))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((common, webhook_deliveries::status.eq(FAILED)))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// Marks `job` as run on `day`; `false` when some instance already did (the job is skipped).
+pub fn claim_daily_job(
+    conn: &mut DbConnection,
+    job: &str,
+    day: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let seen: i64 = daily_job_runs::table
+        .filter(daily_job_runs::job.eq(job))
+        .filter(daily_job_runs::day.eq(day))
+        .count()
+        .get_result(conn)?;
+    if seen > 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(daily_job_runs::table)
+        .values((
+            daily_job_runs::job.eq(job),
+            daily_job_runs::day.eq(day),
+            daily_job_runs::started_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}

@@ -402,13 +402,24 @@ fn long_date(state: &State, value: String) -> Result<String, minijinja::Error> {
     let dutch = state
         .lookup("language")
         .is_some_and(|language| language.as_str() == Some("nl"));
-    let months = if dutch { &MONTHS_NL } else { &MONTHS_EN };
-    Ok(format!(
+    Ok(spell_date(
+        date,
+        if dutch { Language::Nl } else { Language::En },
+    ))
+}
+
+/// A day as people write it: "5 maart 2026" or "5 March 2026".
+pub fn spell_date(date: NaiveDate, language: Language) -> String {
+    let months = match language {
+        Language::Nl => &MONTHS_NL,
+        Language::En => &MONTHS_EN,
+    };
+    format!(
         "{} {} {}",
         date.day(),
         months[date.month0() as usize],
         date.year()
-    ))
+    )
 }
 
 const MONTHS_NL: [&str; 12] = [

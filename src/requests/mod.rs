@@ -19,6 +19,7 @@ pub mod model;
 mod notify;
 pub mod overview;
 pub mod public;
+pub mod reindex;
 pub mod requester;
 pub mod run;
 pub mod tasks;

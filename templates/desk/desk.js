@@ -199,7 +199,9 @@
 
   // A stored time (UTC, without zone) as the day in Amsterdam: "2 december 2026".
   function spellDay(stored, lang) {
-    const at = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(stored) ? stored : `${stored}Z`);
+    // Whole seconds: Date parses at most milliseconds reliably.
+    const zoned = /([zZ]|[+-]\d\d:\d\d)$/.test(stored);
+    const at = new Date(zoned ? stored : `${stored.slice(0, 19)}Z`);
     if (Number.isNaN(at.getTime())) return stored;
     return at.toLocaleDateString(lang === "en" ? "en-GB" : "nl-NL", { day: "numeric", month: "long", year: "numeric", timeZone: "Europe/Amsterdam" });
   }

@@ -142,7 +142,7 @@ backend_tests! {
         let id = old["id"].as_str().unwrap().to_string();
         let stored = id.clone();
         app.store
-            .write(move |conn| loket::db::models::requests::set_indexes(conn, &stored, [Some(&email), Some(&number), Some(&phone), None]))
+            .write(move |conn| loket::db::models::requests::set_indexes(conn, &stored, [Some(email.as_str()), Some(number.as_str()), Some(phone.as_str()), None]))
             .await
             .unwrap();
         let search = |query: &'static str| {

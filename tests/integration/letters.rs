@@ -160,7 +160,7 @@ backend_tests! {
         assert_eq!(loket::requests::reindex::reindex(&app.store, &cipher).await.unwrap(), 0);
         app.add_user("fleur", Role::PrivacyOfficer).await;
         let officer = app.login("fleur").await;
-        let events = expect_json(app.get("/api/v1/audit/events?object_type=requests&per_page=200", Some(&officer)).await, 200).await;
+        let events = expect_json(app.get("/api/v1/audit/events?object_type=requests&object_id=lookup-index&per_page=200", Some(&officer)).await, 200).await;
         let trail = events.to_string();
         assert_eq!(trail.matches("requests.reindexed").count(), 1, "{trail}");
         assert!(!trail.contains("448812") && !trail.contains("612345678"), "no identifier in the trail");

@@ -955,7 +955,7 @@ async fn expired_used_up_and_wrong_links_are_refused(desk: Desk) {
     ));
     let expired = desk.download(&link, None).await;
     assert_eq!(expired.status(), 410);
-    assert!(expired.text().await.unwrap().contains("expired"));
+    assert!(expired.text().await.unwrap().contains("verlopen"));
 
     // A link whose signature does not match, or that was never issued.
     let forged = format!("{}x", link);

@@ -48,6 +48,11 @@ impl Application {
             }
         }
         let cipher = secrets.cipher();
+        // Lookup hashes written under older normal forms are brought up to date before anyone
+        // searches (idempotent: nothing changes once they are).
+        crate::requests::reindex::reindex(&store, &cipher).await?;
+        // Keep tasks from before the agent's reason left the titles lose it there.
+        crate::requests::choices::reasons_out_of_titles(&store, &cipher).await?;
         let policies = Arc::new(policies);
         let connectors = connectors_of(settings, &secrets);
         let sweeps = SweepService::new(

@@ -39,12 +39,21 @@ async fn form(
     request: HttpRequest,
 ) -> HttpResponse {
     let token = token.into_inner();
+    let org = super::public::organisation(&state).await;
     match state.requests.owner_form(token.clone()).await {
         Ok(form) => {
             let en = query.lang.unwrap_or(form.language) == Language::En;
-            page(StatusCode::OK, Some(&form), Page::Form, en, &token, &[])
+            page(
+                org.clone(),
+                StatusCode::OK,
+                Some(&form),
+                Page::Form,
+                en,
+                &token,
+                &[],
+            )
         }
-        Err(error) => refused(&error, english(&request, query.lang), &token),
+        Err(error) => refused(org.clone(), &error, english(&request, query.lang), &token),
     }
 }
 
@@ -56,10 +65,11 @@ async fn submit(
     payload: web::Payload,
 ) -> HttpResponse {
     let token = token.into_inner();
+    let org = super::public::organisation(&state).await;
     let en = english(&request, query.lang);
     let answer = match read_answer(&request, payload).await {
         Ok(answer) => answer,
-        Err(error) => return refused(&error, en, &token),
+        Err(error) => return refused(org.clone(), &error, en, &token),
     };
     let (statement, files) = answer;
     match state
@@ -67,11 +77,20 @@ async fn submit(
         .complete_owner_task(token.clone(), statement, files)
         .await
     {
-        Ok(()) => page(StatusCode::OK, None, Page::Thanks, en, &token, &[]),
+        Ok(()) => page(
+            org.clone(),
+            StatusCode::OK,
+            None,
+            Page::Thanks,
+            en,
+            &token,
+            &[],
+        ),
         Err(Error::Invalid(errors)) => {
             // The form again, with what to fix next to it.
             match state.requests.owner_form(token.clone()).await {
                 Ok(form) => page(
+                    org.clone(),
                     StatusCode::UNPROCESSABLE_ENTITY,
                     Some(&form),
                     Page::Form,
@@ -79,10 +98,10 @@ async fn submit(
                     &token,
                     &errors,
                 ),
-                Err(error) => refused(&error, en, &token),
+                Err(error) => refused(org.clone(), &error, en, &token),
             }
         }
-        Err(error) => refused(&error, en, &token),
+        Err(error) => refused(org.clone(), &error, en, &token),
     }
 }
 
@@ -198,7 +217,12 @@ enum Page {
 }
 
 /// The page for an error: which sentence and which status.
-fn refused(error: &Error, en: bool, token: &str) -> HttpResponse {
+fn refused(
+    org: Option<crate::catalog::model::Organisation>,
+    error: &Error,
+    en: bool,
+    token: &str,
+) -> HttpResponse {
     let (code, kind) = match error {
         Error::NotFound { .. } => (StatusCode::NOT_FOUND, Page::NotFound),
         Error::Conflict { .. } => (StatusCode::CONFLICT, Page::Used),
@@ -213,10 +237,11 @@ fn refused(error: &Error, en: bool, token: &str) -> HttpResponse {
         Error::Invalid(errors) => errors.as_slice(),
         _ => &[],
     };
-    page(code, None, kind, en, token, errors)
+    page(org, code, None, kind, en, token, errors)
 }
 
 fn page(
+    org: Option<crate::catalog::model::Organisation>,
     code: StatusCode,
     form: Option<&OwnerForm>,
     kind: Page,
@@ -231,6 +256,7 @@ fn page(
     super::public::render_page(
         code,
         "owner_task.html",
+        org,
         minijinja::context! {
             form => form,
             page => kind,

@@ -5,9 +5,10 @@
 use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::extract::{read_body, Json};
-use super::public::prefers_english;
+use super::public::{self, prefers_english};
 use super::AppState;
 use crate::auth::Permission;
+use crate::catalog::model::Organisation;
 use crate::error::Error;
 use crate::ids::{PackageId, RequestId, TaskId};
 use crate::packages::attachments::{
@@ -204,12 +205,20 @@ async fn landing(
     request: HttpRequest,
 ) -> HttpResponse {
     let token = token.into_inner();
+    let organisation = super::public::organisation(&state).await;
     match state.packages.landing(token.clone()).await {
         Ok(landing) => {
             let english = landing.language == "en";
-            page(StatusCode::OK, Some(&landing), None, english, &token)
+            page(
+                StatusCode::OK,
+                Some(&landing),
+                None,
+                english,
+                &token,
+                organisation,
+            )
         }
-        Err(error) => refused(&error, prefers_english(&request), &token),
+        Err(error) => refused(&error, prefers_english(&request), &token, organisation),
     }
 }
 
@@ -229,7 +238,7 @@ async fn download(
     let english = prefers_english(&request);
     let Ok(form) = serde_urlencoded::from_bytes::<DownloadForm>(&body) else {
         let error = Error::invalid("body", "send the form from the download page");
-        return refused(&error, english, &token);
+        return refused(&error, english, &token, public::organisation(&state).await);
     };
     match state
         .packages
@@ -253,12 +262,17 @@ async fn download(
                 .insert_header(("X-Package-Size", download.size_bytes.to_string()))
                 .streaming(body)
         }
-        Err(error) => refused(&error, english, &token),
+        Err(error) => refused(&error, english, &token, public::organisation(&state).await),
     }
 }
 
 /// The page again, with what went wrong and the status code of the error.
-fn refused(error: &Error, english: bool, token: &str) -> HttpResponse {
+fn refused(
+    error: &Error,
+    english: bool,
+    token: &str,
+    organisation: Option<Organisation>,
+) -> HttpResponse {
     let code = match error {
         Error::Gone(_) => StatusCode::GONE,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -269,12 +283,44 @@ fn refused(error: &Error, english: bool, token: &str) -> HttpResponse {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    let message = if code.is_server_error() {
-        None
-    } else {
-        Some(error.to_string())
+    let message = (!code.is_server_error()).then(|| person_message(error, english));
+    page(code, None, message, english, token, organisation)
+}
+
+/// What went wrong, for the person, in the page's language: the download errors are written
+/// for the API and in English.
+fn person_message(error: &Error, english: bool) -> &'static str {
+    let (nl, en) = match error {
+        Error::Gone(why) if why.contains("as often as allowed") => (
+            "Dit pakket is zo vaak gedownload als mocht. Vraag ons om een nieuw pakket.",
+            "This package has been downloaded as often as allowed. Ask us for a new one.",
+        ),
+        Error::Gone(_) => (
+            "Deze downloadlink is verlopen. Vraag ons om een nieuw pakket.",
+            "This download link has expired. Ask us for a new package.",
+        ),
+        Error::Forbidden(why) if why.contains("passphrase") => (
+            "Het wachtwoord klopt niet. Typ het wachtwoord dat wij u apart gaven.",
+            "The passphrase is not correct. Type the passphrase we gave you separately.",
+        ),
+        Error::Invalid(fields) if fields.iter().any(|f| f.field == "passphrase") => (
+            "Vul het wachtwoord in dat wij u apart gaven.",
+            "Fill in the passphrase we gave you separately.",
+        ),
+        Error::Invalid(_) => (
+            "Gebruik de knop op deze pagina om te downloaden.",
+            "Use the button on this page to download.",
+        ),
+        _ => (
+            "Deze downloadlink is niet geldig.",
+            "This download link is not valid.",
+        ),
     };
-    page(code, None, message.as_deref(), english, token)
+    if english {
+        en
+    } else {
+        nl
+    }
 }
 
 fn page(
@@ -283,10 +329,12 @@ fn page(
     message: Option<&str>,
     english: bool,
     token: &str,
+    organisation: Option<Organisation>,
 ) -> HttpResponse {
-    super::public::render_page(
+    public::render_page(
         code,
         "package.html",
+        organisation,
         minijinja::context! {
             landing => landing,
             message => message,

@@ -129,17 +129,31 @@ pub async fn status_page(
     render_page(
         code,
         "status.html",
+        organisation(&state).await,
         minijinja::context! { status => status, en => english },
     )
 }
 
+/// The controller, for the name and privacy contact every public page carries; a page still
+/// renders without it (before a catalog is loaded, or when the store cannot be read).
+pub(super) async fn organisation(state: &AppState) -> Option<crate::catalog::model::Organisation> {
+    crate::catalog::get_organisation(&state.store)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "the organisation could not be read for a public page");
+            None
+        })
+}
+
 /// A page for a person: never cached or passed on as a referrer, since its address is a
-/// personal link.
+/// personal link. It names the organisation and its privacy contact.
 pub(super) fn render_page(
     code: actix_web::http::StatusCode,
     template: &str,
+    organisation: Option<crate::catalog::model::Organisation>,
     context: minijinja::Value,
 ) -> HttpResponse {
+    let context = minijinja::context! { organisation => organisation, ..context };
     match PAGES
         .get_template(template)
         .and_then(|page| page.render(context))
@@ -165,9 +179,34 @@ pub(crate) fn prefers_english(request: &HttpRequest) -> bool {
         .is_some_and(|first| first.trim().to_lowercase().starts_with("en"))
 }
 
+/// `{{ status.due_on | day }}`: "2 december 2026"; a stored time (UTC) as "2 december 2026,
+/// 14:05" in Amsterdam; in the page's language.
+fn day(state: &minijinja::State, value: String) -> String {
+    use crate::requests::model::Language;
+    let language = if state.lookup("en").is_some_and(|en| en.is_true()) {
+        Language::En
+    } else {
+        Language::Nl
+    };
+    if let Ok(at) = chrono::NaiveDateTime::parse_from_str(&value, "%Y-%m-%dT%H:%M:%S%.f") {
+        let local = crate::requests::dutch_time(at);
+        let date = crate::mail::letters::written_date(local.date(), language);
+        return format!("{date}, {}", local.format("%H:%M"));
+    }
+    match chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
+        Ok(date) => crate::mail::letters::written_date(date, language),
+        Err(_) => value,
+    }
+}
+
 static PAGES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
+    env.add_filter("day", day);
     for (name, source) in [
+        (
+            "_organisation.html",
+            include_str!("../../templates/pages/_organisation.html"),
+        ),
         (
             "status.html",
             include_str!("../../templates/pages/status.html"),

@@ -722,7 +722,8 @@ pub struct ActivityCategory {
 #[serde(deny_unknown_fields)]
 pub struct Activity {
     pub key: String,
-    pub name: String,
+    /// Its name, in Dutch and English where letters go out in both (a plain string is Dutch).
+    pub name: Text,
     #[serde(default)]
     pub description: Option<Text>,
     #[serde(default)]
@@ -1243,7 +1244,7 @@ impl Validate for Activity {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Errors::default();
         errors.key("key", &self.key);
-        errors.required("name", &self.name, MAX_NAME_LEN);
+        errors.text("name", &self.name, MAX_NAME_LEN);
         errors.optional_text("description", self.description.as_ref(), MAX_TEXT_LEN);
 
         // Purpose limitation (Art. 5(1)(b)): processing without a stated purpose is not allowed
@@ -1940,7 +1941,7 @@ mod tests {
     fn all_errors_are_collected() {
         let mut bad = activity();
         bad.key = "Bad Key".into();
-        bad.name = String::new();
+        bad.name = "".into();
         bad.recipients[0].country = "nl".into();
         assert_eq!(
             fields(bad.validate()),

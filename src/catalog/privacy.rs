@@ -146,7 +146,10 @@ fn activity(entry: &RegisterEntry, text: &Text) -> Vec<Block> {
             None => text.no_automated.into(),
         },
     );
-    vec![Block::Heading(2, entry.name.clone()), Block::List(facts)]
+    vec![
+        Block::Heading(2, entry.name.get(language).to_string()),
+        Block::List(facts),
+    ]
 }
 
 fn recipient(recipient: &RegisterRecipient, text: &Text) -> String {
@@ -424,7 +427,7 @@ mod tests {
                 assert!(text.contains(right), "{right}");
             }
             for entry in &register.activities {
-                assert!(text.contains(&entry.name));
+                assert!(text.contains(entry.name.get(language)));
                 entry
                     .purposes
                     .iter()

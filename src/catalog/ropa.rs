@@ -33,7 +33,7 @@ pub struct Register {
 #[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterEntry {
     pub key: String,
-    pub name: String,
+    pub name: Text,
     pub description: Option<Text>,
     pub purposes: Vec<Text>,
     pub legal_basis: Option<LegalBasis>,
@@ -662,7 +662,7 @@ pub fn register_to_csv(register: &Register) -> Result<String, csv::Error> {
         };
         let record: [String; 21] = [
             entry.key.clone(),
-            entry.name.clone(),
+            entry.name.to_string(),
             text(&entry.description),
             texts(&entry.purposes),
             entry

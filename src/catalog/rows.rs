@@ -35,21 +35,29 @@ fn decode_opt<T: DeserializeOwned>(column: &str, text: Option<String>) -> Result
 /// A catalog text in a text column: a plain text as written, so the column reads as before for
 /// every other reader; a text per language as its JSON object.
 fn text_column(text: Option<&Text>) -> Option<String> {
-    text.map(|text| match text {
+    text.map(column_of)
+}
+
+/// One text as its column holds it: a plain string as it is, a text per language as JSON.
+fn column_of(text: &Text) -> String {
+    match text {
         Text::Plain(text) => text.clone(),
         Text::Translated { .. } => encode(text),
-    })
+    }
 }
 
 /// The reverse of [`text_column`]: only a JSON object of languages is a text per language.
 fn text_from_column(column: Option<String>) -> Option<Text> {
-    column.map(|column| {
-        let translated = column
-            .starts_with('{')
-            .then(|| serde_json::from_str::<Text>(&column).ok())
-            .flatten();
-        translated.unwrap_or(Text::Plain(column))
-    })
+    column.map(text_of)
+}
+
+/// The reverse of [`column_of`].
+fn text_of(column: String) -> Text {
+    let translated = column
+        .starts_with('{')
+        .then(|| serde_json::from_str::<Text>(&column).ok())
+        .flatten();
+    translated.unwrap_or(Text::Plain(column))
 }
 
 fn position(index: usize) -> i32 {
@@ -163,7 +171,7 @@ pub fn activity_from_rows((row, categories, systems): ActivityRows) -> Result<Ac
             .collect(),
         systems: systems.into_iter().map(|s| s.system_key).collect(),
         key: row.key,
-        name: row.name,
+        name: text_of(row.name),
         description: text_from_column(row.description),
         legal_basis_detail: row.legal_basis_detail,
         criminal_data_basis: row.criminal_data_basis,
@@ -177,7 +185,7 @@ pub fn activity_rows(activity: &Activity) -> ActivityRows {
     let now = crate::db::now();
     let row = ActivityRow {
         key: activity.key.clone(),
-        name: activity.name.clone(),
+        name: column_of(&activity.name),
         description: text_column(activity.description.as_ref()),
         purposes: encode(&activity.purposes),
         legal_basis: activity.legal_basis.as_ref().map(encode),

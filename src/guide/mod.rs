@@ -303,10 +303,10 @@ pub fn system_facts(
                 .map(|a| match a.legal_basis {
                     Some(basis) => format!(
                         "{} ({})",
-                        a.name,
+                        a.name.get(language),
                         crate::catalog::privacy::basis_name(basis, language)
                     ),
-                    None => a.name.clone(),
+                    None => a.name.get(language).to_string(),
                 })
                 .collect();
             let rules: Vec<_> = policies

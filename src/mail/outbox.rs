@@ -167,6 +167,24 @@ pub fn find(
         .transpose()?)
 }
 
+/// A letter of `request_id` with its text, to print it as it went out; `None` when there is no
+/// such letter of that request.
+pub fn letter_of_request(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    request_id: &str,
+    id: &str,
+) -> Result<Option<(OutboxEntry, String)>, crate::error::Error> {
+    let Some(row) = OutboxRow::find(conn, id)? else {
+        return Ok(None);
+    };
+    if row.request_id.as_deref() != Some(request_id) {
+        return Ok(None);
+    }
+    let body = open(cipher, BODY, &row.id, &row.body_enc)?;
+    Ok(Some((entry(cipher, row)?, body)))
+}
+
 fn decrypt_all(cipher: &Cipher, rows: Vec<OutboxRow>) -> Result<Vec<OutboxEntry>, StoreError> {
     rows.into_iter().map(|row| entry(cipher, row)).collect()
 }

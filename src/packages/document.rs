@@ -14,11 +14,12 @@ use super::selection::TablePlan;
 pub use crate::db::models::packages::Summary;
 use crate::error::{Error, Result};
 use crate::ids::PackageId;
-use crate::mail::letters::{ActivityFacts, OrganisationInfo};
+use crate::mail::letters::{written_date, ActivityFacts, OrganisationInfo};
 use crate::vocabulary::{Language, RequestKind};
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::LazyLock;
 use zip::write::SimpleFileOptions;
@@ -130,10 +131,14 @@ pub fn write_package<W: Write>(
     };
     start(&mut zip, "package.json")?;
     write_json(&mut zip, outline, source, &mut summary)?;
+    let mut shown = Shown::new();
     for system in &outline.systems {
         for table in system.tables.iter().filter(|t| !t.fully_withheld()) {
             start(&mut zip, &format!("csv/{}/{}.csv", system.key, table.name))?;
-            write_csv(&mut zip, outline.language, &system.key, table, source)?;
+            let rows = shown
+                .entry((system.key.clone(), table.name.clone()))
+                .or_default();
+            write_csv(&mut zip, outline.language, &system.key, table, source, rows)?;
         }
         for attachment in &system.attachments {
             if let Some(path) = &attachment.path {
@@ -149,7 +154,7 @@ pub fn write_package<W: Write>(
             Language::En => "summary.html",
         };
         start(&mut zip, name)?;
-        zip.write_all(render_summary(outline, &summary)?.as_bytes())
+        zip.write_all(render_summary(outline, &summary, &shown)?.as_bytes())
             .map_err(io_error)?;
     }
     start(&mut zip, "package.schema.json")?;
@@ -266,12 +271,17 @@ fn write_csv<W: Write>(
     system: &str,
     table: &TablePlan,
     source: &mut dyn Source,
+    shown: &mut Vec<Vec<String>>,
 ) -> Result<()> {
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(&table.columns).map_err(csv_error)?;
     for_each_row(source, language, system, table, &mut |values| {
-        csv.write_record(values.iter().map(cell))
-            .map_err(std::io::Error::other)
+        let cells: Vec<String> = values.iter().map(cell).collect();
+        csv.write_record(&cells).map_err(std::io::Error::other)?;
+        if shown.len() < SUMMARY_ROWS {
+            shown.push(cells);
+        }
+        Ok(())
     })?;
     csv.flush().map_err(io_error)
 }
@@ -369,8 +379,138 @@ static SUMMARIES: LazyLock<std::result::Result<minijinja::Environment<'static>, 
         Ok(env)
     });
 
-/// The readable summary of an access package, in its language.
-pub fn render_summary(outline: &Outline, summary: &Summary) -> Result<String> {
+/// The most rows of one table the readable summary shows; the rest are in the CSV file, which
+/// the summary points to. Keeps the summary readable and its memory bounded.
+const SUMMARY_ROWS: usize = 200;
+
+/// The rows kept for the summary per (system, table), as CSV cells.
+type Shown = BTreeMap<(String, String), Vec<Vec<String>>>;
+
+/// One system as the readable summary shows it.
+#[derive(Serialize)]
+struct SystemView<'o> {
+    name: &'o str,
+    note: Option<&'o str>,
+    tables: Vec<TableView>,
+    attachments: &'o [AttachmentOutline],
+}
+
+/// One table as the readable summary shows it: by its label, its columns by their labels.
+#[derive(Serialize)]
+struct TableView {
+    title: String,
+    /// The CSV file holding all its rows.
+    file: String,
+    withheld: bool,
+    columns: Vec<String>,
+    rows: Vec<Vec<String>>,
+    count: u64,
+}
+
+/// One withheld item as the readable summary names it: by labels, never by a row key.
+#[derive(Serialize)]
+struct WithheldView<'o> {
+    system: Option<String>,
+    table: Option<String>,
+    column: Option<String>,
+    /// Withheld from one row only, not from the whole table or column.
+    one_row: bool,
+    attachment: Option<&'o str>,
+    reason: &'o str,
+}
+
+/// The systems of the package with the rows the summary shows. The row key is an internal
+/// number and is left out, unless the mapping labels it for people.
+fn system_views<'o>(outline: &'o Outline, summary: &Summary, shown: &Shown) -> Vec<SystemView<'o>> {
+    let language = outline.language;
+    outline
+        .systems
+        .iter()
+        .map(|system| SystemView {
+            name: &system.name,
+            note: system.note.as_deref(),
+            attachments: &system.attachments,
+            tables: system
+                .tables
+                .iter()
+                .map(|table| {
+                    let keep: Vec<bool> = table
+                        .columns
+                        .iter()
+                        .map(|c| *c != table.key || table.labels.contains_key(c))
+                        .collect();
+                    let pick = |cells: &[String]| -> Vec<String> {
+                        cells
+                            .iter()
+                            .zip(&keep)
+                            .filter(|(_, keep)| **keep)
+                            .map(|(cell, _)| cell.clone())
+                            .collect()
+                    };
+                    let columns: Vec<String> = table
+                        .columns
+                        .iter()
+                        .map(|c| table.column_title(c, language))
+                        .collect();
+                    TableView {
+                        title: table.title(language),
+                        file: format!("csv/{}/{}.csv", system.key, table.name),
+                        withheld: table.fully_withheld(),
+                        columns: pick(columns.as_slice()),
+                        rows: shown
+                            .get(&(system.key.clone(), table.name.clone()))
+                            .map(|rows| rows.iter().map(|row| pick(row.as_slice())).collect())
+                            .unwrap_or_default(),
+                        count: summary
+                            .rows
+                            .get(&system.key)
+                            .and_then(|tables| tables.get(&table.name))
+                            .copied()
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// What was withheld, named by the system's name and the mapping's labels.
+fn withheld_views(outline: &Outline) -> Vec<WithheldView<'_>> {
+    let language = outline.language;
+    outline
+        .withheld
+        .iter()
+        .map(|item| {
+            let system = outline
+                .systems
+                .iter()
+                .find(|s| Some(&s.key) == item.system.as_ref());
+            let table = system
+                .zip(item.table.as_ref())
+                .and_then(|(system, name)| system.tables.iter().find(|t| &t.name == name));
+            WithheldView {
+                system: system
+                    .map(|s| s.name.clone())
+                    .or_else(|| item.system.clone()),
+                table: match (table, &item.table) {
+                    (Some(table), _) => Some(table.title(language)),
+                    (None, name) => name.clone(),
+                },
+                column: item.column.as_ref().map(|column| match table {
+                    Some(table) => table.column_title(column, language),
+                    None => column.clone(),
+                }),
+                one_row: item.row_key.is_some(),
+                attachment: item.attachment.as_deref(),
+                reason: &item.reason,
+            }
+        })
+        .collect()
+}
+
+/// The readable summary of an access package, in its language: the person's data per system
+/// and table, what was withheld and why, and the Art. 15(1) facts.
+fn render_summary(outline: &Outline, summary: &Summary, shown: &Shown) -> Result<String> {
     let env = SUMMARIES
         .as_ref()
         .map_err(|e| anyhow::anyhow!("package summary template: {e}"))?;
@@ -379,8 +519,14 @@ pub fn render_summary(outline: &Outline, summary: &Summary) -> Result<String> {
         .and_then(|template| {
             template.render(minijinja::context! {
                 package => outline,
+                received_on => written_date(outline.received_on, outline.language),
+                created_on => written_date(
+                    crate::requests::dutch_date(outline.created_at),
+                    outline.language
+                ),
                 facts => facts_found(outline, summary),
-                rows => summary.rows,
+                systems => system_views(outline, summary, shown),
+                withheld => withheld_views(outline),
                 total_rows => summary.total_rows(),
                 marker => withheld_marker(outline.language),
             })

@@ -404,6 +404,7 @@ impl PackageService {
                 &identifiers,
                 &attachments,
                 &redactions,
+                language,
             )?;
             systems.extend(outline);
         }
@@ -453,6 +454,7 @@ impl PackageService {
         identifiers: &[(IdentifierKind, String)],
         attachments: &[AttachmentRow],
         redactions: &[RedactionRow],
+        language: Language,
     ) -> Result<Option<SystemOutline>> {
         let connectors = &self.requests.connectors;
         let reached = connectors.reaches_any(system);
@@ -512,14 +514,19 @@ impl PackageService {
         if !(reached && searchable) && outlines.is_empty() {
             return Ok(None);
         }
-        let note = match (reached, searchable) {
-            (true, true) => None,
-            (true, false) => Some(
-                "loket could not search this system by the identifiers given; an agent looked by hand"
-                    .to_string(),
+        // In the package's language: the summary shows it to the person.
+        let note = match (reached, searchable, language) {
+            (true, true, _) => None,
+            (true, false, Language::Nl) => Some(
+                "Dit systeem kon niet automatisch op uw gegevens worden doorzocht; een medewerker heeft er met de hand in gezocht.",
             ),
-            (false, _) => Some("searched by hand by an agent".to_string()),
-        };
+            (true, false, Language::En) => Some(
+                "This system could not be searched for your data automatically; a member of staff searched it by hand.",
+            ),
+            (false, _, Language::Nl) => Some("Een medewerker heeft dit systeem met de hand doorzocht."),
+            (false, _, Language::En) => Some("A member of staff searched this system by hand."),
+        }
+        .map(str::to_string);
         Ok(Some(SystemOutline {
             key: system.key.clone(),
             name: system.name.clone(),

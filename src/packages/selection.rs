@@ -11,8 +11,9 @@
 //! column; the value is replaced by a marker and the package says why.
 
 use crate::catalog::model::{Activity, LegalBasis, Origin, SqlTable, System};
-use crate::vocabulary::RequestKind;
-use std::collections::BTreeSet;
+use crate::catalog::text::Text;
+use crate::vocabulary::{Language, RequestKind};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What is withheld from one table, by column (`None`: the whole table) and row key (`None`:
 /// every row).
@@ -30,6 +31,10 @@ pub struct TablePlan {
     /// The columns given, in order; the key first.
     pub columns: Vec<String>,
     pub withheld: Vec<Withheld>,
+    /// What the table and its columns hold, for people (the catalog mapping's `label` and
+    /// `labels`): the package summary shows these, never the database's own names.
+    pub label: Option<Text>,
+    pub labels: BTreeMap<String, Text>,
 }
 
 impl TablePlan {
@@ -44,6 +49,30 @@ impl TablePlan {
             w.column.as_deref() == Some(column)
                 && w.row_key.as_deref().is_none_or(|key| key == row_key)
         })
+    }
+
+    /// What the table holds, for people: its label, or its name made readable.
+    pub fn title(&self, language: Language) -> String {
+        readable(self.label.as_ref(), &self.name, language)
+    }
+
+    /// What `column` holds, for people: its label, or its name made readable.
+    pub fn column_title(&self, column: &str, language: Language) -> String {
+        readable(self.labels.get(column), column, language)
+    }
+}
+
+/// A label in `language`, or, where the mapping gives none, the name with its underscores as
+/// spaces and a capital (`postal_address` -> "Postal address").
+fn readable(label: Option<&Text>, name: &str, language: Language) -> String {
+    if let Some(label) = label {
+        return label.get(language).to_string();
+    }
+    let spaced = name.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => spaced,
     }
 }
 
@@ -76,6 +105,8 @@ pub fn tables_of(system: &System, activities: &[Activity], kind: RequestKind) ->
                 key: table.key.clone(),
                 columns,
                 withheld: Vec::new(),
+                label: table.label.clone(),
+                labels: table.labels.clone(),
             })
         })
         .collect()
@@ -94,6 +125,8 @@ pub fn http_tables_of(system: &System) -> Vec<TablePlan> {
             key,
             columns,
             withheld: Vec::new(),
+            label: None,
+            labels: BTreeMap::new(),
         })
         .collect()
 }
@@ -204,10 +237,14 @@ mod tests {
                 column: Some("summary".into()),
                 row_key: Some("7".into()),
             }],
+            label: None,
+            labels: BTreeMap::from([("summary".into(), Text::from("Samenvatting"))]),
         };
         assert!(plan.withholds("summary", "7"));
         assert!(!plan.withholds("summary", "8"));
         assert!(!plan.withholds("id", "7"));
         assert!(!plan.fully_withheld());
+        assert_eq!(plan.column_title("summary", Language::En), "Samenvatting");
+        assert_eq!(plan.title(Language::Nl), "Interactions");
     }
 }

@@ -233,7 +233,7 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         .iter()
         .map(|entry| ActivityReadiness {
             key: entry.key.clone(),
-            name: entry.name.clone(),
+            name: entry.name.to_string(),
             data: !gap_of(&entry.key, &[NoCategories, NoDataSubjects]),
             legal_basis: !gap_of(
                 &entry.key,

@@ -434,13 +434,15 @@ impl<'a> Context<'a> {
                 "Stel de bewaartermijn vast en bewaar tot dan: {names_nl} in {} vallen onder een \
                  wettelijke plicht ('{}'), maar geen bewaarregel in policies/ legt de termijn vast \
                  (uitzondering art. 17 lid 3 sub b AVG)",
-                system.key, activity.name
+                system.key,
+                activity.name.get(Language::Nl)
             ),
             format!(
                 "Set the retention period and keep until then: {names_en} in {} fall under a \
                  legal obligation ('{}'), but no retention rule in policies/ sets the period \
                  (exception Art. 17(3)(b) GDPR)",
-                system.key, activity.name
+                system.key,
+                activity.name.get(Language::En)
             ),
         )
         .on_system(system, codes);
@@ -448,7 +450,7 @@ impl<'a> Context<'a> {
         task.legal_exception = Some(format!(
             "Art. 17(3)(b) AVG/GDPR; {} {}",
             LegalBasis::LegalObligation.article(),
-            activity.name
+            activity.name.get(Language::Nl)
         ));
         task
     }
@@ -484,11 +486,11 @@ impl<'a> Context<'a> {
                     TaskKind::StopProcessing,
                     format!(
                         "Stop '{}' voor deze persoon in {systems} ({nl})",
-                        activity.name
+                        activity.name.get(Language::Nl)
                     ),
                     format!(
                         "Stop '{}' for this person in {systems} ({en})",
-                        activity.name
+                        activity.name.get(Language::En)
                     ),
                 );
                 Some(task.on_activity(activity))
@@ -524,12 +526,12 @@ impl<'a> Context<'a> {
                         "Laat een medewerker die de uitkomst kan wijzigen het geautomatiseerde \
                          besluit van '{}' beoordelen; de persoon mag zijn standpunt geven \
                          (art. 22 lid 3 AVG)",
-                        activity.name
+                        activity.name.get(Language::Nl)
                     ),
                     format!(
                         "Have a person who can change the outcome review the automated decision \
                          of '{}'; the person may give their view (Art. 22(3) GDPR)",
-                        activity.name
+                        activity.name.get(Language::En)
                     ),
                 )
                 .on_activity(activity)
@@ -697,8 +699,9 @@ pub(crate) fn is_direct_marketing(activity: &Activity) -> bool {
         .purposes
         .iter()
         .flat_map(|p| [Language::Nl, Language::En].map(|l| p.get(l)));
-    [activity.key.as_str(), activity.name.as_str()]
-        .into_iter()
+    let names = [Language::Nl, Language::En].map(|l| activity.name.get(l));
+    std::iter::once(activity.key.as_str())
+        .chain(names)
         .chain(purposes)
         .any(|text| text.to_lowercase().contains("marketing"))
 }

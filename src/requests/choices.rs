@@ -18,6 +18,7 @@ use super::{RequestService, Staff};
 use crate::audit::{self, Change};
 use crate::catalog::model::System;
 use crate::catalog::Item;
+use crate::crypto::Cipher;
 use crate::db::models::keep_choices::{self as rows, KeepChoiceRow};
 use crate::db::models::requests::insert_tasks;
 use crate::db::DbConnection;
@@ -27,6 +28,7 @@ use crate::vocabulary::{RequestKind, TaskKind};
 use anyhow::Context;
 use chrono::NaiveDate;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Where a choice's reason is sealed (also its associated data).
 const REASON_PLACE: &str = "keep_choices.reason";
@@ -181,8 +183,9 @@ fn check_tables(system: &System, tables: &[String]) -> Result<()> {
     all_valid(errors)
 }
 
-/// The task of a choice: keep the tables in the system, on the exception, for staff with the
-/// reason.
+/// The task of a choice: keep the tables in the system, on the exception. The agent's reason is
+/// free text and may name the person, so it stays out of the title (titles are shown in lists
+/// and are not sealed): it is kept sealed with the choice and shown as the task's detail.
 fn draft(system: &System, checked: &Checked) -> TaskDraft {
     let tables = checked.tables.join(", ");
     let article = checked.exception.article();
@@ -196,20 +199,97 @@ fn draft(system: &System, checked: &Checked) -> TaskDraft {
     let mut task = TaskDraft::new(
         TaskKind::KeepUnderException,
         format!(
-            "Bewaar in {} de tabellen {tables} {until_nl} (uitzondering {} AVG: {})",
+            "Bewaar in {} de tabellen {tables} {until_nl} (uitzondering {} AVG)",
             system.key,
             article.replace("Art.", "art."),
-            checked.reason
         ),
         format!(
-            "Keep in {} the tables {tables} {until_en} (exception {article} GDPR: {})",
-            system.key, checked.reason
+            "Keep in {} the tables {tables} {until_en} (exception {article} GDPR)",
+            system.key
         ),
     );
     task.system_key = Some(system.key.clone());
     task.legal_exception = Some(format!("{article} AVG/GDPR"));
     task.keep_until = checked.until;
     task
+}
+
+/// The reason of each keep choice of a request, opened, by the id of its task.
+pub(crate) fn reasons(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    request_id: &str,
+) -> Result<BTreeMap<TaskId, String>> {
+    KeepChoiceRow::of_request(conn, request_id)?
+        .into_iter()
+        .map(|choice| {
+            let reason = cipher
+                .decrypt(REASON_PLACE, &choice.reason_enc)
+                .context("keep choice reason")?;
+            Ok((choice.task_id, reason))
+        })
+        .collect()
+}
+
+/// A title written before reasons left the titles, without its reason: "… (uitzondering art.
+/// 17(3)(b) AVG: <reason>)" becomes "… (uitzondering art. 17(3)(b) AVG)". `None`: nothing to
+/// take out.
+pub(crate) fn title_without_reason(title: &str, reason: &str) -> Option<String> {
+    let suffix = format!(": {reason})");
+    title.strip_suffix(&suffix).map(|start| format!("{start})"))
+}
+
+/// Takes the reasons out of the titles of keep tasks written while titles still held them
+/// (start-up, idempotent); returns how many tasks changed. One audit event when any did.
+pub async fn reasons_out_of_titles(store: &crate::db::Store, cipher: &Cipher) -> Result<usize> {
+    let choices = store.read(KeepChoiceRow::all).await?;
+    let mut changed = 0usize;
+    for choice in choices {
+        let reason = cipher
+            .decrypt(REASON_PLACE, &choice.reason_enc)
+            .context("keep choice reason")?;
+        let updated = store
+            .write(move |conn| {
+                let tasks = crate::db::models::requests::list_tasks(conn, &choice.request_id)?;
+                let Some(task) = tasks.into_iter().find(|t| t.id == choice.task_id) else {
+                    return Ok::<_, Error>(false);
+                };
+                let nl = title_without_reason(&task.title_nl, &reason);
+                let en = title_without_reason(&task.title_en, &reason);
+                if nl.is_none() && en.is_none() {
+                    return Ok(false);
+                }
+                crate::db::models::requests::set_task_titles(
+                    conn,
+                    &task.id,
+                    nl.as_deref().unwrap_or(&task.title_nl),
+                    en.as_deref().unwrap_or(&task.title_en),
+                )?;
+                Ok(true)
+            })
+            .await?;
+        changed += usize::from(updated);
+    }
+    if changed > 0 {
+        store
+            .write(move |conn| {
+                audit::record(
+                    conn,
+                    &crate::audit::Actor::System("task-titles"),
+                    Change {
+                        action: "tasks.titles_cleaned",
+                        object_type: "requests",
+                        object_id: "keep-choices",
+                        summary: format!(
+                            "the free-text reason taken out of the title of {changed} keep task(s); it stays sealed with the choice"
+                        ),
+                    },
+                )
+                .map(drop)
+            })
+            .await?;
+    }
+    Ok(changed)
 }
 
 impl RequestService {
@@ -414,6 +494,22 @@ mod tests {
         assert_eq!(
             fields(choice("public_task", "x", Some("2026-12-03")).check(today)),
             ["until"]
+        );
+    }
+
+    #[test]
+    fn the_reason_leaves_an_old_title() {
+        assert_eq!(
+            title_without_reason(
+                "Bewaar in billing de tabellen invoices tot 2031-12-31 (uitzondering art. 17(3)(e) AVG: Jan dreigt met een rechtszaak)",
+                "Jan dreigt met een rechtszaak"
+            )
+            .as_deref(),
+            Some("Bewaar in billing de tabellen invoices tot 2031-12-31 (uitzondering art. 17(3)(e) AVG)")
+        );
+        assert_eq!(
+            title_without_reason("Bewaar (uitzondering art. 17(3)(e) AVG)", "x"),
+            None
         );
     }
 }

@@ -588,7 +588,7 @@ fn facts_of(a: &Activity, names: &CategoryNames) -> ActivityFacts {
     let language = names.language;
     let text = |text: &Option<Text>| text.as_ref().map(|t| t.get(language).to_string());
     ActivityFacts {
-        name: a.name.clone(),
+        name: a.name.get(language).to_string(),
         purposes: a
             .purposes
             .iter()

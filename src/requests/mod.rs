@@ -20,6 +20,7 @@ mod notify;
 pub mod overview;
 pub mod owners;
 pub mod public;
+pub mod reindex;
 pub mod reminders;
 pub mod requester;
 pub mod run;

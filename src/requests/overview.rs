@@ -8,7 +8,7 @@ use super::{deadline, RequestService};
 use crate::catalog::model::IdentifierKind;
 use crate::db::models::requests::{self as rows, RequestFilter};
 use crate::db::DbConnection;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::RequestId;
 use crate::vocabulary::{RequestKind, RequestState};
 use chrono::NaiveDate;
@@ -141,6 +141,10 @@ impl RequestService {
         }
         earlier.sort_by_key(|summary| std::cmp::Reverse(summary.received_at));
         let mut view = RequestView::build(&self.cipher, case, &comments, earlier, today)?;
+        let mut reasons = super::choices::reasons(conn, &self.cipher, case.id())?;
+        for task in &mut view.tasks {
+            task.detail = reasons.remove(&task.id);
+        }
         view.kept = super::kept::views(conn, case.id())?;
         view.ground = self.ground_view(conn, case)?;
         view.owner_links = self.owner_links_in(conn, case.id())?;
@@ -258,6 +262,22 @@ impl RequestService {
             .read(move |conn| {
                 let case = Case::load(conn, &request_id)?;
                 crate::mail::outbox::list_for_request(conn, &cipher, case.id())
+            })
+            .await
+    }
+
+    /// One letter of the request as it went out, with its text (for the print view).
+    pub async fn letter(
+        &self,
+        request_id: RequestId,
+        letter_id: String,
+    ) -> Result<(crate::mail::outbox::OutboxEntry, String)> {
+        let cipher = self.cipher.clone();
+        self.store
+            .read(move |conn| {
+                let case = Case::load(conn, &request_id)?;
+                crate::mail::outbox::letter_of_request(conn, &cipher, case.id(), &letter_id)?
+                    .ok_or_else(|| Error::not_found(format!("letter '{letter_id}'")))
             })
             .await
     }

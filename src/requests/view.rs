@@ -79,6 +79,9 @@ pub struct TaskView {
     pub assignee: Option<String>,
     /// The evidence of a done task, or the reason a task does not apply.
     pub evidence: Option<String>,
+    /// What staff need to do the task that is no title's business: free text such as the reason
+    /// of a keep choice (stored sealed), never shown in lists.
+    pub detail: Option<String>,
     pub closed_by: Option<String>,
     pub closed_at: Option<NaiveDateTime>,
     /// What searching the system found: found, not_found or not_reachable.
@@ -167,6 +170,7 @@ impl TaskView {
             state: row.state,
             assignee: row.assignee.clone(),
             evidence: open(cipher, place::TASK_EVIDENCE, &row.evidence_enc)?,
+            detail: None,
             closed_by: row.closed_by.clone(),
             closed_at: row.closed_at,
             outcome: row.outcome.map(|v| v.to_string()),

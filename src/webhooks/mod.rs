@@ -159,8 +159,7 @@ pub fn emit(
         data: &data,
     };
     let row = EventRow {
-        payload: serde_json::to_string(&payload)
-            .context("webhook payload")?,
+        payload: serde_json::to_string(&payload).context("webhook payload")?,
         id,
         event: event.as_str().to_string(),
         dedup_key: once_per.map(|key| format!("{event}:{key}")),

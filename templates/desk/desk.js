@@ -187,6 +187,25 @@
     else window.location.reload();
   }
 
+  // A code the API gives (`erasure`, `in_progress`) in the page's words, as the page shows it.
+  let codeWords = null;
+  function codeWord(code) {
+    if (codeWords === null) {
+      const element = document.getElementById("code-words");
+      codeWords = element ? JSON.parse(element.textContent) : {};
+    }
+    return codeWords[code] || code;
+  }
+
+  // A stored time (UTC, without zone) as the day in Amsterdam: "2 december 2026".
+  function spellDay(stored, lang) {
+    // Whole seconds: Date parses at most milliseconds reliably.
+    const zoned = /([zZ]|[+-]\d\d:\d\d)$/.test(stored);
+    const at = new Date(zoned ? stored : `${stored.slice(0, 19)}Z`);
+    if (Number.isNaN(at.getTime())) return stored;
+    return at.toLocaleDateString(lang === "en" ? "en-GB" : "nl-NL", { day: "numeric", month: "long", year: "numeric", timeZone: "Europe/Amsterdam" });
+  }
+
   // The new-request form looks up earlier requests of the same person as the agent types.
   let lookupTimer = null;
   function lookup(event) {
@@ -206,7 +225,7 @@
         const li = document.createElement("li");
         const a = document.createElement("a");
         a.href = `/desk/requests/${encodeURIComponent(item.id)}`;
-        a.textContent = `${item.reference} · ${item.kind} · ${item.state} · ${item.received_at.slice(0, 10)}`;
+        a.textContent = `${item.reference} · ${codeWord(item.kind)} · ${codeWord(item.state)} · ${spellDay(item.received_at, list.dataset.lang)}`;
         li.append(a);
         return li;
       }));

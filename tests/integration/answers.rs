@@ -262,6 +262,28 @@ backend_tests_with! {
         }
     }
 
+    async fn an_english_answer_names_the_activities_in_english(app: TestApp) configured with_crm_and_billing; {
+        let desk = desk(&app).await;
+        let mut body = access_by("Jan de Vries", "jan.devries@example.nl", "TN-448812");
+        body["language"] = json!("en");
+        let request = register(&app, &desk.agent, &body).await;
+        let request = run(&app, &desk.agent, &request, &task_on(&request, "export_data", "crm")).await;
+        let request = run(&app, &desk.agent, &request, &task_on(&request, "export_data", "billing")).await;
+        let request = nothing_in_the_rest(&app, &desk.agent, &request).await;
+        expect_json(app.post_json(&format!("/api/v1/requests/{}/packages", id(&request)), Some(&desk.agent), &json!({})).await, 201).await;
+        let request = get(&app, &desk.agent, &request).await;
+        expect_json(send(&app, &desk.agent, &request, "access_answer").await, 200).await;
+        let letter = outbox_body(&app, &request, "access_answer").await;
+        assert_eq!(
+            activities_in(&letter),
+            set(&["Customer service", "Invoicing and collection", "Fiscal retention duty", "Traffic data for billing", "Complaint handling"]),
+            "{letter}"
+        );
+        for dutch in CRM_AND_BILLING_ACTIVITIES {
+            assert!(!letter.contains(dutch), "the Dutch name {dutch} in an English letter:\n{letter}");
+        }
+    }
+
     async fn nothing_found_is_a_complete_answer_not_a_refusal(app: TestApp) configured with_crm_and_billing; {
         let desk = desk(&app).await;
         let request = register(&app, &desk.agent, &access_by("Kees Nieuw", "kees@example.nl", "TN-999999")).await;

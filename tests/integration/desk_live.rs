@@ -360,6 +360,71 @@ live_tests! {
         assert_eq!(taken["assignee"], "anna");
     }
 
+    [loket_browser] async fn each_letter_prints_and_earlier_requests_read_in_words(app: TestApp) configured plain; {
+        let token = desk(&app).await;
+        let jan = register(&app, &token, json!({
+            "kind": "access", "channel": "phone",
+            "requester": {"name": "Jan de Vries", "email": "jan.devries@example.nl", "customer_number": "TN-448812"},
+            "identity": {"method": "known_details", "note": "adres klopt"}
+        })).await;
+        let id = jan["id"].as_str().unwrap().to_string();
+        let browser = Browser::open(&app.address).await;
+        browser.sign_in("anna").await;
+
+        // The intake form names an earlier request's kind and state in words, its day spelled.
+        browser.goto("/desk/requests/new").await;
+        browser.fill("#requester-customer", "tn 448812").await;
+        let earlier = text_of(&browser, "#earlier li").await;
+        assert!(earlier.contains(jan["reference"].as_str().unwrap()), "{earlier}");
+        assert!(earlier.contains("Inzage"), "{earlier}");
+        assert!(earlier.contains("Ontvangen") || earlier.contains("In behandeling"), "{earlier}");
+        let iso_day = &jan["received_at"].as_str().unwrap()[..10];
+        for raw in ["access", "received", "in_progress", iso_day] {
+            assert!(!earlier.contains(raw), "raw {raw} in: {earlier}");
+        }
+
+        // Each letter that went out prints on the A4 sheet from the list of letters.
+        browser.goto(&format!("/desk/requests/{id}")).await;
+        assert!(browser.exists("#letters tr[data-letter='receipt_confirmation'] a").await, "a print button per letter");
+        browser.find("#letters tr[data-letter='receipt_confirmation'] a").await.click().await.unwrap();
+        let sender = text_of(&browser, "#sender").await;
+        assert!(browser.path().await.ends_with("/print"), "{}", browser.path().await);
+        assert!(sender.contains("Telco Noord B.V.") && sender.contains("Postbus 4120"), "{sender}");
+        assert!(browser.text("#addressee").await.contains("Jan de Vries"));
+        assert!(browser.exists("#postal-address").await, "the person's address block");
+        let body = browser.text("#letter-body").await;
+        let (_, sent) = common::outbox_letter(&app, &id, "receipt_confirmation").await;
+        let first_line = sent.lines().find(|l| !l.trim().is_empty()).unwrap().trim().to_string();
+        assert!(body.contains(&first_line), "the letter as it went out: {body}");
+        browser.screenshot("print-sent-letter").await;
+
+        // A letter is printed only under its own request.
+        let other = register(&app, &token, json!({
+            "kind": "erasure", "channel": "phone",
+            "requester": {"name": "Piet Bakker", "email": "piet.bakker@example.nl"}
+        })).await;
+        let letters = expect_json(app.get(&format!("/api/v1/requests/{id}/letters"), Some(&token)).await, 200).await;
+        let letter = letters["items"][0]["id"].as_str().unwrap().to_string();
+        browser.goto(&format!("/desk/requests/{}/letters/{letter}/print", other["id"].as_str().unwrap())).await;
+        assert!(!browser.exists("#letter-body").await, "Jan's letter under Piet's request");
+        browser.goto(&format!("/desk/requests/{id}/letters/{letter}/print")).await;
+        assert!(browser.exists("#letter-body").await);
+        browser.close().await;
+    }
+
+    [all()] async fn the_public_form_and_privacy_statement_name_the_organisation_and_its_dpo(app: TestApp) configured plain; {
+        desk(&app).await;
+        // The status and download pages are checked where their links are made (requests.rs,
+        // packages.rs).
+        for page in ["/verzoek", "/privacy", "/privacy?lang=en"] {
+            let response = app.get(page, None).await;
+            assert_eq!(response.status(), 200, "{page}");
+            let html = response.text().await.unwrap();
+            assert!(html.contains("Telco Noord B.V."), "{page}: no organisation");
+            assert!(html.contains("fg@telconoord.example"), "{page}: no privacy contact");
+        }
+    }
+
     [all()] async fn every_api_error_has_a_code_the_desk_puts_in_words(app: TestApp) configured plain; {
         let token = desk(&app).await;
         let cookie = {

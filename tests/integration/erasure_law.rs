@@ -8,7 +8,7 @@
 use crate::common;
 
 use common::targets::{TargetDb, TargetKind};
-use common::{expect_json, TestApp};
+use common::{dump_database, expect_json, TestApp};
 use loket::audit::Actor;
 use loket::auth::Role;
 use loket::config::Secret;
@@ -663,6 +663,70 @@ async fn keep_choices_name_their_exception_reason_and_tables(backend: Backend, t
             .expect("title")
             .contains("reviews"),
         "{chosen}"
+    );
+    // The free-text reason is no part of a title (titles are listed, unsealed); it is the
+    // task's detail, stored sealed with the choice.
+    for title in ["title_nl", "title_en"] {
+        assert!(
+            !chosen[title]
+                .as_str()
+                .expect("title")
+                .contains("Geschillencommissie"),
+            "{chosen}"
+        );
+    }
+    assert_eq!(
+        chosen["detail"], "Klacht bij de Geschillencommissie, zaak 2026-77",
+        "{chosen}"
+    );
+    let dump = dump_database(&shop.app).await;
+    assert!(
+        !dump.contains("Geschillencommissie"),
+        "the reason stored in the clear"
+    );
+    // A title written before, with the reason in it, loses it at start-up.
+    let task_id = chosen["id"].as_str().expect("id").to_string();
+    let (old_nl, old_en) = (
+        format!(
+            "{}: Klacht bij de Geschillencommissie, zaak 2026-77)",
+            chosen["title_nl"].as_str().unwrap().trim_end_matches(')')
+        ),
+        format!(
+            "{}: Klacht bij de Geschillencommissie, zaak 2026-77)",
+            chosen["title_en"].as_str().unwrap().trim_end_matches(')')
+        ),
+    );
+    shop.app
+        .store
+        .write(move |conn| {
+            loket::db::models::requests::set_task_titles(conn, &task_id, &old_nl, &old_en)
+        })
+        .await
+        .expect("old titles");
+    let cipher = common::cipher_of(&shop.app.settings);
+    let cleaned = loket::requests::choices::reasons_out_of_titles(&shop.app.store, &cipher)
+        .await
+        .expect("cleaned");
+    assert_eq!(cleaned, 1);
+    assert_eq!(
+        loket::requests::choices::reasons_out_of_titles(&shop.app.store, &cipher)
+            .await
+            .expect("again"),
+        0,
+        "idempotent"
+    );
+    let again = shop.get(&view).await;
+    let cleaned_task = again["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["id"] == chosen["id"])
+        .expect("task")
+        .clone();
+    assert_eq!(
+        (&cleaned_task["title_nl"], &cleaned_task["title_en"]),
+        (&chosen["title_nl"], &chosen["title_en"]),
+        "{cleaned_task}"
     );
 
     // The choice's run records what it keeps with its end; the erasure then keeps it too.

@@ -129,4 +129,42 @@ backend_tests! {
         let found = expect_json(app.get("/api/v1/requests?customer_number=TN448812", Some(&token)).await, 200).await;
         assert_eq!(found["total"], 2, "{found}");
     }
+
+    async fn requests_indexed_under_the_old_forms_are_found_after_the_reindex(app: TestApp) {
+        let token = setup(&app).await;
+        let old = expect_json(app.post_json("/api/v1/requests", Some(&token), &call("access", "nl", "TN-448812", "+31 (0)6 1234 5678")).await, 201).await;
+        // As the request was indexed before the forms changed: the customer number with its
+        // dash, the phone with the trunk zero after the country code.
+        let cipher = common::cipher_of(&app.settings);
+        let email = cipher.index("requests.email", "jan.devries@example.nl");
+        let number = cipher.index("requests.customer_number", "TN-448812");
+        let phone = cipher.index("requests.phone", "00612345678");
+        let id = old["id"].as_str().unwrap().to_string();
+        let stored = id.clone();
+        app.store
+            .write(move |conn| loket::db::models::requests::set_indexes(conn, &stored, [Some(email.as_str()), Some(number.as_str()), Some(phone.as_str()), None]))
+            .await
+            .unwrap();
+        let search = |query: &'static str| {
+            let (app, token) = (&app, token.clone());
+            async move { expect_json(app.get(&format!("/api/v1/requests?{query}"), Some(&token)).await, 200).await["total"].clone() }
+        };
+        assert_eq!(search("customer_number=tn%20448812").await, 0, "the old hash is not found");
+        assert_eq!(search("phone=0612345678").await, 0, "the old hash is not found");
+
+        let changed = loket::requests::reindex::reindex(&app.store, &cipher).await.unwrap();
+        assert_eq!(changed, 1);
+        assert_eq!(search("customer_number=tn%20448812").await, 1);
+        assert_eq!(search("phone=06-12345678").await, 1);
+        // Idempotent: a second run changes nothing and leaves no second event.
+        assert_eq!(loket::requests::reindex::reindex(&app.store, &cipher).await.unwrap(), 0);
+        app.add_user("fleur", Role::PrivacyOfficer).await;
+        let officer = app.login("fleur").await;
+        let events = expect_json(app.get("/api/v1/audit/events?object_type=requests&object_id=lookup-index&per_page=200", Some(&officer)).await, 200).await;
+        let trail = events.to_string();
+        assert_eq!(trail.matches("requests.reindexed").count(), 1, "{trail}");
+        assert!(!trail.contains("448812") && !trail.contains("612345678"), "no identifier in the trail");
+        let unchanged = expect_json(app.get(&format!("/api/v1/requests/{id}"), Some(&token)).await, 200).await;
+        assert_eq!(unchanged["version"], old["version"], "the request itself did not change");
+    }
 }

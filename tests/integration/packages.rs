@@ -422,6 +422,12 @@ async fn an_access_package_holds_exactly_the_persons_rows_and_the_facts(desk: De
         html.contains("method=\"post\"") && html.contains("Downloaden"),
         "{html}"
     );
+    // It names the organisation and its privacy contact, and spells the expiry in Dutch time.
+    assert!(
+        html.contains("Telco Noord B.V.") && html.contains("fg@telconoord.example"),
+        "{html}"
+    );
+    assert!(!html.contains("UTC"), "{html}");
 
     let zip = desk.zip(&link).await;
     let expected: &[(&str, &str, usize)] = &[
@@ -527,10 +533,30 @@ async fn an_access_package_holds_exactly_the_persons_rows_and_the_facts(desk: De
         "Klantenservice",
         "Autoriteit Persoonsgegevens",
         "Belastingdienst",
-        "customers: 1 record(s)",
         "artikel 16",
+        // The person's data itself, per system and table, under the mapping's Dutch labels.
+        "<h3>KlantBeeld CRM</h3>",
+        "<h4>Klantgegevens</h4>",
+        "<th scope=\"col\">Postadres</th>",
+        "<td>Jan de Vries</td>",
+        "<h4>Contactmomenten</h4>",
+        "<td>vroeg naar de factuur</td>",
+        "<h4>Facturen</h4>",
+        "<td>F-10</td>",
     ] {
-        assert!(summary.contains(part), "{part} missing from the summary");
+        assert!(
+            summary.contains(part),
+            "{part} missing from the summary:\n{summary}"
+        );
+    }
+    // Never the database's own names or English labels in the Dutch summary.
+    for internal in [
+        ">postal_address<",
+        ">customers<",
+        "Customer details",
+        "(UTC)",
+    ] {
+        assert!(!summary.contains(internal), "{internal} in the summary");
     }
     assert!(zip.0.contains_key("package.schema.json"));
     let schema: Value = serde_json::from_str(&zip.text("package.schema.json")).unwrap();
@@ -754,6 +780,23 @@ async fn attachments_and_withheld_data_are_in_the_package_and_the_letter(desk: D
         summary.contains("Noemt een andere klant")
             && summary.contains("buiten de Europese Economische Ruimte")
     );
+    // What was withheld, named by labels, and why; the marker in the table where it was.
+    assert!(
+        summary.contains(
+            "Contactmomenten, Samenvatting (in één record). Reden: Noemt een andere klant"
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("het document brief.pdf")
+            && summary.contains("Reden: Brief van een derde"),
+        "{summary}"
+    );
+    assert!(summary.contains("<td>[achtergehouden]</td>"), "{summary}");
+    assert!(
+        !summary.contains("verhuisd"),
+        "the withheld value is not shown"
+    );
 
     // The letter says so too.
     let preview = expect_json(
@@ -896,7 +939,11 @@ async fn expired_used_up_and_wrong_links_are_refused(desk: Desk) {
     assert_eq!(desk.download(&once, None).await.status(), 200);
     let again = desk.download(&once, None).await;
     assert_eq!(again.status(), 410);
-    assert!(again.text().await.unwrap().contains("as often as allowed"));
+    let page = again.text().await.unwrap();
+    assert!(
+        page.contains("zo vaak gedownload als mocht") && !page.contains("as often"),
+        "in the page's language (Dutch): {page}"
+    );
     assert_eq!(desk.app.get(&once, None).await.status(), 410);
 
     let expiring = desk.package(&request, json!({})).await;
@@ -908,7 +955,7 @@ async fn expired_used_up_and_wrong_links_are_refused(desk: Desk) {
     ));
     let expired = desk.download(&link, None).await;
     assert_eq!(expired.status(), 410);
-    assert!(expired.text().await.unwrap().contains("expired"));
+    assert!(expired.text().await.unwrap().contains("verlopen"));
 
     // A link whose signature does not match, or that was never issued.
     let forged = format!("{}x", link);

@@ -112,7 +112,7 @@ async fn assert_statement_complete(app: &TestApp, catalog: &str) {
         must("contact", &organisation.contact_email);
         must("DPO", organisation.dpo_email.as_deref().expect("dpo"));
         for activity in &document.activities {
-            must("activity", &activity.name);
+            must("activity", activity.name.get(language));
             // Purposes and legal basis (Art. 13(1)(c)); whether providing data is required (13(2)(e)).
             for purpose in &activity.purposes {
                 must("purpose", purpose.get(language));

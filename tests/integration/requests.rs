@@ -563,6 +563,9 @@ backend_tests! {
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
         assert!(html.contains(&reference) && !html.contains("Piet"));
+        // It names the organisation and its privacy contact, and spells its dates.
+        assert!(html.contains("Telco Noord B.V.") && html.contains("fg@telconoord.example"), "{html}");
+        assert!(!html.contains(request["due_on"].as_str().unwrap()), "an ISO date on the page: {html}");
         assert_eq!(app.get("/api/v1/public/status/not-a-token", None).await.status(), 403);
         assert_eq!(app.get("/status/not-a-token", None).await.status(), 404);
     }

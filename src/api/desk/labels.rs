@@ -190,6 +190,9 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("keep", "Bewaren (wettelijke plicht)", "Keep (legal duty)"),
     ("change", "Aanpassen", "Change"),
     // Sweeps.
+    ("running", "Bezig", "Running"),
+    ("finished", "Klaar", "Finished"),
+    ("abandoned", "Afgebroken", "Abandoned"),
     ("delete", "Verwijderen", "Delete"),
     ("anonymise", "Anonimiseren", "Anonymise"),
     ("restrict", "Beperken", "Restrict"),
@@ -208,6 +211,19 @@ pub fn word(code: &str, english: bool) -> String {
         .find(|(key, _, _)| *key == code)
         .map(|(_, nl, en)| if english { *en } else { *nl }.to_string())
         .unwrap_or_else(|| code.to_string())
+}
+
+/// Every code's words in one language, as JSON for a `<script type="application/json">`: the
+/// desk's script shows what the API gives (the earlier requests while an agent types) by its
+/// words too.
+pub fn words_json(english: bool) -> String {
+    let words: serde_json::Map<String, serde_json::Value> = LABELS
+        .iter()
+        .map(|(code, nl, en)| (code.to_string(), (if english { *en } else { *nl }).into()))
+        .collect();
+    serde_json::Value::Object(words)
+        .to_string()
+        .replace('<', "\\u003c")
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, public_rate_limit: &super::public
             "/desk/requests/{id}/letters/print",
             web::post().to(print::print_letter),
         )
+        .route(
+            "/desk/requests/{id}/letters/{letter}/print",
+            web::get().to(print::print_sent_letter),
+        )
         .route("/desk/approvals", web::get().to(officer::approvals))
         .route("/desk/dashboard", web::get().to(officer::dashboard))
         .route("/desk/catalog", web::get().to(officer::catalog))
@@ -323,10 +327,32 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     env.add_function("error_texts", |state: &minijinja::State| {
         minijinja::Value::from_safe_string(errors::texts_json(english(state)))
     });
+    env.add_function("code_words", |state: &minijinja::State| {
+        minijinja::Value::from_safe_string(labels::words_json(english(state)))
+    });
     env.add_filter("when", when);
     env.add_filter("day", day);
+    env.add_filter("text", text);
     env
 });
+
+/// `{{ a.name | text }}`: a catalog text (a plain string, or `{nl, en}`) in the page's
+/// language, or in the other where it is not given in that one.
+fn text(state: &minijinja::State, value: minijinja::Value) -> minijinja::Value {
+    if value.as_str().is_some() || value.is_undefined() || value.is_none() {
+        return value;
+    }
+    let (asked, other) = if english(state) {
+        ("en", "nl")
+    } else {
+        ("nl", "en")
+    };
+    [asked, other]
+        .into_iter()
+        .filter_map(|language| value.get_attr(language).ok())
+        .find(|text| !text.is_undefined() && !text.is_none())
+        .unwrap_or(value)
+}
 
 fn english(state: &minijinja::State) -> bool {
     state

@@ -47,8 +47,51 @@ pub async fn print_letter(
         .requests
         .preview_letter(id, LetterRequest { letter, message })
         .await?;
-    let organisation = crate::catalog::get_organisation(&state.store).await?;
     let english = preview.language == crate::vocabulary::Language::En;
+    let sheet = Sheet {
+        subject: preview.subject,
+        body: preview.body,
+    };
+    render(&state, &request, view, sheet, english).await
+}
+
+/// `GET /desk/requests/{id}/letters/{letter}/print`: a letter that went out (by e-mail, or
+/// queued), on the A4 sheet as it was written. A `GET`: the letter's id is no personal data.
+pub async fn print_sent_letter(
+    state: web::Data<crate::api::AppState>,
+    user: DeskUser,
+    request: HttpRequest,
+    path: web::Path<(RequestId, String)>,
+) -> PageResult {
+    user.require(Permission::ReadRequests)?;
+    let (id, letter_id) = path.into_inner();
+    let view = state.requests.get(id.clone()).await?;
+    let (entry, body) = state.requests.letter(id, letter_id).await?;
+    let english = entry.language == "en";
+    let sheet = Sheet {
+        subject: entry.subject,
+        body,
+    };
+    render(&state, &request, view, sheet, english).await
+}
+
+/// What the sheet prints: the letter's subject and text.
+#[derive(serde::Serialize)]
+struct Sheet {
+    subject: String,
+    body: String,
+}
+
+/// The A4 sheet: the organisation's name and address at the top, the person's address block,
+/// place and date, the reference, then the letter.
+async fn render(
+    state: &crate::api::AppState,
+    request: &HttpRequest,
+    view: crate::requests::view::RequestView,
+    letter: Sheet,
+    english: bool,
+) -> PageResult {
+    let organisation = crate::catalog::get_organisation(&state.store).await?;
     // "Stationsplein 1, 3511 ED Utrecht": one line each on the sheet; the town (after the
     // postcode) dates the letter.
     let address_lines: Vec<String> = organisation
@@ -76,13 +119,13 @@ pub async fn print_letter(
         "print.html",
         minijinja::context! {
             r => view,
-            letter => preview,
+            letter => letter,
             organisation => organisation,
             address_lines => address_lines,
             place => place,
             today => super::spell_day(crate::requests::today(), english),
             lang => if english { "en" } else { "nl" },
-            desk_lang => Lang::of(&request).code(),
+            desk_lang => Lang::of(request).code(),
         },
     )
 }

@@ -39,6 +39,14 @@ impl KeepChoiceRow {
             .load(conn)?)
     }
 
+    /// Every choice of every request (they are few: one per judgement an agent made).
+    pub fn all(conn: &mut DbConnection) -> Result<Vec<Self>, StoreError> {
+        Ok(keep_choices::table
+            .order((keep_choices::chosen_at, keep_choices::task_id))
+            .select(Self::as_select())
+            .load(conn)?)
+    }
+
     /// The table names, in order.
     pub fn table_names(&self) -> Vec<String> {
         self.tables

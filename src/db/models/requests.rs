@@ -199,6 +199,40 @@ pub fn update_request(conn: &mut DbConnection, row: &RequestRow) -> Result<bool,
     Ok(changed == 1)
 }
 
+/// Up to `limit` request ids after `after`, in id order: for going through every request in
+/// pages (the re-index at start-up).
+pub fn request_ids_after(
+    conn: &mut DbConnection,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(requests::table
+        .filter(requests::id.gt(after))
+        .order(requests::id)
+        .select(requests::id)
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// Sets the keyed lookup hashes of a request, and nothing else (its version stays: the request
+/// itself did not change, only how it is found).
+pub fn set_indexes(
+    conn: &mut DbConnection,
+    id: &str,
+    indexes: [Option<&str>; 4],
+) -> Result<(), StoreError> {
+    let [email, customer_number, phone, bsn] = indexes;
+    diesel::update(requests::table.filter(requests::id.eq(id)))
+        .set((
+            requests::email_index.eq(email),
+            requests::customer_number_index.eq(customer_number),
+            requests::phone_index.eq(phone),
+            requests::bsn_index.eq(bsn),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 type Backend = <DbConnection as diesel::Connection>::Backend;
 
 /// The web channel, whose requests count only once their address is confirmed.
@@ -356,6 +390,22 @@ pub fn update_task(conn: &mut DbConnection, row: &TaskRow) -> Result<bool, Store
     .set(row)
     .execute(conn)?;
     Ok(changed == 1)
+}
+
+/// Sets a task's titles, and nothing else (its version stays: the work did not change).
+pub fn set_task_titles(
+    conn: &mut DbConnection,
+    id: &str,
+    title_nl: &str,
+    title_en: &str,
+) -> Result<(), StoreError> {
+    diesel::update(request_tasks::table.filter(request_tasks::id.eq(id)))
+        .set((
+            request_tasks::title_nl.eq(title_nl),
+            request_tasks::title_en.eq(title_en),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn insert_pause(conn: &mut DbConnection, row: &PauseRow) -> Result<(), StoreError> {

@@ -400,11 +400,10 @@ impl PackageService {
             let outline = self.system_outline(
                 system,
                 &catalog.activities,
-                kind,
+                &row,
                 &identifiers,
                 &attachments,
                 &redactions,
-                language,
             )?;
             systems.extend(outline);
         }
@@ -450,12 +449,12 @@ impl PackageService {
         &self,
         system: &System,
         activities: &[crate::catalog::model::Activity],
-        kind: RequestKind,
+        package: &PackageRow,
         identifiers: &[(IdentifierKind, String)],
         attachments: &[AttachmentRow],
         redactions: &[RedactionRow],
-        language: Language,
     ) -> Result<Option<SystemOutline>> {
+        let (kind, language) = (package.kind, package.language);
         let connectors = &self.requests.connectors;
         let reached = connectors.reaches_any(system);
         let searchable = connectors.reaches_http(system)

@@ -900,7 +900,7 @@ impl RequestService {
             .write(move |conn| {
                 let mut case = Case::load(conn, &request_id)?;
                 case.expect_version(version)?;
-                let before = case.row.state.clone();
+                let before = case.row.state;
                 let summary = work(&service, conn, &mut case)?;
                 let action = if case.row.state != before {
                     "request.state_changed"

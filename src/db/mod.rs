@@ -10,6 +10,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::result::{ConnectionError, DatabaseErrorKind};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -166,6 +167,12 @@ impl r2d2::ManageConnection for ConnectionManager {
 pub struct Store {
     pool: Pool,
     backend: Backend,
+    /// SQLite allows one writer at a time. Writers that meet its lock wait in SQLite's busy
+    /// handler, which sleeps 1, 2, 5, 10 … 100 ms between tries: under load most of an
+    /// intake's time went to those sleeps. Writers of this process take turns here instead and
+    /// meet the lock only when another process (the CLI, a second server on the same file)
+    /// writes. PostgreSQL has row locks and needs no such turn.
+    write_turn: Option<Arc<Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -194,9 +201,17 @@ impl Store {
             // in background threads at once, and on a fresh SQLite file those ran into the
             // migration's write lock (`ERROR r2d2: database is locked` from `loket migrate`).
             .min_idle(Some(1))
+            // A file on local disk does not go away between uses; a server's connection can
+            // (a restart), and a `SELECT 1` before handing it out turns that into a fresh one.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        Ok(Self { pool, backend })
+        let write_turn = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Self {
+            pool,
+            backend,
+            write_turn,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -226,13 +241,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(StoreError::from)?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|_| StoreError::Cancelled)?
+        self.on_blocking_thread(None, work).await
     }
 
     /// Runs `work` in a write transaction on a blocking thread: all of it commits, or none.
@@ -242,7 +251,37 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.read(move |conn| write_transaction(conn, work)).await
+        self.on_blocking_thread(self.write_turn.clone(), move |conn| {
+            write_transaction(conn, work)
+        })
+        .await
+    }
+
+    /// Runs `work` with a pooled connection on a blocking thread, after waiting for `turn` if
+    /// given. The turn comes first, so a writer waiting for it holds no connection that a
+    /// reader could use.
+    async fn on_blocking_thread<T, E, F>(
+        &self,
+        turn: Option<Arc<Mutex<()>>>,
+        work: F,
+    ) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            // A writer that panicked left nothing half-done behind the turn (its transaction
+            // rolled back), so a poisoned turn is taken as it is.
+            let _turn = turn
+                .as_deref()
+                .map(|turn| turn.lock().unwrap_or_else(PoisonError::into_inner));
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|_| StoreError::Cancelled)?
     }
 
     /// Whether the database answers; used by `/readyz`.

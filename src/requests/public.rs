@@ -250,7 +250,7 @@ impl RequestService {
             .map(RequestId::from)
             .map_err(|_| Error::Forbidden("this status link is not valid or has expired".into()))?;
         self.store
-            .read(move |conn| public_status(&Case::load(conn, &request_id)?))
+            .read(move |conn| public_status(&Case::load_without_tasks(conn, &request_id)?))
             .await
     }
 

@@ -385,7 +385,7 @@ impl PackageService {
             deleted_reason: None,
             builder: Some(format!(
                 "{}-{}-build",
-                crate::retention::this_host(),
+                crate::instance::this_host(),
                 std::process::id()
             )),
         };

@@ -15,7 +15,6 @@ pub mod intake;
 pub mod kept;
 pub mod letters;
 pub mod lifecycle;
-pub mod model;
 mod notify;
 pub mod overview;
 pub mod owners;

@@ -11,7 +11,6 @@
 
 use super::case::{facts_of, Case};
 use super::checklist::right_names;
-use super::model::RequestState;
 use super::RequestService;
 use crate::auth::Role;
 use crate::db::models::requests::{self as rows, RequestFilter, RequestRow};
@@ -22,6 +21,7 @@ use crate::error::Result;
 use crate::mail::letters::written_date;
 use crate::mail::outbox::{self, Notice};
 use crate::vocabulary::Language;
+use crate::vocabulary::RequestState;
 use crate::webhooks::{self, EventData, WebhookEvent};
 use chrono::{NaiveDate, Timelike};
 

@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::extract::{Created, Items, Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
-use crate::ids::{RequestId, TaskId};
+use crate::ids::{RequestId, TaskId, Username};
 use crate::mail::outbox::OutboxEntry;
 use crate::requests::answer::CopyByPost;
 use crate::requests::first_line::{NewCall, RequestStatus, Visibility};
@@ -263,7 +263,7 @@ fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
     Ok(QueueFilter {
         states,
         kind,
-        assignee: raw.assignee,
+        assignee: raw.assignee.map(Username::from),
         due_before,
         email: raw.email,
         customer_number: raw.customer_number,

@@ -6,7 +6,7 @@ use crate::audit::{self, Actor, Change};
 use crate::db::models::users::UserRow;
 use crate::db::{DbConnection, Store};
 use crate::error::{ConflictCode, Error, FieldError, Result};
-use crate::ids::UserId;
+use crate::ids::{UserId, Username};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 #[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: UserId,
-    pub username: String,
+    pub username: Username,
     pub display_name: String,
     pub role: Role,
     pub active: bool,
@@ -171,7 +171,7 @@ impl UserService {
                         .display_name
                         .clone()
                         .unwrap_or_else(|| new.username.clone()),
-                    username: new.username.clone(),
+                    username: new.username.clone().into(),
                     password_hash: password::hash(&new.password)
                         .context("password hashing failed")?,
                     role: new.role.as_str().to_string(),

@@ -107,7 +107,7 @@ impl PackageService {
                     name_enc: service.requests.cipher.encrypt(NAME_PLACE, new.name.trim()),
                     content_type: new.content_type.clone(),
                     size_bytes: new.bytes.len() as i64,
-                    created_by: staff.username.clone(),
+                    created_by: staff.username.to_string(),
                     created_at: crate::db::now(),
                 };
                 store_sealed(conn, &cipher, &row, &new.bytes)?;
@@ -215,7 +215,7 @@ impl PackageService {
                         .requests
                         .cipher
                         .encrypt(REASON_PLACE, new.reason.trim()),
-                    created_by: staff.username.clone(),
+                    created_by: staff.username.to_string(),
                     created_at: crate::db::now(),
                 };
                 row.insert(conn)?;

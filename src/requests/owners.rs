@@ -217,7 +217,7 @@ impl RequestService {
                         .encrypt_opt(NOTE_PLACE, send.note.as_deref().map(str::trim)),
                     due_on,
                     expires_at,
-                    sent_by: staff.username.clone(),
+                    sent_by: staff.username.to_string(),
                     sent_at: now,
                     reminded_at: None,
                     escalated_at: None,
@@ -231,7 +231,7 @@ impl RequestService {
                 row.insert(conn)?;
                 let mut context = service.mail_context(conn, &case, task, &system, &row)?;
                 context.note = send.note.as_deref().map(str::trim).map(str::to_string);
-                context.sent_by = staff.username.clone();
+                context.sent_by = staff.username.to_string();
                 service.queue_owner_mail(conn, &row, TASK_MAIL, &recipient, &context)?;
                 audit::record(
                     conn,

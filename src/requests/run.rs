@@ -105,7 +105,7 @@ impl From<&Staff> for Runner {
     fn from(staff: &Staff) -> Self {
         Runner {
             actor: staff.actor(),
-            name: staff.username.clone(),
+            name: staff.username.to_string(),
         }
     }
 }
@@ -470,7 +470,7 @@ impl RequestService {
                     && service.findings(conn, &case)?.open_searches.is_empty()
                 {
                     let loket = Staff {
-                        username: runner.name.clone(),
+                        username: runner.name.as_str().into(),
                         role: crate::auth::Role::Agent,
                     };
                     service.compile_access_facts(conn, &mut case, &loket)?;

@@ -2,14 +2,14 @@
 
 use crate::db::schema::users;
 use crate::db::{DbConnection, StoreError};
-use crate::ids::UserId;
+use crate::ids::{UserId, Username};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub id: UserId,
-    pub username: String,
+    pub username: Username,
     pub display_name: String,
     pub password_hash: String,
     pub role: String,

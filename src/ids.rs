@@ -185,6 +185,12 @@ text_id!(
     /// One run of the retention sweep.
     SweepId
 );
+text_id!(
+    /// A desk user's name, as staff are referred to where work is theirs: a request's or a
+    /// task's assignee, the account in a path (`/users/{username}`). Unique among users; the
+    /// account's own id ([`UserId`]) is what tokens carry.
+    Username
+);
 
 #[cfg(test)]
 mod tests {

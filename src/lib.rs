@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod guide;
 pub mod ids;
+pub mod instance;
 pub mod mail;
 pub mod packages;
 pub mod policies;

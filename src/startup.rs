@@ -71,7 +71,7 @@ impl Application {
             .on_mail_queued(Arc::new(move || waker.wake()));
         let background = requests.background();
         let sweep_scheduler = crate::retention::scheduler::spawn(sweeps.clone(), requests.clone());
-        let daily_jobs = crate::retention::scheduler::spawn_daily(requests.clone());
+        let daily_jobs = spawn_daily(requests.clone(), sweeps.clone());
         let mut state = AppState::new(store, tokens, requests, sweeps);
         state.users = state.users.with_guard(crate::auth::guard::SignInGuard::new(
             settings.sign_in.clone(),
@@ -174,6 +174,19 @@ pub fn sweep_service(settings: &Settings, store: &Store) -> anyhow::Result<Sweep
         connectors_of(settings, &secrets),
         Arc::new(load_policies(settings)?),
     ))
+}
+
+/// The daily jobs outside retention's own scheduler, one line each; abort the handle to stop
+/// them. Joined here, where every module is in reach, so no domain module has to know another
+/// one's job.
+fn spawn_daily(requests: RequestService, sweeps: SweepService) -> tokio::task::JoinHandle<()> {
+    use crate::retention::scheduler::daily;
+    tokio::spawn(async move {
+        tokio::join!(
+            crate::requests::reminders::every_day(requests.clone()),
+            daily(move || crate::readiness::scheduled_snapshot(sweeps.clone())),
+        );
+    })
 }
 
 /// Checks in the background that every SQL system's database has the mapped tables and columns

@@ -5,15 +5,23 @@
 //! and imports none of them: they all speak it, so keeping it here keeps their imports acyclic.
 //! The store's rows hold these enums too (`db::sql_text`).
 
-use serde::{Deserialize, Serialize};
-
 /// Declares a closed vocabulary stored as snake_case text, with its wire and database names from
 /// one derive so the two can never drift apart. Rows hold the enum itself: its `ToSql`/`FromSql`
 /// are in `db::sql_text`.
+///
+/// A vocabulary whose names are not snake_case (webhook events, `request.received`) writes each
+/// name after its variant, `RequestReceived = "request.received"`, and it is used on the wire and
+/// in the store alike.
 macro_rules! vocabulary {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $crate::vocabulary::vocabulary! {
+            $(#[$meta])*
+            pub enum $name { $($(#[$vmeta])* #[serde(rename = $wire)] #[strum(serialize = $wire)] $variant),+ }
+        }
+    };
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         #[derive(strum::EnumString, strum::IntoStaticStr, strum::Display, strum::VariantArray)]
         #[derive(diesel::AsExpression, diesel::FromSqlRow)]
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -37,6 +45,9 @@ macro_rules! vocabulary {
         }
     };
 }
+
+/// For the vocabularies kept beside their module (letters, webhook events).
+pub(crate) use vocabulary;
 
 vocabulary! {
     /// The right a person exercises.

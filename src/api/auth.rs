@@ -33,7 +33,7 @@ impl CurrentUser {
 
     pub fn actor(&self) -> Actor {
         Actor::User {
-            username: self.0.username.clone(),
+            username: self.0.username.to_string(),
         }
     }
 }

@@ -9,8 +9,8 @@ use super::extract::read_body;
 use super::AppState;
 use crate::error::{Error, FieldError};
 use crate::packages::attachments::{NewAttachment, MAX_ATTACHMENT_BYTES};
-use crate::requests::model::{Language, SearchOutcome};
 use crate::requests::owners::{OwnerForm, OwnerStatement};
+use crate::vocabulary::{Language, SearchOutcome};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 

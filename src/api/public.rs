@@ -182,7 +182,7 @@ pub(crate) fn prefers_english(request: &HttpRequest) -> bool {
 /// `{{ status.due_on | day }}`: "2 december 2026"; a stored time (UTC) as "2 december 2026,
 /// 14:05" in Amsterdam; in the page's language.
 fn day(state: &minijinja::State, value: String) -> String {
-    use crate::requests::model::Language;
+    use crate::vocabulary::Language;
     let language = if state.lookup("en").is_some_and(|en| en.is_true()) {
         Language::En
     } else {

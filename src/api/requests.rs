@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::extract::{Created, Items, Json, Page, Paginated};
 use super::AppState;
 use crate::auth::Permission;
-use crate::ids::{RequestId, TaskId};
+use crate::ids::{RequestId, TaskId, Username};
 use crate::mail::outbox::OutboxEntry;
 use crate::requests::answer::CopyByPost;
 use crate::requests::first_line::{NewCall, RequestStatus, Visibility};
@@ -17,13 +17,13 @@ use crate::requests::lifecycle::{
     VerifyIdentity,
 };
 use crate::requests::overview::{QueueFilter, Stats};
-use crate::requests::run::RunTask;
+use crate::requests::run::{RunPreview, RunTask};
 use crate::requests::tasks::TaskUpdate;
 use crate::requests::view::{RequestSummary, RequestView};
 use crate::requests::Staff;
 use crate::vocabulary::{RequestKind, RequestState};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use serde::{Deserialize, Serialize};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -263,7 +263,7 @@ fn parse_queue_filter(query: &str) -> Result<QueueFilter, ApiError> {
     Ok(QueueFilter {
         states,
         kind,
-        assignee: raw.assignee,
+        assignee: raw.assignee.map(Username::from),
         due_before,
         email: raw.email,
         customer_number: raw.customer_number,
@@ -449,17 +449,17 @@ async fn send_to_owner(
 }
 
 /// A dry run: what running the task would do, counted per table; nothing changes.
-#[utoipa::path(post, path = "/requests/{id}/tasks/{task}/run/preview", tag = "requests", request_body = Object, responses((status = 200, description = "What the run would do per table, counted; nothing changes"), (status = 502, description = "The system could not be reached", body = crate::api::openapi::ErrorBody), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/requests/{id}/tasks/{task}/run/preview", tag = "requests", request_body = RunTask, responses((status = 200, description = "What the run would do per table, counted; nothing changes", body = RunPreview), (status = 502, description = "The system could not be reached", body = crate::api::openapi::ErrorBody), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 async fn preview_run(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<(RequestId, TaskId)>,
     body: Json<RunTask>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<RunPreview>, ApiError> {
     user.require(Permission::WorkRequests)?;
     let (id, task) = path.into_inner();
     let preview = state.requests.preview_run(id, task, body.0).await?;
-    Ok(HttpResponse::Ok().json(preview))
+    Ok(web::Json(preview))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

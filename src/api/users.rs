@@ -5,6 +5,7 @@ use super::error::ApiError;
 use super::extract::{Json, Page, Paginated};
 use super::AppState;
 use crate::auth::{NewUser, Permission, Role, User};
+use crate::ids::Username;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use serde::Deserialize;
@@ -48,7 +49,7 @@ pub struct UserChange {
 pub async fn update(
     state: web::Data<AppState>,
     user: CurrentUser,
-    username: web::Path<String>,
+    username: web::Path<Username>,
     body: Json<UserChange>,
 ) -> Result<web::Json<User>, ApiError> {
     user.require(Permission::ManageUsers)?;
@@ -64,7 +65,7 @@ pub async fn update(
             message: "give active, role, email or language".into(),
         });
     }
-    let username = username.into_inner();
+    let username = String::from(username.into_inner());
     let mut changed = None;
     if email.is_some() || language.is_some() {
         changed = Some(

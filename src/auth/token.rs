@@ -1,6 +1,7 @@
 //! Signed access tokens (JWT, HS256). Expiry, issuer and audience are all checked on the way in.
 
 use super::Role;
+use crate::ids::UserId;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,7 @@ pub const SESSION_AUDIENCE: &str = "loket-desk";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The user's id.
-    pub sub: String,
+    pub sub: UserId,
     pub username: String,
     pub role: Role,
     pub iss: String,
@@ -45,7 +46,7 @@ pub struct LinkClaims {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionClaims {
     /// The user's id.
-    pub sub: String,
+    pub sub: UserId,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
@@ -96,14 +97,14 @@ impl TokenService {
 
     pub fn issue(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         username: &str,
         role: Role,
         epoch: i64,
     ) -> Result<String, TokenError> {
         let now = chrono::Utc::now().timestamp();
         self.sign(&Claims {
-            sub: user_id.to_string(),
+            sub: user_id.clone(),
             username: username.to_string(),
             role,
             iss: ISSUER.to_string(),
@@ -127,7 +128,7 @@ impl TokenService {
     /// A desk session for `user_id`, as long-lived as an API token, with a fresh CSRF token.
     pub fn issue_session(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         epoch: i64,
     ) -> Result<(String, SessionClaims), TokenError> {
         use rand::RngCore;
@@ -135,7 +136,7 @@ impl TokenService {
         rand::rngs::OsRng.fill_bytes(&mut csrf);
         let now = chrono::Utc::now().timestamp();
         let claims = SessionClaims {
-            sub: user_id.to_string(),
+            sub: user_id.clone(),
             iss: ISSUER.to_string(),
             aud: SESSION_AUDIENCE.to_string(),
             iat: now,
@@ -240,7 +241,7 @@ mod tests {
     #[test]
     fn round_trip_and_rejections() {
         let service = TokenService::new(b"0123456789abcdef0123456789abcdef", 600);
-        let token = service.issue("u1", "anna", Role::Agent, 0).unwrap();
+        let token = service.issue(&"u1".into(), "anna", Role::Agent, 0).unwrap();
         let claims = service.verify(&token).unwrap();
         assert_eq!(claims.username, "anna");
         assert_eq!(claims.role, Role::Agent);
@@ -263,13 +264,13 @@ mod tests {
     #[test]
     fn sessions_are_not_api_tokens() {
         let service = TokenService::new(b"0123456789abcdef0123456789abcdef", 600);
-        let (cookie, claims) = service.issue_session("u1", 0).unwrap();
+        let (cookie, claims) = service.issue_session(&"u1".into(), 0).unwrap();
         assert_eq!(service.verify_session(&cookie).unwrap(), claims);
         assert_eq!(claims.csrf.len(), 48);
         assert_eq!(service.verify(&cookie), Err(TokenError::Invalid));
-        let api = service.issue("u1", "anna", Role::Agent, 0).unwrap();
+        let api = service.issue(&"u1".into(), "anna", Role::Agent, 0).unwrap();
         assert_eq!(service.verify_session(&api), Err(TokenError::Invalid));
-        let (_, other) = service.issue_session("u1", 0).unwrap();
+        let (_, other) = service.issue_session(&"u1".into(), 0).unwrap();
         assert_ne!(
             other.csrf, claims.csrf,
             "every session has its own CSRF token"
@@ -289,7 +290,7 @@ mod tests {
             Err(TokenError::Invalid)
         );
         assert_eq!(service.verify(&link), Err(TokenError::Invalid));
-        let api = service.issue("u1", "anna", Role::Agent, 0).unwrap();
+        let api = service.issue(&"u1".into(), "anna", Role::Agent, 0).unwrap();
         assert_eq!(
             service.verify_link("loket-status", &api),
             Err(TokenError::Invalid)

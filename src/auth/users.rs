@@ -6,14 +6,15 @@ use crate::audit::{self, Actor, Change};
 use crate::db::models::users::UserRow;
 use crate::db::{DbConnection, Store};
 use crate::error::{ConflictCode, Error, FieldError, Result};
+use crate::ids::{UserId, Username};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 /// An account as the rest of loket sees it: never with its password hash.
 #[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
-    pub id: String,
-    pub username: String,
+    pub id: UserId,
+    pub username: Username,
     pub display_name: String,
     pub role: Role,
     pub active: bool,
@@ -165,12 +166,12 @@ impl UserService {
                 }
                 let now = crate::db::now();
                 let row = UserRow {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: UserId::generate(),
                     display_name: new
                         .display_name
                         .clone()
                         .unwrap_or_else(|| new.username.clone()),
-                    username: new.username.clone(),
+                    username: new.username.clone().into(),
                     password_hash: password::hash(&new.password)
                         .context("password hashing failed")?,
                     role: new.role.as_str().to_string(),
@@ -220,7 +221,7 @@ impl UserService {
     }
 
     /// The account behind a token, if it still exists and is active.
-    pub async fn find_active(&self, id: String) -> Result<Option<User>> {
+    pub async fn find_active(&self, id: UserId) -> Result<Option<User>> {
         self.store
             .read(move |conn| {
                 UserRow::find(conn, &id)?
@@ -306,7 +307,7 @@ impl UserService {
     }
 
     /// Revokes every token and session of the account (signing out everywhere).
-    pub async fn revoke_sessions(&self, actor: Actor, id: String) -> Result<()> {
+    pub async fn revoke_sessions(&self, actor: Actor, id: UserId) -> Result<()> {
         self.store
             .write(move |conn| {
                 let row = UserRow::find(conn, &id)?
@@ -462,10 +463,10 @@ fn find_row(conn: &mut DbConnection, username: &str) -> Result<UserRow> {
 }
 
 /// Nobody could manage accounts any more if the last active admin were disabled.
-fn refuse_last_admin(conn: &mut DbConnection, disabling_id: &str) -> Result<()> {
+fn refuse_last_admin(conn: &mut DbConnection, disabling_id: &UserId) -> Result<()> {
     let other_admins = UserRow::list(conn)?
         .into_iter()
-        .filter(|u| u.active && u.role == Role::Admin.as_str() && u.id != disabling_id)
+        .filter(|u| u.active && u.role == Role::Admin.as_str() && u.id != *disabling_id)
         .count();
     if other_admins == 0 {
         Err(Error::conflict(

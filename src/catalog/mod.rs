@@ -5,7 +5,9 @@
 //! [`Item`]: create, replace, delete and the idempotent upsert behind `loket catalog import`.
 //! Every change is written with its audit event in one transaction.
 
+pub mod anonymise;
 mod for_others;
+pub mod http;
 pub mod model;
 pub mod privacy;
 pub mod ropa;

@@ -380,7 +380,7 @@ pub struct System {
     /// How a `connector: http` system is reached. Secrets are named, never written, here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub http: Option<crate::connectors::http::HttpDefinition>,
+    pub http: Option<super::http::HttpDefinition>,
 }
 
 /// The tables of an SQL system that hold personal data, and how they find a person.
@@ -428,7 +428,7 @@ pub struct SqlTable {
     /// would still be found.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schema(value_type = BTreeMap<String, Object>)]
-    pub anonymise_on_erasure: BTreeMap<String, crate::policies::AnonymiseStrategy>,
+    pub anonymise_on_erasure: BTreeMap<String, super::anonymise::AnonymiseStrategy>,
 }
 
 /// How a system writes an identifier in its column.

@@ -7,46 +7,32 @@
 //! error, never a letter with a hole in it.
 
 use crate::catalog::model::OrganisationKind;
-use crate::vocabulary::{Language, RefusalGround, RequestKind};
+use crate::vocabulary::{vocabulary, Language, RefusalGround, RequestKind};
 use chrono::{Datelike, NaiveDate};
 use minijinja::{Environment, ErrorKind, State, UndefinedBehavior, Value};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::LazyLock;
 
-#[derive(
-    utoipa::ToSchema,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum LetterKind {
-    ReceiptConfirmation,
-    VerificationCode,
-    ClarificationQuestion,
-    ExtensionNotice,
-    AccessAnswer,
-    PortabilityAnswer,
-    ErasureConfirmation,
-    RectificationOutcome,
-    RestrictionOutcome,
-    ObjectionOutcome,
-    HumanReviewOutcome,
-    Refusal,
-    /// Art. 18(3): the person is told before a restriction is lifted.
-    RestrictionLiftNotice,
-    /// The person withdrew their request: confirmed, so a withdrawal they did not make shows.
-    WithdrawalConfirmation,
+vocabulary! {
+    /// A letter loket writes to a person; one template per language.
+    pub enum LetterKind {
+        ReceiptConfirmation,
+        VerificationCode,
+        ClarificationQuestion,
+        ExtensionNotice,
+        AccessAnswer,
+        PortabilityAnswer,
+        ErasureConfirmation,
+        RectificationOutcome,
+        RestrictionOutcome,
+        ObjectionOutcome,
+        HumanReviewOutcome,
+        Refusal,
+        /// Art. 18(3): the person is told before a restriction is lifted.
+        RestrictionLiftNotice,
+        /// The person withdrew their request: confirmed, so a withdrawal they did not make shows.
+        WithdrawalConfirmation,
+    }
 }
 
 impl LetterKind {

@@ -11,7 +11,7 @@ use crate::audit::{self, Change};
 use crate::db::models::packages::{AttachmentRow, RedactionRow};
 use crate::db::models::requests::TaskRow;
 use crate::error::{Error, FieldError, Result};
-use crate::ids::{RequestId, TaskId};
+use crate::ids::{AttachmentId, RequestId, TaskId};
 use crate::requests::case::Case;
 use crate::requests::owners::OwnerStatement;
 use crate::requests::Staff;
@@ -42,7 +42,7 @@ pub struct NewAttachment {
 
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Attachment {
-    pub id: String,
+    pub id: AttachmentId,
     pub task_id: TaskId,
     pub system: Option<String>,
     pub name: String,
@@ -65,7 +65,7 @@ pub struct NewRedaction {
     #[serde(default)]
     pub row_key: Option<String>,
     #[serde(default)]
-    pub attachment: Option<String>,
+    pub attachment: Option<AttachmentId>,
     pub reason: String,
 }
 
@@ -76,7 +76,7 @@ pub struct Redaction {
     pub table: Option<String>,
     pub column: Option<String>,
     pub row_key: Option<String>,
-    pub attachment: Option<String>,
+    pub attachment: Option<AttachmentId>,
     pub reason: String,
     pub created_by: String,
     pub created_at: chrono::NaiveDateTime,
@@ -100,14 +100,14 @@ impl PackageService {
                 case.expect_open()?;
                 let task = task_of(&case, &new.task_id)?;
                 let row = AttachmentRow {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: AttachmentId::generate(),
                     request_id: request_id.clone(),
                     task_id: task.id.clone(),
                     system_key: task.system_key.clone(),
                     name_enc: service.requests.cipher.encrypt(NAME_PLACE, new.name.trim()),
                     content_type: new.content_type.clone(),
                     size_bytes: new.bytes.len() as i64,
-                    created_by: staff.username.clone(),
+                    created_by: staff.username.to_string(),
                     created_at: crate::db::now(),
                 };
                 store_sealed(conn, &cipher, &row, &new.bytes)?;
@@ -163,7 +163,7 @@ impl PackageService {
                         .complete_by_owner(conn, &token, &statement, files.len())?;
                 for file in files {
                     let row = AttachmentRow {
-                        id: uuid::Uuid::new_v4().to_string(),
+                        id: AttachmentId::generate(),
                         request_id: task.request_id.clone(),
                         task_id: task.id.clone(),
                         system_key: task.system_key.clone(),
@@ -215,7 +215,7 @@ impl PackageService {
                         .requests
                         .cipher
                         .encrypt(REASON_PLACE, new.reason.trim()),
-                    created_by: staff.username.clone(),
+                    created_by: staff.username.to_string(),
                     created_at: crate::db::now(),
                 };
                 row.insert(conn)?;

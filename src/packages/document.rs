@@ -88,7 +88,7 @@ pub struct SystemOutline {
 #[derive(Debug, Clone, Serialize)]
 pub struct AttachmentOutline {
     #[serde(skip)]
-    pub id: String,
+    pub id: crate::ids::AttachmentId,
     pub name: String,
     pub content_type: String,
     pub size_bytes: i64,

@@ -220,7 +220,7 @@ impl PackageService {
         new: NewPackage,
     ) -> Result<Package> {
         let (package, _) = self
-            .create_as(staff.actor(), staff.username, request_id, new)
+            .create_as(staff.actor(), staff.username.into(), request_id, new)
             .await?;
         Ok(package)
     }
@@ -385,7 +385,7 @@ impl PackageService {
             deleted_reason: None,
             builder: Some(format!(
                 "{}-{}-build",
-                crate::retention::this_host(),
+                crate::instance::this_host(),
                 std::process::id()
             )),
         };

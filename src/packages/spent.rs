@@ -89,7 +89,7 @@ fn orphaned_builds(conn: &mut DbConnection, found: &[PackageRow]) -> Result<Vec<
         .filter(|row| {
             row.builder
                 .as_deref()
-                .is_some_and(crate::retention::holder_is_dead)
+                .is_some_and(crate::instance::holder_is_dead)
         })
         .collect())
 }

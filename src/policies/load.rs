@@ -30,7 +30,7 @@ struct PolicyFile {
     #[serde(default)]
     sweeps: Option<SweepPolicy>,
     #[serde(default)]
-    guide: Option<crate::guide::GuidePolicy>,
+    guide: Option<super::guide::GuidePolicy>,
 }
 
 /// The longest a status link may stay valid: a link to a closed request is of no use for long.
@@ -122,7 +122,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, PolicyError> {
 struct Merged {
     requests: Option<(String, RequestPolicy)>,
     sweeps: Option<(String, SweepPolicy)>,
-    guide: Option<(String, crate::guide::GuidePolicy)>,
+    guide: Option<(String, super::guide::GuidePolicy)>,
     rules: Vec<RetentionRule>,
     problems: Vec<PolicyProblem>,
 }

@@ -13,6 +13,7 @@
 
 mod check;
 mod expiry;
+pub mod guide;
 mod load;
 mod period;
 mod schedule;
@@ -42,7 +43,7 @@ pub struct Policies {
     pub sweeps: SweepPolicy,
     /// The agent's guide and the recognition word lists (`guide:`, shipped in
     /// `policies/guide.yaml`); empty when no file has it.
-    pub guide: crate::guide::GuidePolicy,
+    pub guide: guide::GuidePolicy,
 }
 
 /// When retention sweeps run and how (`sweeps:`).
@@ -315,7 +316,7 @@ impl Default for Policies {
             requests: RequestPolicy::default(),
             retention: Vec::new(),
             sweeps: SweepPolicy::default(),
-            guide: crate::guide::GuidePolicy::default(),
+            guide: guide::GuidePolicy::default(),
         }
     }
 }

@@ -29,7 +29,7 @@ const RUNS_READ: i64 = 200;
 /// How many snapshots the trend shows.
 pub const TREND_LENGTH: i64 = 24;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// RFC 3339.
     pub generated_at: String,
@@ -52,7 +52,7 @@ pub struct Report {
 }
 
 /// One area of the report and its score.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct Area {
     /// `register`, `retention`, `sweeps`, `systems` or `requests`.
     pub key: String,
@@ -61,7 +61,7 @@ pub struct Area {
     pub counted: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityReadiness {
     pub key: String,
     pub name: String,
@@ -74,7 +74,7 @@ pub struct ActivityReadiness {
 
 /// One system: whether loket reaches it, and whether the register records, for the activities
 /// that use it, what [`ActivityReadiness`] checks (false when no activity uses it at all).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct SystemReadiness {
     pub key: String,
     pub name: String,
@@ -94,7 +94,7 @@ pub struct SystemReadiness {
 }
 
 /// A category a system holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldingRef {
     pub system: String,
     pub category: String,
@@ -102,7 +102,7 @@ pub struct HoldingRef {
     pub catalog_retention: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct SweepRef {
     pub rule: String,
     pub system: String,
@@ -111,7 +111,7 @@ pub struct SweepRef {
 }
 
 /// A sweepable rule whose sweep should have run by now and did not.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct MissedSweep {
     pub rule: String,
     pub system: String,
@@ -126,7 +126,7 @@ pub struct MissedSweep {
 const SWEEP_GRACE_HOURS: i64 = 6;
 
 /// How requests were handled: the request statistics' shares, and what they do not break down.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Handling {
     pub received: i64,
     pub open: i64,
@@ -144,7 +144,7 @@ pub struct Handling {
 }
 
 /// An open gap of the register, with the article it concerns.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct Gap {
     pub activity: Option<String>,
     pub system: Option<String>,
@@ -154,7 +154,7 @@ pub struct Gap {
 }
 
 /// One of the "last steps": what to do, riskiest first (5 highest).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
     pub risk: u8,
     pub area: String,
@@ -721,7 +721,7 @@ fn remedy_nl(code: WarningCode) -> &'static str {
 }
 
 /// A kept snapshot, for the trend.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Snapshot {
     pub id: String,
     pub taken_at: chrono::NaiveDateTime,
@@ -846,6 +846,20 @@ pub async fn daily_snapshot(sweeps: &crate::retention::SweepService) -> Result<O
         Some(recent),
     )
     .await
+}
+
+/// The daily readiness snapshot, for the report's trend (issue 21): taken when the last one the
+/// scheduler took is a day old. `startup` runs it daily beside the retention scheduler (which
+/// knows nothing of readiness: readiness reads the sweeps); also what the tests drive, one step
+/// at a time.
+pub async fn scheduled_snapshot(sweeps: crate::retention::SweepService) {
+    match daily_snapshot(&sweeps).await {
+        Ok(Some(snapshot)) => {
+            tracing::info!(score = snapshot.score, "readiness snapshot taken")
+        }
+        Ok(None) => tracing::debug!("today's readiness snapshot was already taken"),
+        Err(error) => tracing::error!(%error, "the readiness snapshot could not be taken"),
+    }
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ fn run(rule: &str, status: &str, started_at: chrono::NaiveDateTime) -> SweepRun 
         .map(|r| r.system.clone())
         .unwrap_or_default();
     SweepRun {
-        id: format!("run-{rule}"),
+        id: format!("run-{rule}").into(),
         rule: rule.into(),
         system,
         table: None,

@@ -169,10 +169,10 @@ impl Case {
 /// What a webhook may say about a request: reference, kind, state and dates.
 pub fn facts_of(row: &RequestRow) -> RequestFacts {
     RequestFacts {
-        request_id: row.id.to_string(),
+        request_id: row.id.clone(),
         reference: row.reference.clone(),
-        kind: row.kind.to_string(),
-        state: row.state.to_string(),
+        kind: row.kind,
+        state: row.state,
         received_on: super::dutch_date(row.received_at),
         due_on: row.due_on,
         closed_at: row.closed_at,

@@ -340,7 +340,7 @@ impl RequestService {
                     tables: checked.tables.join(","),
                     reason_enc,
                     keep_until: checked.until,
-                    chosen_by: staff.username.clone(),
+                    chosen_by: staff.username.to_string(),
                     chosen_at: now,
                 }
                 .insert(conn)?;

@@ -179,7 +179,7 @@ impl RequestService {
                 });
                 row.ground = Some(ground);
                 row.note_enc = note_enc;
-                row.recorded_by = Some(staff.username.clone());
+                row.recorded_by = Some(staff.username.to_string());
                 row.recorded_at = Some(crate::db::now());
                 row.save(conn)?;
                 audit::record(
@@ -228,7 +228,7 @@ impl RequestService {
                 let case = Case::load(conn, &request_id)?;
                 let mut row =
                     GroundRow::of(conn, case.id())?.context("a noticed lift lost its record")?;
-                row.lifted_by = Some(staff.username.clone());
+                row.lifted_by = Some(staff.username.to_string());
                 row.lifted_at = Some(crate::db::now());
                 row.save(conn)?;
                 audit::record(

@@ -17,7 +17,7 @@ use crate::db::models::packages::RedactionRow;
 use crate::db::models::requests::{self as rows, PauseRow};
 use crate::db::DbConnection;
 use crate::error::{ConflictCode, Error, Result};
-use crate::ids::RequestId;
+use crate::ids::{RequestId, Username};
 use crate::mail::letters::{LetterKind, RefusalInfo};
 use crate::vocabulary::{
     ExtensionGround, PauseReason, QuestionChannel, RefusalGround, RequestState, TaskKind, TaskState,
@@ -119,7 +119,7 @@ pub struct Extension {
 pub struct Assignment {
     pub version: i32,
     /// A username, or `null` to unassign.
-    pub assignee: Option<String>,
+    pub assignee: Option<Username>,
 }
 
 /// `{"version", "sent_on"}`: the answer letter went by post on that day.
@@ -284,7 +284,7 @@ impl RequestService {
             }
         }
         case.row.proposed_outcome = Some(outcome);
-        case.row.proposed_by = Some(staff.username.clone());
+        case.row.proposed_by = Some(staff.username.to_string());
         Ok(())
     }
 
@@ -311,7 +311,7 @@ impl RequestService {
                 &case.row.decision_reason_enc,
             )?;
             self.send_answer(conn, case, staff, answer_letter(kind), message)?;
-            case.row.approved_by = Some(staff.username.clone());
+            case.row.approved_by = Some(staff.username.to_string());
         } else if self.policies.needs_approval(kind) {
             return Err(Error::conflict(ConflictCode::Other, format!(
                 "completing a {kind} request needs a privacy officer's approval: move it to awaiting_approval with outcome completed"
@@ -357,7 +357,7 @@ impl RequestService {
             &evidence,
         )?;
         self.close_remaining_tasks(conn, case, staff, "request refused")?;
-        case.row.approved_by = Some(staff.username.clone());
+        case.row.approved_by = Some(staff.username.to_string());
         Ok(())
     }
 
@@ -444,7 +444,7 @@ impl RequestService {
         )?;
         case.row.identity_verified = true;
         case.row.verification_method = Some(check.method);
-        case.row.verified_by = Some(staff.username.clone());
+        case.row.verified_by = Some(staff.username.to_string());
         case.row.verified_at = Some(crate::db::now());
         let evidence = match &check.note {
             Some(note) => format!("{} by {}: {}", check.method, staff.username, note.trim()),
@@ -558,7 +558,7 @@ impl RequestService {
                         started_on: start,
                         ended_on: None,
                         reason: pause.reason,
-                        created_by: staff.username.clone(),
+                        created_by: staff.username.to_string(),
                         created_at: crate::db::now(),
                         question_enc: Some(service.cipher.encrypt(place::PAUSE_QUESTION, &question)),
                         asked_via: Some(via),

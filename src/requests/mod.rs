@@ -15,7 +15,6 @@ pub mod intake;
 pub mod kept;
 pub mod letters;
 pub mod lifecycle;
-pub mod model;
 mod notify;
 pub mod overview;
 pub mod owners;
@@ -31,7 +30,7 @@ use crate::audit::Actor;
 use crate::auth::{Role, TokenService};
 use crate::crypto::Cipher;
 use crate::db::Store;
-use crate::ids::RequestId;
+use crate::ids::{RequestId, Username};
 use crate::policies::Policies;
 use anyhow::Context;
 use futures_util::future::BoxFuture;
@@ -47,14 +46,14 @@ pub const DOWNLOAD_LINK_AUDIENCE: &str = "loket-package";
 /// A member of staff acting on a request.
 #[derive(Debug, Clone)]
 pub struct Staff {
-    pub username: String,
+    pub username: Username,
     pub role: Role,
 }
 
 impl Staff {
     pub fn actor(&self) -> Actor {
         Actor::User {
-            username: self.username.clone(),
+            username: self.username.to_string(),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::catalog::model::IdentifierKind;
 use crate::db::models::requests::{self as rows, RequestFilter};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
-use crate::ids::RequestId;
+use crate::ids::{RequestId, Username};
 use crate::vocabulary::{RequestKind, RequestState};
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 pub struct QueueFilter {
     pub states: Vec<RequestState>,
     pub kind: Option<RequestKind>,
-    pub assignee: Option<String>,
+    pub assignee: Option<Username>,
     pub due_before: Option<NaiveDate>,
     /// Finds the requests of one person through the lookup index.
     pub email: Option<String>,

@@ -17,7 +17,7 @@ use super::{RequestService, Staff};
 use crate::audit::{self, Actor};
 use crate::catalog::model::{IdentifierKind, System};
 use crate::catalog::Item;
-use crate::db::models::owner_links::OwnerLinkRow;
+use crate::db::models::owner_links::{FollowUp, OwnerLinkRow};
 use crate::db::models::requests::TaskRow;
 use crate::db::DbConnection;
 use crate::error::{ConflictCode, Error, FieldError, Result};
@@ -217,7 +217,7 @@ impl RequestService {
                         .encrypt_opt(NOTE_PLACE, send.note.as_deref().map(str::trim)),
                     due_on,
                     expires_at,
-                    sent_by: staff.username.clone(),
+                    sent_by: staff.username.to_string(),
                     sent_at: now,
                     reminded_at: None,
                     escalated_at: None,
@@ -231,7 +231,7 @@ impl RequestService {
                 row.insert(conn)?;
                 let mut context = service.mail_context(conn, &case, task, &system, &row)?;
                 context.note = send.note.as_deref().map(str::trim).map(str::to_string);
-                context.sent_by = staff.username.clone();
+                context.sent_by = staff.username.to_string();
                 service.queue_owner_mail(conn, &row, TASK_MAIL, &recipient, &context)?;
                 audit::record(
                     conn,
@@ -440,12 +440,19 @@ impl RequestService {
                     if case.state().is_closed() || task.state != TaskState::Open {
                         continue;
                     }
-                    if today > row.due_on {
-                        run.escalated += usize::from(service.escalate(conn, &case, task, &row)?);
+                    let follow_up = if today > row.due_on {
+                        FollowUp::Escalation
                     } else if row.reminded_at.is_none()
                         && super::dutch_date(row.expires_at) >= today
                     {
-                        run.reminded += usize::from(service.remind(conn, &case, task, &row)?);
+                        FollowUp::Reminder
+                    } else {
+                        continue;
+                    };
+                    let done = usize::from(service.follow_up(conn, &case, task, &row, follow_up)?);
+                    match follow_up {
+                        FollowUp::Reminder => run.reminded += done,
+                        FollowUp::Escalation => run.escalated += done,
                     }
                 }
                 Ok::<_, Error>(run)
@@ -457,68 +464,61 @@ impl RequestService {
         Ok(run)
     }
 
-    fn remind(
+    /// Reminds the owner of a link, or tells the privacy officer (the DPO's address in the
+    /// catalog, else the organisation's) that its task is overdue: the mail and its audit event,
+    /// once per link; false when another instance did it first.
+    fn follow_up(
         &self,
         conn: &mut DbConnection,
         case: &Case,
         task: &TaskRow,
         row: &OwnerLinkRow,
+        follow_up: FollowUp,
     ) -> Result<bool> {
-        if !OwnerLinkRow::mark_reminded(conn, &row.id, crate::db::now())? {
+        if !OwnerLinkRow::mark_followed_up(conn, &row.id, follow_up, crate::db::now())? {
             return Ok(false);
         }
         let system = self.system_or_key(conn, &row.system_key)?;
-        let recipient = self.open_sealed(RECIPIENT_PLACE, &row.recipient_enc)?;
-        let context = self.mail_context(conn, case, task, &system, row)?;
-        self.queue_owner_mail(conn, row, REMINDER_MAIL, &recipient, &context)?;
-        audit::record(
-            conn,
-            &Actor::System("owner-reminders"),
-            case.change(
+        let owner = self.open_sealed(RECIPIENT_PLACE, &row.recipient_enc)?;
+        let mut context = self.mail_context(conn, case, task, &system, row)?;
+        let (mail, recipient, action, summary) = match follow_up {
+            FollowUp::Reminder => (
+                REMINDER_MAIL,
+                owner.clone(),
                 "request.owner_task.reminded",
                 format!(
-                    "the owner of {} ({recipient}) reminded of task {} ({}), due {}",
+                    "the owner of {} ({owner}) reminded of task {} ({}), due {}",
                     row.system_key,
                     task.position + 1,
                     task.kind,
                     row.due_on
                 ),
             ),
-        )?;
-        Ok(true)
-    }
-
-    fn escalate(
-        &self,
-        conn: &mut DbConnection,
-        case: &Case,
-        task: &TaskRow,
-        row: &OwnerLinkRow,
-    ) -> Result<bool> {
-        if !OwnerLinkRow::mark_escalated(conn, &row.id, crate::db::now())? {
-            return Ok(false);
-        }
-        let system = self.system_or_key(conn, &row.system_key)?;
-        let owner = self.open_sealed(RECIPIENT_PLACE, &row.recipient_enc)?;
-        let officer = crate::catalog::organisation_in(conn)?
-            .map(|o| o.dpo_email.unwrap_or(o.contact_email))
-            .unwrap_or_else(|| self.mail_from.clone());
-        let mut context = self.mail_context(conn, case, task, &system, row)?;
-        context.owner = owner.clone();
-        self.queue_owner_mail(conn, row, ESCALATION_MAIL, &officer, &context)?;
-        audit::record(
-            conn,
-            &Actor::System("owner-reminders"),
-            case.change(
-                "request.owner_task.escalated",
-                format!(
+            FollowUp::Escalation => {
+                let officer = crate::catalog::organisation_in(conn)?
+                    .map(|o| o.dpo_email.unwrap_or(o.contact_email))
+                    .unwrap_or_else(|| self.mail_from.clone());
+                context.owner = owner.clone();
+                let summary = format!(
                     "task {} ({}, {}) still open after its due date {} with the owner ({owner}); the privacy officer ({officer}) was told",
                     task.position + 1,
                     task.kind,
                     row.system_key,
                     row.due_on
-                ),
-            ),
+                );
+                (
+                    ESCALATION_MAIL,
+                    officer,
+                    "request.owner_task.escalated",
+                    summary,
+                )
+            }
+        };
+        self.queue_owner_mail(conn, row, mail, &recipient, &context)?;
+        audit::record(
+            conn,
+            &Actor::System("owner-reminders"),
+            case.change(action, summary),
         )?;
         Ok(true)
     }

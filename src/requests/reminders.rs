@@ -11,7 +11,6 @@
 
 use super::case::{facts_of, Case};
 use super::checklist::right_names;
-use super::model::RequestState;
 use super::RequestService;
 use crate::auth::Role;
 use crate::db::models::requests::{self as rows, RequestFilter, RequestRow};
@@ -19,9 +18,11 @@ use crate::db::models::users::{self as user_rows, ContactRow};
 use crate::db::models::webhooks::claim_daily_job;
 use crate::db::DbConnection;
 use crate::error::Result;
+use crate::ids::Username;
 use crate::mail::letters::written_date;
 use crate::mail::outbox::{self, Notice};
 use crate::vocabulary::Language;
+use crate::vocabulary::RequestState;
 use crate::webhooks::{self, EventData, WebhookEvent};
 use chrono::{NaiveDate, Timelike};
 
@@ -39,7 +40,7 @@ pub struct DigestItem {
     pub reference: String,
     pub kind: String,
     pub due_on: NaiveDate,
-    pub assignee: Option<String>,
+    pub assignee: Option<Username>,
 }
 
 impl DigestItem {
@@ -320,7 +321,7 @@ mod tests {
             reference: reference.into(),
             kind: "erasure".into(),
             due_on: due,
-            assignee: assignee.map(str::to_string),
+            assignee: assignee.map(Username::from),
         }
     }
 

@@ -60,14 +60,14 @@ pub struct RunTask {
 }
 
 /// What a run would do, from a dry run ([`RequestService::preview_run`]).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, serde::Serialize)]
 pub struct RunPreview {
     /// A legal hold turns the erasure into keeping everything (Art. 17(3)(e)).
     pub held: bool,
     pub systems: Vec<SystemPreview>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, serde::Serialize)]
 pub struct SystemPreview {
     pub system: String,
     pub system_name: String,
@@ -75,14 +75,14 @@ pub struct SystemPreview {
 }
 
 /// The person's rows in one table and what the run would do with them.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, serde::Serialize)]
 pub struct TablePreview {
     pub table: String,
     pub rows: u64,
     pub effect: Effect,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     Delete,
@@ -105,7 +105,7 @@ impl From<&Staff> for Runner {
     fn from(staff: &Staff) -> Self {
         Runner {
             actor: staff.actor(),
-            name: staff.username.clone(),
+            name: staff.username.to_string(),
         }
     }
 }
@@ -470,7 +470,7 @@ impl RequestService {
                     && service.findings(conn, &case)?.open_searches.is_empty()
                 {
                     let loket = Staff {
-                        username: runner.name.clone(),
+                        username: runner.name.as_str().into(),
                         role: crate::auth::Role::Agent,
                     };
                     service.compile_access_facts(conn, &mut case, &loket)?;
@@ -925,8 +925,9 @@ impl RequestService {
         let holds = crate::db::models::kept::holds_on(conn, system, &indexes)?;
         holds
             .first()
-            .map(|hold| crate::retention::holds::reason_of(&self.cipher, hold))
+            .map(|hold| hold.reason(&self.cipher))
             .transpose()
+            .map_err(Error::from)
     }
 
     // --- execute ---------------------------------------------------------------------------

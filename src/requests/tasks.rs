@@ -12,7 +12,7 @@ use crate::db::models::requests::{self as rows, CommentRow, TaskRow};
 use crate::db::models::users::UserRow;
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
-use crate::ids::{RequestId, TaskId};
+use crate::ids::{RequestId, TaskId, Username};
 use crate::vocabulary::{SearchOutcome, TaskKind, TaskState};
 use serde::{Deserialize, Deserializer};
 
@@ -24,7 +24,7 @@ pub struct TaskUpdate {
     pub version: i32,
     /// A username, or `null` to unassign.
     #[serde(default, deserialize_with = "present")]
-    pub assignee: Option<Option<String>>,
+    pub assignee: Option<Option<Username>>,
     #[serde(default)]
     pub state: Option<TaskState>,
     /// What proves the task was done (required with `"state": "done"`).
@@ -237,7 +237,7 @@ impl RequestService {
                     &CommentRow {
                         id: uuid::Uuid::new_v4().to_string(),
                         task_id: task.id.clone(),
-                        author: staff.username.clone(),
+                        author: staff.username.to_string(),
                         body_enc: service.cipher.encrypt(place::COMMENT, body.trim()),
                         created_at: crate::db::now(),
                     },

@@ -6,7 +6,7 @@ use super::requester::{open, place, Representative, Requester};
 use crate::crypto::Cipher;
 use crate::db::models::requests::{CommentRow, RequestRow, TaskRow};
 use crate::error::Result;
-use crate::ids::{RequestId, TaskId};
+use crate::ids::{RequestId, TaskId, Username};
 use crate::vocabulary::{RequestKind, RequestState, TaskKind, TaskState};
 use anyhow::Context;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -37,7 +37,7 @@ pub struct RequestView {
     pub requester: Requester,
     pub representative: Option<Representative>,
     pub details: Option<String>,
-    pub assignee: Option<String>,
+    pub assignee: Option<Username>,
     pub proposed_outcome: Option<String>,
     pub refusal_ground: Option<String>,
     pub decision_reason: Option<String>,
@@ -76,7 +76,7 @@ pub struct TaskView {
     pub legal_exception: Option<String>,
     pub keep_until: Option<NaiveDate>,
     pub state: TaskState,
-    pub assignee: Option<String>,
+    pub assignee: Option<Username>,
     /// The evidence of a done task, or the reason a task does not apply.
     pub evidence: Option<String>,
     /// What staff need to do the task that is no title's business: free text such as the reason
@@ -126,7 +126,7 @@ pub struct RequestSummary {
     pub overdue: bool,
     pub extended: bool,
     pub email_confirmed: bool,
-    pub assignee: Option<String>,
+    pub assignee: Option<Username>,
     pub requester_name: Option<String>,
     /// For a change made straight from the queue (assigning).
     pub version: i32,

@@ -14,12 +14,9 @@ use crate::db;
 use crate::db::models::catalog::find_system;
 use crate::db::models::sweeps::LegalHoldRow;
 use crate::error::{all_valid, ConflictCode, Error, FieldError, Result};
-use anyhow::Context;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-/// Where the reason of a hold is sealed (also its associated data).
-const REASON_PLACE: &str = "legal_holds.reason";
 const MAX_IDENTIFIER: usize = 320;
 const MAX_REASON: usize = 2000;
 
@@ -91,7 +88,9 @@ impl SweepService {
                 hold.identifier_kind,
                 hold.identifier.trim(),
             ),
-            reason_enc: self.cipher.encrypt(REASON_PLACE, hold.reason.trim()),
+            reason_enc: self
+                .cipher
+                .encrypt(LegalHoldRow::REASON_PLACE, hold.reason.trim()),
             placed_by: actor.to_string(),
             placed_at: now,
             lifted_by: None,
@@ -187,7 +186,7 @@ impl SweepService {
     }
 
     fn show_hold(&self, row: LegalHoldRow) -> Result<LegalHold> {
-        let reason = reason_of(&self.cipher, &row)?;
+        let reason = row.reason(&self.cipher)?;
         Ok(LegalHold {
             id: row.id,
             system: row.system_key,
@@ -199,12 +198,4 @@ impl SweepService {
             lifted_at: row.lifted_at,
         })
     }
-}
-
-/// The hold's reason, opened.
-pub(crate) fn reason_of(cipher: &crate::crypto::Cipher, row: &LegalHoldRow) -> Result<String> {
-    cipher
-        .decrypt(REASON_PLACE, &row.reason_enc)
-        .context(REASON_PLACE)
-        .map_err(Error::from)
 }

@@ -26,6 +26,7 @@ use crate::crypto::Cipher;
 use crate::db::models::sweeps::SweepRunRow;
 use crate::db::{Store, StoreError};
 use crate::error::{Error, FieldError};
+use crate::ids::SweepId;
 use crate::policies::{Policies, RetentionRule};
 use anyhow::Context;
 use chrono::NaiveDateTime;
@@ -88,7 +89,7 @@ impl std::fmt::Debug for SweepService {
 /// A run as the API and the CLI show it.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct SweepRun {
-    pub id: String,
+    pub id: SweepId,
     pub rule: String,
     pub system: String,
     pub table: Option<String>,
@@ -172,7 +173,7 @@ impl SweepService {
             cipher,
             connectors,
             policies,
-            holder: instance_name(),
+            holder: crate::instance::instance_name(),
             lease: DEFAULT_LEASE,
         }
     }
@@ -326,39 +327,4 @@ fn sweeps_packages(options: &SweepOptions) -> bool {
         Some(rule) => rule == PACKAGES_RULE,
         None => options.system.is_none(),
     }
-}
-
-/// `host-pid-xxxx`: unique among instances, readable in a run record, and telling whether the
-/// holder of a lease is still alive when it ran on this host.
-fn instance_name() -> String {
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    format!("{}-{}-{}", this_host(), std::process::id(), &suffix[..8])
-}
-
-/// The name of this host, as instance names carry it.
-pub fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "loket".into())
-}
-
-/// Whether the instance named `holder` ran on this host in a process that is gone (killed,
-/// crashed): its lease can be taken over at once instead of waiting for it to expire. Holders
-/// on other hosts are alive until their lease (renewed as a heartbeat) runs out.
-pub fn holder_is_dead(holder: &str) -> bool {
-    let mut parts = holder.rsplitn(3, '-');
-    let (Some(_suffix), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    let proc = std::path::Path::new("/proc");
-    host == this_host()
-        && pid != std::process::id()
-        && proc.join("self").exists()
-        && !proc.join(pid.to_string()).exists()
 }

@@ -1,6 +1,6 @@
 //! Runs each retention rule on its cron schedule while `serve` runs, deletes spent packages
-//! every quarter of an hour, and runs the daily jobs (each its own function below, registered
-//! with one line in [`spawn`]).
+//! every quarter of an hour, and runs the daily jobs of retention (each its own function below,
+//! registered with one line in [`spawn`]; [`daily`] paces the daily jobs of other modules too).
 //!
 //! Every instance behind a load balancer runs this loop. When a slot comes, each tries the due
 //! rules; the lease lets one sweep a rule, and the slot recorded on its run keeps the others
@@ -19,10 +19,8 @@ pub const PACKAGE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::fro
 /// Starts the loop on the current runtime; abort the handle to stop it.
 pub fn spawn(service: SweepService, requests: RequestService) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let snapshots = service.clone();
         tokio::join!(
             run_rules(service.clone()),
-            daily(move || readiness_snapshot(snapshots.clone())),
             daily(move || remind_owners(requests.clone(), crate::requests::today())),
             delete_spent_packages(service),
         );
@@ -96,7 +94,7 @@ pub const DAILY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// Runs `job` every [`DAILY_CHECK_INTERVAL`], the first time one interval after start (so a
 /// start-up, or a test's server, is not slowed by it); the job keeps itself to once a day (or
 /// once per thing it tells), so every instance behind a load balancer may run it.
-async fn daily<F, Fut>(job: F)
+pub async fn daily<F, Fut>(job: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -107,25 +105,6 @@ where
         interval.tick().await;
         job().await;
     }
-}
-
-/// The daily readiness snapshot, for the report's trend (issue 21): taken when the last one the
-/// scheduler took is a day old. Also what the tests drive, one step at a time.
-pub async fn readiness_snapshot(service: SweepService) {
-    match crate::readiness::daily_snapshot(&service).await {
-        Ok(Some(snapshot)) => {
-            tracing::info!(score = snapshot.score, "readiness snapshot taken")
-        }
-        Ok(None) => tracing::debug!("today's readiness snapshot was already taken"),
-        Err(error) => tracing::error!(%error, "the readiness snapshot could not be taken"),
-    }
-}
-
-/// Daily jobs on request handling, one line each; abort the handle to stop them.
-pub fn spawn_daily(requests: crate::requests::RequestService) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        tokio::join!(crate::requests::reminders::every_day(requests.clone()));
-    })
 }
 
 pub fn next_slot(policies: &Policies, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Vec<String>)> {

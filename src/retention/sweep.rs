@@ -25,6 +25,7 @@ use crate::catalog::model::System;
 use crate::connectors::{ExpiredQuery, Pending, SqlConnector, Strategies};
 use crate::db::models::sweeps::{self, SweepRunRow, ABANDONED, FAILED, FINISHED, RUNNING};
 use crate::db::{self, write_transaction, DbConnection};
+use crate::ids::SweepId;
 use crate::policies::{OnExpiry, RetentionRule};
 use crate::webhooks::{EventData, SweepFacts, WebhookEvent};
 use chrono::NaiveDateTime;
@@ -99,7 +100,7 @@ pub struct RuleReport {
     pub action: OnExpiry,
     pub dry_run: bool,
     pub outcome: Outcome,
-    pub run_id: Option<String>,
+    pub run_id: Option<SweepId>,
     /// Whether the run continued one that had stopped.
     pub resumed: bool,
     #[serde(flatten)]
@@ -227,7 +228,7 @@ impl SweepService {
             return Ok(true);
         }
         match sweeps::lease_holder(conn, rule)? {
-            Some(gone) if super::holder_is_dead(&gone) => {
+            Some(gone) if crate::instance::holder_is_dead(&gone) => {
                 tracing::warn!(%rule, "taking over the lease of a sweep whose process is gone");
                 Ok(sweeps::take_over_lease(
                     conn,
@@ -314,7 +315,7 @@ impl SweepService {
         now: NaiveDateTime,
     ) -> SweepRunRow {
         SweepRunRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: SweepId::generate(),
             rule: rule.name.clone(),
             system_key: rule.system.clone(),
             table_name: rule.table.clone(),

@@ -19,6 +19,8 @@ use crate::crypto::Cipher;
 use crate::db::models::webhooks::{self as rows, DeliveryRow, EventRow, SubscriptionRow};
 use crate::db::{DbConnection, Store};
 use crate::error::{Error, FieldError, Result};
+use crate::ids::{RequestId, SweepId};
+use crate::vocabulary::{vocabulary, RequestKind, RequestState};
 use anyhow::Context;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
@@ -31,72 +33,29 @@ pub const SECRET_MAX: usize = 256;
 const URL_MAX: usize = 2000;
 const DESCRIPTION_MAX: usize = 200;
 
-/// What a subscription can ask to be told.
-#[derive(
-    utoipa::ToSchema,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
-)]
-pub enum WebhookEvent {
-    /// A request was registered (a web-form request once its address is confirmed).
-    #[serde(rename = "request.received")]
-    #[strum(serialize = "request.received")]
-    RequestReceived,
-    #[serde(rename = "identity.verified")]
-    #[strum(serialize = "identity.verified")]
-    IdentityVerified,
-    /// Due within the reminder window (`reminders.due_within_days`), once per request.
-    #[serde(rename = "request.due_soon")]
-    #[strum(serialize = "request.due_soon")]
-    RequestDueSoon,
-    /// Past its due date and still open, once per request.
-    #[serde(rename = "request.overdue")]
-    #[strum(serialize = "request.overdue")]
-    RequestOverdue,
-    #[serde(rename = "request.completed")]
-    #[strum(serialize = "request.completed")]
-    RequestCompleted,
-    #[serde(rename = "request.refused")]
-    #[strum(serialize = "request.refused")]
-    RequestRefused,
-    #[serde(rename = "sweep.finished")]
-    #[strum(serialize = "sweep.finished")]
-    SweepFinished,
-}
-
-impl WebhookEvent {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// The vocabulary, for messages: `request.received, identity.verified, …`.
-    pub fn names() -> String {
-        use strum::VariantArray;
-        WebhookEvent::VARIANTS
-            .iter()
-            .map(|e| e.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+vocabulary! {
+    /// What a subscription can ask to be told.
+    pub enum WebhookEvent {
+        /// A request was registered (a web-form request once its address is confirmed).
+        RequestReceived = "request.received",
+        IdentityVerified = "identity.verified",
+        /// Due within the reminder window (`reminders.due_within_days`), once per request.
+        RequestDueSoon = "request.due_soon",
+        /// Past its due date and still open, once per request.
+        RequestOverdue = "request.overdue",
+        RequestCompleted = "request.completed",
+        RequestRefused = "request.refused",
+        SweepFinished = "sweep.finished",
     }
 }
 
 /// The facts of a request an event may carry: no name, address or identifier of the person.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct RequestFacts {
-    pub request_id: String,
+    pub request_id: RequestId,
     pub reference: String,
-    pub kind: String,
-    pub state: String,
+    pub kind: RequestKind,
+    pub state: RequestState,
     pub received_on: NaiveDate,
     pub due_on: NaiveDate,
     pub closed_at: Option<NaiveDateTime>,
@@ -105,7 +64,7 @@ pub struct RequestFacts {
 /// The facts of a finished sweep run: counts, never row contents.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct SweepFacts {
-    pub run_id: String,
+    pub run_id: SweepId,
     pub rule: String,
     pub system: Option<String>,
     pub status: String,
@@ -277,7 +236,7 @@ impl SubscriptionInput {
         if self.events.is_empty() {
             errors.push(FieldError::new(
                 "events",
-                format!("name at least one of: {}", WebhookEvent::names()),
+                format!("name at least one of: {}", WebhookEvent::expected()),
             ));
         }
         for (i, name) in self.events.iter().enumerate() {
@@ -288,7 +247,7 @@ impl SubscriptionInput {
                     format!("events[{i}]"),
                     format!(
                         "unknown event '{name}' (expected one of: {})",
-                        WebhookEvent::names()
+                        WebhookEvent::expected()
                     ),
                 )),
             }

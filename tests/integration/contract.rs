@@ -326,7 +326,83 @@ fn every_route_in_the_readme_table_is_in_the_document() {
 const LOWEST: &[&str] = &["db", "error", "ids", "vocabulary"];
 const WIRING: &[&str] = &["api", "cli", "startup", "main", "lib", "demo", "telemetry"];
 
-/// `use crate::…` imports per top-level module of `src/` (tests modules left out).
+/// The files declared as test modules (`#[cfg(test)] mod tests;`): all of their code is tests.
+fn test_module_files(file: &Path, text: &str) -> Vec<PathBuf> {
+    let name = file.file_stem().unwrap_or_default();
+    let dir = if name == "mod" || name == "lib" || name == "main" {
+        file.parent().unwrap().to_path_buf()
+    } else {
+        file.with_extension("")
+    };
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines
+        .windows(2)
+        .filter(|pair| pair[0] == "#[cfg(test)]")
+        .filter_map(|pair| pair[1].split_once("mod ").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.strip_suffix(';'))
+        .flat_map(|module| {
+            [
+                dir.join(format!("{module}.rs")),
+                dir.join(module).join("mod.rs"),
+            ]
+        })
+        .collect()
+}
+
+/// `text` without comments and without its inline test modules (`#[cfg(test)] mod tests { … }`,
+/// which rustfmt closes with a `}` at the indentation it opened with).
+fn non_test_code(text: &str) -> String {
+    let mut kept = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let opens_test_module = line.trim() == "#[cfg(test)]"
+            && lines
+                .peek()
+                .is_some_and(|next| next.contains("mod ") && next.trim_end().ends_with('{'));
+        if opens_test_module {
+            let opening = lines.next().unwrap_or_default();
+            let indent = &opening[..opening.len() - opening.trim_start().len()];
+            let closing = format!("{indent}}}");
+            for line in lines.by_ref() {
+                if line == closing {
+                    break;
+                }
+            }
+        } else if !line.trim_start().starts_with("//") {
+            kept.push(line);
+        }
+    }
+    kept.join("\n")
+}
+
+/// The first names of the paths in a `use crate::{…}` group (`db::{self, Store}, error` gives
+/// `db` and `error`): only the commas outside nested braces separate paths.
+fn group_heads(group: &str) -> Vec<String> {
+    let mut heads = Vec::new();
+    let mut depth = 0;
+    let mut start = true;
+    let mut name = String::new();
+    for c in group.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => start = true,
+            c if depth == 0 && start && (c.is_alphanumeric() || c == '_') => name.push(c),
+            _ if !name.is_empty() => {
+                heads.push(std::mem::take(&mut name));
+                start = false;
+            }
+            _ => {}
+        }
+    }
+    heads.extend((!name.is_empty()).then_some(name));
+    heads
+}
+
+/// The modules each top-level module of `src/` uses, by `use crate::…` and by every
+/// `crate::<module>::` path written in a type or an expression (test modules and comments left
+/// out): a path written inline ties two modules as much as an import does.
 fn module_imports() -> BTreeMap<String, BTreeSet<String>> {
     fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).expect("src") {
@@ -341,8 +417,19 @@ fn module_imports() -> BTreeMap<String, BTreeSet<String>> {
     let src = repository().join("src");
     let mut files = Vec::new();
     walk(&src, &mut files);
+    let texts: BTreeMap<PathBuf, String> = files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).unwrap();
+            (file, text)
+        })
+        .collect();
+    let tests: BTreeSet<PathBuf> = texts
+        .iter()
+        .flat_map(|(file, text)| test_module_files(file, text))
+        .collect();
     let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in files {
+    for (file, text) in texts.iter().filter(|(file, _)| !tests.contains(*file)) {
         let relative = file.strip_prefix(&src).unwrap();
         let first = relative
             .components()
@@ -351,26 +438,31 @@ fn module_imports() -> BTreeMap<String, BTreeSet<String>> {
             .as_os_str()
             .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_string();
-        let text = std::fs::read_to_string(&file).unwrap();
-        let text = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+        let text = non_test_code(text);
+        let mut targets: Vec<String> = Vec::new();
         for statement in text.split("use crate::").skip(1) {
             let statement = statement.split(';').next().unwrap_or_default();
-            let targets: Vec<&str> = match statement.strip_prefix('{') {
-                Some(group) => group
-                    .split(',')
-                    .filter_map(|part| part.trim().split("::").next())
-                    .filter(|name| !name.is_empty() && !name.starts_with('}'))
-                    .collect(),
-                None => statement.split("::").next().into_iter().collect(),
-            };
-            for target in targets {
-                let target = target.trim().trim_end_matches('}').trim();
-                if !target.is_empty() && target != module && target != "self" {
-                    imports
-                        .entry(module.clone())
-                        .or_default()
-                        .insert(target.to_string());
-                }
+            match statement.strip_prefix('{') {
+                Some(group) => targets.extend(group_heads(group)),
+                None => targets.extend(statement.split("::").next().map(str::to_string)),
+            }
+        }
+        for path in text.split("crate::").skip(1) {
+            let name: String = path
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if path[name.len()..].starts_with("::") {
+                targets.push(name);
+            }
+        }
+        for target in targets {
+            let target = target.trim();
+            if !target.is_empty() && target != module && target != "self" {
+                imports
+                    .entry(module.clone())
+                    .or_default()
+                    .insert(target.to_string());
             }
         }
     }

@@ -152,7 +152,7 @@ backend_tests! { browser;
         browser.sign_in("petra").await;
         browser.goto("/desk/readiness").await;
         assert!(browser.text("#trend").await.contains("Nog geen momentopnamen"));
-        loket::retention::scheduler::readiness_snapshot(sweeps).await;
+        loket::readiness::scheduled_snapshot(sweeps).await;
         browser.goto("/desk/readiness").await;
         let trend = browser.text("#trend").await;
         assert!(trend.contains("dagelijks"), "{trend}");
@@ -280,7 +280,7 @@ mod api {
             assert!(trend(&app, &officer).await.is_empty(), "none before the scheduler's first round");
 
             // The scheduler's daily job, driven one round at a time.
-            loket::retention::scheduler::readiness_snapshot(sweeps.clone()).await;
+            loket::readiness::scheduled_snapshot(sweeps.clone()).await;
             let kept = trend(&app, &officer).await;
             assert_eq!(kept.len(), 1, "{kept:#?}");
             assert_eq!(kept[0]["origin"], "scheduler");
@@ -291,7 +291,7 @@ mod api {
             }
             // Later the same day: nothing more; a snapshot on demand does not count as the day's.
             expect_json(app.post_json("/api/v1/readiness/snapshots", Some(&officer), &json!({})).await, 201).await;
-            loket::retention::scheduler::readiness_snapshot(sweeps.clone()).await;
+            loket::readiness::scheduled_snapshot(sweeps.clone()).await;
             let kept = trend(&app, &officer).await;
             let origins: Vec<&str> = kept.iter().map(|s| s["origin"].as_str().unwrap()).collect();
             assert_eq!(origins, ["on_demand", "scheduler"], "newest first");

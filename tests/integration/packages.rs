@@ -1085,7 +1085,7 @@ async fn a_build_whose_process_is_gone_is_cleaned_up_at_once(desk: Desk) {
     let request = desk.request("access").await;
     let killed = desk.package(&request, json!({})).await;
     let running = desk.package(&request, json!({})).await;
-    let host = loket::retention::this_host();
+    let host = loket::instance::this_host();
     desk.raw(&format!(
         "UPDATE packages SET state = 'building', builder = '{host}-4194999-build' WHERE id = '{}'",
         id(&killed)

@@ -588,7 +588,7 @@ async fn a_lease_of_a_dead_process_is_taken_over_at_once(scene: Scene) {
     let mut conn = scene.app.store.connection().unwrap();
     let now = loket::db::now();
     // No process has this id (above the kernel's pid limit).
-    let gone = format!("{}-4194999-deadbeef", loket::retention::this_host());
+    let gone = format!("{}-4194999-deadbeef", loket::instance::this_host());
     assert!(loket::db::models::sweeps::take_lease(
         &mut conn,
         "crm_interactions",
@@ -605,7 +605,7 @@ async fn a_lease_of_a_dead_process_is_taken_over_at_once(scene: Scene) {
 
     let alive = format!(
         "{}-{}-0000beef",
-        loket::retention::this_host(),
+        loket::instance::this_host(),
         std::process::id()
     );
     assert!(loket::db::models::sweeps::take_lease(

@@ -6,7 +6,7 @@ use super::{ok, staff_context, DeskError, Lang, PageResult};
 use crate::api::AppState;
 use crate::auth::Permission;
 use crate::catalog::model::{Category, System};
-use crate::ids::RequestId;
+use crate::ids::{RequestId, Username};
 use crate::mail::letters::LetterKind;
 use crate::requests::first_line::Visibility;
 use crate::requests::overview::QueueFilter;
@@ -64,7 +64,7 @@ pub async fn queue(
     let (assignee, unassigned) = match chosen(&query.assignee) {
         Some("me") => (Some(user.user.username.clone()), false),
         Some("none") => (None, true),
-        Some(name) => (Some(name.to_string()), false),
+        Some(name) => (Some(Username::from(name)), false),
         None => (None, false),
     };
     let filter = QueueFilter {
@@ -118,11 +118,11 @@ pub(super) async fn people(state: &AppState) -> Result<Vec<(String, String)>, De
         .into_iter()
         .map(|u| {
             let name = if u.display_name.trim().is_empty() {
-                u.username.clone()
+                u.username.to_string()
             } else {
                 u.display_name
             };
-            (u.username, name)
+            (u.username.into(), name)
         })
         .collect())
 }

@@ -85,7 +85,7 @@ pub async fn webhooks(
         "webhooks.html",
         minijinja::context! {
             subscriptions => subscriptions,
-            events => crate::webhooks::WebhookEvent::names(),
+            events => crate::webhooks::WebhookEvent::expected(),
             ..staff_context(&user, Lang::of(&request), "webhooks")
         },
     )

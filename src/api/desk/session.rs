@@ -284,7 +284,7 @@ pub async fn sign_out(
         .users
         .revoke_sessions(
             crate::audit::Actor::User {
-                username: user.user.username.clone(),
+                username: user.user.username.to_string(),
             },
             user.user.id.clone(),
         )

@@ -10,11 +10,11 @@
 //! never a URL with values filled in, a response body or a secret: those may hold personal data.
 
 mod check;
-mod definition;
 
 pub use check::check_file;
 
-pub use definition::{Auth, Call, HttpDefinition, Method, Pagination, OPERATIONS};
+// The definition is part of the catalog's language (a system's `http:`); the connector drives it.
+pub use crate::catalog::http::{Auth, Call, HttpDefinition, Method, Pagination, OPERATIONS};
 
 use super::{ConnectorError, TableCounts};
 use crate::catalog::model::IdentifierKind;

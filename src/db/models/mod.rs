@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod owner_links;
 pub mod package_keys;
 pub mod packages;
+mod queue;
 pub mod requests;
 pub mod sweeps;
 pub mod users;

@@ -83,45 +83,17 @@ impl OutboxRow {
     }
 }
 
-/// Ids of pending messages due at `now`, those waiting longest first.
-pub fn due_ids(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    Ok(outbox::table
-        .filter(outbox::status.eq(PENDING))
-        .filter(outbox::next_attempt_at.le(now))
-        .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
-        .limit(limit)
-        .select(outbox::id)
-        .load(conn)?)
-}
+super::queue::retried_queue!(outbox);
 
-/// Takes a due message for delivery: counts the attempt and holds it until `lease_until`, so no
-/// other worker picks it up meanwhile. Returns the row when this call won it, `None` when it was
-/// no longer due (sent, failed, or claimed by another worker first).
-///
-/// One conditional UPDATE is atomic on both backends: on PostgreSQL a concurrent UPDATE of the
-/// same row waits for the first to commit and then re-checks the condition, which no longer holds.
+/// Takes a due message for delivery (see `take_due`): the row when this call won it, `None`
+/// when it was no longer due.
 pub fn claim(
     conn: &mut DbConnection,
     id: &str,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> Result<Option<OutboxRow>, StoreError> {
-    let changed = diesel::update(
-        outbox::table
-            .filter(outbox::id.eq(id))
-            .filter(outbox::status.eq(PENDING))
-            .filter(outbox::next_attempt_at.le(now)),
-    )
-    .set((
-        outbox::next_attempt_at.eq(lease_until),
-        outbox::attempts.eq(outbox::attempts + 1),
-    ))
-    .execute(conn)?;
-    if changed == 1 {
+    if take_due(conn, id, now, lease_until)? {
         OutboxRow::find(conn, id)
     } else {
         Ok(None)
@@ -136,24 +108,5 @@ pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Resul
             outbox::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
-    Ok(())
-}
-
-/// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.
-pub fn mark_attempt_failed(
-    conn: &mut DbConnection,
-    id: &str,
-    error: &str,
-    retry_at: Option<NaiveDateTime>,
-) -> Result<(), StoreError> {
-    let target = outbox::table.find(id);
-    match retry_at {
-        Some(at) => diesel::update(target)
-            .set((outbox::last_error.eq(error), outbox::next_attempt_at.eq(at)))
-            .execute(conn)?,
-        None => diesel::update(target)
-            .set((outbox::last_error.eq(error), outbox::status.eq(FAILED)))
-            .execute(conn)?,
-    };
     Ok(())
 }

@@ -9,6 +9,14 @@ use crate::vocabulary::Language;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+/// What the daily job does with a link still open: remind its owner before the due date, or tell
+/// the privacy officer after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp {
+    Reminder,
+    Escalation,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = owner_links)]
 pub struct OwnerLinkRow {
@@ -98,35 +106,25 @@ impl OwnerLinkRow {
         Ok(changed == 1)
     }
 
-    /// Records the reminder, unless another instance did first; false then.
-    pub fn mark_reminded(
+    /// Records that the link's owner was reminded, or the privacy officer told, unless another
+    /// instance did first; false then. Each happens at most once per link.
+    pub fn mark_followed_up(
         conn: &mut DbConnection,
         id: &str,
+        follow_up: FollowUp,
         at: NaiveDateTime,
     ) -> Result<bool, StoreError> {
-        let changed = diesel::update(
-            owner_links::table
-                .filter(owner_links::id.eq(id))
-                .filter(owner_links::reminded_at.is_null()),
-        )
-        .set(owner_links::reminded_at.eq(at))
-        .execute(conn)?;
-        Ok(changed == 1)
-    }
-
-    /// Records the escalation, unless another instance did first; false then.
-    pub fn mark_escalated(
-        conn: &mut DbConnection,
-        id: &str,
-        at: NaiveDateTime,
-    ) -> Result<bool, StoreError> {
-        let changed = diesel::update(
-            owner_links::table
-                .filter(owner_links::id.eq(id))
-                .filter(owner_links::escalated_at.is_null()),
-        )
-        .set(owner_links::escalated_at.eq(at))
-        .execute(conn)?;
+        let link = owner_links::table.filter(owner_links::id.eq(id));
+        let changed = match follow_up {
+            FollowUp::Reminder => diesel::update(link.filter(owner_links::reminded_at.is_null()))
+                .set(owner_links::reminded_at.eq(at))
+                .execute(conn)?,
+            FollowUp::Escalation => {
+                diesel::update(link.filter(owner_links::escalated_at.is_null()))
+                    .set(owner_links::escalated_at.eq(at))
+                    .execute(conn)?
+            }
+        };
         Ok(changed == 1)
     }
 }

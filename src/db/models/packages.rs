@@ -5,7 +5,7 @@
 
 use crate::db::schema::{attachments, packages, redactions, sealed_blobs};
 use crate::db::{DbConnection, StoreError};
-use crate::ids::{PackageId, RequestId, TaskId};
+use crate::ids::{AttachmentId, PackageId, RequestId, TaskId};
 use crate::vocabulary::{Language, RequestKind};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -230,7 +230,7 @@ pub fn delete_blobs(conn: &mut DbConnection, owner: &str) -> Result<usize, Store
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = attachments)]
 pub struct AttachmentRow {
-    pub id: String,
+    pub id: AttachmentId,
     pub request_id: RequestId,
     pub task_id: TaskId,
     pub system_key: Option<String>,
@@ -268,7 +268,7 @@ pub struct RedactionRow {
     pub table_name: Option<String>,
     pub column_name: Option<String>,
     pub row_key: Option<String>,
-    pub attachment_id: Option<String>,
+    pub attachment_id: Option<AttachmentId>,
     pub reason_enc: String,
     pub created_by: String,
     pub created_at: NaiveDateTime,

@@ -6,7 +6,7 @@
 
 use crate::db::schema::{request_pauses, request_tasks, requests, task_comments};
 use crate::db::{DbConnection, StoreError};
-use crate::ids::{RequestId, TaskId};
+use crate::ids::{RequestId, TaskId, Username};
 use crate::vocabulary::{
     Channel, ExtensionGround, Language, PauseReason, ProposedOutcome, QuestionChannel,
     RefusalGround, RequestKind, RequestState, SearchOutcome, TaskKind, TaskState,
@@ -44,7 +44,7 @@ pub struct RequestRow {
     pub email_index: Option<String>,
     pub customer_number_index: Option<String>,
     pub phone_index: Option<String>,
-    pub assignee: Option<String>,
+    pub assignee: Option<Username>,
     pub proposed_outcome: Option<ProposedOutcome>,
     pub refusal_ground: Option<RefusalGround>,
     pub decision_reason_enc: Option<String>,
@@ -84,7 +84,7 @@ pub struct TaskRow {
     pub legal_exception: Option<String>,
     pub keep_until: Option<chrono::NaiveDate>,
     pub state: TaskState,
-    pub assignee: Option<String>,
+    pub assignee: Option<Username>,
     pub evidence_enc: Option<String>,
     pub closed_by: Option<String>,
     pub closed_at: Option<chrono::NaiveDateTime>,
@@ -130,7 +130,7 @@ pub struct CommentRow {
 pub struct RequestFilter {
     pub states: Vec<String>,
     pub kind: Option<String>,
-    pub assignee: Option<String>,
+    pub assignee: Option<Username>,
     pub due_before: Option<chrono::NaiveDate>,
     pub email_index: Option<String>,
     pub customer_number_index: Option<String>,

@@ -6,6 +6,7 @@
 
 use crate::db::schema::{legal_holds, requests, sweep_leases, sweep_runs};
 use crate::db::{DbConnection, StoreError};
+use crate::ids::SweepId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::HashSet;
@@ -19,7 +20,7 @@ pub const ABANDONED: &str = "abandoned";
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = sweep_runs, treat_none_as_null = true)]
 pub struct SweepRunRow {
-    pub id: String,
+    pub id: SweepId,
     pub rule: String,
     pub system_key: String,
     pub table_name: Option<String>,
@@ -63,7 +64,7 @@ impl SweepRunRow {
         Ok(())
     }
 
-    pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, StoreError> {
+    pub fn find(conn: &mut DbConnection, id: &SweepId) -> Result<Option<Self>, StoreError> {
         Ok(sweep_runs::table
             .find(id)
             .select(Self::as_select())
@@ -228,6 +229,18 @@ pub struct LegalHoldRow {
 }
 
 impl LegalHoldRow {
+    /// Where the reason of a hold is sealed (also its associated data).
+    pub const REASON_PLACE: &'static str = "legal_holds.reason";
+
+    /// The hold's reason, opened. Here beside the row because the holds (retention) and a
+    /// request's run (which says why a system's data stays) both read it.
+    pub fn reason(&self, cipher: &crate::crypto::Cipher) -> anyhow::Result<String> {
+        use anyhow::Context;
+        cipher
+            .decrypt(Self::REASON_PLACE, &self.reason_enc)
+            .context(Self::REASON_PLACE)
+    }
+
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
         diesel::insert_into(legal_holds::table)
             .values(self)

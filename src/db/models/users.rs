@@ -2,13 +2,14 @@
 
 use crate::db::schema::users;
 use crate::db::{DbConnection, StoreError};
+use crate::ids::{UserId, Username};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    pub id: String,
-    pub username: String,
+    pub id: UserId,
+    pub username: Username,
     pub display_name: String,
     pub password_hash: String,
     pub role: String,
@@ -40,7 +41,7 @@ impl UserRow {
             .optional()?)
     }
 
-    pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Self>, StoreError> {
+    pub fn find(conn: &mut DbConnection, id: &UserId) -> Result<Option<Self>, StoreError> {
         Ok(users::table
             .find(id)
             .select(Self::as_select())
@@ -60,7 +61,7 @@ impl UserRow {
     }
 
     /// Revokes every token and session of the account: they carry the old epoch.
-    pub fn bump_session_epoch(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    pub fn bump_session_epoch(conn: &mut DbConnection, id: &UserId) -> Result<(), StoreError> {
         diesel::update(users::table.find(id))
             .set(users::session_epoch.eq(users::session_epoch + 1))
             .execute(conn)?;

@@ -157,23 +157,7 @@ pub fn deliveries_page(
     Ok((rows, total))
 }
 
-/// Ids of pending deliveries due at `now`, those waiting longest first.
-pub fn due_ids(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    Ok(webhook_deliveries::table
-        .filter(webhook_deliveries::status.eq(PENDING))
-        .filter(webhook_deliveries::next_attempt_at.le(now))
-        .order((
-            webhook_deliveries::next_attempt_at.asc(),
-            webhook_deliveries::id.asc(),
-        ))
-        .limit(limit)
-        .select(webhook_deliveries::id)
-        .load(conn)?)
-}
+super::queue::retried_queue!(webhook_deliveries, last_status_code: Option<i32>);
 
 /// A claimed delivery with what sending it takes.
 pub struct ClaimedRow {
@@ -190,18 +174,7 @@ pub fn claim(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> Result<Option<ClaimedRow>, StoreError> {
-    let changed = diesel::update(
-        webhook_deliveries::table
-            .filter(webhook_deliveries::id.eq(id))
-            .filter(webhook_deliveries::status.eq(PENDING))
-            .filter(webhook_deliveries::next_attempt_at.le(now)),
-    )
-    .set((
-        webhook_deliveries::next_attempt_at.eq(lease_until),
-        webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-    ))
-    .execute(conn)?;
-    if changed != 1 {
+    if !take_due(conn, id, now, lease_until)? {
         return Ok(None);
     }
     let (delivery, event, subscription) = webhook_deliveries::table
@@ -235,30 +208,6 @@ pub fn mark_delivered(
             webhook_deliveries::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
-    Ok(())
-}
-
-/// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.
-pub fn mark_attempt_failed(
-    conn: &mut DbConnection,
-    id: &str,
-    error: &str,
-    status_code: Option<i32>,
-    retry_at: Option<NaiveDateTime>,
-) -> Result<(), StoreError> {
-    let target = webhook_deliveries::table.find(id);
-    let common = (
-        webhook_deliveries::last_error.eq(error),
-        webhook_deliveries::last_status_code.eq(status_code),
-    );
-    match retry_at {
-        Some(at) => diesel::update(target)
-            .set((common, webhook_deliveries::next_attempt_at.eq(at)))
-            .execute(conn)?,
-        None => diesel::update(target)
-            .set((common, webhook_deliveries::status.eq(FAILED)))
-            .execute(conn)?,
-    };
     Ok(())
 }
 

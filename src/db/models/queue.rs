@@ -1,0 +1,79 @@
+//! The queue both background senders keep in a table (the mail outbox, webhook deliveries): a
+//! row waits `pending` until its `next_attempt_at`, a worker takes it by pushing that moment to
+//! the end of its lease and counting the attempt, and a failure either sets the next attempt or
+//! gives up (`failed`). One macro writes these queries for each table, so the lease works the
+//! same way for both; diesel's table types differ, which a generic function cannot bridge simply.
+
+/// Writes `due_ids`, `take_due` and `mark_attempt_failed` for `$table` (which has `id`, `status`,
+/// `next_attempt_at`, `attempts` and `last_error` columns) into the calling module, with its
+/// `PENDING` and `FAILED` status words. A table that records more of a failed attempt names the
+/// column and its type (`last_status_code: Option<i32>`): it becomes a parameter too, written in
+/// the same UPDATE.
+macro_rules! retried_queue {
+    ($table:ident $(, $extra:ident: $extra_type:ty)?) => {
+        /// Ids of pending rows due at `now`, those waiting longest first.
+        pub fn due_ids(
+            conn: &mut $crate::db::DbConnection,
+            now: chrono::NaiveDateTime,
+            limit: i64,
+        ) -> Result<Vec<String>, $crate::db::StoreError> {
+            Ok($table::table
+                .filter($table::status.eq(PENDING))
+                .filter($table::next_attempt_at.le(now))
+                .order(($table::next_attempt_at.asc(), $table::id.asc()))
+                .limit(limit)
+                .select($table::id)
+                .load(conn)?)
+        }
+
+        /// Takes a due row: counts the attempt and holds it until `lease_until`, so no other
+        /// worker picks it up meanwhile. `true` when this call won it, `false` when it was no
+        /// longer due (done, given up, or taken by another worker first).
+        ///
+        /// One conditional UPDATE is atomic on both backends: on PostgreSQL a concurrent UPDATE
+        /// of the same row waits for the first to commit and then re-checks the condition, which
+        /// no longer holds.
+        fn take_due(
+            conn: &mut $crate::db::DbConnection,
+            id: &str,
+            now: chrono::NaiveDateTime,
+            lease_until: chrono::NaiveDateTime,
+        ) -> Result<bool, $crate::db::StoreError> {
+            let changed = diesel::update(
+                $table::table
+                    .filter($table::id.eq(id))
+                    .filter($table::status.eq(PENDING))
+                    .filter($table::next_attempt_at.le(now)),
+            )
+            .set((
+                $table::next_attempt_at.eq(lease_until),
+                $table::attempts.eq($table::attempts + 1),
+            ))
+            .execute(conn)?;
+            Ok(changed == 1)
+        }
+
+        /// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.
+        pub fn mark_attempt_failed(
+            conn: &mut $crate::db::DbConnection,
+            id: &str,
+            error: &str,
+            $($extra: $extra_type,)?
+            retry_at: Option<chrono::NaiveDateTime>,
+        ) -> Result<(), $crate::db::StoreError> {
+            let target = $table::table.find(id);
+            let what = ($table::last_error.eq(error), $($table::$extra.eq($extra),)?);
+            match retry_at {
+                Some(at) => diesel::update(target)
+                    .set((what, $table::next_attempt_at.eq(at)))
+                    .execute(conn)?,
+                None => diesel::update(target)
+                    .set((what, $table::status.eq(FAILED)))
+                    .execute(conn)?,
+            };
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use retried_queue;

@@ -160,9 +160,23 @@ backend_tests! { browser;
         assert!(trend.contains(score.trim()), "{score} in {trend}");
         let systems = browser.text("#systems").await;
         assert!(systems.contains("KlantBeeld CRM") && systems.contains("gekoppeld") && systems.contains("handmatig"), "{systems}");
+        assert!(systems.contains("Gespreksopnames") && !systems.contains("Call recordings"), "{systems}");
+        // No raw text: the time it was made spelled, systems, categories and activities named.
+        let generated = browser.text("#generated-at").await;
+        assert!(common::iso_date(&generated).is_none() && generated.contains(':'), "{generated}");
+        let page = browser.text("main").await;
+        for code in ["call_recordings", "web_analytics", "communication_content", "customer_service", "legal_basis"] {
+            assert!(!page.contains(code), "{code} on the readiness page:\n{page}");
+        }
         assert!(browser.exists("#print-report").await);
         assert!(browser.exists("#take-snapshot").await, "an officer keeps snapshots");
         browser.screenshot("readiness").await;
+        // The English page names the systems in English.
+        browser.goto("/desk/language/en?next=/desk/readiness").await;
+        let systems = browser.text("#systems").await;
+        assert!(systems.contains("Call recordings") && !systems.contains("Gespreksopnames"), "{systems}");
+        let gaps = browser.text("#gaps").await;
+        assert!(!gaps.contains("leg de"), "English gaps: {gaps}");
         browser.close().await;
     }
 }

@@ -433,7 +433,7 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             code: w.code,
             article: article(w.code).to_string(),
             message: w.message.clone(),
-            message_nl: upper_first(remedy_nl(w.code)),
+            message_nl: remedy_nl_line(w.code),
         })
         .collect();
     // The steps are read by people: they name systems, categories and activities by the
@@ -721,9 +721,11 @@ fn missed(inputs: &Inputs, newest: &BTreeMap<&str, &SweepRun>) -> Vec<MissedSwee
 }
 
 /// What to do about a register gap, in Dutch (the register's own messages are English).
-/// "Leg de grondslag vast" from "leg de grondslag vast": the remedy on its own line.
-fn upper_first(text: &str) -> String {
-    let mut chars = text.chars();
+/// What to do about a gap of the register, in Dutch, on its own line ("Leg de grondslag
+/// vast"): the Dutch desk shows it where the register's message is English.
+pub fn remedy_nl_line(code: WarningCode) -> String {
+    let remedy = remedy_nl(code);
+    let mut chars = remedy.chars();
     chars
         .next()
         .map(|first| first.to_uppercase().chain(chars).collect())

@@ -261,7 +261,10 @@ mod api {
             let area = |report: &Value, key: &str| report["areas"].as_array().unwrap().iter().find(|a| a["key"] == key).unwrap()["score"].as_u64().unwrap();
             let steps = report["last_steps"].as_array().unwrap();
             assert!(steps.windows(2).all(|w| w[0]["risk"].as_u64() >= w[1]["risk"].as_u64()), "riskiest first");
-            assert!(steps.iter().any(|s| s["nl"].as_str().unwrap().contains("survey")), "{steps:#?}");
+            // The steps name the survey tool by its name in each language, never by its key.
+            assert!(steps.iter().any(|s| s["nl"].as_str().unwrap().contains("Klanttevredenheidsonderzoek")), "{steps:#?}");
+            assert!(steps.iter().any(|s| s["en"].as_str().unwrap().contains("Customer satisfaction survey")), "{steps:#?}");
+            assert!(!steps.iter().any(|s| s["nl"].as_str().unwrap().contains("survey")), "{steps:#?}");
             expect_json(app.post_json("/api/v1/readiness/snapshots", Some(&officer), &json!({})).await, 201).await;
 
             // Fixing it: the period recorded in the register raises the retention and register scores.

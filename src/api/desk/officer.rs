@@ -103,9 +103,22 @@ pub async fn catalog(
     let activities = crate::catalog::list::<Activity>(&state.store).await?;
     let register = crate::catalog::register(&state.store).await?;
     let lang = Lang::of(&request);
+    // The register's messages are English: the Dutch page says what to do in Dutch.
+    let gaps_nl: Vec<String> = register
+        .warnings
+        .iter()
+        .map(|w| crate::readiness::remedy_nl_line(w.code))
+        .collect();
+    let activity_names: BTreeMap<&str, &str> = activities
+        .iter()
+        .map(|a| (a.key.as_str(), a.name.get(lang.language())))
+        .collect();
     ok(
         "catalog.html",
         minijinja::context! {
+            gaps_nl => gaps_nl,
+            activity_names => activity_names,
+            system_names => super::agent::system_names(&systems, lang),
             category_names => super::agent::category_names(&state, lang).await?,
             systems => systems,
             activities => activities,

@@ -120,6 +120,13 @@ backend_tests! {
                 }
                 let (_, body) = common::outbox_letter(&app, id, letter).await;
                 assert!(body.contains(message), "{letter} {code}: the agent's text\n{body}");
+                if kind == "erasure" {
+                    // The systems erased from are named in the letter's own language: the names
+                    // the other language's letter must not use.
+                    let other = if language == Language::Nl { Language::En } else { Language::Nl };
+                    let own = other_language_names(other);
+                    assert!(own.iter().any(|name| body.contains(name.as_str())), "{code}: systems by their {code} names\n{body}");
+                }
             }
         }
     }

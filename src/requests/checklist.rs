@@ -359,10 +359,25 @@ impl<'a> Context<'a> {
         // The loader refuses a duty without its law; the rule name stands in for a hand-built one.
         let basis = rule.legal_basis.as_deref().unwrap_or(&rule.name);
         let (names_nl, names_en) = self.category_list(&codes);
+        // The column the period counts from, by the mapping's labels where it has them: the
+        // agent reads "'Einde boekjaar' (Facturen)", not `invoices.fiscal_year_end`.
+        let mapped = |table: &str, column: &str, language| {
+            let table_of = system.sql.as_ref().and_then(|m| m.table(table));
+            let table_label = table_of
+                .and_then(|t| t.label.as_ref())
+                .map(|l| l.get(language));
+            let column_label = table_of
+                .and_then(|t| t.labels.get(column))
+                .map(|l| l.get(language));
+            match (table_label, column_label) {
+                (Some(table), Some(column)) => format!("'{column}' ({table})"),
+                _ => format!("{table}.{column}"),
+            }
+        };
         let (start_nl, start_en) = match (&rule.table, &rule.counted_from) {
             (Some(table), Some(column)) => (
-                format!("{table}.{column} van elke rij"),
-                format!("each row's {table}.{column}"),
+                format!("{} van elke rij", mapped(table, column, Language::Nl)),
+                format!("each row's {}", mapped(table, column, Language::En)),
             ),
             _ => (
                 "het begin van de termijn (vast te stellen per gegeven)".to_string(),
@@ -940,12 +955,12 @@ mod tests {
         );
         assert_eq!(kept.activity_key.as_deref(), Some("fiscal_records"));
         assert!(
-            kept.title_nl.starts_with("Bewaar identificatiegegevens, contactgegevens, financiële gegevens en contractgegevens in Facturatiesysteem (rating & billing), elk gegeven tot 7 jaar na invoices.fiscal_year_end van elke rij; wis wat al vervallen is (uitzondering art. 17 lid 3 sub b AVG, AWR art. 52"),
+            kept.title_nl.starts_with("Bewaar identificatiegegevens, contactgegevens, financiële gegevens en contractgegevens in Facturatiesysteem (rating & billing), elk gegeven tot 7 jaar na 'Einde boekjaar' (Facturen) van elke rij; wis wat al vervallen is (uitzondering art. 17 lid 3 sub b AVG, AWR art. 52"),
             "{}",
             kept.title_nl
         );
         assert!(
-            kept.title_en.starts_with("Keep identity data, contact details, financial data and contract details in Billing system (rating & billing), each item until 7 years after each row's invoices.fiscal_year_end"),
+            kept.title_en.starts_with("Keep identity data, contact details, financial data and contract details in Billing system (rating & billing), each item until 7 years after each row's 'End of financial year' (Invoices)"),
             "{}",
             kept.title_en
         );

@@ -80,7 +80,16 @@ backend_tests! { browser;
         assert!(systems.contains("Blijft bewaard (wettelijke plicht)"), "{systems}");
         assert!(systems.contains("Noordhost B.V."), "shared with whom: {systems}");
         assert!(browser.text("#hand-over").await.contains("Autoriteit Persoonsgegevens"));
+        assert_eq!(browser.text("label[for=guide-q]").await, "Zoek in de gids voor medewerkers");
         browser.screenshot("guide-erasure").await;
+        // In English: the systems by their English names, no Dutch in the headings.
+        browser.goto("/desk/language/en?next=/desk/guide").await;
+        let heading = browser.text("h1").await;
+        assert!(heading.contains("(version") && !heading.contains("versie"), "{heading}");
+        browser.goto("/desk/guide?q=erase").await;
+        browser.click_and_wait("#guide-erasure").await;
+        let systems = browser.text("#systems").await;
+        assert!(systems.contains("Billing system (rating & billing)") && !systems.contains("Facturatiesysteem"), "{systems}");
         browser.close().await;
     }
 

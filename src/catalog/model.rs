@@ -349,9 +349,11 @@ pub struct Holding {
 #[serde(deny_unknown_fields)]
 pub struct System {
     pub key: String,
-    pub name: String,
+    /// Its name, in Dutch and English: letters and pages in either language name the system
+    /// (a plain string is Dutch).
+    pub name: Text,
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     pub owner: String,
     /// Where the owner of a system loket cannot reach is written to: a checklist task on the
     /// system can be sent there as a link to a form (issue #22). A team's address, not a person's
@@ -1045,8 +1047,8 @@ impl Validate for System {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Errors::default();
         errors.key("key", &self.key);
-        errors.required("name", &self.name, MAX_NAME_LEN);
-        errors.optional("description", self.description.as_deref(), MAX_TEXT_LEN);
+        errors.text("name", &self.name, MAX_NAME_LEN);
+        errors.optional_text("description", self.description.as_ref(), MAX_TEXT_LEN);
         errors.required("owner", &self.owner, MAX_NAME_LEN);
         if let Some(email) = &self.owner_email {
             errors.email("owner_email", email);
@@ -1821,13 +1823,13 @@ mod tests {
     #[test]
     fn oversized_strings_and_lists_are_refused() {
         let mut bad = system();
-        bad.name = "x".repeat(201);
+        bad.name = "x".repeat(201).into();
         bad.holdings[0].location = "é".repeat(201);
         assert_error(bad.validate(), "name", "at most 200 characters (got 201)");
         assert_error(bad.validate(), "holdings[0].location", "at most 200");
 
         let mut fine = system();
-        fine.name = "é".repeat(200);
+        fine.name = "é".repeat(200).into();
         assert_eq!(fine.validate(), Ok(()));
 
         let mut bad = activity();

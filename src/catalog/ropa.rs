@@ -82,7 +82,8 @@ pub struct RegisterRecipient {
 #[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterSystem {
     pub key: String,
-    pub name: String,
+    /// Its name as the catalog gives it, in Dutch and English.
+    pub name: Text,
     pub owner: String,
     pub processor: Option<String>,
     /// Where it is hosted (ISO 3166-1 alpha-2), when the catalog says.
@@ -272,7 +273,7 @@ fn entry(
                 let known = systems.get(key.as_str());
                 RegisterSystem {
                     key: key.clone(),
-                    name: known.map(|s| s.name.clone()).unwrap_or_default(),
+                    name: known.map_or_else(|| Text::from(""), |s| s.name.clone()),
                     owner: known.map(|s| s.owner.clone()).unwrap_or_default(),
                     processor: known.and_then(|s| s.processor.clone()),
                     hosting_country: known.and_then(|s| s.hosting_country.clone()),
@@ -839,6 +840,7 @@ mod tests {
         builtin_categories, ActivityCategory, CatalogDocument, ConnectorKind, Holding,
         IdentifierKind, Origin, Recipient, Validate,
     };
+    use crate::vocabulary::Language;
 
     const EXAMPLE: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -1367,8 +1369,12 @@ security_measures: [Encryption at rest]
         assert_eq!(billing.legal_basis_article.as_deref(), Some("Art. 6(1)(b)"));
         assert_eq!(billing.categories[2].name_en, "Financial data");
         assert_eq!(
-            billing.systems[0].name,
+            billing.systems[0].name.get(Language::Nl),
             "Facturatiesysteem (rating & billing)"
+        );
+        assert_eq!(
+            billing.systems[0].name.get(Language::En),
+            "Billing system (rating & billing)"
         );
         assert_eq!(
             billing.systems[0].processor.as_deref(),

@@ -106,8 +106,8 @@ pub fn system_from_rows((row, holdings): (SystemRow, Vec<HoldingRow>)) -> Result
             })
             .collect::<Result<_>>()?,
         key: row.key,
-        name: row.name,
-        description: row.description,
+        name: text_of(row.name),
+        description: text_from_column(row.description),
         owner: row.owner,
         owner_email: row.owner_email,
         hosting: row.hosting,
@@ -119,8 +119,8 @@ pub fn system_rows(system: &System) -> (SystemRow, Vec<HoldingRow>) {
     let now = crate::db::now();
     let row = SystemRow {
         key: system.key.clone(),
-        name: system.name.clone(),
-        description: system.description.clone(),
+        name: column_of(&system.name),
+        description: text_column(system.description.as_ref()),
         owner: system.owner.clone(),
         hosting: system.hosting.clone(),
         processor: system.processor.clone(),

@@ -29,8 +29,10 @@ pub const EXAMPLE_CATALOG: &str = include_str!("../../examples/catalog.yaml");
 pub const DEMO_GAPS: &str = r#"
 systems:
   - key: survey
-    name: Klanttevredenheidsonderzoek
-    description: Short surveys sent after a call to the contact centre.
+    name: {nl: Klanttevredenheidsonderzoek, en: Customer satisfaction survey}
+    description:
+      nl: Korte enquêtes na een gesprek met het klantcontactcentrum.
+      en: Short surveys sent after a call to the contact centre.
     owner: Manager Marketing
     hosting: "FeedbackLoop Inc., cloud service (US)"
     processor: FeedbackLoop Inc.

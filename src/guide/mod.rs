@@ -247,7 +247,7 @@ pub fn system_facts(
             }
             SystemFacts {
                 key: system.key.clone(),
-                name: system.name.clone(),
+                name: system.name.get(language).to_string(),
                 holds,
                 why,
                 how_long,

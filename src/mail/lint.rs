@@ -3,6 +3,7 @@
 //! snapshots and the end-to-end letter tests run every letter through [`problems`], so a template
 //! or a context that lets internal text through fails a test instead of reaching a citizen.
 
+use crate::catalog::text::Text;
 use crate::vocabulary::Language;
 
 /// Codes of loket's vocabularies that must never reach a letter as such (the law's words do).
@@ -133,6 +134,43 @@ pub fn problems(text: &str, language: Language, internal: &[&str]) -> Vec<String
     found
 }
 
+/// [`problems`], and any of `other_names` (see [`other_language_names`]): the catalog's names
+/// of the other language, such as a Dutch system name in an English letter.
+pub fn problems_with_names(
+    text: &str,
+    language: Language,
+    internal: &[&str],
+    other_names: &[&str],
+) -> Vec<String> {
+    let mut found = problems(text, language, internal);
+    for name in other_names {
+        if contains_word(text, name) {
+            found.push(format!("a name of the other language `{name}`"));
+        }
+    }
+    found
+}
+
+/// The versions of the catalog's `names` (of systems, activities) that a letter in `language`
+/// must not contain: each name as written in the other language, where it differs from the
+/// name in `language`. A name given only as a plain string is Dutch, so in an English letter it
+/// is a catalog that is not translated yet, and counts.
+pub fn other_language_names<'a>(
+    names: impl IntoIterator<Item = &'a Text>,
+    language: Language,
+) -> Vec<&'a str> {
+    let other = match language {
+        Language::Nl => Language::En,
+        Language::En => Language::Nl,
+    };
+    names
+        .into_iter()
+        .filter(|name| name.has(other))
+        .filter(|name| !name.has(language) || name.get(language) != name.get(other))
+        .map(|name| name.get(other))
+        .collect()
+}
+
 /// Whether `needle` stands in `text` as a whole word (or phrase), case-sensitively for words
 /// that start with a capital, otherwise in any case.
 fn contains_word(text: &str, needle: &str) -> bool {
@@ -193,5 +231,31 @@ mod tests {
         );
         // Part of a word is not the word: "Andersen" holds no "and".
         assert!(problems("Beste Andersen,", Language::Nl, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_name_of_the_other_language_is_found() {
+        let recordings = Text::Translated {
+            nl: Some("Gespreksopnames".into()),
+            en: Some("Call recordings".into()),
+        };
+        let crm = Text::Translated {
+            nl: Some("KlantBeeld CRM".into()),
+            en: Some("KlantBeeld CRM".into()),
+        };
+        let untranslated = Text::from("Werving & selectie");
+        let names = [&recordings, &crm, &untranslated];
+        let english = other_language_names(names, Language::En);
+        assert_eq!(english, ["Gespreksopnames", "Werving & selectie"]);
+        assert_eq!(
+            other_language_names(names, Language::Nl),
+            ["Call recordings"]
+        );
+
+        let letter = "Dear Jan, we searched Gespreksopnames and KlantBeeld CRM.";
+        let found = problems_with_names(letter, Language::En, &[], &english);
+        assert_eq!(found, ["a name of the other language `Gespreksopnames`"]);
+        let letter = "Dear Jan, we searched Call recordings and KlantBeeld CRM.";
+        assert!(problems_with_names(letter, Language::En, &[], &english).is_empty());
     }
 }

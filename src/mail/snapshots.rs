@@ -1,14 +1,31 @@
 //! Snapshots of every letter: each kind in each language, to the person and to a representative,
 //! with withheld and kept data, from fixed inputs. A change in a letter's legal text shows as a
 //! diff of `src/mail/snapshots/*.snap` in review (`cargo insta review` accepts a change).
-//! Every snapshot also passes the internal-text and language check ([`super::lint`]).
+//! Every snapshot also passes the internal-text and language check ([`super::lint`]), which
+//! also refuses the example catalog's system names of the other language: the letters name the
+//! example catalog's systems, so a Dutch system name in an English letter fails it.
 
 use super::letters::*;
 use super::lint;
 use crate::catalog::model::OrganisationKind;
+use crate::catalog::model::System;
 use crate::vocabulary::{Language, RefusalGround, RequestKind};
 use chrono::NaiveDate;
+use std::sync::LazyLock;
 use strum::VariantArray;
+
+/// The systems of the example catalog, whose names the letters use.
+static SYSTEMS: LazyLock<Vec<System>> = LazyLock::new(|| {
+    crate::catalog::parse_yaml(crate::demo::EXAMPLE_CATALOG)
+        .expect("the example catalog is valid")
+        .systems
+});
+
+/// The name of the example catalog's system `key` in `language`.
+fn system(key: &str, language: Language) -> String {
+    let system = SYSTEMS.iter().find(|s| s.key == key).expect("a system");
+    system.name.get(language).to_string()
+}
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("a date")
@@ -109,26 +126,26 @@ fn context(kind: RequestKind, language: Language) -> LetterContext {
         }],
         systems_searched: vec![
             SystemOutcome {
-                system: "CRM".into(),
+                system: system("crm", language),
                 note: None,
                 outcome: Some("found".into()),
                 rows: Some(3),
             },
             SystemOutcome {
-                system: "Webshop".into(),
+                system: system("ticketing", language),
                 note: None,
                 outcome: Some("not_found".into()),
                 rows: None,
             },
         ],
         erased: vec![SystemOutcome {
-            system: "Nieuwsbrief".into(),
+            system: system("marketing", language),
             note: None,
             outcome: None,
             rows: None,
         }],
         kept: vec![KeptData {
-            system: l("Boekhouding", "Accounting"),
+            system: system("billing", language),
             categories: vec![l("Factuurgegevens", "Invoice data")],
             exception: l(
                 "een wettelijke plicht om deze gegevens te bewaren (artikel 17, lid 3, onder b AVG); AWR art. 52",
@@ -147,7 +164,11 @@ fn context(kind: RequestKind, language: Language) -> LetterContext {
             passphrase: true,
         }),
         withheld: vec![WithheldFact {
-            what: l("CRM: Contactmomenten, Samenvatting", "CRM: Interactions, Summary"),
+            what: format!(
+                "{}: {}",
+                system("crm", language),
+                l("Contactmomenten, Samenvatting", "Interactions, Summary")
+            ),
             reason: l(
                 "Hierin staat de naam van een andere klant.",
                 "It names another customer.",
@@ -182,10 +203,32 @@ fn snapshot(name: &str, letter: &RenderedLetter) {
     });
 }
 
-fn check_clean(name: &str, language: Language, letter: &RenderedLetter) {
+/// What the check finds wrong with `letter` in `language`.
+fn problems(language: Language, letter: &RenderedLetter) -> Vec<String> {
     let text = format!("{}\n{}", letter.subject, letter.body);
-    let problems = lint::problems(&text, language, &["anna", "customers", "invoices"]);
-    assert!(problems.is_empty(), "{name}: {problems:?}\n{text}");
+    let other = lint::other_language_names(SYSTEMS.iter().map(|s| &s.name), language);
+    lint::problems_with_names(&text, language, &["anna", "customers", "invoices"], &other)
+}
+
+fn check_clean(name: &str, language: Language, letter: &RenderedLetter) {
+    let problems = problems(language, letter);
+    assert!(problems.is_empty(), "{name}: {problems:?}\n{}", letter.body);
+}
+
+/// The check is not blind to names: an English letter that names a system by the example
+/// catalog's Dutch name fails it.
+#[test]
+fn a_dutch_system_name_in_an_english_letter_fails_the_check() {
+    let mut context = context(RequestKind::Access, Language::En);
+    context.systems_searched[1].system = system("call_recordings", Language::Nl);
+    let letter = render(LetterKind::AccessAnswer, Language::En, &context).expect("renders");
+    assert!(
+        problems(Language::En, &letter)
+            .iter()
+            .any(|p| p.contains("`Gespreksopnames`")),
+        "{}",
+        letter.body
+    );
 }
 
 #[test]
@@ -243,7 +286,7 @@ fn answers_without_withheld_or_kept_data_and_under_a_legal_hold() {
         let mut nothing = context(RequestKind::Erasure, language);
         nothing.kept.clear();
         let letter = render(LetterKind::ErasureConfirmation, language, &nothing).expect("renders");
-        assert!(letter.body.contains("Nieuwsbrief"));
+        assert!(letter.body.contains(&system("marketing", language)));
         check_clean("erasure all erased", language, &letter);
         snapshot(
             &format!("erasure_confirmation__{language}__all_erased"),

@@ -528,7 +528,7 @@ impl PackageService {
         .map(str::to_string);
         Ok(Some(SystemOutline {
             key: system.key.clone(),
-            name: system.name.clone(),
+            name: system.name.get(language).to_string(),
             searched: reached && searchable,
             note,
             tables,

@@ -12,6 +12,7 @@
 
 use crate::catalog::model::ConnectorKind;
 use crate::catalog::ropa::{Register, WarningCode};
+use crate::catalog::text::Text;
 use crate::catalog::CatalogSnapshot;
 use crate::db::models::first_line::SnapshotRow;
 use crate::db::models::requests::StatsRow;
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::policies::Policies;
 use crate::requests::overview::Stats;
 use crate::retention::SweepRun;
+use crate::vocabulary::Language;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -64,7 +66,8 @@ pub struct Area {
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityReadiness {
     pub key: String,
-    pub name: String,
+    /// In Dutch and English, as the catalog gives it: the page shows the reader's language.
+    pub name: Text,
     pub data: bool,
     pub legal_basis: bool,
     pub recipients: bool,
@@ -77,7 +80,8 @@ pub struct ActivityReadiness {
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct SystemReadiness {
     pub key: String,
-    pub name: String,
+    /// In Dutch and English, as the catalog gives it.
+    pub name: Text,
     /// loket searches and changes it through a connector (SQL or HTTP); otherwise its owner
     /// does by hand.
     pub reachable: bool,
@@ -151,6 +155,9 @@ pub struct Gap {
     pub code: WarningCode,
     pub article: String,
     pub message: String,
+    /// What to do about it, in Dutch: the Dutch desk shows this instead of `message`.
+    #[serde(default)]
+    pub message_nl: String,
 }
 
 /// One of the "last steps": what to do, riskiest first (5 highest).
@@ -233,7 +240,7 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         .iter()
         .map(|entry| ActivityReadiness {
             key: entry.key.clone(),
-            name: entry.name.to_string(),
+            name: entry.name.clone(),
             data: !gap_of(&entry.key, &[NoCategories, NoDataSubjects]),
             legal_basis: !gap_of(
                 &entry.key,
@@ -426,8 +433,23 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             code: w.code,
             article: article(w.code).to_string(),
             message: w.message.clone(),
+            message_nl: remedy_nl_line(w.code),
         })
         .collect();
+    // The steps are read by people: they name systems, categories and activities by the
+    // catalog's names in each language, never by their keys.
+    let catalog = inputs.catalog;
+    let system = |key: &str, language| catalog.system_name(key, language).to_string();
+    let category = |code: &str, language| catalog.category_name(code, language);
+    let object = |gap: &Gap, language| match (&gap.activity, &gap.system) {
+        (Some(key), _) => catalog
+            .activities
+            .iter()
+            .find(|a| &a.key == key)
+            .map_or(key.clone(), |a| a.name.get(language).to_string()),
+        (None, Some(key)) => system(key, language),
+        (None, None) => String::new(),
+    };
     let mut last_steps = Vec::new();
     if requests.overdue > 0 {
         last_steps.push(Step {
@@ -444,20 +466,21 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
         });
     }
     for gap in &gaps {
-        let object = gap
-            .activity
-            .as_deref()
-            .or(gap.system.as_deref())
-            .unwrap_or("");
         last_steps.push(Step {
             risk: risk(gap.code),
             area: "register".into(),
             nl: format!(
-                "Register, {object}: {} ({}).",
+                "Register, {}: {} ({}).",
+                object(gap, Language::Nl),
                 remedy_nl(gap.code),
                 gap.article
             ),
-            en: format!("Register, {object}: {} ({}).", gap.message, gap.article),
+            en: format!(
+                "Register, {}: {} ({}).",
+                object(gap, Language::En),
+                gap.message,
+                gap.article
+            ),
         });
     }
     for run in &failed_sweeps {
@@ -466,11 +489,13 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             area: "sweeps".into(),
             nl: format!(
                 "Opschoning {} in {} mislukte: oorzaak oplossen en opnieuw draaien.",
-                run.rule, run.system
+                run.rule,
+                system(&run.system, Language::Nl)
             ),
             en: format!(
                 "Sweep {} in {} failed: fix the cause and run it again.",
-                run.rule, run.system
+                run.rule,
+                system(&run.system, Language::En)
             ),
         });
     }
@@ -480,11 +505,13 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             area: "sweeps".into(),
             nl: format!(
                 "Opschoning {} in {} is niet gedraaid zoals gepland: controleer of de planner loopt.",
-                sweep.rule, sweep.system
+                sweep.rule,
+                system(&sweep.system, Language::Nl)
             ),
             en: format!(
                 "Sweep {} in {} did not run as scheduled: check that the scheduler runs.",
-                sweep.rule, sweep.system
+                sweep.rule,
+                system(&sweep.system, Language::En)
             ),
         });
     }
@@ -494,11 +521,13 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             area: "retention".into(),
             nl: format!(
                 "{} in {}: geen bewaarregel; leg een termijn vast in de policies (art. 5 lid 1 onder e AVG).",
-                holding.category, holding.system
+                category(&holding.category, Language::Nl),
+                system(&holding.system, Language::Nl)
             ),
             en: format!(
                 "{} in {}: no retention rule; set a period in the policies (Art. 5(1)(e)).",
-                holding.category, holding.system
+                category(&holding.category, Language::En),
+                system(&holding.system, Language::En)
             ),
         });
     }
@@ -508,11 +537,13 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             area: "sweeps".into(),
             nl: format!(
                 "{} in {}: de bewaarregel wordt niet automatisch opgeschoond.",
-                holding.category, holding.system
+                category(&holding.category, Language::Nl),
+                system(&holding.system, Language::Nl)
             ),
             en: format!(
                 "{} in {}: the retention rule is not swept automatically.",
-                holding.category, holding.system
+                category(&holding.category, Language::En),
+                system(&holding.system, Language::En)
             ),
         });
     }
@@ -522,11 +553,11 @@ pub fn build(inputs: &Inputs) -> Result<Report> {
             area: "systems".into(),
             nl: format!(
                 "{}: handmatig systeem; een koppeling maakt verzoeken sneller en zekerder.",
-                system.name
+                system.name.get(Language::Nl)
             ),
             en: format!(
                 "{}: a manual system; a connector makes requests faster and surer.",
-                system.name
+                system.name.get(Language::En)
             ),
         });
     }
@@ -690,6 +721,17 @@ fn missed(inputs: &Inputs, newest: &BTreeMap<&str, &SweepRun>) -> Vec<MissedSwee
 }
 
 /// What to do about a register gap, in Dutch (the register's own messages are English).
+/// What to do about a gap of the register, in Dutch, on its own line ("Leg de grondslag
+/// vast"): the Dutch desk shows it where the register's message is English.
+pub fn remedy_nl_line(code: WarningCode) -> String {
+    let remedy = remedy_nl(code);
+    let mut chars = remedy.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 fn remedy_nl(code: WarningCode) -> &'static str {
     use WarningCode::*;
     match code {

@@ -359,10 +359,25 @@ impl<'a> Context<'a> {
         // The loader refuses a duty without its law; the rule name stands in for a hand-built one.
         let basis = rule.legal_basis.as_deref().unwrap_or(&rule.name);
         let (names_nl, names_en) = self.category_list(&codes);
+        // The column the period counts from, by the mapping's labels where it has them: the
+        // agent reads "'Einde boekjaar' (Facturen)", not `invoices.fiscal_year_end`.
+        let mapped = |table: &str, column: &str, language| {
+            let table_of = system.sql.as_ref().and_then(|m| m.table(table));
+            let table_label = table_of
+                .and_then(|t| t.label.as_ref())
+                .map(|l| l.get(language));
+            let column_label = table_of
+                .and_then(|t| t.labels.get(column))
+                .map(|l| l.get(language));
+            match (table_label, column_label) {
+                (Some(table), Some(column)) => format!("'{column}' ({table})"),
+                _ => format!("{table}.{column}"),
+            }
+        };
         let (start_nl, start_en) = match (&rule.table, &rule.counted_from) {
             (Some(table), Some(column)) => (
-                format!("{table}.{column} van elke rij"),
-                format!("each row's {table}.{column}"),
+                format!("{} van elke rij", mapped(table, column, Language::Nl)),
+                format!("each row's {}", mapped(table, column, Language::En)),
             ),
             _ => (
                 "het begin van de termijn (vast te stellen per gegeven)".to_string(),
@@ -374,13 +389,14 @@ impl<'a> Context<'a> {
             format!(
                 "Bewaar {names_nl} in {}, elk gegeven tot {} na {start_nl}; wis wat al vervallen is \
                  (uitzondering art. 17 lid 3 sub b AVG, {basis})",
-                system.key,
+                system.name.get(Language::Nl),
                 rule.keep.dutch()
             ),
             format!(
                 "Keep {names_en} in {}, each item until {} after {start_en}; erase what has already \
                  expired (exception Art. 17(3)(b) GDPR, {basis})",
-                system.key, rule.keep
+                system.name.get(Language::En),
+                rule.keep
             ),
         )
         .on_system(system, codes);
@@ -403,8 +419,8 @@ impl<'a> Context<'a> {
                  de hand, elk gegeven tot {} na het begin van zijn termijn, leg het einde vast en wis \
                  wat al vervallen is (uitzondering art. 17 lid 3 sub b AVG, {basis})",
                 rule.name,
-                system.key,
-                system.key,
+                system.name.get(Language::Nl),
+                system.name.get(Language::Nl),
                 rule.keep.dutch()
             ),
             format!(
@@ -412,7 +428,10 @@ impl<'a> Context<'a> {
                  keep, but the rule names no table loket reaches in {}; keep them by hand, each item \
                  until {} after the start of its period, record the end and erase what has already \
                  expired (exception Art. 17(3)(b) GDPR, {basis})",
-                rule.name, system.key, system.key, rule.keep
+                rule.name,
+                system.name.get(Language::En),
+                system.name.get(Language::En),
+                rule.keep
             ),
         )
         .on_system(system, codes);
@@ -434,14 +453,14 @@ impl<'a> Context<'a> {
                 "Stel de bewaartermijn vast en bewaar tot dan: {names_nl} in {} vallen onder een \
                  wettelijke plicht ('{}'), maar geen bewaarregel in policies/ legt de termijn vast \
                  (uitzondering art. 17 lid 3 sub b AVG)",
-                system.key,
+                system.name.get(Language::Nl),
                 activity.name.get(Language::Nl)
             ),
             format!(
                 "Set the retention period and keep until then: {names_en} in {} fall under a \
                  legal obligation ('{}'), but no retention rule in policies/ sets the period \
                  (exception Art. 17(3)(b) GDPR)",
-                system.key,
+                system.name.get(Language::En),
                 activity.name.get(Language::En)
             ),
         )
@@ -481,16 +500,17 @@ impl<'a> Context<'a> {
                 } else {
                     return None;
                 };
-                let systems = activity.systems.join(", ");
                 let task = TaskDraft::new(
                     TaskKind::StopProcessing,
                     format!(
-                        "Stop '{}' voor deze persoon in {systems} ({nl})",
-                        activity.name.get(Language::Nl)
+                        "Stop '{}' voor deze persoon in {} ({nl})",
+                        activity.name.get(Language::Nl),
+                        self.system_names(activity, Language::Nl)
                     ),
                     format!(
-                        "Stop '{}' for this person in {systems} ({en})",
-                        activity.name.get(Language::En)
+                        "Stop '{}' for this person in {} ({en})",
+                        activity.name.get(Language::En),
+                        self.system_names(activity, Language::En)
                     ),
                 );
                 Some(task.on_activity(activity))
@@ -604,6 +624,17 @@ impl<'a> Context<'a> {
             .filter(move |activity| activity.systems.contains(&system.key))
     }
 
+    /// The names of the systems `activity` uses, in `language`: a task title names systems as
+    /// the agent knows them, not by their keys.
+    fn system_names(&self, activity: &Activity, language: Language) -> String {
+        let names: Vec<&str> = activity
+            .systems
+            .iter()
+            .map(|key| self.catalog().system_name(key, language))
+            .collect();
+        names.join(", ")
+    }
+
     /// "contactgegevens en financiële gegevens" / "contact details and financial data".
     fn category_list(&self, codes: &[String]) -> (String, String) {
         let names = |dutch: bool| -> Vec<String> {
@@ -631,7 +662,7 @@ struct Search {
 
 impl Search {
     fn of(system: &System, given: &[IdentifierKind]) -> Self {
-        let key = &system.key;
+        let (nl_name, en_name) = (system.name.get(Language::Nl), system.name.get(Language::En));
         let usable: Vec<IdentifierKind> = system
             .identifier_kinds
             .iter()
@@ -641,26 +672,26 @@ impl Search {
         if !usable.is_empty() {
             let (nl, en) = identifier_list(&usable);
             return Search {
-                nl: format!("Zoek in {key} op {nl}"),
-                en: format!("Search {key} by {en}"),
+                nl: format!("Zoek in {nl_name} op {nl}"),
+                en: format!("Search {en_name} by {en}"),
             };
         }
         if system.identifier_kinds.is_empty() {
             return Search {
                 nl: format!(
-                    "Zoek in {key} (het register noemt niet waarop; vraag het {})",
+                    "Zoek in {nl_name} (het register noemt niet waarop; vraag het {})",
                     system.owner
                 ),
                 en: format!(
-                    "Search {key} (the register does not say by what; ask {})",
+                    "Search {en_name} (the register does not say by what; ask {})",
                     system.owner
                 ),
             };
         }
         let (nl, en) = identifier_list(&system.identifier_kinds);
         Search {
-            nl: format!("Zoek in {key} (vraag eerst om {nl}: de aanvrager gaf geen daarvan)"),
-            en: format!("Search {key} (first ask for {en}: the requester gave none of these)"),
+            nl: format!("Zoek in {nl_name} (vraag eerst om {nl}: de aanvrager gaf geen daarvan)"),
+            en: format!("Search {en_name} (first ask for {en}: the requester gave none of these)"),
         }
     }
 }
@@ -924,12 +955,12 @@ mod tests {
         );
         assert_eq!(kept.activity_key.as_deref(), Some("fiscal_records"));
         assert!(
-            kept.title_nl.starts_with("Bewaar identificatiegegevens, contactgegevens, financiële gegevens en contractgegevens in billing, elk gegeven tot 7 jaar na invoices.fiscal_year_end van elke rij; wis wat al vervallen is (uitzondering art. 17 lid 3 sub b AVG, AWR art. 52"),
+            kept.title_nl.starts_with("Bewaar identificatiegegevens, contactgegevens, financiële gegevens en contractgegevens in Facturatiesysteem (rating & billing), elk gegeven tot 7 jaar na 'Einde boekjaar' (Facturen) van elke rij; wis wat al vervallen is (uitzondering art. 17 lid 3 sub b AVG, AWR art. 52"),
             "{}",
             kept.title_nl
         );
         assert!(
-            kept.title_en.starts_with("Keep identity data, contact details, financial data and contract details in billing, each item until 7 years after each row's invoices.fiscal_year_end"),
+            kept.title_en.starts_with("Keep identity data, contact details, financial data and contract details in Billing system (rating & billing), each item until 7 years after each row's 'End of financial year' (Invoices)"),
             "{}",
             kept.title_en
         );
@@ -1074,13 +1105,14 @@ mod tests {
         let crm = on(&tasks, TaskKind::ExportData, "crm")[0];
         assert!(
             crm.title_nl
-                .starts_with("Zoek in crm op klantnummer of e-mailadres en exporteer"),
+                .starts_with("Zoek in KlantBeeld CRM op klantnummer of e-mailadres en exporteer"),
             "{}",
             crm.title_nl
         );
         assert!(
-            crm.title_en
-                .starts_with("Search crm by customer number or e-mail address and export"),
+            crm.title_en.starts_with(
+                "Search KlantBeeld CRM by customer number or e-mail address and export"
+            ),
             "{}",
             crm.title_en
         );
@@ -1088,13 +1120,13 @@ mod tests {
         assert!(
             billing
                 .title_en
-                .starts_with("Search billing by customer number and"),
+                .starts_with("Search Billing system (rating & billing) by customer number and"),
             "{}",
             billing.title_en
         );
         let analytics = on(&tasks, TaskKind::ExportData, "web_analytics")[0];
         assert!(
-            analytics.title_en.starts_with("Search web_analytics (first ask for device or cookie ID or IP address: the requester gave none of these)"),
+            analytics.title_en.starts_with("Search Web statistics telconoord.example (first ask for device or cookie ID or IP address: the requester gave none of these)"),
             "{}",
             analytics.title_en
         );

@@ -24,7 +24,7 @@ use crate::db::models::requests::insert_tasks;
 use crate::db::DbConnection;
 use crate::error::{all_valid, ConflictCode, Error, FieldError, Result};
 use crate::ids::{RequestId, TaskId};
-use crate::vocabulary::{RequestKind, TaskKind};
+use crate::vocabulary::{Language, RequestKind, TaskKind};
 use anyhow::Context;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -186,11 +186,30 @@ fn check_tables(system: &System, tables: &[String]) -> Result<()> {
 /// The task of a choice: keep the tables in the system, on the exception. The agent's reason is
 /// free text and may name the person, so it stays out of the title (titles are shown in lists
 /// and are not sealed): it is kept sealed with the choice and shown as the task's detail.
+///
+/// The title names the system, its tables (by the mapping's labels where it has them) and the
+/// end day in the words of each language, as the desk shows them.
 fn draft(system: &System, checked: &Checked) -> TaskDraft {
-    let tables = checked.tables.join(", ");
+    let tables = |language| {
+        let names: Vec<&str> = checked
+            .tables
+            .iter()
+            .map(|name| {
+                let mapped = system.sql.as_ref().and_then(|m| m.table(name));
+                mapped
+                    .and_then(|t| t.label.as_ref())
+                    .map_or(name.as_str(), |label| label.get(language))
+            })
+            .collect();
+        names.join(", ")
+    };
     let article = checked.exception.article();
+    let spell = crate::mail::letters::written_date;
     let (until_nl, until_en) = match checked.until {
-        Some(day) => (format!("tot {day}"), format!("until {day}")),
+        Some(day) => (
+            format!("tot {}", spell(day, Language::Nl)),
+            format!("until {}", spell(day, Language::En)),
+        ),
         None => (
             "tot een medewerker het einde vaststelt".to_string(),
             "until a person sets the end".to_string(),
@@ -199,13 +218,15 @@ fn draft(system: &System, checked: &Checked) -> TaskDraft {
     let mut task = TaskDraft::new(
         TaskKind::KeepUnderException,
         format!(
-            "Bewaar in {} de tabellen {tables} {until_nl} (uitzondering {} AVG)",
-            system.key,
+            "Bewaar in {} de tabellen {} {until_nl} (uitzondering {} AVG)",
+            system.name.get(Language::Nl),
+            tables(Language::Nl),
             article.replace("Art.", "art."),
         ),
         format!(
-            "Keep in {} the tables {tables} {until_en} (exception {article} GDPR)",
-            system.key
+            "Keep in {} the tables {} {until_en} (exception {article} GDPR)",
+            system.name.get(Language::En),
+            tables(Language::En),
         ),
     );
     task.system_key = Some(system.key.clone());

@@ -153,12 +153,7 @@ impl RequestService {
         let names = CategoryNames::new(&catalog, language);
         let system_name = |key: &Option<String>| {
             let key = key.as_deref().unwrap_or_default();
-            catalog
-                .systems
-                .iter()
-                .find(|s| s.key == key)
-                .map(|s| s.name.clone())
-                .unwrap_or_else(|| key.to_string())
+            catalog.system_name(key, language).to_string()
         };
         let done = |kind: TaskKind| {
             case.tasks
@@ -400,8 +395,8 @@ fn withheld_what(
     let nl = language == Language::Nl;
     if document {
         return match system {
-            Some(system) if nl => format!("een document in {}", system.name),
-            Some(system) => format!("a document in {}", system.name),
+            Some(system) if nl => format!("een document in {}", system.name.get(language)),
+            Some(system) => format!("a document in {}", system.name.get(language)),
             None if nl => "een document".into(),
             None => "a document".into(),
         };
@@ -427,10 +422,11 @@ fn withheld_what(
     .into_iter()
     .flatten()
     .collect();
+    let name = system.name.get(language);
     if labels.is_empty() {
-        system.name.clone()
+        name.to_string()
     } else {
-        format!("{}: {}", system.name, labels.join(", "))
+        format!("{name}: {}", labels.join(", "))
     }
 }
 

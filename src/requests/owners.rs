@@ -527,7 +527,7 @@ impl RequestService {
     fn system_or_key(&self, conn: &mut DbConnection, key: &str) -> Result<System> {
         Ok(System::load(conn, key)?.unwrap_or_else(|| System {
             key: key.to_string(),
-            name: key.to_string(),
+            name: key.into(),
             description: None,
             owner: String::new(),
             owner_email: None,
@@ -565,7 +565,7 @@ impl RequestService {
                 Language::En => right_en,
             }
             .to_string(),
-            system: system.name.clone(),
+            system: system.name.get(language).to_string(),
             task: match language {
                 Language::Nl => task.title_nl.clone(),
                 Language::En => task.title_en.clone(),

@@ -27,7 +27,8 @@ use super::view::RequestView;
 use super::{RequestService, Staff};
 use crate::audit::{Actor, Change};
 use crate::catalog::model::{Activity, IdentifierKind, System};
-use crate::catalog::Item;
+use crate::catalog::text::Text;
+use crate::catalog::{CatalogSnapshot, Item};
 use crate::connectors::http::HttpConnector;
 use crate::connectors::{ConnectorError, ErasureMethods, SqlConnector, TableCounts};
 use crate::db::models::kept::KeptRowRow;
@@ -35,7 +36,7 @@ use crate::db::models::requests::TaskRow;
 use crate::db::DbConnection;
 use crate::error::{ConflictCode, Error, FieldError, Result};
 use crate::ids::{RequestId, TaskId};
-use crate::vocabulary::{RequestState, SearchOutcome, TaskKind, TaskState};
+use crate::vocabulary::{Language, RequestState, SearchOutcome, TaskKind, TaskState};
 use anyhow::Context;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -70,7 +71,8 @@ pub struct RunPreview {
 #[derive(utoipa::ToSchema, Debug, Clone, serde::Serialize)]
 pub struct SystemPreview {
     pub system: String,
-    pub system_name: String,
+    /// In Dutch and English: the desk shows it in the agent's language.
+    pub system_name: Text,
     pub tables: Vec<TablePreview>,
 }
 
@@ -1016,7 +1018,8 @@ impl RequestService {
             crate::db::models::kept::record_finding(conn, &task.id, &outcome.system, found)?;
         }
         if let Some(reason) = hold {
-            turn_into_keep(&mut task, reason);
+            let catalog = self.catalog.get(conn)?;
+            turn_into_keep(&mut task, &catalog, reason);
         }
         let ends: Vec<Option<NaiveDate>> = outcomes
             .iter()
@@ -1409,15 +1412,19 @@ fn keep_and_end(
 }
 
 /// An erase task on a system under a legal hold becomes a keep under Art. 17(3)(e); the hold's
-/// reason is for staff and stays in the title, never in a letter.
-fn turn_into_keep(task: &mut TaskRow, reason: &str) {
-    let system = task.system_key.clone().unwrap_or_default();
+/// reason is for staff and stays in the title, never in a letter. The title names the system as
+/// the agent knows it, in each language.
+fn turn_into_keep(task: &mut TaskRow, catalog: &CatalogSnapshot, reason: &str) {
+    let key = task.system_key.clone().unwrap_or_default();
+    let name = |language| catalog.system_name(&key, language);
     task.kind = TaskKind::KeepUnderException;
     task.title_nl = format!(
-        "Bewaar alles in {system} zolang de juridische blokkade loopt (uitzondering art. 17 lid 3 sub e AVG: {reason})"
+        "Bewaar alles in {} zolang de juridische blokkade loopt (uitzondering art. 17 lid 3 sub e AVG: {reason})",
+        name(Language::Nl)
     );
     task.title_en = format!(
-        "Keep everything in {system} while the legal hold lasts (exception Art. 17(3)(e) GDPR: {reason})"
+        "Keep everything in {} while the legal hold lasts (exception Art. 17(3)(e) GDPR: {reason})",
+        name(Language::En)
     );
     task.legal_exception = Some(format!(
         "{} AVG/GDPR; legal hold",

@@ -101,10 +101,17 @@
     (first || alert)?.focus?.();
   }
 
+  // A catalog text (a plain string, which is Dutch, or {nl, en}) in the page's language.
+  function catalogText(value) {
+    if (value === null || typeof value !== "object") return value ?? "";
+    const lang = document.documentElement.lang === "en" ? "en" : "nl";
+    return value[lang] ?? value[lang === "en" ? "nl" : "en"] ?? "";
+  }
+
   // A dry run's counts as a table: per system, per table, the rows and what would happen.
   function renderDryRun(target, data) {
     target.replaceChildren();
-    const rows = (data.systems || []).flatMap((s) => s.tables.map((t) => ({ system: s.system_name, ...t })));
+    const rows = (data.systems || []).flatMap((s) => s.tables.map((t) => ({ system: catalogText(s.system_name), ...t })));
     const intro = document.createElement("p");
     intro.textContent = data.held ? text("dry_run.held") : rows.some((r) => r.rows > 0) ? text("dry_run.confirm") : text("dry_run.none");
     target.append(intro);

@@ -55,13 +55,18 @@ backend_tests! { browser;
         browser.click_and_wait("#register").await;
         let path = browser.path().await;
         let id = path.strip_prefix("/desk/requests/").expect("on the request's page").to_string();
-        assert!(browser.text("h1").await.contains("Verwijdering"), "Dutch by default");
+        let heading = browser.text("h1").await;
+        assert!(heading.contains("Verwijdering (art. 17)"), "Dutch by default, the Dutch way of citing: {heading}");
         assert!(browser.text("#identity-state").await.contains("anna"));
         browser.goto("/desk").await;
         assert!(browser.text("#queue").await.contains("Jan de Vries"), "the new request is in the queue");
         browser.screenshot("queue").await;
         browser.goto(&path).await;
         browser.screenshot("request-checklist").await;
+        // Tasks name their systems as the agent knows them, never by key.
+        let page = browser.text("main").await;
+        assert!(page.contains("Zoek in KlantBeeld CRM op") && page.contains("Systeem: Gespreksopnames"), "{page}");
+        assert!(!page.contains("Systeem: crm") && !page.contains("Systeem: call_recordings"), "{page}");
 
         // The checklist: one recipient had nothing, everything else is done with evidence.
         let mut not_applicable = 0;
@@ -135,13 +140,30 @@ backend_tests! { browser;
         browser.goto("/desk/dashboard").await;
         assert!(browser.exists("svg.chart").await, "the weekly chart is drawn on the server");
         assert!(browser.text("#figures").await.contains("100%"), "one refusal, answered at once");
+        let page = browser.text("main").await;
+        assert_eq!(common::iso_date(&page), None, "weeks are spelled as days: {page}");
         browser.screenshot("dashboard").await;
+        // The demo's unfinished survey makes gaps: the page names their objects and says in
+        // Dutch what to do, never by key or in the register's English.
+        let gaps = loket::catalog::parse_yaml(loket::demo::DEMO_GAPS).expect("the demo's gaps parse");
+        loket::catalog::import(&app.store, Actor::Cli, gaps).await.expect("imported");
         browser.goto("/desk/catalog").await;
         assert!(browser.exists("#activities").await && browser.exists("#systems").await);
+        let gaps = browser.text("#gaps").await;
+        assert!(gaps.contains("Klanttevredenheidsonderzoek") && gaps.contains("Leg de"), "{gaps}");
+        assert!(!gaps.contains("customer_satisfaction") && !gaps.contains("outside the EEA"), "{gaps}");
+        let activities = browser.text("#activities").await;
+        assert!(activities.contains("art. 6(1)(b)") && !activities.contains("Art. 6"), "{activities}");
+        let systems = browser.text("#systems").await;
+        assert!(systems.contains("Contactgegevens") && !systems.contains("communication_content"), "categories by name: {systems}");
         let csv = app.client.get(app.url("/api/v1/ropa?format=csv")).header("Cookie", browser.session_cookie().await).send().await.unwrap();
         assert_eq!(csv.status(), 200, "the register's export link works with the desk session");
         browser.screenshot("catalog").await;
         browser.goto("/desk/retention").await;
+        let rules = browser.text("#rules").await;
+        let period = browser.text("#rules tbody tr:first-child td:nth-child(3)").await;
+        assert_eq!(period, "7 jaar", "periods in Dutch: {rules}");
+        assert!(rules.contains("Facturatiesysteem (rating & billing) · invoices"), "systems by name: {rules}");
         browser.click_and_wait("#dry-run button").await;
         assert!(browser.text("#runs").await.contains("proef"), "the dry run is listed");
         browser.screenshot("retention").await;

@@ -210,6 +210,7 @@ live_tests! {
         browser.find(&format!("#dry-run-{n}")).await.click().await.unwrap();
         let preview = browser.find(&format!("#dry-run-result-{n}:not([hidden]) table")).await.text().await.unwrap();
         assert!(preview.contains("customers") && preview.contains("wordt verwijderd"), "{preview}");
+        assert!(preview.contains("KlantBeeld CRM ·"), "the system by its name: {preview}");
         assert!(browser.exists(&format!("#dry-run-result-{n} tr.delete[data-table=customers]")).await);
         let customers = browser.text(&format!("#dry-run-result-{n} tr[data-table=customers] td:nth-child(2)")).await;
         assert_eq!(customers, "1", "one customer row of Jan's");
@@ -220,6 +221,11 @@ live_tests! {
         browser.click_and_wait(&format!("#confirm-{n}")).await;
         assert_eq!(crm.count(jans_rows), 0, "Jan's customer row is erased");
         assert!(browser.exists(&format!("details#task-{n}.done")).await, "the task is done and folded");
+        browser.find(&format!("details#task-{n} > summary")).await.click().await.unwrap();
+        let evidence = browser.text(&format!("details#task-{n} .evidence")).await;
+        assert!(evidence.contains("Anna de Boer"), "who closed it, by name: {evidence}");
+        let identity = browser.text("#identity-state").await;
+        assert!(identity.contains("Anna de Boer") && !identity.contains("anna ·"), "{identity}");
         let progress = browser.text("#progress-text").await;
         assert_eq!(done_count(&progress), done_before + 1, "{progress}");
         let timeline = browser.text("#timeline").await;

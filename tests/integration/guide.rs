@@ -80,7 +80,16 @@ backend_tests! { browser;
         assert!(systems.contains("Blijft bewaard (wettelijke plicht)"), "{systems}");
         assert!(systems.contains("Noordhost B.V."), "shared with whom: {systems}");
         assert!(browser.text("#hand-over").await.contains("Autoriteit Persoonsgegevens"));
+        assert_eq!(browser.text("label[for=guide-q]").await, "Zoek in de gids voor medewerkers");
         browser.screenshot("guide-erasure").await;
+        // In English: the systems by their English names, no Dutch in the headings.
+        browser.goto("/desk/language/en?next=/desk/guide").await;
+        let heading = browser.text("h1").await;
+        assert!(heading.contains("(version") && !heading.contains("versie"), "{heading}");
+        browser.goto("/desk/guide?q=erase").await;
+        browser.click_and_wait("#guide-erasure").await;
+        let systems = browser.text("#systems").await;
+        assert!(systems.contains("Billing system (rating & billing)") && !systems.contains("Facturatiesysteem"), "{systems}");
         browser.close().await;
     }
 
@@ -160,9 +169,23 @@ backend_tests! { browser;
         assert!(trend.contains(score.trim()), "{score} in {trend}");
         let systems = browser.text("#systems").await;
         assert!(systems.contains("KlantBeeld CRM") && systems.contains("gekoppeld") && systems.contains("handmatig"), "{systems}");
+        assert!(systems.contains("Gespreksopnames") && !systems.contains("Call recordings"), "{systems}");
+        // No raw text: the time it was made spelled, systems, categories and activities named.
+        let generated = browser.text("#generated-at").await;
+        assert!(common::iso_date(&generated).is_none() && generated.contains(':'), "{generated}");
+        let page = browser.text("main").await;
+        for code in ["call_recordings", "web_analytics", "communication_content", "customer_service", "legal_basis"] {
+            assert!(!page.contains(code), "{code} on the readiness page:\n{page}");
+        }
         assert!(browser.exists("#print-report").await);
         assert!(browser.exists("#take-snapshot").await, "an officer keeps snapshots");
         browser.screenshot("readiness").await;
+        // The English page names the systems in English.
+        browser.goto("/desk/language/en?next=/desk/readiness").await;
+        let systems = browser.text("#systems").await;
+        assert!(systems.contains("Call recordings") && !systems.contains("Gespreksopnames"), "{systems}");
+        let gaps = browser.text("#gaps").await;
+        assert!(!gaps.contains("leg de"), "English gaps: {gaps}");
         browser.close().await;
     }
 }
@@ -247,7 +270,10 @@ mod api {
             let area = |report: &Value, key: &str| report["areas"].as_array().unwrap().iter().find(|a| a["key"] == key).unwrap()["score"].as_u64().unwrap();
             let steps = report["last_steps"].as_array().unwrap();
             assert!(steps.windows(2).all(|w| w[0]["risk"].as_u64() >= w[1]["risk"].as_u64()), "riskiest first");
-            assert!(steps.iter().any(|s| s["nl"].as_str().unwrap().contains("survey")), "{steps:#?}");
+            // The steps name the survey tool by its name in each language, never by its key.
+            assert!(steps.iter().any(|s| s["nl"].as_str().unwrap().contains("Klanttevredenheidsonderzoek")), "{steps:#?}");
+            assert!(steps.iter().any(|s| s["en"].as_str().unwrap().contains("Customer satisfaction survey")), "{steps:#?}");
+            assert!(!steps.iter().any(|s| s["nl"].as_str().unwrap().contains("survey")), "{steps:#?}");
             expect_json(app.post_json("/api/v1/readiness/snapshots", Some(&officer), &json!({})).await, 201).await;
 
             // Fixing it: the period recorded in the register raises the retention and register scores.

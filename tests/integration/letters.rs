@@ -36,6 +36,17 @@ fn mapped_names() -> Vec<String> {
     names
 }
 
+/// The example catalog's system names of the other language than `language`: an English letter
+/// names the systems in English, never by their Dutch names.
+fn other_language_names(language: Language) -> Vec<String> {
+    let document = loket::catalog::parse_yaml(EXAMPLE).expect("valid");
+    let names = document.systems.iter().map(|s| &s.name);
+    lint::other_language_names(names, language)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
 fn call(kind: &str, language: &str, customer_number: &str, phone: &str) -> Value {
     json!({
         "kind": kind,
@@ -102,11 +113,20 @@ backend_tests! {
                 for sent in ["receipt_confirmation", letter] {
                     let (subject, body) = common::outbox_letter(&app, id, sent).await;
                     let text = format!("{subject}\n{body}");
-                    let problems = lint::problems(&text, language, &internal);
+                    let other = other_language_names(language);
+                    let other: Vec<&str> = other.iter().map(String::as_str).collect();
+                    let problems = lint::problems_with_names(&text, language, &internal, &other);
                     assert!(problems.is_empty(), "{sent} {code}: {problems:?}\n{text}");
                 }
                 let (_, body) = common::outbox_letter(&app, id, letter).await;
                 assert!(body.contains(message), "{letter} {code}: the agent's text\n{body}");
+                if kind == "erasure" {
+                    // The systems erased from are named in the letter's own language: the names
+                    // the other language's letter must not use.
+                    let other = if language == Language::Nl { Language::En } else { Language::Nl };
+                    let own = other_language_names(other);
+                    assert!(own.iter().any(|name| body.contains(name.as_str())), "{code}: systems by their {code} names\n{body}");
+                }
             }
         }
     }

@@ -2,7 +2,8 @@
 //! the task closed with the owner's statement as evidence, links refused once expired, replaced
 //! or used, and the daily job that reminds the owner and escalates a late task.
 
-use crate::common::{expect_json, outbox_letter, task_of, TestApp};
+use crate::common::browser::Browser;
+use crate::common::{expect_json, iso_date, outbox_letter, task_of, TestApp};
 use loket::audit::Actor;
 use loket::auth::Role;
 use serde_json::{json, Value};
@@ -219,6 +220,42 @@ backend_tests! {
         assert_eq!(status, 409);
     }
 
+    async fn an_owner_fills_in_the_dutch_form_in_a_browser(app: TestApp) {
+        // The owner's side in a real browser, in Dutch: the link from the mail opens the form
+        // naming the system and the task in words, the statement is filled in and sent, the
+        // thanks page follows and the agent's task is closed with it.
+        let owned = owned(app).await;
+        expect_json(owned.send("ticketing", json!({"note": "Kijk ook in de archiefmap."})).await, 201).await;
+        let (token, _, _) = owned.mail("owner_task").await;
+        let browser = Browser::open(&owned.app.address).await;
+        browser.goto(&format!("/taak/{token}")).await;
+        let heading = browser.text("h1").await;
+        assert_eq!(heading, "Een taak in Servicedesk tickets");
+        let task = browser.text("#task").await;
+        assert!(task.starts_with("Zoek in Servicedesk tickets op"), "the system by its name: {task}");
+        let due = browser.text("#due").await;
+        assert!(iso_date(&due).is_none(), "a day in words: {due}");
+        assert!(browser.text("main").await.contains("Kijk ook in de archiefmap."));
+        browser.fill("#searched", "Zendesk, op e-mailadres en klantnummer").await;
+        browser.find("#outcome-found").await.click().await.expect("click");
+        browser.fill("#rows", "2").await;
+        browser.fill("#found", "Twee tickets uit 2025").await;
+        browser.fill("#did", "Beide tickets en het gebruikersprofiel verwijderd").await;
+        browser.screenshot("owner-task").await;
+        browser.click_and_wait("form button[type=submit]").await;
+        let done = browser.text("#done").await;
+        assert!(done.contains("de taak is afgerond"), "{done}");
+        browser.close().await;
+
+        let request = owned.reload().await;
+        let task = task_of(&request, "erase_data", Some("ticketing"));
+        assert_eq!(task["state"], "done", "{task}");
+        assert_eq!(task["outcome"], "found");
+        assert_eq!(task["closed_by"], OWNER);
+        let evidence = task["evidence"].as_str().expect("evidence");
+        assert!(evidence.contains("Gedaan: Beide tickets en het gebruikersprofiel verwijderd"), "{evidence}");
+    }
+
     async fn wrong_expired_and_replaced_links_are_refused(app: TestApp) {
         let owned = owned(app).await;
         let (status, page) = owned.page(&"0".repeat(64)).await;
@@ -238,7 +275,7 @@ backend_tests! {
         // A new link for the same task replaces the first.
         expect_json(owned.send("ticketing", json!({"language": "en"})).await, 201).await;
         let (second, _, mail) = owned.mail("owner_task").await;
-        assert!(mail.contains("Dear owner of Servicedesk tickets"), "{mail}");
+        assert!(mail.contains("Dear owner of Service desk tickets"), "{mail}");
         assert_ne!(first, second);
         let (status, page) = owned.page(&first).await;
         assert_eq!(status, 410, "{page}");

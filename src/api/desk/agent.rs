@@ -213,16 +213,16 @@ pub async fn request_page(
             .as_ref()
             .is_none_or(|rep| rep.email.is_none());
     let assignee_name = view.assignee.as_ref().map(|a| display_name(&people, a));
-    let categories = crate::catalog::list::<Category>(&state.store).await?;
-    let category_names: BTreeMap<String, String> = categories
-        .iter()
-        .map(|c| {
-            let name = if english { &c.name_en } else { &c.name_nl };
-            (c.code.clone(), name.clone())
-        })
-        .collect();
+    let category_names = category_names(&state, lang).await?;
     let systems = crate::catalog::list::<System>(&state.store).await?;
     let columns = correctable_columns(&systems, &category_names);
+    // A task names its system by the catalog's name in the agent's language, not by its key.
+    let system_names = system_names(&systems, lang);
+    // Who closed a task or checked the identity, by name rather than username.
+    let person_names: BTreeMap<&str, &str> = people
+        .iter()
+        .map(|(username, name)| (username.as_str(), name.as_str()))
+        .collect();
     // Systems whose owner a task can be sent to (issue #22), with the owner's address.
     let owners: BTreeMap<&str, &str> = systems
         .iter()
@@ -237,6 +237,8 @@ pub async fn request_page(
             progress => minijinja::context! { done => done, total => view.tasks.len(), next => next },
             answer_letter => <&str>::from(answer),
             category_names => category_names,
+            system_names => system_names,
+            person_names => person_names,
             columns => columns,
             answer_sent => answer_sent,
             by_post => by_post,
@@ -259,6 +261,33 @@ pub async fn request_page(
             ..staff_context(&user, lang, "queue")
         },
     )
+}
+
+/// The catalog's category names in the page's language, by code: pages name categories as
+/// people know them, never by their codes.
+pub(super) async fn category_names(
+    state: &AppState,
+    lang: Lang,
+) -> Result<BTreeMap<String, String>, DeskError> {
+    let categories = crate::catalog::list::<Category>(&state.store).await?;
+    Ok(categories
+        .into_iter()
+        .map(|c| {
+            let name = match lang {
+                Lang::Nl => c.name_nl,
+                Lang::En => c.name_en,
+            };
+            (c.code, name)
+        })
+        .collect())
+}
+
+/// The systems' names in the page's language, by key.
+pub(super) fn system_names(systems: &[System], lang: Lang) -> BTreeMap<String, String> {
+    systems
+        .iter()
+        .map(|s| (s.key.clone(), s.name.get(lang.language()).to_string()))
+        .collect()
 }
 
 /// Per system, the personal-data columns a correction can set, named by the category of data

@@ -63,7 +63,7 @@ pub fn weekly(weeks: &[WeekFigures], lang: Lang) -> String {
             bx = x + slot * 0.15,
             bw = slot * 0.7,
             bh = TOP + plot_h - bar_y,
-            start = week.week_start,
+            start = super::spell_day(week.week_start, lang == Lang::En),
             n = week.received,
             cx = x + slot / 2.0,
             ly = HEIGHT - BOTTOM + 16.0,
@@ -142,7 +142,10 @@ mod tests {
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches(r#"class="bar""#).count(), 3);
-        assert!(svg.contains("2026-11-16: 8 received"));
+        assert!(
+            svg.contains("16 November 2026: 8 received"),
+            "a week named by its day"
+        );
         assert!(svg.contains("50% within one month"));
         assert_eq!(
             svg.matches("<circle").count(),

@@ -5,16 +5,10 @@ use super::{ok, staff_context, Lang, PageResult};
 use crate::api::guide::{guide_page, parse_kind};
 use crate::api::AppState;
 use crate::auth::Permission;
-use crate::vocabulary::Language;
+use crate::catalog::model::System;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
-
-fn language(lang: Lang) -> Language {
-    match lang {
-        Lang::Nl => Language::Nl,
-        Lang::En => Language::En,
-    }
-}
+use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
 pub struct Search {
@@ -43,7 +37,7 @@ pub async fn index(
     let hand_over: Vec<_> = guide
         .hand_over
         .iter()
-        .map(|h| (h.when.get(language(lang)), h.to.get(language(lang))))
+        .map(|h| (h.when.get(lang.language()), h.to.get(lang.language())))
         .collect();
     ok(
         "guide.html",
@@ -67,7 +61,7 @@ pub async fn kind(
     user.require(Permission::ReadGuide)?;
     let kind = parse_kind(&kind)?;
     let lang = Lang::of(&request);
-    let page = guide_page(&state, kind, language(lang)).await?;
+    let page = guide_page(&state, kind, lang.language()).await?;
     ok(
         "guide_kind.html",
         minijinja::context! {
@@ -86,13 +80,24 @@ pub async fn readiness(
     user.require(Permission::ReadRegister)?;
     let report = crate::readiness::current(&state.sweeps).await?;
     let trend = crate::readiness::trend(&state.store).await?;
+    let lang = Lang::of(&request);
+    // The report holds keys and codes; the page names what they stand for.
+    let systems = crate::catalog::list::<System>(&state.store).await?;
+    let activity_names: BTreeMap<&str, &str> = report
+        .activities
+        .iter()
+        .map(|a| (a.key.as_str(), a.name.get(lang.language())))
+        .collect();
     ok(
         "readiness.html",
         minijinja::context! {
+            system_names => super::agent::system_names(&systems, lang),
+            category_names => super::agent::category_names(&state, lang).await?,
+            activity_names => activity_names,
             report => report,
             trend => trend,
             keeps_snapshots => user.user.role.allows(Permission::KeepReadinessSnapshots),
-            ..staff_context(&user, Lang::of(&request), "readiness")
+            ..staff_context(&user, lang, "readiness")
         },
     )
 }

@@ -143,6 +143,14 @@ impl Lang {
             Lang::En => "en",
         }
     }
+
+    /// The domain's language of the pages: catalog texts are picked in it.
+    pub fn language(self) -> crate::vocabulary::Language {
+        match self {
+            Lang::Nl => crate::vocabulary::Language::Nl,
+            Lang::En => crate::vocabulary::Language::En,
+        }
+    }
 }
 
 /// `GET /desk/language/{nl|en}?next=…`: remembers the choice for a year and goes back.
@@ -415,9 +423,13 @@ fn day(state: &minijinja::State, value: String) -> String {
     }
 }
 
-/// `{{ e.occurred_at | when }}`: "2 december 2026, 14:05", Amsterdam time.
+/// `{{ e.occurred_at | when }}`: "2 december 2026, 14:05", Amsterdam time. A stored time is
+/// UTC without a zone; a time with one (RFC 3339, as the readiness report gives it) is taken
+/// to UTC first.
 fn when(state: &minijinja::State, value: String) -> String {
-    match chrono::NaiveDateTime::parse_from_str(&value, "%Y-%m-%dT%H:%M:%S%.f") {
+    let utc = chrono::NaiveDateTime::parse_from_str(&value, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(&value).map(|at| at.naive_utc()));
+    match utc {
         Ok(at) => {
             let local = crate::requests::dutch_time(at);
             format!(

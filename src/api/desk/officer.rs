@@ -9,6 +9,7 @@ use crate::catalog::model::{Activity, System};
 use crate::requests::overview::QueueFilter;
 use crate::vocabulary::RequestState;
 use actix_web::{web, HttpRequest};
+use std::collections::BTreeMap;
 
 /// How many sweep runs the retention page lists.
 const RUNS_SHOWN: i64 = 30;
@@ -101,13 +102,28 @@ pub async fn catalog(
     let systems = crate::catalog::list::<System>(&state.store).await?;
     let activities = crate::catalog::list::<Activity>(&state.store).await?;
     let register = crate::catalog::register(&state.store).await?;
+    let lang = Lang::of(&request);
+    // The register's messages are English: the Dutch page says what to do in Dutch.
+    let gaps_nl: Vec<String> = register
+        .warnings
+        .iter()
+        .map(|w| crate::readiness::remedy_nl_line(w.code))
+        .collect();
+    let activity_names: BTreeMap<&str, &str> = activities
+        .iter()
+        .map(|a| (a.key.as_str(), a.name.get(lang.language())))
+        .collect();
     ok(
         "catalog.html",
         minijinja::context! {
+            gaps_nl => gaps_nl,
+            activity_names => activity_names,
+            system_names => super::agent::system_names(&systems, lang),
+            category_names => super::agent::category_names(&state, lang).await?,
             systems => systems,
             activities => activities,
             register => register,
-            ..staff_context(&user, Lang::of(&request), "catalog")
+            ..staff_context(&user, lang, "catalog")
         },
     )
 }
@@ -120,12 +136,22 @@ pub async fn retention(
 ) -> PageResult {
     user.require(Permission::ManageRetention)?;
     let runs = state.sweeps.runs(None, RUNS_SHOWN).await?;
+    let rules = state.sweeps.policies().retention.clone();
+    let lang = Lang::of(&request);
+    let systems = crate::catalog::list::<System>(&state.store).await?;
+    // A period as the policy file writes it is English ("7 years"): the Dutch page spells it.
+    let periods_nl: BTreeMap<&str, String> = rules
+        .iter()
+        .map(|rule| (rule.name.as_str(), rule.keep.dutch()))
+        .collect();
     ok(
         "retention.html",
         minijinja::context! {
-            rules => state.sweeps.policies().retention.clone(),
+            system_names => super::agent::system_names(&systems, lang),
+            periods_nl => periods_nl,
+            rules => rules,
             runs => runs,
-            ..staff_context(&user, Lang::of(&request), "retention")
+            ..staff_context(&user, lang, "retention")
         },
     )
 }

@@ -48,11 +48,7 @@ pub async fn privacy_statement(
     query: web::Query<StatementQuery>,
 ) -> PageResult {
     use crate::catalog::privacy::{statement, Format};
-    use crate::vocabulary::Language;
-    let language = query.lang.unwrap_or(match person_lang(&request) {
-        Lang::En => Language::En,
-        Lang::Nl => Language::Nl,
-    });
+    let language = query.lang.unwrap_or(person_lang(&request).language());
     let register = crate::catalog::register(&state.store).await?;
     Ok(actix_web::HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

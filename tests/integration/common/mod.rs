@@ -371,6 +371,21 @@ pub async fn outbox_letter(app: &TestApp, request_id: &str, kind: &str) -> (Stri
     )
 }
 
+/// The first date written as a machine writes it (`2026-12-02`, also inside a time such as
+/// `2026-12-02T14:05:00Z`) in a page's text: a desk page spells days for people.
+pub fn iso_date(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let digits = |from: usize, n: usize| bytes[from..from + n].iter().all(u8::is_ascii_digit);
+    (0..bytes.len().saturating_sub(9)).find_map(|at| {
+        let date = digits(at, 4)
+            && bytes[at + 4] == b'-'
+            && digits(at + 5, 2)
+            && bytes[at + 7] == b'-'
+            && digits(at + 8, 2);
+        date.then(|| &text[at..at + 10])
+    })
+}
+
 /// The first task of `kind` on `system` (or on any system when `None`) of a request as the API
 /// gives it.
 pub fn task_of<'a>(request: &'a Value, kind: &str, system: Option<&str>) -> &'a Value {

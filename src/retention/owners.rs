@@ -217,4 +217,52 @@ mod tests {
             identifier_index(&cipher, IdentifierKind::DeviceId, "1")
         );
     }
+
+    #[test]
+    fn rows_are_kept_by_the_first_exception_that_applies() {
+        let cipher = cipher();
+        let mut rule = crate::policies::testing::shipped_policies()
+            .rule("crm_contact_history")
+            .cloned()
+            .unwrap();
+        rule.exceptions = Exception::all();
+        let index = |kind, value| identifier_index(&cipher, kind, value);
+        let exceptions = Exceptions {
+            held: [index(IdentifierKind::Email, "held@example.nl")].into(),
+            open: [index(IdentifierKind::CustomerNumber, "TN1")].into(),
+            kinds: [IdentifierKind::Email, IdentifierKind::CustomerNumber].into(),
+            ..Exceptions::default()
+        };
+        let row = |key: &str, identifiers: &[(IdentifierKind, &str)], restricted| ExpiredRow {
+            key: key.into(),
+            identifiers: identifiers
+                .iter()
+                .map(|(kind, value)| (*kind, value.to_string()))
+                .collect(),
+            restricted,
+        };
+        let rows = vec![
+            row("1", &[(IdentifierKind::Email, " Held@Example.NL")], false),
+            row("2", &[(IdentifierKind::CustomerNumber, "tn 1")], false),
+            row("3", &[(IdentifierKind::Email, "vrij@example.nl")], true),
+            row("4", &[(IdentifierKind::Phone, "0612345678")], false),
+            row("5", &[(IdentifierKind::Email, "held@example.nl")], true),
+        ];
+        assert_eq!(
+            exceptions.sort(&cipher, &rule, rows.clone()),
+            Sorted {
+                act_on: vec!["4".into()],
+                legal_hold: 2,
+                open_request: 1,
+                restriction: 1,
+            }
+        );
+        assert_eq!(
+            exceptions.kinds(),
+            Some(vec![IdentifierKind::Email, IdentifierKind::CustomerNumber])
+        );
+        // A rule without the restriction exception deletes a restricted row.
+        rule.exceptions = vec![Exception::LegalHold, Exception::OpenRequest];
+        assert_eq!(exceptions.sort(&cipher, &rule, rows).act_on, ["3", "4"]);
+    }
 }

@@ -296,19 +296,27 @@ pub fn held_indexes(
     Ok(held)
 }
 
-/// The lookup hashes, with their kind, of every hold in force on `system` (or on every system):
-/// few, so a sweep reads them once and compares each row with them in memory.
-pub fn holds_in_force(
-    conn: &mut DbConnection,
-    system: &str,
-) -> Result<Vec<(String, String)>, StoreError> {
-    Ok(legal_holds::table
+/// The holds in force on `system` or on every system.
+pub fn in_force_on(system: &str) -> legal_holds::BoxedQuery<'_, DbBackend> {
+    legal_holds::table
         .filter(legal_holds::lifted_at.is_null())
         .filter(
             legal_holds::system_key
                 .is_null()
                 .or(legal_holds::system_key.eq(system)),
         )
+        .into_boxed()
+}
+
+type DbBackend = <DbConnection as diesel::Connection>::Backend;
+
+/// The lookup hashes, with their kind, of every hold in force on `system` (or on every system):
+/// few, so a sweep reads them once and compares each row with them in memory.
+pub fn holds_in_force(
+    conn: &mut DbConnection,
+    system: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(in_force_on(system)
         .select((legal_holds::identifier_kind, legal_holds::identifier_index))
         .load(conn)?)
 }

@@ -9,7 +9,9 @@
 //! 2. **sweep**: `loket`'s sweep of a rule with no exceptions, in batches of the same size, with
 //!    its run record, checkpoint and lease written after every batch;
 //! 3. **sweep + exceptions**: the same rule with the default exceptions, so each batch also reads
-//!    the owning customer and checks legal holds and open requests in loket's store.
+//!    the owning customer and checks legal holds and open requests in loket's store. One legal
+//!    hold is in force, on the e-mail address of customer 11, so the rows of a held person are
+//!    really compared and kept (that customer's expired rows stay; the run reports them).
 //!
 //! Each phase runs `--repeat` times (3) on freshly seeded tables, the phases taking turns; it
 //! prints the median times, their ratio to the plain delete and each phase's peak memory as a
@@ -30,12 +32,13 @@ mod targets;
 
 use clap::{Parser, ValueEnum};
 use loket::audit::Actor;
+use loket::catalog::model::IdentifierKind;
 use loket::config::Secret;
 use loket::connectors::Connectors;
 use loket::crypto::{derive_index_key, Cipher};
 use loket::db::Store;
 use loket::policies::Policies;
-use loket::retention::{Outcome, SweepOptions, SweepService};
+use loket::retention::{NewLegalHold, Outcome, SweepOptions, SweepService};
 use std::sync::Arc;
 use std::time::Instant;
 use targets::TargetDb;
@@ -112,6 +115,10 @@ async fn bench(backend: Backend, rows: i64, options: &Options) -> String {
             .enumerate()
         {
             seed(&target, rows);
+            let held = match rule {
+                "interactions" => held_rows(&target),
+                _ => 0,
+            };
             let service = desk.service.clone();
             times[phase + 1].push(
                 measure(|| async {
@@ -122,11 +129,12 @@ async fn bench(backend: Backend, rows: i64, options: &Options) -> String {
                     };
                     let reports = service.sweep(options, |_| {}).await.expect("sweep runs");
                     assert_eq!(reports[0].outcome, Outcome::Finished, "{reports:?}");
-                    assert_eq!(reports[0].counts.changed, expired, "{reports:?}");
+                    assert_eq!(reports[0].counts.changed, expired - held, "{reports:?}");
+                    assert_eq!(reports[0].counts.skipped_legal_hold, held, "{reports:?}");
                 })
                 .await,
             );
-            check(&target, rows, expired, rule);
+            check(&target, rows, expired - held, rule);
         }
     }
     let [(plain, plain_memory), (sweep, sweep_memory), (exceptions, exceptions_memory)] =
@@ -227,16 +235,30 @@ fn plain_delete(target: &TargetDb, batch_size: u32) {
     while raw.execute(&statement) > 0 {}
 }
 
-/// Exactly the recent rows are left.
-fn check(target: &TargetDb, rows: i64, expired: i64, phase: &str) {
+/// The customer under a legal hold in the phase with exceptions.
+const HELD_CUSTOMER: i64 = 11;
+
+/// The expired rows of [`HELD_CUSTOMER`]: every interaction of customer 11 is an old one.
+fn held_rows(target: &TargetDb) -> i64 {
+    target.count(&format!(
+        "SELECT COUNT(*) AS n FROM interactions WHERE customer_id = {HELD_CUSTOMER} \
+         AND created_at < {}",
+        timestamp(target, CUTOFF)
+    ))
+}
+
+/// Exactly the recent rows are left, and of the old ones only those of the held customer when
+/// the phase kept them.
+fn check(target: &TargetDb, rows: i64, deleted: i64, phase: &str) {
     let left = target.count("SELECT COUNT(*) AS n FROM interactions");
     let old = target.count(&format!(
-        "SELECT COUNT(*) AS n FROM interactions WHERE created_at < {}",
+        "SELECT COUNT(*) AS n FROM interactions WHERE created_at < {} \
+         AND customer_id <> {HELD_CUSTOMER}",
         timestamp(target, CUTOFF)
     ));
     assert_eq!(
         (left, old),
-        (rows - expired, 0),
+        (rows - deleted, 0),
         "{phase} left the wrong rows"
     );
 }
@@ -290,6 +312,17 @@ impl Desk {
             connectors,
             Arc::new(policies),
         );
+        // Written as a person would give it; the row holds `klant11@example.nl`.
+        let hold = NewLegalHold {
+            system: Some("bench".into()),
+            identifier_kind: IdentifierKind::Email,
+            identifier: format!("Klant{HELD_CUSTOMER}@Example.nl"),
+            reason: "Geschil over factuur 2019-114".into(),
+        };
+        service
+            .place_hold(Actor::Cli, hold)
+            .await
+            .expect("hold placed");
         Desk {
             service,
             _store_database: store_database,

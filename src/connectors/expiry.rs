@@ -36,9 +36,32 @@ pub struct ExpiredQuery<'a> {
     pub up_to: Option<&'a str>,
     pub limit: u32,
     pub pending: Pending<'a>,
-    /// Also read who each row belongs to ([`ExpiredRow::identifiers`], [`ExpiredRow::restricted`]),
-    /// through the parent tables; needed only to honour exceptions.
-    pub with_owner: bool,
+    /// What to read of who each row belongs to; needed only to honour exceptions.
+    pub owner: Owner<'a>,
+}
+
+/// What a sweep reads of each row's owner ([`ExpiredRow::identifiers`],
+/// [`ExpiredRow::restricted`]), from the row and its parent rows: only as far up the parent
+/// tables as what is asked for lies, so a table that holds its owner's identifiers itself (or
+/// an exception about no identifier of the parent's) needs no join.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// Identifiers of these kinds; `None` for every kind.
+    pub identifiers: Option<&'a [IdentifierKind]>,
+    /// Whether the row or one of its parent rows is marked restricted.
+    pub restriction: bool,
+}
+
+impl Owner<'_> {
+    /// Nothing of the owner.
+    pub const NONE: Owner<'static> = Owner {
+        identifiers: Some(&[]),
+        restriction: false,
+    };
+
+    fn reads(&self, kind: IdentifierKind) -> bool {
+        self.identifiers.is_none_or(|kinds| kinds.contains(&kind))
+    }
 }
 
 /// An expired row and, when asked for, who it belongs to.
@@ -85,8 +108,10 @@ impl SqlConnector {
         if let Pending::NotAnonymised(strategies) = query.pending {
             layout.check_strategy_columns(table, strategies)?;
         }
-        let chain = layout.chain(table);
-        let statement = layout.expired_statement(&chain, query)?;
+        let mut chain = layout.chain(table);
+        let (owner, depth) = layout.owner_json(&chain, query.owner);
+        chain.truncate(depth);
+        let statement = layout.expired_statement(&chain, owner.as_deref(), query)?;
         let rows = load(&mut self.conn, layout, &statement)?;
         rows.into_iter()
             .filter_map(|row| Some((row.b?, row.a)))
@@ -127,6 +152,25 @@ impl SqlConnector {
             .timestamp(cutoff)
             .push(&format!(" LIMIT {limit})"));
         Ok(Some(super::execute(&mut self.conn, layout, &statement)?))
+    }
+
+    /// Whether a sweep may keep one transaction open over several batches
+    /// ([`begin_batches`](Self::begin_batches)): not on MySQL, where the `START TRANSACTION` of
+    /// each batch's change would commit it.
+    pub fn groups_batches(&self) -> bool {
+        self.layout.dialect != super::Dialect::Mysql
+    }
+
+    /// Opens a transaction around the next batches; their changes (each in a transaction of its
+    /// own, nested in this one) commit together at [`end_batches`](Self::end_batches).
+    pub fn begin_batches(&mut self) -> Result<()> {
+        debug_assert!(self.groups_batches());
+        self.conn.begin().map_err(|e| self.layout.failed(e))
+    }
+
+    /// Commits (or rolls back) the transaction [`begin_batches`](Self::begin_batches) opened.
+    pub fn end_batches(&mut self, commit: bool) -> Result<()> {
+        self.conn.finish(commit).map_err(|e| self.layout.failed(e))
     }
 
     /// Marks the rows of `table` with these keys restricted; one short transaction. Returns the
@@ -175,30 +219,26 @@ impl Layout {
     }
 
     /// `SELECT owner AS a, key AS b FROM t0 LEFT JOIN t1 … WHERE expired AND pending [AND key
-    /// range] ORDER BY key LIMIT n`.
+    /// range] ORDER BY key LIMIT n`, joining the tables of `chain` (`owner` is `None` when
+    /// nothing of the owner is read).
     fn expired_statement(
         &self,
         chain: &[&SqlTable],
+        owner: Option<&str>,
         query: &ExpiredQuery<'_>,
     ) -> Result<Statement> {
         let root = chain[0];
         let key = format!("t0.{}", self.dialect.quote(&root.key));
-        let owner = if query.with_owner {
-            self.owner_json(chain)
-        } else {
-            "NULL".to_string()
-        };
         let mut statement = self.statement();
         statement
             .push(&format!(
-                "SELECT {owner} AS a, {} AS b FROM ",
+                "SELECT {} AS a, {} AS b FROM ",
+                owner.unwrap_or("NULL"),
                 self.dialect.as_text(&key)
             ))
             .name(&root.name)
             .push(" t0");
-        if query.with_owner {
-            join_ancestors(&mut statement, chain);
-        }
+        join_ancestors(&mut statement, chain);
         statement
             .push(" WHERE t0.")
             .name(query.counted_from)
@@ -267,27 +307,44 @@ impl Layout {
         Ok(())
     }
 
-    /// A JSON object with each identifier of the chain under `kind.depth` and each restriction
-    /// flag under `restricted.depth` (1 or 0).
-    fn owner_json(&self, chain: &[&SqlTable]) -> String {
+    /// A JSON object with each identifier of the chain that `owner` asks for under
+    /// `kind.depth` and, when asked for, each restriction flag under `restricted.depth` (1 or
+    /// 0); with how many tables of the chain it needs (1: the swept table alone). `None` and 1
+    /// when nothing is asked for.
+    fn owner_json(&self, chain: &[&SqlTable], owner: Owner<'_>) -> (Option<String>, usize) {
         let mut pairs = Vec::new();
+        let mut tables = 1;
         for (depth, table) in chain.iter().enumerate() {
             let alias = alias(depth);
+            let before = pairs.len();
             for (kind, column) in &table.identifiers {
+                if !owner.reads(*kind) {
+                    continue;
+                }
                 let expression = self
                     .dialect
                     .as_text(&format!("{alias}.{}", self.dialect.quote(column)));
                 pairs.push((format!("{}.{depth}", kind.as_str()), expression));
             }
-            if let Some(column) = &table.restricted_column {
+            if let Some(column) = table
+                .restricted_column
+                .as_ref()
+                .filter(|_| owner.restriction)
+            {
                 let flag = format!(
                     "CASE WHEN {alias}.{} = TRUE THEN 1 ELSE 0 END",
                     self.dialect.quote(column)
                 );
                 pairs.push((format!("restricted.{depth}"), flag));
             }
+            if pairs.len() > before {
+                tables = depth + 1;
+            }
         }
-        self.dialect.json_object_of(&pairs)
+        if pairs.is_empty() {
+            return (None, 1);
+        }
+        (Some(self.dialect.json_object_of(&pairs)), tables)
     }
 
     fn expired_row(

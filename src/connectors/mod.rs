@@ -27,7 +27,7 @@ mod statement;
 mod target;
 
 pub use dialect::Dialect;
-pub use expiry::{ExpiredQuery, ExpiredRow, Pending};
+pub use expiry::{ExpiredQuery, ExpiredRow, Owner, Pending};
 pub use kept::DatedRow;
 pub use registry::{Checkout, Connectors, Usage};
 
@@ -660,7 +660,7 @@ impl SqlConnector {
             up_to: None,
             limit,
             pending: Pending::All,
-            with_owner: false,
+            owner: Owner::NONE,
         })?;
         Ok(rows.into_iter().map(|row| row.key).collect())
     }

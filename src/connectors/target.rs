@@ -233,10 +233,20 @@ impl TargetConnection {
         }
     }
 
-    fn begin(&mut self) -> TargetResult<()> {
+    /// Begins a transaction; on SQLite and PostgreSQL inside an open one it is a savepoint, so
+    /// a sweep can hold several batches' changes in one transaction. (MySQL's `START
+    /// TRANSACTION` commits an open transaction instead: a sweep does not nest there.)
+    pub(super) fn begin(&mut self) -> TargetResult<()> {
         match self {
             TargetConnection::Sqlite(c) => {
-                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+                let open = AnsiTransactionManager::transaction_manager_status_mut(c)
+                    .transaction_depth()?
+                    .is_some();
+                if open {
+                    AnsiTransactionManager::begin_transaction(c)?
+                } else {
+                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+                }
             }
             TargetConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
             TargetConnection::Mysql(c) => c.query_drop("START TRANSACTION")?,
@@ -244,7 +254,7 @@ impl TargetConnection {
         Ok(())
     }
 
-    fn finish(&mut self, commit: bool) -> TargetResult<()> {
+    pub(super) fn finish(&mut self, commit: bool) -> TargetResult<()> {
         on_backend!(self,
             conn, DB => {
                 if commit {

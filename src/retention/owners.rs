@@ -44,60 +44,124 @@ pub struct Sorted {
     pub restriction: u64,
 }
 
-/// Sorts `rows` of `rule`'s system by the rule's exceptions.
-pub fn sort_batch(
-    conn: &mut DbConnection,
-    cipher: &Cipher,
-    rule: &RetentionRule,
-    rows: Vec<ExpiredRow>,
-) -> Result<Sorted, StoreError> {
-    let hashed: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| {
-            row.identifiers
-                .iter()
-                .map(|(kind, value)| identifier_index(cipher, *kind, value))
-                .collect()
-        })
-        .collect();
-    let all: Vec<String> = hashed
-        .iter()
-        .flatten()
-        .cloned()
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let held = if rule.skips(Exception::LegalHold) && !all.is_empty() {
-        sweeps::held_indexes(conn, &rule.system, &all)?
-    } else {
-        HashSet::new()
-    };
-    let open = if rule.skips(Exception::OpenRequest) && !all.is_empty() {
-        sweeps::open_request_indexes(conn, &closed_states(), &all)?
-    } else {
-        HashSet::new()
-    };
-    let mut sorted = Sorted::default();
-    for (row, hashes) in rows.into_iter().zip(hashed) {
-        if hashes.iter().any(|h| held.contains(h)) {
-            sorted.legal_hold += 1;
-        } else if hashes.iter().any(|h| open.contains(h)) {
-            sorted.open_request += 1;
-        } else if row.restricted && rule.skips(Exception::ActiveRestriction) {
-            sorted.restriction += 1;
-        } else {
-            sorted.act_on.push(row.key);
-        }
-    }
-    Ok(sorted)
+/// The lookup hashes of the persons a rule's sweep must leave alone: under a legal hold on the
+/// rule's system, or with a request in progress. Read once per run and again only when the
+/// [`sweeps::ExceptionsStamp`] moved (checked before every batch, one small query each way),
+/// instead of two lookups of a thousand hashes per batch; a hold placed or a request made
+/// during the sweep is therefore honoured from the next batch on, as before.
+#[derive(Debug, Default)]
+pub struct Exceptions {
+    stamp: Option<sweeps::ExceptionsStamp>,
+    held: HashSet<String>,
+    open: HashSet<String>,
+    /// The identifier kinds among those hashes: a row's identifiers of another kind cannot
+    /// match, so they are neither read nor hashed.
+    kinds: HashSet<IdentifierKind>,
+    /// A hold names a kind this build does not know: every identifier is compared.
+    every_kind: bool,
 }
 
-/// The states of a request that is no longer in progress, as stored.
-fn closed_states() -> Vec<&'static str> {
+impl Exceptions {
+    /// Reads the holds and open requests `rule` honours, unless they did not change since the
+    /// last read.
+    pub fn refresh(
+        &mut self,
+        conn: &mut DbConnection,
+        rule: &RetentionRule,
+    ) -> Result<(), StoreError> {
+        let (holds, requests) = (
+            rule.skips(Exception::LegalHold),
+            rule.skips(Exception::OpenRequest),
+        );
+        if !holds && !requests {
+            return Ok(());
+        }
+        let open_states = open_states();
+        // The stamp before the sets: a change that lands in between is in the sets and moves
+        // the next stamp, so at worst the sets are read once more.
+        let stamp = sweeps::exceptions_stamp(conn, &open_states)?;
+        if self.stamp.as_ref() == Some(&stamp) {
+            return Ok(());
+        }
+        *self = Exceptions {
+            stamp: Some(stamp),
+            ..Exceptions::default()
+        };
+        if holds {
+            for (kind, index) in sweeps::holds_in_force(conn, &rule.system)? {
+                match serde_json::from_value(serde_json::Value::String(kind)) {
+                    Ok(kind) => {
+                        self.kinds.insert(kind);
+                    }
+                    Err(_) => self.every_kind = true,
+                }
+                self.held.insert(index);
+            }
+        }
+        if requests {
+            for (email, customer_number, phone) in
+                sweeps::open_requests_indexes(conn, &open_states)?
+            {
+                for (kind, index) in [
+                    (IdentifierKind::Email, email),
+                    (IdentifierKind::CustomerNumber, customer_number),
+                    (IdentifierKind::Phone, phone),
+                ] {
+                    if let Some(index) = index {
+                        self.kinds.insert(kind);
+                        self.open.insert(index);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The identifier kinds worth reading from the rows: those some exception is about;
+    /// `None` for every kind.
+    pub fn kinds(&self) -> Option<Vec<IdentifierKind>> {
+        if self.every_kind {
+            return None;
+        }
+        let mut kinds: Vec<IdentifierKind> = self.kinds.iter().copied().collect();
+        kinds.sort();
+        Some(kinds)
+    }
+
+    fn compares(&self, kind: IdentifierKind) -> bool {
+        self.every_kind || self.kinds.contains(&kind)
+    }
+
+    /// Sorts `rows` of `rule`'s system by the rule's exceptions.
+    pub fn sort(&self, cipher: &Cipher, rule: &RetentionRule, rows: Vec<ExpiredRow>) -> Sorted {
+        let mut sorted = Sorted::default();
+        for row in rows {
+            let hashes: Vec<String> = row
+                .identifiers
+                .iter()
+                .filter(|(kind, _)| self.compares(*kind))
+                .map(|(kind, value)| identifier_index(cipher, *kind, value))
+                .collect();
+            if hashes.iter().any(|h| self.held.contains(h)) {
+                sorted.legal_hold += 1;
+            } else if hashes.iter().any(|h| self.open.contains(h)) {
+                sorted.open_request += 1;
+            } else if row.restricted && rule.skips(Exception::ActiveRestriction) {
+                sorted.restriction += 1;
+            } else {
+                sorted.act_on.push(row.key);
+            }
+        }
+        sorted
+    }
+}
+
+/// The states of a request still in progress, as stored.
+fn open_states() -> Vec<&'static str> {
     <RequestState as strum::VariantArray>::VARIANTS
         .iter()
         .copied()
-        .filter(|state| state.is_closed())
+        .filter(|state| !state.is_closed())
         .map(|state| state.as_str())
         .collect()
 }
@@ -152,5 +216,53 @@ mod tests {
             identifier_index(&cipher, IdentifierKind::AccountId, "1"),
             identifier_index(&cipher, IdentifierKind::DeviceId, "1")
         );
+    }
+
+    #[test]
+    fn rows_are_kept_by_the_first_exception_that_applies() {
+        let cipher = cipher();
+        let mut rule = crate::policies::testing::shipped_policies()
+            .rule("crm_contact_history")
+            .cloned()
+            .unwrap();
+        rule.exceptions = Exception::all();
+        let index = |kind, value| identifier_index(&cipher, kind, value);
+        let exceptions = Exceptions {
+            held: [index(IdentifierKind::Email, "held@example.nl")].into(),
+            open: [index(IdentifierKind::CustomerNumber, "TN1")].into(),
+            kinds: [IdentifierKind::Email, IdentifierKind::CustomerNumber].into(),
+            ..Exceptions::default()
+        };
+        let row = |key: &str, identifiers: &[(IdentifierKind, &str)], restricted| ExpiredRow {
+            key: key.into(),
+            identifiers: identifiers
+                .iter()
+                .map(|(kind, value)| (*kind, value.to_string()))
+                .collect(),
+            restricted,
+        };
+        let rows = vec![
+            row("1", &[(IdentifierKind::Email, " Held@Example.NL")], false),
+            row("2", &[(IdentifierKind::CustomerNumber, "tn 1")], false),
+            row("3", &[(IdentifierKind::Email, "vrij@example.nl")], true),
+            row("4", &[(IdentifierKind::Phone, "0612345678")], false),
+            row("5", &[(IdentifierKind::Email, "held@example.nl")], true),
+        ];
+        assert_eq!(
+            exceptions.sort(&cipher, &rule, rows.clone()),
+            Sorted {
+                act_on: vec!["4".into()],
+                legal_hold: 2,
+                open_request: 1,
+                restriction: 1,
+            }
+        );
+        assert_eq!(
+            exceptions.kinds(),
+            Some(vec![IdentifierKind::Email, IdentifierKind::CustomerNumber])
+        );
+        // A rule without the restriction exception deletes a restricted row.
+        rule.exceptions = vec![Exception::LegalHold, Exception::OpenRequest];
+        assert_eq!(exceptions.sort(&cipher, &rule, rows).act_on, ["3", "4"]);
     }
 }

@@ -18,15 +18,15 @@
 //! leaves the rows deleted since the last count uncounted (they are deleted; the resumed run
 //! goes on with the rest).
 
-use super::owners::{sort_batch, Sorted};
+use super::owners::{Exceptions, Sorted};
 use super::{Counts, RetentionError, SweepService};
 use crate::audit::{self, Actor, Change};
 use crate::catalog::model::System;
-use crate::connectors::{ExpiredQuery, Pending, SqlConnector, Strategies};
+use crate::connectors::{Checkout, ExpiredQuery, Owner, Pending, SqlConnector, Strategies};
 use crate::db::models::sweeps::{self, SweepRunRow, ABANDONED, FAILED, FINISHED, RUNNING};
 use crate::db::{self, write_transaction, DbConnection};
 use crate::ids::SweepId;
-use crate::policies::{OnExpiry, RetentionRule};
+use crate::policies::{Exception, OnExpiry, RetentionRule};
 use crate::webhooks::{EventData, SweepFacts, WebhookEvent};
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -34,6 +34,51 @@ use serde::Serialize;
 /// How often a deletion without exceptions writes its count (and renews its lease): a write
 /// transaction per 4 ms batch made the PostgreSQL sweep 1.4–1.7× the plain DELETE.
 const COUNT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How long the batches of one [`Group`] may take, and how many there may be: a committed
+/// write to loket's store costs about as much as a whole batch (a flush to disk), so it is
+/// paid once per group. Short enough that the rows stay locked briefly, and that the read of
+/// a claim after a stop (one page of up to this many batches) stays small.
+const GROUP_FOR: std::time::Duration = std::time::Duration::from_millis(100);
+const GROUP_BATCHES: u64 = 16;
+
+/// Consecutive batches whose changes to the organisation's database are one transaction
+/// there. Before it commits, loket's store gets one claim covering all of them (from the
+/// checkpoint before the group to its last key, with the rows the group matched), so a stop
+/// anywhere resumes exactly as after a claimed batch: changes not committed are simply not
+/// there, committed ones are recognised and counted once.
+struct Group {
+    /// The run as it was before the group: what the claim is written onto, and what the run
+    /// goes back to when the group rolls back.
+    base: SweepRunRow,
+    started: std::time::Instant,
+    batches: u64,
+}
+
+impl Group {
+    /// The run as written before the group commits: the account from before the group, with
+    /// a claim on the rows the group matched (`run` holds the group's account).
+    fn claim(&self, run: &SweepRunRow) -> SweepRunRow {
+        SweepRunRow {
+            claim_end: run.checkpoint.clone(),
+            claim_rows: run.matched - self.base.matched,
+            ..self.base.clone()
+        }
+    }
+}
+
+/// What the batches of one rule's sweep work with.
+struct Batches<'a> {
+    connector: Checkout,
+    table: &'a str,
+    counted_from: &'a str,
+    batch_size: u32,
+    strategies: &'a Strategies,
+    exceptions: Exceptions,
+    group: Option<Group>,
+    /// Batches done by this call of the sweep (not the whole run's).
+    batches_now: u64,
+}
 
 /// What to sweep and how.
 #[derive(Debug, Clone, Default)]
@@ -370,63 +415,123 @@ impl SweepService {
             })?;
         let mut connector = self.connectors.open(system)?;
         connector.check()?;
-        let strategies = strategies_of(rule);
-        let pending = match rule.on_expiry {
-            OnExpiry::Anonymise => Pending::NotAnonymised(&strategies),
-            OnExpiry::Restrict => Pending::NotRestricted,
-            OnExpiry::Delete | OnExpiry::Review => Pending::All,
-        };
         let batch_size = options
             .batch_size
             .unwrap_or(self.policies.sweeps.batch_size);
         let mut batches_now = 0;
-        let renew_every = (self.lease / 4).to_std().unwrap_or_default();
         let mut saved_at = std::time::Instant::now();
         // A deletion that honours no exception needs nothing of the rows before deleting them:
         // one `DELETE` per batch, as a hand-written batched delete would do.
-        let mut in_one_statement =
-            rule.on_expiry == OnExpiry::Delete && rule.exceptions.is_empty() && !options.dry_run;
+        if rule.on_expiry == OnExpiry::Delete && rule.exceptions.is_empty() && !options.dry_run {
+            while run.claim_end.is_none() {
+                if options.max_batches.is_some_and(|max| batches_now >= max) {
+                    return Ok(Some(Stop::Paused));
+                }
+                let Some(deleted) =
+                    connector.delete_expired(table, counted_from, run.cutoff, batch_size)?
+                else {
+                    break;
+                };
+                if deleted == 0 {
+                    return Ok(None);
+                }
+                if options.die_before_checkpoint == Some(batches_now + 1) {
+                    return Ok(Some(Stop::Died));
+                }
+                let deleted = count_u64(deleted);
+                run.batches += 1;
+                run.matched += deleted;
+                run.changed += deleted;
+                if saved_at.elapsed() >= COUNT_EVERY {
+                    self.save_run(conn, rule, run, false)?;
+                    saved_at = std::time::Instant::now();
+                }
+                batches_now += 1;
+                progress(Progress::of(rule, run));
+            }
+        }
+        let strategies = strategies_of(rule);
+        let mut batches = Batches {
+            connector,
+            table,
+            counted_from,
+            batch_size,
+            strategies: &strategies,
+            exceptions: Exceptions::default(),
+            group: None,
+            batches_now,
+        };
+        let stopped = self.checked_batches(conn, rule, options, run, &mut batches, progress);
+        if let Some(group) = batches.group.take() {
+            // Stopped by an error inside a group: its changes roll back (a claim it may have
+            // written covers only rows still there), so the run is as it was before the group.
+            let _ = batches.connector.end_batches(false);
+            *run = group.base;
+        }
+        stopped
+    }
+
+    /// The batches of a rule whose rows are read before they are changed: each page of expired
+    /// rows after the checkpoint is sorted by the rule's exceptions and the rest is changed.
+    ///
+    /// Where the organisation's database allows it (SQLite, PostgreSQL: not MySQL, whose
+    /// `START TRANSACTION` ends an open one), the changes of consecutive batches commit together
+    /// in one [`Group`], after one claim that covers all of them; a dry run changes nothing and
+    /// needs no claims.
+    fn checked_batches(
+        &self,
+        conn: &mut DbConnection,
+        rule: &RetentionRule,
+        options: &SweepOptions,
+        run: &mut SweepRunRow,
+        batches: &mut Batches<'_>,
+        progress: &dyn Fn(Progress<'_>),
+    ) -> Result<Option<Stop>, RetentionError> {
+        let pending = match rule.on_expiry {
+            OnExpiry::Anonymise => Pending::NotAnonymised(batches.strategies),
+            OnExpiry::Restrict => Pending::NotRestricted,
+            OnExpiry::Delete | OnExpiry::Review => Pending::All,
+        };
+        let grouped = !options.dry_run && batches.connector.groups_batches();
+        let renew_every = (self.lease / 4).to_std().unwrap_or_default();
+        let mut saved_at = std::time::Instant::now();
         loop {
-            if options.max_batches.is_some_and(|max| batches_now >= max) {
+            if options
+                .max_batches
+                .is_some_and(|max| batches.batches_now >= max)
+            {
+                self.end_group(conn, rule, run, batches)?;
                 return Ok(Some(Stop::Paused));
             }
-            if in_one_statement && run.claim_end.is_none() {
-                match connector.delete_expired(table, counted_from, run.cutoff, batch_size)? {
-                    Some(0) => return Ok(None),
-                    Some(deleted) => {
-                        if options.die_before_checkpoint == Some(batches_now + 1) {
-                            return Ok(Some(Stop::Died));
-                        }
-                        let deleted = count_u64(deleted);
-                        run.batches += 1;
-                        run.matched += deleted;
-                        run.changed += deleted;
-                        if saved_at.elapsed() >= COUNT_EVERY {
-                            self.save_run(conn, rule, run, false)?;
-                            saved_at = std::time::Instant::now();
-                        }
-                        batches_now += 1;
-                        progress(Progress::of(rule, run));
-                        continue;
-                    }
-                    None => in_one_statement = false,
-                }
+            if grouped && batches.group.is_none() {
+                batches.connector.begin_batches()?;
+                batches.group = Some(Group {
+                    base: run.clone(),
+                    started: std::time::Instant::now(),
+                    batches: 0,
+                });
             }
             let claim = run.claim_end.clone();
-            let rows = connector.expired_rows(&ExpiredQuery {
-                table,
-                counted_from,
+            batches.exceptions.refresh(conn, rule)?;
+            let kinds = batches.exceptions.kinds();
+            let rows = batches.connector.expired_rows(&ExpiredQuery {
+                table: batches.table,
+                counted_from: batches.counted_from,
                 cutoff: run.cutoff,
                 after: run.checkpoint.as_deref(),
                 up_to: claim.as_deref(),
                 limit: match claim {
                     Some(_) => u32::try_from(run.claim_rows).unwrap_or(u32::MAX).max(1),
-                    None => batch_size,
+                    None => batches.batch_size,
                 },
                 pending,
-                with_owner: !rule.exceptions.is_empty(),
+                owner: Owner {
+                    identifiers: kinds.as_deref(),
+                    restriction: rule.skips(Exception::ActiveRestriction),
+                },
             })?;
             let Some(last_key) = claim.or_else(|| rows.last().map(|row| row.key.clone())) else {
+                self.end_group(conn, rule, run, batches)?;
                 return Ok(None);
             };
             if run.claim_end.is_some() {
@@ -436,29 +541,67 @@ impl SweepService {
                 run.changed += done_before;
             }
             let found = count(rows.len());
-            let sorted = sort_batch(conn, &self.cipher, rule, rows)?;
+            let sorted = batches.exceptions.sort(&self.cipher, rule, rows);
             let mut changed = (count(sorted.act_on.len()), 0);
-            if !options.dry_run && !sorted.act_on.is_empty() {
-                run.claim_end = Some(last_key.clone());
-                run.claim_rows = found;
-                self.save_run(conn, rule, run, true)?;
-                saved_at = std::time::Instant::now();
-                changed = apply(&mut connector, rule, table, &strategies, &sorted.act_on)?;
-                if options.die_before_checkpoint == Some(batches_now + 1) {
-                    return Ok(Some(Stop::Died));
+            let acts = !options.dry_run && !sorted.act_on.is_empty();
+            if acts {
+                if !grouped {
+                    run.claim_end = Some(last_key.clone());
+                    run.claim_rows = found;
+                    self.save_run(conn, rule, run, true)?;
+                    saved_at = std::time::Instant::now();
                 }
+                changed = apply(
+                    &mut batches.connector,
+                    rule,
+                    batches.table,
+                    batches.strategies,
+                    &sorted.act_on,
+                )?;
             }
             account(run, last_key, found, changed, &sorted);
-            // The account is written with the next batch's claim, or when the run ends: one
-            // write per batch. A stretch of batches that change nothing (all skipped, or a dry
-            // run) still writes now and then, to keep the lease.
-            if saved_at.elapsed() >= renew_every {
+            batches.batches_now += 1;
+            if acts && options.die_before_checkpoint == Some(batches.batches_now) {
+                // As if the instance died once this batch's change was committed.
+                self.end_group(conn, rule, run, batches)?;
+                return Ok(Some(Stop::Died));
+            }
+            let group_full = batches.group.as_mut().map(|group| {
+                group.batches += 1;
+                group.batches >= GROUP_BATCHES || group.started.elapsed() >= GROUP_FOR
+            });
+            if group_full == Some(true) {
+                self.end_group(conn, rule, run, batches)?;
+            } else if group_full.is_none() && saved_at.elapsed() >= renew_every {
+                // The account is written with the next batch's claim, or when the run ends:
+                // one write per batch. A stretch of batches that change nothing (all skipped,
+                // or a dry run) still writes now and then, to keep the lease.
                 self.save_run(conn, rule, run, true)?;
                 saved_at = std::time::Instant::now();
             }
-            batches_now += 1;
             progress(Progress::of(rule, run));
         }
+    }
+
+    /// Ends the open group, if any: writes its claim (with the account from before the group),
+    /// then commits its changes. The run in memory keeps the group's account; it is written
+    /// with the next group's claim or when the run ends.
+    fn end_group(
+        &self,
+        conn: &mut DbConnection,
+        rule: &RetentionRule,
+        run: &mut SweepRunRow,
+        batches: &mut Batches<'_>,
+    ) -> Result<(), RetentionError> {
+        let Some(group) = &batches.group else {
+            return Ok(());
+        };
+        let mut claimed = group.claim(run);
+        self.save_run(conn, rule, &mut claimed, true)?;
+        batches.connector.end_batches(true)?;
+        batches.group = None;
+        run.updated_at = claimed.updated_at;
+        Ok(())
     }
 
     /// Writes the run's progress and extends the lease; fails when the lease was lost (the

@@ -181,13 +181,7 @@ pub fn holds_on(
     if indexes.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(legal_holds::table
-        .filter(legal_holds::lifted_at.is_null())
-        .filter(
-            legal_holds::system_key
-                .is_null()
-                .or(legal_holds::system_key.eq(system)),
-        )
+    Ok(super::sweeps::in_force_on(system)
         .filter(legal_holds::identifier_index.eq_any(indexes))
         .order(legal_holds::placed_at)
         .select(LegalHoldRow::as_select())

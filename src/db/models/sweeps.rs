@@ -309,31 +309,80 @@ pub fn held_indexes(
     Ok(held)
 }
 
-/// Of these lookup hashes, the ones of a requester whose request is not closed yet.
-pub fn open_request_indexes(
+/// The holds in force on `system` or on every system.
+pub fn in_force_on(system: &str) -> legal_holds::BoxedQuery<'_, DbBackend> {
+    legal_holds::table
+        .filter(legal_holds::lifted_at.is_null())
+        .filter(
+            legal_holds::system_key
+                .is_null()
+                .or(legal_holds::system_key.eq(system)),
+        )
+        .into_boxed()
+}
+
+type DbBackend = <DbConnection as diesel::Connection>::Backend;
+
+/// The lookup hashes, with their kind, of every hold in force on `system` (or on every system):
+/// few, so a sweep reads them once and compares each row with them in memory.
+pub fn holds_in_force(
     conn: &mut DbConnection,
-    closed_states: &[&str],
-    indexes: &[String],
-) -> Result<HashSet<String>, StoreError> {
-    let mut open = HashSet::new();
-    for chunk in indexes.chunks(LOOKUP_CHUNK) {
-        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = requests::table
-            .filter(requests::state.ne_all(closed_states))
-            .filter(
-                requests::email_index
-                    .eq_any(chunk)
-                    .or(requests::customer_number_index.eq_any(chunk))
-                    .or(requests::phone_index.eq_any(chunk)),
-            )
-            .select((
-                requests::email_index,
-                requests::customer_number_index,
-                requests::phone_index,
-            ))
-            .load(conn)?;
-        open.extend(rows.into_iter().flat_map(|(a, b, c)| [a, b, c]).flatten());
-    }
-    Ok(open)
+    system: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(in_force_on(system)
+        .select((legal_holds::identifier_kind, legal_holds::identifier_index))
+        .load(conn)?)
+}
+
+/// The lookup hashes (e-mail, customer number, phone) of every request in one of `open_states`;
+/// found through the index on the state, so the cost follows the requests in progress, not
+/// every request ever made.
+pub fn open_requests_indexes(
+    conn: &mut DbConnection,
+    open_states: &[&str],
+) -> Result<OpenIndexes, StoreError> {
+    Ok(requests::table
+        .filter(requests::state.eq_any(open_states))
+        .select((
+            requests::email_index,
+            requests::customer_number_index,
+            requests::phone_index,
+        ))
+        .load(conn)?)
+}
+
+/// The e-mail, customer number and phone lookup hashes of each open request.
+pub type OpenIndexes = Vec<(Option<String>, Option<String>, Option<String>)>;
+
+/// What the holds and open requests a sweep honours looked like: when it is still the same,
+/// so are they, and the sweep need not read them again. Holds are only ever added and lifted
+/// (counts); an open request that appears, changes or closes moves the count, the sum of the
+/// versions (every update adds one) or the latest update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionsStamp {
+    holds: (i64, i64),
+    open: (i64, Option<i64>, Option<NaiveDateTime>),
+}
+
+/// The [`ExceptionsStamp`] as of now: two small aggregate queries, the second over the open
+/// requests only (through the index on the state).
+pub fn exceptions_stamp(
+    conn: &mut DbConnection,
+    open_states: &[&str],
+) -> Result<ExceptionsStamp, StoreError> {
+    use diesel::dsl::{count, count_star, max, sum};
+    let holds = legal_holds::table
+        .select((count_star(), count(legal_holds::lifted_at)))
+        .first(conn)?;
+    let open = requests::table
+        .filter(requests::state.eq_any(open_states))
+        .select((
+            count_star(),
+            sum(requests::version),
+            max(requests::updated_at),
+        ))
+        .first(conn)?;
+    Ok(ExceptionsStamp { holds, open })
 }
 
 /// Hashes bound per query: three lists of it stay far below SQLite's and PostgreSQL's limits.

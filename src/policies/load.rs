@@ -400,8 +400,10 @@ fn validate_rule_keys(path: &str, rule: &RetentionRule, errors: &mut Vec<FieldEr
     if !is_valid_key(&rule.name) {
         add("name", KEY_RULE);
     }
-    if rule.description.trim().is_empty() {
-        add("description", "must not be empty");
+    for (field, text) in rule.description.parts("description") {
+        if text.trim().is_empty() {
+            add(&field, "must not be empty");
+        }
     }
     if !is_valid_key(&rule.system) {
         add("system", KEY_RULE);
@@ -418,11 +420,18 @@ fn validate_rule_keys(path: &str, rule: &RetentionRule, errors: &mut Vec<FieldEr
             add(&format!("categories[{index}]"), KEY_RULE);
         }
     }
-    match rule.legal_basis.as_deref() {
-        Some(basis) if basis.trim().is_empty() => add(
-            "legal_basis",
-            "must not be blank; leave the field out instead",
-        ),
+    match &rule.legal_basis {
+        Some(basis)
+            if basis
+                .parts("")
+                .iter()
+                .any(|(_, text)| text.trim().is_empty()) =>
+        {
+            add(
+                "legal_basis",
+                "must not be blank; leave the field out instead",
+            )
+        }
         // An erasure request is refused for this data on the strength of the law named here, so
         // the duty cannot be claimed without naming it.
         None if rule.legal_duty => add(

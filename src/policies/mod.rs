@@ -27,7 +27,8 @@ pub use schedule::{CronSchedule, ScheduleError, SCHEDULE_EXPECTED};
 
 use chrono::{DateTime, Utc};
 
-use crate::vocabulary::{RequestKind, TaskKind};
+use crate::catalog::text::Text;
+use crate::vocabulary::{Language, RequestKind, TaskKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -138,8 +139,9 @@ impl Default for ReminderPolicy {
 pub struct RetentionRule {
     /// A stable key (`^[a-z][a-z0-9_]*$`), unique over all files; sweeps and tasks refer to it.
     pub name: String,
-    /// What the rule is about, for people, including what the fields cannot say yet.
-    pub description: String,
+    /// What the rule is about, for people, including what the fields cannot say yet; in Dutch
+    /// and English where the desk shows it in both (a plain string is shown as it is).
+    pub description: Text,
     /// The catalog system the data lives in.
     pub system: String,
     /// The catalog activity the data is kept for; absent means every activity using the system.
@@ -151,7 +153,7 @@ pub struct RetentionRule {
     pub keep: Period,
     /// The law or reasoning behind the period, in words ("AWR art. 52; BW 2:10").
     #[serde(default)]
-    pub legal_basis: Option<String>,
+    pub legal_basis: Option<Text>,
     /// A law obliges keeping the data for `keep`, so an erasure request keeps it under
     /// Art. 17(3)(b) instead of erasing it.
     #[serde(default)]
@@ -356,6 +358,14 @@ impl Default for SweepPolicy {
 }
 
 impl RetentionRule {
+    /// The law or reasoning behind the period in `language`; the rule's name where a
+    /// hand-built rule gives none (the loader refuses a legal duty without its law).
+    pub fn basis(&self, language: Language) -> &str {
+        self.legal_basis
+            .as_ref()
+            .map_or(self.name.as_str(), |basis| basis.get(language))
+    }
+
     /// When the rule is swept: its own schedule, or else the sweeps' one.
     pub fn schedule<'a>(&'a self, sweeps: &'a SweepPolicy) -> &'a CronSchedule {
         self.schedule.as_ref().unwrap_or(&sweeps.schedule)

@@ -88,7 +88,7 @@ fn shipped_duties_are_only_the_fiscal_ones() {
     assert_eq!(duties, ["fiscal_records"]);
     let cdrs = policies.rule("call_detail_records").unwrap();
     assert_eq!(cdrs.keep, Period::Months(6));
-    assert!(cdrs.legal_basis.as_deref().unwrap().contains("11.5"));
+    assert!(cdrs.basis(Language::Nl).contains("11.5"));
 }
 
 #[test]

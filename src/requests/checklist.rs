@@ -356,8 +356,7 @@ impl<'a> Context<'a> {
         rule: &RetentionRule,
         codes: Vec<String>,
     ) -> TaskDraft {
-        // The loader refuses a duty without its law; the rule name stands in for a hand-built one.
-        let basis = rule.legal_basis.as_deref().unwrap_or(&rule.name);
+        let (basis_nl, basis_en) = (rule.basis(Language::Nl), rule.basis(Language::En));
         let (names_nl, names_en) = self.category_list(&codes);
         // The column the period counts from, by the mapping's labels where it has them: the
         // agent reads "'Einde boekjaar' (Facturen)", not `invoices.fiscal_year_end`.
@@ -388,20 +387,20 @@ impl<'a> Context<'a> {
             TaskKind::KeepUnderException,
             format!(
                 "Bewaar {names_nl} in {}, elk gegeven tot {} na {start_nl}; wis wat al vervallen is \
-                 (uitzondering art. 17 lid 3 sub b AVG, {basis})",
+                 (uitzondering art. 17 lid 3 sub b AVG, {basis_nl})",
                 system.name.get(Language::Nl),
                 rule.keep.dutch()
             ),
             format!(
                 "Keep {names_en} in {}, each item until {} after {start_en}; erase what has already \
-                 expired (exception Art. 17(3)(b) GDPR, {basis})",
+                 expired (exception Art. 17(3)(b) GDPR, {basis_en})",
                 system.name.get(Language::En),
                 rule.keep
             ),
         )
         .on_system(system, codes);
         task.activity_key = rule.activity.clone();
-        task.legal_exception = Some(format!("Art. 17(3)(b) AVG/GDPR; {basis}"));
+        task.legal_exception = Some(format!("Art. 17(3)(b) AVG/GDPR; {basis_nl}"));
         task
     }
 
@@ -409,7 +408,7 @@ impl<'a> Context<'a> {
     /// can find its rows or their ends, so a person reviews what it keeps, keeps it by hand and
     /// sets the end (the task is done when that is recorded).
     fn review_rule(&self, system: &System, rule: &RetentionRule, codes: Vec<String>) -> TaskDraft {
-        let basis = rule.legal_basis.as_deref().unwrap_or(&rule.name);
+        let (basis_nl, basis_en) = (rule.basis(Language::Nl), rule.basis(Language::En));
         let (names_nl, names_en) = self.category_list(&codes);
         let mut task = TaskDraft::new(
             TaskKind::ReviewRetention,
@@ -417,7 +416,7 @@ impl<'a> Context<'a> {
                 "Beoordeel wat bewaarregel {} in {} bewaart: {names_nl} vallen onder een wettelijke \
                  bewaarplicht, maar de regel noemt geen tabel die loket in {} bereikt; bewaar ze met \
                  de hand, elk gegeven tot {} na het begin van zijn termijn, leg het einde vast en wis \
-                 wat al vervallen is (uitzondering art. 17 lid 3 sub b AVG, {basis})",
+                 wat al vervallen is (uitzondering art. 17 lid 3 sub b AVG, {basis_nl})",
                 rule.name,
                 system.name.get(Language::Nl),
                 system.name.get(Language::Nl),
@@ -427,7 +426,7 @@ impl<'a> Context<'a> {
                 "Review what retention rule {} keeps in {}: {names_en} fall under a legal duty to \
                  keep, but the rule names no table loket reaches in {}; keep them by hand, each item \
                  until {} after the start of its period, record the end and erase what has already \
-                 expired (exception Art. 17(3)(b) GDPR, {basis})",
+                 expired (exception Art. 17(3)(b) GDPR, {basis_en})",
                 rule.name,
                 system.name.get(Language::En),
                 system.name.get(Language::En),
@@ -436,7 +435,7 @@ impl<'a> Context<'a> {
         )
         .on_system(system, codes);
         task.activity_key = rule.activity.clone();
-        task.legal_exception = Some(format!("Art. 17(3)(b) AVG/GDPR; {basis}"));
+        task.legal_exception = Some(format!("Art. 17(3)(b) AVG/GDPR; {basis_nl}"));
         task
     }
 

@@ -272,7 +272,8 @@ impl RequestService {
         let described = exception.describe(language);
         match self
             .keep_rule(task)
-            .and_then(|rule| rule.legal_basis.as_deref())
+            .and_then(|rule| rule.legal_basis.as_ref())
+            .map(|law| law.get(language))
         {
             Some(law) if exception != KeepException::LegalClaims => format!("{described}; {law}"),
             _ => described.to_string(),

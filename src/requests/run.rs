@@ -880,10 +880,7 @@ impl RequestService {
             rules.push(KeptRule {
                 rule: Some(rule.name.clone()),
                 exception: KeepException::LegalObligation,
-                legal_basis: rule
-                    .legal_basis
-                    .clone()
-                    .unwrap_or_else(|| rule.name.clone()),
+                legal_basis: rule.basis(Language::Nl).to_string(),
                 keep: Some(rule.keep),
                 dated: rule
                     .table

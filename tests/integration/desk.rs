@@ -164,6 +164,11 @@ backend_tests! { browser;
         let period = browser.text("#rules tbody tr:first-child td:nth-child(3)").await;
         assert_eq!(period, "7 jaar", "periods in Dutch: {rules}");
         assert!(rules.contains("Facturatiesysteem (rating & billing) · invoices"), "systems by name: {rules}");
+        assert!(
+            rules.contains("Facturen, betalingen, incassomachtigingen") && !rules.contains("Invoices, payments")
+                && rules.contains("Nodig om te weten wat met de klant is afgesproken"),
+            "the rules' descriptions and grounds in Dutch: {rules}"
+        );
         browser.click_and_wait("#dry-run button").await;
         assert!(browser.text("#runs").await.contains("proef"), "the dry run is listed");
         browser.screenshot("retention").await;

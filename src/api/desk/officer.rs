@@ -6,6 +6,8 @@ use super::{chart, ok, staff_context, Lang, PageResult};
 use crate::api::AppState;
 use crate::auth::Permission;
 use crate::catalog::model::{Activity, System};
+use crate::catalog::text::Text;
+use crate::policies::RetentionRule;
 use crate::requests::overview::QueueFilter;
 use crate::vocabulary::RequestState;
 use actix_web::{web, HttpRequest};
@@ -144,10 +146,19 @@ pub async fn retention(
         .iter()
         .map(|rule| (rule.name.as_str(), rule.keep.dutch()))
         .collect();
+    let language = lang.language();
+    let in_language = |text: fn(&RetentionRule) -> Option<&Text>| -> BTreeMap<&str, &str> {
+        rules
+            .iter()
+            .filter_map(|rule| Some((rule.name.as_str(), text(rule)?.get(language))))
+            .collect()
+    };
     ok(
         "retention.html",
         minijinja::context! {
             system_names => super::agent::system_names(&systems, lang),
+            descriptions => in_language(|rule| Some(&rule.description)),
+            legal_bases => in_language(|rule| rule.legal_basis.as_ref()),
             periods_nl => periods_nl,
             rules => rules,
             runs => runs,

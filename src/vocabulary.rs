@@ -330,3 +330,19 @@ mod tests {
         assert!(RequestState::AwaitingApproval.can_move_to(RequestState::Refused));
     }
 }
+
+vocabulary! {
+    /// What a webhook subscription can ask to be told; stored by its wire name in the event rows.
+    pub enum WebhookEvent {
+        /// A request was registered (a web-form request once its address is confirmed).
+        RequestReceived = "request.received",
+        IdentityVerified = "identity.verified",
+        /// Due within the reminder window (`reminders.due_within_days`), once per request.
+        RequestDueSoon = "request.due_soon",
+        /// Past its due date and still open, once per request.
+        RequestOverdue = "request.overdue",
+        RequestCompleted = "request.completed",
+        RequestRefused = "request.refused",
+        SweepFinished = "sweep.finished",
+    }
+}

@@ -10,7 +10,7 @@
 use crate::vocabulary::{
     Channel, ExtensionGround, Language, PackageState, PauseReason, ProposedOutcome,
     QuestionChannel, RefusalGround, RequestKind, RequestState, SearchOutcome, TaskKind, TaskState,
-    VerificationMethod,
+    VerificationMethod, WebhookEvent,
 };
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
@@ -55,6 +55,7 @@ text_column!(
     TaskKind,
     TaskState,
     VerificationMethod,
+    WebhookEvent,
 );
 
 /// The error for a stored value this build does not know: a fault of the store (or of a newer

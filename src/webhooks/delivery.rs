@@ -129,7 +129,7 @@ fn send(client: &reqwest::blocking::Client, cipher: &Cipher, claimed: &ClaimedRo
             SIGNATURE_HEADER,
             format!("v1={}", sign(&secret, timestamp, body)),
         )
-        .header(EVENT_HEADER, &claimed.event.event)
+        .header(EVENT_HEADER, claimed.event.event.as_str())
         .header(EVENT_ID_HEADER, &claimed.event.id)
         .header(DELIVERY_HEADER, &claimed.delivery.id)
         .body(body.clone())

@@ -20,7 +20,7 @@ use crate::db::models::webhooks::{self as rows, DeliveryRow, EventRow, Subscript
 use crate::db::{DbConnection, Store};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{RequestId, SweepId};
-use crate::vocabulary::{vocabulary, RequestKind, RequestState};
+use crate::vocabulary::{RequestKind, RequestState};
 use anyhow::Context;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
@@ -33,21 +33,7 @@ pub const SECRET_MAX: usize = 256;
 const URL_MAX: usize = 2000;
 const DESCRIPTION_MAX: usize = 200;
 
-vocabulary! {
-    /// What a subscription can ask to be told.
-    pub enum WebhookEvent {
-        /// A request was registered (a web-form request once its address is confirmed).
-        RequestReceived = "request.received",
-        IdentityVerified = "identity.verified",
-        /// Due within the reminder window (`reminders.due_within_days`), once per request.
-        RequestDueSoon = "request.due_soon",
-        /// Past its due date and still open, once per request.
-        RequestOverdue = "request.overdue",
-        RequestCompleted = "request.completed",
-        RequestRefused = "request.refused",
-        SweepFinished = "sweep.finished",
-    }
-}
+pub use crate::vocabulary::WebhookEvent;
 
 /// The facts of a request an event may carry: no name, address or identifier of the person.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
@@ -120,7 +106,7 @@ pub fn emit(
     let row = EventRow {
         payload: serde_json::to_string(&payload).context("webhook payload")?,
         id,
-        event: event.as_str().to_string(),
+        event,
         dedup_key: once_per.map(|key| format!("{event}:{key}")),
         created_at: now,
     };

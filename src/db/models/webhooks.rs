@@ -10,6 +10,7 @@ use crate::db::schema::{
     daily_job_runs, webhook_deliveries, webhook_events, webhook_subscriptions,
 };
 use crate::db::{DbConnection, StoreError};
+use crate::vocabulary::WebhookEvent;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -35,7 +36,7 @@ pub struct SubscriptionRow {
 #[diesel(table_name = webhook_events)]
 pub struct EventRow {
     pub id: String,
-    pub event: String,
+    pub event: WebhookEvent,
     pub dedup_key: Option<String>,
     pub payload: String,
     pub created_at: NaiveDateTime,

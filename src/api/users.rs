@@ -45,7 +45,7 @@ pub struct UserChange {
 
 /// `PATCH /api/v1/users/{username}` with `{"active": false}` disables an account, with
 /// `{"role": "agent"}` gives it another role; either revokes its tokens and sessions.
-#[utoipa::path(patch, path = "/users/{username}", tag = "users", request_body = UserChange, responses((status = 200, description = "The account as changed", body = User), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
+#[utoipa::path(patch, path = "/users/{username}", tag = "users", params(("username" = Username, Path, description = "The account's user name")), request_body = UserChange, responses((status = 200, description = "The account as changed", body = User), (status = 409, description = "In conflict with the current state", body = crate::api::openapi::ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
     user: CurrentUser,

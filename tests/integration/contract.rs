@@ -291,6 +291,37 @@ fn same_template(documented: &(String, String), literal: &(String, String)) -> b
             .all(|(d, l)| d == l || d.starts_with('{'))
 }
 
+/// A route whose id is a newtype (`web::Path<Username>`) gets no parameter from utoipa unless
+/// `params(…)` names it; a contract tester refuses such an operation as a schema error.
+#[test]
+fn every_path_parameter_is_defined() {
+    let document = serde_json::to_value(loket::api::openapi::document()).unwrap();
+    let mut undefined = Vec::new();
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        let named: BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, operation) in operations.as_object().expect("operations") {
+            let defined: BTreeSet<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|parameter| parameter["in"] == "path")
+                .filter_map(|parameter| parameter["name"].as_str())
+                .collect();
+            for name in named.difference(&defined) {
+                undefined.push(format!("{method} {path}: {{{name}}}"));
+            }
+        }
+    }
+    assert!(
+        undefined.is_empty(),
+        "path parameters without a definition (add params(…) to #[utoipa::path]):\n{}",
+        undefined.join("\n")
+    );
+}
+
 #[test]
 fn every_route_in_the_readme_table_is_in_the_document() {
     let readme = std::fs::read_to_string(repository().join("README.md")).expect("README.md");

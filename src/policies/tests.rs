@@ -218,6 +218,40 @@ fn values_serde_cannot_judge_are_checked_with_lines() {
 }
 
 #[test]
+fn rule_texts_may_come_in_both_languages_but_none_may_be_blank() {
+    let bilingual = RULES
+        .replace(
+            "    description: Invoices.\n",
+            "    description: {nl: Facturen., en: Invoices.}\n",
+        )
+        .replace(
+            "    legal_basis: AWR art. 52\n",
+            "    legal_basis: {nl: \"AWR art. 52\", en: \"AWR s. 52\"}\n",
+        );
+    let dir = dir_with(REQUESTS, &bilingual);
+    let policies = Policies::load_dir(dir.path()).expect("bilingual rule texts load");
+    let fiscal = &policies.retention[0];
+    assert_eq!(fiscal.description.get(Language::En), "Invoices.");
+    assert_eq!(fiscal.description.get(Language::Nl), "Facturen.");
+    assert_eq!(fiscal.basis(Language::En), "AWR s. 52");
+
+    let blank = bilingual.replace(
+        "{nl: Facturen., en: Invoices.}",
+        "{nl: \"\", en: Invoices.}",
+    );
+    let found: Vec<String> = problems(REQUESTS, &blank)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("rules[0].description.nl: must not be empty")),
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn duplicate_rule_names_are_refused_across_files() {
     let dir = dir_with(REQUESTS, RULES);
     let extra = "rules:\n  - name: fiscal_records\n    description: Again.\n    system: crm\n    keep: 1 year\n";

@@ -5,6 +5,8 @@
 pub mod models;
 pub mod schema;
 mod sql_text;
+mod sqlite_plans;
+mod wal;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -19,8 +21,9 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// Pragmas set on every SQLite connection. The busy timeout comes first so that even switching
 /// to WAL waits for a lock instead of failing when the pool opens connections side by side. WAL
 /// lets readers work while one writer commits; foreign keys are off by default in SQLite.
+/// Checkpoints are not made inside commits but by a thread of the store (see [`wal`]).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;";
 
 /// A connection to either backend. Queries written against it compile for both.
 #[derive(diesel::MultiConnection)]
@@ -49,6 +52,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database task was cancelled")]
     Cancelled,
+    #[error("could not start the thread that checkpoints SQLite's log: {0}")]
+    Checkpointer(#[source] std::io::Error),
 }
 
 impl StoreError {
@@ -138,6 +143,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     fn connect(&self) -> Result<DbConnection, ConnectionError> {
         match &self.url {
             DatabaseUrl::Sqlite(path) => {
+                sqlite_plans::plan_once_per_statement();
                 let mut conn = SqliteConnection::establish(path)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -173,6 +179,8 @@ pub struct Store {
     /// meet the lock only when another process (the CLI, a second server on the same file)
     /// writes. PostgreSQL has row locks and needs no such turn.
     write_turn: Option<Arc<Mutex<()>>>,
+    /// SQLite's write-ahead log copied back off the commit path, while the store is open.
+    _checkpointer: Option<Arc<wal::Checkpointer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -206,11 +214,19 @@ impl Store {
             .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        let write_turn = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let sqlite = backend == Backend::Sqlite;
+        let write_turn = sqlite.then(|| Arc::new(Mutex::new(())));
+        let checkpointer = match sqlite {
+            true => Some(Arc::new(
+                wal::Checkpointer::start(pool.clone()).map_err(StoreError::Checkpointer)?,
+            )),
+            false => None,
+        };
         Ok(Self {
             pool,
             backend,
             write_turn,
+            _checkpointer: checkpointer,
         })
     }
 

@@ -39,6 +39,8 @@ pub struct QueueFilter {
 /// How many requests a name search reads: names are sealed, so they are opened and compared
 /// here, on the requests the other filters leave.
 const NAME_SEARCH_LIMIT: i64 = 2_000;
+/// The most of a person's other requests a request's view lists.
+const EARLIER_SHOWN: i64 = 50;
 
 /// What a search term is taken for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,14 +131,14 @@ impl RequestService {
     pub(crate) fn view_in(&self, conn: &mut DbConnection, case: &Case) -> Result<RequestView> {
         let comments = rows::list_comments(conn, case.id())?;
         let today = super::today();
+        let person = RequestFilter {
+            same_person: Some(rows::PersonIndexes::of(&case.row)),
+            ..RequestFilter::default()
+        };
         let mut earlier = Vec::new();
-        for filter in person_filters(&case.row) {
-            let found = rows::list_requests(conn, &filter, 0, 50)?;
-            for row in found {
-                if row.id != case.row.id && !earlier.iter().any(|s: &RequestSummary| s.id == row.id)
-                {
-                    earlier.push(RequestSummary::from_row(&self.cipher, &row, today)?);
-                }
+        for row in rows::list_summaries(conn, &person, 0, EARLIER_SHOWN)? {
+            if row.id != case.row.id {
+                earlier.push(RequestSummary::from_row(&self.cipher, &row, today)?);
             }
         }
         earlier.sort_by_key(|summary| std::cmp::Reverse(summary.received_at));
@@ -160,7 +162,7 @@ impl RequestService {
         self.store
             .read(move |conn| {
                 let filter = service.row_filter(filter);
-                let found = rows::list_requests(conn, &filter, offset, limit)?;
+                let found = rows::list_summaries(conn, &filter, offset, limit)?;
                 let total = rows::count_requests(conn, &filter)?;
                 let today = super::today();
                 Ok(Queue {
@@ -188,7 +190,7 @@ impl RequestService {
                 let filter = service.row_filter(filter);
                 let today = super::today();
                 let mut items = Vec::new();
-                for row in rows::list_requests(conn, &filter, 0, NAME_SEARCH_LIMIT)? {
+                for row in rows::list_summaries(conn, &filter, 0, NAME_SEARCH_LIMIT)? {
                     let summary = RequestSummary::from_row(&service.cipher, &row, today)?;
                     let name = summary.requester_name.as_deref().unwrap_or_default();
                     if name.to_lowercase().contains(&part) {
@@ -209,22 +211,26 @@ impl RequestService {
     }
 
     fn row_filter(&self, filter: QueueFilter) -> RequestFilter {
-        let (reference, any_index) = match filter.search.as_deref().and_then(Search::of) {
-            Some(Search::Reference(reference)) => (Some(reference), Vec::new()),
+        let (reference, same_person) = match filter.search.as_deref().and_then(Search::of) {
+            Some(Search::Reference(reference)) => (Some(reference), None),
+            // The term is hashed as each kind of identifier: it finds the person whichever it is.
             Some(Search::Identifier(term)) => (
                 None,
-                vec![
-                    self.cipher.index(place::EMAIL, &normalise_email(&term)),
-                    self.cipher
-                        .index(place::CUSTOMER_NUMBER, &normalise_customer_number(&term)),
-                    self.cipher.index(place::PHONE, &normalise_phone(&term)),
-                ],
+                Some(rows::PersonIndexes {
+                    email: Some(self.cipher.index(place::EMAIL, &normalise_email(&term))),
+                    customer_number: Some(
+                        self.cipher
+                            .index(place::CUSTOMER_NUMBER, &normalise_customer_number(&term)),
+                    ),
+                    phone: Some(self.cipher.index(place::PHONE, &normalise_phone(&term))),
+                    bsn: None,
+                }),
             ),
-            Some(Search::Name(_)) | None => (None, Vec::new()),
+            Some(Search::Name(_)) | None => (None, None),
         };
         RequestFilter {
             reference,
-            any_index,
+            same_person,
             unassigned: filter.unassigned,
             states: filter
                 .states
@@ -313,36 +319,6 @@ impl RequestService {
 
 /// The most events a request's timeline shows.
 const TIMELINE_LENGTH: i64 = 500;
-
-/// One filter per identifier the request has, each matching on that lookup hash alone.
-fn person_filters(row: &rows::RequestRow) -> Vec<RequestFilter> {
-    let mut filters = Vec::new();
-    if let Some(index) = &row.email_index {
-        filters.push(RequestFilter {
-            email_index: Some(index.clone()),
-            ..RequestFilter::default()
-        });
-    }
-    if let Some(index) = &row.customer_number_index {
-        filters.push(RequestFilter {
-            customer_number_index: Some(index.clone()),
-            ..RequestFilter::default()
-        });
-    }
-    if let Some(index) = &row.phone_index {
-        filters.push(RequestFilter {
-            phone_index: Some(index.clone()),
-            ..RequestFilter::default()
-        });
-    }
-    if let Some(index) = &row.bsn_index {
-        filters.push(RequestFilter {
-            bsn_index: Some(index.clone()),
-            ..RequestFilter::default()
-        });
-    }
-    filters
-}
 
 pub(crate) fn compute_stats(found: &[rows::StatsRow], today: NaiveDate) -> Result<Stats> {
     let mut stats = Stats {

@@ -4,7 +4,7 @@
 use super::case::Case;
 use super::requester::{open, place, Representative, Requester};
 use crate::crypto::Cipher;
-use crate::db::models::requests::{CommentRow, RequestRow, TaskRow};
+use crate::db::models::requests::{CommentRow, SummaryRow, TaskRow};
 use crate::error::Result;
 use crate::ids::{RequestId, TaskId, Username};
 use crate::vocabulary::{RequestKind, RequestState, TaskKind, TaskState};
@@ -133,7 +133,7 @@ pub struct RequestSummary {
 }
 
 impl RequestSummary {
-    pub fn from_row(cipher: &Cipher, row: &RequestRow, today: NaiveDate) -> Result<Self> {
+    pub fn from_row(cipher: &Cipher, row: &SummaryRow, today: NaiveDate) -> Result<Self> {
         let state = row.state;
         Ok(RequestSummary {
             id: row.id.clone(),

@@ -7,12 +7,13 @@ pub mod schema;
 mod sql_text;
 mod sqlite_plans;
 mod wal;
+mod writer;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::result::{ConnectionError, DatabaseErrorKind};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -52,8 +53,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database task was cancelled")]
     Cancelled,
-    #[error("could not start the thread that checkpoints SQLite's log: {0}")]
-    Checkpointer(#[source] std::io::Error),
+    #[error("could not start a thread of the store: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
 }
 
 impl StoreError {
@@ -163,8 +166,10 @@ impl r2d2::ManageConnection for ConnectionManager {
             .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection given back inside a transaction (a write that panicked) is not handed out
+    /// again: its next user would write into that transaction.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        in_transaction(conn)
     }
 }
 
@@ -173,12 +178,12 @@ impl r2d2::ManageConnection for ConnectionManager {
 pub struct Store {
     pool: Pool,
     backend: Backend,
-    /// SQLite allows one writer at a time. Writers that meet its lock wait in SQLite's busy
-    /// handler, which sleeps 1, 2, 5, 10 … 100 ms between tries: under load most of an
-    /// intake's time went to those sleeps. Writers of this process take turns here instead and
-    /// meet the lock only when another process (the CLI, a second server on the same file)
-    /// writes. PostgreSQL has row locks and needs no such turn.
-    write_turn: Option<Arc<Mutex<()>>>,
+    /// SQLite allows one writer at a time. Writers that met its lock waited in SQLite's busy
+    /// handler, which sleeps 1, 2, 5, 10 … 100 ms between tries, and then each wrote and
+    /// committed alone. Writes of this process go to one thread instead, which commits them in
+    /// groups (see [`writer`]); they meet SQLite's lock only when another process (the CLI, a
+    /// second server on the same file) writes. PostgreSQL has row locks and needs none of it.
+    writer: Option<writer::Writer>,
     /// SQLite's write-ahead log copied back off the commit path, while the store is open.
     _checkpointer: Option<Arc<wal::Checkpointer>>,
 }
@@ -215,17 +220,20 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         let sqlite = backend == Backend::Sqlite;
-        let write_turn = sqlite.then(|| Arc::new(Mutex::new(())));
+        let writer = match sqlite {
+            true => Some(writer::Writer::start(pool.clone()).map_err(StoreError::Thread)?),
+            false => None,
+        };
         let checkpointer = match sqlite {
             true => Some(Arc::new(
-                wal::Checkpointer::start(pool.clone()).map_err(StoreError::Checkpointer)?,
+                wal::Checkpointer::start(pool.clone()).map_err(StoreError::Thread)?,
             )),
             false => None,
         };
         Ok(Self {
             pool,
             backend,
-            write_turn,
+            writer,
             _checkpointer: checkpointer,
         })
     }
@@ -257,7 +265,13 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.on_blocking_thread(None, work).await
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|_| StoreError::Cancelled)?
     }
 
     /// Runs `work` in a write transaction on a blocking thread: all of it commits, or none.
@@ -267,37 +281,10 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.on_blocking_thread(self.write_turn.clone(), move |conn| {
-            write_transaction(conn, work)
-        })
-        .await
-    }
-
-    /// Runs `work` with a pooled connection on a blocking thread, after waiting for `turn` if
-    /// given. The turn comes first, so a writer waiting for it holds no connection that a
-    /// reader could use.
-    async fn on_blocking_thread<T, E, F>(
-        &self,
-        turn: Option<Arc<Mutex<()>>>,
-        work: F,
-    ) -> Result<T, E>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<StoreError> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            // A writer that panicked left nothing half-done behind the turn (its transaction
-            // rolled back), so a poisoned turn is taken as it is.
-            let _turn = turn
-                .as_deref()
-                .map(|turn| turn.lock().unwrap_or_else(PoisonError::into_inner));
-            let mut conn = pool.get().map_err(StoreError::from)?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|_| StoreError::Cancelled)?
+        match &self.writer {
+            Some(writer) => writer.write(work).await,
+            None => self.read(move |conn| write_transaction(conn, work)).await,
+        }
     }
 
     /// Whether the database answers; used by `/readyz`.
@@ -350,12 +337,42 @@ pub fn commit_without_flush(conn: &mut DbConnection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Begins a write transaction, or a savepoint inside one already open (a write of a group,
+/// see [`writer`]).
 fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {
+    let nested = in_transaction(conn);
     match conn {
-        DbConnection::Sqlite(c) => {
+        DbConnection::Sqlite(c) if !nested => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
         }
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c),
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+}
+
+/// How many transactions and savepoints are open on `conn`; an error when diesel marked its
+/// transaction state broken.
+fn transaction_depth(conn: &mut DbConnection) -> QueryResult<u32> {
+    let status = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        DbConnection::Postgres(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+    };
+    Ok(status.transaction_depth()?.map_or(0, |depth| depth.get()))
+}
+
+/// Whether `conn` is inside a transaction; a broken transaction state counts as inside one.
+fn in_transaction(conn: &mut DbConnection) -> bool {
+    transaction_depth(conn) != Ok(0)
+}
+
+/// Rolls back what is open on `conn` beyond `depth`; false when that did not work.
+fn roll_back_to(conn: &mut DbConnection, depth: u32) -> bool {
+    loop {
+        match transaction_depth(conn) {
+            Ok(open) if open == depth => return true,
+            Ok(open) if open > depth && finish(conn, false).is_ok() => {}
+            _ => return false,
+        }
     }
 }
 

@@ -273,6 +273,48 @@ backend_tests! {
         assert_eq!(verify(&app, &admin).await, json!({"events": after.len(), "broken": null}));
     }
 
+    // SQLite's writes are committed in groups (`db::writer`): a write that fails or panics
+    // takes nothing of the others with it, and leaves none of its own events behind.
+    async fn a_failed_or_panicking_write_among_concurrent_ones_leaves_the_others_whole(app: TestApp) {
+        let admin = with_events(&app).await;
+        let before = events(&app).await.len();
+        let writes: Vec<_> = (0..30i64).map(|n| {
+            let store = app.store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |conn| {
+                        change(conn, 300 + n)?;
+                        match n % 10 {
+                            3 => Err(loket::error::Error::invalid("n", "refused on purpose")),
+                            7 => panic!("a bug in write {n}"),
+                            _ => change(conn, 400 + n),
+                        }
+                    })
+                    .await
+            })
+        }).collect();
+        let mut committed = Vec::new();
+        for (n, write) in writes.into_iter().enumerate() {
+            match (n % 10, write.await) {
+                (3, Ok(outcome)) => assert!(outcome.is_err(), "write {n} was refused"),
+                (7, outcome) => assert!(outcome.is_err() || outcome.unwrap().is_err(), "write {n} panicked"),
+                (_, outcome) => {
+                    outcome.unwrap().unwrap();
+                    committed.push(n as i64);
+                }
+            }
+        }
+        let after = events(&app).await;
+        let ids: Vec<i64> = after[before..].iter().map(|e| e.object_id.parse().unwrap()).collect();
+        assert_eq!(ids.len(), committed.len() * 2, "two events per committed write, none of the others: {ids:?}");
+        for pair in ids.chunks(2) {
+            let n = pair[0] - 300;
+            assert!(committed.contains(&n), "write {n} committed");
+            assert_eq!(pair[1], 400 + n, "a write's events adjacent");
+        }
+        assert_eq!(verify(&app, &admin).await, json!({"events": after.len(), "broken": null}));
+    }
+
     async fn there_is_no_route_to_change_events(app: TestApp) {
         let admin = with_events(&app).await;
         for method in [reqwest::Method::PUT, reqwest::Method::PATCH, reqwest::Method::DELETE] {

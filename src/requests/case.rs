@@ -14,6 +14,9 @@ pub struct Case {
     pub row: RequestRow,
     pub tasks: Vec<TaskRow>,
     pub pauses: Vec<PauseRow>,
+    /// False while an intake's checklist is built and its first tasks closed in memory: it is
+    /// inserted once, as it ends up (see `intake`), instead of inserted and then updated.
+    pub checklist_stored: bool,
 }
 
 impl Case {
@@ -31,6 +34,7 @@ impl Case {
             row,
             tasks: Vec::new(),
             pauses,
+            checklist_stored: true,
         })
     }
 
@@ -41,7 +45,12 @@ impl Case {
     pub fn with_row(conn: &mut DbConnection, row: RequestRow) -> Result<Case> {
         let tasks = rows::list_tasks(conn, &row.id)?;
         let pauses = rows::list_pauses(conn, &row.id)?;
-        Ok(Case { row, tasks, pauses })
+        Ok(Case {
+            row,
+            tasks,
+            pauses,
+            checklist_stored: true,
+        })
     }
 
     pub fn id(&self) -> &RequestId {

@@ -191,9 +191,12 @@ impl RequestService {
             .store
             .write(move |conn| {
                 let mut case = case;
-                service.insert_case(conn, &staff.actor(), &new, &case)?;
+                // The receipt and identity tasks are closed in memory and the checklist is
+                // inserted as it ends up: twenty rows written once, not written and updated.
+                service.insert_request(conn, &staff.actor(), &new, &case)?;
                 service.send_receipt(conn, &mut case, &staff, receipt)?;
                 service.identity_during_call(conn, &mut case, &staff, &new)?;
+                store_checklist(conn, &mut case)?;
                 Ok::<_, Error>(case)
             })
             .await?;
@@ -253,8 +256,8 @@ impl RequestService {
         received: NaiveDateTime,
         email_confirmed: bool,
     ) -> Result<Case> {
-        let case = self.new_case(conn, created_by, new, received, email_confirmed)?;
-        self.insert_case(conn, actor, new, &case)?;
+        let mut case = self.new_case(conn, created_by, new, received, email_confirmed)?;
+        self.insert_case(conn, actor, new, &mut case)?;
         Ok(case)
     }
 
@@ -344,6 +347,7 @@ impl RequestService {
             row,
             tasks,
             pauses: Vec::new(),
+            checklist_stored: false,
         })
     }
 
@@ -353,10 +357,22 @@ impl RequestService {
         conn: &mut DbConnection,
         actor: &crate::audit::Actor,
         new: &NewRequest,
+        case: &mut Case,
+    ) -> Result<()> {
+        self.insert_request(conn, actor, new, case)?;
+        store_checklist(conn, case)
+    }
+
+    /// Stores the request of a case built by [`Self::new_case`], without its checklist, with
+    /// the audit event of its receipt.
+    fn insert_request(
+        &self,
+        conn: &mut DbConnection,
+        actor: &crate::audit::Actor,
+        new: &NewRequest,
         case: &Case,
     ) -> Result<()> {
         rows::insert_request(conn, &case.row)?;
-        rows::insert_tasks(conn, &case.tasks)?;
         crate::audit::record(
             conn,
             actor,
@@ -421,6 +437,15 @@ impl RequestService {
         }
         Ok(())
     }
+}
+
+/// Inserts the checklist of a new case, once, in the state it has reached in memory.
+fn store_checklist(conn: &mut DbConnection, case: &mut Case) -> Result<()> {
+    if !case.checklist_stored {
+        rows::insert_tasks(conn, &case.tasks)?;
+        case.checklist_stored = true;
+    }
+    Ok(())
 }
 
 /// A BSN is an identifier only for a controller whose catalog names the law that allows it for

@@ -345,7 +345,13 @@ fn save_task(
     staff: &Staff,
     verb: &str,
 ) -> Result<()> {
-    store_task(conn, task)?;
+    if case.checklist_stored {
+        store_task(conn, task)?;
+    } else {
+        // Stored with the rest of the checklist when the intake inserts it.
+        task.version += 1;
+        task.updated_at = crate::db::now();
+    }
     let subject = task
         .system_key
         .as_deref()

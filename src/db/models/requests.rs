@@ -393,27 +393,28 @@ pub fn list_requests(
     offset: i64,
     limit: i64,
 ) -> Result<Vec<RequestRow>, StoreError> {
-    Ok(filtered(filter)
-        .order((requests::due_on.asc(), requests::received_at.asc()))
-        .offset(offset)
-        .limit(limit)
+    Ok(page(filter, offset, limit)
         .select(RequestRow::as_select())
         .load(conn)?)
 }
 
-/// One page of the requests `filter` selects, soonest due first, with the columns of a summary.
+/// The same page with only the columns of a summary.
 pub fn list_summaries(
     conn: &mut DbConnection,
     filter: &RequestFilter,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<SummaryRow>, StoreError> {
-    Ok(filtered(filter)
+    Ok(page(filter, offset, limit)
+        .select(SummaryRow::as_select())
+        .load(conn)?)
+}
+
+fn page(filter: &RequestFilter, offset: i64, limit: i64) -> requests::BoxedQuery<'static, Backend> {
+    filtered(filter)
         .order((requests::due_on.asc(), requests::received_at.asc()))
         .offset(offset)
         .limit(limit)
-        .select(SummaryRow::as_select())
-        .load(conn)?)
 }
 
 /// How many requests `filter` selects (for a page's total; a lookup that needs no total skips it).

@@ -113,7 +113,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::Gone(_) => "gone",
             Error::Connector { .. } => "connector_failed",
-            Error::Store(StoreError::Connect(_)) => "unavailable",
+            Error::Store(store) if store.is_unavailable() => "unavailable",
             Error::Store(_) | Error::Internal(_) => "internal_error",
         }
     }

@@ -206,7 +206,7 @@ impl ResponseError for ApiError {
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::Gone(_) => StatusCode::GONE,
                 Error::Connector { .. } => StatusCode::BAD_GATEWAY,
-                Error::Store(StoreError::Connect(_)) => StatusCode::SERVICE_UNAVAILABLE,
+                Error::Store(store) if store.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -305,6 +305,16 @@ mod tests {
             "already done, it says",
         ));
         assert_eq!(other.situation(), "conflict");
+    }
+
+    #[test]
+    fn a_write_that_could_not_begin_is_unavailable_and_a_failed_commit_internal() {
+        let busy = ApiError::from(StoreError::NotBegun("database is locked".into()));
+        assert_eq!(busy.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.code(), "unavailable");
+        let failed = ApiError::from(StoreError::NotCommitted("disk I/O error".into()));
+        assert_eq!(failed.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(failed.code(), "internal_error");
     }
 
     #[test]

@@ -60,9 +60,18 @@ pub enum StoreError {
     Thread(#[source] std::io::Error),
     #[error("the write was not committed: {0}")]
     NotCommitted(String),
+    /// The writer could not get a connection or begin its transaction (the pool or SQLite's
+    /// write lock stayed busy past its timeout): nothing was written, try again.
+    #[error("the write could not begin: {0}")]
+    NotBegun(String),
 }
 
 impl StoreError {
+    /// The store is busy or unreachable for now (HTTP 503), rather than broken.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Connect(_) | StoreError::NotBegun(_))
+    }
+
     /// A unique constraint refused the write: someone stored the same key first.
     pub fn is_unique_violation(&self) -> bool {
         matches!(

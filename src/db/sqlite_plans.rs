@@ -7,7 +7,9 @@
 //! of the intake and request-view benchmark (`benches/load`, perf, 2026-12-04). The query
 //! planner stability guarantee (QPSG) makes SQLite plan from the SQL text alone, so a cached
 //! statement is planned once. loket's own queries compare bound values for equality and range
-//! only, where a plan made without the value is the same plan.
+//! only, where a plan made without the value is the same plan; the setting reaches every
+//! SQLite connection of the process, the connectors' to organisation databases too, whose
+//! `LIKE` prefixes are written into the SQL, not bound, and so are planned as before.
 //!
 //! diesel does not hand out the raw connection handle, so the setting is made by an
 //! "auto extension": a function SQLite calls for every connection this process opens.

@@ -52,7 +52,7 @@ impl Writer {
         let job: Job = Box::new(move |conn| {
             let result = match conn {
                 Ok(conn) => super::write_transaction(conn, work),
-                Err(error) => Err(StoreError::NotCommitted(error.to_string()).into()),
+                Err(error) => Err(StoreError::NotBegun(error.to_string()).into()),
             };
             Box::new(move |commit_failed| {
                 let result = match (result, commit_failed) {

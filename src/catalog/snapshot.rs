@@ -2,7 +2,7 @@
 //! It lives with the catalog, not with its readers, so that the policies can check against it
 //! without importing request handling.
 
-use super::model::{builtin_categories, Activity, Category, System};
+use super::model::{builtin_categories, Activity, Category, Organisation, System};
 use super::Item;
 use crate::db::DbConnection;
 use crate::error::Result;
@@ -14,6 +14,9 @@ pub struct CatalogSnapshot {
     pub systems: Vec<System>,
     pub activities: Vec<Activity>,
     pub categories: Vec<Category>,
+    /// The controller, who signs every letter; its changes move the catalog's stamp too, so
+    /// it is cached with the rest instead of read for each letter.
+    pub organisation: Option<Organisation>,
 }
 
 /// The catalog as the checklist and the letters read it.
@@ -22,6 +25,7 @@ pub fn load_catalog(conn: &mut DbConnection) -> Result<CatalogSnapshot> {
         systems: System::load_all(conn)?,
         activities: Activity::load_all(conn)?,
         categories: Category::load_all(conn)?,
+        organisation: super::organisation_in(conn)?,
     })
 }
 

@@ -452,6 +452,7 @@ pub(crate) mod testing {
             systems: document.systems,
             activities: document.activities,
             categories,
+            organisation: document.organisation,
         }
     }
 }

@@ -81,6 +81,10 @@ impl RequestService {
                 (_, None) => {}
             }
         }
+        if case.fresh {
+            // No package or attachment can be there yet.
+            return Ok(findings);
+        }
         let now = crate::db::now();
         if let Some(package) = PackageRow::of_request(conn, case.id())?
             .into_iter()

@@ -17,6 +17,10 @@ pub struct Case {
     /// False while an intake's checklist is built and its first tasks closed in memory: it is
     /// inserted once, as it ends up (see `intake`), instead of inserted and then updated.
     pub checklist_stored: bool,
+    /// Registered by this very call (`intake`): nothing in another table refers to it yet (no
+    /// comment, package, attachment, keep choice, kept row, redaction, ground or owner link),
+    /// so the letters and the view of the intake skip reading them, a statement each.
+    pub fresh: bool,
 }
 
 impl Case {
@@ -35,6 +39,7 @@ impl Case {
             tasks: Vec::new(),
             pauses,
             checklist_stored: true,
+            fresh: false,
         })
     }
 
@@ -50,6 +55,7 @@ impl Case {
             tasks,
             pauses,
             checklist_stored: true,
+            fresh: false,
         })
     }
 

@@ -178,12 +178,13 @@ impl RequestService {
         // What only reads (the catalog, the receipt letter rendered) happens before the write
         // transaction, so the write lock is held for the inserts alone.
         let (service, draft, username) = (self.clone(), new.clone(), staff.username.clone());
-        let (case, receipt) = self
+        let (case, receipt, earlier) = self
             .store
             .read(move |conn| {
                 let case = service.new_case(conn, &username, &draft, received, true)?;
                 let receipt = service.render_receipt(conn, &case)?;
-                Ok::<_, Error>((case, receipt))
+                let earlier = service.earlier_requests(conn, &case)?;
+                Ok::<_, Error>((case, receipt, earlier))
             })
             .await?;
         let service = self.clone();
@@ -201,13 +202,9 @@ impl RequestService {
             })
             .await?;
         (self.mail_queued)();
-        // The view only reads (comments, earlier requests of the person): after the commit,
-        // so the write lock is not held for it.
-        let service = self.clone();
-        let view = self
-            .store
-            .read(move |conn| service.view_in(conn, &case))
-            .await?;
+        // Nothing refers to the new request yet, and its person's earlier requests were read
+        // with the catalog: the view needs no read of its own.
+        let view = self.fresh_view(&case, earlier)?;
         tracing::Span::current().record("request_id", view.id.as_str());
         if view.identity_verified {
             self.run_automatically(&view.id);
@@ -348,6 +345,7 @@ impl RequestService {
             tasks,
             pauses: Vec::new(),
             checklist_stored: false,
+            fresh: true,
         })
     }
 

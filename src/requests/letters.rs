@@ -149,7 +149,7 @@ impl RequestService {
         language: Language,
     ) -> Result<LetterContext> {
         let catalog = self.catalog.get(conn)?;
-        let organisation = self.organisation(conn)?;
+        let organisation = self.organisation_info(catalog.organisation.clone());
         let names = CategoryNames::new(&catalog, language);
         let system_name = |key: &Option<String>| {
             let key = key.as_deref().unwrap_or_default();
@@ -302,6 +302,9 @@ impl RequestService {
 
     /// The link to the newest package of the request that can still be downloaded.
     fn package_link(&self, conn: &mut DbConnection, case: &Case) -> Result<Option<PackageLink>> {
+        if case.fresh {
+            return Ok(None);
+        }
         let now = crate::db::now();
         let Some(package) = PackageRow::of_request(conn, case.id())?
             .into_iter()
@@ -331,6 +334,9 @@ impl RequestService {
         catalog: &CatalogSnapshot,
         language: Language,
     ) -> Result<Vec<WithheldFact>> {
+        if case.fresh {
+            return Ok(Vec::new());
+        }
         RedactionRow::of_request(conn, case.id())?
             .into_iter()
             .map(|row| {

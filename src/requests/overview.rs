@@ -129,7 +129,42 @@ impl RequestService {
 
     /// The full view of a case, with the earlier requests of the same person.
     pub(crate) fn view_in(&self, conn: &mut DbConnection, case: &Case) -> Result<RequestView> {
+        let earlier = self.earlier_requests(conn, case)?;
+        if case.fresh {
+            return self.fresh_view(case, earlier);
+        }
         let comments = rows::list_comments(conn, case.id())?;
+        let mut view = RequestView::build(&self.cipher, case, &comments, earlier, super::today())?;
+        let mut reasons = super::choices::reasons(conn, &self.cipher, case.id())?;
+        for task in &mut view.tasks {
+            task.detail = reasons.remove(&task.id);
+        }
+        view.kept = super::kept::views(conn, case.id())?;
+        view.ground = self.ground_view(conn, case)?;
+        view.owner_links = self.owner_links_in(conn, case.id())?;
+        Ok(view)
+    }
+
+    /// The view of a case registered by this call ([`Case::fresh`]): nothing refers to it yet,
+    /// so it needs nothing read but the person's `earlier` requests.
+    pub(crate) fn fresh_view(
+        &self,
+        case: &Case,
+        earlier: Vec<RequestSummary>,
+    ) -> Result<RequestView> {
+        debug_assert!(
+            case.fresh,
+            "only a case registered by this call has nothing else"
+        );
+        RequestView::build(&self.cipher, case, &[], earlier, super::today())
+    }
+
+    /// The person's other requests (by any identifier the case has), newest first.
+    pub(crate) fn earlier_requests(
+        &self,
+        conn: &mut DbConnection,
+        case: &Case,
+    ) -> Result<Vec<RequestSummary>> {
         let today = super::today();
         let person = RequestFilter {
             same_person: Some(rows::PersonIndexes::of(&case.row)),
@@ -142,15 +177,7 @@ impl RequestService {
             }
         }
         earlier.sort_by_key(|summary| std::cmp::Reverse(summary.received_at));
-        let mut view = RequestView::build(&self.cipher, case, &comments, earlier, today)?;
-        let mut reasons = super::choices::reasons(conn, &self.cipher, case.id())?;
-        for task in &mut view.tasks {
-            task.detail = reasons.remove(&task.id);
-        }
-        view.kept = super::kept::views(conn, case.id())?;
-        view.ground = self.ground_view(conn, case)?;
-        view.owner_links = self.owner_links_in(conn, case.id())?;
-        Ok(view)
+        Ok(earlier)
     }
 
     pub async fn queue(&self, filter: QueueFilter, offset: i64, limit: i64) -> Result<Queue> {

@@ -390,6 +390,7 @@ fn snapshot(
         systems: systems.to_vec(),
         activities: document.activities,
         categories,
+        organisation: document.organisation,
     }
 }
 

@@ -341,6 +341,26 @@ backend_tests! {
         assert_no_bsn("database", &dump_database(&app).await);
     }
 
+    async fn the_intake_answers_with_the_request_as_a_read_gives_it(app: TestApp) {
+        // The intake builds its answer from what it wrote, without reading the request back:
+        // it must be what the desk reads next, earlier requests and closed tasks included.
+        let (agent, _) = desk(&app, TELECOM).await;
+        let requester = json!({"name": "Jan de Vries", "email": "jan@example.nl", "customer_number": "TN-448812"});
+        let mut erasure = call(requester.clone());
+        erasure["kind"] = json!("erasure");
+        let mut ids = Vec::new();
+        for body in [call(requester), erasure] {
+            let answered = expect_json(intake(&app, &agent, &body).await, 201).await;
+            let id = answered["id"].as_str().unwrap().to_string();
+            let read = expect_json(app.get(&format!("/api/v1/requests/{id}"), Some(&agent)).await, 200).await;
+            assert_eq!(answered, read);
+            ids.push(id);
+        }
+        // The second found the first.
+        let second = expect_json(app.get(&format!("/api/v1/requests/{}", ids[1]), Some(&agent)).await, 200).await;
+        assert_eq!(second["earlier_requests"][0]["id"], ids[0].as_str(), "{second:#}");
+    }
+
     async fn a_bsn_must_pass_the_eleven_test_and_never_sits_in_free_text(app: TestApp) {
         let (agent, _) = desk(&app, MUNICIPAL).await;
         let wrong = expect_json(intake(&app, &agent, &call(json!({"email": "a@example.nl", "bsn": "999993654"}))).await, 422).await;

@@ -32,13 +32,15 @@ pub struct AuditHead {
 
 /// Locks the head of the chain for this transaction and returns it.
 ///
-/// The no-op update takes a row lock on PostgreSQL (and the write lock on SQLite) before the head
-/// is read, so two appenders can never both build on the same link.
+/// The no-op update takes a row lock on PostgreSQL (and the write lock on SQLite) and returns the
+/// head as it is under that lock, so two appenders can never both build on the same link; one
+/// statement, where a lock and a read were two round trips on every audited write.
 pub fn lock_head(conn: &mut DbConnection) -> Result<AuditHead, StoreError> {
-    diesel::update(audit_head::table.find(1))
+    let (seq, hash) = diesel::update(audit_head::table.find(1))
         .set(audit_head::seq.eq(audit_head::seq))
-        .execute(conn)?;
-    read_head(conn)
+        .returning((audit_head::seq, audit_head::hash))
+        .get_result(conn)?;
+    Ok(AuditHead { seq, hash })
 }
 
 pub fn read_head(conn: &mut DbConnection) -> Result<AuditHead, StoreError> {

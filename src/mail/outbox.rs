@@ -78,9 +78,17 @@ pub fn enqueue(
     cipher: &Cipher,
     mail: NewMail<'_>,
 ) -> Result<String, StoreError> {
+    let row = letter_row(cipher, mail);
+    row.insert(conn)?;
+    Ok(row.id)
+}
+
+/// The outbox row [`enqueue`] would insert, sealed, with its id: for a caller that must name
+/// the message before the request it refers to is written (an intake writes its request
+/// once, last).
+pub fn letter_row(cipher: &Cipher, mail: NewMail<'_>) -> OutboxRow {
     let template = mail.letter.to_string();
-    enqueue_notice(
-        conn,
+    notice_row(
         cipher,
         Notice {
             request_id: mail.request_id,
@@ -110,8 +118,15 @@ pub fn enqueue_notice(
     cipher: &Cipher,
     mail: Notice<'_>,
 ) -> Result<String, StoreError> {
+    let row = notice_row(cipher, mail);
+    row.insert(conn)?;
+    Ok(row.id)
+}
+
+/// A [`Notice`] as its sealed outbox row, due at once.
+fn notice_row(cipher: &Cipher, mail: Notice<'_>) -> OutboxRow {
     let now = crate::db::now();
-    let row = OutboxRow {
+    OutboxRow {
         id: uuid::Uuid::new_v4().to_string(),
         request_id: mail.request_id.map(RequestId::from),
         template: mail.template.to_string(),
@@ -125,9 +140,7 @@ pub fn enqueue_notice(
         last_error: None,
         created_at: now,
         sent_at: None,
-    };
-    row.insert(conn)?;
-    Ok(row.id)
+    }
 }
 
 /// The messages of one request, oldest first.

@@ -17,6 +17,9 @@ pub struct Case {
     /// False while an intake's checklist is built and its first tasks closed in memory: it is
     /// inserted once, as it ends up (see `intake`), instead of inserted and then updated.
     pub checklist_stored: bool,
+    /// False while an intake builds the request: its row is inserted once, as it ends up
+    /// (identity checked during the call included), instead of inserted and then updated.
+    pub row_stored: bool,
     /// Registered by this very call (`intake`): nothing in another table refers to it yet (no
     /// comment, package, attachment, keep choice, kept row, redaction, ground or owner link),
     /// so the letters and the view of the intake skip reading them, a statement each.
@@ -39,6 +42,7 @@ impl Case {
             tasks: Vec::new(),
             pauses,
             checklist_stored: true,
+            row_stored: true,
             fresh: false,
         })
     }
@@ -55,6 +59,7 @@ impl Case {
             tasks,
             pauses,
             checklist_stored: true,
+            row_stored: true,
             fresh: false,
         })
     }
@@ -138,7 +143,8 @@ impl Case {
     ) -> Result<()> {
         self.row.version += 1;
         self.row.updated_at = crate::db::now();
-        if !rows::update_request(conn, &self.row)? {
+        // A row not stored yet is inserted by the intake as it ends up, this version included.
+        if self.row_stored && !rows::update_request(conn, &self.row)? {
             return Err(stale("request", self.row.version - 1));
         }
         let reference = self.row.reference.clone();

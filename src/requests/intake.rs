@@ -192,11 +192,20 @@ impl RequestService {
             .store
             .write(move |conn| {
                 let mut case = case;
-                // The receipt and identity tasks are closed in memory and the checklist is
-                // inserted as it ends up: twenty rows written once, not written and updated.
-                service.insert_request(conn, &staff.actor(), &new, &case)?;
-                service.send_receipt(conn, &mut case, &staff, receipt)?;
+                // Receipt, receipt letter and identity are recorded (audit, webhooks) in the
+                // order they happen, but applied to the case in memory: the request row and its
+                // checklist are then written once, as they end up, not written and updated; the
+                // letter's outbox row after the request it refers to.
+                let letter = service.outbox_row(&case, &receipt);
+                service.record_receipt(conn, &staff.actor(), &new, &case)?;
+                if let Some(letter) = &letter {
+                    service.tick_receipt(conn, &mut case, &staff, &letter.id)?;
+                }
                 service.identity_during_call(conn, &mut case, &staff, &new)?;
+                store_request(conn, &mut case)?;
+                if let Some(letter) = letter {
+                    letter.insert(conn)?;
+                }
                 store_checklist(conn, &mut case)?;
                 Ok::<_, Error>(case)
             })
@@ -345,6 +354,7 @@ impl RequestService {
             tasks,
             pauses: Vec::new(),
             checklist_stored: false,
+            row_stored: false,
             fresh: true,
         })
     }
@@ -357,20 +367,20 @@ impl RequestService {
         new: &NewRequest,
         case: &mut Case,
     ) -> Result<()> {
-        self.insert_request(conn, actor, new, case)?;
+        store_request(conn, case)?;
+        self.record_receipt(conn, actor, new, case)?;
         store_checklist(conn, case)
     }
 
-    /// Stores the request of a case built by [`Self::new_case`], without its checklist, with
-    /// the audit event of its receipt.
-    fn insert_request(
+    /// Records the receipt of a case built by [`Self::new_case`]: its audit event and, but for
+    /// an unconfirmed web form, its webhook event.
+    fn record_receipt(
         &self,
         conn: &mut DbConnection,
         actor: &crate::audit::Actor,
         new: &NewRequest,
         case: &Case,
     ) -> Result<()> {
-        rows::insert_request(conn, &case.row)?;
         crate::audit::record(
             conn,
             actor,
@@ -422,19 +432,39 @@ impl RequestService {
         staff: &Staff,
         receipt: Preview,
     ) -> Result<()> {
-        if let Some(outbox_id) = self.queue_rendered(conn, case, &receipt)? {
-            let evidence = format!("receipt confirmation e-mailed (outbox {outbox_id})");
-            self.close_task(
-                conn,
-                case,
-                staff,
-                TaskKind::ConfirmReceipt,
-                TaskState::Done,
-                &evidence,
-            )?;
+        match self.queue_rendered(conn, case, &receipt)? {
+            Some(outbox_id) => self.tick_receipt(conn, case, staff, &outbox_id),
+            None => Ok(()),
         }
-        Ok(())
     }
+
+    /// Ticks off the receipt task: the confirmation is in the outbox as `outbox_id`.
+    fn tick_receipt(
+        &self,
+        conn: &mut DbConnection,
+        case: &mut Case,
+        staff: &Staff,
+        outbox_id: &str,
+    ) -> Result<()> {
+        let evidence = format!("receipt confirmation e-mailed (outbox {outbox_id})");
+        self.close_task(
+            conn,
+            case,
+            staff,
+            TaskKind::ConfirmReceipt,
+            TaskState::Done,
+            &evidence,
+        )
+    }
+}
+
+/// Inserts the request row of a new case, once, in the state it has reached in memory.
+fn store_request(conn: &mut DbConnection, case: &mut Case) -> Result<()> {
+    if !case.row_stored {
+        rows::insert_request(conn, &case.row)?;
+        case.row_stored = true;
+    }
+    Ok(())
 }
 
 /// Inserts the checklist of a new case, once, in the state it has reached in memory.

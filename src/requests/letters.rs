@@ -10,6 +10,7 @@ use crate::catalog::model::{Activity, Organisation, OrganisationKind, Origin};
 use crate::catalog::terms;
 use crate::catalog::text::Text;
 use crate::catalog::CatalogSnapshot;
+use crate::db::models::outbox::OutboxRow;
 use crate::db::models::packages::REDACTION_REASON_PLACE;
 use crate::db::models::packages::{PackageRow, RedactionRow};
 use crate::db::DbConnection;
@@ -123,11 +124,17 @@ impl RequestService {
         case: &Case,
         preview: &Preview,
     ) -> Result<Option<String>> {
-        let Some(recipient) = preview.recipient.as_deref() else {
+        let Some(row) = self.outbox_row(case, preview) else {
             return Ok(None);
         };
-        let id = outbox::enqueue(
-            conn,
+        row.insert(conn)?;
+        Ok(Some(row.id))
+    }
+
+    /// The outbox row that queues a rendered letter, or `None` when it must go by post.
+    pub(crate) fn outbox_row(&self, case: &Case, preview: &Preview) -> Option<OutboxRow> {
+        let recipient = preview.recipient.as_deref()?;
+        Some(outbox::letter_row(
             &self.cipher,
             NewMail {
                 request_id: Some(case.id()),
@@ -137,8 +144,7 @@ impl RequestService {
                 subject: &preview.subject,
                 body: &preview.body,
             },
-        )?;
-        Ok(Some(id))
+        ))
     }
 
     fn letter_context(

@@ -583,6 +583,8 @@ backend_tests! {
         // The API gives it back decrypted to staff…
         let stored = get_request(&app, &desk.agent, id).await;
         assert_eq!(stored["requester"]["name"], "Zwaantje Oosterhuis-Plaintextcheck");
+        let commented = stored["tasks"].as_array().unwrap().iter().find(|t| t["id"] == task["id"]).unwrap();
+        assert_eq!(commented["comments"][0]["body"], "Opmerking Kwispelstaart-2", "{commented:#}");
         // …and the database holds none of it in plain text.
         let secrets = ["Oosterhuis-Plaintextcheck", "zwaantje.plaintextcheck", "PLAINCHECK-9", "98765432", "Kwispelstaart"];
         let dump = common::dump_database(&app).await;

@@ -1,0 +1,1 @@
+DROP INDEX owner_links_by_request;

@@ -431,3 +431,74 @@ backend_tests_with! {
         }
     }
 }
+
+/// The pool hands out a PostgreSQL connection that just did its work without asking the server
+/// again; one the server dropped fails a single piece of work and is then replaced, and one
+/// left idle is checked (and replaced) before use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(loket_test_postgres),
+    ignore = "set LOKET_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
+async fn a_connection_the_server_dropped_fails_once_and_is_replaced() {
+    use diesel::{Connection, RunQueryDsl};
+    let database = common::targets::TargetDb::postgres();
+    let store = loket::db::Store::open(&database.url, 1).expect("store");
+    let backend_pid = || {
+        store.read(|conn| {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+                "pg_backend_pid()",
+            ))
+            .get_result::<i32>(conn)
+            .map_err(loket::db::StoreError::from)
+        })
+    };
+    let drop_connection = |pid: i32| {
+        let admin = std::env::var("LOKET_TEST_POSTGRES_URL").unwrap();
+        let mut admin = diesel::PgConnection::establish(&admin).expect("admin connection");
+        diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
+            .execute(&mut admin)
+            .expect("terminate");
+        // The server ends the backend a moment after it is asked to: wait until it is gone.
+        let still_there = format!("SELECT 1 FROM pg_stat_activity WHERE pid = {pid}");
+        for _ in 0..100 {
+            if diesel::sql_query(&still_there)
+                .execute(&mut admin)
+                .expect("activity")
+                == 0
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("backend {pid} did not end");
+    };
+
+    // Used a moment ago: handed out as it is, so the work meets the dropped connection. (On a
+    // machine so slow that dropping it took most of the second, the check would already ask:
+    // tried again then.)
+    let mut first = backend_pid().await.expect("first read");
+    let mut dropping = std::time::Instant::now();
+    drop_connection(first);
+    for _ in 0..3 {
+        if dropping.elapsed() < std::time::Duration::from_millis(700) {
+            break;
+        }
+        first = backend_pid().await.expect("read on a new connection");
+        dropping = std::time::Instant::now();
+        drop_connection(first);
+    }
+    assert!(
+        backend_pid().await.is_err(),
+        "the dropped connection was used"
+    );
+    // That failure left it unproven: the next check-out asks, and gets a new connection.
+    let second = backend_pid().await.expect("read after the failure");
+    assert_ne!(first, second);
+
+    // Idle for longer than a second: asked before use, so no work fails.
+    drop_connection(second);
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let third = backend_pid().await.expect("read after idling");
+    assert_ne!(second, third);
+}

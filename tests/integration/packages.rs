@@ -273,7 +273,7 @@ impl Desk {
     fn raw(&self, sql: &str) {
         use diesel::RunQueryDsl;
         let mut conn = self.app.store.connection().expect("connection");
-        match &mut *conn {
+        match &mut **conn {
             loket::db::DbConnection::Sqlite(c) => diesel::sql_query(sql).execute(c),
             loket::db::DbConnection::Postgres(c) => diesel::sql_query(sql).execute(c),
         }

@@ -7,6 +7,7 @@ use super::letters::{Extras, Preview};
 use super::requester::{check_text, place, Representative, Requester, MAX_DETAILS};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
+use crate::catalog::CatalogSnapshot;
 use crate::db::models::requests::{self as rows, RequestRow, TaskRow};
 use crate::db::DbConnection;
 use crate::error::{Error, FieldError, Result};
@@ -181,8 +182,9 @@ impl RequestService {
         let (case, receipt, earlier) = self
             .store
             .read(move |conn| {
-                let case = service.new_case(conn, &username, &draft, received, true)?;
-                let receipt = service.render_receipt(conn, &case)?;
+                let catalog = service.catalog.get(conn)?;
+                let case = service.new_case(&catalog, &username, &draft, received, true)?;
+                let receipt = service.render_receipt(conn, &catalog, &case)?;
                 let earlier = service.earlier_requests(conn, &case)?;
                 Ok::<_, Error>((case, receipt, earlier))
             })
@@ -262,16 +264,17 @@ impl RequestService {
         received: NaiveDateTime,
         email_confirmed: bool,
     ) -> Result<Case> {
-        let mut case = self.new_case(conn, created_by, new, received, email_confirmed)?;
+        let catalog = self.catalog.get(conn)?;
+        let mut case = self.new_case(&catalog, created_by, new, received, email_confirmed)?;
         self.insert_case(conn, actor, new, &mut case)?;
         Ok(case)
     }
 
-    /// The request and its checklist as they will be stored, built in memory (reading only
-    /// the catalog).
+    /// The request and its checklist as they will be stored, built in memory from `catalog`
+    /// (which the caller read, so that its letters use the same copy without reading it again).
     fn new_case(
         &self,
-        conn: &mut DbConnection,
+        catalog: &CatalogSnapshot,
         created_by: &str,
         new: &NewRequest,
         received: NaiveDateTime,
@@ -334,12 +337,11 @@ impl RequestService {
             bsn_enc: None,
             bsn_index: None,
         };
-        let catalog = self.catalog.get(conn)?;
         check_bsn_allowed(&new.requester, &catalog.activities)?;
         new.requester.seal_into(&self.cipher, &mut row);
         let drafts = checklist::generate(&ChecklistInput {
             kind: new.kind,
-            catalog: &catalog,
+            catalog,
             policies: &self.policies,
             today: received_on.max(super::today()),
             identifiers: &new.requester.identifier_kinds(),
@@ -411,17 +413,29 @@ impl RequestService {
         case: &mut Case,
         staff: &Staff,
     ) -> Result<()> {
-        let receipt = self.render_receipt(conn, case)?;
+        let catalog = self.catalog.get(conn)?;
+        let receipt = self.render_receipt(conn, &catalog, case)?;
         self.send_receipt(conn, case, staff, receipt)
     }
 
     /// The receipt confirmation of `case`, with its status link.
-    fn render_receipt(&self, conn: &mut DbConnection, case: &Case) -> Result<Preview> {
+    fn render_receipt(
+        &self,
+        conn: &mut DbConnection,
+        catalog: &CatalogSnapshot,
+        case: &Case,
+    ) -> Result<Preview> {
         let extras = Extras {
             status_link: true,
             ..Extras::default()
         };
-        self.render_letter(conn, case, LetterKind::ReceiptConfirmation, &extras)
+        self.render_letter_with(
+            conn,
+            catalog,
+            case,
+            LetterKind::ReceiptConfirmation,
+            &extras,
+        )
     }
 
     /// Queues the rendered receipt confirmation and ticks off its task.

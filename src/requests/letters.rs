@@ -75,6 +75,19 @@ impl RequestService {
         letter: LetterKind,
         extras: &Extras,
     ) -> Result<Preview> {
+        let catalog = self.catalog.get(conn)?;
+        self.render_letter_with(conn, &catalog, case, letter, extras)
+    }
+
+    /// [`Self::render_letter`] with the catalog already read in this piece of work.
+    pub(crate) fn render_letter_with(
+        &self,
+        conn: &mut DbConnection,
+        catalog: &CatalogSnapshot,
+        case: &Case,
+        letter: LetterKind,
+        extras: &Extras,
+    ) -> Result<Preview> {
         if letter.needs_message() && extras.message.is_none() {
             return Err(Error::invalid(
                 "message",
@@ -82,7 +95,7 @@ impl RequestService {
             ));
         }
         let language = case.row.language;
-        let context = self.letter_context(conn, case, extras, language)?;
+        let context = self.letter_context(conn, catalog, case, extras, language)?;
         let RenderedLetter { subject, body } = mail_letters::render(letter, language, &context)
             .with_context(|| format!("rendering the {letter} letter"))?;
         Ok(Preview {
@@ -150,13 +163,13 @@ impl RequestService {
     fn letter_context(
         &self,
         conn: &mut DbConnection,
+        catalog: &CatalogSnapshot,
         case: &Case,
         extras: &Extras,
         language: Language,
     ) -> Result<LetterContext> {
-        let catalog = self.catalog.get(conn)?;
         let organisation = self.organisation_info(catalog.organisation.clone());
-        let names = CategoryNames::new(&catalog, language);
+        let names = CategoryNames::new(catalog, language);
         let system_name = |key: &Option<String>| {
             let key = key.as_deref().unwrap_or_default();
             catalog.system_name(key, language).to_string()
@@ -186,7 +199,7 @@ impl RequestService {
         let kind = case.kind();
         let facts = if kind == RequestKind::Access {
             let found = self.findings(conn, case)?.found;
-            activity_facts(&catalog, &found, &names)
+            activity_facts(catalog, &found, &names)
         } else {
             Vec::new()
         };
@@ -245,7 +258,7 @@ impl RequestService {
                 .collect(),
             recipients_named: self.names_recipients(conn, case)?,
             package: self.package_link(conn, case)?,
-            withheld: self.withheld(conn, case, &catalog, language)?,
+            withheld: self.withheld(conn, case, catalog, language)?,
             suppressed: self.is_suppressed(conn, case)?,
         })
     }

@@ -282,12 +282,32 @@ impl RequestKind {
         }
     }
 
+    /// Whether a request of this kind is made on a ground the agent records: Art. 17(1) for an
+    /// erasure, Art. 18(1) for a restriction.
+    pub fn has_ground(self) -> bool {
+        matches!(self, RequestKind::Erasure | RequestKind::Restriction)
+    }
+
+    /// Whether an agent may choose to keep data of a request of this kind under an exception
+    /// of Art. 17(3).
+    pub fn has_keep_choices(self) -> bool {
+        self == RequestKind::Erasure
+    }
+
     /// Whether recipients must be told of the outcome (Art. 19).
     pub fn notifies_recipients(self) -> bool {
         matches!(
             self,
             RequestKind::Rectification | RequestKind::Erasure | RequestKind::Restriction
         )
+    }
+}
+
+impl TaskKind {
+    /// Whether running a task of this kind can keep rows under an exception (recorded per row
+    /// in loket's store): the erasure's and the keep's, which both decide what a duty keeps.
+    pub fn may_keep_rows(self) -> bool {
+        matches!(self, TaskKind::EraseData | TaskKind::KeepUnderException)
     }
 }
 

@@ -198,6 +198,9 @@ diesel::table! {
         partial_refusal_enc -> Nullable<Text>,
         bsn_enc -> Nullable<Text>,
         bsn_index -> Nullable<Text>,
+        has_pauses -> Bool,
+        has_comments -> Bool,
+        has_owner_links -> Bool,
     }
 }
 

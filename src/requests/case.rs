@@ -32,28 +32,16 @@ impl Case {
         Self::with_row(conn, row)
     }
 
-    /// The request and its pauses, without the checklist: for what shows no task (the public
-    /// status, asked for far more often than anything else), so it reads two rows, not twenty.
-    pub fn load_without_tasks(conn: &mut DbConnection, id: &RequestId) -> Result<Case> {
-        let row = Self::find_row(conn, id)?;
-        let pauses = rows::list_pauses(conn, &row.id)?;
-        Ok(Case {
-            row,
-            tasks: Vec::new(),
-            pauses,
-            checklist_stored: true,
-            row_stored: true,
-            fresh: false,
-        })
-    }
-
     fn find_row(conn: &mut DbConnection, id: &RequestId) -> Result<RequestRow> {
         rows::find_request(conn, id)?.ok_or_else(|| Error::not_found(format!("request '{id}'")))
     }
 
     pub fn with_row(conn: &mut DbConnection, row: RequestRow) -> Result<Case> {
         let tasks = rows::list_tasks(conn, &row.id)?;
-        let pauses = rows::list_pauses(conn, &row.id)?;
+        let pauses = match row.has_pauses {
+            true => rows::list_pauses(conn, &row.id)?,
+            false => Vec::new(),
+        };
         Ok(Case {
             row,
             tasks,

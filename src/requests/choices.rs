@@ -24,7 +24,7 @@ use crate::db::models::requests::insert_tasks;
 use crate::db::DbConnection;
 use crate::error::{all_valid, ConflictCode, Error, FieldError, Result};
 use crate::ids::{RequestId, TaskId};
-use crate::vocabulary::{Language, RequestKind, TaskKind};
+use crate::vocabulary::{Language, TaskKind};
 use anyhow::Context;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -329,7 +329,7 @@ impl RequestService {
                 let case = Case::load(conn, &request_id)?;
                 case.expect_open()?;
                 let kind = case.kind();
-                if kind != RequestKind::Erasure {
+                if !kind.has_keep_choices() {
                     return Err(Error::conflict(
                         ConflictCode::Other,
                         format!(

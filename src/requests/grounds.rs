@@ -96,6 +96,8 @@ pub struct GroundView {
 }
 
 /// The article of `ground` for a request of `kind`, or the error naming the field.
+/// The article a `ground` of a `kind` of request is taken from; only kinds that
+/// [`RequestKind::has_ground`] have one.
 fn article_of(kind: RequestKind, ground: &str) -> Result<String> {
     fn letter_of<T: Copy + PartialEq + strum::VariantArray>(value: T) -> char {
         let index = T::VARIANTS.iter().position(|v| *v == value).unwrap_or(0);
@@ -411,5 +413,22 @@ mod tests {
         );
         assert!(article_of(RequestKind::Restriction, "consent_withdrawn").is_err());
         assert!(article_of(RequestKind::Access, "consent_withdrawn").is_err());
+    }
+
+    /// The view reads a request's ground only where its kind has one: the two must agree.
+    #[test]
+    fn only_the_kinds_with_a_ground_take_one() {
+        use strum::VariantArray;
+        let some_ground = |kind: RequestKind| match kind {
+            RequestKind::Restriction => "objection_pending",
+            _ => "consent_withdrawn",
+        };
+        for kind in RequestKind::VARIANTS {
+            assert_eq!(
+                article_of(*kind, some_ground(*kind)).is_ok(),
+                kind.has_ground(),
+                "{kind}"
+            );
+        }
     }
 }

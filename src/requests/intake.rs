@@ -336,6 +336,9 @@ impl RequestService {
             partial_refusal_enc: None,
             bsn_enc: None,
             bsn_index: None,
+            has_pauses: false,
+            has_comments: false,
+            has_owner_links: false,
         };
         check_bsn_allowed(&new.requester, &catalog.activities)?;
         new.requester.seal_into(&self.cipher, &mut row);

@@ -239,7 +239,15 @@ impl RequestService {
             "e-mail address confirmed with the code".into(),
         )?;
         case.notify(conn, crate::webhooks::WebhookEvent::RequestReceived)?;
-        Ok(CodeCheck::Confirmed(public_status(case)?))
+        Ok(CodeCheck::Confirmed(public_status(rows::StatusRow {
+            reference: case.row.reference.clone(),
+            kind: case.kind(),
+            state: case.state(),
+            received_at: case.row.received_at,
+            due_on: case.row.due_on,
+            extended: case.row.extended,
+            paused: case.is_paused(),
+        })))
     }
 
     /// The status page's facts, for a holder of a valid link.
@@ -250,7 +258,11 @@ impl RequestService {
             .map(RequestId::from)
             .map_err(|_| Error::Forbidden("this status link is not valid or has expired".into()))?;
         self.store
-            .read(move |conn| public_status(&Case::load_without_tasks(conn, &request_id)?))
+            .read(move |conn| {
+                let row = rows::find_status(conn, &request_id)?
+                    .ok_or_else(|| Error::not_found(format!("request '{request_id}'")))?;
+                Ok(public_status(row))
+            })
             .await
     }
 
@@ -261,16 +273,16 @@ impl RequestService {
     }
 }
 
-fn public_status(case: &Case) -> Result<PublicStatus> {
-    Ok(PublicStatus {
-        reference: case.row.reference.clone(),
-        kind: case.kind(),
-        state: case.state(),
-        received_on: super::dutch_date(case.row.received_at),
-        due_on: case.row.due_on,
-        paused: case.is_paused(),
-        extended: case.row.extended,
-    })
+fn public_status(row: rows::StatusRow) -> PublicStatus {
+    PublicStatus {
+        reference: row.reference,
+        kind: row.kind,
+        state: row.state,
+        received_on: super::dutch_date(row.received_at),
+        due_on: row.due_on,
+        paused: row.paused,
+        extended: row.extended,
+    }
 }
 
 /// Six digits: short enough to type, and with five tries a guess succeeds once in 200,000.

@@ -390,6 +390,13 @@ backend_tests! {
             &json!({"version": created["version"], "reason": "clarification", "question": "Over welke periode wilt u inzage?"})).await, 200).await;
         let today = loket::requests::today();
         assert_eq!(paused["paused"], true);
+        // The person's status link says so too (read in one statement with the request).
+        let link = loket::auth::TokenService::new(common::JWT_SECRET.as_bytes(), 0)
+            .issue_link(loket::requests::STATUS_LINK_AUDIENCE, id, 3600)
+            .unwrap();
+        let status_url = format!("/api/v1/public/status/{link}");
+        let status = expect_json(app.get(&status_url, None).await, 200).await;
+        assert_eq!((status["paused"].clone(), status["due_on"].clone()), (json!(true), paused["due_on"].clone()));
         assert!(letters(&app, &desk.agent, id).await.contains(&"clarification_question".to_string()));
         let error = expect_json(app.post_json(&format!("/api/v1/requests/{id}/pauses"), Some(&desk.agent),
             &json!({"version": paused["version"], "reason": "clarification", "question": "Nog een vraag?"})).await, 409).await;
@@ -398,6 +405,11 @@ backend_tests! {
             &json!({"version": paused["version"], "answered_on": today})).await, 200).await;
         assert_eq!(resumed["paused"], false);
         assert_eq!(resumed["pauses"].as_array().unwrap().len(), 1);
+        let status = expect_json(app.get(&status_url, None).await, 200).await;
+        assert_eq!((status["paused"].clone(), status["due_on"].clone()), (json!(false), resumed["due_on"].clone()));
+        // Read again, the request has its pause (the row's mark, kept by the database, says to look).
+        let read = get_request(&app, &desk.agent, id).await;
+        assert_eq!((read["pauses"].as_array().unwrap().len(), read["due_on"].clone()), (1, resumed["due_on"].clone()));
 
         let error = expect_json(app.post_json(&format!("/api/v1/requests/{id}/extension"), Some(&desk.agent),
             &json!({"version": resumed["version"], "ground": "complexity", "explanation": ""})).await, 422).await;

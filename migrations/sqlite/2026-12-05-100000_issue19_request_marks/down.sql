@@ -1,0 +1,6 @@
+DROP TRIGGER owner_links_mark;
+DROP TRIGGER task_comments_mark;
+DROP TRIGGER request_pauses_mark;
+ALTER TABLE requests DROP COLUMN has_owner_links;
+ALTER TABLE requests DROP COLUMN has_comments;
+ALTER TABLE requests DROP COLUMN has_pauses;

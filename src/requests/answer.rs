@@ -12,7 +12,7 @@
 use super::case::Case;
 use super::view::RequestView;
 use super::{RequestService, Staff};
-use crate::db::models::packages::{AttachmentRow, PackageRow};
+use crate::db::models::packages::{AttachmentRow, PackageRow, RedactionRow};
 use crate::db::DbConnection;
 use crate::error::{ConflictCode, Error, Result};
 use crate::ids::RequestId;
@@ -45,6 +45,38 @@ pub struct Findings {
     pub not_reachable: Vec<String>,
 }
 
+/// What the copy of a request is made of so far: its packages (newest first), the documents
+/// attached to its tasks and what was withheld. Read once for everything one answer needs (the
+/// check that it may go, the copy, the facts and the letter each look at them).
+#[derive(Debug, Clone, Default)]
+pub struct Deliverables {
+    pub packages: Vec<PackageRow>,
+    pub attachments: Vec<AttachmentRow>,
+    pub redactions: Vec<RedactionRow>,
+}
+
+impl Deliverables {
+    pub fn of(conn: &mut DbConnection, case: &Case) -> Result<Self> {
+        if case.fresh {
+            // Registered by this call: nothing can refer to it yet.
+            return Ok(Self::default());
+        }
+        Ok(Deliverables {
+            packages: PackageRow::of_request(conn, case.id())?,
+            attachments: AttachmentRow::of_request(conn, case.id())?,
+            redactions: RedactionRow::of_request(conn, case.id())?,
+        })
+    }
+
+    /// The newest package the person can still download.
+    pub fn ready_package(&self) -> Option<&PackageRow> {
+        let now = crate::db::now();
+        self.packages.iter().find(|p| {
+            p.state == PackageState::Ready && p.expires_at > now && p.downloads < p.max_downloads
+        })
+    }
+}
+
 /// How the copy reaches the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Copy {
@@ -63,7 +95,7 @@ pub fn answers_with_copy(kind: RequestKind) -> bool {
 impl RequestService {
     /// Where data of the person was found, from the search tasks, the newest ready package and
     /// the attachments.
-    pub(crate) fn findings(&self, conn: &mut DbConnection, case: &Case) -> Result<Findings> {
+    pub(crate) fn findings(&self, case: &Case, deliverables: &Deliverables) -> Findings {
         let mut findings = Findings::default();
         for task in case.tasks.iter().filter(|t| t.kind == TaskKind::ExportData) {
             let system = task.system_key.clone().unwrap_or_default();
@@ -81,19 +113,7 @@ impl RequestService {
                 (_, None) => {}
             }
         }
-        if case.fresh {
-            // No package or attachment can be there yet.
-            return Ok(findings);
-        }
-        let now = crate::db::now();
-        if let Some(package) = PackageRow::of_request(conn, case.id())?
-            .into_iter()
-            .find(|p| {
-                p.state == PackageState::Ready
-                    && p.expires_at > now
-                    && p.downloads < p.max_downloads
-            })
-        {
+        if let Some(package) = deliverables.ready_package() {
             findings.package_ready = true;
             let contents = package.summary();
             findings.found.extend(
@@ -104,17 +124,19 @@ impl RequestService {
                     .map(|(system, _)| system),
             );
         }
-        let attachments = AttachmentRow::of_request(conn, case.id())?;
-        findings.attachments = attachments.len();
+        findings.attachments = deliverables.attachments.len();
+        findings.found.extend(
+            deliverables
+                .attachments
+                .iter()
+                .filter_map(|a| a.system_key.clone()),
+        );
         findings
-            .found
-            .extend(attachments.into_iter().filter_map(|a| a.system_key));
-        Ok(findings)
     }
 
     /// The copy that goes with the answer, or a conflict naming what is missing.
-    pub(crate) fn copy_for_answer(&self, conn: &mut DbConnection, case: &Case) -> Result<Copy> {
-        let findings = self.findings(conn, case)?;
+    pub(crate) fn copy_for_answer(&self, case: &Case, deliverables: &Deliverables) -> Result<Copy> {
+        let findings = self.findings(case, deliverables);
         if findings.package_ready {
             return Ok(Copy::Package);
         }
@@ -162,8 +184,9 @@ impl RequestService {
         conn: &mut DbConnection,
         case: &mut Case,
         staff: &Staff,
+        deliverables: &Deliverables,
     ) -> Result<()> {
-        let found = self.findings(conn, case)?.found;
+        let found = self.findings(case, deliverables).found;
         let evidence = if found.is_empty() {
             "no data found in any system: the answer says so, without facts".to_string()
         } else {

@@ -1,6 +1,7 @@
 //! Registering a request: what an agent types while the caller is on the line, checked, sealed,
 //! given its deadline and checklist, and confirmed to the person — all in one transaction.
 
+use super::answer::Deliverables;
 use super::case::Case;
 use super::checklist::{self, ChecklistInput, TaskDraft};
 use super::letters::{Extras, Preview};
@@ -432,9 +433,11 @@ impl RequestService {
             status_link: true,
             ..Extras::default()
         };
+        let deliverables = Deliverables::of(conn, case)?;
         self.render_letter_with(
             conn,
             catalog,
+            &deliverables,
             case,
             LetterKind::ReceiptConfirmation,
             &extras,

@@ -1,6 +1,7 @@
 //! The letters of a request: which ones fit it, what goes into them (from the request, its
 //! checklist and the catalog), and queueing them in the outbox inside the request's transaction.
 
+use super::answer::Deliverables;
 use super::case::Case;
 use super::kept::KeepException;
 use super::requester::{open, place, Representative, RepresentativeKind};
@@ -11,8 +12,8 @@ use crate::catalog::terms;
 use crate::catalog::text::Text;
 use crate::catalog::CatalogSnapshot;
 use crate::db::models::outbox::OutboxRow;
+use crate::db::models::packages::PackageRow;
 use crate::db::models::packages::REDACTION_REASON_PLACE;
-use crate::db::models::packages::{PackageRow, RedactionRow};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::{
@@ -22,7 +23,6 @@ use crate::mail::letters::{
 };
 use crate::mail::letters::{PackageLink, WithheldFact};
 use crate::mail::outbox::{self, NewMail};
-use crate::vocabulary::PackageState;
 use crate::vocabulary::{Language, RequestKind, TaskKind, TaskState};
 use anyhow::Context;
 use std::collections::{BTreeSet, HashMap};
@@ -76,14 +76,17 @@ impl RequestService {
         extras: &Extras,
     ) -> Result<Preview> {
         let catalog = self.catalog.get(conn)?;
-        self.render_letter_with(conn, &catalog, case, letter, extras)
+        let deliverables = Deliverables::of(conn, case)?;
+        self.render_letter_with(conn, &catalog, &deliverables, case, letter, extras)
     }
 
-    /// [`Self::render_letter`] with the catalog already read in this piece of work.
+    /// [`Self::render_letter`] with the catalog and the request's deliverables already read in
+    /// this piece of work.
     pub(crate) fn render_letter_with(
         &self,
         conn: &mut DbConnection,
         catalog: &CatalogSnapshot,
+        deliverables: &Deliverables,
         case: &Case,
         letter: LetterKind,
         extras: &Extras,
@@ -95,7 +98,7 @@ impl RequestService {
             ));
         }
         let language = case.row.language;
-        let context = self.letter_context(conn, catalog, case, extras, language)?;
+        let context = self.letter_context(conn, catalog, deliverables, case, extras, language)?;
         let RenderedLetter { subject, body } = mail_letters::render(letter, language, &context)
             .with_context(|| format!("rendering the {letter} letter"))?;
         Ok(Preview {
@@ -126,6 +129,22 @@ impl RequestService {
         extras: &Extras,
     ) -> Result<Option<String>> {
         let preview = self.render_letter(conn, case, letter, extras)?;
+        self.queue_rendered(conn, case, &preview)
+    }
+
+    /// [`Self::queue_letter`] with the request's deliverables already read (the answer, whose
+    /// checks read them first).
+    pub(crate) fn queue_letter_with(
+        &self,
+        conn: &mut DbConnection,
+        deliverables: &Deliverables,
+        case: &Case,
+        letter: LetterKind,
+        extras: &Extras,
+    ) -> Result<Option<String>> {
+        let catalog = self.catalog.get(conn)?;
+        let preview =
+            self.render_letter_with(conn, &catalog, deliverables, case, letter, extras)?;
         self.queue_rendered(conn, case, &preview)
     }
 
@@ -164,6 +183,7 @@ impl RequestService {
         &self,
         conn: &mut DbConnection,
         catalog: &CatalogSnapshot,
+        deliverables: &Deliverables,
         case: &Case,
         extras: &Extras,
         language: Language,
@@ -198,7 +218,7 @@ impl RequestService {
             .collect();
         let kind = case.kind();
         let facts = if kind == RequestKind::Access {
-            let found = self.findings(conn, case)?.found;
+            let found = self.findings(case, deliverables).found;
             activity_facts(catalog, &found, &names)
         } else {
             Vec::new()
@@ -257,8 +277,8 @@ impl RequestService {
                 .filter_map(|t| t.recipient.clone())
                 .collect(),
             recipients_named: self.names_recipients(conn, case)?,
-            package: self.package_link(conn, case)?,
-            withheld: self.withheld(conn, case, catalog, language)?,
+            package: self.package_link(deliverables)?,
+            withheld: self.withheld(deliverables, catalog, language)?,
             suppressed: self.is_suppressed(conn, case)?,
         })
     }
@@ -320,23 +340,12 @@ impl RequestService {
     }
 
     /// The link to the newest package of the request that can still be downloaded.
-    fn package_link(&self, conn: &mut DbConnection, case: &Case) -> Result<Option<PackageLink>> {
-        if case.fresh {
-            return Ok(None);
-        }
-        let now = crate::db::now();
-        let Some(package) = PackageRow::of_request(conn, case.id())?
-            .into_iter()
-            .find(|p| {
-                p.state == PackageState::Ready
-                    && p.expires_at > now
-                    && p.downloads < p.max_downloads
-            })
-        else {
+    fn package_link(&self, deliverables: &Deliverables) -> Result<Option<PackageLink>> {
+        let Some(package) = deliverables.ready_package() else {
             return Ok(None);
         };
         Ok(Some(PackageLink {
-            url: download_url(&self.links, &self.public_url, &package)?,
+            url: download_url(&self.links, &self.public_url, package)?,
             expires_on: super::dutch_date(package.expires_at),
             max_downloads: package.max_downloads,
             passphrase: package.passphrase_hash.is_some(),
@@ -348,16 +357,13 @@ impl RequestService {
     /// database's own names.
     fn withheld(
         &self,
-        conn: &mut DbConnection,
-        case: &Case,
+        deliverables: &Deliverables,
         catalog: &CatalogSnapshot,
         language: Language,
     ) -> Result<Vec<WithheldFact>> {
-        if case.fresh {
-            return Ok(Vec::new());
-        }
-        RedactionRow::of_request(conn, case.id())?
-            .into_iter()
+        deliverables
+            .redactions
+            .iter()
             .map(|row| {
                 let system = row
                     .system_key

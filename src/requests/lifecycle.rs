@@ -6,6 +6,7 @@
 //! justification for "manifestly unfounded or excessive"), no open task when a request completes,
 //! and the letter that goes with each step, queued in the same transaction.
 
+use super::answer::Deliverables;
 use super::case::Case;
 use super::intake::IdentityCheck;
 use super::letters::{answer_letter, Extras, Preview};
@@ -13,7 +14,6 @@ use super::requester::{check_texts, open, place};
 use super::view::RequestView;
 use super::{deadline, RequestService, Staff};
 use crate::auth::Permission;
-use crate::db::models::packages::RedactionRow;
 use crate::db::models::requests::{self as rows, PauseRow};
 use crate::db::DbConnection;
 use crate::error::{ConflictCode, Error, Result};
@@ -310,7 +310,15 @@ impl RequestService {
                 place::DECISION_REASON,
                 &case.row.decision_reason_enc,
             )?;
-            self.send_answer(conn, case, staff, answer_letter(kind), message)?;
+            let deliverables = Deliverables::of(conn, case)?;
+            self.send_answer(
+                conn,
+                case,
+                staff,
+                answer_letter(kind),
+                message,
+                &deliverables,
+            )?;
             case.row.approved_by = Some(staff.username.to_string());
         } else if self.policies.needs_approval(kind) {
             return Err(Error::conflict(ConflictCode::Other, format!(
@@ -701,8 +709,9 @@ impl RequestService {
             let kind = case.kind();
             match letter.letter {
                 l if l == answer_letter(kind) => {
-                    service.check_answer_may_go(conn, case)?;
-                    service.send_answer(conn, case, &staff, l, letter.message.clone())?;
+                    let deliverables = Deliverables::of(conn, case)?;
+                    service.check_answer_may_go(case, &deliverables)?;
+                    service.send_answer(conn, case, &staff, l, letter.message.clone(), &deliverables)?;
                 }
                 LetterKind::ReceiptConfirmation => {
                     service.confirm_receipt(conn, case, &staff)?;
@@ -784,7 +793,7 @@ impl RequestService {
 
     /// The agent sends the answer themselves only when it needs no approval, every other task
     /// is done and nothing is withheld from the copy.
-    fn check_answer_may_go(&self, conn: &mut DbConnection, case: &Case) -> Result<()> {
+    fn check_answer_may_go(&self, case: &Case, deliverables: &Deliverables) -> Result<()> {
         let kind = case.kind();
         if self.policies.needs_approval(kind) {
             return Err(Error::conflict(
@@ -795,7 +804,7 @@ impl RequestService {
             ));
         }
         ensure_tasks_closed(case, &[TaskKind::SendAnswer, TaskKind::CompileAccessFacts])?;
-        if !RedactionRow::of_request(conn, case.id())?.is_empty() {
+        if !deliverables.redactions.is_empty() {
             return Err(Error::conflict(
                 ConflictCode::NeedsApproval,
                 "data is withheld from the copy (Art. 15(4)): that is a partial refusal, which a privacy officer approves; move the request to awaiting_approval with outcome completed and partial_refusal giving the reasons",
@@ -827,10 +836,11 @@ impl RequestService {
                         "must be a date between the day the request arrived and today",
                     ));
                 }
-                service.check_answer_may_go(conn, case)?;
+                let deliverables = Deliverables::of(conn, case)?;
+                service.check_answer_may_go(case, &deliverables)?;
                 if super::answer::answers_with_copy(case.kind()) {
-                    service.copy_for_answer(conn, case)?;
-                    service.compile_access_facts(conn, case, &staff)?;
+                    service.copy_for_answer(case, &deliverables)?;
+                    service.compile_access_facts(conn, case, &staff, &deliverables)?;
                 }
                 let letter = answer_letter(case.kind());
                 let evidence = format!("{letter} sent by post on {}", post.sent_on);
@@ -856,10 +866,11 @@ impl RequestService {
         staff: &Staff,
         letter: LetterKind,
         message: Option<String>,
+        deliverables: &Deliverables,
     ) -> Result<()> {
         if super::answer::answers_with_copy(case.kind()) {
-            self.copy_for_answer(conn, case)?;
-            self.compile_access_facts(conn, case, staff)?;
+            self.copy_for_answer(case, deliverables)?;
+            self.compile_access_facts(conn, case, staff, deliverables)?;
         }
         let extras = Extras {
             message,
@@ -870,7 +881,8 @@ impl RequestService {
             )?,
             ..Extras::default()
         };
-        let id = require_email(self.queue_letter(conn, case, letter, &extras)?)?;
+        let id =
+            require_email(self.queue_letter_with(conn, deliverables, case, letter, &extras)?)?;
         let evidence = format!("{letter} e-mailed (outbox {id})");
         self.close_task(
             conn,

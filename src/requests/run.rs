@@ -467,15 +467,19 @@ impl RequestService {
                     .requests
                     .run_automatically
                     .contains(&TaskKind::CompileAccessFacts);
-                if facts
-                    && case.kind() == crate::vocabulary::RequestKind::Access
-                    && service.findings(conn, &case)?.open_searches.is_empty()
-                {
-                    let loket = Staff {
-                        username: runner.name.as_str().into(),
-                        role: crate::auth::Role::Agent,
-                    };
-                    service.compile_access_facts(conn, &mut case, &loket)?;
+                if facts && case.kind() == crate::vocabulary::RequestKind::Access {
+                    let deliverables = super::answer::Deliverables::of(conn, &case)?;
+                    if service
+                        .findings(&case, &deliverables)
+                        .open_searches
+                        .is_empty()
+                    {
+                        let loket = Staff {
+                            username: runner.name.as_str().into(),
+                            role: crate::auth::Role::Agent,
+                        };
+                        service.compile_access_facts(conn, &mut case, &loket, &deliverables)?;
+                    }
                 }
                 service.settle_notifications(conn, &mut case, &runner)?;
                 Ok::<_, Error>(())

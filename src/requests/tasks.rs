@@ -203,7 +203,8 @@ impl RequestService {
                         && task.kind == TaskKind::SendAnswer
                         && super::answer::answers_with_copy(case.kind())
                     {
-                        service.copy_for_answer(conn, &case)?;
+                        let deliverables = super::answer::Deliverables::of(conn, &case)?;
+                        service.copy_for_answer(&case, &deliverables)?;
                     }
                     let note = update.evidence.as_deref().or(update.reason.as_deref());
                     service.set_task_state(&mut task, state, note, &staff.username);

@@ -11,14 +11,19 @@ UPDATE requests SET has_comments = TRUE
     WHERE id IN (SELECT t.request_id FROM task_comments c JOIN request_tasks t ON t.id = c.task_id);
 UPDATE requests SET has_owner_links = TRUE WHERE id IN (SELECT request_id FROM owner_links);
 
-CREATE FUNCTION request_pauses_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Pauses and owner links name their request: one function, told by the trigger which mark to set.
+CREATE FUNCTION mark_request() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE requests SET has_pauses = TRUE WHERE id = NEW.request_id AND NOT has_pauses;
+    EXECUTE format('UPDATE requests SET %1$I = TRUE WHERE id = $1 AND NOT %1$I', TG_ARGV[0])
+        USING NEW.request_id;
     RETURN NULL;
 END $$;
 CREATE TRIGGER request_pauses_mark AFTER INSERT ON request_pauses
-    FOR EACH ROW EXECUTE FUNCTION request_pauses_mark();
+    FOR EACH ROW EXECUTE FUNCTION mark_request('has_pauses');
+CREATE TRIGGER owner_links_mark AFTER INSERT ON owner_links
+    FOR EACH ROW EXECUTE FUNCTION mark_request('has_owner_links');
 
+-- A comment names its task, whose request is marked.
 CREATE FUNCTION task_comments_mark() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE requests SET has_comments = TRUE
@@ -27,11 +32,3 @@ BEGIN
 END $$;
 CREATE TRIGGER task_comments_mark AFTER INSERT ON task_comments
     FOR EACH ROW EXECUTE FUNCTION task_comments_mark();
-
-CREATE FUNCTION owner_links_mark() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE requests SET has_owner_links = TRUE WHERE id = NEW.request_id AND NOT has_owner_links;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER owner_links_mark AFTER INSERT ON owner_links
-    FOR EACH ROW EXECUTE FUNCTION owner_links_mark();

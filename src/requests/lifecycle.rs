@@ -920,8 +920,21 @@ impl RequestService {
                     "request.updated"
                 };
                 case.save(conn, &actor, action, summary)?;
-                let case = Case::load(conn, &request_id)?;
-                service.view_in(conn, &case)
+                // Every change above went through the case in memory, so it is the case as
+                // saved: the view is built from it, not from a second read. Debug builds (the
+                // tests) check that against a fresh read of the same transaction.
+                let view = service.view_in(conn, &case)?;
+                #[cfg(debug_assertions)]
+                {
+                    let saved = Case::load(conn, &request_id)?;
+                    let stored = service.view_in(conn, &saved)?;
+                    debug_assert_eq!(
+                        serde_json::to_value(&view).ok(),
+                        serde_json::to_value(&stored).ok(),
+                        "the case in memory differs from the case saved"
+                    );
+                }
+                Ok::<_, Error>(view)
             })
             .await?;
         (self.mail_queued)();

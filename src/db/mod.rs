@@ -325,17 +325,27 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut slot = pool.get().map_err(StoreError::from)?;
-            let done = work(&mut slot);
-            if done.is_ok() {
-                slot.proven_at = Some(Instant::now());
-            }
-            done
-        })
-        .await
-        .map_err(|_| StoreError::Cancelled)?
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.blocking(work))
+            .await
+            .map_err(|_| StoreError::Cancelled)?
+    }
+
+    /// Runs `work` with a pooled connection on the calling thread, which may block: what
+    /// [`Store::read`] runs on a blocking thread, for code already on one (a package build,
+    /// the webhook worker). Work that ends without error proves the connection alive for its
+    /// next check-out (see [`ConnectionManager::is_valid`]).
+    pub fn blocking<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        let mut slot = self.pool.get().map_err(StoreError::from)?;
+        let done = work(&mut slot);
+        if done.is_ok() {
+            slot.proven_at = Some(Instant::now());
+        }
+        done
     }
 
     /// Runs `work` in a write transaction on a blocking thread: all of it commits, or none.

@@ -13,7 +13,7 @@
 use super::SECRET;
 use crate::crypto::Cipher;
 use crate::db::models::webhooks::{self as rows, ClaimedRow};
-use crate::db::{Store, StoreError};
+use crate::db::{DbConnection, Store, StoreError};
 use chrono::NaiveDateTime;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -69,8 +69,17 @@ pub fn deliver_due(
     now: NaiveDateTime,
     retry_at: impl Fn(NaiveDateTime, i32, bool) -> Option<NaiveDateTime>,
 ) -> Result<StepReport, StoreError> {
-    let mut conn = store.connection()?;
-    let ids = rows::due_ids(&mut conn, now, BATCH)?;
+    store.blocking(|conn| deliver_due_on(conn, cipher, now, retry_at))
+}
+
+/// [`deliver_due`] on one connection.
+fn deliver_due_on(
+    conn: &mut DbConnection,
+    cipher: &Cipher,
+    now: NaiveDateTime,
+    retry_at: impl Fn(NaiveDateTime, i32, bool) -> Option<NaiveDateTime>,
+) -> Result<StepReport, StoreError> {
+    let ids = rows::due_ids(conn, now, BATCH)?;
     let mut report = StepReport::default();
     if ids.is_empty() {
         return Ok(report);
@@ -85,7 +94,7 @@ pub fn deliver_due(
         .map_err(|e| StoreError::Corrupt(format!("webhook client: {e}")))?;
     let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
     for id in ids {
-        let Some(claimed) = rows::claim(&mut conn, &id, now, lease_until)? else {
+        let Some(claimed) = rows::claim(conn, &id, now, lease_until)? else {
             continue;
         };
         report.attempted += 1;
@@ -95,13 +104,13 @@ pub fn deliver_due(
             None => {
                 report.delivered += 1;
                 tracing::info!(delivery = %id, attempts, "webhook delivered");
-                rows::mark_delivered(&mut conn, &id, attempt.status_code.unwrap_or(200), now)?;
+                rows::mark_delivered(conn, &id, attempt.status_code.unwrap_or(200), now)?;
             }
             Some(error) => {
                 report.failed_attempts += 1;
                 let again = retry_at(now, attempts, attempt.permanent);
                 tracing::warn!(delivery = %id, attempts, %error, retry = again.is_some(), "webhook delivery failed");
-                rows::mark_attempt_failed(&mut conn, &id, &error, attempt.status_code, again)?;
+                rows::mark_attempt_failed(conn, &id, &error, attempt.status_code, again)?;
             }
         }
     }

@@ -38,11 +38,59 @@ impl<'c> BlobWriter<'c> {
     }
 
     /// Stores what is left; returns the bytes stored in all.
-    pub fn finish(mut self) -> Result<u64, StoreError> {
-        if !self.piece.is_empty() || self.seq == 0 {
-            self.store_piece()?;
+    pub fn finish(self) -> Result<u64, StoreError> {
+        let BlobWriter {
+            conn,
+            owner,
+            seq,
+            piece,
+            written,
+        } = self;
+        LastPiece {
+            owner,
+            seq,
+            bytes: piece,
         }
-        Ok(self.written)
+        .store(conn)?;
+        Ok(written)
+    }
+
+    /// Returns the bytes written in all and the last piece, not stored yet: the caller stores
+    /// it in the transaction that records the stream complete, so a stream of one piece (most
+    /// packages) costs no commit of its own.
+    pub fn finish_later(self) -> (u64, LastPiece) {
+        let BlobWriter {
+            owner,
+            seq,
+            piece,
+            written,
+            ..
+        } = self;
+        let last = LastPiece {
+            owner,
+            seq,
+            bytes: piece,
+        };
+        (written, last)
+    }
+}
+
+/// The piece a [`BlobWriter`] had not stored when it finished.
+#[must_use = "the stream is incomplete until its last piece is stored"]
+pub struct LastPiece {
+    owner: String,
+    seq: i32,
+    bytes: Vec<u8>,
+}
+
+impl LastPiece {
+    /// Stores the piece, in the caller's transaction; an empty stream is stored as one empty
+    /// piece so that it reads back.
+    pub fn store(self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        if !self.bytes.is_empty() || self.seq == 0 {
+            rows::insert_blob(conn, &self.owner, self.seq, &self.bytes)?;
+        }
+        Ok(())
     }
 }
 
@@ -102,5 +150,56 @@ impl Read for BlobReader {
         out[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
         self.at += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Store;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/t.db", dir.path().display()), 2).unwrap();
+        store.migrate().unwrap();
+        (dir, store)
+    }
+
+    fn read_back(store: &Store, owner: &str) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        BlobReader::new(store.connection().unwrap(), owner)
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn the_last_piece_waits_for_the_callers_transaction() {
+        let (_dir, store) = store();
+        let stream: Vec<u8> = (0..PIECE + PIECE / 2).map(|i| (i % 251) as u8).collect();
+        let mut conn = store.connection().unwrap();
+        let mut writer = BlobWriter::new(&mut conn, "package:p1");
+        writer.write_all(&stream).unwrap();
+        let (written, last) = writer.finish_later();
+        assert_eq!(written, stream.len() as u64);
+        // Only the full piece is stored so far: the stream reads back cut off.
+        assert_eq!(read_back(&store, "package:p1"), stream[..PIECE]);
+        crate::db::write_transaction(&mut conn, |conn| last.store(conn)).unwrap();
+        assert_eq!(read_back(&store, "package:p1"), stream);
+    }
+
+    #[test]
+    fn an_empty_stream_is_one_empty_piece() {
+        let (_dir, store) = store();
+        let mut conn = store.connection().unwrap();
+        assert_eq!(
+            BlobWriter::new(&mut conn, "package:p2").finish().unwrap(),
+            0
+        );
+        assert_eq!(
+            rows::blob(&mut conn, "package:p2", 0).unwrap(),
+            Some(Vec::new())
+        );
+        assert_eq!(read_back(&store, "package:p2"), Vec::<u8>::new());
     }
 }

@@ -39,6 +39,7 @@ use crate::error::{ConflictCode, Error, Result};
 use crate::ids::{PackageId, RequestId};
 use crate::requests::case::Case;
 use crate::requests::requester::Requester;
+use crate::requests::run::Runner;
 use crate::requests::{RequestService, Staff};
 use crate::vocabulary::PackageState;
 use crate::vocabulary::{Language, RequestKind};
@@ -127,15 +128,15 @@ pub struct Package {
 }
 
 /// The hook through which request handling builds a package by itself
-/// (`requests.run_automatically`): a default package, made by `actor` as `created_by`.
+/// (`requests.run_automatically`): a default package, made by the runner.
 pub fn automatic_builder() -> crate::requests::BuildPackage {
-    Arc::new(|requests, actor, created_by, request_id| {
+    Arc::new(|requests, runner, request_id| {
         Box::pin(async move {
             let keys = PackageKeys::new(requests.store.clone(), requests.cipher.clone());
-            let (package, read) = PackageService::new(requests, keys)
-                .create_as(actor, created_by, request_id, NewPackage::default())
+            let package = PackageService::new(requests, keys)
+                .create_as(runner, request_id, NewPackage::default())
                 .await?;
-            Ok((package.id, read))
+            Ok(package.id)
         })
     })
 }
@@ -194,8 +195,8 @@ impl std::fmt::Debug for PackageService {
 
 /// Everything a build needs, worked out before any connector is called.
 struct Plan {
-    /// Who the `package.created` event names.
-    actor: crate::audit::Actor,
+    /// Who builds it: the `package.created` event and the tasks it closes name them.
+    runner: Runner,
     row: PackageRow,
     outline: Outline,
     identifiers: Vec<(IdentifierKind, String)>,
@@ -219,23 +220,19 @@ impl PackageService {
         request_id: RequestId,
         new: NewPackage,
     ) -> Result<Package> {
-        let (package, _) = self
-            .create_as(staff.actor(), staff.username.into(), request_id, new)
-            .await?;
-        Ok(package)
+        self.create_as(Runner::from(&staff), request_id, new).await
     }
 
-    /// [`PackageService::create`] by `actor` (an agent, or loket itself), recorded as made by
-    /// `created_by`; also returns what was read of each system searched, so the export tasks
-    /// can be closed from the same read.
+    /// [`PackageService::create`] by `runner` (an agent, or loket itself). The transaction that
+    /// records the package ready also closes the export tasks its read answers
+    /// ([`RequestService::record_package_read`]).
     #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     pub(crate) async fn create_as(
         &self,
-        actor: crate::audit::Actor,
-        created_by: String,
+        runner: Runner,
         request_id: RequestId,
         new: NewPackage,
-    ) -> Result<(Package, BTreeMap<String, SystemRead>)> {
+    ) -> Result<Package> {
         new.validate()?;
         let passphrase = new.passphrase.then(one_time_passphrase);
         let given = passphrase.clone();
@@ -251,9 +248,7 @@ impl PackageService {
                             .context("hashing the passphrase")
                     })
                     .transpose()?;
-                let mut plan =
-                    service.plan(conn, &created_by, &request_id, &new, passphrase_hash)?;
-                plan.actor = actor;
+                let plan = service.plan(conn, runner, &request_id, &new, passphrase_hash)?;
                 plan.row.insert(conn)?;
                 Ok::<_, Error>(plan)
             })
@@ -264,7 +259,7 @@ impl PackageService {
         let built = tokio::task::spawn_blocking(move || service.build(plan, &cipher))
             .await
             .context("building the package stopped")?;
-        let (mut package, read) = match built {
+        let mut package = match built {
             Ok(built) => built,
             Err(error) => {
                 self.discard(&id, &error).await;
@@ -272,7 +267,7 @@ impl PackageService {
             }
         };
         package.passphrase = passphrase;
-        Ok((package, read))
+        Ok(package)
     }
 
     /// The packages of a request, newest first.
@@ -336,7 +331,7 @@ impl PackageService {
     fn plan(
         &self,
         conn: &mut DbConnection,
-        created_by: &str,
+        runner: Runner,
         request_id: &RequestId,
         new: &NewPackage,
         passphrase_hash: Option<String>,
@@ -379,7 +374,7 @@ impl PackageService {
             max_downloads: new.max_downloads.unwrap_or(DEFAULT_MAX_DOWNLOADS),
             downloads: 0,
             expires_at: now + chrono::TimeDelta::days(days),
-            created_by: created_by.to_string(),
+            created_by: runner.name.clone(),
             created_at: now,
             deleted_at: None,
             deleted_reason: None,
@@ -422,15 +417,15 @@ impl PackageService {
             expires_at: row.expires_at,
             reference: case.row.reference.clone(),
             received_on: crate::requests::dutch_date(case.row.received_at),
-            controller: self.requests.organisation(conn)?,
+            controller: self
+                .requests
+                .organisation_info(catalog.organisation.clone()),
             systems,
             facts,
             withheld,
         };
         Ok(Plan {
-            actor: crate::audit::Actor::User {
-                username: created_by.to_string(),
-            },
+            runner,
             row,
             outline,
             identifiers,
@@ -536,61 +531,65 @@ impl PackageService {
         }))
     }
 
-    /// Writes the package and records it ready; on a blocking thread.
-    fn build(
-        &self,
-        plan: Plan,
-        cipher: &Cipher,
-    ) -> Result<(Package, BTreeMap<String, SystemRead>)> {
-        let store = &self.requests.store;
-        let mut conn = store.connection()?;
+    /// Writes the package, then in one transaction stores its last piece, records it ready and
+    /// settles the tasks its read answers; on a blocking thread.
+    fn build(&self, plan: Plan, cipher: &Cipher) -> Result<Package> {
+        self.requests
+            .store
+            .blocking(|conn| self.build_on(conn, plan, cipher))
+    }
+
+    fn build_on(&self, conn: &mut DbConnection, plan: Plan, cipher: &Cipher) -> Result<Package> {
         let place = package_place(&plan.row.id);
-        let blobs = blobs::BlobWriter::new(&mut conn, &place);
+        let blobs = blobs::BlobWriter::new(conn, &place);
         let sealer = cipher.sealer(&place, blobs).map_err(stream_error)?;
         let mut source = LiveSource::new(self, cipher, &plan.identifiers, &plan.systems);
         let (summary, sealer) = document::write_package(sealer, &plan.outline, &mut source)?;
         let (plain_bytes, blobs) = sealer.finish().map_err(stream_error)?;
-        let sealed_bytes = blobs.finish()?;
+        let (sealed_bytes, last_piece) = blobs.finish_later();
         let contents = serde_json::to_string(&summary).context("package contents")?;
-        let id = plan.row.id.clone();
         let key_id = cipher.sealing_key_id().to_string();
-        let actor = plan.actor.clone();
         let read = source.read(&summary);
-        crate::db::write_transaction(&mut conn, |conn| {
-            rows::PackageRow::mark_ready(
+        let Plan {
+            runner,
+            mut row,
+            outline,
+            ..
+        } = plan;
+        crate::db::write_transaction(conn, |conn| {
+            last_piece.store(conn)?;
+            row.mark_ready(
                 conn,
-                &id,
                 &key_id,
                 sealed_bytes as i64,
                 plain_bytes as i64,
-                &contents,
+                contents,
             )?;
             audit::record(
                 conn,
-                &actor,
+                &runner.actor,
                 Change {
                     action: "package.created",
                     object_type: "request",
-                    object_id: &plan.outline.reference,
+                    object_id: &outline.reference,
                     summary: format!(
-                        "{} package {id}: {} row(s) from {} system(s), {} attachment(s), {} item(s) withheld; sealed with key {key_id}; link valid until {} for {} download(s){}",
-                        plan.row.kind,
+                        "{} package {}: {} row(s) from {} system(s), {} attachment(s), {} item(s) withheld; sealed with key {key_id}; link valid until {} for {} download(s){}",
+                        row.kind,
+                        row.id,
                         summary.total_rows(),
                         summary.rows.len(),
                         summary.attachments,
                         summary.withheld,
-                        plan.row.expires_at.format("%Y-%m-%d %H:%M UTC"),
-                        plan.row.max_downloads,
-                        if plan.row.passphrase_hash.is_some() { ", with a passphrase" } else { "" },
+                        row.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                        row.max_downloads,
+                        if row.passphrase_hash.is_some() { ", with a passphrase" } else { "" },
                     ),
                 },
             )?;
-            Ok::<_, Error>(())
+            self.requests
+                .record_package_read(conn, &row.request_id, &row.id, &runner, &read)
         })?;
-        let package = PackageRow::find(&mut conn, &id)?
-            .map(Package::from)
-            .context("the package vanished after it was built")?;
-        Ok((package, read))
+        Ok(Package::from(row))
     }
 
     /// A build that failed leaves nothing behind but its record, marked failed with the reason.

@@ -385,12 +385,8 @@ impl RequestService {
             .collect()
     }
 
-    /// The controller as letters and packages name it.
-    pub(crate) fn organisation(&self, conn: &mut DbConnection) -> Result<OrganisationInfo> {
-        Ok(self.organisation_info(crate::catalog::organisation_in(conn)?))
-    }
-
-    fn organisation_info(&self, organisation: Option<Organisation>) -> OrganisationInfo {
+    /// The controller as letters and packages name it: the catalog's organisation, or the sender.
+    pub(crate) fn organisation_info(&self, organisation: Option<Organisation>) -> OrganisationInfo {
         match organisation {
             Some(o) => OrganisationInfo {
                 kind: o.kind,

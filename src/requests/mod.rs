@@ -34,7 +34,6 @@ use crate::ids::{RequestId, Username};
 use crate::policies::Policies;
 use anyhow::Context;
 use futures_util::future::BoxFuture;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The audience of the status links sent to people.
@@ -69,20 +68,17 @@ pub struct SystemRead {
     pub sha256: String,
 }
 
-/// Builds the package of a request as `actor`, recorded as made by the given name, and returns
-/// its id and what it read of each system searched. Packages read requests, so request handling
-/// reaches them only through this hook, set where the services are wired
+/// Builds the package of a request as the runner and returns its id; the build settles the
+/// tasks its read answers ([`RequestService::record_package_read`]). Packages read requests, so
+/// request handling reaches them only through this hook, set where the services are wired
 /// ([`RequestService::with_package_builder`]).
 pub type BuildPackage = Arc<
     dyn Fn(
             RequestService,
-            Actor,
-            String,
+            run::Runner,
             crate::ids::RequestId,
-        ) -> BoxFuture<
-            'static,
-            crate::error::Result<(crate::ids::PackageId, BTreeMap<String, SystemRead>)>,
-        > + Send
+        ) -> BoxFuture<'static, crate::error::Result<crate::ids::PackageId>>
+        + Send
         + Sync,
 >;
 

@@ -24,7 +24,7 @@ use super::kept::{self, Decision, KeepException, KeepPlan, Kept, KeptRule};
 use super::requester::{check_texts, Requester};
 use super::tasks::{store_task, task_index};
 use super::view::RequestView;
-use super::{RequestService, Staff};
+use super::{RequestService, Staff, SystemRead};
 use crate::audit::{Actor, Change};
 use crate::catalog::model::{Activity, IdentifierKind, System};
 use crate::catalog::text::Text;
@@ -41,6 +41,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// `{"version": N}`, and for a correct_data task also `{"table", "column", "value"}`.
@@ -379,12 +380,9 @@ impl RequestService {
     }
 
     /// For an access or portability request with `export_data` in `run_automatically`: builds
-    /// the package, which reads every reachable system once, and closes the export tasks of the
-    /// systems it searched from that same read (rows per table and the SHA-256 of the rows as
-    /// evidence). With `compile_access_facts` listed too, and no search left open, the facts
-    /// task is closed as well: the package holds the facts of the systems where data was found.
-    /// Tasks on manual systems and the answer stay with the agents. Nothing happens when there
-    /// is nothing to search.
+    /// the package, which reads every reachable system once and settles the tasks that read
+    /// answers ([`RequestService::record_package_read`]). Tasks on manual systems and the
+    /// answer stay with the agents. Nothing happens when there is nothing to search.
     #[tracing::instrument(skip_all, fields(request_id = %request_id))]
     async fn answer_by_package(&self, request_id: &RequestId) -> Result<()> {
         let kinds = &self.policies.requests.run_automatically;
@@ -426,65 +424,66 @@ impl RequestService {
         if !due {
             return Ok(());
         }
-        let runner = Runner::automatic();
-        let (package_id, read) = build_package(
-            self.clone(),
-            runner.actor.clone(),
-            runner.name.clone(),
-            request_id.clone(),
-        )
-        .await?;
-        let service = self.clone();
-        let id = request_id.clone();
-        self.store
-            .write(move |conn| {
-                let mut case = Case::load(conn, &id)?;
-                let searched: Vec<(usize, String)> = case
-                    .tasks
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, t)| t.state == TaskState::Open)
-                    .filter(|(_, t)| t.kind == TaskKind::ExportData)
-                    .filter_map(|(index, t)| Some((index, t.system_key.clone()?)))
-                    .filter(|(_, system)| read.contains_key(system))
-                    .collect();
-                for (index, system) in searched {
-                    let read = &read[&system];
-                    let outcome = StepOutcome {
-                        system: system.clone(),
-                        exported: read.rows.clone(),
-                        export_sha256: Some(read.sha256.clone()),
-                        ..StepOutcome::default()
-                    };
-                    let note = format!(
-                        "; read once for package {} (the export and the package are the same rows)",
-                        package_id
-                    );
-                    service.close_run(conn, &mut case, index, &runner, None, &[outcome], &note)?;
-                }
-                let facts = service
-                    .policies
-                    .requests
-                    .run_automatically
-                    .contains(&TaskKind::CompileAccessFacts);
-                if facts && case.kind() == crate::vocabulary::RequestKind::Access {
-                    let deliverables = super::answer::Deliverables::of(conn, &case)?;
-                    if service
-                        .findings(&case, &deliverables)
-                        .open_searches
-                        .is_empty()
-                    {
-                        let loket = Staff {
-                            username: runner.name.as_str().into(),
-                            role: crate::auth::Role::Agent,
-                        };
-                        service.compile_access_facts(conn, &mut case, &loket, &deliverables)?;
-                    }
-                }
-                service.settle_notifications(conn, &mut case, &runner)?;
-                Ok::<_, Error>(())
-            })
-            .await
+        build_package(self.clone(), Runner::automatic(), request_id.clone()).await?;
+        Ok(())
+    }
+
+    /// Settles, in the transaction that records package `package_id` ready, the tasks its read
+    /// answers, whoever built it: the open export tasks of the systems it searched are closed
+    /// from that read (rows per table and their SHA-256 as evidence: the export and the package
+    /// are the same rows); with `compile_access_facts` in `run_automatically` and no search left
+    /// open, an access request's facts task too; then the Art. 19 notifications that nothing
+    /// found makes needless. So the agent does not search again what the package just read, and
+    /// the whole step is one commit.
+    pub(crate) fn record_package_read(
+        &self,
+        conn: &mut DbConnection,
+        request_id: &RequestId,
+        package_id: &crate::ids::PackageId,
+        runner: &Runner,
+        read: &BTreeMap<String, SystemRead>,
+    ) -> Result<()> {
+        let mut case = Case::load(conn, request_id)?;
+        let searched: Vec<(usize, String)> = case
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.state == TaskState::Open && t.kind == TaskKind::ExportData)
+            .filter_map(|(index, t)| Some((index, t.system_key.clone()?)))
+            .filter(|(_, system)| read.contains_key(system))
+            .collect();
+        for (index, system) in searched {
+            let read = &read[&system];
+            let outcome = StepOutcome {
+                system: system.clone(),
+                exported: read.rows.clone(),
+                export_sha256: Some(read.sha256.clone()),
+                ..StepOutcome::default()
+            };
+            let note = format!(
+                "; read once for package {package_id} (the export and the package are the same rows)"
+            );
+            self.close_run(conn, &mut case, index, runner, None, &[outcome], &note)?;
+        }
+        let facts_by_loket = self
+            .policies
+            .requests
+            .run_automatically
+            .contains(&TaskKind::CompileAccessFacts);
+        let facts_open = case
+            .open_tasks()
+            .any(|t| t.kind == TaskKind::CompileAccessFacts);
+        if facts_by_loket && facts_open && case.kind() == crate::vocabulary::RequestKind::Access {
+            let deliverables = super::answer::Deliverables::of(conn, &case)?;
+            if self.findings(&case, &deliverables).open_searches.is_empty() {
+                let loket = Staff {
+                    username: Runner::automatic().name.as_str().into(),
+                    role: crate::auth::Role::Agent,
+                };
+                self.compile_access_facts(conn, &mut case, &loket, &deliverables)?;
+            }
+        }
+        self.settle_notifications(conn, &mut case, runner)
     }
 
     /// (id, position, version) of the open tasks to run automatically.
@@ -1495,8 +1494,8 @@ fn describe(outcomes: &[StepOutcome]) -> String {
         .join(" | ")
 }
 
-fn kept_by_exception(rows: &[Kept]) -> std::collections::BTreeMap<KeepException, Vec<&Kept>> {
-    let mut grouped: std::collections::BTreeMap<KeepException, Vec<&Kept>> = Default::default();
+fn kept_by_exception(rows: &[Kept]) -> BTreeMap<KeepException, Vec<&Kept>> {
+    let mut grouped: BTreeMap<KeepException, Vec<&Kept>> = Default::default();
     for row in rows {
         grouped.entry(row.exception).or_default().push(row);
     }

@@ -182,12 +182,27 @@ speed_tests! {
         }
         assert!(tables_in(&package, "crm") >= 2 && tables_in(&package, "billing") >= 2);
 
-        // The export task after it reuses the pooled connection.
+        // The package's read closed the export tasks of the systems it searched, in the agent's
+        // name and without reading again; the manual system stays with the agents.
+        let current = expect_json(app.get(&format!("/api/v1/requests/{}", id(&request)), Some(&token)).await, 200).await;
+        for (index, system) in ["crm", "billing"].into_iter().enumerate() {
+            let export = task_of(&current, "export_data", Some(system));
+            assert_eq!(export["state"], "done", "{current:#}");
+            assert_eq!(export["closed_by"], "anna");
+            let evidence = export["evidence"].as_str().expect("evidence");
+            assert!(evidence.contains(&format!("read once for package {}", id(&package))), "{evidence}");
+            assert!(evidence.contains("SHA-256"), "{evidence}");
+            assert_eq!(
+                app.connectors.usage(system).statements - before[index].statements,
+                tables_in(&package, system),
+                "{system}: the export task read nothing more"
+            );
+        }
+        assert_eq!(task_of(&current, "export_data", Some("ticketing"))["state"], "open");
+
+        // A second package reuses the pooled connection.
         let connections = app.connectors.usage("crm").connections;
-        let crm = task_of(&request, "export_data", Some("crm"));
-        let run = format!("/api/v1/requests/{}/tasks/{}/run", id(&request), id(crm));
-        let done = expect_json(app.post_json(&run, Some(&token), &json!({"version": crm["version"]})).await, 200).await;
-        assert_eq!(task_of(&done, "export_data", Some("crm"))["state"], "done");
+        expect_json(app.post_json(&path, Some(&token), &json!({})).await, 201).await;
         assert_eq!(app.connectors.usage("crm").connections, connections, "the connection was reused");
 
         // Staff see the state of the download link, never the link.

@@ -99,22 +99,27 @@ impl PackageRow {
             .load(conn)?)
     }
 
-    /// Marks a built package ready, with what it holds.
+    /// Marks this built package ready, with what it holds, here and in the store alike.
     pub fn mark_ready(
+        &mut self,
         conn: &mut DbConnection,
-        id: &str,
         key_id: &str,
         sealed_bytes: i64,
         plain_bytes: i64,
-        contents: &str,
+        contents: String,
     ) -> Result<(), StoreError> {
-        diesel::update(packages::table.find(id))
+        self.state = PackageState::Ready;
+        self.key_id = Some(key_id.to_string());
+        self.sealed_bytes = sealed_bytes;
+        self.plain_bytes = plain_bytes;
+        self.contents = contents;
+        diesel::update(packages::table.find(&self.id))
             .set((
-                packages::state.eq(PackageState::Ready),
+                packages::state.eq(self.state),
                 packages::key_id.eq(key_id),
                 packages::sealed_bytes.eq(sealed_bytes),
                 packages::plain_bytes.eq(plain_bytes),
-                packages::contents.eq(contents),
+                packages::contents.eq(&self.contents),
             ))
             .execute(conn)?;
         Ok(())

@@ -32,6 +32,13 @@ impl RequestService {
         case: &mut Case,
         runner: &Runner,
     ) -> Result<()> {
+        // Access and portability requests have no notification tasks: nothing to read for them.
+        let open_notification = case
+            .open_tasks()
+            .any(|task| task.kind == TaskKind::NotifyRecipient);
+        if !open_notification {
+            return Ok(());
+        }
         let found = self.found_per_system(conn, case)?;
         let catalog = self.catalog.get(conn)?;
         for index in 0..case.tasks.len() {

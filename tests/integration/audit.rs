@@ -117,6 +117,24 @@ backend_tests! {
         assert_eq!(report, json!({"events": 5, "broken": null}));
     }
 
+    async fn a_transaction_of_thousands_of_events_appends_them_all_chained(app: TestApp) {
+        let admin = with_events(&app).await;
+        let before = events(&app).await.len() as i64;
+        // More events than one statement takes on PostgreSQL (1,000 per statement there).
+        app.store
+            .write(|conn| {
+                for n in 1..=2_345 {
+                    change(conn, n)?;
+                }
+                Ok::<_, loket::error::Error>(())
+            })
+            .await
+            .unwrap();
+        let head = app.store.read(loket::db::models::audit::read_head).await.unwrap();
+        assert_eq!(head.seq, before + 2_345);
+        assert_eq!(verify(&app, &admin).await, json!({"events": before + 2_345, "broken": null}));
+    }
+
     async fn events_cannot_be_changed_through_the_database_triggers(app: TestApp) {
         with_events(&app).await;
         assert!(tamper(&app, "UPDATE audit_events SET summary = 'nothing' WHERE seq = 2").is_err());

@@ -10,7 +10,11 @@
 //! - **access**: register the request, verify identity, build the package (whose read closes
 //!   the export task), close the Art. 15 facts and send the answer;
 //! - **erasure**: register the request, verify identity, run the erase task, send the erasure
-//!   confirmation.
+//!   confirmation;
+//! - **access by policy**: with `run_automatically: [export_data, compile_access_facts]` (a
+//!   second loket on its own store, same shop), register the request and verify identity, wait
+//!   until loket has built the package and closed the export and facts tasks by itself, then
+//!   send the answer: the agent's part of issue #19's access request without needless steps.
 //!
 //! Every request is for another customer, spread over the table. It prints the median and p95 of
 //! each flow and of its data step (building the package, running the erase task) next to the
@@ -141,6 +145,7 @@ impl Timings {
 #[derive(Default)]
 struct Run {
     access: Timings,
+    automatic: Timings,
     package: Timings,
     erasure: Timings,
     erase: Timings,
@@ -163,17 +168,19 @@ async fn main() -> std::process::ExitCode {
     println!("{}\n", support::machine());
     println!(
         "| backend | customers | access end to end | of which package | erasure end to end \
-         | of which erase task | raw indexed SELECTs |\n|---|---:|---:|---:|---:|---:|---:|"
+         | of which erase task | access by policy | raw indexed SELECTs |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for backend in &options.backends {
         for customers in &options.customers {
             let run = bench(*backend, *customers, &options).await;
             println!(
-                "| {backend} | {customers} | {} | {} | {} | {} | {} |",
+                "| {backend} | {customers} | {} | {} | {} | {} | {} | {} |",
                 run.access.cell(),
                 run.package.cell(),
                 run.erasure.cell(),
                 run.erase.cell(),
+                run.automatic.cell(),
                 run.selects.cell()
             );
         }
@@ -193,30 +200,21 @@ async fn bench(backend: Backend, customers: u64, options: &Options) -> Run {
         "{backend}: {customers} customers generated and indexed in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let url = target.url.clone();
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.connectors.insert("shop".into(), Secret::new(url));
-        settings.mail.transport = MailTransportKind::File;
-        settings.mail.dir = Some(settings.data_dir.join("mail"));
-    })
-    .await;
-    let document = loket::catalog::parse_yaml(shop::CATALOG).expect("shop catalog is valid");
-    loket::catalog::import(&app.store, Actor::Cli, document)
-        .await
-        .expect("catalog imported");
-    let token = app.token_for(Role::Agent).await;
+    let (app, token) = desk(backend, &target.url, None).await;
     let agent = Agent {
         app: &app,
         token: &token,
     };
 
     // Customers spread over the table, each asked for once.
-    let count = 2 * (options.warmup + options.requests);
+    let each = options.warmup + options.requests;
+    let count = 3 * each;
     let stride = (customers / count as u64).max(1);
     let people: Vec<u64> = (0..count as u64)
         .map(|k| 1 + (k * stride + (k * 7_919) % stride) % customers)
         .collect();
-    let (access_people, erasure_people) = people.split_at(count / 2);
+    let (access_people, rest) = people.split_at(each);
+    let (erasure_people, automatic_people) = rest.split_at(each);
     let mut run = Run::default();
     for (index, person) in access_people.iter().enumerate() {
         let measured = index >= options.warmup;
@@ -233,6 +231,18 @@ async fn bench(backend: Backend, customers: u64, options: &Options) -> Run {
             "the erasure left orders of customer {person}"
         );
     }
+    let automatic = "[export_data, compile_access_facts]";
+    let (app, token) = desk(backend, &target.url, Some(automatic)).await;
+    let agent = Agent {
+        app: &app,
+        token: &token,
+    };
+    for (index, person) in automatic_people.iter().enumerate() {
+        let measured = index >= options.warmup;
+        agent
+            .access_by_policy(*person, measured.then_some(&mut run))
+            .await;
+    }
     let mut raw = target.raw();
     for person in &access_people[options.warmup..] {
         let started = Instant::now();
@@ -244,6 +254,27 @@ async fn bench(backend: Backend, customers: u64, options: &Options) -> Run {
         assert_eq!(rows, 6, "customer {person}'s rows");
     }
     run
+}
+
+/// loket on `backend` with a connector to the shop at `shop_url`, the shop's catalog, an agent's
+/// token, and the shipped policies with `run_automatically` set to `automatic` when given.
+async fn desk(backend: Backend, shop_url: &str, automatic: Option<&str>) -> (TestApp, String) {
+    let url = shop_url.to_string();
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.connectors.insert("shop".into(), Secret::new(url));
+        settings.mail.transport = MailTransportKind::File;
+        settings.mail.dir = Some(settings.data_dir.join("mail"));
+        if let Some(kinds) = automatic {
+            common::running_automatically(settings, kinds);
+        }
+    })
+    .await;
+    let document = loket::catalog::parse_yaml(shop::CATALOG).expect("shop catalog is valid");
+    loket::catalog::import(&app.store, Actor::Cli, document)
+        .await
+        .expect("catalog imported");
+    let token = app.token_for(Role::Agent).await;
+    (app, token)
 }
 
 #[derive(diesel::QueryableByName)]
@@ -398,6 +429,27 @@ impl Agent<'_> {
         if let Some(run) = run {
             run.access.add(started.elapsed());
             run.package.add(package_time);
+        }
+    }
+
+    /// Access with `run_automatically: [export_data, compile_access_facts]`: after the identity
+    /// check the agent waits for loket's own work (`settle`) and sends the answer.
+    async fn access_by_policy(&self, person: u64, run: Option<&mut Run>) {
+        let started = Instant::now();
+        let (path, _) = self.register("access", person).await;
+        self.app.settle().await;
+        let request = self.get(&path).await;
+        for kind in ["export_data", "compile_access_facts"] {
+            let system = (kind == "export_data").then_some("shop");
+            assert_eq!(
+                task_of(&request, kind, system)["state"],
+                "done",
+                "customer {person}: loket left {kind} open: {request:#}"
+            );
+        }
+        self.answer_from(&path, request, "access_answer").await;
+        if let Some(run) = run {
+            run.automatic.add(started.elapsed());
         }
     }
 

@@ -10,7 +10,7 @@ use crate::common;
 
 use common::targets::TargetDb;
 use common::telco::{BILLING, CRM};
-use common::{expect_json, TestApp};
+use common::{expect_json, running_automatically, TestApp};
 use loket::audit::Actor;
 use loket::auth::Role;
 use loket::config::{Secret, Settings};
@@ -111,17 +111,7 @@ fn with_unreachable_crm(settings: &mut Settings) {
 
 /// The shipped policies with `run_automatically: [export_data]`, and both databases.
 fn exporting_automatically(settings: &mut Settings) {
-    let dir = settings.data_dir.join("policies");
-    std::fs::create_dir_all(&dir).expect("policies dir");
-    for entry in std::fs::read_dir("policies").expect("shipped policies") {
-        let path = entry.expect("policy file").path();
-        let mut text = std::fs::read_to_string(&path).expect("policy file");
-        if path.file_name().is_some_and(|name| name == "requests.yaml") {
-            text = text.replace("run_automatically: []", "run_automatically: [export_data]");
-        }
-        std::fs::write(dir.join(path.file_name().expect("file name")), text).expect("copy");
-    }
-    settings.policies_dir = dir;
+    running_automatically(settings, "[export_data]");
     with_crm_and_billing(settings);
 }
 

@@ -10,7 +10,7 @@ use crate::common;
 
 use common::targets::TargetDb;
 use common::telco::{BILLING, CRM};
-use common::{expect_json, task_of, TestApp};
+use common::{expect_json, running_automatically, task_of, TestApp};
 use loket::audit::Actor;
 use loket::auth::Role;
 use loket::config::{Secret, Settings};
@@ -49,24 +49,6 @@ fn connect(settings: &mut Settings, crm: String, billing: String) {
     settings
         .connectors
         .insert("billing".into(), Secret::new(billing));
-}
-
-/// The shipped policies with `run_automatically` set to `kinds`.
-fn running_automatically(settings: &mut Settings, kinds: &str) {
-    let dir = settings.data_dir.join("policies");
-    std::fs::create_dir_all(&dir).expect("policies dir");
-    for entry in std::fs::read_dir("policies").expect("shipped policies") {
-        let path = entry.expect("policy file").path();
-        let mut text = std::fs::read_to_string(&path).expect("policy file");
-        if path.file_name().is_some_and(|name| name == "requests.yaml") {
-            text = text.replace(
-                "run_automatically: []",
-                &format!("run_automatically: {kinds}"),
-            );
-        }
-        std::fs::write(dir.join(path.file_name().expect("file name")), text).expect("copy");
-    }
-    settings.policies_dir = dir;
 }
 
 async fn app_with(

@@ -434,3 +434,23 @@ pub fn captured_log() -> &'static Captured {
         captured
     })
 }
+
+/// Points `settings` at a copy of the shipped policies with `run_automatically: {kinds}`
+/// (`kinds` as YAML, e.g. `[export_data]`), in the app's data directory.
+pub fn running_automatically(settings: &mut Settings, kinds: &str) {
+    let dir = settings.data_dir.join("policies");
+    std::fs::create_dir_all(&dir).expect("policies dir");
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    for entry in std::fs::read_dir(shipped).expect("shipped policies") {
+        let path = entry.expect("policy file").path();
+        let mut text = std::fs::read_to_string(&path).expect("policy file");
+        if path.file_name().is_some_and(|name| name == "requests.yaml") {
+            text = text.replace(
+                "run_automatically: []",
+                &format!("run_automatically: {kinds}"),
+            );
+        }
+        std::fs::write(dir.join(path.file_name().expect("file name")), text).expect("copy");
+    }
+    settings.policies_dir = dir;
+}

@@ -201,6 +201,10 @@ diesel::table! {
         has_pauses -> Bool,
         has_comments -> Bool,
         has_owner_links -> Bool,
+        has_packages -> Bool,
+        has_attachments -> Bool,
+        has_redactions -> Bool,
+        has_recipients_asked -> Bool,
     }
 }
 

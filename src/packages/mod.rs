@@ -387,8 +387,8 @@ impl PackageService {
         let requester = Requester::open(&self.requests.cipher, &case.row)?;
         let identifiers = requester.search_identifiers();
         let catalog = self.requests.catalog.get(conn)?;
-        let attachments = AttachmentRow::of_request(conn, request_id)?;
-        let redactions = RedactionRow::of_request(conn, request_id)?;
+        let attachments = case.attachments(conn)?;
+        let redactions = case.redactions(conn)?;
         let withheld = self.withheld_items(&redactions, &attachments)?;
         let mut systems = Vec::new();
         for system in &catalog.systems {

@@ -56,15 +56,13 @@ pub struct Deliverables {
 }
 
 impl Deliverables {
+    /// Each read only where the request's row is marked as having some (a request registered
+    /// by this very call has none).
     pub fn of(conn: &mut DbConnection, case: &Case) -> Result<Self> {
-        if case.fresh {
-            // Registered by this call: nothing can refer to it yet.
-            return Ok(Self::default());
-        }
         Ok(Deliverables {
-            packages: PackageRow::of_request(conn, case.id())?,
-            attachments: AttachmentRow::of_request(conn, case.id())?,
-            redactions: RedactionRow::of_request(conn, case.id())?,
+            packages: case.packages(conn)?,
+            attachments: case.attachments(conn)?,
+            redactions: case.redactions(conn)?,
         })
     }
 

@@ -3,6 +3,7 @@
 
 use super::deadline::{self, DeadlineInput, Pause};
 use crate::audit::{self, Actor, Change};
+use crate::db::models::packages::{AttachmentRow, PackageRow, RedactionRow};
 use crate::db::models::requests::{self as rows, PauseRow, RequestRow, TaskRow};
 use crate::db::DbConnection;
 use crate::error::{ConflictCode, Error, Result};
@@ -50,6 +51,38 @@ impl Case {
             row_stored: true,
             fresh: false,
         })
+    }
+
+    /// The request's packages, newest first; read only where the database marked the row as
+    /// having some (like the pauses), so an erasure's answer skips the table.
+    pub fn packages(&self, conn: &mut DbConnection) -> Result<Vec<PackageRow>> {
+        Ok(match self.row.has_packages {
+            true => PackageRow::of_request(conn, self.id())?,
+            false => Vec::new(),
+        })
+    }
+
+    /// The request's attachments, oldest first, where the row is marked as having some.
+    pub fn attachments(&self, conn: &mut DbConnection) -> Result<Vec<AttachmentRow>> {
+        Ok(match self.row.has_attachments {
+            true => AttachmentRow::of_request(conn, self.id())?,
+            false => Vec::new(),
+        })
+    }
+
+    /// What is withheld from the request's packages, where the row is marked as having some.
+    pub fn redactions(&self, conn: &mut DbConnection) -> Result<Vec<RedactionRow>> {
+        Ok(match self.row.has_redactions {
+            true => RedactionRow::of_request(conn, self.id())?,
+            false => Vec::new(),
+        })
+    }
+
+    /// Whether the person asked who the recipients are (Art. 19), read only where the row is
+    /// marked as having been asked once.
+    pub fn recipients_asked(&self, conn: &mut DbConnection) -> Result<bool> {
+        Ok(self.row.has_recipients_asked
+            && crate::db::models::keep_choices::asked_recipients(conn, self.id())?)
     }
 
     pub fn id(&self) -> &RequestId {

@@ -436,8 +436,7 @@ impl RequestService {
 
     /// Whether the answer names the recipients: the person asked, or the policy says always.
     pub(super) fn names_recipients(&self, conn: &mut DbConnection, case: &Case) -> Result<bool> {
-        Ok(self.policies.requests.name_recipients_in_letters
-            || (!case.fresh && rows::asked_recipients(conn, case.id())?))
+        Ok(self.policies.requests.name_recipients_in_letters || case.recipients_asked(conn)?)
     }
 
     /// The request's keep choices on `system`, as what they keep: (task id, rule).

@@ -340,6 +340,10 @@ impl RequestService {
             has_pauses: false,
             has_comments: false,
             has_owner_links: false,
+            has_packages: false,
+            has_attachments: false,
+            has_redactions: false,
+            has_recipients_asked: false,
         };
         check_bsn_allowed(&new.requester, &catalog.activities)?;
         new.requester.seal_into(&self.cipher, &mut row);

@@ -75,6 +75,16 @@ pub struct RequestRow {
     pub has_comments: bool,
     #[diesel(skip_update)]
     pub has_owner_links: bool,
+    /// Likewise whether it has packages, attachments, redactions, or a record that the person
+    /// asked who the recipients are: the package's plan and the answer skip those tables.
+    #[diesel(skip_update)]
+    pub has_packages: bool,
+    #[diesel(skip_update)]
+    pub has_attachments: bool,
+    #[diesel(skip_update)]
+    pub has_redactions: bool,
+    #[diesel(skip_update)]
+    pub has_recipients_asked: bool,
 }
 
 /// The columns a line of the queue shows: a page of them reads a fraction of whole rows.

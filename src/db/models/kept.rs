@@ -195,19 +195,21 @@ pub fn record_finding(
     system: &str,
     rows_found: i64,
 ) -> Result<(), StoreError> {
-    diesel::delete(
-        task_findings::table
-            .filter(task_findings::task_id.eq(task_id))
-            .filter(task_findings::system_key.eq(system)),
-    )
-    .execute(conn)?;
-    diesel::insert_into(task_findings::table)
+    // One statement where a delete and an insert were two round trips on every task run; on
+    // the concrete connection, because diesel's MultiConnection has no upsert.
+    let upsert = diesel::insert_into(task_findings::table)
         .values((
             task_findings::task_id.eq(task_id),
             task_findings::system_key.eq(system),
             task_findings::rows_found.eq(rows_found),
         ))
-        .execute(conn)?;
+        .on_conflict((task_findings::task_id, task_findings::system_key))
+        .do_update()
+        .set(task_findings::rows_found.eq(rows_found));
+    match conn {
+        DbConnection::Sqlite(c) => upsert.execute(c)?,
+        DbConnection::Postgres(c) => upsert.execute(c)?,
+    };
     Ok(())
 }
 

@@ -120,7 +120,9 @@ pub fn record(conn: &mut DbConnection, actor: &Actor, change: Change<'_>) -> Res
         hash: String::new(),
     };
     if let Some(row) = rows::defer(row, event_hash) {
-        rows::append_chained(conn, vec![row], event_hash)?;
+        // Appended by its own statement, whose end is not known here: nothing is guessed
+        // from it (the ticket is dropped unsettled).
+        drop(rows::append_chained(conn, vec![row], event_hash)?);
     }
     Ok(())
 }

@@ -246,6 +246,9 @@ pub struct Store {
     writer: Option<writer::Writer>,
     /// SQLite's write-ahead log copied back off the commit path, while the store is open.
     _checkpointer: Option<Arc<wal::Checkpointer>>,
+    /// The audit chain's head as this store's transactions last committed it: on PostgreSQL a
+    /// transaction's events then go after it in one statement instead of two.
+    audit_head: Arc<models::audit::HeadCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -295,6 +298,7 @@ impl Store {
             backend,
             writer,
             _checkpointer: checkpointer,
+            audit_head: Arc::default(),
         })
     }
 
@@ -341,7 +345,7 @@ impl Store {
         E: From<StoreError>,
     {
         let mut slot = self.pool.get().map_err(StoreError::from)?;
-        let done = work(&mut slot);
+        let done = self.audit_head.scope(|| work(&mut slot));
         if done.is_ok() {
             slot.proven_at = Some(Instant::now());
         }
@@ -383,11 +387,17 @@ where
     let events = models::audit::Deferred::open();
     match work(conn) {
         Ok(value) => {
-            if let Err(error) = events.flush(conn) {
-                let _ = finish(conn, false);
-                return Err(error.into());
-            }
+            let appended = match events.flush(conn) {
+                Ok(appended) => appended,
+                Err(error) => {
+                    let _ = finish(conn, false);
+                    return Err(error.into());
+                }
+            };
             finish(conn, true).map_err(StoreError::from)?;
+            if let Some(appended) = appended {
+                appended.committed();
+            }
             Ok(value)
         }
         Err(error) => {

@@ -135,6 +135,50 @@ backend_tests! {
         assert_eq!(verify(&app, &admin).await, json!({"events": before + 2_345, "broken": null}));
     }
 
+    async fn transactions_append_after_the_head_whichever_instance_moved_it(app: TestApp) {
+        let admin = with_events(&app).await;
+        let before = events(&app).await.len() as i64;
+        // A second instance on the same database: its own store, its own idea of the head.
+        let other = loket::db::Store::open(&app.settings.database_url(), 2).unwrap();
+        let write = |store: &loket::db::Store, n: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |conn| change(conn, n))
+                    .await
+                    .unwrap()
+            }
+        };
+        // After its own commit (on PostgreSQL appended on the head it knows, in one statement),
+        // after the other instance's (the head it knows is gone: locked and read again), and
+        // after a write that failed (its events go with it).
+        write(&app.store, 1).await;
+        write(&app.store, 2).await;
+        write(&other, 3).await;
+        write(&app.store, 4).await;
+        let failed = app
+            .store
+            .write(|conn| {
+                change(conn, 5)?;
+                Err::<(), _>(loket::error::Error::not_found("on purpose"))
+            })
+            .await;
+        assert!(failed.is_err());
+        write(&app.store, 6).await;
+        write(&other, 7).await;
+        write(&other, 8).await;
+        write(&app.store, 9).await;
+        let trail = events(&app).await;
+        let objects: Vec<&str> = trail[before as usize..]
+            .iter()
+            .map(|event| event.object_id.as_str())
+            .collect();
+        assert_eq!(objects, ["1", "2", "3", "4", "6", "7", "8", "9"]);
+        let head = app.store.read(loket::db::models::audit::read_head).await.unwrap();
+        assert_eq!(head.seq, before + 8);
+        assert_eq!(verify(&app, &admin).await, json!({"events": before + 8, "broken": null}));
+    }
+
     async fn events_cannot_be_changed_through_the_database_triggers(app: TestApp) {
         with_events(&app).await;
         assert!(tamper(&app, "UPDATE audit_events SET summary = 'nothing' WHERE seq = 2").is_err());

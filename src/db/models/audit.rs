@@ -55,22 +55,74 @@ pub fn read_head(conn: &mut DbConnection) -> Result<AuditHead, StoreError> {
 pub type Link = fn(&AuditEventRow) -> String;
 
 /// Chains `events` (seq, prev_hash, hash and the time are filled in here) after the head and
-/// appends them: one lock of the head, one multi-row insert, one update of the head (on
-/// PostgreSQL the insert and the update are one statement).
+/// appends them. On SQLite: one lock of the head, one multi-row insert, one update of the head.
+/// On PostgreSQL, where each statement is a round trip: the events and the moved head in one
+/// statement, after the head as this process last committed it (see [`Appended`]); only when
+/// another transaction moved it since, the head is locked and read first, and they go after it.
+///
+/// The ticket it returns (PostgreSQL) is to be settled when the transaction ends.
 pub fn append_chained(
     conn: &mut DbConnection,
     mut events: Vec<AuditEventRow>,
     link: Link,
-) -> Result<(), StoreError> {
+) -> Result<Option<Appended>, StoreError> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let head = lock_head(conn)?;
-    // Stamped now, under the lock: the trail's times rise with its sequence numbers even
-    // though transactions commit in another order than they started.
+    let c = match conn {
+        DbConnection::Sqlite(_) => {
+            let head = lock_head(conn)?;
+            let DbConnection::Sqlite(c) = conn else {
+                unreachable!("matched above")
+            };
+            let head = chain(&mut events, head, link);
+            // On the concrete connection: diesel's MultiConnection has no batch insert. In
+            // chunks, so that a transaction of any number of events stays within the
+            // parameters a statement takes (32,766 on SQLite).
+            for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+                diesel::insert_into(audit_events::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            diesel::update(audit_head::table.find(1))
+                .set((
+                    audit_head::seq.eq(head.seq),
+                    audit_head::hash.eq(&head.hash),
+                ))
+                .execute(c)?;
+            return Ok(None);
+        }
+        DbConnection::Postgres(c) => c,
+    };
+    let mut ticket = Appended::begin();
+    let guess = ticket.as_mut().and_then(|ticket| ticket.guess.take());
+    if let Some(guess) = guess.filter(|_| events.len() <= EVENTS_PER_STATEMENT) {
+        let head = chain(&mut events, guess.clone(), link);
+        if append_moving_head(c, &events, &head, Some(&guess))? == events.len() {
+            return Ok(ticket.map(|ticket| ticket.with_head(head)));
+        }
+    }
+    let head = chain(&mut events, lock_head_pg(c)?, link);
+    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+        let last = chunk.last().expect("chunks are not empty");
+        let moved = AuditHead {
+            seq: last.seq,
+            hash: last.hash.clone(),
+        };
+        append_moving_head(c, chunk, &moved, None)?;
+    }
+    Ok(ticket.map(|ticket| ticket.with_head(head)))
+}
+
+/// Links `events` after `head`, stamped now; returns the head they make.
+///
+/// Stamped after the head was locked (or found unmoved): the trail's times rise with its
+/// sequence numbers even though transactions commit in another order than they started.
+fn chain(events: &mut [AuditEventRow], head: AuditHead, link: Link) -> AuditHead {
     let occurred_at = crate::db::now();
-    let (mut seq, mut prev_hash) = (head.seq, head.hash);
-    for event in &mut events {
+    let AuditHead { mut seq, hash } = head;
+    let mut prev_hash = hash;
+    for event in events.iter_mut() {
         seq += 1;
         event.seq = seq;
         event.occurred_at = occurred_at;
@@ -78,40 +130,34 @@ pub fn append_chained(
         event.hash = link(event);
         prev_hash = event.hash.clone();
     }
-    // On the concrete connection: diesel's MultiConnection has no batch insert. In chunks, so
-    // that a transaction of any number of events stays within the parameters a statement
-    // takes (32,766 on SQLite, 65,535 on PostgreSQL).
-    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
-        match conn {
-            DbConnection::Sqlite(c) => {
-                diesel::insert_into(audit_events::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
-            DbConnection::Postgres(c) => {
-                let last = chunk.last().expect("chunks are not empty");
-                append_moving_head(c, chunk, last.seq, &last.hash)?;
-            }
-        }
+    AuditHead {
+        seq,
+        hash: prev_hash,
     }
-    if let DbConnection::Sqlite(c) = conn {
-        diesel::update(audit_head::table.find(1))
-            .set((audit_head::seq.eq(seq), audit_head::hash.eq(&prev_hash)))
-            .execute(c)?;
-    }
-    Ok(())
+}
+
+/// [`lock_head`] on the concrete connection.
+fn lock_head_pg(conn: &mut diesel::PgConnection) -> QueryResult<AuditHead> {
+    let (seq, hash) = diesel::update(audit_head::table.find(1))
+        .set(audit_head::seq.eq(audit_head::seq))
+        .returning((audit_head::seq, audit_head::hash))
+        .get_result(conn)?;
+    Ok(AuditHead { seq, hash })
 }
 
 /// Events appended by one statement, nine parameters each.
 const EVENTS_PER_STATEMENT: usize = 1_000;
 
-/// The events and the new head in one statement: on PostgreSQL each statement is a round trip
-/// of every write transaction (SQLite, in process, has none to save and no `INSERT` in `WITH`).
+/// The events and the head moved to `moved` in one statement: on PostgreSQL each statement is a
+/// round trip of every write transaction (SQLite, in process, has none to save and no `INSERT`
+/// in `WITH`). Without `expected` the caller holds the head's lock and the events are appended;
+/// with it, they are appended only if the head still is `expected`, which the statement checks
+/// under the head's row lock. Returns the events appended.
 fn append_moving_head(
     conn: &mut diesel::PgConnection,
     events: &[AuditEventRow],
-    seq: i64,
-    hash: &str,
+    moved: &AuditHead,
+    expected: Option<&AuditHead>,
 ) -> QueryResult<usize> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
     const COLUMNS: usize = 9;
@@ -123,15 +169,29 @@ fn append_moving_head(
             format!("({})", params.join(", "))
         })
         .collect();
+    let rows = rows.join(", ");
     let head = events.len() * COLUMNS;
-    let sql = format!(
-        "WITH appended AS (INSERT INTO audit_events (seq, occurred_at, actor, action, \
-         object_type, object_id, summary, prev_hash, hash) VALUES {}) \
-         UPDATE audit_head SET seq = ${}, hash = ${} WHERE id = 1",
-        rows.join(", "),
-        head + 1,
-        head + 2
-    );
+    let columns =
+        "seq, occurred_at, actor, action, object_type, object_id, summary, prev_hash, hash";
+    let sql = match expected {
+        None => format!(
+            "WITH appended AS (INSERT INTO audit_events ({columns}) VALUES {rows}) \
+             UPDATE audit_head SET seq = ${}, hash = ${} WHERE id = 1",
+            head + 1,
+            head + 2
+        ),
+        Some(_) => format!(
+            "WITH head AS (UPDATE audit_head SET seq = ${}, hash = ${} \
+             WHERE id = 1 AND seq = ${} AND hash = ${} RETURNING id) \
+             INSERT INTO audit_events ({columns}) \
+             SELECT * FROM (VALUES {rows}) AS appended ({columns}) \
+             WHERE EXISTS (SELECT 1 FROM head)",
+            head + 1,
+            head + 2,
+            head + 3,
+            head + 4
+        ),
+    };
     let mut query = diesel::sql_query(sql).into_boxed();
     for event in events {
         query = query
@@ -145,10 +205,119 @@ fn append_moving_head(
             .bind::<Text, _>(&event.prev_hash)
             .bind::<Text, _>(&event.hash);
     }
-    query
-        .bind::<BigInt, _>(seq)
-        .bind::<Text, _>(hash)
-        .execute(conn)
+    query = query
+        .bind::<BigInt, _>(moved.seq)
+        .bind::<Text, _>(&moved.hash);
+    if let Some(expected) = expected {
+        query = query
+            .bind::<BigInt, _>(expected.seq)
+            .bind::<Text, _>(&expected.hash);
+    }
+    let affected = query.execute(conn)?;
+    Ok(match expected {
+        Some(_) => affected,
+        None => events.len(),
+    })
+}
+
+/// The head of the chain as a store's own transactions last committed it, kept by the [`Store`]
+/// (one per process in production) for the PostgreSQL appends made on its connections. Several
+/// instances sharing one database each keep their own; the statement that appends after it
+/// checks it against the stored head, so a head another instance moved is only a miss.
+///
+/// [`Store`]: crate::db::Store
+#[derive(Debug, Default)]
+pub struct HeadCache(std::sync::Mutex<LastHead>);
+
+#[derive(Debug, Default)]
+struct LastHead {
+    head: Option<AuditHead>,
+    /// Transactions that appended and have not ended yet.
+    appending: usize,
+}
+
+thread_local! {
+    /// The cache of the store whose work runs on this thread (see [`HeadCache::scope`]).
+    static CACHE: RefCell<Option<std::sync::Arc<HeadCache>>> = const { RefCell::new(None) };
+}
+
+impl HeadCache {
+    /// Runs `work` with this cache as the one the appends on this thread use.
+    pub fn scope<T>(self: &std::sync::Arc<Self>, work: impl FnOnce() -> T) -> T {
+        struct Restore(Option<std::sync::Arc<HeadCache>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CACHE.with(|cache| *cache.borrow_mut() = self.0.take());
+            }
+        }
+        let _restore = Restore(CACHE.with(|cache| cache.replace(Some(self.clone()))));
+        work()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LastHead> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A PostgreSQL transaction's append, settled when the transaction ends. Committed, its head is
+/// where the store's next transaction appends without locking and reading the head first; the
+/// head is guessed only while no other transaction of the store is between its append and its
+/// end, so under load, when a guess would mostly miss, the head is locked and read as before.
+/// Dropped unsettled (rolled back, failed), nothing is guessed until a commit is known again.
+#[must_use]
+pub struct Appended {
+    cache: std::sync::Arc<HeadCache>,
+    guess: Option<AuditHead>,
+    head: Option<AuditHead>,
+}
+
+impl Appended {
+    /// Counts a transaction in, with the head to guess if it may; none outside a store's scope.
+    fn begin() -> Option<Self> {
+        let cache = CACHE.with(|cache| cache.borrow().clone())?;
+        let guess = {
+            let mut last = cache.lock();
+            last.appending += 1;
+            match last.appending {
+                1 => last.head.clone(),
+                _ => None,
+            }
+        };
+        Some(Appended {
+            cache,
+            guess,
+            head: None,
+        })
+    }
+
+    fn with_head(mut self, head: AuditHead) -> Self {
+        self.head = Some(head);
+        self
+    }
+
+    /// The transaction committed: its head is the chain's head now, unless another commit of
+    /// the store already moved past it.
+    pub fn committed(mut self) {
+        if let Some(head) = self.head.take() {
+            let mut last = self.cache.lock();
+            if last.head.as_ref().is_none_or(|known| known.seq < head.seq) {
+                last.head = Some(head);
+            }
+        }
+    }
+}
+
+impl Drop for Appended {
+    fn drop(&mut self) {
+        let mut last = self.cache.lock();
+        last.appending = last.appending.saturating_sub(1);
+        if self.head.is_some() {
+            // Appended but not known to be committed: the stored head is not known.
+            last.head = None;
+        }
+    }
 }
 
 thread_local! {
@@ -191,8 +360,9 @@ impl Deferred {
         Deferred { depth }
     }
 
-    /// Appends the transaction's events; call it last before `COMMIT`.
-    pub fn flush(self, conn: &mut DbConnection) -> Result<(), StoreError> {
+    /// Appends the transaction's events; call it last before `COMMIT`, and settle what it
+    /// returns when the transaction has ended.
+    pub fn flush(self, conn: &mut DbConnection) -> Result<Option<Appended>, StoreError> {
         let (events, link) = PENDING.with(|pending| {
             let mut pending = pending.borrow_mut();
             debug_assert_eq!(pending.len(), self.depth, "transactions close in order");
@@ -203,7 +373,7 @@ impl Deferred {
         });
         match link {
             Some(link) => append_chained(conn, events, link),
-            None => Ok(()),
+            None => Ok(None),
         }
     }
 }

@@ -83,7 +83,7 @@ impl OutboxRow {
     }
 }
 
-super::queue::retried_queue!(outbox);
+super::queue::retried_queue!(outbox, OutboxRow);
 
 /// Takes a due message for delivery (see `take_due`): the row when this call won it, `None`
 /// when it was no longer due.
@@ -93,11 +93,7 @@ pub fn claim(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> Result<Option<OutboxRow>, StoreError> {
-    if take_due(conn, id, now, lease_until)? {
-        OutboxRow::find(conn, id)
-    } else {
-        Ok(None)
-    }
+    take_due(conn, id, now, lease_until)
 }
 
 pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), StoreError> {

@@ -5,12 +5,12 @@
 //! same way for both; diesel's table types differ, which a generic function cannot bridge simply.
 
 /// Writes `due_ids`, `take_due` and `mark_attempt_failed` for `$table` (which has `id`, `status`,
-/// `next_attempt_at`, `attempts` and `last_error` columns) into the calling module, with its
-/// `PENDING` and `FAILED` status words. A table that records more of a failed attempt names the
+/// `next_attempt_at`, `attempts` and `last_error` columns, and whose rows `$row` holds) into the
+/// calling module, with its `PENDING` and `FAILED` status words. A table that records more of a failed attempt names the
 /// column and its type (`last_status_code: Option<i32>`): it becomes a parameter too, written in
 /// the same UPDATE.
 macro_rules! retried_queue {
-    ($table:ident $(, $extra:ident: $extra_type:ty)?) => {
+    ($table:ident, $row:ty $(, $extra:ident: $extra_type:ty)?) => {
         /// Ids of pending rows due at `now`, those waiting longest first.
         pub fn due_ids(
             conn: &mut $crate::db::DbConnection,
@@ -27,8 +27,9 @@ macro_rules! retried_queue {
         }
 
         /// Takes a due row: counts the attempt and holds it until `lease_until`, so no other
-        /// worker picks it up meanwhile. `true` when this call won it, `false` when it was no
-        /// longer due (done, given up, or taken by another worker first).
+        /// worker picks it up meanwhile. The row as taken when this call won it, `None` when it
+        /// was no longer due (done, given up, or taken by another worker first); returned by
+        /// the same statement, where a second one read it.
         ///
         /// One conditional UPDATE is atomic on both backends: on PostgreSQL a concurrent UPDATE
         /// of the same row waits for the first to commit and then re-checks the condition, which
@@ -38,8 +39,8 @@ macro_rules! retried_queue {
             id: &str,
             now: chrono::NaiveDateTime,
             lease_until: chrono::NaiveDateTime,
-        ) -> Result<bool, $crate::db::StoreError> {
-            let changed = diesel::update(
+        ) -> Result<Option<$row>, $crate::db::StoreError> {
+            let claim = diesel::update(
                 $table::table
                     .filter($table::id.eq(id))
                     .filter($table::status.eq(PENDING))
@@ -48,9 +49,17 @@ macro_rules! retried_queue {
             .set((
                 $table::next_attempt_at.eq(lease_until),
                 $table::attempts.eq($table::attempts + 1),
-            ))
-            .execute(conn)?;
-            Ok(changed == 1)
+            ));
+            // On the concrete connection: diesel's MultiConnection returns no whole rows.
+            let taken = match conn {
+                $crate::db::DbConnection::Sqlite(c) => {
+                    claim.returning(<$row>::as_returning()).get_result(c)
+                }
+                $crate::db::DbConnection::Postgres(c) => {
+                    claim.returning(<$row>::as_returning()).get_result(c)
+                }
+            };
+            Ok(taken.optional()?)
         }
 
         /// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.

@@ -158,7 +158,7 @@ pub fn deliveries_page(
     Ok((rows, total))
 }
 
-super::queue::retried_queue!(webhook_deliveries, last_status_code: Option<i32>);
+super::queue::retried_queue!(webhook_deliveries, DeliveryRow, last_status_code: Option<i32>);
 
 /// A claimed delivery with what sending it takes.
 pub struct ClaimedRow {
@@ -175,7 +175,8 @@ pub fn claim(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> Result<Option<ClaimedRow>, StoreError> {
-    if !take_due(conn, id, now, lease_until)? {
+    // The delivery is read again below with its event and subscription, in one join.
+    if take_due(conn, id, now, lease_until)?.is_none() {
         return Ok(None);
     }
     let (delivery, event, subscription) = webhook_deliveries::table

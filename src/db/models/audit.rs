@@ -69,16 +69,37 @@ pub fn append_chained(
     if events.is_empty() {
         return Ok(None);
     }
-    let c = match conn {
-        DbConnection::Sqlite(_) => {
-            let head = lock_head(conn)?;
-            let DbConnection::Sqlite(c) = conn else {
-                unreachable!("matched above")
-            };
-            let head = chain(&mut events, head, link);
-            // On the concrete connection: diesel's MultiConnection has no batch insert. In
-            // chunks, so that a transaction of any number of events stays within the
-            // parameters a statement takes (32,766 on SQLite).
+    let mut ticket = match conn {
+        DbConnection::Sqlite(_) => None,
+        DbConnection::Postgres(_) => Appended::begin(),
+    };
+    let guess = ticket.as_mut().and_then(|ticket| ticket.guess.take());
+    if let Some(guess) = guess.filter(|_| events.len() <= EVENTS_PER_STATEMENT) {
+        let head = chain(&mut events, guess.clone(), link);
+        if append(conn, &events, &head, Some(&guess))? == events.len() {
+            return Ok(ticket.map(|ticket| ticket.with_head(head)));
+        }
+    }
+    let head = chain(&mut events, lock_head(conn)?, link);
+    append(conn, &events, &head, None)?;
+    Ok(ticket.map(|ticket| ticket.with_head(head)))
+}
+
+/// Appends chained `events` and moves the head to `head`, the last of them; with `expected`
+/// (PostgreSQL only) only if the head still is that one. Returns the events appended.
+///
+/// On the concrete connection: diesel's MultiConnection has no batch insert. In chunks, so that
+/// a transaction of any number of events stays within the parameters a statement takes (32,766
+/// on SQLite, 65,535 on PostgreSQL).
+fn append(
+    conn: &mut DbConnection,
+    events: &[AuditEventRow],
+    head: &AuditHead,
+    expected: Option<&AuditHead>,
+) -> QueryResult<usize> {
+    match conn {
+        DbConnection::Sqlite(c) => {
+            debug_assert!(expected.is_none(), "SQLite appends under the head's lock");
             for chunk in events.chunks(EVENTS_PER_STATEMENT) {
                 diesel::insert_into(audit_events::table)
                     .values(chunk)
@@ -90,28 +111,23 @@ pub fn append_chained(
                     audit_head::hash.eq(&head.hash),
                 ))
                 .execute(c)?;
-            return Ok(None);
+            Ok(events.len())
         }
-        DbConnection::Postgres(c) => c,
-    };
-    let mut ticket = Appended::begin();
-    let guess = ticket.as_mut().and_then(|ticket| ticket.guess.take());
-    if let Some(guess) = guess.filter(|_| events.len() <= EVENTS_PER_STATEMENT) {
-        let head = chain(&mut events, guess.clone(), link);
-        if append_moving_head(c, &events, &head, Some(&guess))? == events.len() {
-            return Ok(ticket.map(|ticket| ticket.with_head(head)));
+        DbConnection::Postgres(c) if expected.is_some() => {
+            append_moving_head(c, events, head, expected)
+        }
+        DbConnection::Postgres(c) => {
+            for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+                let last = chunk.last().expect("chunks are not empty");
+                let moved = AuditHead {
+                    seq: last.seq,
+                    hash: last.hash.clone(),
+                };
+                append_moving_head(c, chunk, &moved, None)?;
+            }
+            Ok(events.len())
         }
     }
-    let head = chain(&mut events, lock_head_pg(c)?, link);
-    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
-        let last = chunk.last().expect("chunks are not empty");
-        let moved = AuditHead {
-            seq: last.seq,
-            hash: last.hash.clone(),
-        };
-        append_moving_head(c, chunk, &moved, None)?;
-    }
-    Ok(ticket.map(|ticket| ticket.with_head(head)))
 }
 
 /// Links `events` after `head`, stamped now; returns the head they make.
@@ -134,15 +150,6 @@ fn chain(events: &mut [AuditEventRow], head: AuditHead, link: Link) -> AuditHead
         seq,
         hash: prev_hash,
     }
-}
-
-/// [`lock_head`] on the concrete connection.
-fn lock_head_pg(conn: &mut diesel::PgConnection) -> QueryResult<AuditHead> {
-    let (seq, hash) = diesel::update(audit_head::table.find(1))
-        .set(audit_head::seq.eq(audit_head::seq))
-        .returning((audit_head::seq, audit_head::hash))
-        .get_result(conn)?;
-    Ok(AuditHead { seq, hash })
 }
 
 /// Events appended by one statement, nine parameters each.

@@ -18,8 +18,10 @@
 //!
 //! Every request is for another customer, spread over the table. It prints the median and p95 of
 //! each flow and of its data step (building the package, running the erase task) next to the
-//! time of the plain indexed SELECTs of one customer's rows on an open connection, and exits with
-//! status 1 when a call failed or a flow found the wrong rows.
+//! time of the plain indexed SELECTs of one customer's rows on an open connection; then the
+//! median and p95 of each call of the measured flows, and whether the PostgreSQL connections
+//! talk TLS (libpq's default `sslmode=prefer` does over loopback too). It exits with status 1
+//! when a call failed or a flow found the wrong rows.
 //!
 //! ```sh
 //! cargo bench --bench dsr                                         # SQLite, 100k and 1M
@@ -150,6 +152,19 @@ struct Run {
     erasure: Timings,
     erase: Timings,
     selects: Timings,
+    /// Each call of the measured flows, as "flow: METHOD route", in the order first made.
+    calls: Vec<(String, Timings)>,
+}
+
+impl Run {
+    fn add_calls(&mut self, calls: Vec<(String, Timings)>) {
+        for (call, timings) in calls {
+            match self.calls.iter_mut().find(|(known, _)| *known == call) {
+                Some((_, known)) => known.0.extend(timings.0),
+                None => self.calls.push((call, timings)),
+            }
+        }
+    }
 }
 
 #[tokio::main]
@@ -171,6 +186,7 @@ async fn main() -> std::process::ExitCode {
          | of which erase task | access by policy | raw indexed SELECTs |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|"
     );
+    let mut calls = Vec::new();
     for backend in &options.backends {
         for customers in &options.customers {
             let run = bench(*backend, *customers, &options).await;
@@ -183,9 +199,19 @@ async fn main() -> std::process::ExitCode {
                 run.automatic.cell(),
                 run.selects.cell()
             );
+            calls.push((*backend, *customers, run.calls));
         }
     }
     println!("\nms, median / p95");
+    if options.backends.contains(&Backend::Postgres) {
+        println!("\nPostgreSQL connections: {}", postgres_transport());
+    }
+    println!("\nEach call of the measured flows:\n\n| backend | customers | call | ms, median / p95 |\n|---|---:|---|---:|");
+    for (backend, customers, calls) in calls {
+        for (call, timings) in calls {
+            println!("| {backend} | {customers} | {call} | {} |", timings.cell());
+        }
+    }
     std::process::ExitCode::SUCCESS
 }
 
@@ -201,10 +227,7 @@ async fn bench(backend: Backend, customers: u64, options: &Options) -> Run {
         started.elapsed().as_secs_f64()
     );
     let (app, token) = desk(backend, &target.url, None).await;
-    let agent = Agent {
-        app: &app,
-        token: &token,
-    };
+    let agent = Agent::new(&app, &token);
 
     // Customers spread over the table, each asked for once.
     let each = options.warmup + options.requests;
@@ -218,10 +241,12 @@ async fn bench(backend: Backend, customers: u64, options: &Options) -> Run {
     let mut run = Run::default();
     for (index, person) in access_people.iter().enumerate() {
         let measured = index >= options.warmup;
+        agent.measure("access", measured);
         agent.access(*person, measured.then_some(&mut run)).await;
     }
     for (index, person) in erasure_people.iter().enumerate() {
         let measured = index >= options.warmup;
+        agent.measure("erasure", measured);
         agent.erasure(*person, measured.then_some(&mut run)).await;
         assert_eq!(
             target.count(&format!(
@@ -231,18 +256,19 @@ async fn bench(backend: Backend, customers: u64, options: &Options) -> Run {
             "the erasure left orders of customer {person}"
         );
     }
+    agent.measure("erasure", false);
+    run.add_calls(agent.calls.take());
     let automatic = "[export_data, compile_access_facts]";
     let (app, token) = desk(backend, &target.url, Some(automatic)).await;
-    let agent = Agent {
-        app: &app,
-        token: &token,
-    };
+    let agent = Agent::new(&app, &token);
     for (index, person) in automatic_people.iter().enumerate() {
         let measured = index >= options.warmup;
+        agent.measure("access by policy", measured);
         agent
             .access_by_policy(*person, measured.then_some(&mut run))
             .await;
     }
+    run.add_calls(agent.calls.take());
     let mut raw = target.raw();
     for person in &access_people[options.warmup..] {
         let started = Instant::now();
@@ -254,6 +280,33 @@ async fn bench(backend: Backend, customers: u64, options: &Options) -> Run {
         assert_eq!(rows, 6, "customer {person}'s rows");
     }
     run
+}
+
+/// Whether libpq talks TLS to the server at `LOKET_TEST_POSTGRES_URL` (it does by default when
+/// the server offers it, loopback or not), which the figures depend on.
+fn postgres_transport() -> &'static str {
+    // A database of its own, kept until the question is answered (dropping it ends connections).
+    let target = TargetDb::postgres();
+    let tls = target
+        .raw()
+        .count("SELECT COUNT(*) AS n FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl");
+    match tls {
+        0 => "no TLS",
+        _ => "TLS (add ?sslmode=disable to the URL for a server on this machine)",
+    }
+}
+
+/// The route of `path`, ids left out: `/api/v1/requests/7f…/tasks/9a…` is `…/tasks/{id}`.
+fn route(path: &str) -> String {
+    let segments: Vec<&str> = path
+        .trim_start_matches("/api/v1")
+        .split('/')
+        .map(|segment| match segment.len() >= 20 {
+            true => "{id}",
+            false => segment,
+        })
+        .collect();
+    segments.join("/")
 }
 
 /// loket on `backend` with a connector to the shop at `shop_url`, the shop's catalog, an agent's
@@ -340,16 +393,51 @@ fn raw_selects(kind: TargetKind, i: u64) -> [String; 3] {
 struct Agent<'a> {
     app: &'a TestApp,
     token: &'a str,
+    /// The flow being measured, whose calls are timed one by one into `calls`.
+    flow: std::cell::Cell<Option<&'static str>>,
+    calls: std::cell::RefCell<Vec<(String, Timings)>>,
 }
 
-impl Agent<'_> {
+impl<'a> Agent<'a> {
+    fn new(app: &'a TestApp, token: &'a str) -> Self {
+        Agent {
+            app,
+            token,
+            flow: std::cell::Cell::new(None),
+            calls: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Times the calls of what follows as `flow` when `measured`, until the next call of this.
+    fn measure(&self, flow: &'static str, measured: bool) {
+        self.flow.set(measured.then_some(flow));
+    }
+
+    fn record(&self, method: &reqwest::Method, path: &str, elapsed: Duration) {
+        let Some(flow) = self.flow.get() else {
+            return;
+        };
+        let call = format!("{flow}: {method} {}", route(path));
+        let mut calls = self.calls.borrow_mut();
+        match calls.iter_mut().find(|(known, _)| *known == call) {
+            Some((_, timings)) => timings.add(elapsed),
+            None => {
+                let mut timings = Timings::default();
+                timings.add(elapsed);
+                calls.push((call, timings));
+            }
+        }
+    }
+
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let started = Instant::now();
         let response = self
             .app
             .send_json(method.clone(), path, Some(self.token), &body)
             .await;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
+        self.record(&method, path, started.elapsed());
         assert!(status.is_success(), "{method} {path}: {status}: {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
@@ -377,8 +465,11 @@ impl Agent<'_> {
     }
 
     async fn get(&self, path: &str) -> Value {
+        let started = Instant::now();
         let response = self.app.get(path, Some(self.token)).await;
-        response.json().await.expect("the request")
+        let request = response.json().await.expect("the request");
+        self.record(&reqwest::Method::GET, path, started.elapsed());
+        request
     }
 
     /// [`Agent::answer`] from the request as just read.

@@ -57,8 +57,9 @@ pub type Link = fn(&AuditEventRow) -> String;
 /// Chains `events` (seq, prev_hash, hash and the time are filled in here) after the head and
 /// appends them. On SQLite: one lock of the head, one multi-row insert, one update of the head.
 /// On PostgreSQL, where each statement is a round trip: the events and the moved head in one
-/// statement, after the head as this process last committed it (see [`Appended`]); only when
-/// another transaction moved it since, the head is locked and read first, and they go after it.
+/// statement, after the head as the store last committed it (see [`Appended`]); when the store
+/// knows no head to go after, or another transaction moved it since, the head is locked and read
+/// first, and they go after it.
 ///
 /// The ticket it returns (PostgreSQL) is to be settled when the transaction ends.
 pub fn append_chained(

@@ -50,6 +50,13 @@ impl LetterKind {
                 | LetterKind::HumanReviewOutcome
         )
     }
+
+    /// Letters that tell the person their address stays on the marketing suppression list
+    /// (`suppressed`); for the others the list is not looked up. Kept in step with the
+    /// templates by a test.
+    pub fn mentions_suppression(self) -> bool {
+        matches!(self, LetterKind::ErasureConfirmation)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -571,6 +578,19 @@ mod tests {
 
     fn render_ok(kind: LetterKind, language: Language, context: &LetterContext) -> RenderedLetter {
         render(kind, language, context).unwrap_or_else(|e| panic!("{kind} {language}: {e}"))
+    }
+
+    #[test]
+    fn mentions_suppression_matches_the_templates() {
+        let mut suppressed = context();
+        suppressed.suppressed = true;
+        for &kind in LetterKind::VARIANTS {
+            for language in [Language::Nl, Language::En] {
+                let differs =
+                    render_ok(kind, language, &suppressed) != render_ok(kind, language, &context());
+                assert_eq!(differs, kind.mentions_suppression(), "{kind} {language}");
+            }
+        }
     }
 
     #[test]

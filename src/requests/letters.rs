@@ -98,7 +98,7 @@ impl RequestService {
             ));
         }
         let language = case.row.language;
-        let context = self.letter_context(conn, catalog, deliverables, case, extras, language)?;
+        let context = self.letter_context(conn, catalog, deliverables, case, extras, letter)?;
         let RenderedLetter { subject, body } = mail_letters::render(letter, language, &context)
             .with_context(|| format!("rendering the {letter} letter"))?;
         Ok(Preview {
@@ -186,8 +186,9 @@ impl RequestService {
         deliverables: &Deliverables,
         case: &Case,
         extras: &Extras,
-        language: Language,
+        letter: LetterKind,
     ) -> Result<LetterContext> {
+        let language = case.row.language;
         let organisation = self.organisation_info(catalog.organisation.clone());
         let names = CategoryNames::new(catalog, language);
         let system_name = |key: &Option<String>| {
@@ -279,7 +280,8 @@ impl RequestService {
             recipients_named: self.names_recipients(conn, case)?,
             package: self.package_link(deliverables)?,
             withheld: self.withheld(deliverables, catalog, language)?,
-            suppressed: self.is_suppressed(conn, case)?,
+            // Every receipt and answer would otherwise look the address up for nothing.
+            suppressed: letter.mentions_suppression() && self.is_suppressed(conn, case)?,
         })
     }
 

@@ -87,8 +87,9 @@ pub fn emit(
     data: EventData,
     once_per: Option<&str>,
 ) -> Result<bool> {
-    let subscribers: Vec<SubscriptionRow> = SubscriptionRow::list(conn)?
-        .into_iter()
+    let subscriptions = SubscriptionRow::list_once(conn)?;
+    let subscribers: Vec<&SubscriptionRow> = subscriptions
+        .iter()
         .filter(|s| s.active && parse_events(&s.events).contains(&event))
         .collect();
     if subscribers.is_empty() && once_per.is_none() {

@@ -5,6 +5,7 @@
 use crate::common::{cipher_of, expect_json, TestApp};
 use hmac::{Hmac, Mac};
 use loket::auth::Role;
+use loket::db::models::webhooks::SubscriptionRow;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -105,7 +106,71 @@ fn verify(secret: &str, received: &Received) -> bool {
     signature == format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// A subscription row as another instance (or an administrator's call) stores it.
+fn subscription(id: &str) -> SubscriptionRow {
+    let now = loket::db::now();
+    SubscriptionRow {
+        id: id.to_string(),
+        url: format!("https://hooks.example.nl/{id}"),
+        description: None,
+        secret_enc: "sealed".into(),
+        events: "request.received".into(),
+        active: true,
+        created_by: "admin".into(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The ids `list_once` gives in a write transaction of `app`'s store, after `before` ran in it.
+async fn listed_once(
+    app: &TestApp,
+    before: impl FnOnce(&mut loket::db::DbConnection) + Send + 'static,
+) -> Vec<String> {
+    app.store
+        .write(move |conn| {
+            before(conn);
+            let rows = SubscriptionRow::list_once(conn)?;
+            Ok::<_, loket::db::StoreError>(rows.iter().map(|row| row.id.clone()).collect())
+        })
+        .await
+        .expect("write transaction")
+}
+
 backend_tests! {
+    async fn subscriptions_are_read_once_per_transaction_and_never_kept_beyond_it(app: TestApp) {
+        assert!(listed_once(&app, |_| ()).await.is_empty());
+        // Stored behind loket's back (another instance): the next transaction sees it.
+        app.store
+            .read(|conn| {
+                use diesel::RunQueryDsl;
+                diesel::sql_query(
+                    "INSERT INTO webhook_subscriptions (id, url, secret_enc, events, active, \
+                     created_by, created_at, updated_at) VALUES ('elsewhere', 'https://x.nl', \
+                     's', 'request.received', true, 'admin', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                )
+                .execute(conn)
+                .map_err(loket::db::StoreError::from)
+            })
+            .await
+            .expect("stored");
+        assert_eq!(listed_once(&app, |_| ()).await, ["elsewhere"]);
+        // Read, then changed in the same transaction: the change is seen.
+        let ids = listed_once(&app, |conn| {
+            SubscriptionRow::list_once(conn).expect("read");
+            subscription("here").insert(conn).expect("inserted");
+        })
+        .await;
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert!(ids.contains(&"here".to_string()), "{ids:?}");
+        let ids = listed_once(&app, |conn| {
+            SubscriptionRow::list_once(conn).expect("read");
+            assert!(SubscriptionRow::delete(conn, "elsewhere").expect("deleted"));
+        })
+        .await;
+        assert_eq!(ids, ["here"]);
+    }
+
     async fn a_webhook_is_delivered_once_after_two_failures_and_its_signature_verifies(app: TestApp) {
         app.stop_mail_worker().await;
         let (url, got) = receiver(2);

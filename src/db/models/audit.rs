@@ -7,7 +7,7 @@
 use crate::db::schema::{audit_events, audit_head};
 use crate::db::{DbConnection, StoreError};
 use diesel::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
@@ -333,16 +333,25 @@ thread_local! {
     /// function. A transaction runs on one blocking thread from `BEGIN` to `COMMIT`, and
     /// diesel's connection cannot carry state of ours, so the thread holds the list.
     static PENDING: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    /// How many write transactions this thread has opened: each one's number.
+    static OPENED: Cell<u64> = const { Cell::new(0) };
 }
 
-/// One open write transaction's events, and the link function to chain them with.
-type Frame = (Vec<AuditEventRow>, Option<Link>);
+/// One open write transaction's events, the link function to chain them with, and its number.
+type Frame = (Vec<AuditEventRow>, Option<Link>, u64);
+
+/// The number of the (innermost) write transaction open on this thread, which no other
+/// transaction of the thread had; `None` outside one. Lets a reader keep what it read for the
+/// rest of the transaction ([`super::webhooks::SubscriptionRow::list_once`]).
+pub fn open_transaction() -> Option<u64> {
+    PENDING.with(|pending| pending.borrow().last().map(|frame| frame.2))
+}
 
 /// Keeps `event` for the write transaction open on this thread; gives it back when there is
 /// none (the caller then appends it at once, in its own transaction).
 pub fn defer(event: AuditEventRow, link: Link) -> Option<AuditEventRow> {
     PENDING.with(|pending| match pending.borrow_mut().last_mut() {
-        Some((events, links)) => {
+        Some((events, links, _)) => {
             events.push(event);
             *links = Some(link);
             None
@@ -361,8 +370,10 @@ pub struct Deferred {
 impl Deferred {
     pub fn open() -> Self {
         let depth = PENDING.with(|pending| {
+            let number = OPENED.with(|opened| opened.get() + 1);
+            OPENED.with(|opened| opened.set(number));
             let mut pending = pending.borrow_mut();
-            pending.push((Vec::new(), None));
+            pending.push((Vec::new(), None, number));
             pending.len()
         });
         Deferred { depth }
@@ -376,7 +387,7 @@ impl Deferred {
             debug_assert_eq!(pending.len(), self.depth, "transactions close in order");
             pending
                 .last_mut()
-                .map(|(events, link)| (std::mem::take(events), *link))
+                .map(|(events, link, _)| (std::mem::take(events), *link))
                 .unwrap_or_default()
         });
         match link {

@@ -13,6 +13,8 @@ use crate::db::{DbConnection, StoreError};
 use crate::vocabulary::WebhookEvent;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
@@ -57,8 +59,15 @@ pub struct DeliveryRow {
     pub delivered_at: Option<NaiveDateTime>,
 }
 
+thread_local! {
+    /// The subscriptions as read in a write transaction of this thread, with its number
+    /// ([`super::audit::open_transaction`]).
+    static READ_IN: RefCell<Option<(u64, Rc<[SubscriptionRow]>)>> = const { RefCell::new(None) };
+}
+
 impl SubscriptionRow {
     pub fn insert(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        forget_read();
         diesel::insert_into(webhook_subscriptions::table)
             .values(self)
             .execute(conn)?;
@@ -66,6 +75,7 @@ impl SubscriptionRow {
     }
 
     pub fn update(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        forget_read();
         diesel::update(webhook_subscriptions::table.find(&self.id))
             .set(self)
             .execute(conn)?;
@@ -91,8 +101,28 @@ impl SubscriptionRow {
             .load(conn)?)
     }
 
+    /// Every subscription, read once per write transaction: a change of a request emits an
+    /// event for each step it records (an intake two), and each would read them again. Inside
+    /// the transaction only its own changes could move them, and those forget the read.
+    pub fn list_once(conn: &mut DbConnection) -> Result<Rc<[Self]>, StoreError> {
+        let Some(transaction) = super::audit::open_transaction() else {
+            return Ok(Self::list(conn)?.into());
+        };
+        let kept = READ_IN.with(|read| match &*read.borrow() {
+            Some((number, rows)) if *number == transaction => Some(rows.clone()),
+            _ => None,
+        });
+        if let Some(rows) = kept {
+            return Ok(rows);
+        }
+        let rows: Rc<[Self]> = Self::list(conn)?.into();
+        READ_IN.with(|read| *read.borrow_mut() = Some((transaction, rows.clone())));
+        Ok(rows)
+    }
+
     /// Deletes the subscription with its deliveries; whether it existed.
     pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+        forget_read();
         diesel::delete(
             webhook_deliveries::table.filter(webhook_deliveries::subscription_id.eq(id)),
         )
@@ -100,6 +130,10 @@ impl SubscriptionRow {
         let deleted = diesel::delete(webhook_subscriptions::table.find(id)).execute(conn)?;
         Ok(deleted == 1)
     }
+}
+
+fn forget_read() {
+    READ_IN.with(|read| read.borrow_mut().take());
 }
 
 /// Stores an event once. With a dedup key already used, nothing is stored and `false` returned.

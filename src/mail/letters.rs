@@ -580,23 +580,15 @@ mod tests {
         render(kind, language, context).unwrap_or_else(|e| panic!("{kind} {language}: {e}"))
     }
 
+    /// `needs_message` and `mentions_suppression` say what the templates do: a letter without
+    /// `message` fails to render exactly when it needs one, and `suppressed` changes exactly
+    /// the letters that mention the suppression list.
     #[test]
-    fn mentions_suppression_matches_the_templates() {
-        let mut suppressed = context();
-        suppressed.suppressed = true;
-        for &kind in LetterKind::VARIANTS {
-            for language in [Language::Nl, Language::En] {
-                let differs =
-                    render_ok(kind, language, &suppressed) != render_ok(kind, language, &context());
-                assert_eq!(differs, kind.mentions_suppression(), "{kind} {language}");
-            }
-        }
-    }
-
-    #[test]
-    fn needs_message_matches_the_templates() {
+    fn letter_kinds_say_what_their_templates_use() {
         let mut without = context();
         without.message = None;
+        let mut suppressed = context();
+        suppressed.suppressed = true;
         for &kind in LetterKind::VARIANTS {
             for language in [Language::Nl, Language::En] {
                 assert_eq!(
@@ -604,6 +596,9 @@ mod tests {
                     kind.needs_message(),
                     "{kind} {language}"
                 );
+                let differs =
+                    render_ok(kind, language, &suppressed) != render_ok(kind, language, &context());
+                assert_eq!(differs, kind.mentions_suppression(), "{kind} {language}");
             }
         }
     }

@@ -205,6 +205,9 @@ diesel::table! {
         has_attachments -> Bool,
         has_redactions -> Bool,
         has_recipients_asked -> Bool,
+        has_keep_choices -> Bool,
+        has_kept_rows -> Bool,
+        has_ground -> Bool,
     }
 }
 

@@ -173,7 +173,7 @@ impl RequestService {
         let service = self.clone();
         self.store
             .write(move |conn| {
-                let case = Case::load(conn, &request_id)?;
+                let mut case = Case::load(conn, &request_id)?;
                 let article = article_of(case.kind(), &ground)?;
                 let mut row = GroundRow::of(conn, case.id())?.unwrap_or_else(|| GroundRow {
                     request_id: case.id().clone(),
@@ -184,6 +184,8 @@ impl RequestService {
                 row.recorded_by = Some(staff.username.to_string());
                 row.recorded_at = Some(crate::db::now());
                 row.save(conn)?;
+                // As the database marked the stored row; the view below is built from this one.
+                case.row.has_ground = true;
                 audit::record(
                     conn,
                     &staff.actor(),

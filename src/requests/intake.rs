@@ -344,6 +344,9 @@ impl RequestService {
             has_attachments: false,
             has_redactions: false,
             has_recipients_asked: false,
+            has_keep_choices: false,
+            has_kept_rows: false,
+            has_ground: false,
         };
         check_bsn_allowed(&new.requester, &catalog.activities)?;
         new.requester.seal_into(&self.cipher, &mut row);

@@ -135,23 +135,24 @@ impl RequestService {
         }
         // What a request of its kind, with its tasks, or without the marks the database keeps
         // on its row, cannot have is not looked for: an access request without comments or
-        // owner links reads five tables fewer.
+        // owner links reads five tables fewer, an erasure without keep choices, kept rows or a
+        // ground three more.
         let comments = match case.row.has_comments {
             true => rows::list_comments(conn, case.id())?,
             false => Vec::new(),
         };
         let mut view = RequestView::build(&self.cipher, case, &comments, earlier, super::today())?;
         let kind = case.kind();
-        if kind.has_keep_choices() {
+        if kind.has_keep_choices() && case.row.has_keep_choices {
             let mut reasons = super::choices::reasons(conn, &self.cipher, case.id())?;
             for task in &mut view.tasks {
                 task.detail = reasons.remove(&task.id);
             }
         }
-        if case.tasks.iter().any(|task| task.kind.may_keep_rows()) {
+        if case.row.has_kept_rows && case.tasks.iter().any(|task| task.kind.may_keep_rows()) {
             view.kept = super::kept::views(conn, case.id())?;
         }
-        if kind.has_ground() {
+        if kind.has_ground() && case.row.has_ground {
             view.ground = self.ground_view(conn, case)?;
         }
         if case.row.has_owner_links {

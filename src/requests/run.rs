@@ -1017,7 +1017,7 @@ impl RequestService {
     ) -> Result<()> {
         let mut task = case.tasks[index].clone();
         for outcome in outcomes {
-            self.store_kept(conn, case.id(), outcome)?;
+            self.store_kept(conn, case, outcome)?;
             let found = i64::try_from(outcome.rows_found()).unwrap_or(i64::MAX);
             crate::db::models::kept::record_finding(conn, &task.id, &outcome.system, found)?;
         }
@@ -1086,14 +1086,17 @@ impl RequestService {
 
 impl RequestService {
     /// Records the rows a run kept, by keyed hash with the key sealed, each with its exception
-    /// and end; a row kept before by this request gets the newer ground and end.
+    /// and end; a row kept before by this request gets the newer ground and end. The case is
+    /// marked as having kept rows, as the database marks the stored row.
     fn store_kept(
         &self,
         conn: &mut DbConnection,
-        request_id: &RequestId,
+        case: &mut Case,
         outcome: &StepOutcome,
     ) -> Result<()> {
         let now = crate::db::now();
+        let request_id = case.id().clone();
+        case.row.has_kept_rows |= !outcome.kept_rows.is_empty();
         for kept in &outcome.kept_rows {
             let place = format!("{}\u{1f}{}\u{1f}{}", outcome.system, kept.table, kept.key);
             KeptRowRow {

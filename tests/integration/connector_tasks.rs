@@ -383,6 +383,8 @@ backend_tests_with! {
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM payments WHERE invoice_id = 12"), 0);
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM invoices WHERE account_id = 1"), 3);
         assert_eq!(billing.count("SELECT COUNT(*) AS n FROM rated_cdrs WHERE account_id = 1"), 0);
+        // The run's own answer shows what it kept, as a read of the request does.
+        assert_eq!(kept_of(&done, "invoices")["kept"].as_i64(), Some(3), "{done:#}");
 
         // Each kept row has its own end: the 2020 invoice and its payment until 31 December 2027,
         // the 2026 invoices until 31 December 2033, the account and mandate with the last of them.

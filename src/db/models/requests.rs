@@ -85,6 +85,15 @@ pub struct RequestRow {
     pub has_redactions: bool,
     #[diesel(skip_update)]
     pub has_recipients_asked: bool,
+    /// Likewise whether it has keep choices, kept rows or a recorded ground: the view of an
+    /// erasure or a restriction skips those tables. A write that adds one to a case in memory
+    /// marks it there too ([`crate::requests::case::Case`]), as the view is built from it.
+    #[diesel(skip_update)]
+    pub has_keep_choices: bool,
+    #[diesel(skip_update)]
+    pub has_kept_rows: bool,
+    #[diesel(skip_update)]
+    pub has_ground: bool,
 }
 
 /// The columns a line of the queue shows: a page of them reads a fraction of whole rows.

@@ -365,6 +365,24 @@ impl Store {
         }
     }
 
+    /// Runs `work`, whose statements are each safe on their own (a conditional UPDATE, a mark
+    /// on one row), where a change belongs: on SQLite queued to the writer like [`Store::write`]
+    /// (changes made from a reader's connection wait for SQLite's lock, and under a stream of
+    /// writes they can wait the whole busy timeout); on PostgreSQL each statement commits by
+    /// itself, without the two round trips of a transaction. What must commit together uses
+    /// [`Store::write`].
+    pub async fn write_statements<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write(work).await,
+            None => self.read(work).await,
+        }
+    }
+
     /// Whether the database answers; used by `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::from))

@@ -235,33 +235,34 @@ pub(crate) struct Claimed {
     pub body: String,
 }
 
-/// Ids of messages due for delivery at `now`.
-pub(crate) fn due(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    rows::due_ids(conn, now, limit)
-}
-
 /// What claiming a message gave: the message, or a message that cannot be opened.
 pub(crate) enum ClaimOutcome {
     Claimed(Claimed),
     Unreadable { attempts: i32, error: StoreError },
 }
 
-/// Claims message `id` until `lease_until` (see [`rows::claim`]); `None` when another worker
-/// got it first or it is no longer due.
-pub(crate) fn claim(
+/// Claims at most `limit` due messages until `lease_until` (see [`rows::claim_group`]), oldest
+/// first, each with its id.
+pub(crate) fn claim_group(
     conn: &mut DbConnection,
     cipher: &Cipher,
-    id: &str,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
-) -> Result<Option<ClaimOutcome>, StoreError> {
-    let Some(row) = rows::claim(conn, id, now, lease_until)? else {
-        return Ok(None);
-    };
+    limit: i64,
+) -> Result<Vec<(String, ClaimOutcome)>, StoreError> {
+    Ok(rows::claim_group(conn, now, lease_until, limit)?
+        .into_iter()
+        .map(|row| (row.id.clone(), opened(cipher, row)))
+        .collect())
+}
+
+/// Gives claimed messages back unsent (see [`rows::release`]).
+pub(crate) fn release(conn: &mut DbConnection, ids: &[String]) -> Result<(), StoreError> {
+    rows::release(conn, ids, crate::db::now())
+}
+
+/// A claimed row, opened.
+fn opened(cipher: &Cipher, row: OutboxRow) -> ClaimOutcome {
     let opened = (|| {
         Ok::<_, StoreError>(Claimed {
             recipient: open(cipher, RECIPIENT, &row.id, &row.recipient_enc)?,
@@ -270,13 +271,13 @@ pub(crate) fn claim(
             attempts: row.attempts,
         })
     })();
-    Ok(Some(match opened {
+    match opened {
         Ok(claimed) => ClaimOutcome::Claimed(claimed),
         Err(error) => ClaimOutcome::Unreadable {
             attempts: row.attempts,
             error,
         },
-    }))
+    }
 }
 
 pub(crate) fn record_sent(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {

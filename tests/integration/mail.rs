@@ -293,6 +293,39 @@ backend_tests_with! {
         assert_eq!((read.recipient.as_str(), read.subject.as_str()), (RECIPIENT, SUBJECT));
     }
 
+    async fn letters_are_claimed_in_groups_once_each_and_given_back_unsent(app: TestApp) configured quick_mail; {
+        use loket::db::models::outbox as rows;
+        app.stop_mail_worker().await;
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(enqueue(&app).await);
+        }
+        // Two workers (two loket instances) claiming in turn.
+        let claim = |limit: i64| {
+            let now = loket::db::now();
+            let lease_until = now + chrono::Duration::minutes(10);
+            app.store.read(move |conn| rows::claim_group(conn, now, lease_until, limit))
+        };
+        let first = claim(3).await.unwrap();
+        let first_ids: Vec<&str> = first.iter().map(|row| row.id.as_str()).collect();
+        assert_eq!(first_ids, ids[..3], "the three waiting longest, oldest first");
+        assert!(first.iter().all(|row| row.attempts == 1), "the attempt is counted");
+        let second: Vec<String> = claim(16).await.unwrap().into_iter().map(|row| row.id).collect();
+        assert_eq!(second, ids[3..], "only what the first worker did not take");
+        assert!(claim(16).await.unwrap().is_empty(), "nothing is taken twice while its lease runs");
+
+        // A worker that stops gives back what it did not send: due at once, the attempt uncounted.
+        let unsent = ids[..2].to_vec();
+        app.store
+            .read(move |conn| rows::release(conn, &unsent, loket::db::now()))
+            .await
+            .unwrap();
+        let again = claim(16).await.unwrap();
+        let again_ids: Vec<&str> = again.iter().map(|row| row.id.as_str()).collect();
+        assert_eq!(again_ids, ids[..2]);
+        assert!(again.iter().all(|row| row.attempts == 1), "{again:?}");
+    }
+
     async fn stopping_mid_round_is_clean(app: TestApp) configured quick_mail; {
         for _ in 0..30 {
             enqueue(&app).await;

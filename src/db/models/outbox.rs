@@ -2,8 +2,8 @@
 //! ciphertext (see `crate::crypto`); this layer never sees them in the clear.
 //!
 //! Several loket instances may share one PostgreSQL database, so a message is claimed before it
-//! is sent: [`claim`] moves `next_attempt_at` past the lease with a conditional UPDATE, and only
-//! the instance whose UPDATE changed the row sends it.
+//! is sent: [`claim_group`] moves `next_attempt_at` past the lease with a conditional UPDATE, and
+//! only the instance whose UPDATE changed the row sends it.
 
 use crate::db::schema::outbox;
 use crate::db::{DbConnection, StoreError};
@@ -85,15 +85,34 @@ impl OutboxRow {
 
 super::queue::retried_queue!(outbox, OutboxRow);
 
-/// Takes a due message for delivery (see `take_due`): the row when this call won it, `None`
-/// when it was no longer due.
-pub fn claim(
+/// Takes at most `limit` due messages for delivery (see `take_due_group`), oldest first.
+pub fn claim_group(
     conn: &mut DbConnection,
-    id: &str,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
-) -> Result<Option<OutboxRow>, StoreError> {
-    take_due(conn, id, now, lease_until)
+    limit: i64,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    take_due_group(conn, now, lease_until, limit)
+}
+
+/// Gives claimed messages back unsent: due at `now` again, the attempt not counted. For a
+/// worker that stops before it came to them, so they need not wait out the lease.
+pub fn release(
+    conn: &mut DbConnection,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::status.eq(PENDING)),
+    )
+    .set((
+        outbox::next_attempt_at.eq(now),
+        outbox::attempts.eq(outbox::attempts - 1),
+    ))
+    .execute(conn)?;
+    Ok(())
 }
 
 pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), StoreError> {

@@ -4,8 +4,9 @@
 //! gives up (`failed`). One macro writes these queries for each table, so the lease works the
 //! same way for both; diesel's table types differ, which a generic function cannot bridge simply.
 
-/// Writes `due_ids`, `take_due` and `mark_attempt_failed` for `$table` (which has `id`, `status`,
-/// `next_attempt_at`, `attempts` and `last_error` columns, and whose rows `$row` holds) into the
+/// Writes `due_ids`, `take_due`, `take_due_group` and `mark_attempt_failed` for `$table` (which
+/// has `id`, `status`, `next_attempt_at`, `attempts`, `last_error` and `created_at` columns, and
+/// whose rows `$row` holds) into the
 /// calling module, with its `PENDING` and `FAILED` status words. A table that records more of a failed attempt names the
 /// column and its type (`last_status_code: Option<i32>`): it becomes a parameter too, written in
 /// the same UPDATE.
@@ -26,6 +27,45 @@ macro_rules! retried_queue {
                 .load(conn)?)
         }
 
+        /// Takes at most `limit` due rows at once, those waiting longest first, each as
+        /// [`take_due`] takes one: two statements for the group (the due ids, one UPDATE of
+        /// them) where claiming row by row made one per row. The caller sizes `lease_until`
+        /// for the whole group, since it sends them one after the other. A row another worker
+        /// took in between fails the UPDATE's condition, as in [`take_due`], and is left out.
+        pub fn take_due_group(
+            conn: &mut $crate::db::DbConnection,
+            now: chrono::NaiveDateTime,
+            lease_until: chrono::NaiveDateTime,
+            limit: i64,
+        ) -> Result<Vec<$row>, $crate::db::StoreError> {
+            let ids = due_ids(conn, now, limit)?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let claim = diesel::update(
+                $table::table
+                    .filter($table::id.eq_any(ids))
+                    .filter($table::status.eq(PENDING))
+                    .filter($table::next_attempt_at.le(now)),
+            )
+            .set((
+                $table::next_attempt_at.eq(lease_until),
+                $table::attempts.eq($table::attempts + 1),
+            ));
+            // On the concrete connection: diesel's MultiConnection returns no whole rows.
+            let mut taken = match conn {
+                $crate::db::DbConnection::Sqlite(c) => {
+                    claim.returning(<$row>::as_returning()).get_results(c)?
+                }
+                $crate::db::DbConnection::Postgres(c) => {
+                    claim.returning(<$row>::as_returning()).get_results(c)?
+                }
+            };
+            // RETURNING keeps no order; the oldest first, as they were due.
+            taken.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(taken)
+        }
+
         /// Takes a due row: counts the attempt and holds it until `lease_until`, so no other
         /// worker picks it up meanwhile. The row as taken when this call won it, `None` when it
         /// was no longer due (done, given up, or taken by another worker first); returned by
@@ -34,7 +74,7 @@ macro_rules! retried_queue {
         /// One conditional UPDATE is atomic on both backends: on PostgreSQL a concurrent UPDATE
         /// of the same row waits for the first to commit and then re-checks the condition, which
         /// no longer holds.
-        fn take_due(
+        pub fn take_due(
             conn: &mut $crate::db::DbConnection,
             id: &str,
             now: chrono::NaiveDateTime,

@@ -2,7 +2,7 @@
 //! subscription. The secret is ciphertext here; payloads hold no personal data by construction
 //! (see `crate::webhooks`).
 //!
-//! Deliveries are claimed like the mail outbox's messages ([`super::outbox::claim`]): a
+//! Deliveries are claimed like the mail outbox's messages ([`super::outbox::claim_group`]): a
 //! conditional UPDATE moves `next_attempt_at` past a lease, and only the worker whose UPDATE
 //! changed the row sends it.
 

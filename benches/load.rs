@@ -24,6 +24,14 @@
 //! cargo bench --bench load -- --requests 20000 --concurrency 64 --backend postgres
 //! ```
 //!
+//! With `--client wrk` the measured calls are made by [wrk](https://github.com/wg/wrk) (which
+//! must be on the PATH) for `--seconds` each instead of by in-process clients, which on two
+//! cores take about half the CPU from the server; the warm-up calls stay in-process.
+//!
+//! ```sh
+//! cargo bench --bench load -- --client wrk --seconds 10 --backend all
+//! ```
+//!
 //! Without `--bench` (as `cargo test --benches` runs it) it makes a quick smoke run of a few
 //! requests instead, so the benchmark itself stays tested.
 
@@ -41,6 +49,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::wrk;
 
 const EXAMPLE_CATALOG: &str = include_str!("../examples/catalog.yaml");
 const USAGE: &str = "\
@@ -54,11 +63,14 @@ options (each also as an environment variable):
   --existing N      requests already in the store   LOKET_BENCH_EXISTING    (default 100000)
   --max-seconds S   time limit of each phase        LOKET_BENCH_MAX_SECONDS (default 60)
   --backend B       sqlite, postgres or all         LOKET_BENCH_BACKEND     (default: sqlite, plus
-                    postgres when LOKET_TEST_POSTGRES_URL is set)";
+                    postgres when LOKET_TEST_POSTGRES_URL is set)
+  --client K        inprocess, or wrk (on the PATH) LOKET_BENCH_CLIENT      (default inprocess)
+  --seconds S       length of each phase under wrk  LOKET_BENCH_SECONDS     (default 10; wrk
+                    makes as many calls as it can, so --requests is not used)";
 
-/// The public routes' rate limit during the run. 60,000 a minute is the most `rate_limit` takes
-/// (it counts whole milliseconds per request); it allows a burst of 60,000, far above one run.
-const PUBLIC_REQUESTS_PER_MINUTE: u32 = 60_000;
+/// The public routes' rate limit during the run: 100,000 a second with a burst of six million,
+/// far above what one run sends (the status phase under `wrk` sends tens of thousands).
+const PUBLIC_REQUESTS_PER_MINUTE: u32 = 6_000_000;
 /// A call slower than this counts as failed, so a stuck server cannot hang the run.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the signed status links stay valid.
@@ -77,8 +89,11 @@ async fn main() -> std::process::ExitCode {
     println!("{}\n", support::machine());
     println!("{}", Measurement::TABLE_HEADER);
     let mut failed = false;
+    let mut notes = Vec::new();
     for backend in &options.backends {
-        for measurement in bench_backend(*backend, &options).await {
+        let (measurements, note) = bench_backend(*backend, &options).await;
+        notes.push(note);
+        for measurement in measurements {
             println!("{}", measurement.table_row());
             if let Some(error) = &measurement.first_error {
                 eprintln!(
@@ -88,6 +103,10 @@ async fn main() -> std::process::ExitCode {
                 failed = true;
             }
         }
+    }
+    println!();
+    for note in notes {
+        println!("{note}");
     }
     if failed {
         std::process::ExitCode::FAILURE
@@ -106,6 +125,16 @@ struct Options {
     existing: usize,
     max_seconds: u64,
     backends: Vec<Backend>,
+    client: Client,
+}
+
+/// Who makes the measured calls.
+#[derive(Debug, Clone, Copy)]
+enum Client {
+    /// `concurrency` Tokio tasks in this process, `requests` calls per phase.
+    InProcess,
+    /// `wrk`, for a fixed time per phase.
+    Wrk(wrk::Shape),
 }
 
 impl Options {
@@ -130,30 +159,55 @@ impl Options {
                     "{source}: expected a positive number, got '{value}'"
                 ))
         };
-        let backend = flags
-            .iter()
-            .find(|(name, _)| name == "backend")
-            .map(|(_, value)| value.clone())
-            .or_else(|| std::env::var("LOKET_BENCH_BACKEND").ok());
+        let flag_or_env = |flag: &str, env: &str| {
+            flags
+                .iter()
+                .find(|(name, _)| name == flag)
+                .map(|(_, value)| value.clone())
+                .or_else(|| std::env::var(env).ok())
+        };
+        let backend = flag_or_env("backend", "LOKET_BENCH_BACKEND");
+        let concurrency = setting("concurrency", "LOKET_BENCH_CONCURRENCY", 32, 4)?;
+        let client = match flag_or_env("client", "LOKET_BENCH_CLIENT").as_deref() {
+            None | Some("inprocess") => Client::InProcess,
+            Some("wrk") if !wrk::available() => {
+                return Err("--client wrk: wrk is not on the PATH (apt install wrk)".into())
+            }
+            Some("wrk") => Client::Wrk(wrk::Shape {
+                threads: std::thread::available_parallelism()
+                    .map_or(2, |n| n.get())
+                    .min(concurrency),
+                connections: concurrency,
+                seconds: setting("seconds", "LOKET_BENCH_SECONDS", 10, 2)? as u64,
+            }),
+            Some(other) => return Err(format!("--client: unknown client '{other}'")),
+        };
         Ok(Options {
             requests: setting("requests", "LOKET_BENCH_REQUESTS", 5_000, 50)?,
-            concurrency: setting("concurrency", "LOKET_BENCH_CONCURRENCY", 32, 4)?,
+            concurrency,
             warmup: setting("warmup", "LOKET_BENCH_WARMUP", 200, 1)?,
             pool_size: u32::try_from(setting("pool-size", "LOKET_BENCH_POOL_SIZE", 4, 2)?)
                 .map_err(|_| "--pool-size: too large".to_string())?,
             existing: setting("existing", "LOKET_BENCH_EXISTING", 100_000, 10)?,
             max_seconds: setting("max-seconds", "LOKET_BENCH_MAX_SECONDS", 60, 30)? as u64,
             backends: parse_backends(backend.as_deref())?,
+            client,
         })
     }
 
     fn describe(&self) -> String {
         let backends: Vec<String> = self.backends.iter().map(|b| b.to_string()).collect();
+        let calls = match self.client {
+            Client::InProcess => format!("{} calls per phase", self.requests),
+            Client::Wrk(shape) => format!(
+                "wrk ({} threads) for {} s per phase",
+                shape.threads, shape.seconds
+            ),
+        };
         format!(
-            "loket load benchmark: {} calls per phase after {} warm-up calls, {} requests \
+            "loket load benchmark: {calls} after {} warm-up calls, {} requests \
              already stored, {} concurrent clients, app pool size {}, at most {} s per phase, \
              backends: {}",
-            self.requests,
             self.warmup,
             self.existing,
             self.concurrency,
@@ -166,7 +220,7 @@ impl Options {
 
 /// `--name value` pairs; `--help` and anything else are errors that print the usage.
 fn parse_flags(args: impl Iterator<Item = String>) -> Result<Vec<(String, String)>, String> {
-    const KNOWN: [&str; 7] = [
+    const KNOWN: [&str; 9] = [
         "requests",
         "existing",
         "concurrency",
@@ -174,6 +228,8 @@ fn parse_flags(args: impl Iterator<Item = String>) -> Result<Vec<(String, String
         "pool-size",
         "max-seconds",
         "backend",
+        "client",
+        "seconds",
     ];
     let mut args = args;
     let mut flags = Vec::new();
@@ -203,8 +259,9 @@ fn parse_backends(choice: Option<&str>) -> Result<Vec<Backend>, String> {
     Ok(backends)
 }
 
-/// Runs the three phases on one backend.
-async fn bench_backend(backend: Backend, options: &Options) -> Vec<Measurement> {
+/// Runs the three phases on one backend; with them, a sentence on the delivery of the intake's
+/// letters.
+async fn bench_backend(backend: Backend, options: &Options) -> (Vec<Measurement>, String) {
     let pool_size = options.pool_size;
     let app = TestApp::spawn_with(backend, |settings| {
         settings.pool_size = pool_size;
@@ -226,10 +283,41 @@ async fn bench_backend(backend: Backend, options: &Options) -> Vec<Measurement> 
         move |i: usize| register(app.clone(), agent.clone(), first_person + i)
     };
     run_phase(options, options.warmup, intake(0)).await;
-    let created = run_phase(options, options.requests, intake(options.warmup)).await;
-    let ids: Arc<Vec<String>> = Arc::new(created.outputs.clone());
+    let (sent_before, _, _) = letters_sent_when_the_outbox_is_empty(&app).await;
+    let (created, ids) = match options.client {
+        Client::InProcess => {
+            let created = run_phase(options, options.requests, intake(options.warmup)).await;
+            let ids = created.outputs.clone();
+            (created.into_measurement(backend, INTAKE, options), ids)
+        }
+        Client::Wrk(shape) => {
+            let headers = [("Authorization", &*format!("Bearer {agent}"))];
+            let calls = wrk::Calls::Post {
+                path: "/api/v1/requests",
+                headers: &headers,
+                body_lua: PHONE_CALL_LUA,
+                first_person: options.warmup,
+            };
+            let created = measure_with_wrk(&app, shape, &calls, backend, INTAKE);
+            (created, requests_made_in_the_run(&app).await)
+        }
+    };
+    // Each intake queues a receipt confirmation; the mail worker delivers it in the background.
+    // The next phases start once it is done, so they measure their own calls only.
+    let (sent, waited, left) = letters_sent_when_the_outbox_is_empty(&app).await;
+    let letters = sent - sent_before;
+    let intake_seconds = created.calls as f64 / created.per_second.max(f64::MIN_POSITIVE);
+    let mail = format!(
+        "{backend}: of the {letters} letters of the measured intake, {left} were still to be \
+         sent when it ended, and were {:.1} s later ({:.0} letters/s alone, {:.0} letters/s \
+         over the phase and the wait)",
+        waited.as_secs_f64(),
+        left as f64 / waited.as_secs_f64().max(f64::MIN_POSITIVE),
+        letters as f64 / (intake_seconds + waited.as_secs_f64())
+    );
+    let ids: Arc<Vec<String>> = Arc::new(ids);
     if ids.is_empty() {
-        return vec![created.into_measurement(backend, "POST /api/v1/requests", options)];
+        return (vec![created], mail);
     }
 
     let staff_view = {
@@ -241,7 +329,23 @@ async fn bench_backend(backend: Backend, options: &Options) -> Vec<Measurement> 
         }
     };
     run_phase(options, options.warmup, staff_view.clone()).await;
-    let viewed = run_phase(options, options.requests, staff_view).await;
+    let viewed = match options.client {
+        Client::InProcess => run_phase(options, options.requests, staff_view)
+            .await
+            .into_measurement(backend, VIEW, options),
+        Client::Wrk(shape) => {
+            let paths: Vec<String> = ids
+                .iter()
+                .map(|id| format!("/api/v1/requests/{id}"))
+                .collect();
+            let headers = [("Authorization", &*format!("Bearer {agent}"))];
+            let calls = wrk::Calls::Get {
+                paths: &paths,
+                headers: &headers,
+            };
+            measure_with_wrk(&app, shape, &calls, backend, VIEW)
+        }
+    };
 
     let links: Arc<Vec<String>> = Arc::new(status_links(&ids));
     let public_status = {
@@ -253,13 +357,128 @@ async fn bench_backend(backend: Backend, options: &Options) -> Vec<Measurement> 
         }
     };
     run_phase(options, options.warmup, public_status.clone()).await;
-    let checked = run_phase(options, options.requests, public_status).await;
+    let checked = match options.client {
+        Client::InProcess => run_phase(options, options.requests, public_status)
+            .await
+            .into_measurement(backend, STATUS, options),
+        Client::Wrk(shape) => {
+            let paths: Vec<String> = links
+                .iter()
+                .map(|link| format!("/api/v1/public/status/{link}"))
+                .collect();
+            let calls = wrk::Calls::Get {
+                paths: &paths,
+                headers: &[],
+            };
+            measure_with_wrk(&app, shape, &calls, backend, STATUS)
+        }
+    };
+    (vec![created, viewed, checked], mail)
+}
 
-    vec![
-        created.into_measurement(backend, "POST /api/v1/requests", options),
-        viewed.into_measurement(backend, "GET /api/v1/requests/{id}", options),
-        checked.into_measurement(backend, "GET /api/v1/public/status/{token}", options),
-    ]
+/// Waits until the mail worker has delivered every queued letter; how many letters are sent
+/// then, how long the wait took and how many were pending when it began.
+async fn letters_sent_when_the_outbox_is_empty(app: &TestApp) -> (i64, Duration, i64) {
+    use diesel::dsl::count_star;
+    use diesel::prelude::*;
+    use loket::db::models::outbox::{PENDING, SENT};
+    use loket::db::schema::outbox;
+    let started = Instant::now();
+    let mut pending_at_start = None;
+    loop {
+        let (pending, sent) = app
+            .store
+            .read(|conn| {
+                let count = |conn: &mut loket::db::DbConnection, status: &'static str| {
+                    outbox::table
+                        .filter(outbox::status.eq(status))
+                        .select(count_star())
+                        .first::<i64>(conn)
+                };
+                Ok::<_, loket::db::StoreError>((count(conn, PENDING)?, count(conn, SENT)?))
+            })
+            .await
+            .expect("the outbox is read");
+        let left = *pending_at_start.get_or_insert(pending);
+        if pending == 0 {
+            return (sent, started.elapsed(), left);
+        }
+        assert!(
+            started.elapsed() < CALL_TIMEOUT * 10,
+            "{pending} letters still pending after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const INTAKE: &str = "POST /api/v1/requests";
+const VIEW: &str = "GET /api/v1/requests/{id}";
+const STATUS: &str = "GET /api/v1/public/status/{token}";
+
+/// Runs one measured phase under `wrk`. It blocks the benchmark's thread, which makes no calls
+/// of its own meanwhile; the server runs on its own threads.
+fn measure_with_wrk(
+    app: &TestApp,
+    shape: wrk::Shape,
+    calls: &wrk::Calls<'_>,
+    backend: Backend,
+    call: &'static str,
+) -> Measurement {
+    let run = tokio::task::block_in_place(|| wrk::run(&app.address, shape, calls));
+    match run {
+        Ok(run) => {
+            let errors = run.failed_answers + run.socket_errors;
+            Measurement {
+                backend,
+                call,
+                calls: run.calls,
+                concurrency: shape.connections,
+                per_second: run.calls as f64 / run.elapsed.as_secs_f64(),
+                p50: run.p50,
+                p90: run.p90,
+                p99: run.p99,
+                max: run.max,
+                errors,
+                first_error: (errors > 0).then(|| {
+                    format!(
+                        "{} answers with status 400 or more, {} socket errors",
+                        run.failed_answers, run.socket_errors
+                    )
+                }),
+            }
+        }
+        Err(error) => Measurement {
+            backend,
+            call,
+            calls: 0,
+            concurrency: shape.connections,
+            per_second: 0.0,
+            p50: Duration::ZERO,
+            p90: Duration::ZERO,
+            p99: Duration::ZERO,
+            max: Duration::ZERO,
+            errors: 1,
+            first_error: Some(error),
+        },
+    }
+}
+
+/// The ids of the requests made by the intake phases (the earlier ones are `created_by` the
+/// benchmark itself), for the phases that read them.
+async fn requests_made_in_the_run(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use loket::db::schema::requests;
+    app.store
+        .read(|conn| {
+            requests::table
+                .select(requests::id)
+                .filter(requests::created_by.ne("bench"))
+                .load::<String>(conn)
+                .map_err(loket::db::StoreError::from)
+        })
+        .await
+        .expect("the new requests are read")
 }
 
 /// Writes `count` closed requests of other people, each with its three lookup indexes, in one
@@ -313,6 +532,9 @@ fn phone_call(person: usize) -> Value {
         "identity": {"method": "known_details", "note": "customer number and date of birth matched"}
     })
 }
+
+/// [`phone_call`] as a Lua expression over `person`, for `wrk`.
+const PHONE_CALL_LUA: &str = r#"string.format('{"kind":"%s","channel":"phone","requester":{"name":"Beller %d","email":"beller%d@example.nl","customer_number":"TN-%07d","phone":"+31 6 %04d %04d"},"details":"Beller vraagt wat wij over hem vastleggen.","identity":{"method":"known_details","note":"customer number and date of birth matched"}}', person % 2 == 0 and "erasure" or "access", person, person, person, math.floor(person / 10000) % 10000, person % 10000)"#;
 
 /// Registers one request and returns its id.
 async fn register(app: Arc<TestApp>, agent: Arc<str>, person: usize) -> Result<String, String> {

@@ -49,3 +49,5 @@ pub fn peak_memory_mib() -> f64 {
 pub fn reset_peak_memory() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
+
+pub mod wrk;

@@ -328,24 +328,11 @@ async fn bench_backend(backend: Backend, options: &Options) -> (Vec<Measurement>
             async move { expect_success(request).await.map(drop) }
         }
     };
-    run_phase(options, options.warmup, staff_view.clone()).await;
-    let viewed = match options.client {
-        Client::InProcess => run_phase(options, options.requests, staff_view)
-            .await
-            .into_measurement(backend, VIEW, options),
-        Client::Wrk(shape) => {
-            let paths: Vec<String> = ids
-                .iter()
-                .map(|id| format!("/api/v1/requests/{id}"))
-                .collect();
-            let headers = [("Authorization", &*format!("Bearer {agent}"))];
-            let calls = wrk::Calls::Get {
-                paths: &paths,
-                headers: &headers,
-            };
-            measure_with_wrk(&app, shape, &calls, backend, VIEW)
-        }
-    };
+    let view_paths = ids.iter().map(|id| format!("/api/v1/requests/{id}"));
+    let bearer = format!("Bearer {agent}");
+    let on = (&*app, options, backend);
+    let auth = [("Authorization", bearer.as_str())];
+    let viewed = measure_gets(on, VIEW, staff_view, view_paths.collect(), &auth).await;
 
     let links: Arc<Vec<String>> = Arc::new(status_links(&ids));
     let public_status = {
@@ -356,23 +343,10 @@ async fn bench_backend(backend: Backend, options: &Options) -> (Vec<Measurement>
             async move { expect_success(request).await.map(drop) }
         }
     };
-    run_phase(options, options.warmup, public_status.clone()).await;
-    let checked = match options.client {
-        Client::InProcess => run_phase(options, options.requests, public_status)
-            .await
-            .into_measurement(backend, STATUS, options),
-        Client::Wrk(shape) => {
-            let paths: Vec<String> = links
-                .iter()
-                .map(|link| format!("/api/v1/public/status/{link}"))
-                .collect();
-            let calls = wrk::Calls::Get {
-                paths: &paths,
-                headers: &[],
-            };
-            measure_with_wrk(&app, shape, &calls, backend, STATUS)
-        }
-    };
+    let status_paths = links
+        .iter()
+        .map(|link| format!("/api/v1/public/status/{link}"));
+    let checked = measure_gets(on, STATUS, public_status, status_paths.collect(), &[]).await;
     (vec![created, viewed, checked], mail)
 }
 
@@ -415,6 +389,34 @@ async fn letters_sent_when_the_outbox_is_empty(app: &TestApp) -> (i64, Duration,
 const INTAKE: &str = "POST /api/v1/requests";
 const VIEW: &str = "GET /api/v1/requests/{id}";
 const STATUS: &str = "GET /api/v1/public/status/{token}";
+
+/// A phase of `GET` calls after its warm-up: made by the in-process clients (`call(i)`), or
+/// by `wrk` sending `paths` in turn with `headers`.
+async fn measure_gets<F, Fut>(
+    (app, options, backend): (&TestApp, &Options, Backend),
+    name: &'static str,
+    call: F,
+    paths: Vec<String>,
+    headers: &[(&str, &str)],
+) -> Measurement
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    run_phase(options, options.warmup, call.clone()).await;
+    match options.client {
+        Client::InProcess => run_phase(options, options.requests, call)
+            .await
+            .into_measurement(backend, name, options),
+        Client::Wrk(shape) => {
+            let calls = wrk::Calls::Get {
+                paths: &paths,
+                headers,
+            };
+            measure_with_wrk(app, shape, &calls, backend, name)
+        }
+    }
+}
 
 /// Runs one measured phase under `wrk`. It blocks the benchmark's thread, which makes no calls
 /// of its own meanwhile; the server runs on its own threads.

@@ -359,10 +359,11 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        match &self.writer {
-            Some(writer) => writer.write(work).await,
-            None => self.read(move |conn| write_transaction(conn, work)).await,
+        // On SQLite the writer thread runs every write in its savepoint of a transaction.
+        if self.writer.is_some() {
+            return self.write_statements(work).await;
         }
+        self.read(move |conn| write_transaction(conn, work)).await
     }
 
     /// Runs `work`, whose statements are each safe on their own (a conditional UPDATE, a mark

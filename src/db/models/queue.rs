@@ -31,7 +31,7 @@ macro_rules! retried_queue {
         /// [`take_due`] takes one: two statements for the group (the due ids, one UPDATE of
         /// them) where claiming row by row made one per row. The caller sizes `lease_until`
         /// for the whole group, since it sends them one after the other. A row another worker
-        /// took in between fails the UPDATE's condition, as in [`take_due`], and is left out.
+        /// took in between fails the UPDATE's condition and is left out.
         pub fn take_due_group(
             conn: &mut $crate::db::DbConnection,
             now: chrono::NaiveDateTime,
@@ -42,6 +42,36 @@ macro_rules! retried_queue {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
+            let mut taken = take_if_due(conn, &ids, now, lease_until)?;
+            // RETURNING keeps no order; the oldest first, as they were due.
+            taken.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(taken)
+        }
+
+        /// Takes a due row: counts the attempt and holds it until `lease_until`, so no other
+        /// worker picks it up meanwhile. The row as taken when this call won it, `None` when it
+        /// was no longer due (done, given up, or taken by another worker first).
+        pub fn take_due(
+            conn: &mut $crate::db::DbConnection,
+            id: &str,
+            now: chrono::NaiveDateTime,
+            lease_until: chrono::NaiveDateTime,
+        ) -> Result<Option<$row>, $crate::db::StoreError> {
+            Ok(take_if_due(conn, &[id.to_string()], now, lease_until)?.pop())
+        }
+
+        /// The rows of `ids` still due at `now`, taken until `lease_until`, as the UPDATE that
+        /// took them returned them (where a second statement read them).
+        ///
+        /// One conditional UPDATE is atomic on both backends: on PostgreSQL a concurrent UPDATE
+        /// of the same row waits for the first to commit and then re-checks the condition, which
+        /// no longer holds.
+        fn take_if_due(
+            conn: &mut $crate::db::DbConnection,
+            ids: &[String],
+            now: chrono::NaiveDateTime,
+            lease_until: chrono::NaiveDateTime,
+        ) -> Result<Vec<$row>, $crate::db::StoreError> {
             let claim = diesel::update(
                 $table::table
                     .filter($table::id.eq_any(ids))
@@ -53,53 +83,14 @@ macro_rules! retried_queue {
                 $table::attempts.eq($table::attempts + 1),
             ));
             // On the concrete connection: diesel's MultiConnection returns no whole rows.
-            let mut taken = match conn {
+            Ok(match conn {
                 $crate::db::DbConnection::Sqlite(c) => {
                     claim.returning(<$row>::as_returning()).get_results(c)?
                 }
                 $crate::db::DbConnection::Postgres(c) => {
                     claim.returning(<$row>::as_returning()).get_results(c)?
                 }
-            };
-            // RETURNING keeps no order; the oldest first, as they were due.
-            taken.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-            Ok(taken)
-        }
-
-        /// Takes a due row: counts the attempt and holds it until `lease_until`, so no other
-        /// worker picks it up meanwhile. The row as taken when this call won it, `None` when it
-        /// was no longer due (done, given up, or taken by another worker first); returned by
-        /// the same statement, where a second one read it.
-        ///
-        /// One conditional UPDATE is atomic on both backends: on PostgreSQL a concurrent UPDATE
-        /// of the same row waits for the first to commit and then re-checks the condition, which
-        /// no longer holds.
-        pub fn take_due(
-            conn: &mut $crate::db::DbConnection,
-            id: &str,
-            now: chrono::NaiveDateTime,
-            lease_until: chrono::NaiveDateTime,
-        ) -> Result<Option<$row>, $crate::db::StoreError> {
-            let claim = diesel::update(
-                $table::table
-                    .filter($table::id.eq(id))
-                    .filter($table::status.eq(PENDING))
-                    .filter($table::next_attempt_at.le(now)),
-            )
-            .set((
-                $table::next_attempt_at.eq(lease_until),
-                $table::attempts.eq($table::attempts + 1),
-            ));
-            // On the concrete connection: diesel's MultiConnection returns no whole rows.
-            let taken = match conn {
-                $crate::db::DbConnection::Sqlite(c) => {
-                    claim.returning(<$row>::as_returning()).get_result(c)
-                }
-                $crate::db::DbConnection::Postgres(c) => {
-                    claim.returning(<$row>::as_returning()).get_result(c)
-                }
-            };
-            Ok(taken.optional()?)
+            })
         }
 
         /// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.

@@ -2,9 +2,9 @@
 //!
 //! Every `mail.poll_interval_ms` (or at once when woken) it claims the due messages in groups
 //! (so two loket instances on one PostgreSQL database never send the same message), then sends
-//! and records each, a few at a time. A failed attempt is retried after a delay that starts at `mail.backoff_base_ms` and
-//! doubles up to `mail.backoff_max_ms`; after `mail.max_attempts` attempts the message is marked
-//! failed for a person to look at. Logs name message ids, attempts and error kinds only: never a
+//! and records each, a few at a time. A failed attempt is retried after a delay that starts at
+//! `mail.backoff_base_ms` and doubles up to `mail.backoff_max_ms`; after `mail.max_attempts`
+//! attempts the message is marked failed for a person to look at. Logs name message ids, attempts and error kinds only: never a
 //! recipient, subject or body.
 //!
 //! The same loop delivers the outgoing webhooks (`crate::webhooks::delivery`) with the same
@@ -29,9 +29,9 @@ use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
-/// Messages claimed at once, then sent one after the other: one claim (two statements) for the
-/// group instead of a lookup and a claim per message, which made the worker deliver slower than
-/// a busy desk registers requests. A full group means another follows at once.
+/// Messages claimed at once, then sent [`IN_FLIGHT`] at a time: one claim (two statements) for
+/// the group instead of a lookup and a claim per message, which made the worker deliver slower
+/// than a busy desk registers requests. A full group means another follows at once.
 const GROUP: i64 = 16;
 /// Messages of a group in flight at once: one after the other, each waits for the mail server's
 /// answer and then for its record of delivery to commit before the next begins.
@@ -152,8 +152,8 @@ impl RetryPolicy {
         })
     }
 
-    /// The lease of a group of `size` messages sent one after the other: the last one is sent
-    /// after the others, each of which may take the whole send timeout.
+    /// The lease of a group of `size` messages: long enough even when they go one after the
+    /// other and each takes the whole send timeout.
     fn group_lease(&self, size: i64) -> Duration {
         let others = u32::try_from(size.saturating_sub(1)).unwrap_or(u32::MAX);
         self.lease

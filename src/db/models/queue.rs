@@ -6,10 +6,9 @@
 
 /// Writes `due_ids`, `take_due`, `take_due_group` and `mark_attempt_failed` for `$table` (which
 /// has `id`, `status`, `next_attempt_at`, `attempts`, `last_error` and `created_at` columns, and
-/// whose rows `$row` holds) into the
-/// calling module, with its `PENDING` and `FAILED` status words. A table that records more of a failed attempt names the
-/// column and its type (`last_status_code: Option<i32>`): it becomes a parameter too, written in
-/// the same UPDATE.
+/// whose rows `$row` holds) into the calling module, with its `PENDING` and `FAILED` status
+/// words. A table that records more of a failed attempt names the column and its type
+/// (`last_status_code: Option<i32>`): it becomes a parameter too, written in the same UPDATE.
 macro_rules! retried_queue {
     ($table:ident, $row:ty $(, $extra:ident: $extra_type:ty)?) => {
         /// Ids of pending rows due at `now`, those waiting longest first.
@@ -30,7 +29,7 @@ macro_rules! retried_queue {
         /// Takes at most `limit` due rows at once, those waiting longest first, each as
         /// [`take_due`] takes one: two statements for the group (the due ids, one UPDATE of
         /// them) where claiming row by row made one per row. The caller sizes `lease_until`
-        /// for the whole group, since it sends them one after the other. A row another worker
+        /// for the whole group, which it sends before the lease ends. A row another worker
         /// took in between fails the UPDATE's condition and is left out.
         pub fn take_due_group(
             conn: &mut $crate::db::DbConnection,

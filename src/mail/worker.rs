@@ -4,11 +4,13 @@
 //! (so two loket instances on one PostgreSQL database never send the same message), then sends
 //! and records each, a few at a time. A failed attempt is retried after a delay that starts at
 //! `mail.backoff_base_ms` and doubles up to `mail.backoff_max_ms`; after `mail.max_attempts`
-//! attempts the message is marked failed for a person to look at. Logs name message ids, attempts and error kinds only: never a
-//! recipient, subject or body.
+//! attempts the message is marked failed for a person to look at. Logs name message ids,
+//! attempts and error kinds only: never a recipient, subject or body.
 //!
-//! The same loop delivers the outgoing webhooks (`crate::webhooks::delivery`) with the same
-//! retry policy: the outbox has two kinds, letters and webhook deliveries.
+//! The same loop delivers the outgoing webhooks (`crate::webhooks::delivery`) the same way, in
+//! groups with a few in flight and with the same retry policy: the outbox has two kinds,
+//! letters and webhook deliveries. No database connection is held while a mail server or a
+//! receiver is waited for.
 //!
 //! A claim is a lease: if an instance dies mid-send, the message becomes due again when the lease
 //! runs out, so it is delivered at least once, and exactly once unless an instance crashes
@@ -22,16 +24,19 @@ use super::transport::{Outgoing, SendFailure, Transport};
 use crate::config::{MailSettings, Settings};
 use crate::crypto::Cipher;
 use crate::db::{Store, StoreError};
+use crate::webhooks::delivery::{self, Attempt, ClaimedRow, StepReport};
 use chrono::NaiveDateTime;
 use lettre::message::Mailbox;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
-/// Messages claimed at once, then sent [`IN_FLIGHT`] at a time: one claim (two statements) for
-/// the group instead of a lookup and a claim per message, which made the worker deliver slower
-/// than a busy desk registers requests. A full group means another follows at once.
+/// Messages (and webhook deliveries) claimed at once, then sent [`IN_FLIGHT`] at a time: one
+/// claim (two statements) for the group instead of a lookup and a claim per message, which made
+/// the worker deliver slower than a busy desk registers requests. A full group means another
+/// follows at once.
 const GROUP: i64 = 16;
 /// Messages of a group in flight at once: one after the other, each waits for the mail server's
 /// answer and then for its record of delivery to commit before the next begins.
@@ -119,6 +124,13 @@ impl Stepper {
         let (_running, mut stopped) = oneshot::channel::<()>();
         self.0.deliver_due(&mut stopped).await;
     }
+
+    /// One round of webhook deliveries as if it were `now`: every delivery due then is tried
+    /// once; a failed one is due again after the configured backoff from `now`.
+    pub async fn deliver_webhooks_at(&self, now: NaiveDateTime) -> StepReport {
+        let (_running, mut stopped) = oneshot::channel::<()>();
+        self.0.deliver_webhooks(Some(now), &mut stopped).await.1
+    }
 }
 
 /// When to look again and when to give up.
@@ -199,6 +211,7 @@ struct Worker {
     from: Mailbox,
     policy: RetryPolicy,
     waker: MailWaker,
+    webhooks: delivery::Sender,
 }
 
 impl Worker {
@@ -209,9 +222,12 @@ impl Worker {
                 "mail.from must be an address like `Name <privacy@example.nl>`".into(),
             )
         })?;
+        let webhooks = delivery::Sender::new(cipher.clone())
+            .map_err(|e| MailError::Config(format!("webhook client: {e}")))?;
         Ok(Worker {
             store,
             cipher,
+            webhooks,
             transport: Transport::from_settings(settings)?,
             from,
             policy,
@@ -224,7 +240,9 @@ impl Worker {
             if self.deliver_due(&mut stopped).await == Round::Stopped {
                 break;
             }
-            self.deliver_webhooks().await;
+            if self.deliver_webhooks(None, &mut stopped).await.0 == Round::Stopped {
+                break;
+            }
             tokio::select! {
                 _ = &mut stopped => break,
                 _ = self.waker.0.notified() => {}
@@ -264,31 +282,19 @@ impl Worker {
         }
     }
 
-    /// Sends and records the messages of a claimed group, [`IN_FLIGHT`] at a time; once a stop
-    /// is asked, starts no more. Returns the ids of those it did not start.
+    /// Sends and records the messages of a claimed group (see [`in_flight`]). Returns the ids of
+    /// those it did not start.
     async fn deliver_group(
         &self,
         claimed: Vec<(String, ClaimOutcome)>,
         stopped: &mut oneshot::Receiver<()>,
     ) -> Vec<String> {
-        use futures_util::StreamExt;
-        let mut unsent = Vec::new();
-        // Pulled one by one as a slot frees up, so the stop is checked before each start.
-        let deliveries = claimed.into_iter().filter_map(|(id, message)| {
-            if !unsent.is_empty() || stop_requested(stopped) {
-                unsent.push(id);
-                return None;
+        let (_, unsent) = in_flight(claimed, stopped, |id, message| async move {
+            if let Err(error) = self.deliver(id.clone(), message).await {
+                tracing::warn!(outbox_id = %id, %error, "mail worker could not record a delivery");
             }
-            Some(async move {
-                if let Err(error) = self.deliver(id.clone(), message).await {
-                    tracing::warn!(outbox_id = %id, %error, "mail worker could not record a delivery");
-                }
-            })
-        });
-        futures_util::stream::iter(deliveries)
-            .buffer_unordered(IN_FLIGHT)
-            .for_each(|()| async {})
-            .await;
+        })
+        .await;
         unsent
     }
 
@@ -304,18 +310,74 @@ impl Worker {
         }
     }
 
-    /// One webhook step on a blocking thread (its HTTP calls block).
-    async fn deliver_webhooks(&self) {
-        let (store, cipher, policy) = (self.store.clone(), self.cipher.clone(), self.policy);
-        let step = tokio::task::spawn_blocking(move || {
-            webhook_step(&store, &cipher, &policy, crate::db::now())
-        })
-        .await;
-        match step {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "webhook deliveries could not be recorded"),
-            Err(error) => tracing::warn!(%error, "webhook delivery step stopped"),
+    /// Delivers the webhook deliveries due, group after group, as [`Worker::deliver_due`] the
+    /// letters; at `now` when given, else by the clock. What the round did, for tests.
+    async fn deliver_webhooks(
+        &self,
+        now: Option<NaiveDateTime>,
+        stopped: &mut oneshot::Receiver<()>,
+    ) -> (Round, StepReport) {
+        let clock = || now.unwrap_or_else(crate::db::now);
+        let mut report = StepReport::default();
+        loop {
+            let at = clock();
+            let claimed = self
+                .store
+                .write_statements(move |c| delivery::claim_group(c, at, GROUP))
+                .await;
+            let claimed = match claimed {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::warn!(%error, "webhook deliveries could not be claimed");
+                    return (Round::Done, report);
+                }
+            };
+            let full = claimed.len() as i64 == GROUP;
+            let claimed = claimed
+                .into_iter()
+                .map(|row| (row.delivery.id.clone(), row))
+                .collect();
+            let (attempts, unsent) = in_flight(claimed, stopped, |id, row| {
+                self.deliver_webhook(id, row, clock)
+            })
+            .await;
+            attempts.iter().for_each(|attempt| report.count(attempt));
+            if !unsent.is_empty() {
+                let count = unsent.len();
+                let released = self
+                    .store
+                    .write_statements(move |c| delivery::release(c, &unsent))
+                    .await;
+                if let Err(error) = released {
+                    tracing::warn!(%error, count, "webhook deliveries not given back; they are due again when their lease ends");
+                }
+                return (Round::Stopped, report);
+            }
+            if !full {
+                return (Round::Done, report);
+            }
         }
+    }
+
+    /// Sends one claimed webhook delivery and records how it went.
+    async fn deliver_webhook(
+        &self,
+        id: String,
+        claimed: ClaimedRow,
+        clock: impl Fn() -> NaiveDateTime,
+    ) -> Attempt {
+        let attempt = self.webhooks.send(&claimed).await;
+        let now = clock();
+        let retry_at = self.policy.retry_at(now, claimed.delivery.attempts, false);
+        let (recorded, delivery_id) = (attempt.clone(), id.clone());
+        if let Err(error) = self
+            .store
+            .write_statements(move |c| delivery::record(c, &id, &recorded, now, retry_at))
+            .await
+        {
+            tracing::warn!(delivery = %delivery_id, %error, "webhook delivery could not be recorded");
+        }
+        attempt
     }
 
     /// Sends and records one claimed message.
@@ -376,28 +438,33 @@ impl Worker {
     }
 }
 
-/// Delivers the webhook deliveries due at `now` once each, retrying failures with the outbox's
-/// policy (`mail.max_attempts`, `mail.backoff_*`). Blocking. The worker runs it after every
-/// round of mail; tests run it themselves, one step at a time, with a `now` of their choosing.
-pub fn deliver_webhooks_now(
-    store: &Store,
-    cipher: &Cipher,
-    mail: &MailSettings,
-    now: NaiveDateTime,
-) -> Result<crate::webhooks::delivery::StepReport, MailError> {
-    let policy = RetryPolicy::from_settings(mail)?;
-    webhook_step(store, cipher, &policy, now).map_err(|e| MailError::Worker(e.to_string()))
-}
-
-fn webhook_step(
-    store: &Store,
-    cipher: &Cipher,
-    policy: &RetryPolicy,
-    now: NaiveDateTime,
-) -> Result<crate::webhooks::delivery::StepReport, StoreError> {
-    crate::webhooks::delivery::deliver_due(store, cipher, now, |at, attempts, permanent| {
-        policy.retry_at(at, attempts, permanent)
-    })
+/// Runs `deliver` on each claimed item, [`IN_FLIGHT`] at a time; once a stop is asked, starts
+/// no more. The outcomes of those it started (in the order they ended), and the ids of those it
+/// did not, for the caller to give back.
+async fn in_flight<T, R, F, Fut>(
+    claimed: Vec<(String, T)>,
+    stopped: &mut oneshot::Receiver<()>,
+    deliver: F,
+) -> (Vec<R>, Vec<String>)
+where
+    F: Fn(String, T) -> Fut,
+    Fut: Future<Output = R>,
+{
+    use futures_util::StreamExt;
+    let mut unsent = Vec::new();
+    // Pulled one by one as a slot frees up, so the stop is checked before each start.
+    let started = claimed.into_iter().filter_map(|(id, item)| {
+        if !unsent.is_empty() || stop_requested(stopped) {
+            unsent.push(id);
+            return None;
+        }
+        Some(deliver(id, item))
+    });
+    let outcomes = futures_util::stream::iter(started)
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    (outcomes, unsent)
 }
 
 /// Whether the handle asked the worker to stop (or is gone).

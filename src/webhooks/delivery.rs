@@ -1,8 +1,10 @@
-//! Delivering events: one step takes the due deliveries one by one, claims each (so two
-//! instances never send one at the same time), POSTs the event's body signed with the
-//! subscription's secret, and records the answer. A 2xx is delivered; anything else, or no
-//! answer within [`TIMEOUT`], is retried when the retry policy says so (the mail outbox's, see
-//! `crate::mail::worker`), else marked failed for an administrator to look at.
+//! Delivering events: the outbox worker (`crate::mail::worker`) claims due deliveries in
+//! groups ([`claim_group`], so two instances never send one at the same time), POSTs each
+//! event's body signed with the subscription's secret ([`Sender::send`]), a few at a time, and
+//! records the answer ([`record`]). A 2xx is delivered; anything else, or no answer within
+//! [`TIMEOUT`], is retried when the retry policy says so (the mail outbox's), else marked failed
+//! for an administrator to look at. No database connection is held while a receiver is waited
+//! for: a slow receiver must not take one from the desk.
 //!
 //! The signature follows Stripe's scheme: HMAC-SHA256 under the secret over
 //! `"{timestamp}.{body}"`, hex, in `Loket-Signature: v1=…`, with the Unix timestamp in
@@ -12,8 +14,9 @@
 
 use super::SECRET;
 use crate::crypto::Cipher;
-use crate::db::models::webhooks::{self as rows, ClaimedRow};
-use crate::db::{DbConnection, Store, StoreError};
+use crate::db::models::webhooks as rows;
+pub use crate::db::models::webhooks::ClaimedRow;
+use crate::db::{DbConnection, StoreError};
 use chrono::NaiveDateTime;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -30,8 +33,6 @@ pub const DELIVERY_HEADER: &str = "Loket-Delivery";
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed delivery is held: longer than any attempt can last.
 const LEASE: Duration = Duration::from_secs(60);
-/// Deliveries looked at per step.
-const BATCH: i64 = 50;
 
 /// The signature of `body` sent at `timestamp` (Unix seconds): hex HMAC-SHA256 over
 /// `"{timestamp}.{body}"` under `secret`.
@@ -52,113 +53,136 @@ pub struct StepReport {
     pub failed_attempts: usize,
 }
 
+impl StepReport {
+    /// Counts one attempt that ended as `attempt` says.
+    pub fn count(&mut self, attempt: &Attempt) {
+        self.attempted += 1;
+        match attempt.error {
+            None => self.delivered += 1,
+            Some(_) => self.failed_attempts += 1,
+        }
+    }
+}
+
 /// How one attempt ended.
-struct Attempt {
+#[derive(Debug, Clone)]
+pub struct Attempt {
     status_code: Option<i32>,
     error: Option<String>,
-    /// A failure that no retry will mend (the secret cannot be opened).
-    permanent: bool,
 }
 
-/// Delivers every delivery due at `now`, once each. Blocking (it makes HTTP calls): run it on a
-/// blocking thread. `retry_at(now, attempts, permanent)` says when a failed attempt is tried
-/// again, `None` to give up.
-pub fn deliver_due(
-    store: &Store,
-    cipher: &Cipher,
-    now: NaiveDateTime,
-    retry_at: impl Fn(NaiveDateTime, i32, bool) -> Option<NaiveDateTime>,
-) -> Result<StepReport, StoreError> {
-    store.blocking(|conn| deliver_due_on(conn, cipher, now, retry_at))
+impl Attempt {
+    fn failed(status_code: Option<i32>, error: String) -> Self {
+        Attempt {
+            status_code,
+            error: Some(error),
+        }
+    }
 }
 
-/// [`deliver_due`] on one connection.
-fn deliver_due_on(
+/// Claims at most `limit` due deliveries (see [`rows::claim_group`]), held long enough for all
+/// of them to be sent one after the other, each taking the whole [`TIMEOUT`].
+pub fn claim_group(
     conn: &mut DbConnection,
-    cipher: &Cipher,
     now: NaiveDateTime,
-    retry_at: impl Fn(NaiveDateTime, i32, bool) -> Option<NaiveDateTime>,
-) -> Result<StepReport, StoreError> {
-    let ids = rows::due_ids(conn, now, BATCH)?;
-    let mut report = StepReport::default();
-    if ids.is_empty() {
-        return Ok(report);
-    }
-    // Made here, on the blocking thread, and dropped here: a blocking client must not live in
-    // an async context.
-    let client = reqwest::blocking::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("loket-webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| StoreError::Corrupt(format!("webhook client: {e}")))?;
-    let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-    for id in ids {
-        let Some(claimed) = rows::claim(conn, &id, now, lease_until)? else {
-            continue;
-        };
-        report.attempted += 1;
-        let attempt = send(&client, cipher, &claimed);
-        let attempts = claimed.delivery.attempts;
-        match attempt.error {
-            None => {
-                report.delivered += 1;
-                tracing::info!(delivery = %id, attempts, "webhook delivered");
-                rows::mark_delivered(conn, &id, attempt.status_code.unwrap_or(200), now)?;
-            }
-            Some(error) => {
-                report.failed_attempts += 1;
-                let again = retry_at(now, attempts, attempt.permanent);
-                tracing::warn!(delivery = %id, attempts, %error, retry = again.is_some(), "webhook delivery failed");
-                rows::mark_attempt_failed(conn, &id, &error, attempt.status_code, again)?;
-            }
-        }
-    }
-    Ok(report)
+    limit: i64,
+) -> Result<Vec<ClaimedRow>, StoreError> {
+    let others = u32::try_from(limit.saturating_sub(1)).unwrap_or(u32::MAX);
+    let lease = LEASE.saturating_add(TIMEOUT.saturating_mul(others));
+    let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    rows::claim_group(conn, now, lease_until, limit)
 }
 
-fn send(client: &reqwest::blocking::Client, cipher: &Cipher, claimed: &ClaimedRow) -> Attempt {
-    let secret = match cipher.decrypt(SECRET, &claimed.subscription.secret_enc) {
-        Ok(secret) => secret,
-        Err(_) => {
-            return Attempt {
-                status_code: None,
-                error: Some("the secret cannot be opened (is its data key configured?)".into()),
-                permanent: false,
+/// Records how the attempt on delivery `id` ended at `now`: delivered, due again at `retry_at`,
+/// or (without one) failed for good.
+pub fn record(
+    conn: &mut DbConnection,
+    id: &str,
+    attempt: &Attempt,
+    now: NaiveDateTime,
+    retry_at: Option<NaiveDateTime>,
+) -> Result<(), StoreError> {
+    match &attempt.error {
+        None => rows::mark_delivered(conn, id, attempt.status_code.unwrap_or(200), now),
+        Some(error) => rows::mark_attempt_failed(conn, id, error, attempt.status_code, retry_at),
+    }
+}
+
+/// Gives claimed deliveries back unsent (see [`rows::release`]).
+pub fn release(conn: &mut DbConnection, ids: &[String]) -> Result<(), StoreError> {
+    rows::release(conn, ids, crate::db::now())
+}
+
+/// Sends deliveries: one HTTP client, kept for the worker's life so connections to a receiver
+/// are reused.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    cipher: Cipher,
+}
+
+impl Sender {
+    pub fn new(cipher: Cipher) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("loket-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Sender { client, cipher })
+    }
+
+    /// POSTs the claimed delivery's event, signed, and says how it went. Logs name the delivery,
+    /// its attempt and the kind of failure only.
+    pub async fn send(&self, claimed: &ClaimedRow) -> Attempt {
+        let attempt = self.post(claimed).await;
+        let (id, attempts) = (&claimed.delivery.id, claimed.delivery.attempts);
+        match &attempt.error {
+            None => tracing::info!(delivery = %id, attempts, "webhook delivered"),
+            Some(error) => {
+                tracing::warn!(delivery = %id, attempts, %error, "webhook delivery failed")
             }
         }
-    };
-    let body = &claimed.event.payload;
-    let timestamp = chrono::Utc::now().timestamp();
-    let answer = client
-        .post(&claimed.subscription.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(TIMESTAMP_HEADER, timestamp.to_string())
-        .header(
-            SIGNATURE_HEADER,
-            format!("v1={}", sign(&secret, timestamp, body)),
-        )
-        .header(EVENT_HEADER, claimed.event.event.as_str())
-        .header(EVENT_ID_HEADER, &claimed.event.id)
-        .header(DELIVERY_HEADER, &claimed.delivery.id)
-        .body(body.clone())
-        .send();
-    match answer {
-        Ok(response) if response.status().is_success() => Attempt {
-            status_code: Some(i32::from(response.status().as_u16())),
-            error: None,
-            permanent: false,
-        },
-        Ok(response) => Attempt {
-            status_code: Some(i32::from(response.status().as_u16())),
-            error: Some(format!("the receiver answered {}", response.status())),
-            permanent: false,
-        },
-        Err(error) => Attempt {
-            status_code: None,
-            error: Some(describe(error)),
-            permanent: false,
-        },
+        attempt
+    }
+
+    async fn post(&self, claimed: &ClaimedRow) -> Attempt {
+        let Ok(secret) = self
+            .cipher
+            .decrypt(SECRET, &claimed.subscription.secret_enc)
+        else {
+            return Attempt::failed(
+                None,
+                "the secret cannot be opened (is its data key configured?)".into(),
+            );
+        };
+        let body = &claimed.event.payload;
+        let timestamp = chrono::Utc::now().timestamp();
+        let answer = self
+            .client
+            .post(&claimed.subscription.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(
+                SIGNATURE_HEADER,
+                format!("v1={}", sign(&secret, timestamp, body)),
+            )
+            .header(EVENT_HEADER, claimed.event.event.as_str())
+            .header(EVENT_ID_HEADER, &claimed.event.id)
+            .header(DELIVERY_HEADER, &claimed.delivery.id)
+            .body(body.clone())
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => Attempt {
+                status_code: Some(i32::from(response.status().as_u16())),
+                error: None,
+            },
+            Ok(response) => Attempt::failed(
+                Some(i32::from(response.status().as_u16())),
+                format!("the receiver answered {}", response.status()),
+            ),
+            Err(error) => Attempt::failed(None, describe(error)),
+        }
     }
 }
 

@@ -83,19 +83,15 @@ fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
     (url, got)
 }
 
-/// One delivery step at `now`, as the outbox worker takes it.
+/// One delivery round at `now`, as the outbox worker takes it.
 async fn step(app: &TestApp, now: chrono::NaiveDateTime) -> loket::webhooks::delivery::StepReport {
-    let (store, cipher, mail) = (
+    let stepper = loket::mail::worker::Stepper::new(
         app.store.clone(),
         cipher_of(&app.settings),
-        app.settings.mail.clone(),
-    );
-    tokio::task::spawn_blocking(move || {
-        loket::mail::worker::deliver_webhooks_now(&store, &cipher, &mail, now)
-    })
-    .await
-    .unwrap()
-    .expect("a webhook step")
+        &app.settings,
+    )
+    .expect("a mail worker");
+    stepper.deliver_webhooks_at(now).await
 }
 
 fn verify(secret: &str, received: &Received) -> bool {
@@ -253,6 +249,63 @@ backend_tests! {
         // The secret is sealed at rest.
         let dump = crate::common::dump_database(&app).await;
         assert!(!dump.contains(SECRET), "the secret is stored sealed");
+    }
+
+    async fn deliveries_are_claimed_in_groups_once_each_and_given_back_unsent(app: TestApp) {
+        use loket::webhooks::delivery;
+        app.stop_mail_worker().await;
+        let (url, got) = receiver(0);
+        let admin = app.token_for(Role::Admin).await;
+        let agent = app.token_for(Role::Agent).await;
+        let body = json!({"url": url, "secret": SECRET, "events": ["request.received"]});
+        expect_json(app.post_json("/api/v1/webhooks", Some(&admin), &body).await, 201).await;
+        for n in 0..3 {
+            let request = json!({"kind": "access", "channel": "phone", "requester": {
+                "name": "Jan de Vries", "email": format!("jan{n}@example.nl")}});
+            expect_json(app.post_json("/api/v1/requests", Some(&agent), &request).await, 201).await;
+        }
+        // Two workers (two loket instances) claiming in turn.
+        let start = chrono::Utc::now().naive_utc();
+        let claim_at = |at: chrono::NaiveDateTime, limit: i64| {
+            app.store.read(move |conn| {
+                Ok::<_, loket::db::StoreError>(
+                    delivery::claim_group(conn, at, limit)?
+                        .into_iter()
+                        .map(|row| (row.delivery.id, row.delivery.attempts, row.event.created_at))
+                        .collect::<Vec<_>>(),
+                )
+            })
+        };
+        let claim = |limit: i64| claim_at(start, limit);
+        let first = claim(2).await.unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().all(|(_, attempts, _)| *attempts == 1), "the attempt is counted");
+        assert!(first[0].2 <= first[1].2, "oldest first: {first:?}");
+        let second = claim(16).await.unwrap();
+        assert_eq!(second.len(), 1, "only what the first worker did not take");
+        assert!(!first.iter().any(|(id, _, _)| *id == second[0].0));
+        assert!(claim(16).await.unwrap().is_empty(), "nothing is taken twice while its lease runs");
+
+        // A worker that stops gives back what it did not send: due at once, the attempt uncounted.
+        let unsent: Vec<String> = first.iter().map(|(id, _, _)| id.clone()).collect();
+        app.store
+            .read(move |conn| delivery::release(conn, &unsent))
+            .await
+            .unwrap();
+        let again = claim_at(chrono::Utc::now().naive_utc(), 16).await.unwrap();
+        assert_eq!(again.len(), 2);
+        assert!(again.iter().all(|(_, attempts, _)| *attempts == 1), "{again:?}");
+
+        // Once the leases have run out, one round sends each delivery once.
+        let later = start + chrono::TimeDelta::hours(1);
+        let round = step(&app, later).await;
+        assert_eq!((round.attempted, round.delivered), (3, 3));
+        assert_eq!(step(&app, later).await.attempted, 0);
+        let got = got.lock().unwrap().clone();
+        let mut sent: Vec<&str> = got.iter().map(|r| r.header("Loket-Delivery")).collect();
+        sent.sort();
+        sent.dedup();
+        assert_eq!(sent.len(), 3, "three deliveries, each sent once: {sent:?}");
     }
 
     async fn webhooks_are_for_administrators_and_validated_by_field(app: TestApp) {

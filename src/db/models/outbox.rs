@@ -95,26 +95,6 @@ pub fn claim_group(
     take_due_group(conn, now, lease_until, limit)
 }
 
-/// Gives claimed messages back unsent: due at `now` again, the attempt not counted. For a
-/// worker that stops before it came to them, so they need not wait out the lease.
-pub fn release(
-    conn: &mut DbConnection,
-    ids: &[String],
-    now: NaiveDateTime,
-) -> Result<(), StoreError> {
-    diesel::update(
-        outbox::table
-            .filter(outbox::id.eq_any(ids))
-            .filter(outbox::status.eq(PENDING)),
-    )
-    .set((
-        outbox::next_attempt_at.eq(now),
-        outbox::attempts.eq(outbox::attempts - 1),
-    ))
-    .execute(conn)?;
-    Ok(())
-}
-
 pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), StoreError> {
     diesel::update(outbox::table.find(id))
         .set((

@@ -4,10 +4,10 @@
 //! gives up (`failed`). One macro writes these queries for each table, so the lease works the
 //! same way for both; diesel's table types differ, which a generic function cannot bridge simply.
 
-/// Writes `due_ids`, `take_due`, `take_due_group` and `mark_attempt_failed` for `$table` (which
-/// has `id`, `status`, `next_attempt_at`, `attempts`, `last_error` and `created_at` columns, and
-/// whose rows `$row` holds) into the calling module, with its `PENDING` and `FAILED` status
-/// words. A table that records more of a failed attempt names the column and its type
+/// Writes `due_ids`, `take_due_group`, `release` and `mark_attempt_failed` for
+/// `$table` (which has `id`, `status`, `next_attempt_at`, `attempts`, `last_error` and
+/// `created_at` columns, and whose rows `$row` holds) into the calling module, with its
+/// `PENDING` and `FAILED` status words. A table that records more of a failed attempt names the column and its type
 /// (`last_status_code: Option<i32>`): it becomes a parameter too, written in the same UPDATE.
 macro_rules! retried_queue {
     ($table:ident, $row:ty $(, $extra:ident: $extra_type:ty)?) => {
@@ -26,9 +26,10 @@ macro_rules! retried_queue {
                 .load(conn)?)
         }
 
-        /// Takes at most `limit` due rows at once, those waiting longest first, each as
-        /// [`take_due`] takes one: two statements for the group (the due ids, one UPDATE of
-        /// them) where claiming row by row made one per row. The caller sizes `lease_until`
+        /// Takes at most `limit` due rows at once, those waiting longest first: counts each
+        /// one's attempt and holds it until `lease_until`, so no other worker picks it up
+        /// meanwhile. Two statements for the group (the due ids, one UPDATE of them) where
+        /// claiming row by row made one per row. The caller sizes `lease_until`
         /// for the whole group, which it sends before the lease ends. A row another worker
         /// took in between fails the UPDATE's condition and is left out.
         pub fn take_due_group(
@@ -45,18 +46,6 @@ macro_rules! retried_queue {
             // RETURNING keeps no order; the oldest first, as they were due.
             taken.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
             Ok(taken)
-        }
-
-        /// Takes a due row: counts the attempt and holds it until `lease_until`, so no other
-        /// worker picks it up meanwhile. The row as taken when this call won it, `None` when it
-        /// was no longer due (done, given up, or taken by another worker first).
-        pub fn take_due(
-            conn: &mut $crate::db::DbConnection,
-            id: &str,
-            now: chrono::NaiveDateTime,
-            lease_until: chrono::NaiveDateTime,
-        ) -> Result<Option<$row>, $crate::db::StoreError> {
-            Ok(take_if_due(conn, &[id.to_string()], now, lease_until)?.pop())
         }
 
         /// The rows of `ids` still due at `now`, taken until `lease_until`, as the UPDATE that
@@ -90,6 +79,26 @@ macro_rules! retried_queue {
                     claim.returning(<$row>::as_returning()).get_results(c)?
                 }
             })
+        }
+
+        /// Gives taken rows back unsent: due at `now` again, the attempt not counted. For a
+        /// worker that stops before it came to them, so they need not wait out the lease.
+        pub fn release(
+            conn: &mut $crate::db::DbConnection,
+            ids: &[String],
+            now: chrono::NaiveDateTime,
+        ) -> Result<(), $crate::db::StoreError> {
+            diesel::update(
+                $table::table
+                    .filter($table::id.eq_any(ids))
+                    .filter($table::status.eq(PENDING)),
+            )
+            .set((
+                $table::next_attempt_at.eq(now),
+                $table::attempts.eq($table::attempts - 1),
+            ))
+            .execute(conn)?;
+            Ok(())
         }
 
         /// Records a failed attempt: retried at `retry_at`, or given up (`failed`) when `None`.

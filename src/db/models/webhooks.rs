@@ -2,7 +2,7 @@
 //! subscription. The secret is ciphertext here; payloads hold no personal data by construction
 //! (see `crate::webhooks`).
 //!
-//! Deliveries are claimed like the mail outbox's messages ([`super::outbox::claim_group`]): a
+//! Deliveries are claimed like the mail outbox's messages, in groups ([`claim_group`]): a
 //! conditional UPDATE moves `next_attempt_at` past a lease, and only the worker whose UPDATE
 //! changed the row sends it.
 
@@ -201,33 +201,45 @@ pub struct ClaimedRow {
     pub subscription: SubscriptionRow,
 }
 
-/// Takes a due delivery until `lease_until` and counts the attempt; `None` when another worker
-/// was first or it is no longer due.
-pub fn claim(
+/// Takes at most `limit` due deliveries until `lease_until` (see `take_due_group`), oldest
+/// first, each with its event and subscription: read in one join after the claim.
+pub fn claim_group(
     conn: &mut DbConnection,
-    id: &str,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
-) -> Result<Option<ClaimedRow>, StoreError> {
-    // The delivery is read again below with its event and subscription, in one join.
-    if take_due(conn, id, now, lease_until)?.is_none() {
-        return Ok(None);
+    limit: i64,
+) -> Result<Vec<ClaimedRow>, StoreError> {
+    let taken = take_due_group(conn, now, lease_until, limit)?;
+    if taken.is_empty() {
+        return Ok(Vec::new());
     }
-    let (delivery, event, subscription) = webhook_deliveries::table
-        .inner_join(webhook_events::table)
-        .inner_join(webhook_subscriptions::table)
-        .filter(webhook_deliveries::id.eq(id))
-        .select((
-            DeliveryRow::as_select(),
-            EventRow::as_select(),
-            SubscriptionRow::as_select(),
-        ))
-        .first(conn)?;
-    Ok(Some(ClaimedRow {
-        delivery,
-        event,
-        subscription,
-    }))
+    let ids: Vec<&str> = taken.iter().map(|row| row.id.as_str()).collect();
+    let mut joined: std::collections::HashMap<String, (EventRow, SubscriptionRow)> =
+        webhook_deliveries::table
+            .inner_join(webhook_events::table)
+            .inner_join(webhook_subscriptions::table)
+            .filter(webhook_deliveries::id.eq_any(&ids))
+            .select((
+                webhook_deliveries::id,
+                EventRow::as_select(),
+                SubscriptionRow::as_select(),
+            ))
+            .load::<(String, EventRow, SubscriptionRow)>(conn)?
+            .into_iter()
+            .map(|(id, event, subscription)| (id, (event, subscription)))
+            .collect();
+    // The deliveries as the claim returned them (attempt counted), in its order.
+    Ok(taken
+        .into_iter()
+        .filter_map(|delivery| {
+            let (event, subscription) = joined.remove(&delivery.id)?;
+            Some(ClaimedRow {
+                delivery,
+                event,
+                subscription,
+            })
+        })
+        .collect())
 }
 
 pub fn mark_delivered(

@@ -319,6 +319,15 @@ impl Worker {
     ) -> (Round, StepReport) {
         let clock = || now.unwrap_or_else(crate::db::now);
         let mut report = StepReport::default();
+        let at = clock();
+        match self.store.read(move |c| delivery::any_due(c, at)).await {
+            Ok(true) => {}
+            Ok(false) => return (Round::Done, report),
+            Err(error) => {
+                tracing::warn!(%error, "webhook deliveries could not be looked up");
+                return (Round::Done, report);
+            }
+        }
         loop {
             let at = clock();
             let claimed = self

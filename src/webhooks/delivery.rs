@@ -80,6 +80,12 @@ impl Attempt {
     }
 }
 
+/// Whether any delivery is due at `now`: a read, so that a worker finding none (most rounds,
+/// where webhooks are few) does not queue a claim behind SQLite's writes.
+pub fn any_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, StoreError> {
+    Ok(!rows::due_ids(conn, now, 1)?.is_empty())
+}
+
 /// Claims at most `limit` due deliveries (see [`rows::claim_group`]), held long enough for all
 /// of them to be sent one after the other, each taking the whole [`TIMEOUT`].
 pub fn claim_group(

@@ -93,18 +93,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
         }
         .into()
     }))
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz))
-    .service(
-        web::resource("/status/{token}")
-            .wrap(actix_governor::Governor::new(&api.public_rate_limit))
-            .route(web::get().to(public::status_page)),
-    )
-    .configure(|cfg| desk::configure(cfg, &api.public_rate_limit))
-    .configure(|cfg| packages::configure_public(cfg, &api.public_rate_limit))
-    .configure(|cfg| owners::configure_public(cfg, &api.public_rate_limit))
+    // actix tries the routes in the order they are registered and matches every pattern with a
+    // `{segment}` by a regular expression, without looking at its fixed start first (a profile
+    // of the public status call found 8% of the machine in route matching). So the API, which
+    // carries the traffic, comes before the desk's pages; within it the calls made most (a
+    // person's status, a request and its parts) come first. No two of these groups can match
+    // the same path, so the order changes nothing but the time a match takes.
     .service(
         web::scope("/api/v1")
+            .configure(|cfg| public::configure(cfg, &api.public_rate_limit))
+            .configure(requests::configure)
+            .configure(grounds::configure)
+            .configure(keeps::configure)
+            .configure(packages::configure)
             .route("/auth/token", web::post().to(auth::issue_token))
             .route("/auth/sign-out", web::post().to(auth::sign_out))
             .route("/openapi.json", web::get().to(openapi::serve))
@@ -117,15 +118,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: &ApiConfig) {
             .configure(catalog::configure)
             .route("/audit/events", web::get().to(audit::list))
             .route("/audit/verify", web::get().to(audit::verify))
-            .configure(requests::configure)
-            .configure(grounds::configure)
-            .configure(keeps::configure)
             .configure(guide::configure)
             .configure(retention::configure)
-            .configure(packages::configure)
-            .configure(webhooks::configure)
-            .configure(|cfg| public::configure(cfg, &api.public_rate_limit)),
+            .configure(webhooks::configure),
     )
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .service(
+        web::resource("/status/{token}")
+            .wrap(actix_governor::Governor::new(&api.public_rate_limit))
+            .route(web::get().to(public::status_page)),
+    )
+    .configure(|cfg| desk::configure(cfg, &api.public_rate_limit))
+    .configure(|cfg| packages::configure_public(cfg, &api.public_rate_limit))
+    .configure(|cfg| owners::configure_public(cfg, &api.public_rate_limit))
     .default_service(web::to(|| async {
         Err::<actix_web::HttpResponse, _>(ApiError::NoRoute)
     }));

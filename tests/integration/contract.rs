@@ -1,7 +1,7 @@
 //! The API as a contract (issue 20): the OpenAPI document served is the one in the repository,
 //! it is OpenAPI 3.1 with every reference resolved, it names every route actix mounts under
-//! `/api/v1` and every route of the README's table; and the modules import each other without
-//! cycles.
+//! `/api/v1` and every route of the README's table, each answered by its own route; and the
+//! modules import each other without cycles.
 
 use crate::common;
 
@@ -274,6 +274,63 @@ async fn every_route_actix_mounts_under_api_v1_is_in_the_document() {
     assert!(
         stale.is_empty(),
         "documented but not mounted (remove them from src/api/openapi.rs): {stale:?}"
+    );
+}
+
+/// actix tries routes in the order they are registered and takes the first whose pattern (and,
+/// for routes added with `.route(…)`, method) fits, so a templated route registered before a
+/// literal one of the same shape would take its calls (`/requests/{id}` before
+/// `/requests/calls`). `src/api/mod.rs` orders the route groups for speed; this checks that
+/// every documented operation is still answered by its own route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_answered_by_its_own_route() {
+    use actix_web::dev::Service;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    use actix_web::{test, App};
+    const MATCHED: &str = "x-matched-pattern";
+    let config = loket::api::ApiConfig::new(100_000);
+    let app = test::init_service(
+        App::new()
+            .wrap_fn(|request, service| {
+                let answer = service.call(request);
+                async move {
+                    let mut response = answer.await?;
+                    let pattern = response.request().match_pattern().unwrap_or_default();
+                    if let Ok(value) = HeaderValue::from_str(&pattern) {
+                        response
+                            .headers_mut()
+                            .insert(HeaderName::from_static(MATCHED), value);
+                    }
+                    Ok(response)
+                }
+            })
+            .configure(|cfg| loket::api::configure(cfg, &config)),
+    )
+    .await;
+    let documented = operations(&serde_json::to_value(loket::api::openapi::document()).unwrap());
+    assert!(documented.len() > 40, "found only {documented:?}");
+    let mut answered_elsewhere = Vec::new();
+    for (method, path) in &documented {
+        let probe = test::TestRequest::default()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(&path.replace("{}", "probe"))
+            .peer_addr("127.0.0.1:1".parse().unwrap())
+            .to_request();
+        let response = test::call_service(&app, probe).await;
+        let matched = response
+            .headers()
+            .get(MATCHED)
+            .and_then(|value| value.to_str().ok())
+            .map(generic)
+            .unwrap_or_default();
+        if matched != *path {
+            answered_elsewhere.push(format!("{method} {path} answered by `{matched}`"));
+        }
+    }
+    assert!(
+        answered_elsewhere.is_empty(),
+        "routes taken by another registered before them (see the order in src/api/mod.rs):\n{}",
+        answered_elsewhere.join("\n")
     );
 }
 

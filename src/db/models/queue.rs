@@ -4,10 +4,10 @@
 //! gives up (`failed`). One macro writes these queries for each table, so the lease works the
 //! same way for both; diesel's table types differ, which a generic function cannot bridge simply.
 
-/// Writes `due_ids`, `take_due_group`, `release` and `mark_attempt_failed` for
-/// `$table` (which has `id`, `status`, `next_attempt_at`, `attempts`, `last_error` and
-/// `created_at` columns, and whose rows `$row` holds) into the calling module, with its
-/// `PENDING` and `FAILED` status words. A table that records more of a failed attempt names the column and its type
+/// Writes `due_ids`, `take_due_group`, `release` and `mark_attempt_failed` for `$table` (which
+/// has `id`, `status`, `next_attempt_at`, `attempts`, `last_error` and `created_at` columns,
+/// and whose rows `$row` holds) into the calling module, with its `PENDING` and `FAILED` status
+/// words. A table that records more of a failed attempt names the column and its type
 /// (`last_status_code: Option<i32>`): it becomes a parameter too, written in the same UPDATE.
 macro_rules! retried_queue {
     ($table:ident, $row:ty $(, $extra:ident: $extra_type:ty)?) => {
@@ -29,9 +29,9 @@ macro_rules! retried_queue {
         /// Takes at most `limit` due rows at once, those waiting longest first: counts each
         /// one's attempt and holds it until `lease_until`, so no other worker picks it up
         /// meanwhile. Two statements for the group (the due ids, one UPDATE of them) where
-        /// claiming row by row made one per row. The caller sizes `lease_until`
-        /// for the whole group, which it sends before the lease ends. A row another worker
-        /// took in between fails the UPDATE's condition and is left out.
+        /// claiming row by row made one per row. The caller sizes `lease_until` for the whole
+        /// group, which it sends before the lease ends. A row another worker took in between
+        /// fails the UPDATE's condition and is left out.
         pub fn take_due_group(
             conn: &mut $crate::db::DbConnection,
             now: chrono::NaiveDateTime,

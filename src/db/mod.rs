@@ -29,6 +29,13 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode =
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; \
      PRAGMA temp_store = MEMORY;";
 
+/// The page cache of the SQLite writer's own connection (see [`writer`]), in KiB: the pages
+/// an intake changes are spread over the indexes of the requests, tasks, letters and the audit
+/// trail, and kept in memory from one group of writes to the next they are not read again from
+/// the file. SQLite's default is 2 MiB; readers keep it, as their caches are thrown away after
+/// every write anyway.
+const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
+
 /// A connection to either backend. Queries written against it compile for both.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -233,6 +240,16 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
+/// Opens the SQLite writer's own connection, outside the pool, with its larger page cache.
+fn writer_connection(url: DatabaseUrl) -> writer::Open {
+    let manager = ConnectionManager { url };
+    Box::new(move || {
+        let mut conn = manager.open()?;
+        conn.batch_execute(&format!("PRAGMA cache_size = -{SQLITE_WRITER_CACHE_KIB}"))?;
+        Ok(conn)
+    })
+}
+
 /// The handle the rest of loket holds: a connection pool and the backend it talks to.
 #[derive(Clone)]
 pub struct Store {
@@ -265,7 +282,7 @@ impl Store {
     pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
-        let manager = ConnectionManager { url };
+        let manager = ConnectionManager { url: url.clone() };
         if backend == Backend::Sqlite {
             // Switching a new file to WAL needs it to itself: done once here, before the pool
             // opens its connections side by side, or some of them fail with "database is locked".
@@ -284,7 +301,9 @@ impl Store {
             .build(manager)?;
         let sqlite = backend == Backend::Sqlite;
         let writer = match sqlite {
-            true => Some(writer::Writer::start(pool.clone()).map_err(StoreError::Thread)?),
+            true => {
+                Some(writer::Writer::start(writer_connection(url)).map_err(StoreError::Thread)?)
+            }
             false => None,
         };
         let checkpointer = match sqlite {

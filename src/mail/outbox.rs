@@ -127,7 +127,7 @@ pub fn enqueue_notice(
 fn notice_row(cipher: &Cipher, mail: Notice<'_>) -> OutboxRow {
     let now = crate::db::now();
     OutboxRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::ids::new_id(),
         request_id: mail.request_id.map(RequestId::from),
         template: mail.template.to_string(),
         language: mail.language.as_str().to_string(),

@@ -204,7 +204,7 @@ impl PackageService {
                 case.expect_open()?;
                 service.check_target(conn, &request_id, &new)?;
                 let row = RedactionRow {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: crate::ids::new_id(),
                     request_id: request_id.clone(),
                     system_key: new.system.clone(),
                     table_name: new.table.clone(),

@@ -810,7 +810,7 @@ where
     F: FnOnce(&mut crate::db::DbConnection) -> Result<bool> + Send + 'static,
 {
     let row = SnapshotRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::ids::new_id(),
         taken_at: crate::db::now(),
         origin: origin.into(),
         score: report.score as i32,

@@ -144,7 +144,7 @@ impl RequestService {
         let views = self
             .store
             .write(move |conn| {
-                let call_id = uuid::Uuid::new_v4().to_string();
+                let call_id = crate::ids::new_id();
                 let mut views = Vec::new();
                 for new in &requests {
                     let view = service.register_in(conn, &staff, new, now)?;

@@ -561,7 +561,7 @@ impl RequestService {
                 rows::insert_pause(
                     conn,
                     &PauseRow {
-                        id: uuid::Uuid::new_v4().to_string(),
+                        id: crate::ids::new_id(),
                         request_id: case.id().clone(),
                         started_on: start,
                         ended_on: None,

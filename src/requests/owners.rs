@@ -205,7 +205,7 @@ impl RequestService {
                 OwnerLinkRow::revoke_open_of_task(conn, &task.id, now)?;
                 let language = send.language.unwrap_or(Language::Nl);
                 let row = OwnerLinkRow {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: crate::ids::new_id(),
                     request_id: case.row.id.clone(),
                     task_id: task.id.clone(),
                     system_key: system.key.clone(),

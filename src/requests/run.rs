@@ -1100,7 +1100,7 @@ impl RequestService {
         for kept in &outcome.kept_rows {
             let place = format!("{}\u{1f}{}\u{1f}{}", outcome.system, kept.table, kept.key);
             KeptRowRow {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: crate::ids::new_id(),
                 request_id: request_id.clone(),
                 system_key: outcome.system.clone(),
                 table_name: kept.table.clone(),

@@ -236,7 +236,7 @@ impl RequestService {
                 rows::insert_comment(
                     conn,
                     &CommentRow {
-                        id: uuid::Uuid::new_v4().to_string(),
+                        id: crate::ids::new_id(),
                         task_id: task.id.clone(),
                         author: staff.username.to_string(),
                         body_enc: service.cipher.encrypt(place::COMMENT, body.trim()),

@@ -80,7 +80,7 @@ impl SweepService {
         hold.validate()?;
         let now = db::now();
         let row = LegalHoldRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: crate::ids::new_id(),
             system_key: hold.system.clone(),
             identifier_kind: hold.identifier_kind.as_str().to_string(),
             identifier_index: identifier_index(

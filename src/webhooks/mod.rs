@@ -97,7 +97,7 @@ pub fn emit(
         return Ok(false);
     }
     let now = crate::db::now();
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = crate::ids::new_id();
     let payload = Payload {
         id: &id,
         event,
@@ -117,7 +117,7 @@ pub fn emit(
     let deliveries: Vec<DeliveryRow> = subscribers
         .iter()
         .map(|s| DeliveryRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: crate::ids::new_id(),
             event_id: row.id.clone(),
             subscription_id: s.id.clone(),
             status: rows::PENDING.to_string(),
@@ -344,7 +344,7 @@ impl WebhookService {
             .write(move |conn| {
                 let now = crate::db::now();
                 let row = SubscriptionRow {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: crate::ids::new_id(),
                     url: checked.url,
                     description: checked.description,
                     secret_enc: cipher.encrypt(SECRET, checked.secret.as_deref().unwrap_or("")),

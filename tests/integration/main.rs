@@ -25,5 +25,6 @@ mod packages;
 mod register;
 mod requests;
 mod speed;
+mod store;
 mod sweeps;
 mod webhooks;

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use std::cell::{Cell, RefCell};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub struct AuditEventRow {
     pub seq: i64,
     pub occurred_at: chrono::NaiveDateTime,
@@ -32,10 +32,14 @@ pub struct AuditHead {
 
 /// Locks the head of the chain for this transaction and returns it.
 ///
-/// The no-op update takes a row lock on PostgreSQL (and the write lock on SQLite) and returns the
-/// head as it is under that lock, so two appenders can never both build on the same link; one
-/// statement, where a lock and a read were two round trips on every audited write.
+/// On PostgreSQL a no-op update takes the head's row lock and returns the head as it is under
+/// that lock, so two appenders can never both build on the same link; one statement, where a
+/// lock and a read were two round trips on every audited write. On SQLite the store's writes
+/// hold the database's write lock from their `BEGIN IMMEDIATE` on, so a read is enough.
 pub fn lock_head(conn: &mut DbConnection) -> Result<AuditHead, StoreError> {
+    if let DbConnection::Sqlite(_) = conn {
+        return read_head(conn);
+    }
     let (seq, hash) = diesel::update(audit_head::table.find(1))
         .set(audit_head::seq.eq(audit_head::seq))
         .returning((audit_head::seq, audit_head::hash))
@@ -55,7 +59,7 @@ pub fn read_head(conn: &mut DbConnection) -> Result<AuditHead, StoreError> {
 pub type Link = fn(&AuditEventRow) -> String;
 
 /// Chains `events` (seq, prev_hash, hash and the time are filled in here) after the head and
-/// appends them. On SQLite: one lock of the head, one multi-row insert, one update of the head.
+/// appends them. On SQLite: one read of the head, one insert per event, one update of the head.
 /// On PostgreSQL, where each statement is a round trip: the events and the moved head in one
 /// statement, after the head as the store last committed it (see [`Appended`]); when the store
 /// knows no head to go after, or another transaction moved it since, the head is locked and read
@@ -99,11 +103,13 @@ fn append(
     expected: Option<&AuditHead>,
 ) -> QueryResult<usize> {
     match conn {
+        // In-process, one cached statement per event costs less than preparing a statement
+        // of several rows anew for each transaction (diesel does not cache a batch).
         DbConnection::Sqlite(c) => {
             debug_assert!(expected.is_none(), "SQLite appends under the head's lock");
-            for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+            for event in events {
                 diesel::insert_into(audit_events::table)
-                    .values(chunk)
+                    .values(event)
                     .execute(c)?;
             }
             diesel::update(audit_head::table.find(1))

@@ -12,7 +12,7 @@ use crate::db::{DbConnection, StoreError};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = data_categories)]
+#[diesel(table_name = data_categories, treat_none_as_default_value = false)]
 pub struct CategoryRow {
     pub code: String,
     pub name_nl: String,
@@ -25,7 +25,7 @@ pub struct CategoryRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = systems)]
+#[diesel(table_name = systems, treat_none_as_default_value = false)]
 pub struct SystemRow {
     pub key: String,
     pub name: String,
@@ -47,7 +47,7 @@ pub struct SystemRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = system_holdings)]
+#[diesel(table_name = system_holdings, treat_none_as_default_value = false)]
 pub struct HoldingRow {
     pub system_key: String,
     pub position: i32,
@@ -57,7 +57,7 @@ pub struct HoldingRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = processing_activities, treat_none_as_null = true)]
+#[diesel(table_name = processing_activities, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ActivityRow {
     pub key: String,
     pub name: String,
@@ -78,7 +78,7 @@ pub struct ActivityRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = activity_categories)]
+#[diesel(table_name = activity_categories, treat_none_as_default_value = false)]
 pub struct ActivityCategoryRow {
     pub activity_key: String,
     pub position: i32,
@@ -87,7 +87,7 @@ pub struct ActivityCategoryRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = activity_systems)]
+#[diesel(table_name = activity_systems, treat_none_as_default_value = false)]
 pub struct ActivitySystemRow {
     pub activity_key: String,
     pub position: i32,
@@ -95,7 +95,7 @@ pub struct ActivitySystemRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = organisation, treat_none_as_null = true)]
+#[diesel(table_name = organisation, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct OrganisationRow {
     pub id: i32,
     pub name: String,

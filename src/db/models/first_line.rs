@@ -63,7 +63,7 @@ pub fn team_of_request(
 
 /// A kept readiness report: the figures at `taken_at`.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = readiness_snapshots)]
+#[diesel(table_name = readiness_snapshots, treat_none_as_default_value = false)]
 pub struct SnapshotRow {
     pub id: String,
     pub taken_at: chrono::NaiveDateTime,

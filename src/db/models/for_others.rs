@@ -6,7 +6,7 @@ use crate::db::{DbConnection, StoreError};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = processing_for_others)]
+#[diesel(table_name = processing_for_others, treat_none_as_default_value = false)]
 pub struct ForOthersRow {
     pub key: String,
     pub body: String,

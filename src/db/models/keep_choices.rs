@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = keep_choices)]
+#[diesel(table_name = keep_choices, treat_none_as_default_value = false)]
 pub struct KeepChoiceRow {
     pub task_id: TaskId,
     pub request_id: RequestId,

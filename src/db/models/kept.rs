@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = kept_rows)]
+#[diesel(table_name = kept_rows, treat_none_as_default_value = false)]
 pub struct KeptRowRow {
     pub id: String,
     pub request_id: RequestId,
@@ -231,7 +231,7 @@ pub fn findings_of(
 
 /// A request's ground and, for a restriction, its lifting.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = request_grounds, treat_none_as_null = true)]
+#[diesel(table_name = request_grounds, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct GroundRow {
     pub request_id: RequestId,
     pub ground: Option<String>,

@@ -16,7 +16,7 @@ pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = outbox)]
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
 pub struct OutboxRow {
     pub id: String,
     pub request_id: Option<RequestId>,

@@ -18,7 +18,7 @@ pub enum FollowUp {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = owner_links)]
+#[diesel(table_name = owner_links, treat_none_as_default_value = false)]
 pub struct OwnerLinkRow {
     pub id: String,
     pub request_id: RequestId,

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = package_keys)]
+#[diesel(table_name = package_keys, treat_none_as_default_value = false)]
 pub struct PackageKeyRow {
     /// The key id (`crypto::key_id`), as written in every package it sealed.
     pub id: String,

@@ -42,7 +42,7 @@ pub const REDACTION_REASON_PLACE: &str = "redactions.reason";
 pub use crate::vocabulary::PackageState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = packages)]
+#[diesel(table_name = packages, treat_none_as_default_value = false)]
 pub struct PackageRow {
     pub kind: RequestKind,
     pub language: Language,
@@ -233,7 +233,7 @@ pub fn delete_blobs(conn: &mut DbConnection, owner: &str) -> Result<usize, Store
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = attachments)]
+#[diesel(table_name = attachments, treat_none_as_default_value = false)]
 pub struct AttachmentRow {
     pub id: AttachmentId,
     pub request_id: RequestId,
@@ -265,7 +265,7 @@ impl AttachmentRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = redactions)]
+#[diesel(table_name = redactions, treat_none_as_default_value = false)]
 pub struct RedactionRow {
     pub id: String,
     pub request_id: RequestId,

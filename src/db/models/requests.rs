@@ -15,7 +15,7 @@ use crate::vocabulary::{
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = requests, treat_none_as_null = true)]
+#[diesel(table_name = requests, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct RequestRow {
     pub id: RequestId,
     pub reference: String,
@@ -115,7 +115,7 @@ pub struct SummaryRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = request_tasks, treat_none_as_null = true)]
+#[diesel(table_name = request_tasks, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct TaskRow {
     pub id: TaskId,
     pub request_id: RequestId,
@@ -144,7 +144,7 @@ pub struct TaskRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = request_pauses)]
+#[diesel(table_name = request_pauses, treat_none_as_default_value = false)]
 pub struct PauseRow {
     pub id: String,
     pub request_id: RequestId,
@@ -162,7 +162,7 @@ pub struct PauseRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = task_comments)]
+#[diesel(table_name = task_comments, treat_none_as_default_value = false)]
 pub struct CommentRow {
     pub id: String,
     pub task_id: TaskId,

@@ -18,7 +18,7 @@ pub const FAILED: &str = "failed";
 pub const ABANDONED: &str = "abandoned";
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = sweep_runs, treat_none_as_null = true)]
+#[diesel(table_name = sweep_runs, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct SweepRunRow {
     pub id: SweepId,
     pub rule: String,
@@ -215,7 +215,7 @@ pub fn release_lease(conn: &mut DbConnection, rule: &str, holder: &str) -> Resul
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = legal_holds)]
+#[diesel(table_name = legal_holds, treat_none_as_default_value = false)]
 pub struct LegalHoldRow {
     pub id: String,
     pub system_key: Option<String>,

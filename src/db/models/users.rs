@@ -6,7 +6,7 @@ use crate::ids::{UserId, Username};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct UserRow {
     pub id: UserId,
     pub username: Username,

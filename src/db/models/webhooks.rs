@@ -21,7 +21,7 @@ pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = webhook_subscriptions)]
+#[diesel(table_name = webhook_subscriptions, treat_none_as_default_value = false)]
 pub struct SubscriptionRow {
     pub id: String,
     pub url: String,
@@ -35,7 +35,7 @@ pub struct SubscriptionRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_events)]
+#[diesel(table_name = webhook_events, treat_none_as_default_value = false)]
 pub struct EventRow {
     pub id: String,
     pub event: WebhookEvent,
@@ -45,7 +45,7 @@ pub struct EventRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_deliveries)]
+#[diesel(table_name = webhook_deliveries, treat_none_as_default_value = false)]
 pub struct DeliveryRow {
     pub id: String,
     pub event_id: String,

@@ -88,3 +88,94 @@ backend_tests! {
         }
     }
 }
+
+/// The SQL of every statement `work` runs on a SQLite connection of the store, as diesel sends it.
+fn statements_of(app: &TestApp, work: impl FnOnce(&mut DbConnection)) -> Vec<String> {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut conn = app.store.connection().unwrap();
+    let conn: &mut DbConnection = &mut conn;
+    let DbConnection::Sqlite(sqlite) = &mut *conn else {
+        panic!("a SQLite store")
+    };
+    let log = seen.clone();
+    sqlite.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            let text = query.to_string();
+            let sql = text.split(" -- binds:").next().unwrap_or_default();
+            log.lock().unwrap().push(sql.to_string());
+        }
+    });
+    work(conn);
+    if let DbConnection::Sqlite(sqlite) = conn {
+        sqlite.set_instrumentation(diesel::connection::get_default_instrumentation());
+    }
+    let statements = seen.lock().unwrap().clone();
+    statements
+}
+
+/// SQLite's plan for `sql` (its parameters bound to NULL), one line per step.
+fn sqlite_plan(app: &TestApp, sql: &str) -> String {
+    #[derive(QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+    let mut conn = app.store.connection().unwrap();
+    let conn: &mut DbConnection = &mut conn;
+    let steps: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .load(conn)
+        .unwrap();
+    steps
+        .into_iter()
+        .map(|s| s.detail)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_claims_and_gives_back_letters_by_key_not_by_walking_the_pending_ones() {
+    // Without statistics SQLite took the index of pending letters for `id IN (…) AND status =
+    // …`, and a claim read every pending letter of the backlog.
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let now = loket::db::now();
+    {
+        let mut conn = app.store.connection().unwrap();
+        let conn: &mut DbConnection = &mut conn;
+        for n in 0..3 {
+            diesel::sql_query(format!(
+                "INSERT INTO outbox (id, template, language, recipient_enc, subject_enc, body_enc, \
+                 status, next_attempt_at, created_at) VALUES ('letter-{n}', 'receipt', 'nl', 'r', \
+                 's', 'b', 'pending', '2000-01-01 00:00:00', '2000-01-01 00:00:00')"
+            ))
+            .execute(conn)
+            .unwrap();
+        }
+    }
+    use loket::db::models::outbox;
+    let lease = now + chrono::TimeDelta::minutes(1);
+    let mut claimed = Vec::new();
+    let statements = statements_of(&app, |conn| {
+        claimed = outbox::claim_group(conn, now, lease, 16).unwrap();
+        let ids: Vec<String> = claimed.iter().map(|row| row.id.clone()).collect();
+        outbox::release(conn, &ids, now).unwrap();
+    });
+    assert_eq!(claimed.len(), 3);
+    let updates: Vec<&String> = statements
+        .iter()
+        .filter(|sql| sql.starts_with("UPDATE"))
+        .collect();
+    assert_eq!(updates.len(), 2, "{statements:#?}");
+    for sql in updates {
+        let plan = sqlite_plan(&app, sql);
+        assert!(
+            plan.contains("sqlite_autoindex_outbox_1 (id=?)"),
+            "{sql}\n{plan}"
+        );
+    }
+    // Given back, the letters are due again.
+    let mut conn = app.store.connection().unwrap();
+    let again = outbox::claim_group(&mut conn, now, lease, 16).unwrap();
+    assert_eq!(again.len(), 3);
+}

@@ -190,6 +190,8 @@ impl RequestService {
                 Ok::<_, Error>((case, receipt, earlier))
             })
             .await?;
+        // Sealed here, not in the write: on SQLite every write waits for the one writer thread.
+        let letter = self.outbox_row(&case, &receipt);
         let service = self.clone();
         let case = self
             .store
@@ -199,7 +201,6 @@ impl RequestService {
                 // order they happen, but applied to the case in memory: the request row and its
                 // checklist are then written once, as they end up, not written and updated; the
                 // letter's outbox row after the request it refers to.
-                let letter = service.outbox_row(&case, &receipt);
                 service.record_receipt(conn, &staff.actor(), &new, &case)?;
                 if let Some(letter) = &letter {
                     service.tick_receipt(conn, &mut case, &staff, &letter.id)?;

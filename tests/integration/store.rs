@@ -179,3 +179,52 @@ async fn sqlite_claims_and_gives_back_letters_by_key_not_by_walking_the_pending_
     let again = outbox::claim_group(&mut conn, now, lease, 16).unwrap();
     assert_eq!(again.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checks_compare_instead_of_building_a_list_at_every_write() {
+    // SQLite checks `x IN ('a', 'b', 'c')` by building a temporary B-tree of the values at each
+    // insert and update of the row; written as comparisons the same check builds nothing.
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let statement =
+        "INSERT INTO request_tasks (id, request_id, position, kind, title_nl, title_en, \
+         state, created_at, updated_at, outcome) VALUES (?, ?, 0, 'k', 't', 't', 'open', ?, ?, ?)";
+    let plan = {
+        #[derive(QueryableByName)]
+        struct Op {
+            #[diesel(sql_type = Text)]
+            opcode: String,
+        }
+        let mut conn = app.store.connection().unwrap();
+        let conn: &mut DbConnection = &mut conn;
+        let ops: Vec<Op> = diesel::sql_query(format!("EXPLAIN {statement}"))
+            .load(conn)
+            .unwrap();
+        ops.into_iter().map(|op| op.opcode).collect::<Vec<_>>()
+    };
+    assert!(!plan.iter().any(|op| op == "OpenEphemeral"), "{plan:?}");
+
+    #[derive(QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        sql: String,
+    }
+    let mut conn = app.store.connection().unwrap();
+    let conn: &mut DbConnection = &mut conn;
+    let tables: Vec<Table> =
+        diesel::sql_query("SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
+            .load(conn)
+            .unwrap();
+    for table in tables {
+        for (at, _) in table.sql.match_indices(" IN (") {
+            let list = &table.sql[at..];
+            let list = &list[..list.find(')').unwrap_or(list.len())];
+            assert!(
+                list.matches(',').count() < 2,
+                "{}: write `{list})` as comparisons (`x = 'a' OR x = 'b' …`)",
+                table.name
+            );
+        }
+    }
+}

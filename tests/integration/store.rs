@@ -16,6 +16,16 @@ struct Column {
     column_name: String,
 }
 
+/// The rows `sql` answers on a connection of the store.
+fn rows<T>(app: &TestApp, sql: &str) -> Vec<T>
+where
+    T: diesel::QueryableByName<<DbConnection as diesel::Connection>::Backend> + 'static,
+{
+    let mut conn = app.store.connection().unwrap();
+    let conn: &mut DbConnection = &mut conn;
+    diesel::sql_query(sql).load(conn).unwrap()
+}
+
 /// Every nullable column of the store that has a default other than NULL.
 fn nullable_columns_with_a_default(app: &TestApp) -> Vec<String> {
     let sql = match app.backend {
@@ -32,10 +42,7 @@ fn nullable_columns_with_a_default(app: &TestApp) -> Vec<String> {
              AND column_default IS NOT NULL AND column_default NOT ILIKE 'NULL%'"
         }
     };
-    let mut conn = app.store.connection().unwrap();
-    let conn: &mut DbConnection = &mut conn;
-    let columns: Vec<Column> = diesel::sql_query(sql).load(conn).unwrap();
-    columns
+    rows::<Column>(app, sql)
         .into_iter()
         .map(|c| format!("{}.{}", c.table_name, c.column_name))
         .collect()
@@ -122,12 +129,7 @@ fn sqlite_plan(app: &TestApp, sql: &str) -> String {
         #[diesel(sql_type = Text)]
         detail: String,
     }
-    let mut conn = app.store.connection().unwrap();
-    let conn: &mut DbConnection = &mut conn;
-    let steps: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-        .load(conn)
-        .unwrap();
-    steps
+    rows::<Step>(app, &format!("EXPLAIN QUERY PLAN {sql}"))
         .into_iter()
         .map(|s| s.detail)
         .collect::<Vec<_>>()
@@ -188,19 +190,15 @@ async fn sqlite_checks_compare_instead_of_building_a_list_at_every_write() {
     let statement =
         "INSERT INTO request_tasks (id, request_id, position, kind, title_nl, title_en, \
          state, created_at, updated_at, outcome) VALUES (?, ?, 0, 'k', 't', 't', 'open', ?, ?, ?)";
-    let plan = {
-        #[derive(QueryableByName)]
-        struct Op {
-            #[diesel(sql_type = Text)]
-            opcode: String,
-        }
-        let mut conn = app.store.connection().unwrap();
-        let conn: &mut DbConnection = &mut conn;
-        let ops: Vec<Op> = diesel::sql_query(format!("EXPLAIN {statement}"))
-            .load(conn)
-            .unwrap();
-        ops.into_iter().map(|op| op.opcode).collect::<Vec<_>>()
-    };
+    #[derive(QueryableByName)]
+    struct Op {
+        #[diesel(sql_type = Text)]
+        opcode: String,
+    }
+    let plan: Vec<String> = rows::<Op>(&app, &format!("EXPLAIN {statement}"))
+        .into_iter()
+        .map(|op| op.opcode)
+        .collect();
     assert!(!plan.iter().any(|op| op == "OpenEphemeral"), "{plan:?}");
 
     #[derive(QueryableByName)]
@@ -210,12 +208,10 @@ async fn sqlite_checks_compare_instead_of_building_a_list_at_every_write() {
         #[diesel(sql_type = Text)]
         sql: String,
     }
-    let mut conn = app.store.connection().unwrap();
-    let conn: &mut DbConnection = &mut conn;
-    let tables: Vec<Table> =
-        diesel::sql_query("SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
-            .load(conn)
-            .unwrap();
+    let tables = rows::<Table>(
+        &app,
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'table'",
+    );
     for table in tables {
         for (at, _) in table.sql.match_indices(" IN (") {
             let list = &table.sql[at..];

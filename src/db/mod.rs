@@ -29,11 +29,10 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode =
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; \
      PRAGMA temp_store = MEMORY;";
 
-/// The page cache of the SQLite writer's own connection (see [`writer`]), in KiB: the pages
-/// an intake changes are spread over the indexes of the requests, tasks, letters and the audit
-/// trail, and kept in memory from one group of writes to the next they are not read again from
-/// the file. SQLite's default is 2 MiB; readers keep it, as their caches are thrown away after
-/// every write anyway.
+/// The page cache of the SQLite writer's own connection (see [`writer`]), in KiB. The pages an
+/// intake changes lie in the indexes of the requests, tasks, letters and the audit trail; kept
+/// in memory from one group of writes to the next, they are not read from the file again.
+/// SQLite's default is 2 MiB; readers keep it, as every write throws their caches away anyway.
 const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
 
 /// A connection to either backend. Queries written against it compile for both.

@@ -52,7 +52,7 @@ macro_rules! text_id {
         pub struct $name(String);
 
         impl $name {
-            /// A new, random id (a UUID v4, as every id loket makes).
+            /// A new id, in the order ids are made (see [`crate::ids::new_id`]).
             pub fn generate() -> Self {
                 Self(crate::ids::new_id())
             }

@@ -2,6 +2,7 @@
 //! several loket instances). Domain modules call [`Store::read`] and [`Store::write`] with a closure
 //! that runs on a blocking thread, so database work never stalls the async executor.
 
+mod arrays;
 pub mod models;
 pub mod schema;
 mod sql_text;

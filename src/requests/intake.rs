@@ -198,19 +198,14 @@ impl RequestService {
             .write(move |conn| {
                 let mut case = case;
                 // Receipt, receipt letter and identity are recorded (audit, webhooks) in the
-                // order they happen, but applied to the case in memory: the request row and its
-                // checklist are then written once, as they end up, not written and updated; the
-                // letter's outbox row after the request it refers to.
+                // order they happen, but applied to the case in memory: the request row, its
+                // letter and its checklist are then written once, together, as they end up.
                 service.record_receipt(conn, &staff.actor(), &new, &case)?;
                 if let Some(letter) = &letter {
                     service.tick_receipt(conn, &mut case, &staff, &letter.id)?;
                 }
                 service.identity_during_call(conn, &mut case, &staff, &new)?;
-                store_request(conn, &mut case)?;
-                if let Some(letter) = letter {
-                    letter.insert(conn)?;
-                }
-                store_checklist(conn, &mut case)?;
+                store_new_case(conn, &mut case, letter.as_ref())?;
                 Ok::<_, Error>(case)
             })
             .await?;
@@ -484,6 +479,19 @@ impl RequestService {
             &evidence,
         )
     }
+}
+
+/// Inserts a new case, built and changed in memory only, with its receipt letter: on
+/// PostgreSQL in one statement (see [`rows::insert_new_request`]).
+fn store_new_case(
+    conn: &mut DbConnection,
+    case: &mut Case,
+    letter: Option<&crate::db::models::outbox::OutboxRow>,
+) -> Result<()> {
+    rows::insert_new_request(conn, &case.row, letter, &case.tasks)?;
+    case.row_stored = true;
+    case.checklist_stored = true;
+    Ok(())
 }
 
 /// Inserts the request row of a new case, once, in the state it has reached in memory.

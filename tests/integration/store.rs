@@ -6,6 +6,7 @@ use crate::common;
 use common::TestApp;
 use diesel::sql_types::Text;
 use diesel::{QueryableByName, RunQueryDsl};
+use loket::db::models::requests;
 use loket::db::{Backend, DbConnection};
 
 #[derive(QueryableByName, Debug)]
@@ -94,32 +95,105 @@ backend_tests! {
             assert_eq!(seen, vec![name], "round {round}");
         }
     }
+
+    async fn a_new_request_its_letter_and_checklist_are_stored_as_given_in_one_prepared_statement(app: TestApp) {
+        // On PostgreSQL the three go in one statement, the checklist as arrays, so that its
+        // text does not change with the checklist's length and the server prepares it once.
+        let agent = app.token_for(loket::auth::Role::Agent).await;
+        let mut copies = Vec::new();
+        for kind in ["access", "erasure"] {
+            let body = serde_json::json!({"kind": kind, "channel": "phone", "requester": {
+                "name": "Jan de Vries", "email": format!("jan.{kind}@example.nl")}});
+            let made = common::expect_json(app.post_json("/api/v1/requests", Some(&agent), &body).await, 201).await;
+            copies.push(copy_of_new_request(&app, made["id"].as_str().unwrap()));
+        }
+        assert_ne!(copies[0].tasks.len(), copies[1].tasks.len(), "two lengths of checklist");
+        assert!(copies.iter().all(|copy| copy.letter.is_some()), "each with its receipt letter");
+        let seen = statements_of(&app, |conn| {
+            for copy in &copies {
+                requests::insert_new_request(conn, &copy.row, copy.letter.as_ref(), &copy.tasks).unwrap();
+            }
+        });
+        for copy in &copies {
+            let stored = copy_of_request_as_stored(&app, copy.row.id.as_str());
+            assert_eq!(format!("{:?}", stored.row), format!("{:?}", copy.row));
+            assert_eq!(format!("{:?}", stored.tasks), format!("{:?}", copy.tasks));
+            assert_eq!(format!("{:?}", stored.letter), format!("{:?}", copy.letter));
+        }
+        if app.backend == Backend::Postgres {
+            assert_eq!(seen.statements.len(), 2, "{:#?}", seen.statements);
+            assert_eq!(seen.statements[0], seen.statements[1]);
+            assert!(seen.prepared.len() <= 1, "prepared again: {:#?}", seen.prepared);
+        }
+    }
 }
 
-/// The SQL of every statement `work` runs on a SQLite connection of the store, as diesel sends it.
-fn statements_of(app: &TestApp, work: impl FnOnce(&mut DbConnection)) -> Vec<String> {
-    use diesel::connection::{Connection, InstrumentationEvent};
-    use std::sync::{Arc, Mutex};
-    let seen = Arc::new(Mutex::new(Vec::new()));
+/// A request with its checklist and letters, as rows of the store.
+struct StoredRequest {
+    row: requests::RequestRow,
+    tasks: Vec<requests::TaskRow>,
+    letter: Option<loket::db::models::outbox::OutboxRow>,
+}
+
+fn copy_of_request_as_stored(app: &TestApp, id: &str) -> StoredRequest {
     let mut conn = app.store.connection().unwrap();
     let conn: &mut DbConnection = &mut conn;
-    let DbConnection::Sqlite(sqlite) = &mut *conn else {
-        panic!("a SQLite store")
-    };
+    let letters = loket::db::models::outbox::OutboxRow::for_request(conn, id).unwrap();
+    assert!(letters.len() <= 1, "{letters:?}");
+    StoredRequest {
+        row: requests::find_request(conn, id).unwrap().unwrap(),
+        tasks: requests::list_tasks(conn, id).unwrap(),
+        letter: letters.into_iter().next(),
+    }
+}
+
+/// The request `id` as stored, under new ids, to be stored again.
+fn copy_of_new_request(app: &TestApp, id: &str) -> StoredRequest {
+    let mut copy = copy_of_request_as_stored(app, id);
+    copy.row.id = loket::ids::RequestId::generate();
+    copy.row.reference.push_str("-2");
+    for task in &mut copy.tasks {
+        task.id = loket::ids::TaskId::generate();
+        task.request_id = copy.row.id.clone();
+    }
+    if let Some(letter) = &mut copy.letter {
+        letter.id = loket::ids::new_id();
+        letter.request_id = Some(copy.row.id.clone());
+    }
+    copy
+}
+
+/// What a connection of the store was sent: every statement as diesel sends it, and those it
+/// prepared to keep.
+#[derive(Default)]
+struct Seen {
+    statements: Vec<String>,
+    prepared: Vec<String>,
+}
+
+/// What `work` sends on a connection of the store.
+fn statements_of(app: &TestApp, work: impl FnOnce(&mut DbConnection)) -> Seen {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut conn = app.store.connection().unwrap();
+    let conn: &mut DbConnection = &mut conn;
     let log = seen.clone();
-    sqlite.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+        InstrumentationEvent::StartQuery { query, .. } => {
             let text = query.to_string();
             let sql = text.split(" -- binds:").next().unwrap_or_default();
-            log.lock().unwrap().push(sql.to_string());
+            log.lock().unwrap().statements.push(sql.to_string());
         }
+        InstrumentationEvent::CacheQuery { sql, .. } => {
+            log.lock().unwrap().prepared.push(sql.to_string());
+        }
+        _ => {}
     });
     work(conn);
-    if let DbConnection::Sqlite(sqlite) = conn {
-        sqlite.set_instrumentation(diesel::connection::get_default_instrumentation());
-    }
-    let statements = seen.lock().unwrap().clone();
-    statements
+    conn.set_instrumentation(diesel::connection::get_default_instrumentation());
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    seen
 }
 
 /// SQLite's plan for `sql` (its parameters bound to NULL), one line per step.
@@ -164,7 +238,8 @@ async fn sqlite_claims_and_gives_back_letters_by_key_not_by_walking_the_pending_
         claimed = outbox::claim_group(conn, now, lease, 16).unwrap();
         let ids: Vec<String> = claimed.iter().map(|row| row.id.clone()).collect();
         outbox::release(conn, &ids, now).unwrap();
-    });
+    })
+    .statements;
     assert_eq!(claimed.len(), 3);
     let updates: Vec<&String> = statements
         .iter()

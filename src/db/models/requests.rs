@@ -4,7 +4,8 @@
 //! Requests and tasks carry a `version`: every update names the version it was based on and
 //! changes nothing when someone else updated the row first (optimistic concurrency).
 
-use crate::db::schema::{request_pauses, request_tasks, requests, task_comments};
+use crate::db::models::outbox::OutboxRow;
+use crate::db::schema::{outbox, request_pauses, request_tasks, requests, task_comments};
 use crate::db::{DbConnection, StoreError};
 use crate::ids::{RequestId, TaskId, Username};
 use crate::vocabulary::{
@@ -12,7 +13,10 @@ use crate::vocabulary::{
     RefusalGround, RequestKind, RequestState, SearchOutcome, TaskKind, TaskState,
     VerificationMethod,
 };
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = requests, treat_none_as_null = true, treat_none_as_default_value = false)]
@@ -499,6 +503,96 @@ pub fn stats_rows(conn: &mut DbConnection) -> Result<Vec<StatsRow>, StoreError> 
         .load(conn)?)
 }
 
+/// Stores a new request with its receipt letter (if it has one) and its checklist.
+///
+/// On SQLite, in process, these are three cached inserts. On PostgreSQL, where each statement
+/// is a round trip, they are one: the request and the letter in `WITH` clauses and the checklist
+/// as arrays, so the statement's text is the same whatever the checklist's length and the
+/// server prepares it once per connection. (The foreign keys of the letter and the tasks are
+/// checked at the end of the statement, when the request is in.)
+pub fn insert_new_request(
+    conn: &mut DbConnection,
+    row: &RequestRow,
+    letter: Option<&OutboxRow>,
+    tasks: &[TaskRow],
+) -> Result<(), StoreError> {
+    match conn {
+        DbConnection::Sqlite(_) => {
+            insert_request(conn, row)?;
+            if let Some(letter) = letter {
+                letter.insert(conn)?;
+            }
+            insert_tasks(conn, tasks)
+        }
+        DbConnection::Postgres(c) => {
+            NewRequestStatement {
+                request: Box::new(diesel::insert_into(requests::table).values(row)),
+                letter: letter.map(|letter| {
+                    Box::new(diesel::insert_into(outbox::table).values(letter)) as Box<_>
+                }),
+                tasks: TaskArrays::of(tasks),
+            }
+            .execute(c)?;
+            Ok(())
+        }
+    }
+}
+
+crate::db::arrays::column_arrays!(TaskArrays: TaskRow => request_tasks {
+    id: TaskId as Text,
+    request_id: RequestId as Text,
+    position: i32 as Integer,
+    kind: TaskKind as Text,
+    title_nl: String as Text,
+    title_en: String as Text,
+    system_key: Option<String> as Nullable<Text>,
+    activity_key: Option<String> as Nullable<Text>,
+    categories: String as Text,
+    recipient: Option<String> as Nullable<Text>,
+    legal_exception: Option<String> as Nullable<Text>,
+    keep_until: Option<chrono::NaiveDate> as Nullable<Date>,
+    state: TaskState as Text,
+    assignee: Option<Username> as Nullable<Text>,
+    evidence_enc: Option<String> as Nullable<Text>,
+    closed_by: Option<String> as Nullable<Text>,
+    closed_at: Option<chrono::NaiveDateTime> as Nullable<Timestamp>,
+    version: i32 as Integer,
+    created_at: chrono::NaiveDateTime as Timestamp,
+    updated_at: chrono::NaiveDateTime as Timestamp,
+    outcome: Option<SearchOutcome> as Nullable<Text>,
+    found_rows: Option<i64> as Nullable<BigInt>,
+});
+
+/// `WITH request AS (INSERT …), letter AS (INSERT …) INSERT INTO request_tasks … unnest(…)`.
+struct NewRequestStatement<'a> {
+    request: Box<dyn QueryFragment<Pg> + 'a>,
+    letter: Option<Box<dyn QueryFragment<Pg> + 'a>>,
+    tasks: TaskArrays<'a>,
+}
+
+impl QueryFragment<Pg> for NewRequestStatement<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH request AS (");
+        self.request.walk_ast(out.reborrow())?;
+        out.push_sql(")");
+        if let Some(letter) = &self.letter {
+            out.push_sql(", letter AS (");
+            letter.walk_ast(out.reborrow())?;
+            out.push_sql(")");
+        }
+        out.push_sql(" ");
+        self.tasks.walk_ast(out.reborrow())
+    }
+}
+
+/// Cached by its SQL text: one with a letter, one without.
+impl QueryId for NewRequestStatement<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for NewRequestStatement<'_> {}
+
 pub fn insert_tasks(conn: &mut DbConnection, rows: &[TaskRow]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
@@ -515,12 +609,9 @@ pub fn insert_tasks(conn: &mut DbConnection, rows: &[TaskRow]) -> Result<(), Sto
             }
         }
         // Over the network, one statement for the whole checklist: a dozen round trips were a
-        // good part of intake. (On the concrete connection: diesel's MultiConnection has no
-        // batch insert.)
+        // good part of intake. As arrays, so that it is prepared once (see `db::arrays`).
         DbConnection::Postgres(c) => {
-            diesel::insert_into(request_tasks::table)
-                .values(rows)
-                .execute(c)?;
+            TaskArrays::of(rows).execute(c)?;
         }
     }
     Ok(())

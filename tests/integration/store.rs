@@ -5,7 +5,7 @@ use crate::common;
 
 use common::TestApp;
 use diesel::sql_types::Text;
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::{ExpressionMethods, QueryDsl, QueryableByName, RunQueryDsl};
 use loket::db::models::requests;
 use loket::db::{Backend, DbConnection};
 
@@ -96,6 +96,35 @@ backend_tests! {
         }
     }
 
+    async fn audit_events_of_any_number_go_in_one_statement_prepared_once(app: TestApp) {
+        // On PostgreSQL the events go as arrays with the head's move: one text whatever their
+        // number (a transaction's events were a statement of nine parameters per event).
+        use loket::db::models::audit;
+        let seen = statements_of(&app, |conn| {
+            for count in [1, 3, 2] {
+                let events = (0..count).map(event).collect();
+                audit::append_chained(conn, events, |event| format!("hash of {}", event.object_id)).unwrap();
+            }
+        });
+        let mut conn = app.store.connection().unwrap();
+        let conn: &mut DbConnection = &mut conn;
+        let stored: Vec<String> = loket::db::schema::audit_events::table
+            .filter(loket::db::schema::audit_events::action.eq("test.appended"))
+            .order(loket::db::schema::audit_events::seq)
+            .select(loket::db::schema::audit_events::object_id)
+            .load(conn)
+            .unwrap();
+        assert_eq!(stored, ["0", "0", "1", "2", "0", "1"]);
+        if app.backend == Backend::Postgres {
+            let appends: Vec<&String> =
+                seen.statements.iter().filter(|sql| sql.contains("audit_events")).collect();
+            assert_eq!(appends.len(), 3, "{:#?}", seen.statements);
+            assert!(appends.iter().all(|sql| *sql == appends[0]), "{appends:#?}");
+            let prepared = seen.prepared.iter().filter(|sql| sql.contains("audit_events")).count();
+            assert!(prepared <= 1, "prepared again: {:#?}", seen.prepared);
+        }
+    }
+
     async fn a_new_request_its_letter_and_checklist_are_stored_as_given_in_one_prepared_statement(app: TestApp) {
         // On PostgreSQL the three go in one statement, the checklist as arrays, so that its
         // text does not change with the checklist's length and the server prepares it once.
@@ -125,6 +154,21 @@ backend_tests! {
             assert_eq!(seen.statements[0], seen.statements[1]);
             assert!(seen.prepared.len() <= 1, "prepared again: {:#?}", seen.prepared);
         }
+    }
+}
+
+/// An audit event to append, before it is chained.
+fn event(n: usize) -> loket::db::models::audit::AuditEventRow {
+    loket::db::models::audit::AuditEventRow {
+        seq: 0,
+        occurred_at: loket::db::now(),
+        actor: "test".into(),
+        action: "test.appended".into(),
+        object_type: "test".into(),
+        object_id: n.to_string(),
+        summary: format!("event {n}"),
+        prev_hash: String::new(),
+        hash: String::new(),
     }
 }
 

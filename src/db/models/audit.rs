@@ -6,7 +6,10 @@
 
 use crate::db::schema::{audit_events, audit_head};
 use crate::db::{DbConnection, StoreError};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use std::cell::{Cell, RefCell};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -79,7 +82,7 @@ pub fn append_chained(
         DbConnection::Postgres(_) => Appended::begin(),
     };
     let guess = ticket.as_mut().and_then(|ticket| ticket.guess.take());
-    if let Some(guess) = guess.filter(|_| events.len() <= EVENTS_PER_STATEMENT) {
+    if let Some(guess) = guess {
         let head = chain(&mut events, guess.clone(), link);
         if append(conn, &events, &head, Some(&guess))? == events.len() {
             return Ok(ticket.map(|ticket| ticket.with_head(head)));
@@ -92,10 +95,6 @@ pub fn append_chained(
 
 /// Appends chained `events` and moves the head to `head`, the last of them; with `expected`
 /// (PostgreSQL only) only if the head still is that one. Returns the events appended.
-///
-/// On the concrete connection: diesel's MultiConnection has no batch insert. In chunks, so that
-/// a transaction of any number of events stays within the parameters a statement takes (32,766
-/// on SQLite, 65,535 on PostgreSQL).
 fn append(
     conn: &mut DbConnection,
     events: &[AuditEventRow],
@@ -120,19 +119,17 @@ fn append(
                 .execute(c)?;
             Ok(events.len())
         }
-        DbConnection::Postgres(c) if expected.is_some() => {
-            append_moving_head(c, events, head, expected)
-        }
         DbConnection::Postgres(c) => {
-            for chunk in events.chunks(EVENTS_PER_STATEMENT) {
-                let last = chunk.last().expect("chunks are not empty");
-                let moved = AuditHead {
-                    seq: last.seq,
-                    hash: last.hash.clone(),
-                };
-                append_moving_head(c, chunk, &moved, None)?;
+            let appended = AppendStatement {
+                events: EventArrays::of(events),
+                moved: head,
+                expected,
             }
-            Ok(events.len())
+            .execute(c)?;
+            Ok(match expected {
+                Some(_) => appended,
+                None => events.len(),
+            })
         }
     }
 }
@@ -159,80 +156,72 @@ fn chain(events: &mut [AuditEventRow], head: AuditHead, link: Link) -> AuditHead
     }
 }
 
-/// Events appended by one statement, nine parameters each.
-const EVENTS_PER_STATEMENT: usize = 1_000;
+crate::db::arrays::column_arrays!(EventArrays: AuditEventRow => audit_events {
+    seq: i64 as BigInt,
+    occurred_at: chrono::NaiveDateTime as Timestamp,
+    actor: String as Text,
+    action: String as Text,
+    object_type: String as Text,
+    object_id: String as Text,
+    summary: String as Text,
+    prev_hash: String as Text,
+    hash: String as Text,
+});
 
 /// The events and the head moved to `moved` in one statement: on PostgreSQL each statement is a
 /// round trip of every write transaction (SQLite, in process, has none to save and no `INSERT`
-/// in `WITH`). Without `expected` the caller holds the head's lock and the events are appended;
-/// with it, they are appended only if the head still is `expected`, which the statement checks
-/// under the head's row lock. Returns the events appended.
-fn append_moving_head(
-    conn: &mut diesel::PgConnection,
-    events: &[AuditEventRow],
-    moved: &AuditHead,
-    expected: Option<&AuditHead>,
-) -> QueryResult<usize> {
-    use diesel::sql_types::{BigInt, Text, Timestamp};
-    const COLUMNS: usize = 9;
-    let rows: Vec<String> = (0..events.len())
-        .map(|row| {
-            let params: Vec<String> = (1..=COLUMNS)
-                .map(|column| format!("${}", row * COLUMNS + column))
-                .collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
-    let rows = rows.join(", ");
-    let head = events.len() * COLUMNS;
-    let columns =
-        "seq, occurred_at, actor, action, object_type, object_id, summary, prev_hash, hash";
-    let sql = match expected {
-        None => format!(
-            "WITH appended AS (INSERT INTO audit_events ({columns}) VALUES {rows}) \
-             UPDATE audit_head SET seq = ${}, hash = ${} WHERE id = 1",
-            head + 1,
-            head + 2
-        ),
-        Some(_) => format!(
-            "WITH head AS (UPDATE audit_head SET seq = ${}, hash = ${} \
-             WHERE id = 1 AND seq = ${} AND hash = ${} RETURNING id) \
-             INSERT INTO audit_events ({columns}) \
-             SELECT * FROM (VALUES {rows}) AS appended ({columns}) \
-             WHERE EXISTS (SELECT 1 FROM head)",
-            head + 1,
-            head + 2,
-            head + 3,
-            head + 4
-        ),
-    };
-    let mut query = diesel::sql_query(sql).into_boxed();
-    for event in events {
-        query = query
-            .bind::<BigInt, _>(event.seq)
-            .bind::<Timestamp, _>(event.occurred_at)
-            .bind::<Text, _>(&event.actor)
-            .bind::<Text, _>(&event.action)
-            .bind::<Text, _>(&event.object_type)
-            .bind::<Text, _>(&event.object_id)
-            .bind::<Text, _>(&event.summary)
-            .bind::<Text, _>(&event.prev_hash)
-            .bind::<Text, _>(&event.hash);
-    }
-    query = query
-        .bind::<BigInt, _>(moved.seq)
-        .bind::<Text, _>(&moved.hash);
-    if let Some(expected) = expected {
-        query = query
-            .bind::<BigInt, _>(expected.seq)
-            .bind::<Text, _>(&expected.hash);
-    }
-    let affected = query.execute(conn)?;
-    Ok(match expected {
-        Some(_) => affected,
-        None => events.len(),
-    })
+/// in `WITH`). The events go as arrays (see `db::arrays`), so the statement has two texts, with
+/// and without `expected`, each prepared once per connection whatever the number of events.
+///
+/// Without `expected` the caller holds the head's lock and the events are appended; with it,
+/// they are appended only if the head still is `expected`, which the statement checks under the
+/// head's row lock. Its count is then the events appended.
+struct AppendStatement<'a> {
+    events: EventArrays<'a>,
+    moved: &'a AuditHead,
+    expected: Option<&'a AuditHead>,
 }
+
+impl QueryFragment<Pg> for AppendStatement<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let move_head = |mut out: AstPass<'_, 'b, Pg>| -> QueryResult<()> {
+            out.push_sql("UPDATE audit_head SET seq = ");
+            out.push_bind_param::<BigInt, _>(&self.moved.seq)?;
+            out.push_sql(", hash = ");
+            out.push_bind_param::<Text, _>(&self.moved.hash)?;
+            out.push_sql(" WHERE id = 1");
+            Ok(())
+        };
+        match self.expected {
+            None => {
+                out.push_sql("WITH appended AS (");
+                self.events.walk_ast(out.reborrow())?;
+                out.push_sql(") ");
+                move_head(out.reborrow())
+            }
+            Some(expected) => {
+                out.push_sql("WITH head AS (");
+                move_head(out.reborrow())?;
+                out.push_sql(" AND seq = ");
+                out.push_bind_param::<BigInt, _>(&expected.seq)?;
+                out.push_sql(" AND hash = ");
+                out.push_bind_param::<Text, _>(&expected.hash)?;
+                out.push_sql(" RETURNING id) ");
+                self.events.walk_ast(out.reborrow())?;
+                out.push_sql(" WHERE EXISTS (SELECT 1 FROM head)");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Cached by its SQL text: one with `expected`, one without.
+impl QueryId for AppendStatement<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for AppendStatement<'_> {}
 
 /// The head of the chain as a store's own transactions last committed it, kept by the [`Store`]
 /// (one per process in production) for the PostgreSQL appends made on its connections. Several

@@ -138,6 +138,8 @@ backend_tests! {
         }
         assert_ne!(copies[0].tasks.len(), copies[1].tasks.len(), "two lengths of checklist");
         assert!(copies.iter().all(|copy| copy.letter.is_some()), "each with its receipt letter");
+        // Or it sends the copies' letters before they are read back.
+        app.stop_mail_worker().await;
         let seen = statements_of(&app, |conn| {
             for copy in &copies {
                 requests::insert_new_request(conn, &copy.row, copy.letter.as_ref(), &copy.tasks).unwrap();

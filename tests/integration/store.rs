@@ -125,6 +125,45 @@ backend_tests! {
         }
     }
 
+    async fn a_letter_is_marked_sent_by_a_statement_prepared_once(app: TestApp) {
+        // diesel prepares every UPDATE it builds anew; this one runs for every letter sent.
+        use loket::db::models::outbox;
+        app.stop_mail_worker().await;
+        let ids: Vec<String> = (0..3).map(|n| format!("letter-{n}")).collect();
+        {
+            let mut conn = app.store.connection().unwrap();
+            let conn: &mut DbConnection = &mut conn;
+            for id in &ids {
+                diesel::sql_query(format!(
+                    "INSERT INTO outbox (id, template, language, recipient_enc, subject_enc, \
+                     body_enc, status, attempts, next_attempt_at, last_error, created_at) VALUES \
+                     ('{id}', 'receipt', 'nl', 'r', 's', 'b', 'pending', 1, \
+                     '2000-01-01 00:00:00', 'refused', '2000-01-01 00:00:00')"
+                ))
+                .execute(conn)
+                .unwrap();
+            }
+        }
+        let at = loket::db::now();
+        let seen = statements_of(&app, |conn| {
+            for id in &ids[..2] {
+                outbox::mark_sent(conn, id, at).unwrap();
+            }
+        });
+        let of_outbox = |sql: &&String| sql.starts_with("UPDATE") && sql.contains("outbox");
+        let updates = seen.statements.iter().filter(of_outbox).count();
+        assert_eq!(updates, 2, "{:#?}", seen.statements);
+        // No letter was sent before on this new desk: kept by the first, used by the second.
+        let prepared = seen.prepared.iter().filter(of_outbox).count();
+        assert_eq!(prepared, 1, "{:#?}", seen.prepared);
+        let mut conn = app.store.connection().unwrap();
+        for (id, sent) in ids.iter().zip([true, true, false]) {
+            let row = outbox::OutboxRow::find(&mut conn, id).unwrap().unwrap();
+            let expected = if sent { (outbox::SENT, Some(at), None) } else { (outbox::PENDING, None, Some("refused")) };
+            assert_eq!((row.status.as_str(), row.sent_at, row.last_error.as_deref()), expected, "{id}");
+        }
+    }
+
     async fn a_new_request_its_letter_and_checklist_are_stored_as_given_in_one_prepared_statement(app: TestApp) {
         // On PostgreSQL the three go in one statement, the checklist as arrays, so that its
         // text does not change with the checklist's length and the server prepares it once.

@@ -10,6 +10,8 @@ use crate::db::{DbConnection, StoreError};
 use crate::ids::RequestId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Text, Timestamp};
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -96,12 +98,45 @@ pub fn claim_group(
 }
 
 pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), StoreError> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::status.eq(SENT),
-            outbox::sent_at.eq(Some(now)),
-            outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
+    let sent = MarkSent { id, at: now };
+    match conn {
+        DbConnection::Sqlite(c) => sent.execute(c)?,
+        DbConnection::Postgres(c) => sent.execute(c)?,
+    };
     Ok(())
 }
+
+/// `UPDATE outbox SET status = 'sent', sent_at = …, last_error = NULL WHERE id = …`, written out
+/// so that it stays prepared: diesel prepares every `UPDATE` it builds anew, and this one runs
+/// for every letter sent (on PostgreSQL a parse and a plan by the server each time, on SQLite in
+/// the one writer thread).
+struct MarkSent<'a> {
+    id: &'a str,
+    at: NaiveDateTime,
+}
+
+impl<DB> QueryFragment<DB> for MarkSent<'_>
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<Text, DB>,
+    NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
+    DB: diesel::sql_types::HasSqlType<Text> + diesel::sql_types::HasSqlType<Timestamp>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE outbox SET status = ");
+        out.push_bind_param::<Text, _>(SENT)?;
+        out.push_sql(", sent_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(", last_error = NULL WHERE id = ");
+        out.push_bind_param::<Text, _>(self.id)?;
+        Ok(())
+    }
+}
+
+/// One statement whatever its values: cached by its type.
+impl QueryId for MarkSent<'_> {
+    type QueryId = MarkSent<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<Conn> RunQueryDsl<Conn> for MarkSent<'_> {}

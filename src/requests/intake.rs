@@ -488,6 +488,10 @@ fn store_new_case(
     case: &mut Case,
     letter: Option<&crate::db::models::outbox::OutboxRow>,
 ) -> Result<()> {
+    debug_assert!(
+        !case.row_stored && !case.checklist_stored,
+        "a new case is stored once"
+    );
     rows::insert_new_request(conn, &case.row, letter, &case.tasks)?;
     case.row_stored = true;
     case.checklist_stored = true;

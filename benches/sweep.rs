@@ -7,11 +7,13 @@
 //! 1. **plain**: `DELETE FROM interactions WHERE id IN (SELECT id … WHERE created_at < ? LIMIT n)`
 //!    until nothing is left, each statement its own transaction;
 //! 2. **sweep**: `loket`'s sweep of a rule with no exceptions, in batches of the same size, with
-//!    its run record, checkpoint and lease written after every batch;
-//! 3. **sweep + exceptions**: the same rule with the default exceptions, so each batch also reads
-//!    the owning customer and checks legal holds and open requests in loket's store. One legal
-//!    hold is in force, on the e-mail address of customer 11, so the rows of a held person are
-//!    really compared and kept (that customer's expired rows stay; the run reports them).
+//!    its run record, claim and lease written per group of batches;
+//! 3. **sweep + exceptions**: the same rule with the default exceptions, so before each batch
+//!    it checks legal holds and open requests in loket's store, and leaves out of each `DELETE`
+//!    the rows of held persons (their customers looked up when the holds change) and of
+//!    restricted customers; the rows left are then read and sorted one by one. One legal hold
+//!    is in force, on the e-mail address of customer 11, so the rows of a held person are
+//!    really kept (that customer's expired rows stay; the run reports them).
 //!
 //! Each phase runs `--repeat` times (3) on freshly seeded tables, the phases taking turns; it
 //! prints the median times, their ratio to the plain delete and each phase's peak memory as a

@@ -38,6 +38,8 @@ pub struct ExpiredQuery<'a> {
     pub pending: Pending<'a>,
     /// What to read of who each row belongs to; needed only to honour exceptions.
     pub owner: Owner<'a>,
+    /// Only the rows a deletion left out ([`Spared`]): all it left once it deleted the rest.
+    pub only: Option<&'a Spared>,
 }
 
 /// What a sweep reads of each row's owner ([`ExpiredRow::identifiers`],
@@ -73,6 +75,36 @@ pub struct ExpiredRow {
     /// The row or one of its parent rows is marked restricted.
     pub restricted: bool,
 }
+
+/// The rows a deletion leaves for a closer look, so that it can delete the rest without reading
+/// whose each row is ([`SqlConnector::delete_expired`]): rows that may belong to a person under
+/// an exception, and rows marked restricted, in the table or above it. What is left is then
+/// read and sorted row by row, as ever; it is the few rows a sweep keeps.
+///
+/// A person is given as `LIKE` patterns over an identifier column in lower case, one per
+/// identifier, that every way of writing the identifier matches (`%k%l%a%n%t%…`); the
+/// patterns may match other persons too, whose rows are then merely sorted one by one. Rows of
+/// the swept table are compared in each statement; parent rows once, by
+/// [`SqlConnector::spared`], which names their keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spared {
+    resembling: Vec<(IdentifierKind, String)>,
+    parent_keys: Vec<String>,
+    restricted: bool,
+}
+
+/// What one statement of [`SqlConnector::delete_expired`] deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    pub rows: u64,
+    /// One of the deleted rows' keys (none when no row was deleted): gone once the deletion is
+    /// committed, there again when it was rolled back.
+    pub witness: Option<String>,
+}
+
+/// At most this many parent rows are spared by key: each batch's statement carries them. More
+/// (a great many restricted customers) and the sweep reads and sorts every row instead.
+const MAX_SPARED_PARENTS: usize = 1_000;
 
 /// The alias of the table `depth` steps up from the swept one (`t0` is the swept table).
 pub(super) fn alias(depth: usize) -> String {
@@ -119,20 +151,20 @@ impl SqlConnector {
             .collect()
     }
 
-    /// Deletes at most `limit` expired rows of `table` in one statement and returns how many
-    /// (the count of rows the statement affected; the keys are not needed, so nothing is
-    /// returned): the plain batched `DELETE … WHERE key IN (SELECT key … LIMIT n)`, for a rule
-    /// that honours no exceptions (nothing about the owner needs reading first). `None` when
-    /// that cannot be done in one statement: MySQL refuses a subquery with `LIMIT` on the table
-    /// it deletes from, and child tables in the mapping must be deleted first; the sweep then
-    /// reads each page before deleting it.
+    /// Deletes at most `limit` expired rows of `table` in one statement and says how many,
+    /// with one of their keys: the plain batched `DELETE … WHERE key IN (SELECT key … LIMIT
+    /// n)`, leaving the `spared` rows where a rule honours exceptions (nothing about the owner
+    /// needs reading first). `None` when that cannot be done in one statement: MySQL refuses a
+    /// subquery with `LIMIT` on the table it deletes from, and child tables in the mapping must
+    /// be deleted first; the sweep then reads each page before deleting it.
     pub fn delete_expired(
         &mut self,
         table: &str,
         counted_from: &str,
         cutoff: NaiveDateTime,
         limit: u32,
-    ) -> Result<Option<u64>> {
+        spared: Option<&Spared>,
+    ) -> Result<Option<Deleted>> {
         let layout = &self.layout;
         let root = layout.table(table)?;
         layout.existing_column(root, counted_from)?;
@@ -140,7 +172,12 @@ impl SqlConnector {
             return Ok(None);
         }
         let key = layout.dialect.quote(&root.key);
+        let key_text = layout.dialect.as_text(&key);
         let mut statement = layout.statement();
+        if layout.dialect == super::Dialect::Postgres {
+            // One row back, not a key per deleted row.
+            statement.push("WITH gone AS (");
+        }
         statement
             .push("DELETE FROM ")
             .name(&root.name)
@@ -149,9 +186,110 @@ impl SqlConnector {
             .push(" WHERE ")
             .name(counted_from)
             .push(" < ")
-            .timestamp(cutoff)
-            .push(&format!(" LIMIT {limit})"));
-        Ok(Some(super::execute(&mut self.conn, layout, &statement)?))
+            .timestamp(cutoff);
+        if let Some(spared) = spared {
+            layout.spare(&mut statement, root, spared);
+        }
+        statement.push(&format!(" LIMIT {limit})"));
+        if layout.dialect == super::Dialect::Postgres {
+            statement.push(&format!(
+                " RETURNING {key}) SELECT CAST(COUNT(*) AS TEXT) AS a, \
+                 CAST(MAX({key}) AS TEXT) AS b FROM gone"
+            ));
+            let row = load(&mut self.conn, layout, &statement)?.pop();
+            let rows = row.as_ref().and_then(|row| row.a.as_deref()?.parse().ok());
+            return Ok(Some(Deleted {
+                rows: rows.unwrap_or(0),
+                witness: row.and_then(|row| row.b),
+            }));
+        }
+        statement.push(&format!(" RETURNING NULL AS a, {key_text} AS b"));
+        let gone = load(&mut self.conn, layout, &statement)?;
+        Ok(Some(Deleted {
+            rows: u64::try_from(gone.len()).unwrap_or(u64::MAX),
+            witness: gone.into_iter().next_back().and_then(|row| row.b),
+        }))
+    }
+
+    /// Whether `table` still holds the row with `key`.
+    pub fn holds_key(&mut self, table: &str, key: &str) -> Result<bool> {
+        let layout = &self.layout;
+        let root = layout.table(table)?;
+        let mut statement = layout.statement();
+        statement
+            .push("SELECT COUNT(*) AS n FROM ")
+            .name(&root.name)
+            .push(" WHERE ")
+            .name(&root.key)
+            .push(" = ")
+            .text(key, layout.column_type(root, &root.key));
+        layout.ran(&statement);
+        let rows = self.conn.count(&statement).map_err(|e| layout.failed(e))?;
+        Ok(rows > 0)
+    }
+
+    /// What a deletion of `table`'s expired rows must leave alone: the rows that may be a
+    /// person's by these `resembling` patterns ([`Spared`]) and, with `restriction`, rows
+    /// marked restricted. The parent rows concerned are looked up now, in one statement (no
+    /// index serves the patterns, so it reads the parent table once); `None` when there are
+    /// too many to name in each batch.
+    pub fn spared(
+        &mut self,
+        table: &str,
+        resembling: &[(IdentifierKind, String)],
+        restriction: bool,
+    ) -> Result<Option<Spared>> {
+        let layout = &self.layout;
+        let root = layout.table(table)?;
+        let mut spared = Spared {
+            resembling: resembling.to_vec(),
+            parent_keys: Vec::new(),
+            restricted: restriction && root.restricted_column.is_some(),
+        };
+        let Some(parent) = root
+            .parent
+            .as_ref()
+            .and_then(|link| layout.mapping.table(&link.table))
+        else {
+            return Ok(Some(spared));
+        };
+        let by_person = layout.chain(parent).iter().any(|table| {
+            resembling
+                .iter()
+                .any(|(kind, _)| table.identifiers.contains_key(kind))
+        });
+        let by_restriction = restriction && layout.restricts(parent);
+        if !by_person && !by_restriction {
+            return Ok(Some(spared));
+        }
+        let key = layout.dialect.quote(&parent.key);
+        let mut statement = layout.statement();
+        statement
+            .push(&format!(
+                "SELECT NULL AS a, {} AS b FROM ",
+                layout.dialect.as_text(&key)
+            ))
+            .name(&parent.name)
+            .push(" WHERE ");
+        if by_person {
+            layout.condition(&mut statement, parent, super::Scope::Resembling(resembling));
+        }
+        if by_restriction {
+            if by_person {
+                statement.push(" OR ");
+            }
+            layout.restricted_condition(&mut statement, parent, 0);
+        }
+        statement.push(&format!(" LIMIT {}", MAX_SPARED_PARENTS + 1));
+        let keys: Vec<String> = load(&mut self.conn, layout, &statement)?
+            .into_iter()
+            .filter_map(|row| row.b)
+            .collect();
+        if keys.len() > MAX_SPARED_PARENTS {
+            return Ok(None);
+        }
+        spared.parent_keys = keys;
+        Ok(Some(spared))
     }
 
     /// Whether a sweep may keep one transaction open over several batches
@@ -218,6 +356,112 @@ impl Layout {
             })
     }
 
+    /// Whether rows of `table` can be restricted, in the table or through a parent row.
+    fn restricts(&self, table: &SqlTable) -> bool {
+        self.chain(table)
+            .iter()
+            .any(|table| table.restricted_column.is_some())
+    }
+
+    /// `(restricted = TRUE OR parent IN (SELECT key FROM parent WHERE …))`: the rows of
+    /// `table` marked restricted, themselves or through a parent row.
+    fn restricted_condition(&self, statement: &mut Statement, table: &SqlTable, depth: usize) {
+        statement.push("(");
+        let mut parts = 0;
+        if let Some(column) = &table.restricted_column {
+            statement.name(column).push(" = TRUE");
+            parts += 1;
+        }
+        let parent = table
+            .parent
+            .as_ref()
+            .and_then(|link| Some((link, self.mapping.table(&link.table)?)))
+            // The catalog refuses cycles; the bound is for a mapping that bypassed it.
+            .filter(|(_, parent)| depth < self.mapping.tables.len() && self.restricts(parent));
+        if let Some((link, parent)) = parent {
+            if parts > 0 {
+                statement.push(" OR ");
+            }
+            statement
+                .name(&link.column)
+                .push(" IN (SELECT ")
+                .name(&parent.key)
+                .push(" FROM ")
+                .name(&parent.name)
+                .push(" WHERE ");
+            self.restricted_condition(statement, parent, depth + 1);
+            statement.push(")");
+            parts += 1;
+        }
+        if parts == 0 {
+            statement.push("1 = 0");
+        }
+        statement.push(")");
+    }
+
+    /// ` AND NOT (spared)` for the rows of `table` (unaliased): no identifier in the row like a
+    /// spared person's, no spared parent, not marked restricted.
+    fn spare(&self, statement: &mut Statement, table: &SqlTable, spared: &Spared) {
+        for (kind, pattern) in &spared.resembling {
+            let Some(column) = table.identifiers.get(kind) else {
+                continue;
+            };
+            statement.push(" AND NOT COALESCE(");
+            self.resembles(statement, &self.dialect.quote(column), pattern);
+            statement.push(", FALSE)");
+        }
+        if let (Some(link), false) = (&table.parent, spared.parent_keys.is_empty()) {
+            statement
+                .push(" AND (")
+                .name(&link.column)
+                .push(" IS NULL OR NOT (")
+                .one_of(
+                    &link.column,
+                    &spared.parent_keys,
+                    self.column_type(table, &link.column),
+                )
+                .push("))");
+        }
+        if let (Some(column), true) = (&table.restricted_column, spared.restricted) {
+            statement
+                .push(" AND (")
+                .name(column)
+                .push(" IS NULL OR ")
+                .name(column)
+                .push(" <> TRUE)");
+        }
+    }
+
+    /// ` AND (spared)` for the swept table `t0`: the rows [`Self::spare`] leaves out, found
+    /// through the index on the parent key rather than among all expired rows.
+    fn only_spared(&self, statement: &mut Statement, table: &SqlTable, spared: &Spared) {
+        let column = |name: &str| format!("t0.{}", self.dialect.quote(name));
+        let mut parts = 0;
+        let mut or = |statement: &mut Statement| {
+            statement.push(if parts == 0 { " AND (" } else { " OR " });
+            parts += 1;
+        };
+        for (kind, pattern) in &spared.resembling {
+            if let Some(name) = table.identifiers.get(kind) {
+                or(statement);
+                self.resembles(statement, &column(name), pattern);
+            }
+        }
+        if let (Some(link), false) = (&table.parent, spared.parent_keys.is_empty()) {
+            or(statement);
+            statement.push("t0.").one_of(
+                &link.column,
+                &spared.parent_keys,
+                self.column_type(table, &link.column),
+            );
+        }
+        if let (Some(name), true) = (&table.restricted_column, spared.restricted) {
+            or(statement);
+            statement.push(&format!("{} = TRUE", column(name)));
+        }
+        statement.push(if parts == 0 { " AND 1 = 0" } else { ")" });
+    }
+
     /// `SELECT owner AS a, key AS b FROM t0 LEFT JOIN t1 … WHERE expired AND pending [AND key
     /// range] ORDER BY key LIMIT n`, joining the tables of `chain` (`owner` is `None` when
     /// nothing of the owner is read).
@@ -245,6 +489,9 @@ impl Layout {
             .push(" < ")
             .timestamp(query.cutoff);
         self.pending_condition(&mut statement, root, query.pending)?;
+        if let Some(spared) = query.only {
+            self.only_spared(&mut statement, root, spared);
+        }
         let key_type = self.column_type(root, &root.key);
         if let Some(after) = query.after {
             statement

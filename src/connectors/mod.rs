@@ -27,7 +27,7 @@ mod statement;
 mod target;
 
 pub use dialect::Dialect;
-pub use expiry::{ExpiredQuery, ExpiredRow, Owner, Pending};
+pub use expiry::{Deleted, ExpiredQuery, ExpiredRow, Owner, Pending, Spared};
 pub use kept::DatedRow;
 pub use registry::{Checkout, Connectors, Usage};
 
@@ -182,6 +182,9 @@ enum Scope<'a> {
     Person(&'a [(IdentifierKind, String)]),
     /// Rows of `table` with these keys, and in its descendants the rows under them.
     Keys { table: &'a str, keys: &'a [String] },
+    /// Rows that may be a person's: an identifier of the kind matches the `LIKE` pattern (see
+    /// [`Spared`]), or the parent row may be such a person's.
+    Resembling(&'a [(IdentifierKind, String)]),
 }
 
 /// One lookup of [`Layout::lookup_probes`]: the table narrowed to one identifier column (or
@@ -661,6 +664,7 @@ impl SqlConnector {
             limit,
             pending: Pending::All,
             owner: Owner::NONE,
+            only: None,
         })?;
         Ok(rows.into_iter().map(|row| row.key).collect())
     }
@@ -868,7 +872,7 @@ impl Layout {
             .filter(|_| !is_root)
             .and_then(|link| Some((link, self.mapping.table(&link.table)?)));
         let own: Vec<(IdentifierKind, &String, &String)> = match scope {
-            Scope::Person(identifiers) => identifiers
+            Scope::Person(identifiers) | Scope::Resembling(identifiers) => identifiers
                 .iter()
                 .filter_map(|(kind, value)| Some((*kind, table.identifiers.get(kind)?, value)))
                 .collect(),
@@ -894,7 +898,12 @@ impl Layout {
         }
         for (kind, column, value) in own {
             or(statement);
-            self.identifier_matches(statement, table, kind, column, value);
+            match scope {
+                Scope::Resembling(_) => {
+                    self.resembles(statement, &self.dialect.quote(column), value)
+                }
+                _ => self.identifier_matches(statement, table, kind, column, value),
+            }
         }
         if let (Scope::Keys { keys, .. }, true) = (scope, is_root) {
             or(statement);
@@ -980,6 +989,15 @@ impl Layout {
                     .text(value.to_string(), column_type);
             }
         }
+    }
+
+    /// `LOWER(CAST(column AS TEXT)) LIKE pattern`: the value of `column` (quoted, perhaps with
+    /// its table's alias), in lower case, matches a pattern of [`Spared`]. No index serves it
+    /// (the pattern starts with `%`).
+    fn resembles(&self, statement: &mut Statement, column: &str, pattern: &str) {
+        statement
+            .push(&format!("LOWER({}) LIKE ", self.dialect.as_text(column)))
+            .text(pattern.to_string(), None);
     }
 
     /// The lookups of `table` to probe one column at a time, each with the index that serves

@@ -309,6 +309,7 @@ diesel::table! {
         skipped_restriction -> BigInt,
         resumed -> Integer,
         error -> Nullable<Text>,
+        claim_witness -> Nullable<Text>,
     }
 }
 
@@ -331,6 +332,7 @@ diesel::table! {
         placed_at -> Timestamp,
         lifted_by -> Nullable<Text>,
         lifted_at -> Nullable<Timestamp>,
+        identifier_enc -> Nullable<Text>,
     }
 }
 

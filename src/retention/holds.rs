@@ -3,8 +3,10 @@
 //! a hold on an identifier, for one system or for all; sweeps skip the person's rows until the
 //! hold is lifted.
 //!
-//! The identifier is stored only as its keyed lookup hash, and the reason sealed, so the list of
-//! holds does not itself become a register of persons in dispute.
+//! The identifier is stored as its keyed lookup hash and sealed (AES-256-GCM, as a requester's
+//! own details are), the reason sealed too, so the list of holds does not itself become a
+//! register of persons in dispute: nothing shows the identifier, and only a sweep opens it, in
+//! memory, to find the held person's rows through the organisation's indexes.
 
 use super::owners::identifier_index;
 use super::SweepService;
@@ -95,6 +97,10 @@ impl SweepService {
             placed_at: now,
             lifted_by: None,
             lifted_at: None,
+            identifier_enc: Some(
+                self.cipher
+                    .encrypt(LegalHoldRow::IDENTIFIER_PLACE, hold.identifier.trim()),
+            ),
         };
         let stored = row.clone();
         self.store

@@ -7,9 +7,11 @@ use crate::common;
 
 use common::targets::TargetDb;
 use common::{expect_json, TestApp};
+use diesel::RunQueryDsl;
 use loket::audit::Actor;
 use loket::auth::Role;
 use loket::config::Secret;
+use loket::db::models::sweeps::SweepRunRow;
 use loket::db::Backend;
 use loket::retention::{Outcome, RuleReport, SweepOptions, SweepService};
 use serde_json::{json, Value};
@@ -513,6 +515,70 @@ async fn exceptions_leave_held_requested_and_restricted_rows_alone(scene: Scene)
     assert_eq!(scene.count(EXPIRED), old_of(2) + old_of(3));
 }
 
+/// A hold placed before holds kept their identifier sealed can only be recognised by its hash:
+/// its sweep reads and sorts every row, and still leaves the person's rows alone.
+async fn a_hold_without_its_sealed_identifier_is_still_honoured(scene: Scene) {
+    expect_json(
+        scene
+            .app
+            .post_json(
+                "/api/v1/retention/holds",
+                Some(&scene.officer),
+                &json!({"identifier_kind": "email", "identifier": "KLANT4@example.nl", "reason": "Onderzoek van de toezichthouder"}),
+            )
+            .await,
+        201,
+    )
+    .await;
+    let mut conn = scene.app.store.connection().unwrap();
+    let conn: &mut loket::db::DbConnection = &mut conn;
+    let sealed = diesel::sql_query("UPDATE legal_holds SET identifier_enc = NULL")
+        .execute(conn)
+        .unwrap();
+    assert_eq!(sealed, 1);
+    let held = scene.count(&format!("{EXPIRED} AND customer_id = 4"));
+    assert!(held > 0);
+    let report = sweep(&scene.instance("instance-1"), only("crm_interactions"))
+        .await
+        .remove(0);
+    assert_eq!(report.counts.skipped_legal_hold, held, "{report:?}");
+    assert_eq!(report.counts.changed, EXPIRED_INTERACTIONS - held);
+    assert_eq!(scene.count(EXPIRED), held);
+}
+
+/// A group of deletions whose claim was written but whose commit never came (the instance died
+/// in between) is taken off the count when the run resumes: its witness key is still there.
+async fn a_deletion_claimed_but_never_committed_is_counted_once(scene: Scene) {
+    let rule = "crm_interactions";
+    let paused = SweepOptions {
+        max_batches: Some(2),
+        ..only(rule)
+    };
+    let paused = sweep(&scene.instance("instance-1"), paused).await.remove(0);
+    assert_eq!(paused.outcome, Outcome::Paused, "{paused:?}");
+    // The run as the store would hold it had the instance died after claiming a group of
+    // three rows, one of them an expired row still there, and before committing.
+    let mut conn = scene.app.store.connection().unwrap();
+    let id = paused.run_id.clone().unwrap();
+    let mut run = SweepRunRow::find(&mut conn, &id).unwrap().unwrap();
+    let witness =
+        scene.count("SELECT MAX(id) AS n FROM interactions WHERE created_at < '2024-01-01'");
+    run.matched += 3;
+    run.changed += 3;
+    run.claim_rows = 3;
+    run.claim_witness = Some(witness.to_string());
+    run.save(&mut conn).unwrap();
+    drop(conn);
+    let finished = sweep(&scene.instance("instance-2"), only(rule))
+        .await
+        .remove(0);
+    assert_eq!(finished.outcome, Outcome::Finished, "{finished:?}");
+    assert!(finished.resumed);
+    assert_eq!(finished.counts.matched, EXPIRED_INTERACTIONS);
+    assert_eq!(finished.counts.changed, EXPIRED_INTERACTIONS);
+    assert_eq!(scene.count(EXPIRED), 0);
+}
+
 /// Anonymisation applies each strategy to the expired rows only, once.
 async fn anonymisation_applies_each_strategy_once(scene: Scene) {
     let reports = scene
@@ -738,6 +804,8 @@ on_both_stores!(
     a_deletion_without_exceptions_counts_every_row_once,
     a_dry_run_changes_nothing,
     exceptions_leave_held_requested_and_restricted_rows_alone,
+    a_hold_without_its_sealed_identifier_is_still_honoured,
+    a_deletion_claimed_but_never_committed_is_counted_once,
     anonymisation_applies_each_strategy_once,
     one_instance_sweeps_a_rule_at_a_time,
     a_lease_of_a_dead_process_is_taken_over_at_once,

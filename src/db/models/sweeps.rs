@@ -46,6 +46,9 @@ pub struct SweepRunRow {
     pub skipped_restriction: i64,
     pub resumed: i32,
     pub error: Option<String>,
+    /// A key a claimed group of whole-statement deletions deleted: still there on resumption,
+    /// the group was rolled back and its `claim_rows` (counted already) are taken off again.
+    pub claim_witness: Option<String>,
 }
 
 impl SweepRunRow {
@@ -226,11 +229,16 @@ pub struct LegalHoldRow {
     pub placed_at: NaiveDateTime,
     pub lifted_by: Option<String>,
     pub lifted_at: Option<NaiveDateTime>,
+    /// The identifier, sealed; `None` on holds placed before it was kept (their sweeps compare
+    /// every row's owner by hash).
+    pub identifier_enc: Option<String>,
 }
 
 impl LegalHoldRow {
     /// Where the reason of a hold is sealed (also its associated data).
     pub const REASON_PLACE: &'static str = "legal_holds.reason";
+    /// Where the identifier of a hold is sealed.
+    pub const IDENTIFIER_PLACE: &'static str = "legal_holds.identifier";
 
     /// The hold's reason, opened. Here beside the row because the holds (retention) and a
     /// request's run (which says why a system's data stays) both read it.
@@ -323,36 +331,46 @@ pub fn in_force_on(system: &str) -> legal_holds::BoxedQuery<'_, DbBackend> {
 
 type DbBackend = <DbConnection as diesel::Connection>::Backend;
 
-/// The lookup hashes, with their kind, of every hold in force on `system` (or on every system):
-/// few, so a sweep reads them once and compares each row with them in memory.
+/// The kind, lookup hash and sealed identifier (where kept) of every hold in force on `system`
+/// (or on every system): few, so a sweep reads them once and compares each row with them in
+/// memory.
 pub fn holds_in_force(
     conn: &mut DbConnection,
     system: &str,
-) -> Result<Vec<(String, String)>, StoreError> {
+) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
     Ok(in_force_on(system)
-        .select((legal_holds::identifier_kind, legal_holds::identifier_index))
-        .load(conn)?)
-}
-
-/// The lookup hashes (e-mail, customer number, phone) of every request in one of `open_states`;
-/// found through the index on the state, so the cost follows the requests in progress, not
-/// every request ever made.
-pub fn open_requests_indexes(
-    conn: &mut DbConnection,
-    open_states: &[&str],
-) -> Result<OpenIndexes, StoreError> {
-    Ok(requests::table
-        .filter(requests::state.eq_any(open_states))
         .select((
-            requests::email_index,
-            requests::customer_number_index,
-            requests::phone_index,
+            legal_holds::identifier_kind,
+            legal_holds::identifier_index,
+            legal_holds::identifier_enc,
         ))
         .load(conn)?)
 }
 
-/// The e-mail, customer number and phone lookup hashes of each open request.
-pub type OpenIndexes = Vec<(Option<String>, Option<String>, Option<String>)>;
+/// The identifiers (e-mail, customer number, phone) of every request in one of `open_states`,
+/// as lookup hashes and sealed; found through the index on the state, so the cost follows the
+/// requests in progress, not every request ever made.
+pub fn open_requests_identifiers(
+    conn: &mut DbConnection,
+    open_states: &[&str],
+) -> Result<Vec<OpenIdentifiers>, StoreError> {
+    Ok(requests::table
+        .filter(requests::state.eq_any(open_states))
+        .select(OpenIdentifiers::as_select())
+        .load(conn)?)
+}
+
+/// An open request's identifiers: each as its lookup hash and sealed.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = requests)]
+pub struct OpenIdentifiers {
+    pub email_index: Option<String>,
+    pub customer_number_index: Option<String>,
+    pub phone_index: Option<String>,
+    pub email_enc: Option<String>,
+    pub customer_number_enc: Option<String>,
+    pub phone_enc: Option<String>,
+}
 
 /// What the holds and open requests a sweep honours looked like: when it is still the same,
 /// so are they, and the sweep need not read them again. Holds are only ever added and lifted

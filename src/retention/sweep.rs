@@ -48,6 +48,10 @@ use serde::Serialize;
 /// a claim after a stop (one page of up to this many batches) stays small.
 const GROUP_FOR: std::time::Duration = std::time::Duration::from_millis(100);
 const GROUP_BATCHES: u64 = 16;
+/// Fewer for deletions in whole statements: each statement of a group walks past the index
+/// entries of the rows the group deleted before it (not yet committed, so not yet marked dead),
+/// which grows with the square of the group; four balance that against a claim per group.
+const DELETION_GROUP_BATCHES: u64 = 4;
 
 /// Consecutive batches whose changes to the organisation's database are one transaction
 /// there. Before it commits, loket's store gets one claim covering all of them (from the
@@ -74,10 +78,10 @@ impl Group {
         }
     }
 
-    /// Counts one more batch; true when the group is full (by count or time).
-    fn full(&mut self) -> bool {
+    /// Counts one more batch; true when the group is full (`most` batches, or by time).
+    fn full(&mut self, most: u64) -> bool {
         self.batches += 1;
-        self.batches >= GROUP_BATCHES || self.started.elapsed() >= GROUP_FOR
+        self.batches >= most || self.started.elapsed() >= GROUP_FOR
     }
 
     /// The run as written before the group commits: the account from before the group, with
@@ -625,7 +629,7 @@ impl SweepService {
             *batches.batches_now += 1;
             let group_full = batches.group.as_mut().is_some_and(|group| {
                 group.witness = deleted.witness;
-                group.full()
+                group.full(DELETION_GROUP_BATCHES)
             });
             if options.die_before_checkpoint == Some(*batches.batches_now) {
                 // As if the instance died once this batch's change was committed.
@@ -779,7 +783,10 @@ impl SweepService {
                 self.end_group(conn, rule, run, batches)?;
                 return Ok(Some(Stop::Died));
             }
-            let group_full = batches.group.as_mut().map(Group::full);
+            let group_full = batches
+                .group
+                .as_mut()
+                .map(|group| group.full(GROUP_BATCHES));
             if group_full == Some(true) {
                 self.end_group(conn, rule, run, batches)?;
             } else if group_full.is_none() && saved_at.elapsed() >= renew_every {

@@ -242,6 +242,17 @@ impl Scene {
         self.target().count(sql)
     }
 
+    /// Places a legal hold as the privacy officer; the hold as the API shows it.
+    async fn place_hold(&self, hold: Value) -> Value {
+        expect_json(
+            self.app
+                .post_json("/api/v1/retention/holds", Some(&self.officer), &hold)
+                .await,
+            201,
+        )
+        .await
+    }
+
     /// The audit events with this action, newest first.
     async fn audit_events(&self, action: &str) -> Vec<Value> {
         let events = expect_json(
@@ -270,6 +281,33 @@ fn only(rule: &str) -> SweepOptions {
         rule: Some(rule.into()),
         ..SweepOptions::default()
     }
+}
+
+/// `rule` swept by one instance and stopped after two batches.
+async fn paused_after_two_batches(scene: &Scene, rule: &str) -> RuleReport {
+    let options = SweepOptions {
+        max_batches: Some(2),
+        ..only(rule)
+    };
+    let paused = sweep(&scene.instance("instance-1"), options)
+        .await
+        .remove(0);
+    assert_eq!(paused.outcome, Outcome::Paused, "{paused:?}");
+    paused
+}
+
+/// The paused run of `rule` resumed by another instance to the end, every expired row
+/// deleted and counted once.
+async fn resumed_to_the_end(scene: &Scene, rule: &str) -> RuleReport {
+    let finished = sweep(&scene.instance("instance-2"), only(rule))
+        .await
+        .remove(0);
+    assert_eq!(finished.outcome, Outcome::Finished, "{finished:?}");
+    assert!(finished.resumed);
+    assert_eq!(finished.counts.matched, EXPIRED_INTERACTIONS);
+    assert_eq!(finished.counts.changed, EXPIRED_INTERACTIONS);
+    assert_eq!(scene.count(EXPIRED), 0);
+    finished
 }
 
 const EXPIRED: &str = "SELECT COUNT(*) AS n FROM interactions WHERE created_at < '2024-01-01'";
@@ -338,23 +376,11 @@ async fn a_deletion_without_exceptions_counts_every_row_once(scene: Scene) {
     );
     std::fs::write(&policies, rules).unwrap();
     let rule = "crm_interactions";
-    let paused = SweepOptions {
-        max_batches: Some(2),
-        ..only(rule)
-    };
-    let paused = sweep(&scene.instance("instance-1"), paused).await.remove(0);
-    assert_eq!(paused.outcome, Outcome::Paused, "{paused:?}");
+    let paused = paused_after_two_batches(&scene, rule).await;
     // batch_size 7 in the test's sweeps.yaml.
     assert_eq!((paused.counts.batches, paused.counts.changed), (2, 14));
-    let finished = sweep(&scene.instance("instance-2"), only(rule))
-        .await
-        .remove(0);
-    assert_eq!(finished.outcome, Outcome::Finished, "{finished:?}");
-    assert!(finished.resumed);
-    assert_eq!(finished.counts.matched, EXPIRED_INTERACTIONS);
-    assert_eq!(finished.counts.changed, EXPIRED_INTERACTIONS);
+    let finished = resumed_to_the_end(&scene, rule).await;
     assert_eq!(finished.counts.batches, (EXPIRED_INTERACTIONS + 6) / 7);
-    assert_eq!(scene.count(EXPIRED), 0);
     assert_eq!(
         scene.count(ALL),
         CUSTOMERS * INTERACTIONS_PER_CUSTOMER - EXPIRED_INTERACTIONS
@@ -452,18 +478,9 @@ async fn exceptions_leave_held_requested_and_restricted_rows_alone(scene: Scene)
     };
     // Customer 1: a legal hold on the customer number. Customer 2: an erasure request in
     // progress, found by e-mail address written differently. Customer 3: restricted.
-    let hold = expect_json(
-        scene
-            .app
-            .post_json(
-                "/api/v1/retention/holds",
-                Some(&scene.officer),
-                &json!({"system": "crm", "identifier_kind": "customer_number", "identifier": "c-0001", "reason": "Geschil over factuur 2019-114, advocaat mr. Jansen"}),
-            )
-            .await,
-        201,
-    )
-    .await;
+    let hold = scene
+        .place_hold(json!({"system": "crm", "identifier_kind": "customer_number", "identifier": "c-0001", "reason": "Geschil over factuur 2019-114, advocaat mr. Jansen"}))
+        .await;
     assert!(
         !hold.to_string().contains("0001"),
         "the identifier is not shown: {hold}"
@@ -518,18 +535,9 @@ async fn exceptions_leave_held_requested_and_restricted_rows_alone(scene: Scene)
 /// A hold placed before holds kept their identifier sealed can only be recognised by its hash:
 /// its sweep reads and sorts every row, and still leaves the person's rows alone.
 async fn a_hold_without_its_sealed_identifier_is_still_honoured(scene: Scene) {
-    expect_json(
-        scene
-            .app
-            .post_json(
-                "/api/v1/retention/holds",
-                Some(&scene.officer),
-                &json!({"identifier_kind": "email", "identifier": "KLANT4@example.nl", "reason": "Onderzoek van de toezichthouder"}),
-            )
-            .await,
-        201,
-    )
-    .await;
+    scene
+        .place_hold(json!({"identifier_kind": "email", "identifier": "KLANT4@example.nl", "reason": "Onderzoek van de toezichthouder"}))
+        .await;
     let mut conn = scene.app.store.connection().unwrap();
     let conn: &mut loket::db::DbConnection = &mut conn;
     let sealed = diesel::sql_query("UPDATE legal_holds SET identifier_enc = NULL")
@@ -550,12 +558,7 @@ async fn a_hold_without_its_sealed_identifier_is_still_honoured(scene: Scene) {
 /// in between) is taken off the count when the run resumes: its witness key is still there.
 async fn a_deletion_claimed_but_never_committed_is_counted_once(scene: Scene) {
     let rule = "crm_interactions";
-    let paused = SweepOptions {
-        max_batches: Some(2),
-        ..only(rule)
-    };
-    let paused = sweep(&scene.instance("instance-1"), paused).await.remove(0);
-    assert_eq!(paused.outcome, Outcome::Paused, "{paused:?}");
+    let paused = paused_after_two_batches(&scene, rule).await;
     // The run as the store would hold it had the instance died after claiming a group of
     // three rows, one of them an expired row still there, and before committing.
     let mut conn = scene.app.store.connection().unwrap();
@@ -569,14 +572,7 @@ async fn a_deletion_claimed_but_never_committed_is_counted_once(scene: Scene) {
     run.claim_witness = Some(witness.to_string());
     run.save(&mut conn).unwrap();
     drop(conn);
-    let finished = sweep(&scene.instance("instance-2"), only(rule))
-        .await
-        .remove(0);
-    assert_eq!(finished.outcome, Outcome::Finished, "{finished:?}");
-    assert!(finished.resumed);
-    assert_eq!(finished.counts.matched, EXPIRED_INTERACTIONS);
-    assert_eq!(finished.counts.changed, EXPIRED_INTERACTIONS);
-    assert_eq!(scene.count(EXPIRED), 0);
+    resumed_to_the_end(&scene, rule).await;
 }
 
 /// Anonymisation applies each strategy to the expired rows only, once.
@@ -751,16 +747,11 @@ async fn retention_routes_check_role_and_input(scene: Scene) {
     )
     .await;
     assert_eq!(error["field"], "dry", "{error}");
-    let hold = expect_json(
-        app.post_json(
-            "/api/v1/retention/holds",
-            Some(&scene.officer),
-            &json!({"identifier_kind": "email", "identifier": "a@b.nl", "reason": "onderzoek AP"}),
+    let hold = scene
+        .place_hold(
+            json!({"identifier_kind": "email", "identifier": "a@b.nl", "reason": "onderzoek AP"}),
         )
-        .await,
-        201,
-    )
-    .await;
+        .await;
     let path = format!("/api/v1/retention/holds/{}", hold["id"].as_str().unwrap());
     expect_json(app.delete(&path, Some(&scene.officer)).await, 200).await;
     expect_json(app.delete(&path, Some(&scene.officer)).await, 409).await;

@@ -36,6 +36,8 @@ impl Application {
             tracing::warn!("{warning}");
         }
         let store = open_store(settings).await?;
+        // A server keeps copies of accounts and the catalog while no instance changes them.
+        store.listen_for_changes()?;
         let policies = load_policies(settings)?;
         crate::guide::record_version(&store, &policies.guide).await?;
         if !greet_first_run(&store).await? {

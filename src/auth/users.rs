@@ -4,11 +4,14 @@ use super::guard::{Key, Lockout, Refusal, SignInGuard};
 use super::{password, Role};
 use crate::audit::{self, Actor, Change};
 use crate::db::models::users::UserRow;
+use crate::db::notices::{ChangeNotices, Token, Topic};
 use crate::db::{DbConnection, Store};
 use crate::error::{ConflictCode, Error, FieldError, Result};
 use crate::ids::{UserId, Username};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// An account as the rest of loket sees it: never with its password hash.
 #[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
@@ -138,6 +141,39 @@ fn check_username(username: &str) -> std::result::Result<(), &'static str> {
 pub struct UserService {
     store: Store,
     guard: SignInGuard,
+    active: ActiveAccounts,
+}
+
+/// Accounts as every call checks them, kept while the store's notices say no account changed
+/// (see [`crate::db::notices`]): on PostgreSQL that check was a round trip of every call.
+#[derive(Debug, Clone, Default)]
+struct ActiveAccounts(Arc<Mutex<HashMap<UserId, (Token, User)>>>);
+
+/// Accounts kept at most; past it the copies start over (a desk has tens of accounts).
+const ACCOUNTS_KEPT: usize = 10_000;
+
+impl ActiveAccounts {
+    fn get(&self, notices: &ChangeNotices, id: &UserId) -> Option<User> {
+        let kept = self.lock();
+        let (token, user) = kept.get(id)?;
+        notices
+            .is_current(Topic::Users, *token)
+            .then(|| user.clone())
+    }
+
+    fn keep(&self, token: Token, user: &User) {
+        let mut kept = self.lock();
+        if kept.len() >= ACCOUNTS_KEPT {
+            kept.clear();
+        }
+        kept.insert(user.id.clone(), (token, user.clone()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (Token, User)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl UserService {
@@ -145,6 +181,7 @@ impl UserService {
         Self {
             store,
             guard: SignInGuard::default(),
+            active: ActiveAccounts::default(),
         }
     }
 
@@ -157,7 +194,7 @@ impl UserService {
     pub async fn create(&self, actor: Actor, new: NewUser) -> Result<User> {
         new.validate()?;
         self.store
-            .write(move |conn| {
+            .write_changing(Topic::Users, move |conn| {
                 if UserRow::find_by_username(conn, &new.username)?.is_some() {
                     return Err(Error::conflict(
                         ConflictCode::Exists,
@@ -220,16 +257,27 @@ impl UserService {
         Ok(self.store.read(UserRow::count).await?)
     }
 
-    /// The account behind a token, if it still exists and is active.
+    /// The account behind a token, if it still exists and is active: the copy kept since it
+    /// was last read while no account changed, else read (and kept while none changes).
     pub async fn find_active(&self, id: UserId) -> Result<Option<User>> {
-        self.store
+        let notices = self.store.notices();
+        if let Some(user) = self.active.get(notices, &id) {
+            return Ok(Some(user));
+        }
+        let token = notices.token(Topic::Users);
+        let found = self
+            .store
             .read(move |conn| {
                 UserRow::find(conn, &id)?
                     .filter(|row| row.active)
                     .map(User::try_from)
                     .transpose()
             })
-            .await
+            .await?;
+        if let (Some(token), Some(user)) = (token, &found) {
+            self.active.keep(token, user);
+        }
+        Ok(found)
     }
 
     /// Checks a username and password sent from `address`; any mismatch, unknown or disabled
@@ -309,7 +357,7 @@ impl UserService {
     /// Revokes every token and session of the account (signing out everywhere).
     pub async fn revoke_sessions(&self, actor: Actor, id: UserId) -> Result<()> {
         self.store
-            .write(move |conn| {
+            .write_changing(Topic::Users, move |conn| {
                 let row = UserRow::find(conn, &id)?
                     .ok_or_else(|| Error::not_found(format!("user {id}")))?;
                 UserRow::bump_session_epoch(conn, &row.id)?;
@@ -331,7 +379,7 @@ impl UserService {
     /// Gives an account another role; its tokens and sessions stop working at once.
     pub async fn set_role(&self, actor: Actor, username: String, role: Role) -> Result<User> {
         self.store
-            .write(move |conn| {
+            .write_changing(Topic::Users, move |conn| {
                 let mut row = find_row(conn, &username)?;
                 if row.role == role.as_str() {
                     return User::try_from(row);
@@ -385,7 +433,7 @@ impl UserService {
         }
         crate::error::all_valid(errors)?;
         self.store
-            .write(move |conn| {
+            .write_changing(Topic::Users, move |conn| {
                 let row = find_row(conn, &username)?;
                 let address = email.as_deref().map(|a| Some(a).filter(|a| !a.is_empty()));
                 crate::db::models::users::set_contact(
@@ -417,7 +465,7 @@ impl UserService {
     /// stay revoked when it is enabled again.
     pub async fn set_active(&self, actor: Actor, username: String, active: bool) -> Result<User> {
         self.store
-            .write(move |conn| {
+            .write_changing(Topic::Users, move |conn| {
                 let mut row = find_row(conn, &username)?;
                 if row.active == active {
                     return User::try_from(row);

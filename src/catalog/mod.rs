@@ -19,6 +19,7 @@ pub mod yaml;
 
 use crate::audit::{self, Actor, Change};
 use crate::db::models::catalog as store;
+use crate::db::notices::Topic;
 use crate::db::{DbConnection, Store};
 use crate::error::{ConflictCode, Error, FieldError, Result};
 use model::{
@@ -97,7 +98,7 @@ pub async fn get<T: Item>(store: &Store, key: String) -> Result<T> {
 pub async fn create<T: Item>(store: &Store, actor: Actor, item: T) -> Result<T> {
     item.validate()?;
     store
-        .write(move |conn| {
+        .write_changing(Topic::Catalog, move |conn| {
             if T::load(conn, item.key())?.is_some() {
                 return Err(Error::conflict(
                     ConflictCode::Exists,
@@ -120,7 +121,7 @@ pub async fn replace<T: Item>(store: &Store, actor: Actor, key: String, item: T)
     }
     item.validate()?;
     store
-        .write(move |conn| {
+        .write_changing(Topic::Catalog, move |conn| {
             if T::load(conn, &key)?.is_none() {
                 return Err(not_found::<T>(&key));
             }
@@ -133,7 +134,7 @@ pub async fn replace<T: Item>(store: &Store, actor: Actor, key: String, item: T)
 
 pub async fn delete<T: Item>(store: &Store, actor: Actor, key: String) -> Result<()> {
     store
-        .write(move |conn| {
+        .write_changing(Topic::Catalog, move |conn| {
             if T::load(conn, &key)?.is_none() {
                 return Err(not_found::<T>(&key));
             }
@@ -360,7 +361,7 @@ pub async fn put_organisation(
 ) -> Result<Organisation> {
     organisation.validate()?;
     store
-        .write(move |conn| {
+        .write_changing(Topic::Catalog, move |conn| {
             save_organisation(conn, &actor, &organisation)?;
             Ok(organisation)
         })
@@ -453,7 +454,7 @@ pub async fn import(
 ) -> Result<ImportReport> {
     document.validate()?;
     store
-        .write(move |conn| {
+        .write_changing(Topic::Catalog, move |conn| {
             let mut report = ImportReport::default();
             if let Some(organisation) = &document.organisation {
                 let outcome = save_organisation(conn, &actor, organisation)?;

@@ -4,6 +4,7 @@
 
 mod arrays;
 pub mod models;
+pub mod notices;
 pub mod schema;
 mod sql_text;
 mod sqlite_plans;
@@ -266,6 +267,13 @@ pub struct Store {
     /// The audit chain's head as this store's transactions last committed it: on PostgreSQL a
     /// transaction's events then go after it in one statement instead of two.
     audit_head: Arc<models::audit::HeadCache>,
+    /// Changes to what callers keep copies of (accounts, the catalog, webhook subscriptions);
+    /// see [`notices`].
+    notices: Arc<notices::ChangeNotices>,
+    /// The webhook subscriptions, kept while the notices vouch for them.
+    subscriptions: Arc<models::webhooks::KeptSubscriptions>,
+    /// Where the listener for those notices connects (PostgreSQL only).
+    listen_url: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -300,10 +308,15 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         let sqlite = backend == Backend::Sqlite;
+        let change_notices = Arc::new(notices::ChangeNotices::for_database(match &url {
+            DatabaseUrl::Sqlite(path) => path,
+            DatabaseUrl::Postgres(url) => url,
+        }));
         let writer = match sqlite {
-            true => {
-                Some(writer::Writer::start(writer_connection(url)).map_err(StoreError::Thread)?)
-            }
+            true => Some(
+                writer::Writer::start(writer_connection(url.clone()))
+                    .map_err(StoreError::Thread)?,
+            ),
             false => None,
         };
         let checkpointer = match sqlite {
@@ -318,7 +331,30 @@ impl Store {
             writer,
             _checkpointer: checkpointer,
             audit_head: Arc::default(),
+            subscriptions: Arc::new(models::webhooks::KeptSubscriptions::new(
+                change_notices.clone(),
+            )),
+            notices: change_notices,
+            listen_url: match url {
+                DatabaseUrl::Postgres(url) => Some(url),
+                DatabaseUrl::Sqlite(_) => None,
+            },
         })
+    }
+
+    /// Changes to what callers keep copies of; see [`notices`].
+    pub fn notices(&self) -> &Arc<notices::ChangeNotices> {
+        &self.notices
+    }
+
+    /// Starts listening for changes made by other instances (PostgreSQL), so that copies of
+    /// accounts and the catalog can be kept between calls; a no-op on SQLite. A server calls it
+    /// once; short-lived commands (the CLI) do not, and read every time.
+    pub fn listen_for_changes(&self) -> Result<(), StoreError> {
+        match &self.listen_url {
+            Some(url) => notices::listen(url.clone(), &self.notices).map_err(StoreError::Thread),
+            None => Ok(()),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -364,7 +400,9 @@ impl Store {
         E: From<StoreError>,
     {
         let mut slot = self.pool.get().map_err(StoreError::from)?;
-        let done = self.audit_head.scope(|| work(&mut slot));
+        let done = self
+            .audit_head
+            .scope(|| self.subscriptions.scope(|| work(&mut slot)));
         if done.is_ok() {
             slot.proven_at = Some(Instant::now());
         }
@@ -383,6 +421,20 @@ impl Store {
             return self.write_statements(work).await;
         }
         self.read(move |conn| write_transaction(conn, work)).await
+    }
+
+    /// [`Store::write`] for a change to what the store's users keep copies of (`topic`): once
+    /// it has ended, the copies of this process go at once (other instances' go with the
+    /// database's notice, see [`notices`]).
+    pub async fn write_changing<T, E, F>(&self, topic: notices::Topic, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let done = self.write(work).await;
+        self.notices.changed(topic);
+        done
     }
 
     /// Runs `work`, whose statements are each safe on their own (a conditional UPDATE, a mark

@@ -14,6 +14,7 @@ use crate::catalog::CatalogSnapshot;
 use crate::db::models::outbox::OutboxRow;
 use crate::db::models::packages::PackageRow;
 use crate::db::models::packages::REDACTION_REASON_PLACE;
+use crate::db::notices::{ChangeNotices, Token, Topic};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::mail::letters::{
@@ -480,33 +481,57 @@ pub fn download_url(
 }
 
 /// The catalog as last read, with the stamp it was read under, shared by a service's clones:
-/// intake and letters read it many times a second and it changes a few times a year. Every
-/// use checks the stamp (one single-row read), so a change made by another instance sharing
-/// the store is seen at once.
+/// intake and letters read it many times a second and it changes a few times a year. While the
+/// store's notices vouch for the copy (PostgreSQL with its listener, see
+/// [`crate::db::notices`]) it is used as it is; otherwise every use checks the stamp (one
+/// single-row read), so a change made by another instance sharing the store is seen at once.
 #[derive(Debug, Clone, Default)]
-pub struct CatalogCache(Arc<Mutex<Option<Stamped>>>);
+pub struct CatalogCache {
+    kept: Arc<Mutex<Option<Stamped>>>,
+    notices: Arc<ChangeNotices>,
+}
 
-/// A catalog snapshot and the stamp it was read under.
-type Stamped = (i64, Arc<CatalogSnapshot>);
+/// A catalog snapshot, the stamp it was read under, and the notices' token of that moment.
+type Stamped = (i64, Option<Token>, Arc<CatalogSnapshot>);
 
 impl CatalogCache {
-    /// The catalog as stored now: the cached copy while the stamp is unchanged, else read again.
+    /// A cache that trusts its copy while `notices` say the catalog did not change.
+    pub fn watching(notices: Arc<ChangeNotices>) -> Self {
+        CatalogCache {
+            kept: Arc::default(),
+            notices,
+        }
+    }
+
+    /// The catalog as stored now: the cached copy while the notices vouch for it or the stamp
+    /// is unchanged, else read again.
     pub fn get(&self, conn: &mut DbConnection) -> Result<Arc<CatalogSnapshot>> {
-        // The stamp first: a change committed between the two reads then only costs a reload
-        // next time, never a stale copy kept under the new stamp.
-        let stamp = crate::db::models::catalog::stamp(conn)?;
-        if let Some((cached, snapshot)) = &*self.lock() {
-            if *cached == stamp {
+        if let Some((_, Some(token), snapshot)) = &*self.lock() {
+            if self.notices.is_current(Topic::Catalog, *token) {
                 return Ok(snapshot.clone());
             }
         }
+        // The token and the stamp first: a change committed between them and the catalog's
+        // reads then only costs a reload next time, never a stale copy kept as current.
+        let token = self.notices.token(Topic::Catalog);
+        let stamp = crate::db::models::catalog::stamp(conn)?;
+        let unchanged = match &mut *self.lock() {
+            Some((cached, kept_under, snapshot)) if *cached == stamp => {
+                *kept_under = token;
+                Some(snapshot.clone())
+            }
+            _ => None,
+        };
+        if let Some(snapshot) = unchanged {
+            return Ok(snapshot);
+        }
         let snapshot = Arc::new(load_catalog(conn)?);
-        *self.lock() = Some((stamp, snapshot.clone()));
+        *self.lock() = Some((stamp, token, snapshot.clone()));
         Ok(snapshot)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Stamped>> {
-        self.0
+        self.kept
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

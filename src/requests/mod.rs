@@ -151,6 +151,7 @@ impl RequestService {
         public_url: &str,
         mail_from: &str,
     ) -> Self {
+        let catalog = letters::CatalogCache::watching(store.notices().clone());
         RequestService {
             store,
             cipher,
@@ -161,7 +162,7 @@ impl RequestService {
             mail_queued: Arc::new(|| {}),
             connectors: crate::connectors::Connectors::default(),
             build_package: None,
-            catalog: letters::CatalogCache::default(),
+            catalog,
             background: Background::default(),
         }
     }

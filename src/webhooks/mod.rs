@@ -17,6 +17,7 @@ pub mod delivery;
 use crate::audit::{self, Actor, Change};
 use crate::crypto::Cipher;
 use crate::db::models::webhooks::{self as rows, DeliveryRow, EventRow, SubscriptionRow};
+use crate::db::notices::Topic;
 use crate::db::{DbConnection, Store};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::{RequestId, SweepId};
@@ -341,7 +342,7 @@ impl WebhookService {
         let checked = input.check(true)?;
         let cipher = self.cipher.clone();
         self.store
-            .write(move |conn| {
+            .write_changing(Topic::Webhooks, move |conn| {
                 let now = crate::db::now();
                 let row = SubscriptionRow {
                     id: crate::ids::new_id(),
@@ -372,7 +373,7 @@ impl WebhookService {
         let checked = input.check(false)?;
         let cipher = self.cipher.clone();
         self.store
-            .write(move |conn| {
+            .write_changing(Topic::Webhooks, move |conn| {
                 let mut row = find(conn, &id)?;
                 row.url = checked.url;
                 row.description = checked.description;
@@ -391,7 +392,7 @@ impl WebhookService {
 
     pub async fn delete(&self, actor: Actor, id: String) -> Result<()> {
         self.store
-            .write(move |conn| {
+            .write_changing(Topic::Webhooks, move |conn| {
                 let row = find(conn, &id)?;
                 SubscriptionRow::delete(conn, &id)?;
                 record(conn, &actor, "webhook.deleted", &row)

@@ -180,6 +180,33 @@ backend_tests! {
         expect_json(login, 401).await;
     }
 
+    async fn an_account_disabled_by_another_instance_loses_access_within_moments(app: TestApp) {
+        // The server keeps a copy of the account between calls (PostgreSQL, while it hears of
+        // every change): disabled behind its back, by another instance sharing the database,
+        // the CLI or a DBA, the account must still lose access, not when its token expires.
+        let agent = app.token_for(Role::Agent).await;
+        for _ in 0..3 {
+            expect_json(app.get("/api/v1/catalog/systems", Some(&agent)).await, 200).await;
+        }
+        {
+            use diesel::RunQueryDsl;
+            let mut conn = app.store.connection().unwrap();
+            let conn: &mut loket::db::DbConnection = &mut conn;
+            diesel::sql_query("UPDATE users SET active = false WHERE username = 'agent-1'")
+                .execute(conn)
+                .unwrap();
+        }
+        let mut status = 0;
+        for _ in 0..100 {
+            status = app.get("/api/v1/catalog/systems", Some(&agent)).await.status().as_u16();
+            if status == 401 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(status, 401, "still let in a second after the account was disabled");
+    }
+
     async fn the_last_admin_cannot_be_disabled(app: TestApp) {
         let admin = app.token_for(Role::Admin).await;
         let response = app

@@ -196,6 +196,65 @@ backend_tests! {
             assert!(seen.prepared.len() <= 1, "prepared again: {:#?}", seen.prepared);
         }
     }
+    async fn another_instance_hears_of_every_change_to_accounts_and_the_catalog(app: TestApp) {
+        // A second instance on the same database, listening as a server does: copies of
+        // accounts and the catalog are kept only while it hears of every change to them.
+        use loket::db::notices::Topic;
+        let instance = loket::db::Store::open(&app.settings.database_url(), 1).unwrap();
+        instance.listen_for_changes().unwrap();
+        let notices = instance.notices();
+        if app.backend == Backend::Sqlite {
+            assert_eq!(notices.token(Topic::Users), None, "SQLite keeps no copies");
+            return;
+        }
+        assert!(
+            eventually(|| notices.token(Topic::Users).is_some()).await,
+            "the listener did not start"
+        );
+        // Changed behind loket's back, as another instance, the CLI or a DBA would.
+        let change = |sql: &str| {
+            let mut conn = app.store.connection().unwrap();
+            let conn: &mut DbConnection = &mut conn;
+            diesel::sql_query(sql).execute(conn).unwrap();
+        };
+        let received = || [Topic::Users, Topic::Catalog, Topic::Webhooks].map(|t| notices.received(t));
+        let before = received();
+        change("UPDATE users SET updated_at = updated_at");
+        assert!(eventually(|| received()[0] > before[0]).await, "no notice of users");
+        change("UPDATE data_categories SET name_nl = name_nl");
+        assert!(
+            eventually(|| received()[1] > before[1]).await,
+            "no notice of a catalog table (through the catalog's stamp)"
+        );
+        change("UPDATE webhook_subscriptions SET url = url");
+        assert!(eventually(|| received()[2] > before[2]).await, "no notice of webhooks");
+        tokio::time::sleep(loket::db::notices::POLL * 20).await;
+        let after = received();
+        assert_eq!(after, [before[0] + 1, before[1] + 1, before[2] + 1], "one notice each, of its own topic");
+        let users = notices.received(Topic::Users);
+        {
+            let mut conn = app.store.connection().unwrap();
+            let conn: &mut DbConnection = &mut conn;
+            let rolled_back = diesel::Connection::transaction(conn, |conn| {
+                diesel::sql_query("UPDATE users SET updated_at = updated_at").execute(conn)?;
+                Err::<(), _>(diesel::result::Error::RollbackTransaction)
+            });
+            assert!(rolled_back.is_err());
+        }
+        tokio::time::sleep(loket::db::notices::POLL * 20).await;
+        assert_eq!(notices.received(Topic::Users), users, "a rolled-back change is no change");
+    }
+}
+
+/// Whether `holds` comes true within two seconds.
+async fn eventually(holds: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if holds() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    holds()
 }
 
 /// An audit event to append, before it is chained.

@@ -118,12 +118,12 @@ fn subscription(id: &str) -> SubscriptionRow {
     }
 }
 
-/// The ids `list_once` gives in a write transaction of `app`'s store, after `before` ran in it.
+/// The ids `list_once` gives in a write transaction of `store`, after `before` ran in it.
 async fn listed_once(
-    app: &TestApp,
+    store: &loket::db::Store,
     before: impl FnOnce(&mut loket::db::DbConnection) + Send + 'static,
 ) -> Vec<String> {
-    app.store
+    store
         .write(move |conn| {
             before(conn);
             let rows = SubscriptionRow::list_once(conn)?;
@@ -135,7 +135,7 @@ async fn listed_once(
 
 backend_tests! {
     async fn subscriptions_are_read_once_per_transaction_and_never_kept_beyond_it(app: TestApp) {
-        assert!(listed_once(&app, |_| ()).await.is_empty());
+        assert!(listed_once(&app.store, |_| ()).await.is_empty());
         // Stored behind loket's back (another instance): the next transaction sees it.
         app.store
             .read(|conn| {
@@ -150,21 +150,78 @@ backend_tests! {
             })
             .await
             .expect("stored");
-        assert_eq!(listed_once(&app, |_| ()).await, ["elsewhere"]);
+        assert_eq!(listed_once(&app.store, |_| ()).await, ["elsewhere"]);
         // Read, then changed in the same transaction: the change is seen.
-        let ids = listed_once(&app, |conn| {
+        let ids = listed_once(&app.store, |conn| {
             SubscriptionRow::list_once(conn).expect("read");
             subscription("here").insert(conn).expect("inserted");
         })
         .await;
         assert_eq!(ids.len(), 2, "{ids:?}");
         assert!(ids.contains(&"here".to_string()), "{ids:?}");
-        let ids = listed_once(&app, |conn| {
+        let ids = listed_once(&app.store, |conn| {
             SubscriptionRow::list_once(conn).expect("read");
             assert!(SubscriptionRow::delete(conn, "elsewhere").expect("deleted"));
         })
         .await;
         assert_eq!(ids, ["here"]);
+    }
+
+    async fn subscriptions_kept_between_transactions_go_with_every_change(app: TestApp) {
+        // A server's store keeps the subscriptions while it hears of every change (PostgreSQL;
+        // SQLite keeps nothing and reads them in every transaction).
+        use loket::db::notices::Topic;
+        let server = loket::db::Store::open(&app.settings.database_url(), 2).unwrap();
+        server.listen_for_changes().unwrap();
+        if app.backend == loket::db::Backend::Postgres {
+            let mut waited = 0;
+            while server.notices().token(Topic::Webhooks).is_none() && waited < 200 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                waited += 1;
+            }
+            assert!(server.notices().token(Topic::Webhooks).is_some(), "not listening");
+        }
+        assert!(listed_once(&server, |_| ()).await.is_empty());
+        // Stored behind the server's back (another instance, a DBA): seen within moments.
+        app.store
+            .write(|conn| subscription("elsewhere").insert(conn))
+            .await
+            .expect("stored");
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            seen = listed_once(&server, |_| ()).await;
+            if !seen.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(seen, ["elsewhere"]);
+        // Stored and read in a transaction that rolls back: never kept.
+        let rolled_back = server
+            .write(|conn| {
+                subscription("phantom").insert(conn)?;
+                let ids: Vec<String> = SubscriptionRow::list_once(conn)?.iter().map(|row| row.id.clone()).collect();
+                assert_eq!(ids.len(), 2, "its own change is seen in it: {ids:?}");
+                Err::<(), _>(loket::db::StoreError::Corrupt("rolled back on purpose".into()))
+            })
+            .await;
+        assert!(rolled_back.is_err());
+        assert_eq!(listed_once(&server, |_| ()).await, ["elsewhere"]);
+        if app.backend == loket::db::Backend::Postgres {
+            // The copy is what the server uses: a row stored with the notice switched off (as
+            // no write path can) is not seen until the next change is heard of.
+            let sql = |sql: &'static str| {
+                app.store.write(move |conn| {
+                    use diesel::RunQueryDsl;
+                    diesel::sql_query(sql).execute(conn).map_err(loket::db::StoreError::from)
+                })
+            };
+            sql("ALTER TABLE webhook_subscriptions DISABLE TRIGGER webhook_subscriptions_notify").await.unwrap();
+            app.store.write(|conn| subscription("unheard").insert(conn)).await.expect("stored");
+            sql("ALTER TABLE webhook_subscriptions ENABLE TRIGGER webhook_subscriptions_notify").await.unwrap();
+            tokio::time::sleep(loket::db::notices::POLL * 20).await;
+            assert_eq!(listed_once(&server, |_| ()).await, ["elsewhere"], "read again: nothing kept");
+        }
     }
 
     async fn a_webhook_is_delivered_once_after_two_failures_and_its_signature_verifies(app: TestApp) {

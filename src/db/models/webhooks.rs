@@ -6,6 +6,7 @@
 //! conditional UPDATE moves `next_attempt_at` past a lease, and only the worker whose UPDATE
 //! changed the row sends it.
 
+use crate::db::notices::{ChangeNotices, Token, Topic};
 use crate::db::schema::{
     daily_job_runs, webhook_deliveries, webhook_events, webhook_subscriptions,
 };
@@ -13,8 +14,8 @@ use crate::db::{DbConnection, StoreError};
 use crate::vocabulary::WebhookEvent;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::sync::{Arc, Mutex};
 
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
@@ -62,7 +63,61 @@ pub struct DeliveryRow {
 thread_local! {
     /// The subscriptions as read in a write transaction of this thread, with its number
     /// ([`super::audit::open_transaction`]).
-    static READ_IN: RefCell<Option<(u64, Rc<[SubscriptionRow]>)>> = const { RefCell::new(None) };
+    static READ_IN: RefCell<Option<(u64, Arc<[SubscriptionRow]>)>> = const { RefCell::new(None) };
+    /// The write transaction of this thread that changed subscriptions: what it reads is not
+    /// committed, so it is neither kept for other transactions nor served from their copy.
+    static CHANGED_IN: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The copy of the store whose work runs on this thread (see [`KeptSubscriptions::scope`]).
+    static KEPT: RefCell<Option<Arc<KeptSubscriptions>>> = const { RefCell::new(None) };
+}
+
+/// The subscriptions as a store last read them, kept while its notices say none changed (see
+/// [`crate::db::notices`]): on PostgreSQL every change of a request read them, a round trip
+/// of every intake, though they change a few times a year.
+#[derive(Debug)]
+pub struct KeptSubscriptions {
+    notices: Arc<ChangeNotices>,
+    kept: Mutex<Option<(Token, Arc<[SubscriptionRow]>)>>,
+}
+
+impl KeptSubscriptions {
+    pub fn new(notices: Arc<ChangeNotices>) -> Self {
+        KeptSubscriptions {
+            notices,
+            kept: Mutex::new(None),
+        }
+    }
+
+    /// Runs `work` with this copy as the one the reads on this thread use.
+    pub fn scope<T>(self: &Arc<Self>, work: impl FnOnce() -> T) -> T {
+        struct Restore(Option<Arc<KeptSubscriptions>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                KEPT.with(|kept| *kept.borrow_mut() = self.0.take());
+            }
+        }
+        let _restore = Restore(KEPT.with(|kept| kept.replace(Some(self.clone()))));
+        work()
+    }
+
+    /// The copy, if the notices still vouch for it.
+    fn current(&self) -> Option<Arc<[SubscriptionRow]>> {
+        let kept = self.lock();
+        let (token, rows) = kept.as_ref()?;
+        self.notices
+            .is_current(Topic::Webhooks, *token)
+            .then(|| rows.clone())
+    }
+
+    fn keep(&self, token: Token, rows: Arc<[SubscriptionRow]>) {
+        *self.lock() = Some((token, rows));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Token, Arc<[SubscriptionRow]>)>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl SubscriptionRow {
@@ -104,19 +159,38 @@ impl SubscriptionRow {
     /// Every subscription, read once per write transaction: a change of a request emits an
     /// event for each step it records (an intake two), and each would read them again. Inside
     /// the transaction only its own changes could move them, and those forget the read.
-    pub fn list_once(conn: &mut DbConnection) -> Result<Rc<[Self]>, StoreError> {
-        let Some(transaction) = super::audit::open_transaction() else {
-            return Ok(Self::list(conn)?.into());
+    ///
+    /// Between transactions, the store's copy is used while its notices vouch for it.
+    pub fn list_once(conn: &mut DbConnection) -> Result<Arc<[Self]>, StoreError> {
+        let transaction = super::audit::open_transaction();
+        let changed_here = transaction.is_some() && CHANGED_IN.with(Cell::get) == transaction;
+        let copy = match changed_here {
+            true => None,
+            false => KEPT.with(|kept| kept.borrow().clone()),
         };
-        let kept = READ_IN.with(|read| match &*read.borrow() {
-            Some((number, rows)) if *number == transaction => Some(rows.clone()),
-            _ => None,
-        });
-        if let Some(rows) = kept {
+        if let Some(rows) = copy.as_ref().and_then(|copy| copy.current()) {
             return Ok(rows);
         }
-        let rows: Rc<[Self]> = Self::list(conn)?.into();
-        READ_IN.with(|read| *read.borrow_mut() = Some((transaction, rows.clone())));
+        let read_in = |number| {
+            READ_IN.with(|read| match &*read.borrow() {
+                Some((read_in, rows)) if *read_in == number => Some(rows.clone()),
+                _ => None,
+            })
+        };
+        if let Some(rows) = transaction.and_then(read_in) {
+            return Ok(rows);
+        }
+        // The token before the read: a change committed meanwhile makes the copy stale.
+        let token = copy
+            .as_ref()
+            .and_then(|copy| copy.notices.token(Topic::Webhooks));
+        let rows: Arc<[Self]> = Self::list(conn)?.into();
+        if let Some(transaction) = transaction {
+            READ_IN.with(|read| *read.borrow_mut() = Some((transaction, rows.clone())));
+        }
+        if let (Some(copy), Some(token)) = (copy, token) {
+            copy.keep(token, rows.clone());
+        }
         Ok(rows)
     }
 
@@ -132,8 +206,11 @@ impl SubscriptionRow {
     }
 }
 
+/// This thread's transaction changes subscriptions: what it read of them is out of date, and
+/// what it reads from now on is its own (see [`CHANGED_IN`]).
 fn forget_read() {
     READ_IN.with(|read| read.borrow_mut().take());
+    CHANGED_IN.with(|changed| changed.set(super::audit::open_transaction()));
 }
 
 /// Stores an event once. With a dedup key already used, nothing is stored and `false` returned.

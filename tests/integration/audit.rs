@@ -335,6 +335,36 @@ backend_tests! {
         assert_eq!(verify(&app, &admin).await, json!({"events": after.len(), "broken": null}));
     }
 
+    async fn nested_and_other_instances_transactions_among_concurrent_ones_keep_one_chain(app: TestApp) {
+        // On PostgreSQL a store's transactions take turns from their append to their end. A
+        // nested transaction appends inside its outer one, which then holds the head's row lock
+        // while it waits for its turn; another instance appends without this store's turns.
+        // None of it may stall for good or break the chain.
+        let admin = with_events(&app).await;
+        let before = events(&app).await.len();
+        let other = loket::db::Store::open(&app.settings.database_url(), 2).unwrap();
+        let writes: Vec<_> = (0..24).map(|n| {
+            let store = if n % 4 == 3 { other.clone() } else { app.store.clone() };
+            tokio::spawn(async move {
+                store
+                    .write(move |conn| {
+                        change(conn, 100 + n)?;
+                        if n % 3 == 0 {
+                            loket::db::write_transaction(conn, |conn| change(conn, 300 + n))?;
+                        }
+                        change(conn, 200 + n)
+                    })
+                    .await
+            })
+        }).collect();
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        let after = events(&app).await;
+        assert_eq!(after.len(), before + 24 * 2 + 8);
+        assert_eq!(verify(&app, &admin).await, json!({"events": after.len(), "broken": null}));
+    }
+
     // SQLite's writes are committed in groups (`db::writer`): a write that fails or panics
     // takes nothing of the others with it, and leaves none of its own events behind.
     async fn a_failed_or_panicking_write_among_concurrent_ones_leaves_the_others_whole(app: TestApp) {

@@ -228,16 +228,31 @@ impl RunQueryDsl<diesel::PgConnection> for AppendStatement<'_> {}
 /// instances sharing one database each keep their own; the statement that appends after it
 /// checks it against the stored head, so a head another instance moved is only a miss.
 ///
+/// The store's transactions take turns from their append to their end, so that each one's
+/// guess is the head the one before it committed. The head's row lock serialised exactly that
+/// stretch already, but a transaction that found the head moved had to lock and read it first:
+/// under load, when two or more were between append and end, that was every one of them, an
+/// extra statement per write transaction.
+///
 /// [`Store`]: crate::db::Store
 #[derive(Debug, Default)]
-pub struct HeadCache(std::sync::Mutex<LastHead>);
+pub struct HeadCache {
+    last: std::sync::Mutex<LastHead>,
+    turn_free: std::sync::Condvar,
+}
 
 #[derive(Debug, Default)]
 struct LastHead {
     head: Option<AuditHead>,
-    /// Transactions that appended and have not ended yet.
-    appending: usize,
+    /// A transaction of the store is between its append and its end.
+    turn_taken: bool,
 }
+
+/// How long a transaction waits for its turn before it appends the old way, locking and reading
+/// the head first. A wait this long only happens where the turn holder waits in turn for the
+/// head's row lock, which a transaction that appended outside its turn holds: the one waiting
+/// here, if it appended in a nested transaction. Appending without the turn ends that wait.
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 thread_local! {
     /// The cache of the store whose work runs on this thread (see [`HeadCache::scope`]).
@@ -258,39 +273,52 @@ impl HeadCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LastHead> {
-        self.0
+        self.last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits up to [`TURN_WAIT`] for the turn; with it, the head to guess.
+    fn take_turn(&self) -> Option<Option<AuditHead>> {
+        let deadline = std::time::Instant::now() + TURN_WAIT;
+        let mut last = self.lock();
+        while last.turn_taken {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            last = self
+                .turn_free
+                .wait_timeout(last, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        last.turn_taken = true;
+        Some(last.head.clone())
     }
 }
 
 /// A PostgreSQL transaction's append, settled when the transaction ends. Committed, its head is
-/// where the store's next transaction appends without locking and reading the head first; the
-/// head is guessed only while no other transaction of the store is between its append and its
-/// end, so under load, when a guess would mostly miss, the head is locked and read as before.
+/// where the store's next transaction appends without locking and reading the head first.
 /// Dropped unsettled (rolled back, failed), nothing is guessed until a commit is known again.
+/// Either way the turn (see [`HeadCache`]) passes on.
 #[must_use]
 pub struct Appended {
     cache: std::sync::Arc<HeadCache>,
+    has_turn: bool,
     guess: Option<AuditHead>,
     head: Option<AuditHead>,
 }
 
 impl Appended {
-    /// Counts a transaction in, with the head to guess if it may; none outside a store's scope.
+    /// Takes the store's turn, with the head to guess; none outside a store's scope.
     fn begin() -> Option<Self> {
         let cache = CACHE.with(|cache| cache.borrow().clone())?;
-        let guess = {
-            let mut last = cache.lock();
-            last.appending += 1;
-            match last.appending {
-                1 => last.head.clone(),
-                _ => None,
-            }
-        };
+        let turn = cache.take_turn();
         Some(Appended {
             cache,
-            guess,
+            has_turn: turn.is_some(),
+            guess: turn.flatten(),
             head: None,
         })
     }
@@ -315,10 +343,13 @@ impl Appended {
 impl Drop for Appended {
     fn drop(&mut self) {
         let mut last = self.cache.lock();
-        last.appending = last.appending.saturating_sub(1);
         if self.head.is_some() {
             // Appended but not known to be committed: the stored head is not known.
             last.head = None;
+        }
+        if self.has_turn {
+            last.turn_taken = false;
+            self.cache.turn_free.notify_one();
         }
     }
 }

@@ -280,8 +280,9 @@ fn opened(cipher: &Cipher, row: OutboxRow) -> ClaimOutcome {
     }
 }
 
-pub(crate) fn record_sent(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
-    rows::mark_sent(conn, id, crate::db::now())
+/// Marks the messages `ids` sent, now.
+pub(crate) fn record_sent(conn: &mut DbConnection, ids: &[String]) -> Result<(), StoreError> {
+    rows::mark_sent(conn, ids, crate::db::now())
 }
 
 /// Records a failed attempt with a short error that holds no personal data; the message is

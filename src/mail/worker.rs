@@ -284,17 +284,37 @@ impl Worker {
 
     /// Sends and records the messages of a claimed group (see [`in_flight`]). Returns the ids of
     /// those it did not start.
+    ///
+    /// The letters sent are marked together once the group is through, in one statement: one
+    /// per letter was a statement of every intake on a busy desk. A crash before that mark
+    /// sends the group's letters again when their lease ends, as a crash between a send and its
+    /// own mark did for one letter.
     async fn deliver_group(
         &self,
         claimed: Vec<(String, ClaimOutcome)>,
         stopped: &mut oneshot::Receiver<()>,
     ) -> Vec<String> {
-        let (_, unsent) = in_flight(claimed, stopped, |id, message| async move {
-            if let Err(error) = self.deliver(id.clone(), message).await {
-                tracing::warn!(outbox_id = %id, %error, "mail worker could not record a delivery");
+        let (outcomes, unsent) = in_flight(claimed, stopped, |id, message| async move {
+            match self.deliver(id.clone(), message).await {
+                Ok(sent) => sent.then_some(id),
+                Err(error) => {
+                    tracing::warn!(outbox_id = %id, %error, "mail worker could not record a failed delivery");
+                    None
+                }
             }
         })
         .await;
+        let sent: Vec<String> = outcomes.into_iter().flatten().collect();
+        if !sent.is_empty() {
+            let count = sent.len();
+            if let Err(error) = self
+                .store
+                .write_statements(move |c| outbox::record_sent(c, &sent))
+                .await
+            {
+                tracing::warn!(%error, count, "mail worker could not mark sent letters; they are sent again when their lease ends");
+            }
+        }
         unsent
     }
 
@@ -390,7 +410,9 @@ impl Worker {
     }
 
     /// Sends and records one claimed message.
-    async fn deliver(&self, id: String, message: ClaimOutcome) -> Result<(), StoreError> {
+    /// Sends one message; whether it went, to be marked sent with its group. A failure is
+    /// recorded at once.
+    async fn deliver(&self, id: String, message: ClaimOutcome) -> Result<bool, StoreError> {
         let (attempts, result) = match message {
             ClaimOutcome::Unreadable { attempts, error } => {
                 tracing::error!(outbox_id = %id, %error, "outbox message cannot be decrypted");
@@ -420,13 +442,11 @@ impl Worker {
         id: String,
         attempts: i32,
         result: Result<(), SendFailure>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         match result {
             Ok(()) => {
                 tracing::info!(outbox_id = %id, attempts, "mail delivered");
-                self.store
-                    .write_statements(move |c| outbox::record_sent(c, &id))
-                    .await
+                Ok(true)
             }
             Err(failure) => {
                 let retry_at = self
@@ -442,6 +462,7 @@ impl Worker {
                         outbox::record_failure(c, &id, &failure.error, retry_at)
                     })
                     .await
+                    .map(|()| false)
             }
         }
     }

@@ -9,9 +9,11 @@ use crate::db::schema::outbox;
 use crate::db::{DbConnection, StoreError};
 use crate::ids::RequestId;
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Text, Timestamp};
+use diesel::sql_types::{Array, Text, Timestamp};
+use diesel::sqlite::Sqlite;
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -97,32 +99,36 @@ pub fn claim_group(
     take_due_group(conn, now, lease_until, limit)
 }
 
-pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), StoreError> {
-    let sent = MarkSent { id, at: now };
+/// Marks the messages `ids` sent at `now`: on PostgreSQL in one statement whatever their number
+/// (the ids as one array), on SQLite one cached statement each, in process.
+pub fn mark_sent(
+    conn: &mut DbConnection,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     match conn {
-        DbConnection::Sqlite(c) => sent.execute(c)?,
-        DbConnection::Postgres(c) => sent.execute(c)?,
+        DbConnection::Sqlite(c) => {
+            for id in ids {
+                MarkSent { id, at: now }.execute(c)?;
+            }
+        }
+        DbConnection::Postgres(c) => {
+            MarkSentAll { ids, at: now }.execute(c)?;
+        }
     };
     Ok(())
 }
 
 /// `UPDATE outbox SET status = 'sent', sent_at = …, last_error = NULL WHERE id = …`, written out
 /// so that it stays prepared: diesel prepares every `UPDATE` it builds anew, and this one runs
-/// for every letter sent (on PostgreSQL a parse and a plan by the server each time, on SQLite in
-/// the one writer thread).
+/// for every letter sent (in SQLite's one writer thread).
 struct MarkSent<'a> {
     id: &'a str,
     at: NaiveDateTime,
 }
 
-impl<DB> QueryFragment<DB> for MarkSent<'_>
-where
-    DB: diesel::backend::Backend,
-    str: diesel::serialize::ToSql<Text, DB>,
-    NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
-    DB: diesel::sql_types::HasSqlType<Text> + diesel::sql_types::HasSqlType<Timestamp>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+impl QueryFragment<Sqlite> for MarkSent<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         out.push_sql("UPDATE outbox SET status = ");
         out.push_bind_param::<Text, _>(SENT)?;
         out.push_sql(", sent_at = ");
@@ -139,4 +145,31 @@ impl QueryId for MarkSent<'_> {
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl<Conn> RunQueryDsl<Conn> for MarkSent<'_> {}
+impl RunQueryDsl<diesel::SqliteConnection> for MarkSent<'_> {}
+
+/// The same for a group of letters on PostgreSQL, `… WHERE id = ANY($3)`: one round trip and one
+/// prepared statement for a worker's whole group, where each letter was one.
+struct MarkSentAll<'a> {
+    ids: &'a [String],
+    at: NaiveDateTime,
+}
+
+impl QueryFragment<Pg> for MarkSentAll<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("UPDATE outbox SET status = ");
+        out.push_bind_param::<Text, _>(SENT)?;
+        out.push_sql(", sent_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(", last_error = NULL WHERE id = ANY(");
+        out.push_bind_param::<Array<Text>, _>(self.ids)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl QueryId for MarkSentAll<'_> {
+    type QueryId = MarkSentAll<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for MarkSentAll<'_> {}

@@ -23,7 +23,7 @@ use super::outbox::{self, ClaimOutcome, Claimed};
 use super::transport::{Outgoing, SendFailure, Transport};
 use crate::config::{MailSettings, Settings};
 use crate::crypto::Cipher;
-use crate::db::{Store, StoreError};
+use crate::db::{DbConnection, Store, StoreError};
 use crate::webhooks::delivery::{self, Attempt, ClaimedRow, StepReport};
 use chrono::NaiveDateTime;
 use lettre::message::Mailbox;
@@ -306,27 +306,37 @@ impl Worker {
         .await;
         let sent: Vec<String> = outcomes.into_iter().flatten().collect();
         if !sent.is_empty() {
-            let count = sent.len();
-            if let Err(error) = self
-                .store
-                .write_statements(move |c| outbox::record_sent(c, &sent))
-                .await
-            {
-                tracing::warn!(%error, count, "mail worker could not mark sent letters; they are sent again when their lease ends");
-            }
+            self.write_ids(
+                sent,
+                outbox::record_sent,
+                "could not mark sent letters; they are sent again when their lease ends",
+            )
+            .await;
         }
         unsent
     }
 
     /// Gives back the claimed messages a stopping worker did not come to.
     async fn release(&self, unsent: Vec<String>) {
-        let count = unsent.len();
-        if let Err(error) = self
-            .store
-            .write_statements(move |c| outbox::release(c, &unsent))
-            .await
-        {
-            tracing::warn!(%error, count, "mail worker could not give back unsent messages; they are due again when their lease ends");
+        self.write_ids(
+            unsent,
+            outbox::release,
+            "could not give back unsent messages; they are due again when their lease ends",
+        )
+        .await;
+    }
+
+    /// Records something of the messages `ids` by `write`; a failure is logged with `failed`,
+    /// since what it leaves undone the messages' leases set right.
+    async fn write_ids(
+        &self,
+        ids: Vec<String>,
+        write: fn(&mut DbConnection, &[String]) -> Result<(), StoreError>,
+        failed: &'static str,
+    ) {
+        let count = ids.len();
+        if let Err(error) = self.store.write_statements(move |c| write(c, &ids)).await {
+            tracing::warn!(%error, count, "mail worker {failed}");
         }
     }
 

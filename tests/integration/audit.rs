@@ -74,6 +74,23 @@ fn change(conn: &mut DbConnection, n: i64) -> loket::error::Result<()> {
     )
 }
 
+/// Runs `work(n)` for `n` in 0..24 as write transactions of `store_of(n)`, all at once, and
+/// waits until every one has committed.
+async fn concurrently(
+    store_of: impl Fn(i64) -> loket::db::Store,
+    work: fn(&mut DbConnection, i64) -> loket::error::Result<()>,
+) {
+    let writes: Vec<_> = (0..24)
+        .map(|n| {
+            let store = store_of(n);
+            tokio::spawn(async move { store.write(move |conn| work(conn, n)).await })
+        })
+        .collect();
+    for write in writes {
+        write.await.unwrap().unwrap();
+    }
+}
+
 /// The whole trail, oldest first.
 async fn events(app: &TestApp) -> Vec<loket::db::models::audit::AuditEventRow> {
     app.store
@@ -312,20 +329,11 @@ backend_tests! {
     async fn concurrent_transactions_keep_one_unbroken_chain(app: TestApp) {
         let admin = with_events(&app).await;
         let before = events(&app).await.len();
-        let writes: Vec<_> = (0..24).map(|n| {
-            let store = app.store.clone();
-            tokio::spawn(async move {
-                store
-                    .write(move |conn| {
-                        change(conn, 100 + n)?;
-                        change(conn, 200 + n)
-                    })
-                    .await
-            })
-        }).collect();
-        for write in writes {
-            write.await.unwrap().unwrap();
-        }
+        concurrently(|_| app.store.clone(), |conn, n| {
+            change(conn, 100 + n)?;
+            change(conn, 200 + n)
+        })
+        .await;
         let after = events(&app).await;
         assert_eq!(after.len(), before + 48);
         for pair in after[before..].chunks(2) {
@@ -343,23 +351,14 @@ backend_tests! {
         let admin = with_events(&app).await;
         let before = events(&app).await.len();
         let other = loket::db::Store::open(&app.settings.database_url(), 2).unwrap();
-        let writes: Vec<_> = (0..24).map(|n| {
-            let store = if n % 4 == 3 { other.clone() } else { app.store.clone() };
-            tokio::spawn(async move {
-                store
-                    .write(move |conn| {
-                        change(conn, 100 + n)?;
-                        if n % 3 == 0 {
-                            loket::db::write_transaction(conn, |conn| change(conn, 300 + n))?;
-                        }
-                        change(conn, 200 + n)
-                    })
-                    .await
-            })
-        }).collect();
-        for write in writes {
-            write.await.unwrap().unwrap();
-        }
+        concurrently(|n| if n % 4 == 3 { other.clone() } else { app.store.clone() }, |conn, n| {
+            change(conn, 100 + n)?;
+            if n % 3 == 0 {
+                loket::db::write_transaction(conn, |conn| change(conn, 300 + n))?;
+            }
+            change(conn, 200 + n)
+        })
+        .await;
         let after = events(&app).await;
         assert_eq!(after.len(), before + 24 * 2 + 8);
         assert_eq!(verify(&app, &admin).await, json!({"events": after.len(), "broken": null}));

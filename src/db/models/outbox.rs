@@ -129,14 +129,27 @@ struct MarkSent<'a> {
 
 impl QueryFragment<Sqlite> for MarkSent<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_sql("UPDATE outbox SET status = ");
-        out.push_bind_param::<Text, _>(SENT)?;
-        out.push_sql(", sent_at = ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(", last_error = NULL WHERE id = ");
+        set_sent(&mut out, &self.at)?;
+        out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(self.id)?;
         Ok(())
     }
+}
+
+/// `UPDATE outbox SET status = 'sent', sent_at = $at, last_error = NULL`, for either statement.
+fn set_sent<'b, DB>(out: &mut AstPass<'_, 'b, DB>, at: &'b NaiveDateTime) -> QueryResult<()>
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<Text, DB>,
+    NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
+    DB: diesel::sql_types::HasSqlType<Text> + diesel::sql_types::HasSqlType<Timestamp>,
+{
+    out.push_sql("UPDATE outbox SET status = ");
+    out.push_bind_param::<Text, _>(SENT)?;
+    out.push_sql(", sent_at = ");
+    out.push_bind_param::<Timestamp, _>(at)?;
+    out.push_sql(", last_error = NULL");
+    Ok(())
 }
 
 /// One statement whatever its values: cached by its type.
@@ -156,11 +169,8 @@ struct MarkSentAll<'a> {
 
 impl QueryFragment<Pg> for MarkSentAll<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("UPDATE outbox SET status = ");
-        out.push_bind_param::<Text, _>(SENT)?;
-        out.push_sql(", sent_at = ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(", last_error = NULL WHERE id = ANY(");
+        set_sent(&mut out, &self.at)?;
+        out.push_sql(" WHERE id = ANY(");
         out.push_bind_param::<Array<Text>, _>(self.ids)?;
         out.push_sql(")");
         Ok(())

@@ -29,16 +29,21 @@ pub struct Case {
 
 impl Case {
     pub fn load(conn: &mut DbConnection, id: &RequestId) -> Result<Case> {
-        let row = Self::find_row(conn, id)?;
-        Self::with_row(conn, row)
-    }
-
-    fn find_row(conn: &mut DbConnection, id: &RequestId) -> Result<RequestRow> {
-        rows::find_request(conn, id)?.ok_or_else(|| Error::not_found(format!("request '{id}'")))
+        let (row, tasks) = rows::find_request_with_tasks(conn, id)?
+            .ok_or_else(|| Error::not_found(format!("request '{id}'")))?;
+        Self::with_row_and_tasks(conn, row, tasks)
     }
 
     pub fn with_row(conn: &mut DbConnection, row: RequestRow) -> Result<Case> {
         let tasks = rows::list_tasks(conn, &row.id)?;
+        Self::with_row_and_tasks(conn, row, tasks)
+    }
+
+    fn with_row_and_tasks(
+        conn: &mut DbConnection,
+        row: RequestRow,
+        tasks: Vec<TaskRow>,
+    ) -> Result<Case> {
         let pauses = match row.has_pauses {
             true => rows::list_pauses(conn, &row.id)?,
             false => Vec::new(),

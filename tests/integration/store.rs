@@ -200,6 +200,52 @@ backend_tests! {
             assert!(seen.prepared.len() <= 1, "prepared again: {:#?}", seen.prepared);
         }
     }
+    async fn a_request_and_its_tasks_are_read_as_stored_in_one_prepared_statement(app: TestApp) {
+        // On PostgreSQL the request is joined to its first task only: every field of both must
+        // read back as the rows do, filled in or not, and the statement is prepared once.
+        use loket::vocabulary::{SearchOutcome, TaskState};
+        let agent = app.token_for(loket::auth::Role::Agent).await;
+        let body = serde_json::json!({"kind": "erasure", "channel": "phone", "requester": {
+            "name": "Jan de Vries", "email": "jan@example.nl"}});
+        let made = common::expect_json(app.post_json("/api/v1/requests", Some(&agent), &body).await, 201).await;
+        let id = made["id"].as_str().unwrap();
+        let stored = copy_of_request_as_stored(&app, id);
+        assert!(stored.tasks.len() > 1, "a checklist");
+        let mut task = stored.tasks[1].clone();
+        task.version += 1;
+        task.state = TaskState::Done;
+        task.assignee = Some("agent-1".to_string().into());
+        task.evidence_enc = Some("sealed".into());
+        task.closed_by = Some("agent-1".into());
+        task.closed_at = Some(loket::db::now());
+        task.keep_until = chrono::NaiveDate::from_ymd_opt(2033, 12, 31);
+        task.outcome = Some(SearchOutcome::Found);
+        task.found_rows = Some(3);
+        {
+            let mut conn = app.store.connection().unwrap();
+            assert!(requests::update_task(&mut conn, &task).unwrap());
+        }
+        let expected = copy_of_request_as_stored(&app, id);
+        assert_eq!(format!("{:?}", expected.tasks[1]), format!("{task:?}"));
+        let mut read = Vec::new();
+        let seen = statements_of(&app, |conn| {
+            for _ in 0..2 {
+                read.push(requests::find_request_with_tasks(conn, id).unwrap().unwrap());
+            }
+            assert!(requests::find_request_with_tasks(conn, "no-such-request").unwrap().is_none());
+        });
+        for (row, tasks) in &read {
+            assert_eq!(format!("{row:?}"), format!("{:?}", expected.row));
+            assert_eq!(format!("{tasks:?}"), format!("{:?}", expected.tasks));
+        }
+        if app.backend == Backend::Postgres {
+            // One each; the missing request is looked up again without the join.
+            assert_eq!(seen.statements.len(), 4, "{:#?}", seen.statements);
+            assert_eq!(seen.statements[0], seen.statements[1]);
+            assert!(seen.prepared.len() <= 2, "prepared again: {:#?}", seen.prepared);
+        }
+    }
+
     async fn another_instance_hears_of_every_change_to_accounts_and_the_catalog(app: TestApp) {
         // A second instance on the same database, listening as a server does: copies of
         // accounts and the catalog are kept only while it hears of every change to them.

@@ -278,6 +278,52 @@ pub fn find_request(conn: &mut DbConnection, id: &str) -> Result<Option<RequestR
         .optional()?)
 }
 
+/// A request and its tasks in order. On PostgreSQL in one statement: the tasks with the request
+/// joined to the first of them only, so its row (sealed columns and all) is sent once and the
+/// other rows carry NULLs; the tasks were a second round trip of every view and every change of
+/// a request. SQLite, in process, has no round trip to save and reads them apart.
+pub fn find_request_with_tasks(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<(RequestRow, Vec<TaskRow>)>, StoreError> {
+    let pg = match conn {
+        DbConnection::Postgres(pg) => pg,
+        DbConnection::Sqlite(_) => return find_request_then_tasks(conn, id),
+    };
+    let rows: Vec<(TaskRow, Option<RequestRow>)> = request_tasks::table
+        .left_join(
+            requests::table.on(requests::id
+                .eq(request_tasks::request_id)
+                .and(request_tasks::position.eq(0))),
+        )
+        .filter(request_tasks::request_id.eq(id))
+        .order(request_tasks::position.asc())
+        .select((TaskRow::as_select(), Option::<RequestRow>::as_select()))
+        .load(pg)?;
+    let mut request = None;
+    let mut tasks = Vec::with_capacity(rows.len());
+    for (task, row) in rows {
+        request = request.or(row);
+        tasks.push(task);
+    }
+    match request {
+        Some(request) => Ok(Some((request, tasks))),
+        // No task at position 0 (a request without a checklist): read as SQLite does.
+        None => find_request_then_tasks(conn, id),
+    }
+}
+
+fn find_request_then_tasks(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<(RequestRow, Vec<TaskRow>)>, StoreError> {
+    let Some(row) = find_request(conn, id)? else {
+        return Ok(None);
+    };
+    let tasks = list_tasks(conn, id)?;
+    Ok(Some((row, tasks)))
+}
+
 /// What the person's status page shows of a request, and whether a pause is open.
 #[derive(Debug, Clone, Queryable)]
 pub struct StatusRow {

@@ -280,9 +280,9 @@ fn opened(cipher: &Cipher, row: OutboxRow) -> ClaimOutcome {
     }
 }
 
-/// Marks the messages `ids` sent, now.
-pub(crate) fn record_sent(conn: &mut DbConnection, ids: &[String]) -> Result<(), StoreError> {
-    rows::mark_sent(conn, ids, crate::db::now())
+/// Marks the messages `sent` as sent, each at the time it went.
+pub(crate) fn record_sent(conn: &mut DbConnection, sent: &[rows::Sent]) -> Result<(), StoreError> {
+    rows::mark_sent(conn, sent)
 }
 
 /// Records a failed attempt with a short error that holds no personal data; the message is

@@ -296,7 +296,7 @@ impl Worker {
     ) -> Vec<String> {
         let (outcomes, unsent) = in_flight(claimed, stopped, |id, message| async move {
             match self.deliver(id.clone(), message).await {
-                Ok(sent) => sent.then_some(id),
+                Ok(sent_at) => sent_at.map(|at| (id, at)),
                 Err(error) => {
                     tracing::warn!(outbox_id = %id, %error, "mail worker could not record a failed delivery");
                     None
@@ -304,7 +304,7 @@ impl Worker {
             }
         })
         .await;
-        let sent: Vec<String> = outcomes.into_iter().flatten().collect();
+        let sent: Vec<(String, NaiveDateTime)> = outcomes.into_iter().flatten().collect();
         if !sent.is_empty() {
             self.write_ids(
                 sent,
@@ -328,10 +328,10 @@ impl Worker {
 
     /// Records something of the messages `ids` by `write`; a failure is logged with `failed`,
     /// since what it leaves undone the messages' leases set right.
-    async fn write_ids(
+    async fn write_ids<T: Send + 'static>(
         &self,
-        ids: Vec<String>,
-        write: fn(&mut DbConnection, &[String]) -> Result<(), StoreError>,
+        ids: Vec<T>,
+        write: fn(&mut DbConnection, &[T]) -> Result<(), StoreError>,
         failed: &'static str,
     ) {
         let count = ids.len();
@@ -420,9 +420,13 @@ impl Worker {
     }
 
     /// Sends and records one claimed message.
-    /// Sends one message; whether it went, to be marked sent with its group. A failure is
+    /// Sends one message; when it went, to be marked sent with its group. A failure is
     /// recorded at once.
-    async fn deliver(&self, id: String, message: ClaimOutcome) -> Result<bool, StoreError> {
+    async fn deliver(
+        &self,
+        id: String,
+        message: ClaimOutcome,
+    ) -> Result<Option<NaiveDateTime>, StoreError> {
         let (attempts, result) = match message {
             ClaimOutcome::Unreadable { attempts, error } => {
                 tracing::error!(outbox_id = %id, %error, "outbox message cannot be decrypted");
@@ -452,11 +456,11 @@ impl Worker {
         id: String,
         attempts: i32,
         result: Result<(), SendFailure>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<NaiveDateTime>, StoreError> {
         match result {
             Ok(()) => {
                 tracing::info!(outbox_id = %id, attempts, "mail delivered");
-                Ok(true)
+                Ok(Some(crate::db::now()))
             }
             Err(failure) => {
                 let retry_at = self
@@ -472,7 +476,7 @@ impl Worker {
                         outbox::record_failure(c, &id, &failure.error, retry_at)
                     })
                     .await
-                    .map(|()| false)
+                    .map(|()| None)
             }
         }
     }

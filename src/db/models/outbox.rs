@@ -99,29 +99,50 @@ pub fn claim_group(
     take_due_group(conn, now, lease_until, limit)
 }
 
-/// Marks the messages `ids` sent at `now`: on PostgreSQL in one statement whatever their number
-/// (the ids as one array), on SQLite one cached statement each, in process.
-pub fn mark_sent(
-    conn: &mut DbConnection,
-    ids: &[String],
-    now: NaiveDateTime,
-) -> Result<(), StoreError> {
+/// A message sent, and when: each letter keeps the moment it went (Art. 5(2): when the answer
+/// went), though a group's are marked together.
+pub type Sent = (String, NaiveDateTime);
+
+/// Marks the messages `sent` as sent, each at its own time: on PostgreSQL in one statement
+/// whatever their number (ids and times as two arrays), on SQLite one cached statement each, in
+/// process.
+pub fn mark_sent(conn: &mut DbConnection, sent: &[Sent]) -> Result<(), StoreError> {
     match conn {
         DbConnection::Sqlite(c) => {
-            for id in ids {
-                MarkSent { id, at: now }.execute(c)?;
+            for (id, at) in sent {
+                MarkSent { id, at: *at }.execute(c)?;
             }
         }
         DbConnection::Postgres(c) => {
-            MarkSentAll { ids, at: now }.execute(c)?;
+            let (ids, ats): (Vec<&str>, Vec<NaiveDateTime>) =
+                sent.iter().map(|(id, at)| (id.as_str(), *at)).unzip();
+            MarkSentAll {
+                ids: &ids,
+                ats: &ats,
+            }
+            .execute(c)?;
         }
     };
     Ok(())
 }
 
-/// `UPDATE outbox SET status = 'sent', sent_at = …, last_error = NULL WHERE id = …`, written out
-/// so that it stays prepared: diesel prepares every `UPDATE` it builds anew, and this one runs
-/// for every letter sent (in SQLite's one writer thread).
+/// `UPDATE outbox SET status = 'sent', last_error = NULL, sent_at = …`, the start both
+/// statements share.
+fn set_sent<DB>(out: &mut AstPass<'_, '_, DB>) -> QueryResult<()>
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<Text, DB>,
+    DB: diesel::sql_types::HasSqlType<Text>,
+{
+    out.push_sql("UPDATE outbox SET status = ");
+    out.push_bind_param::<Text, _>(SENT)?;
+    out.push_sql(", last_error = NULL, sent_at = ");
+    Ok(())
+}
+
+/// `… sent_at = $at WHERE id = $id`, written out so that it stays prepared: diesel prepares
+/// every `UPDATE` it builds anew, and this one runs for every letter sent (in SQLite's one
+/// writer thread).
 struct MarkSent<'a> {
     id: &'a str,
     at: NaiveDateTime,
@@ -129,27 +150,12 @@ struct MarkSent<'a> {
 
 impl QueryFragment<Sqlite> for MarkSent<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        set_sent(&mut out, &self.at)?;
+        set_sent(&mut out)?;
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(self.id)?;
         Ok(())
     }
-}
-
-/// `UPDATE outbox SET status = 'sent', sent_at = $at, last_error = NULL`, for either statement.
-fn set_sent<'b, DB>(out: &mut AstPass<'_, 'b, DB>, at: &'b NaiveDateTime) -> QueryResult<()>
-where
-    DB: diesel::backend::Backend,
-    str: diesel::serialize::ToSql<Text, DB>,
-    NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
-    DB: diesel::sql_types::HasSqlType<Text> + diesel::sql_types::HasSqlType<Timestamp>,
-{
-    out.push_sql("UPDATE outbox SET status = ");
-    out.push_bind_param::<Text, _>(SENT)?;
-    out.push_sql(", sent_at = ");
-    out.push_bind_param::<Timestamp, _>(at)?;
-    out.push_sql(", last_error = NULL");
-    Ok(())
 }
 
 /// One statement whatever its values: cached by its type.
@@ -160,19 +166,22 @@ impl QueryId for MarkSent<'_> {
 
 impl RunQueryDsl<diesel::SqliteConnection> for MarkSent<'_> {}
 
-/// The same for a group of letters on PostgreSQL, `… WHERE id = ANY($3)`: one round trip and one
-/// prepared statement for a worker's whole group, where each letter was one.
+/// The same for a group of letters on PostgreSQL, `… sent_at = sent.at FROM unnest($ids, $ats)
+/// AS sent (id, at) WHERE outbox.id = sent.id`: one round trip and one prepared statement for a
+/// worker's whole group, where each letter was one.
 struct MarkSentAll<'a> {
-    ids: &'a [String],
-    at: NaiveDateTime,
+    ids: &'a [&'a str],
+    ats: &'a [NaiveDateTime],
 }
 
 impl QueryFragment<Pg> for MarkSentAll<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        set_sent(&mut out, &self.at)?;
-        out.push_sql(" WHERE id = ANY(");
+        set_sent(&mut out)?;
+        out.push_sql("sent.at FROM unnest(");
         out.push_bind_param::<Array<Text>, _>(self.ids)?;
-        out.push_sql(")");
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Timestamp>, _>(self.ats)?;
+        out.push_sql(") AS sent (id, at) WHERE outbox.id = sent.id");
         Ok(())
     }
 }

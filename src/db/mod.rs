@@ -9,6 +9,7 @@ pub mod schema;
 mod sql_text;
 mod sqlite_plans;
 mod wal;
+mod with;
 mod writer;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -498,17 +499,6 @@ where
             Err(error)
         }
     }
-}
-
-/// Lets the open write transaction's commit return before PostgreSQL has flushed it to disk: a
-/// crash of the database server (not of loket) can lose it; nothing is corrupted. For progress
-/// records written many times a second whose loss costs only a count. SQLite's store commits
-/// without waiting for the disk anyway (`synchronous = NORMAL`).
-pub fn commit_without_flush(conn: &mut DbConnection) -> Result<(), StoreError> {
-    if let DbConnection::Postgres(c) = conn {
-        c.batch_execute("SET LOCAL synchronous_commit = off")?;
-    }
-    Ok(())
 }
 
 /// Begins a write transaction, or a savepoint inside one already open (a write of a group,

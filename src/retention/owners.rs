@@ -124,9 +124,10 @@ pub struct Sorted {
 
 /// The lookup hashes of the persons a rule's sweep must leave alone: under a legal hold on the
 /// rule's system, or with a request in progress. Read once per run and again only when the
-/// [`sweeps::ExceptionsStamp`] moved (checked before every batch, one small query each way),
-/// instead of two lookups of a thousand hashes per batch; a hold placed or a request made
-/// during the sweep is therefore honoured from the next batch on, as before.
+/// [`sweeps::ExceptionsStamp`] moved (checked before every group of batches, one small
+/// statement), instead of two lookups of a thousand hashes per batch; a hold placed or a
+/// request made during the sweep is therefore honoured from the next group on (a group is at
+/// most 100 ms of batches).
 ///
 /// Beside the hashes, a pattern for each of those identifiers that every way of writing it
 /// matches ([`resemblance`], from the identifier opened: holds and requests keep them sealed):

@@ -593,14 +593,17 @@ impl SweepService {
                 .max_batches
                 .is_some_and(|max| *batches.batches_now >= max)
             {
-                self.end_deletions(conn, rule, run, batches)?;
+                self.end_deletions(conn, run, batches)?;
                 return Ok(Then::Done(Some(Stop::Paused)));
             }
-            if honours && !sparing.refresh(conn, &self.cipher, rule, batches)? {
-                self.end_deletions(conn, rule, run, batches)?;
+            // The exceptions are checked before each group, not each batch: a group is at most
+            // a few batches and 100 ms, and the check is a round trip to loket's store.
+            let starts_group = batches.group.is_none();
+            if honours && starts_group && !sparing.refresh(conn, &self.cipher, rule, batches)? {
+                self.end_deletions(conn, run, batches)?;
                 return Ok(Then::CheckTheRest(None));
             }
-            if batches.group.is_none() {
+            if starts_group {
                 batches.connector.begin_batches()?;
                 batches.group = Some(Group::of(run));
             }
@@ -612,11 +615,11 @@ impl SweepService {
                 sparing.spared.as_ref(),
             )?
             else {
-                self.end_deletions(conn, rule, run, batches)?;
+                self.end_deletions(conn, run, batches)?;
                 return Ok(Then::CheckTheRest(None));
             };
             if deleted.rows == 0 {
-                self.end_deletions(conn, rule, run, batches)?;
+                self.end_deletions(conn, run, batches)?;
                 return Ok(match honours {
                     true => Then::CheckTheRest(sparing.spared),
                     false => Then::Done(None),
@@ -633,11 +636,11 @@ impl SweepService {
             });
             if options.die_before_checkpoint == Some(*batches.batches_now) {
                 // As if the instance died once this batch's change was committed.
-                self.end_deletions(conn, rule, run, batches)?;
+                self.end_deletions(conn, run, batches)?;
                 return Ok(Then::Done(Some(Stop::Died)));
             }
             if group_full {
-                self.end_deletions(conn, rule, run, batches)?;
+                self.end_deletions(conn, run, batches)?;
             }
             progress(Progress::of(rule, run));
         }
@@ -649,7 +652,6 @@ impl SweepService {
     fn end_deletions(
         &self,
         conn: &mut DbConnection,
-        rule: &RetentionRule,
         run: &mut SweepRunRow,
         batches: &mut DeleteBatches<'_>,
     ) -> Result<(), RetentionError> {
@@ -661,7 +663,7 @@ impl SweepService {
             claim_witness: group.witness,
             ..run.clone()
         };
-        if let Err(error) = self.save_run(conn, rule, &mut claimed, true) {
+        if let Err(error) = self.save_run(conn, &mut claimed) {
             let _ = batches.connector.end_batches(false);
             *run = group.base;
             return Err(error);
@@ -720,15 +722,18 @@ impl SweepService {
                 .max_batches
                 .is_some_and(|max| batches.batches_now >= max)
             {
-                self.end_group(conn, rule, run, batches)?;
+                self.end_group(conn, run, batches)?;
                 return Ok(Some(Stop::Paused));
             }
-            if grouped && batches.group.is_none() {
+            let starts_group = grouped && batches.group.is_none();
+            if starts_group {
                 batches.connector.begin_batches()?;
                 batches.group = Some(Group::of(run));
             }
             let claim = run.claim_end.clone();
-            batches.exceptions.refresh(conn, &self.cipher, rule)?;
+            if starts_group || !grouped {
+                batches.exceptions.refresh(conn, &self.cipher, rule)?;
+            }
             let kinds = batches.exceptions.kinds();
             let rows = batches.connector.expired_rows(&ExpiredQuery {
                 table: batches.table,
@@ -748,7 +753,7 @@ impl SweepService {
                 only: batches.only.as_ref(),
             })?;
             let Some(last_key) = claim.or_else(|| rows.last().map(|row| row.key.clone())) else {
-                self.end_group(conn, rule, run, batches)?;
+                self.end_group(conn, run, batches)?;
                 return Ok(None);
             };
             if run.claim_end.is_some() {
@@ -765,7 +770,7 @@ impl SweepService {
                 if !grouped {
                     run.claim_end = Some(last_key.clone());
                     run.claim_rows = found;
-                    self.save_run(conn, rule, run, true)?;
+                    self.save_run(conn, run)?;
                     saved_at = std::time::Instant::now();
                 }
                 changed = apply(
@@ -780,7 +785,7 @@ impl SweepService {
             batches.batches_now += 1;
             if acts && options.die_before_checkpoint == Some(batches.batches_now) {
                 // As if the instance died once this batch's change was committed.
-                self.end_group(conn, rule, run, batches)?;
+                self.end_group(conn, run, batches)?;
                 return Ok(Some(Stop::Died));
             }
             let group_full = batches
@@ -788,12 +793,12 @@ impl SweepService {
                 .as_mut()
                 .map(|group| group.full(GROUP_BATCHES));
             if group_full == Some(true) {
-                self.end_group(conn, rule, run, batches)?;
+                self.end_group(conn, run, batches)?;
             } else if group_full.is_none() && saved_at.elapsed() >= renew_every {
                 // The account is written with the next batch's claim, or when the run ends:
                 // one write per batch. A stretch of batches that change nothing (all skipped,
                 // or a dry run) still writes now and then, to keep the lease.
-                self.save_run(conn, rule, run, true)?;
+                self.save_run(conn, run)?;
                 saved_at = std::time::Instant::now();
             }
             progress(Progress::of(rule, run));
@@ -806,7 +811,6 @@ impl SweepService {
     fn end_group(
         &self,
         conn: &mut DbConnection,
-        rule: &RetentionRule,
         run: &mut SweepRunRow,
         batches: &mut Batches<'_>,
     ) -> Result<(), RetentionError> {
@@ -814,7 +818,7 @@ impl SweepService {
             return Ok(());
         };
         let mut claimed = group.claim(run);
-        self.save_run(conn, rule, &mut claimed, true)?;
+        self.save_run(conn, &mut claimed)?;
         batches.connector.end_batches(true)?;
         batches.group = None;
         run.updated_at = claimed.updated_at;
@@ -822,29 +826,16 @@ impl SweepService {
     }
 
     /// Writes the run's progress and extends the lease; fails when the lease was lost (the
-    /// instance stalled longer than the lease and another took the rule over). A claim must be
-    /// on disk before the batch it claims is changed; the count of a deletion without
-    /// exceptions need not wait for the disk (`flush: false`), as it claims nothing.
+    /// instance stalled longer than the lease and another took the rule over). Flushed to disk
+    /// before it returns: a claim must be there before the batches it claims are committed.
     fn save_run(
         &self,
         conn: &mut DbConnection,
-        rule: &RetentionRule,
         run: &mut SweepRunRow,
-        flush: bool,
     ) -> Result<(), RetentionError> {
         let now = db::now();
         run.updated_at = now;
-        let kept = write_transaction(conn, |conn| {
-            if !flush {
-                db::commit_without_flush(conn)?;
-            }
-            let kept = sweeps::renew_lease(conn, &rule.name, &self.holder, now, now + self.lease)?;
-            if kept {
-                run.save(conn)?;
-            }
-            Ok::<_, RetentionError>(kept)
-        })?;
-        if kept {
+        if run.save_under_lease(conn, &self.holder, now, now + self.lease)? {
             Ok(())
         } else {
             Err(RetentionError::LeaseLost)

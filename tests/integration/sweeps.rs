@@ -554,6 +554,43 @@ async fn a_hold_without_its_sealed_identifier_is_still_honoured(scene: Scene) {
     assert_eq!(scene.count(EXPIRED), held);
 }
 
+/// A hold placed while a sweep runs is honoured from the sweep's next group of batches: the
+/// exceptions are read once per run and again only when their stamp moved.
+async fn a_hold_placed_while_the_sweep_runs_is_honoured_from_its_next_group(scene: Scene) {
+    let (reached, on_reached) = std::sync::mpsc::channel::<()>();
+    let (go, on_go) = std::sync::mpsc::channel::<()>();
+    let first_batch = std::sync::Mutex::new(Some((reached, on_go)));
+    let service = scene.instance("instance-1");
+    let sweeping = tokio::spawn(async move {
+        service
+            .sweep(only("crm_interactions"), move |_| {
+                // The sweep waits after its first batch until the hold is placed.
+                if let Some((reached, on_go)) = first_batch.lock().unwrap().take() {
+                    reached.send(()).unwrap();
+                    on_go.recv().unwrap();
+                }
+            })
+            .await
+            .expect("sweep runs")
+    });
+    tokio::task::spawn_blocking(move || on_reached.recv())
+        .await
+        .unwrap()
+        .expect("the sweep reports its first batch");
+    // The last customer's rows come last in every order the batches may take.
+    let held = scene.count(&format!("{EXPIRED} AND customer_id = {CUSTOMERS}"));
+    assert!(held > 0);
+    scene
+        .place_hold(json!({"system": "crm", "identifier_kind": "customer_number", "identifier": format!("C-{CUSTOMERS:04}"), "reason": "Geschil over de laatste factuur"}))
+        .await;
+    go.send(()).unwrap();
+    let report = sweeping.await.unwrap().remove(0);
+    assert_eq!(report.outcome, Outcome::Finished, "{report:?}");
+    assert_eq!(report.counts.skipped_legal_hold, held, "{report:?}");
+    assert_eq!(report.counts.changed, EXPIRED_INTERACTIONS - held);
+    assert_eq!(scene.count(EXPIRED), held);
+}
+
 /// A group of deletions whose claim was written but whose commit never came (the instance died
 /// in between) is taken off the count when the run resumes: its witness key is still there.
 async fn a_deletion_claimed_but_never_committed_is_counted_once(scene: Scene) {
@@ -573,6 +610,56 @@ async fn a_deletion_claimed_but_never_committed_is_counted_once(scene: Scene) {
     run.save(&mut conn).unwrap();
     drop(conn);
     resumed_to_the_end(&scene, rule).await;
+}
+
+/// A run is written, and its lease renewed, only while its instance holds the lease or may
+/// take it over (expired): an instance whose rule another took over writes nothing more.
+async fn a_run_is_written_only_under_its_lease(scene: Scene) {
+    use loket::db::models::sweeps;
+    let rule = "crm_interactions";
+    let paused = paused_after_two_batches(&scene, rule).await;
+    let mut conn = scene.app.store.connection().unwrap();
+    let stored = SweepRunRow::find(&mut conn, paused.run_id.as_ref().unwrap())
+        .unwrap()
+        .unwrap();
+    let now = loket::db::now();
+    let until = |minutes| now + chrono::Duration::minutes(minutes);
+    assert!(sweeps::take_lease(&mut conn, rule, "instance-2", now, until(5)).unwrap());
+    let mut run = SweepRunRow {
+        batches: stored.batches + 1,
+        ..stored.clone()
+    };
+    assert!(!run
+        .save_under_lease(&mut conn, "instance-1", now, until(5))
+        .unwrap());
+    assert_eq!(
+        SweepRunRow::find(&mut conn, &stored.id).unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        sweeps::lease_holder(&mut conn, rule).unwrap().as_deref(),
+        Some("instance-2")
+    );
+
+    assert!(run
+        .save_under_lease(&mut conn, "instance-2", now, until(5))
+        .unwrap());
+    assert_eq!(
+        SweepRunRow::find(&mut conn, &stored.id).unwrap(),
+        Some(run.clone())
+    );
+
+    // instance-2's lease ran out: instance-1 may take the rule over with its next write.
+    assert!(sweeps::renew_lease(&mut conn, rule, "instance-2", now, until(-1)).unwrap());
+    run.batches += 1;
+    assert!(run
+        .save_under_lease(&mut conn, "instance-1", now, until(5))
+        .unwrap());
+    assert_eq!(SweepRunRow::find(&mut conn, &stored.id).unwrap(), Some(run));
+    assert_eq!(
+        sweeps::lease_holder(&mut conn, rule).unwrap().as_deref(),
+        Some("instance-1")
+    );
 }
 
 /// Anonymisation applies each strategy to the expired rows only, once.
@@ -796,7 +883,9 @@ on_both_stores!(
     a_dry_run_changes_nothing,
     exceptions_leave_held_requested_and_restricted_rows_alone,
     a_hold_without_its_sealed_identifier_is_still_honoured,
+    a_hold_placed_while_the_sweep_runs_is_honoured_from_its_next_group,
     a_deletion_claimed_but_never_committed_is_counted_once,
+    a_run_is_written_only_under_its_lease,
     anonymisation_applies_each_strategy_once,
     one_instance_sweeps_a_rule_at_a_time,
     a_lease_of_a_dead_process_is_taken_over_at_once,
@@ -854,6 +943,13 @@ macro_rules! on_target {
             async fn exceptions_leave_held_requested_and_restricted_rows_alone() {
                 let Some(target) = make() else { return };
                 super::exceptions_leave_held_requested_and_restricted_rows_alone(Scene::one(Backend::Sqlite, target).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])?
+            async fn a_hold_placed_while_the_sweep_runs_is_honoured_from_its_next_group() {
+                let Some(target) = make() else { return };
+                super::a_hold_placed_while_the_sweep_runs_is_honoured_from_its_next_group(Scene::one(Backend::Sqlite, target).await).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

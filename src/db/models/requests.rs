@@ -6,6 +6,7 @@
 
 use crate::db::models::outbox::OutboxRow;
 use crate::db::schema::{outbox, request_pauses, request_tasks, requests, task_comments};
+use crate::db::with::With;
 use crate::db::{DbConnection, StoreError};
 use crate::ids::{RequestId, TaskId, Username};
 use crate::vocabulary::{
@@ -13,9 +14,7 @@ use crate::vocabulary::{
     RefusalGround, RequestKind, RequestState, SearchOutcome, TaskKind, TaskState,
     VerificationMethod,
 };
-use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -571,14 +570,13 @@ pub fn insert_new_request(
             insert_tasks(conn, tasks)
         }
         DbConnection::Postgres(c) => {
-            NewRequestStatement {
-                request: Box::new(diesel::insert_into(requests::table).values(row)),
-                letter: letter.map(|letter| {
-                    Box::new(diesel::insert_into(outbox::table).values(letter)) as Box<_>
-                }),
-                tasks: TaskArrays::of(tasks),
+            let mut statement = With::then(TaskArrays::of(tasks))
+                .first("request", diesel::insert_into(requests::table).values(row));
+            if let Some(letter) = letter {
+                statement =
+                    statement.first("letter", diesel::insert_into(outbox::table).values(letter));
             }
-            .execute(c)?;
+            statement.execute(c)?;
             Ok(())
         }
     }
@@ -608,36 +606,6 @@ crate::db::arrays::column_arrays!(TaskArrays: TaskRow => request_tasks {
     outcome: Option<SearchOutcome> as Nullable<Text>,
     found_rows: Option<i64> as Nullable<BigInt>,
 });
-
-/// `WITH request AS (INSERT …), letter AS (INSERT …) INSERT INTO request_tasks … unnest(…)`.
-struct NewRequestStatement<'a> {
-    request: Box<dyn QueryFragment<Pg> + 'a>,
-    letter: Option<Box<dyn QueryFragment<Pg> + 'a>>,
-    tasks: TaskArrays<'a>,
-}
-
-impl QueryFragment<Pg> for NewRequestStatement<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH request AS (");
-        self.request.walk_ast(out.reborrow())?;
-        out.push_sql(")");
-        if let Some(letter) = &self.letter {
-            out.push_sql(", letter AS (");
-            letter.walk_ast(out.reborrow())?;
-            out.push_sql(")");
-        }
-        out.push_sql(" ");
-        self.tasks.walk_ast(out.reborrow())
-    }
-}
-
-/// Cached by its SQL text: one with a letter, one without.
-impl QueryId for NewRequestStatement<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl RunQueryDsl<diesel::PgConnection> for NewRequestStatement<'_> {}
 
 pub fn insert_tasks(conn: &mut DbConnection, rows: &[TaskRow]) -> Result<(), StoreError> {
     if rows.is_empty() {

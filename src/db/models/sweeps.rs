@@ -5,6 +5,7 @@
 //! trying at once, only the one whose UPDATE changed the row holds it.
 
 use crate::db::schema::{legal_holds, requests, sweep_leases, sweep_runs};
+use crate::db::with::With;
 use crate::db::{DbConnection, StoreError};
 use crate::ids::SweepId;
 use chrono::NaiveDateTime;
@@ -65,6 +66,44 @@ impl SweepRunRow {
             .set(self)
             .execute(conn)?;
         Ok(())
+    }
+
+    /// Writes every field back if `holder` still holds the rule's lease (or may take it over),
+    /// renewed until `expires_at`; false, and nothing written, when another instance holds it.
+    ///
+    /// A sweep writes its run this way before every group of batches it commits. On PostgreSQL,
+    /// where each statement is a round trip, it is one statement (the lease renewed in a `WITH`
+    /// clause, the run updated only if it was) instead of a transaction of four.
+    pub fn save_under_lease(
+        &self,
+        conn: &mut DbConnection,
+        holder: &str,
+        now: NaiveDateTime,
+        expires_at: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        if let DbConnection::Postgres(c) = conn {
+            let run =
+                sweep_runs::table.find(&self.id).filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("EXISTS (SELECT 1 FROM lease)"),
+                );
+            let lease = sweep_leases::table.filter(renewable(&self.rule, holder, now));
+            let saved = With::then(diesel::update(run).set(self))
+                .first(
+                    "lease",
+                    diesel::update(lease)
+                        .set(renewal(holder, expires_at))
+                        .returning(sweep_leases::rule),
+                )
+                .execute(c)?;
+            return Ok(saved == 1);
+        }
+        crate::db::write_transaction(conn, |conn| {
+            let kept = renew_lease(conn, &self.rule, holder, now, expires_at)?;
+            if kept {
+                self.save(conn)?;
+            }
+            Ok(kept)
+        })
     }
 
     pub fn find(conn: &mut DbConnection, id: &SweepId) -> Result<Option<Self>, StoreError> {
@@ -159,21 +198,29 @@ pub fn renew_lease(
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> Result<bool, StoreError> {
-    let taken = diesel::update(
-        sweep_leases::table
-            .filter(sweep_leases::rule.eq(rule))
-            .filter(
-                sweep_leases::expires_at
-                    .lt(now)
-                    .or(sweep_leases::holder.eq(holder)),
-            ),
+    let taken = diesel::update(sweep_leases::table.filter(renewable(rule, holder, now)))
+        .set(renewal(holder, expires_at))
+        .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// The lease on `rule` as `holder` may renew it at `now`: its own, or expired.
+#[diesel::dsl::auto_type]
+fn renewable<'a>(rule: &'a str, holder: &'a str, now: NaiveDateTime) -> _ {
+    sweep_leases::rule.eq(rule).and(
+        sweep_leases::expires_at
+            .lt(now)
+            .or(sweep_leases::holder.eq(holder)),
     )
-    .set((
+}
+
+/// The lease given to `holder` until `expires_at`.
+#[diesel::dsl::auto_type]
+fn renewal<'a>(holder: &'a str, expires_at: NaiveDateTime) -> _ {
+    (
         sweep_leases::holder.eq(holder),
         sweep_leases::expires_at.eq(expires_at),
-    ))
-    .execute(conn)?;
-    Ok(taken == 1)
+    )
 }
 
 /// Who holds the lease on `rule`, if anyone.
@@ -376,31 +423,34 @@ pub struct OpenIdentifiers {
 /// so are they, and the sweep need not read them again. Holds are only ever added and lifted
 /// (counts); an open request that appears, changes or closes moves the count, the sum of the
 /// versions (every update adds one) or the latest update.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct ExceptionsStamp {
-    holds: (i64, i64),
-    open: (i64, Option<i64>, Option<NaiveDateTime>),
+    holds: Option<i64>,
+    lifted: Option<i64>,
+    open: Option<i64>,
+    versions: Option<i64>,
+    latest: Option<NaiveDateTime>,
 }
 
-/// The [`ExceptionsStamp`] as of now: two small aggregate queries, the second over the open
-/// requests only (through the index on the state).
+/// The [`ExceptionsStamp`] as of now, in one statement (a sweep asks before every group of
+/// batches, and on PostgreSQL each statement is a round trip): small aggregates over the holds
+/// and over the open requests only (through the index on the state).
 pub fn exceptions_stamp(
     conn: &mut DbConnection,
     open_states: &[&str],
 ) -> Result<ExceptionsStamp, StoreError> {
     use diesel::dsl::{count, count_star, max, sum};
-    let holds = legal_holds::table
-        .select((count_star(), count(legal_holds::lifted_at)))
-        .first(conn)?;
-    let open = requests::table
-        .filter(requests::state.eq_any(open_states))
-        .select((
-            count_star(),
-            sum(requests::version),
-            max(requests::updated_at),
-        ))
-        .first(conn)?;
-    Ok(ExceptionsStamp { holds, open })
+    let open = || requests::table.filter(requests::state.eq_any(open_states));
+    Ok(diesel::select((
+        legal_holds::table.select(count_star()).single_value(),
+        legal_holds::table
+            .select(count(legal_holds::lifted_at))
+            .single_value(),
+        open().select(count_star()).single_value(),
+        open().select(sum(requests::version)).single_value(),
+        open().select(max(requests::updated_at)).single_value(),
+    ))
+    .get_result(conn)?)
 }
 
 /// Hashes bound per query: three lists of it stay far below SQLite's and PostgreSQL's limits.

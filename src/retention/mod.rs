@@ -37,8 +37,9 @@ use std::sync::Arc;
 /// person's data, past their expiry or download limit); `--rule packages` sweeps only those.
 pub const PACKAGES_RULE: &str = "packages";
 
-/// How long a sweep's lease on a rule lasts without renewal; renewed after every batch, so only
-/// an instance that died (or hangs longer than this on one batch) loses it.
+/// How long a sweep's lease on a rule lasts without renewal; renewed whenever the run is written
+/// (every claim, at least every quarter of this), so only an instance that died (or hangs longer
+/// than this on one group of batches) loses it.
 pub const DEFAULT_LEASE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Why a rule could not be swept; stored with the run and shown to the operator.

@@ -9,7 +9,8 @@
 
 use super::statement::Statement;
 use super::{
-    keyed_hash_prefix, load, ConnectorError, Layout, Result, SqlConnector, Strategies, Strategy,
+    keyed_hash_prefix, load, load_kept, ConnectorError, Layout, Result, SqlConnector, Strategies,
+    Strategy,
 };
 use crate::catalog::model::{IdentifierKind, SqlTable};
 use chrono::NaiveDateTime;
@@ -196,7 +197,7 @@ impl SqlConnector {
                 " RETURNING {key}) SELECT CAST(COUNT(*) AS TEXT) AS a, \
                  CAST(MAX({key}) AS TEXT) AS b FROM gone"
             ));
-            let row = load(&mut self.conn, layout, &statement)?.pop();
+            let row = load_kept(&mut self.conn, layout, &statement)?.pop();
             let rows = row.as_ref().and_then(|row| row.a.as_deref()?.parse().ok());
             return Ok(Some(Deleted {
                 rows: rows.unwrap_or(0),

@@ -1214,6 +1214,17 @@ fn load(
     conn.load_pairs(statement).map_err(|e| layout.failed(e))
 }
 
+/// [`load`] for a statement run again and again with the same text (kept prepared).
+fn load_kept(
+    conn: &mut TargetConnection,
+    layout: &Layout,
+    statement: &Statement,
+) -> Result<Vec<TextPair>> {
+    layout.ran(statement);
+    conn.load_pairs_kept(statement)
+        .map_err(|e| layout.failed(e))
+}
+
 fn count(
     conn: &mut TargetConnection,
     layout: &Layout,

@@ -17,6 +17,9 @@ pub struct Statement {
     dialect: Dialect,
     sql: String,
     binds: Vec<Value>,
+    /// Where each bind's placeholder stands in `sql` (start, length), in the order of `binds`;
+    /// `None` once a bind was added to a placeholder the text already held.
+    placed: Option<Vec<(usize, usize)>>,
 }
 
 impl Statement {
@@ -25,7 +28,42 @@ impl Statement {
             dialect,
             sql: String::new(),
             binds: Vec::new(),
+            placed: Some(Vec::new()),
         }
+    }
+
+    /// The text between the placeholders, each followed by its value: `None` when a placeholder's
+    /// place is not known. Lets a driver write the placeholders itself (diesel's cached
+    /// statements do).
+    pub fn pieces(&self) -> Option<impl Iterator<Item = (&str, Option<&Value>)>> {
+        let placed = self.placed.as_ref()?;
+        let mut from = 0;
+        let mut binds = self.binds.iter().zip(placed);
+        Some(std::iter::from_fn(move || match binds.next() {
+            Some((value, &(start, length))) => {
+                let text = &self.sql[from..start];
+                from = start + length;
+                Some((text, Some(value)))
+            }
+            None if from <= self.sql.len() => {
+                let text = &self.sql[from..];
+                from = self.sql.len() + 1;
+                Some((text, None))
+            }
+            None => None,
+        }))
+    }
+
+    /// Appends `before`, a placeholder bound to `value`, and `after`.
+    fn bind(&mut self, value: Value, before: &str, after: &str) -> &mut Self {
+        self.binds.push(value);
+        let placeholder = self.dialect.placeholder(self.binds.len());
+        self.sql.push_str(before);
+        if let Some(placed) = &mut self.placed {
+            placed.push((self.sql.len(), placeholder.len()));
+        }
+        self.sql.push_str(&placeholder);
+        self.push(after)
     }
 
     pub fn sql(&self) -> &str {
@@ -54,21 +92,17 @@ impl Statement {
     /// itself, so there the placeholder is cast to the column's type as the database reported
     /// it. SQLite and MySQL convert on their own.
     pub fn text(&mut self, value: impl Into<String>, column_type: Option<&str>) -> &mut Self {
-        self.binds.push(Value::Text(value.into()));
-        let placeholder = self.dialect.placeholder(self.binds.len());
+        let value = Value::Text(value.into());
         match (self.dialect, column_type) {
             (Dialect::Postgres, Some(ty)) if is_sql_identifier(ty) => {
-                let cast = format!("CAST({placeholder} AS \"{ty}\")");
-                self.push(&cast)
+                self.bind(value, "CAST(", &format!(" AS \"{ty}\")"))
             }
-            _ => self.push(&placeholder),
+            _ => self.bind(value, "", ""),
         }
     }
 
     pub fn timestamp(&mut self, value: NaiveDateTime) -> &mut Self {
-        self.binds.push(Value::Timestamp(value));
-        let placeholder = self.dialect.placeholder(self.binds.len());
-        self.push(&placeholder)
+        self.bind(Value::Timestamp(value), "", "")
     }
 
     /// Binds a value to a placeholder that fixed SQL text already holds.
@@ -78,11 +112,18 @@ impl Statement {
             dialect: self.dialect,
             sql: format!("{head}{}", self.sql),
             binds: self.binds.clone(),
+            placed: self.placed.as_ref().map(|placed| {
+                placed
+                    .iter()
+                    .map(|&(start, length)| (start + head.len(), length))
+                    .collect()
+            }),
         }
     }
 
     pub fn with_bound_text(mut self, value: &str) -> Self {
         self.binds.push(Value::Text(value.into()));
+        self.placed = None;
         self
     }
 
@@ -97,11 +138,11 @@ impl Statement {
     ) -> &mut Self {
         self.name(column);
         match (self.dialect, column_type) {
-            (Dialect::Postgres, Some(ty)) if is_sql_identifier(ty) => {
-                self.binds.push(Value::Text(array_literal(values)));
-                let placeholder = self.dialect.placeholder(self.binds.len());
-                self.push(&format!(" = ANY(CAST({placeholder} AS \"{ty}\"[]))"))
-            }
+            (Dialect::Postgres, Some(ty)) if is_sql_identifier(ty) => self.bind(
+                Value::Text(array_literal(values)),
+                " = ANY(CAST(",
+                &format!(" AS \"{ty}\"[]))"),
+            ),
             _ => {
                 self.push(" IN (");
                 for (index, value) in values.iter().enumerate() {
@@ -155,6 +196,42 @@ mod tests {
         let mut unknown = Statement::new(Dialect::Postgres);
         unknown.one_of("id", &["1".into(), "2".into()], None);
         assert_eq!(unknown.sql(), "\"id\" IN ($1, $2)");
+    }
+
+    #[test]
+    fn pieces_give_back_the_text_around_each_placeholder_with_its_value() {
+        let at = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let mut statement = Statement::new(Dialect::Postgres);
+        statement
+            .push("DELETE FROM ")
+            .name("t")
+            .push(" WHERE ")
+            .name("at")
+            .push(" < ")
+            .timestamp(at)
+            .push(" AND ")
+            .text("a", Some("varchar"))
+            .push(" <> ")
+            .name("email")
+            .push(" AND NOT ")
+            .one_of("id", &["1".into(), "2".into()], Some("int8"));
+        let statement = statement.prefixed("EXPLAIN ");
+        // Written back with a placeholder numbered as diesel numbers them, the text is the
+        // statement's own, and the values come in the order of the binds.
+        let (mut text, mut values) = (String::new(), Vec::new());
+        for (piece, value) in statement.pieces().expect("every placeholder placed") {
+            text.push_str(piece);
+            if let Some(value) = value {
+                values.push(value.clone());
+                text.push_str(&format!("${}", values.len()));
+            }
+        }
+        assert_eq!(text, statement.sql());
+        assert_eq!(values, statement.binds());
+        assert!(statement.with_bound_text("t").pieces().is_none());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use diesel::backend::Backend;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::query_builder::{BoxedSqlQuery, QueryId, SqlQuery};
+use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, HasSqlType, Text, Timestamp};
 use diesel::sqlite::{Sqlite, SqliteConnection};
@@ -109,6 +109,19 @@ impl TargetConnection {
     }
 
     /// Rows of two nullable text columns named `a` and `b`.
+    /// As [`Self::load_pairs`], for a statement run many times with the same text (a sweep's
+    /// deletion, batch after batch): on PostgreSQL it is prepared once per connection and kept,
+    /// instead of parsed and planned at every run (0.4 ms of a 3 ms batch).
+    pub fn load_pairs_kept(&mut self, statement: &Statement) -> TargetResult<Vec<TextPair>> {
+        match (self, statement.pieces()) {
+            (TargetConnection::Postgres(conn), Some(pieces)) => Ok(Kept {
+                pieces: pieces.collect(),
+            }
+            .load::<TextPair>(conn)?),
+            (target, _) => target.load_pairs(statement),
+        }
+    }
+
     pub fn load_pairs(&mut self, statement: &Statement) -> TargetResult<Vec<TextPair>> {
         on_backend!(self,
             conn, DB => Ok(bound::<DB>(statement).load::<TextPair>(conn)?),
@@ -341,6 +354,38 @@ fn mysql_params(statement: &Statement) -> mysql::Params {
 }
 
 /// The statement as a query with every value bound in order.
+/// A statement diesel keeps prepared by its text: unlike a raw query (never kept), its
+/// placeholders are written by diesel as each value is bound, between the statement's pieces
+/// of text, so the text comes out as the statement's own.
+struct Kept<'a> {
+    pieces: Vec<(&'a str, Option<&'a Value>)>,
+}
+
+impl QueryFragment<Pg> for Kept<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        for (text, value) in &self.pieces {
+            out.push_sql(text);
+            match value {
+                Some(Value::Text(text)) => out.push_bind_param::<Text, _>(text)?,
+                Some(Value::Timestamp(at)) => out.push_bind_param::<Timestamp, _>(at)?,
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl QueryId for Kept<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Kept<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl RunQueryDsl<PgConnection> for Kept<'_> {}
+
 fn bound<DB>(statement: &Statement) -> BoxedSqlQuery<'static, DB, SqlQuery>
 where
     DB: Backend + HasSqlType<Text> + HasSqlType<Timestamp>,
@@ -356,4 +401,63 @@ where
         };
     }
     query
+}
+
+#[cfg(all(test, loket_test_postgres))]
+mod tests {
+    use super::*;
+
+    /// A deletion batch as a sweep sends it, on a table of this session only.
+    fn deletion(before: chrono::NaiveDateTime) -> Statement {
+        let mut statement = Statement::new(Dialect::Postgres);
+        statement
+            .push("WITH gone AS (DELETE FROM ")
+            .name("expiring")
+            .push(" WHERE ")
+            .name("at")
+            .push(" < ")
+            .timestamp(before)
+            .push(" AND NOT ")
+            .one_of("id", &["3".into()], Some("int8"))
+            .push(" RETURNING id) SELECT CAST(COUNT(*) AS TEXT) AS a, NULL AS b FROM gone");
+        statement
+    }
+
+    fn prepared_deletions(conn: &mut TargetConnection) -> i64 {
+        let count = Statement::new(Dialect::Postgres).prefixed(
+            "SELECT COUNT(*) AS n FROM pg_prepared_statements WHERE statement LIKE 'WITH gone%'",
+        );
+        conn.count(&count).unwrap()
+    }
+
+    #[test]
+    fn a_kept_statement_is_prepared_once_and_gives_what_a_raw_one_gives() {
+        let url = std::env::var("LOKET_TEST_POSTGRES_URL").expect("set by the build");
+        let mut conn = TargetConnection::establish(Dialect::Postgres, &url).unwrap();
+        for sql in [
+            "CREATE TEMP TABLE expiring (id BIGINT PRIMARY KEY, at TIMESTAMP NOT NULL)",
+            "INSERT INTO expiring SELECT n, TIMESTAMP '2020-01-01' + n * INTERVAL '1 day' \
+             FROM generate_series(1, 10) AS s(n)",
+        ] {
+            conn.execute(&Statement::new(Dialect::Postgres).prefixed(sql))
+                .unwrap();
+        }
+        let day = |n: i64| {
+            chrono::NaiveDate::from_ymd_opt(2020, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                + chrono::Duration::days(n)
+        };
+        let gone = |pairs: Vec<TextPair>| pairs[0].a.clone().unwrap();
+        assert_eq!(gone(conn.load_pairs(&deletion(day(2))).unwrap()), "1");
+        assert_eq!(
+            prepared_deletions(&mut conn),
+            0,
+            "a raw query is never kept"
+        );
+        assert_eq!(gone(conn.load_pairs_kept(&deletion(day(5))).unwrap()), "2");
+        assert_eq!(gone(conn.load_pairs_kept(&deletion(day(8))).unwrap()), "3");
+        assert_eq!(prepared_deletions(&mut conn), 1);
+    }
 }

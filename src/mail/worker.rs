@@ -419,9 +419,8 @@ impl Worker {
         attempt
     }
 
-    /// Sends and records one claimed message.
-    /// Sends one message; when it went, to be marked sent with its group. A failure is
-    /// recorded at once.
+    /// Sends one claimed message; when it went, to be marked sent with its group. A failure
+    /// is recorded at once.
     async fn deliver(
         &self,
         id: String,
@@ -451,6 +450,8 @@ impl Worker {
         self.transport.send(&self.from, &letter).await
     }
 
+    /// What a send came to: the moment it went (marked with its group later), or its failure,
+    /// recorded now with the next attempt's time.
     async fn record(
         &self,
         id: String,

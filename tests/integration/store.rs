@@ -209,6 +209,7 @@ backend_tests! {
             assert!(seen.prepared.len() <= 1, "prepared again: {:#?}", seen.prepared);
         }
     }
+
     async fn a_request_and_its_tasks_are_read_as_stored_in_one_prepared_statement(app: TestApp) {
         // On PostgreSQL the request is joined to its first task only: every field of both must
         // read back as the rows do, filled in or not, and the statement is prepared once.
